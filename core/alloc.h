@@ -1,0 +1,33 @@
+/*
+ * alloc: every heap allocation in core/ goes through here, so a test can
+ * fail the N-th one and check that nothing leaks, crashes or half-changes.
+ * Secret buffers (decrypted shares, keys, passwords) come from libsodium's
+ * guarded, mlocked, never-dumped memory and are wiped on free.
+ */
+#ifndef VULTFS_ALLOC_H
+#define VULTFS_ALLOC_H
+
+#include <stddef.h>
+
+/* Plain heap. alloc_free(NULL) is a no-op. Returns NULL on failure. */
+void *alloc_bytes(size_t size);
+void *alloc_zeroed(size_t count, size_t size);
+void *alloc_resize(void *ptr, size_t size);
+char *alloc_strndup(const char *s, size_t len);
+void alloc_free(void *ptr);
+
+/* Secret heap (sodium_malloc: guard pages, mlock, MADV_DONTDUMP).
+ * alloc_secret_free wipes and frees; NULL is a no-op. */
+void *alloc_secret(size_t size);
+void alloc_secret_free(void *ptr);
+
+/* Test hook: the allocation after `n` more successful ones fails (n = 0:
+ * the next one). A negative n turns failures off. Counts both heaps. */
+void alloc_fail_after(long n);
+/* Allocations that failed because of the hook since it was last set. */
+long alloc_failures(void);
+
+/* Routes jansson's allocations through this module (call once). */
+void alloc_install_jansson(void);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * io: the only place core/ writes to disk. A file is replaced atomically:
+ * written to a temporary name in the same directory, fsynced, renamed onto
+ * its final name, and the directory fsynced, so a crash leaves either the
+ * old file or the new one. A test hook can fail any step to prove that.
+ */
+#ifndef VULTFS_IO_H
+#define VULTFS_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define IO_WUR __attribute__((warn_unused_result))
+
+enum io_step {
+    IO_STEP_OPEN,    /* creating the temporary file */
+    IO_STEP_WRITE,   /* each write(2) */
+    IO_STEP_FSYNC,   /* fsync of the temporary file */
+    IO_STEP_RENAME,  /* rename onto the final name */
+    IO_STEP_DIRSYNC, /* fsync of the directory */
+};
+
+/* Fault hook: called before each step; a negative errno return makes the
+ * step fail with that error as if the system call had. NULL removes it. */
+typedef int (*io_fault_hook)(enum io_step step, void *ctx);
+void io_set_fault_hook(io_fault_hook hook, void *ctx);
+
+/* Replaces dirfd/name with data, atomically and durably (see above), with
+ * the given mode. On failure the temporary file is removed, the old file
+ * is untouched, and -errno is returned (-ENOSPC, -EIO, ...). */
+int io_write_atomic(int dirfd, const char *name, const void *data, size_t len,
+                    mode_t mode) IO_WUR;
+
+/* Reads dirfd/name whole into *out (alloc_bytes; caller alloc_free()s).
+ * -ENOENT, -EFBIG when larger than max_len, other -errno. */
+int io_read_file(uint8_t **out, size_t *out_len, int dirfd, const char *name,
+                 size_t max_len) IO_WUR;
+
+/* Removes dirfd/name and fsyncs the directory. Used by offline commands
+ * only (forget); -errno on failure. */
+int io_remove(int dirfd, const char *name) IO_WUR;
+
+/* fsync of a directory; -errno. */
+int io_sync_dir(int dirfd) IO_WUR;
+
+#endif

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian packages vultfs needs to build and test, and only those
+# that are missing: quick and silent when everything is there.
+set -euo pipefail
+
+packages=(
+    # build
+    meson ninja-build pkg-config gcc
+    libfuse3-dev fuse3 libsodium-dev libjansson-dev libxxhash-dev
+    # tests: mount tests drive real tools
+    python3 python3-pytest attr rsync tar nodejs
+    # fuzzing (optional at test time, cheap to have)
+    clang-14 libclang-rt-14-dev
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed'; then
+        missing+=("$pkg")
+    fi
+done
+
+# node may come from outside Debian (it does on the dev machines); accept any.
+if command -v node >/dev/null 2>&1; then
+    filtered=()
+    for pkg in "${missing[@]}"; do [ "$pkg" = nodejs ] || filtered+=("$pkg"); done
+    missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "vultfs: missing packages: ${missing[*]}; run as root or install them" >&2
+    exit 1
+fi
+echo "vultfs: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
