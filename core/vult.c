@@ -1,1 +1,821 @@
-/* placeholder: being written */
+/*
+ * vult: decoding and encoding Vultisig backup files (see vult.h).
+ *
+ * The protobuf messages are small and flat, so they are read with one
+ * bounds-checked cursor instead of generated code: fields become views into
+ * the caller's buffer, nothing is copied, and the secret key shares exist in
+ * exactly one place that the caller wipes.
+ */
+#include "vult.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "alloc.h"
+
+/* ---- protobuf wire format ---------------------------------------------- */
+
+enum wire_type {
+    WIRE_VARINT = 0,
+    WIRE_FIXED64 = 1,
+    WIRE_BYTES = 2,
+    WIRE_FIXED32 = 5,
+};
+
+struct cursor {
+    const uint8_t *pos;
+    const uint8_t *end;
+};
+
+static int cursor_varint(struct cursor *c, uint64_t *out)
+{
+    uint64_t value = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (c->pos == c->end)
+            return -EINVAL;
+        uint8_t byte = *c->pos++;
+        value |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *out = value;
+            return 0;
+        }
+    }
+    return -EINVAL; /* more than ten bytes */
+}
+
+static int cursor_bytes(struct cursor *c, struct vult_str *out)
+{
+    uint64_t len;
+    if (cursor_varint(c, &len) < 0 || len > (uint64_t)(c->end - c->pos))
+        return -EINVAL;
+    out->ptr = (const char *)c->pos;
+    out->len = (size_t)len;
+    c->pos += len;
+    return 0;
+}
+
+/* Reads the next field's tag; *field is 0 at the end of the message. */
+static int cursor_tag(struct cursor *c, uint32_t *field, enum wire_type *type)
+{
+    uint64_t tag;
+    if (c->pos == c->end) {
+        *field = 0;
+        return 0;
+    }
+    if (cursor_varint(c, &tag) < 0)
+        return -EINVAL;
+    if ((tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
+        return -EINVAL;
+    *field = (uint32_t)(tag >> 3);
+    *type = (enum wire_type)(tag & 7);
+    return 0;
+}
+
+static int cursor_skip(struct cursor *c, enum wire_type type)
+{
+    uint64_t ignored;
+    struct vult_str bytes;
+    size_t width;
+
+    switch (type) {
+    case WIRE_VARINT:
+        return cursor_varint(c, &ignored);
+    case WIRE_BYTES:
+        return cursor_bytes(c, &bytes);
+    case WIRE_FIXED64:
+        width = 8;
+        break;
+    case WIRE_FIXED32:
+        width = 4;
+        break;
+    default:
+        return -EINVAL; /* groups are long deprecated; no Vault uses them */
+    }
+    if ((size_t)(c->end - c->pos) < width)
+        return -EINVAL;
+    c->pos += width;
+    return 0;
+}
+
+/* ---- protobuf writing (containers, and synthetic vaults) -------------- */
+
+struct writer {
+    uint8_t *buf; /* NULL: only count */
+    size_t len;
+};
+
+static void writer_raw(struct writer *w, const void *data, size_t len)
+{
+    if (w->buf)
+        memcpy(w->buf + w->len, data, len);
+    w->len += len;
+}
+
+static void writer_varint(struct writer *w, uint64_t value)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n] = (uint8_t)(value & 0x7f);
+        value >>= 7;
+        if (value)
+            tmp[n] |= 0x80;
+        n++;
+    } while (value);
+    writer_raw(w, tmp, n);
+}
+
+static void writer_tag(struct writer *w, uint32_t field, enum wire_type type)
+{
+    writer_varint(w, ((uint64_t)field << 3) | type);
+}
+
+static void writer_bytes(struct writer *w, uint32_t field, const void *data, size_t len)
+{
+    writer_tag(w, field, WIRE_BYTES);
+    writer_varint(w, len);
+    writer_raw(w, data, len);
+}
+
+/* proto3 omits empty strings and zero numbers; so do the apps. */
+static void writer_str(struct writer *w, uint32_t field, struct vult_str s)
+{
+    if (s.len)
+        writer_bytes(w, field, s.ptr, s.len);
+}
+
+static size_t varint_len(uint64_t value)
+{
+    size_t n = 1;
+    while (value >>= 7)
+        n++;
+    return n;
+}
+
+/* ---- the Vault message ------------------------------------------------- */
+
+enum vault_field {
+    VAULT_NAME = 1,
+    VAULT_PUBLIC_KEY_ECDSA = 2,
+    VAULT_PUBLIC_KEY_EDDSA = 3,
+    VAULT_SIGNERS = 4,
+    VAULT_CREATED_AT = 5,
+    VAULT_HEX_CHAIN_CODE = 6,
+    VAULT_KEY_SHARES = 7,
+    VAULT_LOCAL_PARTY_ID = 8,
+    VAULT_RESHARE_PREFIX = 9,
+    VAULT_LIB_TYPE = 10,
+};
+
+static int parse_timestamp(struct vult_vault *out, struct vult_str msg)
+{
+    struct cursor c = {(const uint8_t *)msg.ptr, (const uint8_t *)msg.ptr + msg.len};
+    uint32_t field;
+    enum wire_type type;
+    uint64_t value;
+
+    for (;;) {
+        if (cursor_tag(&c, &field, &type) < 0)
+            return -EINVAL;
+        if (field == 0)
+            return 0;
+        if ((field == 1 || field == 2) && type == WIRE_VARINT) {
+            if (cursor_varint(&c, &value) < 0)
+                return -EINVAL;
+            if (field == 1)
+                out->created_at_seconds = (int64_t)value;
+            else if ((int64_t)value < 0 || value > 999999999)
+                return -EINVAL;
+            else
+                out->created_at_nanos = (int32_t)value;
+        } else if (cursor_skip(&c, type) < 0) {
+            return -EINVAL;
+        }
+    }
+}
+
+static int parse_key_share(struct vult_key_share *out, struct vult_str msg)
+{
+    struct cursor c = {(const uint8_t *)msg.ptr, (const uint8_t *)msg.ptr + msg.len};
+    uint32_t field;
+    enum wire_type type;
+
+    memset(out, 0, sizeof(*out));
+    for (;;) {
+        if (cursor_tag(&c, &field, &type) < 0)
+            return -EINVAL;
+        if (field == 0)
+            return 0;
+        if (field == 1 && type == WIRE_BYTES) {
+            if (cursor_bytes(&c, &out->public_key) < 0)
+                return -EINVAL;
+        } else if (field == 2 && type == WIRE_BYTES) {
+            if (cursor_bytes(&c, &out->keyshare) < 0)
+                return -EINVAL;
+        } else if (cursor_skip(&c, type) < 0) {
+            return -EINVAL;
+        }
+    }
+}
+
+/* Text fields must be text: no NUL, which would cut names and xattrs. */
+static bool is_text(struct vult_str s)
+{
+    return memchr(s.ptr, '\0', s.len) == NULL;
+}
+
+static bool is_hex(struct vult_str s)
+{
+    for (size_t i = 0; i < s.len; i++)
+        if (!strchr("0123456789abcdefABCDEF", s.ptr[i]) || s.ptr[i] == '\0')
+            return false;
+    return true;
+}
+
+static int parse_vault_field(struct vult_vault *out, struct cursor *c, uint32_t field,
+                             enum wire_type type)
+{
+    struct vult_str s;
+
+    if (field == VAULT_LIB_TYPE) {
+        if (type != WIRE_VARINT)
+            return -EINVAL;
+        return cursor_varint(c, &out->lib_type);
+    }
+    if (field > VAULT_LIB_TYPE)
+        return cursor_skip(c, type);
+    if (type != WIRE_BYTES || cursor_bytes(c, &s) < 0)
+        return -EINVAL;
+
+    switch ((enum vault_field)field) {
+    case VAULT_NAME:
+        out->name = s;
+        break;
+    case VAULT_PUBLIC_KEY_ECDSA:
+        out->public_key_ecdsa = s;
+        break;
+    case VAULT_PUBLIC_KEY_EDDSA:
+        out->public_key_eddsa = s;
+        break;
+    case VAULT_SIGNERS:
+        if (out->signer_count == VULT_MAX_SIGNERS)
+            return -EINVAL;
+        out->signers[out->signer_count++] = s;
+        break;
+    case VAULT_CREATED_AT:
+        return parse_timestamp(out, s);
+    case VAULT_HEX_CHAIN_CODE:
+        out->hex_chain_code = s;
+        break;
+    case VAULT_KEY_SHARES:
+        if (out->key_share_count == VULT_MAX_KEY_SHARES)
+            return -EINVAL;
+        return parse_key_share(&out->key_shares[out->key_share_count++], s);
+    case VAULT_LOCAL_PARTY_ID:
+        out->local_party_id = s;
+        break;
+    case VAULT_RESHARE_PREFIX:
+        out->reshare_prefix = s;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+int vult_vault_parse(struct vult_vault *out, const uint8_t *bytes, size_t len)
+{
+    struct cursor c = {bytes, bytes + len};
+    uint32_t field;
+    enum wire_type type;
+
+    memset(out, 0, sizeof(*out));
+    for (;;) {
+        if (cursor_tag(&c, &field, &type) < 0)
+            goto out_invalid;
+        if (field == 0)
+            break;
+        if (parse_vault_field(out, &c, field, type) < 0)
+            goto out_invalid;
+    }
+
+    /* What every share the apps write has, and what vultfs needs to file it. */
+    if (!out->name.len || !out->public_key_ecdsa.len || !out->local_party_id.len ||
+        !out->signer_count)
+        goto out_invalid;
+    if (!is_hex(out->public_key_ecdsa) || !is_hex(out->public_key_eddsa) ||
+        !is_hex(out->hex_chain_code))
+        goto out_invalid;
+    if (!is_text(out->name) || !is_text(out->local_party_id) || !is_text(out->reshare_prefix))
+        goto out_invalid;
+    for (size_t i = 0; i < out->signer_count; i++)
+        if (!out->signers[i].len || !is_text(out->signers[i]))
+            goto out_invalid;
+    return 0;
+
+out_invalid:
+    memset(out, 0, sizeof(*out));
+    return -EINVAL;
+}
+
+static bool str_eq(struct vult_str a, struct vult_str b)
+{
+    return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
+}
+
+const struct vult_key_share *vult_vault_key_share(const struct vult_vault *vault,
+                                                  struct vult_str public_key)
+{
+    for (size_t i = 0; i < vault->key_share_count; i++)
+        if (str_eq(vault->key_shares[i].public_key, public_key))
+            return &vault->key_shares[i];
+    return NULL;
+}
+
+bool vult_vault_is_complete(const struct vult_vault *vault)
+{
+    const struct vult_key_share *ecdsa = vult_vault_key_share(vault, vault->public_key_ecdsa);
+    if (!ecdsa || !ecdsa->keyshare.len)
+        return false;
+    if (!vault->public_key_eddsa.len)
+        return true;
+    const struct vult_key_share *eddsa = vult_vault_key_share(vault, vault->public_key_eddsa);
+    return eddsa && eddsa->keyshare.len;
+}
+
+const char *vult_lib_type_name(uint64_t lib_type)
+{
+    switch (lib_type) {
+    case VULT_LIB_GG20:
+        return "GG20";
+    case VULT_LIB_DKLS:
+        return "DKLS";
+    case VULT_LIB_KEYIMPORT:
+        return "KEYIMPORT";
+    default:
+        return NULL;
+    }
+}
+
+int vult_vault_encode(uint8_t **out, size_t *out_len, const struct vult_vault *vault)
+{
+    struct writer w = {NULL, 0};
+    uint8_t ts[24];
+    struct writer tw = {ts, 0};
+
+    if (vault->created_at_seconds || vault->created_at_nanos) {
+        if (vault->created_at_seconds) {
+            writer_tag(&tw, 1, WIRE_VARINT);
+            writer_varint(&tw, (uint64_t)vault->created_at_seconds);
+        }
+        if (vault->created_at_nanos) {
+            writer_tag(&tw, 2, WIRE_VARINT);
+            writer_varint(&tw, (uint64_t)vault->created_at_nanos);
+        }
+    }
+
+    /* Two passes: count, then write into an exact secret buffer. */
+    for (int pass = 0; pass < 2; pass++) {
+        writer_str(&w, VAULT_NAME, vault->name);
+        writer_str(&w, VAULT_PUBLIC_KEY_ECDSA, vault->public_key_ecdsa);
+        writer_str(&w, VAULT_PUBLIC_KEY_EDDSA, vault->public_key_eddsa);
+        for (size_t i = 0; i < vault->signer_count; i++)
+            writer_bytes(&w, VAULT_SIGNERS, vault->signers[i].ptr, vault->signers[i].len);
+        if (tw.len)
+            writer_bytes(&w, VAULT_CREATED_AT, ts, tw.len);
+        writer_str(&w, VAULT_HEX_CHAIN_CODE, vault->hex_chain_code);
+        for (size_t i = 0; i < vault->key_share_count; i++) {
+            const struct vult_key_share *ks = &vault->key_shares[i];
+            size_t inner = 0;
+            if (ks->public_key.len)
+                inner += 1 + varint_len(ks->public_key.len) + ks->public_key.len;
+            if (ks->keyshare.len)
+                inner += 1 + varint_len(ks->keyshare.len) + ks->keyshare.len;
+            writer_tag(&w, VAULT_KEY_SHARES, WIRE_BYTES);
+            writer_varint(&w, inner);
+            writer_str(&w, 1, ks->public_key);
+            writer_str(&w, 2, ks->keyshare);
+        }
+        writer_str(&w, VAULT_LOCAL_PARTY_ID, vault->local_party_id);
+        writer_str(&w, VAULT_RESHARE_PREFIX, vault->reshare_prefix);
+        if (vault->lib_type) {
+            writer_tag(&w, VAULT_LIB_TYPE, WIRE_VARINT);
+            writer_varint(&w, vault->lib_type);
+        }
+        if (pass == 0) {
+            w.buf = alloc_secret(w.len ? w.len : 1);
+            if (!w.buf)
+                return -ENOMEM;
+            w.len = 0;
+        }
+    }
+    *out = w.buf;
+    *out_len = w.len;
+    return 0;
+}
+
+/* ---- the container ----------------------------------------------------- */
+
+enum container_field {
+    CONTAINER_VERSION = 1,
+    CONTAINER_VAULT = 2,
+    CONTAINER_IS_ENCRYPTED = 3,
+};
+
+struct container {
+    uint64_t version;
+    bool is_encrypted;
+    struct vult_str vault; /* base64 text, inside the decoded file */
+};
+
+static int parse_container(struct container *out, const uint8_t *bytes, size_t len)
+{
+    struct cursor c = {bytes, bytes + len};
+    uint32_t field;
+    enum wire_type type;
+    uint64_t value;
+    bool have_vault = false;
+
+    memset(out, 0, sizeof(*out));
+    for (;;) {
+        if (cursor_tag(&c, &field, &type) < 0)
+            return -EINVAL;
+        if (field == 0)
+            break;
+        if (field == CONTAINER_VERSION || field == CONTAINER_IS_ENCRYPTED) {
+            if (type != WIRE_VARINT || cursor_varint(&c, &value) < 0)
+                return -EINVAL;
+            if (field == CONTAINER_VERSION)
+                out->version = value;
+            else if (value > 1)
+                return -EINVAL;
+            else
+                out->is_encrypted = value == 1;
+        } else if (field == CONTAINER_VAULT) {
+            if (type != WIRE_BYTES || cursor_bytes(&c, &out->vault) < 0)
+                return -EINVAL;
+            have_vault = true;
+        } else if (cursor_skip(&c, type) < 0) {
+            return -EINVAL;
+        }
+    }
+    /* Every app writes version 1; another number would be a format this
+     * build cannot know how to read. */
+    if (out->version != VULT_CONTAINER_VERSION)
+        return -EINVAL;
+    return have_vault && out->vault.len ? 0 : -EINVAL;
+}
+
+/* The bits a padded final quantum leaves unused must be zero: otherwise
+ * several texts decode to the same bytes, and a changed letter would pass
+ * unnoticed. Every encoder writes zeros there. */
+static bool base64_is_canonical(const char *text, size_t len)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t pad = len >= 2 && text[len - 1] == '=' ? (text[len - 2] == '=' ? 2 : 1) : 0;
+    if (!pad || len % 4 != 0)
+        return true;
+    const char *last = memchr(alphabet, text[len - pad - 1], 64);
+    if (!last || !*last)
+        return true; /* not base64 at all: sodium will say so */
+    unsigned value = (unsigned)(last - alphabet);
+    return (value & (pad == 2 ? 0x0f : 0x03)) == 0;
+}
+
+/* Strict base64 (original alphabet, padded, canonical) into a fresh secret
+ * buffer. */
+static int base64_decode(uint8_t **out, size_t *out_len, const char *text, size_t text_len)
+{
+    const char *end = NULL;
+    size_t cap = text_len / 4 * 3 + 3;
+    uint8_t *buf;
+
+    if (!base64_is_canonical(text, text_len))
+        return -EINVAL;
+    buf = alloc_secret(cap);
+    if (!buf)
+        return -ENOMEM;
+    if (sodium_base642bin(buf, cap, text, text_len, NULL, out_len, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        end != text + text_len) {
+        alloc_secret_free(buf);
+        return -EINVAL;
+    }
+    *out = buf;
+    return 0;
+}
+
+static size_t base64_len(size_t bin_len)
+{
+    return (bin_len + 2) / 3 * 4;
+}
+
+/* A 2024 .dat backup is hex text of JSON ("7b" is "{"). */
+static bool looks_like_dat(const uint8_t *file, size_t len)
+{
+    if (len < 2 || file[0] != '7' || (file[1] != 'b' && file[1] != 'B'))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!strchr("0123456789abcdefABCDEF\r\n", file[i]) || file[i] == '\0')
+            return false;
+    return true;
+}
+
+/* ---- key cache --------------------------------------------------------- */
+
+#define KEYCACHE_SLOTS 8
+
+struct keycache_slot {
+    bool used;
+    uint8_t password_hash[crypto_generichash_BYTES]; /* BLAKE2b, never the password */
+    uint8_t salt[BACKUP_CRYPTO_SALT_BYTES];
+    uint8_t key[BACKUP_CRYPTO_KEY_BYTES];
+};
+
+struct vult_keycache {
+    struct keycache_slot slots[KEYCACHE_SLOTS];
+    size_t next;
+};
+
+struct vult_keycache *vult_keycache_new(void)
+{
+    struct vult_keycache *cache = alloc_secret(sizeof(*cache));
+    if (cache)
+        sodium_memzero(cache, sizeof(*cache));
+    return cache;
+}
+
+void vult_keycache_free(struct vult_keycache *cache)
+{
+    alloc_secret_free(cache);
+}
+
+static void derive_current_key(uint8_t key[BACKUP_CRYPTO_KEY_BYTES],
+                               const struct vult_password *pw,
+                               const uint8_t salt[BACKUP_CRYPTO_SALT_BYTES],
+                               struct vult_keycache *cache)
+{
+    uint8_t pw_hash[crypto_generichash_BYTES];
+
+    if (!cache) {
+        backup_crypto_key_current(key, (const uint8_t *)pw->ptr, pw->len, salt);
+        return;
+    }
+    crypto_generichash(pw_hash, sizeof(pw_hash), (const uint8_t *)pw->ptr, pw->len, NULL, 0);
+    for (size_t i = 0; i < KEYCACHE_SLOTS; i++) {
+        struct keycache_slot *slot = &cache->slots[i];
+        if (slot->used && sodium_memcmp(slot->password_hash, pw_hash, sizeof(pw_hash)) == 0 &&
+            memcmp(slot->salt, salt, sizeof(slot->salt)) == 0) {
+            memcpy(key, slot->key, BACKUP_CRYPTO_KEY_BYTES);
+            goto out_wipe;
+        }
+    }
+    backup_crypto_key_current(key, (const uint8_t *)pw->ptr, pw->len, salt);
+    struct keycache_slot *slot = &cache->slots[cache->next];
+    cache->next = (cache->next + 1) % KEYCACHE_SLOTS;
+    slot->used = true;
+    memcpy(slot->password_hash, pw_hash, sizeof(pw_hash));
+    memcpy(slot->salt, salt, sizeof(slot->salt));
+    memcpy(slot->key, key, BACKUP_CRYPTO_KEY_BYTES);
+out_wipe:
+    sodium_memzero(pw_hash, sizeof(pw_hash));
+}
+
+/* Tries each password on blob; on success the Vault bytes are in plain. */
+static int decrypt_blob(uint8_t *plain, size_t *plain_len, enum backup_crypto_scheme *scheme,
+                        const uint8_t *blob, size_t blob_len,
+                        const struct vult_password *passwords, size_t password_count,
+                        struct vult_keycache *cache)
+{
+    uint8_t key[BACKUP_CRYPTO_KEY_BYTES];
+    uint8_t salt[BACKUP_CRYPTO_SALT_BYTES];
+    int ret = -EACCES;
+
+    *scheme = backup_crypto_detect(blob, blob_len);
+    if (*scheme == BACKUP_CRYPTO_CURRENT && backup_crypto_salt(salt, blob, blob_len) < 0)
+        return -EINVAL;
+    for (size_t i = 0; i < password_count; i++) {
+        if (*scheme == BACKUP_CRYPTO_CURRENT)
+            derive_current_key(key, &passwords[i], salt, cache);
+        else
+            backup_crypto_key_legacy(key, (const uint8_t *)passwords[i].ptr, passwords[i].len);
+        ret = backup_crypto_decrypt(plain, plain_len, blob, blob_len, *scheme, key);
+        sodium_memzero(key, sizeof(key));
+        if (ret != -EACCES)
+            break; /* success, or a blob too short for any key */
+    }
+    return ret;
+}
+
+void vult_file_clear(struct vult_file *file)
+{
+    if (!file)
+        return;
+    alloc_secret_free(file->vault_bytes);
+    memset(file, 0, sizeof(*file));
+}
+
+int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
+                const struct vult_password *passwords, size_t password_count,
+                struct vult_keycache *cache)
+{
+    uint8_t *outer = NULL, *inner = NULL, *plain = NULL;
+    size_t outer_len = 0, inner_len = 0, plain_len = 0;
+    struct container container;
+    struct vult_vault vault;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    if (file_len > VULT_MAX_FILE_BYTES)
+        return -EFBIG;
+    while (file_len && strchr(" \t\r\n", file[file_len - 1]) && file[file_len - 1])
+        file_len--; /* editors and `echo` add a newline; the apps never do */
+    if (looks_like_dat(file, file_len))
+        return -ENOTSUP;
+
+    ret = base64_decode(&outer, &outer_len, (const char *)file, file_len);
+    if (ret < 0)
+        return ret;
+    ret = parse_container(&container, outer, outer_len);
+    if (ret < 0)
+        goto out_free_outer;
+    ret = base64_decode(&inner, &inner_len, container.vault.ptr, container.vault.len);
+    if (ret < 0)
+        goto out_free_outer;
+
+    if (!container.is_encrypted) {
+        out->scheme = BACKUP_CRYPTO_NONE;
+        plain = inner;
+        plain_len = inner_len;
+        inner = NULL;
+    } else {
+        plain = alloc_secret(inner_len ? inner_len : 1);
+        if (!plain) {
+            ret = -ENOMEM;
+            goto out_free_inner;
+        }
+        ret = decrypt_blob(plain, &plain_len, &out->scheme, inner, inner_len, passwords,
+                           password_count, cache);
+        if (ret < 0)
+            goto out_free_plain;
+    }
+
+    ret = vult_vault_parse(&vault, plain, plain_len);
+    sodium_memzero(&vault, sizeof(vault));
+    if (ret < 0)
+        goto out_free_plain;
+
+    out->version = container.version;
+    out->vault_bytes = plain;
+    out->vault_len = plain_len;
+    plain = NULL;
+
+out_free_plain:
+    alloc_secret_free(plain);
+out_free_inner:
+    alloc_secret_free(inner);
+out_free_outer:
+    alloc_secret_free(outer);
+    if (ret < 0)
+        memset(out, 0, sizeof(*out));
+    return ret;
+}
+
+/* ---- encoding ---------------------------------------------------------- */
+
+static size_t container_len(size_t inner_b64_len, enum backup_crypto_scheme scheme)
+{
+    size_t len = 2; /* version = 1 */
+    len += 1 + varint_len(inner_b64_len) + inner_b64_len;
+    if (scheme != BACKUP_CRYPTO_NONE)
+        len += 2; /* is_encrypted = true; proto3 leaves false out */
+    return len;
+}
+
+size_t vult_encoded_len(size_t vault_len, enum backup_crypto_scheme scheme)
+{
+    size_t blob_len = scheme == BACKUP_CRYPTO_NONE ? vault_len
+                                                    : backup_crypto_blob_len(scheme, vault_len);
+    return base64_len(container_len(base64_len(blob_len), scheme));
+}
+
+int vult_encode(char *out, size_t out_cap, const uint8_t *vault, size_t vault_len,
+                enum backup_crypto_scheme scheme, const uint8_t salt[BACKUP_CRYPTO_SALT_BYTES],
+                const uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES],
+                const uint8_t key[BACKUP_CRYPTO_KEY_BYTES])
+{
+    size_t blob_len = scheme == BACKUP_CRYPTO_NONE ? vault_len
+                                                    : backup_crypto_blob_len(scheme, vault_len);
+    size_t inner_len = base64_len(blob_len);
+    size_t outer_len = container_len(inner_len, scheme);
+    uint8_t *blob = NULL, *outer = NULL;
+    int ret = -ENOMEM;
+
+    if (out_cap < base64_len(outer_len))
+        return -EINVAL;
+    /* Secret buffers throughout: for NONE every stage is the share itself. */
+    outer = alloc_secret(outer_len);
+    if (!outer)
+        goto out;
+    if (scheme != BACKUP_CRYPTO_NONE) {
+        blob = alloc_secret(blob_len);
+        if (!blob)
+            goto out;
+        ret = backup_crypto_encrypt(blob, vault, vault_len, scheme, salt, nonce, key);
+        if (ret < 0)
+            goto out;
+    }
+
+    struct writer w = {outer, 0};
+    writer_tag(&w, CONTAINER_VERSION, WIRE_VARINT);
+    writer_varint(&w, VULT_CONTAINER_VERSION);
+    writer_tag(&w, CONTAINER_VAULT, WIRE_BYTES);
+    writer_varint(&w, inner_len);
+    char *inner = alloc_secret(inner_len + 1);
+    if (!inner) {
+        ret = -ENOMEM;
+        goto out;
+    }
+    sodium_bin2base64(inner, inner_len + 1, blob ? blob : vault, blob_len,
+                      sodium_base64_VARIANT_ORIGINAL);
+    writer_raw(&w, inner, inner_len);
+    alloc_secret_free(inner);
+    if (scheme != BACKUP_CRYPTO_NONE) {
+        writer_tag(&w, CONTAINER_IS_ENCRYPTED, WIRE_VARINT);
+        writer_varint(&w, 1);
+    }
+
+    char *text = alloc_secret(base64_len(outer_len) + 1);
+    if (!text) {
+        ret = -ENOMEM;
+        goto out;
+    }
+    sodium_bin2base64(text, base64_len(outer_len) + 1, outer, outer_len,
+                      sodium_base64_VARIANT_ORIGINAL);
+    memcpy(out, text, base64_len(outer_len));
+    alloc_secret_free(text);
+    ret = 0;
+out:
+    alloc_secret_free(blob);
+    alloc_secret_free(outer);
+    return ret;
+}
+
+/* ---- presentation ------------------------------------------------------ */
+
+char *vult_suggested_filename(const struct vult_vault *vault)
+{
+    size_t position = 0;
+    for (size_t i = 0; i < vault->signer_count; i++) {
+        if (str_eq(vault->signers[i], vault->local_party_id)) {
+            position = i + 1;
+            break;
+        }
+    }
+    struct vult_str key = vault->public_key_ecdsa;
+    const char *last4 = key.len >= 4 ? key.ptr + key.len - 4 : key.ptr;
+    int last4_len = key.len >= 4 ? 4 : (int)key.len;
+    const char *word = vault->lib_type == VULT_LIB_GG20 ? "part" : "share";
+
+    size_t cap = vault->name.len + 64;
+    char *name = alloc_bytes(cap);
+    if (!name)
+        return NULL;
+    snprintf(name, cap, "%.*s-%.*s-%s%zuof%zu.vult", (int)vault->name.len, vault->name.ptr,
+             last4_len, last4, word, position, vault->signer_count);
+    for (size_t i = 0; i < vault->name.len; i++)
+        if (name[i] == '/')
+            name[i] = '_';
+    return name;
+}
+
+void vult_format_time(char *buf, size_t buf_len, int64_t seconds, int32_t nanos)
+{
+    struct tm tm;
+    time_t t = (time_t)seconds;
+    char base[32];
+
+    if (!seconds && !nanos) {
+        snprintf(buf, buf_len, "%s", "");
+        return;
+    }
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(buf, buf_len, "%s", "");
+        return;
+    }
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (nanos) {
+        char frac[16];
+        snprintf(frac, sizeof(frac), "%09d", nanos);
+        for (size_t n = strlen(frac); n > 1 && frac[n - 1] == '0'; n--)
+            frac[n - 1] = '\0';
+        snprintf(buf, buf_len, "%s.%sZ", base, frac);
+    } else {
+        snprintf(buf, buf_len, "%sZ", base);
+    }
+}

@@ -1,1 +1,60 @@
-int main(void) { return 0; }
+/*
+ * vultfs: keeps backups of Vultisig vault shares, shown as a filesystem.
+ * This file only dispatches to the subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "backup_crypto.h"
+#include "commands.h"
+#include "log.h"
+
+static const char usage_text[] =
+    "usage: vultfs COMMAND [OPTIONS] ARGS\n"
+    "\n"
+    "Keeps backups of Vultisig vault shares in an encrypted store and shows\n"
+    "them as a filesystem: one directory per vault, share.vult inside.\n"
+    "\n"
+    "commands:\n"
+    "  inspect [--password-file F] FILE.vult   print a backup's public facts as JSON\n"
+    "\n"
+    "Run 'vultfs COMMAND --help' for a command's options.\n"
+    "  -h, --help      this text\n"
+    "  -V, --version   the version\n";
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+    {"inspect", cmd_inspect},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("vultfs %s\n", VULTFS_VERSION);
+        return 0;
+    }
+    if (backup_crypto_init() < 0) {
+        log_err("this CPU lacks AES-256-GCM support (AES-NI and PCLMUL), which the "
+                "Vultisig backup format needs");
+        return 1;
+    }
+    alloc_install_jansson();
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    log_err("unknown command '%s' (see vultfs --help)", argv[1]);
+    return 2;
+}

@@ -1,0 +1,118 @@
+/*
+ * alloc: see alloc.h.
+ *
+ * One countdown serves both heaps, so a test counts every allocation a call
+ * makes whichever heap it lands in. Once the countdown reaches zero the
+ * failure is sticky: every later allocation fails too, as under real memory
+ * exhaustion, until alloc_fail_after() is called again. That also makes
+ * error paths that themselves allocate show up in alloc_failures().
+ *
+ * A zero-byte request gets a one-byte block, so NULL always means failure.
+ */
+#include "alloc.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Successful allocations left before failures start; negative: hook off. */
+static atomic_long fail_countdown = -1;
+static atomic_long fail_count;
+
+/* Decides whether this allocation fails. The compare-exchange stops two
+ * threads from spending the same tick of the countdown. */
+static bool inject_failure(void)
+{
+    long left = atomic_load(&fail_countdown);
+
+    for (;;) {
+        if (left < 0)
+            return false;
+        if (left == 0) {
+            atomic_fetch_add(&fail_count, 1);
+            return true;
+        }
+        if (atomic_compare_exchange_weak(&fail_countdown, &left, left - 1))
+            return false;
+    }
+}
+
+void alloc_fail_after(long n)
+{
+    atomic_store(&fail_count, 0);
+    atomic_store(&fail_countdown, n < 0 ? -1 : n);
+}
+
+long alloc_failures(void)
+{
+    return atomic_load(&fail_count);
+}
+
+void *alloc_bytes(size_t size)
+{
+    if (inject_failure())
+        return NULL;
+    return malloc(size ? size : 1);
+}
+
+void *alloc_zeroed(size_t count, size_t size)
+{
+    if (size != 0 && count > SIZE_MAX / size)
+        return NULL;
+    if (inject_failure())
+        return NULL;
+    if (count == 0 || size == 0)
+        count = size = 1;
+    return calloc(count, size);
+}
+
+/* Like realloc: on failure ptr is left as it was. */
+void *alloc_resize(void *ptr, size_t size)
+{
+    if (inject_failure())
+        return NULL;
+    return realloc(ptr, size ? size : 1);
+}
+
+char *alloc_strndup(const char *s, size_t len)
+{
+    size_t n = strnlen(s, len);
+    char *copy = alloc_bytes(n + 1);
+
+    if (!copy)
+        return NULL;
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    return copy;
+}
+
+void alloc_free(void *ptr)
+{
+    free(ptr);
+}
+
+void *alloc_secret(size_t size)
+{
+    if (inject_failure())
+        return NULL;
+    /* sodium_malloc relies on the page size sodium_init records; the call
+     * is idempotent and thread-safe, so callers need not order it. */
+    if (sodium_init() < 0)
+        return NULL;
+    return sodium_malloc(size ? size : 1);
+}
+
+void alloc_secret_free(void *ptr)
+{
+    /* sodium_free wipes the block before unmapping it and ignores NULL. */
+    sodium_free(ptr);
+}
+
+void alloc_install_jansson(void)
+{
+    json_set_alloc_funcs(alloc_bytes, alloc_free);
+}

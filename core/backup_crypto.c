@@ -1,0 +1,227 @@
+/*
+ * backup_crypto: AES-256-GCM, SHA-256 and PBKDF2-HMAC-SHA256 from libsodium,
+ * arranged in the two blob layouts of the Vultisig apps. No heap: every
+ * buffer is the caller's or on the stack, and the stack copies of keys,
+ * HMAC states and plaintext are wiped before return.
+ */
+#include "backup_crypto.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+static const uint8_t backup_crypto_magic[BACKUP_CRYPTO_MAGIC_BYTES] = {'V', 'L', 'T', 0x02};
+
+int backup_crypto_init(void)
+{
+    if (sodium_init() < 0)
+        return -EIO;
+    /* libsodium only has the AES-NI + PCLMUL implementation of AES-GCM;
+     * without it every call would fail, so refuse once here instead. */
+    if (!crypto_aead_aes256gcm_is_available())
+        return -ENOTSUP;
+    return 0;
+}
+
+const char *backup_crypto_scheme_name(enum backup_crypto_scheme scheme)
+{
+    switch (scheme) {
+    case BACKUP_CRYPTO_NONE:
+        return "none";
+    case BACKUP_CRYPTO_LEGACY:
+        return "legacy";
+    case BACKUP_CRYPTO_CURRENT:
+        return "current";
+    }
+    return "unknown";
+}
+
+enum backup_crypto_scheme backup_crypto_detect(const uint8_t *blob, size_t blob_len)
+{
+    /* A legacy blob starts with a random nonce, so it begins with the magic
+     * once in 2^32; the length test keeps short ones of those legacy. */
+    if (blob_len >= BACKUP_CRYPTO_CURRENT_OVERHEAD &&
+        memcmp(blob, backup_crypto_magic, sizeof backup_crypto_magic) == 0)
+        return BACKUP_CRYPTO_CURRENT;
+    return BACKUP_CRYPTO_LEGACY;
+}
+
+void backup_crypto_pbkdf2_sha256(uint8_t *out, size_t out_len,
+                                 const uint8_t *password, size_t password_len,
+                                 const uint8_t *salt, size_t salt_len,
+                                 uint32_t iterations)
+{
+    crypto_auth_hmacsha256_state keyed, st;
+    uint8_t u[crypto_auth_hmacsha256_BYTES];
+    uint8_t t[crypto_auth_hmacsha256_BYTES];
+    uint8_t counter[4];
+    uint32_t block, n;
+    size_t i, take;
+
+    /* The HMAC inner and outer pads depend on the password only: hash them
+     * once and start every iteration from a copy of that state, which
+     * halves the SHA-256 compressions per iteration. */
+    crypto_auth_hmacsha256_init(&keyed, password, password_len);
+
+    for (block = 1; out_len > 0; block++) {
+        counter[0] = (uint8_t)(block >> 24);
+        counter[1] = (uint8_t)(block >> 16);
+        counter[2] = (uint8_t)(block >> 8);
+        counter[3] = (uint8_t)block;
+
+        st = keyed;
+        crypto_auth_hmacsha256_update(&st, salt, salt_len);
+        crypto_auth_hmacsha256_update(&st, counter, sizeof counter);
+        crypto_auth_hmacsha256_final(&st, u);
+        memcpy(t, u, sizeof t);
+
+        /* RFC 8018 asks for iterations >= 1; 0 is treated as 1. */
+        for (n = 1; n < iterations; n++) {
+            st = keyed;
+            crypto_auth_hmacsha256_update(&st, u, sizeof u);
+            crypto_auth_hmacsha256_final(&st, u);
+            for (i = 0; i < sizeof t; i++)
+                t[i] ^= u[i];
+        }
+
+        take = out_len < sizeof t ? out_len : sizeof t;
+        memcpy(out, t, take);
+        out += take;
+        out_len -= take;
+    }
+
+    sodium_memzero(&keyed, sizeof keyed);
+    sodium_memzero(&st, sizeof st);
+    sodium_memzero(u, sizeof u);
+    sodium_memzero(t, sizeof t);
+}
+
+void backup_crypto_key_legacy(uint8_t key[BACKUP_CRYPTO_KEY_BYTES],
+                              const uint8_t *password, size_t password_len)
+{
+    crypto_hash_sha256(key, password, password_len);
+}
+
+void backup_crypto_key_current(uint8_t key[BACKUP_CRYPTO_KEY_BYTES],
+                               const uint8_t *password, size_t password_len,
+                               const uint8_t salt[BACKUP_CRYPTO_SALT_BYTES])
+{
+    backup_crypto_pbkdf2_sha256(key, BACKUP_CRYPTO_KEY_BYTES, password, password_len,
+                                salt, BACKUP_CRYPTO_SALT_BYTES,
+                                BACKUP_CRYPTO_PBKDF2_ITERATIONS);
+}
+
+int backup_crypto_salt(uint8_t salt[BACKUP_CRYPTO_SALT_BYTES],
+                       const uint8_t *blob, size_t blob_len)
+{
+    if (backup_crypto_detect(blob, blob_len) != BACKUP_CRYPTO_CURRENT)
+        return -EINVAL;
+    memcpy(salt, blob + BACKUP_CRYPTO_MAGIC_BYTES, BACKUP_CRYPTO_SALT_BYTES);
+    return 0;
+}
+
+/* Offset of the nonce in a blob of this scheme, or -1 for NONE and values
+ * outside the enum. */
+static long backup_crypto_header_len(enum backup_crypto_scheme scheme)
+{
+    switch (scheme) {
+    case BACKUP_CRYPTO_LEGACY:
+        return 0;
+    case BACKUP_CRYPTO_CURRENT:
+        return BACKUP_CRYPTO_MAGIC_BYTES + BACKUP_CRYPTO_SALT_BYTES;
+    case BACKUP_CRYPTO_NONE:
+        break;
+    }
+    return -1;
+}
+
+int backup_crypto_decrypt(uint8_t *plain, size_t *plain_len,
+                          const uint8_t *blob, size_t blob_len,
+                          enum backup_crypto_scheme scheme,
+                          const uint8_t key[BACKUP_CRYPTO_KEY_BYTES])
+{
+    long header = backup_crypto_header_len(scheme);
+    const uint8_t *nonce, *ct, *tag;
+    size_t ct_len;
+    int rc;
+
+    *plain_len = 0;
+    if (header < 0 || blob_len < (size_t)header + BACKUP_CRYPTO_LEGACY_OVERHEAD) {
+        rc = -EINVAL;
+        goto out_wipe_plain;
+    }
+    /* The magic is not covered by the tag, so check it here: a CURRENT
+     * blob without it is some other format, not a tampered one. */
+    if (scheme == BACKUP_CRYPTO_CURRENT &&
+        memcmp(blob, backup_crypto_magic, sizeof backup_crypto_magic) != 0) {
+        rc = -EINVAL;
+        goto out_wipe_plain;
+    }
+
+    nonce = blob + header;
+    ct = nonce + BACKUP_CRYPTO_NONCE_BYTES;
+    ct_len = blob_len - (size_t)header - BACKUP_CRYPTO_LEGACY_OVERHEAD;
+    tag = ct + ct_len;
+    /* libsodium aborts the process on an over-long message; refuse it. */
+    if (ct_len > crypto_aead_aes256gcm_messagebytes_max()) {
+        rc = -EINVAL;
+        goto out_wipe_plain;
+    }
+
+    if (crypto_aead_aes256gcm_decrypt_detached(plain, NULL, ct, ct_len, tag,
+                                               NULL, 0, nonce, key) != 0) {
+        rc = -EACCES;
+        goto out_wipe_plain;
+    }
+    *plain_len = ct_len;
+    return 0;
+
+out_wipe_plain:
+    /* Nothing of an unverified plaintext may reach the caller. */
+    if (plain)
+        sodium_memzero(plain, blob_len);
+    return rc;
+}
+
+size_t backup_crypto_blob_len(enum backup_crypto_scheme scheme, size_t plain_len)
+{
+    switch (scheme) {
+    case BACKUP_CRYPTO_NONE:
+        return plain_len;
+    case BACKUP_CRYPTO_LEGACY:
+        return plain_len + BACKUP_CRYPTO_LEGACY_OVERHEAD;
+    case BACKUP_CRYPTO_CURRENT:
+        return plain_len + BACKUP_CRYPTO_CURRENT_OVERHEAD;
+    }
+    return 0;
+}
+
+int backup_crypto_encrypt(uint8_t *blob,
+                          const uint8_t *plain, size_t plain_len,
+                          enum backup_crypto_scheme scheme,
+                          const uint8_t salt[BACKUP_CRYPTO_SALT_BYTES],
+                          const uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES],
+                          const uint8_t key[BACKUP_CRYPTO_KEY_BYTES])
+{
+    long header = backup_crypto_header_len(scheme);
+    uint8_t *ct;
+
+    if (header < 0 || (scheme == BACKUP_CRYPTO_CURRENT && salt == NULL))
+        return -EINVAL;
+    if (plain_len > crypto_aead_aes256gcm_messagebytes_max())
+        return -EINVAL;
+
+    if (scheme == BACKUP_CRYPTO_CURRENT) {
+        memcpy(blob, backup_crypto_magic, BACKUP_CRYPTO_MAGIC_BYTES);
+        memcpy(blob + BACKUP_CRYPTO_MAGIC_BYTES, salt, BACKUP_CRYPTO_SALT_BYTES);
+    }
+    memcpy(blob + header, nonce, BACKUP_CRYPTO_NONCE_BYTES);
+    ct = blob + header + BACKUP_CRYPTO_NONCE_BYTES;
+    /* Fails only when the CPU lacks AES-NI, which backup_crypto_init
+     * reports first. */
+    if (crypto_aead_aes256gcm_encrypt_detached(ct, ct + plain_len, NULL, plain, plain_len,
+                                               NULL, 0, NULL, nonce, key) != 0)
+        return -ENOTSUP;
+    return 0;
+}

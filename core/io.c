@@ -1,0 +1,204 @@
+/*
+ * io: see io.h.
+ *
+ * The temporary file is ".<name>.tmp.<pid>". Writers of one name must be
+ * serialised by the caller (the store's lock does it): two writers in one
+ * process would share the temporary name.
+ *
+ * A failure before the rename removes the temporary file and leaves the old
+ * file alone. A failing directory fsync comes after the rename: the new
+ * file is already in place and only its durability is in doubt, so the
+ * error is returned and nothing is undone (there is nothing left to undo).
+ */
+#include "io.h"
+
+#include "alloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* At most this much per write(2), so a large file takes several calls and
+ * the fault hook can fail one in the middle. */
+#define IO_WRITE_CHUNK ((size_t)1 << 20)
+
+/* Set by tests before any writes start; not meant to change mid-flight. */
+static io_fault_hook fault_hook;
+static void *fault_ctx;
+
+void io_set_fault_hook(io_fault_hook hook, void *ctx)
+{
+    fault_hook = hook;
+    fault_ctx = ctx;
+}
+
+static int fault(enum io_step step)
+{
+    int err;
+
+    if (!fault_hook)
+        return 0;
+    err = fault_hook(step, fault_ctx);
+    return err < 0 ? err : 0;
+}
+
+/* The hook runs here rather than in io_write_atomic so io_remove's
+ * directory fsync can be failed the same way. */
+int io_sync_dir(int dirfd)
+{
+    int fd = dirfd;
+    int err = fault(IO_STEP_DIRSYNC);
+
+    if (err)
+        return err;
+    if (dirfd == AT_FDCWD) {
+        fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return -errno;
+    }
+    if (fsync(fd) != 0)
+        err = -errno;
+    if (fd != dirfd)
+        close(fd);
+    return err;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        int err = fault(IO_STEP_WRITE);
+        ssize_t n;
+
+        if (err)
+            return err;
+        n = write(fd, p, len < IO_WRITE_CHUNK ? len : IO_WRITE_CHUNK);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -EIO; /* no progress: fail rather than spin */
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int io_write_atomic(int dirfd, const char *name, const void *data, size_t len,
+                    mode_t mode)
+{
+    char tmp[NAME_MAX + 1];
+    int fd, n, err;
+
+    /* The temporary must sit in the same directory as the target, which a
+     * name with a slash would break. */
+    if (name[0] == '\0' || strchr(name, '/'))
+        return -EINVAL;
+    n = snprintf(tmp, sizeof tmp, ".%s.tmp.%ld", name, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return -ENAMETOOLONG;
+
+    /* A crash between open and rename leaves the temporary behind; with
+     * O_EXCL it would block this name for good once the pid comes round. */
+    unlinkat(dirfd, tmp, 0);
+
+    err = fault(IO_STEP_OPEN);
+    if (err)
+        return err;
+    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -errno;
+
+    err = write_all(fd, data, len);
+    if (err)
+        goto out_close;
+    err = fault(IO_STEP_FSYNC);
+    if (!err && fsync(fd) != 0)
+        err = -errno;
+    if (err)
+        goto out_close;
+    /* close can report a write error late (NFS); such a file is not known
+     * to be on disk. The descriptor is gone either way. */
+    if (close(fd) != 0) {
+        err = -errno;
+        goto out_unlink;
+    }
+
+    err = fault(IO_STEP_RENAME);
+    if (!err && renameat(dirfd, tmp, dirfd, name) != 0)
+        err = -errno;
+    if (err)
+        goto out_unlink;
+    return io_sync_dir(dirfd);
+
+out_close:
+    close(fd);
+out_unlink:
+    unlinkat(dirfd, tmp, 0);
+    return err;
+}
+
+int io_read_file(uint8_t **out, size_t *out_len, int dirfd, const char *name,
+                 size_t max_len)
+{
+    struct stat st;
+    uint8_t *buf = NULL;
+    size_t len, got = 0;
+    int err = 0;
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) != 0) {
+        err = -errno;
+        goto out_close;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        goto out_close;
+    }
+    if ((uintmax_t)st.st_size > max_len) {
+        err = -EFBIG;
+        goto out_close;
+    }
+    len = (size_t)st.st_size;
+    buf = alloc_bytes(len ? len : 1);
+    if (!buf) {
+        err = -ENOMEM;
+        goto out_close;
+    }
+    while (got < len) {
+        ssize_t n = read(fd, buf + got, len - got);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            err = -errno;
+            goto out_free_buf;
+        }
+        if (n == 0)
+            break; /* shrank since fstat: what is there is the file */
+        got += (size_t)n;
+    }
+    *out = buf;
+    *out_len = got;
+    buf = NULL;
+
+out_free_buf:
+    alloc_free(buf);
+out_close:
+    close(fd);
+    return err;
+}
+
+int io_remove(int dirfd, const char *name)
+{
+    if (unlinkat(dirfd, name, 0) != 0)
+        return -errno;
+    return io_sync_dir(dirfd);
+}

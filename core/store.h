@@ -1,0 +1,184 @@
+/*
+ * store: the encrypted, crash-safe place where vultfs keeps vault shares.
+ *
+ * On disk (a directory, 0700; files 0600):
+ *   vultfs.json        format version, Argon2id parameters and salt, and the
+ *                      master key sealed under the passphrase key
+ *   index.rec          the index (JSON), sealed under the master key
+ *   shares/<hex>.rec   one imported Vault protobuf each, verbatim, sealed;
+ *                      the name is a keyed hash: it reveals nothing
+ *   lock               held (flock) by the one opener; holds its pid
+ *
+ * Every change goes through io_write_atomic, share record first, index
+ * last: a crash leaves the old index (and at most an unreferenced record)
+ * or the new one. The import rules are epochs_decide's; this module applies
+ * them. Not thread-safe: callers serialize.
+ */
+#ifndef VULTFS_STORE_H
+#define VULTFS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backup_crypto.h"
+#include "epochs.h"
+#include "seal.h"
+
+#define STORE_WUR __attribute__((warn_unused_result))
+
+#define STORE_FORMAT_VERSION 1
+#define STORE_DEFAULT_MAX_IMPORT (1u << 20)
+
+struct store;
+
+/* Public facts of one share (one epoch of a vault): all text is
+ * NUL-terminated and owned by the store. */
+struct store_facts {
+    const char *name;
+    const char *device; /* local_party_id */
+    const char *reshare_prefix;
+    const char *public_key_ecdsa;
+    const char *public_key_eddsa;
+    const char *signers; /* comma-separated, in the share's order */
+    const char *lib_type; /* "GG20", "DKLS", "KEYIMPORT" or the number */
+    const char *created_at; /* RFC 3339 UTC, "" when unset */
+    const char *hex_chain_code;
+    size_t signer_count;
+    size_t key_share_count;
+};
+
+struct store_epoch {
+    uint32_t number;
+    bool current; /* false: kept in history/, superseded */
+    int64_t imported_sec; /* when this epoch was imported: mtime and ctime */
+    int32_t imported_nsec;
+    size_t export_size; /* exact size of its export, once an export is set */
+    uint64_t ino; /* stable across mounts: share.vult or history/epoch-N.vult */
+    struct store_facts facts;
+};
+
+struct store_vault {
+    const char *dir_name; /* sanitized name, "-<last 4 hex>" on a clash */
+    const char *public_key_ecdsa;
+    const struct store_epoch *epochs; /* by number, ascending */
+    size_t epoch_count;
+    const struct store_epoch *current; /* NULL while only history is held */
+    const struct store_epoch *latest;  /* current, else the newest history */
+    int64_t changed_sec; /* latest import into this vault */
+    int32_t changed_nsec;
+    uint64_t ino_dir, ino_history, ino_json;
+};
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+/* Creates a store in dir (created 0700 when missing; must be empty
+ * otherwise). kdf NULL: moderate Argon2id cost and a fresh salt.
+ * -EEXIST (not empty), -EINVAL (empty passphrase, bad limits), -errno. */
+int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
+               const struct seal_kdf *kdf) STORE_WUR;
+
+/* Opens and locks a store. -ENOENT (no store there), -EBUSY (locked by
+ * another opener; *busy_pid set when known), -EACCES (wrong passphrase),
+ * -EPROTONOSUPPORT (a newer format than this build knows), -EIO / -EBADMSG
+ * (damaged config or index), -ENOMEM. */
+int store_open(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
+               size_t passphrase_len) STORE_WUR;
+
+/* Unlocks and frees; wipes every key. NULL-safe. */
+void store_close(struct store *store);
+
+/* Rewraps the master key under a new passphrase (a fresh salt, the same
+ * cost unless kdf is given). Crash-safe: one atomic config write. */
+int store_passwd(struct store *store, const char *passphrase, size_t passphrase_len,
+                 const struct seal_kdf *kdf) STORE_WUR;
+
+/* ---- passwords and exports --------------------------------------------- */
+
+/* How exports are written: password NULL means unencrypted (the apps'
+ * "Skip"). Derives the export key once (600,000 PBKDF2 iterations for the
+ * current scheme, with the store's own salt). Also makes the export
+ * password the first import password. 0 or -ENOMEM. */
+int store_set_export(struct store *store, const char *password, size_t password_len,
+                     enum backup_crypto_scheme scheme) STORE_WUR;
+
+/* More passwords to try on encrypted imports, after the export password
+ * and the store passphrase. Copied. */
+int store_add_import_password(struct store *store, const char *password,
+                              size_t password_len) STORE_WUR;
+
+/* Largest file store_import accepts (default STORE_DEFAULT_MAX_IMPORT). */
+void store_set_max_import(struct store *store, size_t max_bytes);
+size_t store_max_import(const struct store *store);
+
+/* The export bytes of one epoch (requires store_set_export): deterministic,
+ * cached; *data stays valid until store_close. -ENOENT, -EIO/-EBADMSG
+ * (damaged record), -ENOMEM. */
+int store_export(const uint8_t **data, size_t *len, struct store *store,
+                 const struct store_vault *vault, uint32_t epoch) STORE_WUR;
+
+/* ---- the tree ----------------------------------------------------------- */
+
+size_t store_vault_count(const struct store *store);
+/* Borrowed; valid until the next import, forget or close. */
+const struct store_vault *store_vault_at(const struct store *store, size_t index);
+const struct store_vault *store_vault_by_dir(const struct store *store, const char *dir_name);
+const struct store_epoch *store_vault_epoch(const struct store_vault *vault, uint32_t number);
+
+/* The pretty JSON of a vault's public facts (vault.json): deterministic,
+ * no local times. *out is alloc_bytes, NUL-terminated; caller frees. */
+int store_vault_json(char **out, size_t *len, const struct store *store,
+                     const struct store_vault *vault) STORE_WUR;
+
+/* Increases on every change of the tree: callers cache against it. */
+uint64_t store_generation(const struct store *store);
+
+/* ---- importing ---------------------------------------------------------- */
+
+/* Where a file was written. */
+struct store_target {
+    const char *dir_name; /* NULL: the root; else a vault directory name */
+    uint32_t history_slot; /* 0: share.vult or a new file; N: history/epoch-N.vult */
+};
+
+struct store_import_result {
+    enum epochs_outcome outcome;
+    uint32_t epoch;          /* the epoch it became or matched */
+    char dir_name[256];      /* the vault's directory, when known */
+    char reason[512];        /* one line, no secrets */
+};
+
+/* Imports one backup file under the rules (DESIGN's table). Returns 0 for
+ * the accepted outcomes (new vault, new epoch, history insert, no change)
+ * and a distinct -errno for each refusal: -EINVAL, -EACCES, -EFBIG,
+ * -EEXIST, -EPERM; -EIO/-ENOSPC/-ENOMEM when the store could not be
+ * written (then nothing changed). result is always filled in. An accepted
+ * change is durable when this returns. */
+int store_import(struct store *store, const uint8_t *file, size_t file_len,
+                 const struct store_target *target,
+                 struct store_import_result *result) STORE_WUR;
+
+/* ---- offline maintenance ------------------------------------------------ */
+
+/* Removes a vault and all its epochs (the deliberate way to destroy
+ * shares). -ENOENT when no such vault. */
+int store_forget(struct store *store, const char *dir_name) STORE_WUR;
+
+struct store_fsck_report {
+    size_t records_ok;
+    size_t records_bad;      /* checksum, tag or content mismatch */
+    size_t records_missing;  /* referenced by the index, absent */
+    size_t records_orphaned; /* present, unreferenced: an interrupted import */
+};
+
+/* Verifies every record and the index. report_line (may be NULL) receives
+ * one line per finding. Returns 0 when all is well, -EIO when something is
+ * damaged or missing. Never changes the store. */
+int store_fsck(struct store *store, struct store_fsck_report *report,
+               void (*report_line)(void *ctx, const char *line), void *ctx) STORE_WUR;
+
+/* The store's JSON listing (vultfs list): vaults with their epochs' facts.
+ * *out is alloc_bytes, NUL-terminated. */
+int store_list_json(char **out, const struct store *store) STORE_WUR;
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * vult: the Vultisig backup file format (.vult, and .bak which is the same).
+ *
+ *   file      = base64(VaultContainer)            one line, padded
+ *   container = {1 version = 1, 2 vault string, 3 is_encrypted bool}
+ *   vault     = base64(Vault protobuf)            or, when encrypted,
+ *               base64(backup_crypto blob of the Vault protobuf)
+ *
+ * The Vault bytes are kept exactly as imported and never re-encoded: this
+ * module parses them into views (pointers into those bytes) so that key
+ * share material lives in one secret buffer only. Unknown fields are
+ * skipped. Every malformed input is -EINVAL at this boundary.
+ */
+#ifndef VULTFS_VULT_H
+#define VULTFS_VULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backup_crypto.h"
+
+#define VULT_WUR __attribute__((warn_unused_result))
+
+/* Sanity caps of the codec; the store sets its own, lower import cap. */
+#define VULT_MAX_FILE_BYTES (16u << 20)
+#define VULT_MAX_SIGNERS 64
+#define VULT_MAX_KEY_SHARES 32
+#define VULT_CONTAINER_VERSION 1
+
+enum vult_lib_type {
+    VULT_LIB_GG20 = 0,
+    VULT_LIB_DKLS = 1,
+    VULT_LIB_KEYIMPORT = 2,
+};
+
+/* A borrowed view of bytes inside a parsed buffer; not NUL-terminated. */
+struct vult_str {
+    const char *ptr;
+    size_t len;
+};
+
+struct vult_key_share {
+    struct vult_str public_key;
+    struct vult_str keyshare; /* secret */
+};
+
+/* The Vault fields vultfs uses, as views into the Vault bytes: valid only
+ * while those bytes are. */
+struct vult_vault {
+    struct vult_str name;
+    struct vult_str public_key_ecdsa;
+    struct vult_str public_key_eddsa;
+    struct vult_str signers[VULT_MAX_SIGNERS];
+    size_t signer_count;
+    int64_t created_at_seconds;
+    int32_t created_at_nanos;
+    struct vult_str hex_chain_code;
+    struct vult_key_share key_shares[VULT_MAX_KEY_SHARES];
+    size_t key_share_count;
+    struct vult_str local_party_id;
+    struct vult_str reshare_prefix;
+    uint64_t lib_type; /* enum vult_lib_type; other values are kept as read */
+};
+
+/* A decoded file: the exact Vault bytes and how they were wrapped. */
+struct vult_file {
+    uint64_t version;
+    enum backup_crypto_scheme scheme;
+    uint8_t *vault_bytes; /* alloc_secret; vult_file_clear frees */
+    size_t vault_len;
+};
+
+/* Candidate passwords, tried in order. */
+struct vult_password {
+    const char *ptr;
+    size_t len;
+};
+
+/* Remembers PBKDF2 results for (password, salt) so a run of files from one
+ * store (same salt) costs 600,000 iterations once, not once per file.
+ * Lives in secret memory; vult_keycache_free wipes it. */
+struct vult_keycache;
+struct vult_keycache *vult_keycache_new(void);
+void vult_keycache_free(struct vult_keycache *cache);
+
+/* Decodes a whole file. Passwords are tried in order when it is encrypted;
+ * cache may be NULL. Returns 0, or:
+ *   -EINVAL   not a Vultisig backup, truncated, corrupt, or not a Vault
+ *   -EACCES   encrypted and no password fits (or none given)
+ *   -EFBIG    larger than VULT_MAX_FILE_BYTES
+ *   -ENOTSUP  a 2024 .dat backup (hex JSON): re-export it from the app
+ *   -ENOMEM
+ * On error *out is cleared. */
+int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
+                const struct vult_password *passwords, size_t password_count,
+                struct vult_keycache *cache) VULT_WUR;
+
+/* Wipes and frees what vult_decode filled in; NULL-safe, idempotent. */
+void vult_file_clear(struct vult_file *file);
+
+/* Parses Vault protobuf bytes into views. -EINVAL when malformed, when a
+ * required field (name, public_key_ecdsa, local_party_id, a signer) is
+ * missing, or a repeated field exceeds its cap. */
+int vult_vault_parse(struct vult_vault *out, const uint8_t *bytes, size_t len) VULT_WUR;
+
+/* The key share for a public key (the first, as the apps pick), or NULL. */
+const struct vult_key_share *vult_vault_key_share(const struct vult_vault *vault,
+                                                  struct vult_str public_key);
+
+/* The apps' rule: a backup is complete when it has a key share for its
+ * ECDSA key and, when it has one, its EdDSA key. */
+bool vult_vault_is_complete(const struct vult_vault *vault);
+
+/* "GG20", "DKLS", "KEYIMPORT", or NULL for an unknown value. */
+const char *vult_lib_type_name(uint64_t lib_type);
+
+/* Exact size of what vult_encode writes. */
+size_t vult_encoded_len(size_t vault_len, enum backup_crypto_scheme scheme);
+
+/* Writes the .vult text of vault bytes into out (vult_encoded_len bytes;
+ * no NUL, no newline), unencrypted or in either scheme, as the apps do.
+ * key, salt and nonce are unused for NONE; salt only for CURRENT. The
+ * caller allocates out (secret memory when the scheme is NONE).
+ * Returns 0, -EINVAL (out_cap too small), -ENOMEM. */
+int vult_encode(char *out, size_t out_cap, const uint8_t *vault, size_t vault_len,
+                enum backup_crypto_scheme scheme,
+                const uint8_t salt[BACKUP_CRYPTO_SALT_BYTES],
+                const uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES],
+                const uint8_t key[BACKUP_CRYPTO_KEY_BYTES]) VULT_WUR;
+
+/* The file name the apps give an export:
+ * "<name>-<last 4 hex of ECDSA key>-share<i>of<n>.vult" ("part" for GG20),
+ * i = 1-based position of local_party_id in signers. "/" and NUL in the
+ * name become "_". Returns a NUL-terminated alloc_bytes string or NULL. */
+char *vult_suggested_filename(const struct vult_vault *vault);
+
+/* Encodes a Vault protobuf from fields (for synthetic vaults in tests and
+ * the demo; never used on imported shares). *out is alloc_secret. */
+int vult_vault_encode(uint8_t **out, size_t *out_len, const struct vult_vault *vault) VULT_WUR;
+
+/* RFC 3339 UTC text of created_at ("2024-05-01T12:00:00Z", with
+ * fractional seconds when nanos != 0) into buf; "" when unset. */
+void vult_format_time(char *buf, size_t buf_len, int64_t seconds, int32_t nanos);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * vultfs inspect: the public facts of one backup file, as JSON. Key share
+ * material is never printed, only counted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "alloc.h"
+#include "cli.h"
+#include "commands.h"
+#include "io.h"
+#include "log.h"
+#include "vult.h"
+
+static const char inspect_usage[] =
+    "usage: vultfs inspect [--password-file F] FILE.vult\n"
+    "\n"
+    "Prints the public facts of a Vultisig backup (.vult or .bak) as JSON.\n"
+    "An encrypted file needs its password: from F (first line), else asked\n"
+    "on the terminal.\n";
+
+static json_t *json_str(struct vult_str s)
+{
+    return json_stringn_nocheck(s.ptr ? s.ptr : "", s.len);
+}
+
+static json_t *facts_json(const struct vult_file *file, const struct vult_vault *vault)
+{
+    char created[64];
+    const char *lib = vult_lib_type_name(vault->lib_type);
+    char *suggested = vult_suggested_filename(vault);
+    json_t *signers = json_array();
+    json_t *obj = json_object();
+
+    for (size_t i = 0; i < vault->signer_count; i++)
+        json_array_append_new(signers, json_str(vault->signers[i]));
+    vult_format_time(created, sizeof(created), vault->created_at_seconds,
+                     vault->created_at_nanos);
+
+    json_object_set_new(obj, "name", json_str(vault->name));
+    json_object_set_new(obj, "public_key_ecdsa", json_str(vault->public_key_ecdsa));
+    json_object_set_new(obj, "public_key_eddsa", json_str(vault->public_key_eddsa));
+    json_object_set_new(obj, "signers", signers);
+    json_object_set_new(obj, "local_party_id", json_str(vault->local_party_id));
+    json_object_set_new(obj, "reshare_prefix", json_str(vault->reshare_prefix));
+    json_object_set_new(obj, "lib_type", lib ? json_string(lib) : json_integer((json_int_t)vault->lib_type));
+    json_object_set_new(obj, "created_at", json_string(created));
+    json_object_set_new(obj, "hex_chain_code", json_str(vault->hex_chain_code));
+    json_object_set_new(obj, "key_shares", json_integer((json_int_t)vault->key_share_count));
+    json_object_set_new(obj, "complete", json_boolean(vult_vault_is_complete(vault)));
+    json_object_set_new(obj, "encrypted", json_boolean(file->scheme != BACKUP_CRYPTO_NONE));
+    json_object_set_new(obj, "scheme", json_string(backup_crypto_scheme_name(file->scheme)));
+    json_object_set_new(obj, "version", json_integer((json_int_t)file->version));
+    json_object_set_new(obj, "suggested_filename", suggested ? json_string(suggested) : json_null());
+    alloc_free(suggested);
+    return obj;
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"password-file", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *password_file = NULL;
+    struct secret password = {0};
+    struct vult_password candidate;
+    struct vult_file file = {0};
+    struct vult_vault vault;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int opt, ret, status = 1;
+
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'p':
+            password_file = optarg;
+            break;
+        case 'h':
+            fputs(inspect_usage, stdout);
+            return 0;
+        default:
+            fputs(inspect_usage, stderr);
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fputs(inspect_usage, stderr);
+        return 2;
+    }
+    const char *path = argv[optind];
+
+    ret = io_read_file(&bytes, &len, AT_FDCWD, path, VULT_MAX_FILE_BYTES);
+    if (ret < 0) {
+        log_err("%s: %s", path, ret == -EFBIG ? cli_decode_reason(ret) : strerror(-ret));
+        return 1;
+    }
+
+    /* Unencrypted files need no password: try without one first, unless a
+     * password file was given (then it is the only candidate). */
+    if (password_file) {
+        if (cli_get_secret(&password, password_file, "", "password", 0) < 0)
+            goto out_free;
+        candidate = (struct vult_password){password.text, password.len};
+        ret = vult_decode(&file, bytes, len, &candidate, 1, NULL);
+    } else {
+        ret = vult_decode(&file, bytes, len, NULL, 0, NULL);
+        if (ret == -EACCES) {
+            char prompt[512];
+            snprintf(prompt, sizeof(prompt), "Password for %s: ", path);
+            if (cli_get_secret(&password, NULL, prompt, "password", 0) < 0)
+                goto out_free;
+            candidate = (struct vult_password){password.text, password.len};
+            ret = vult_decode(&file, bytes, len, &candidate, 1, NULL);
+        }
+    }
+    if (ret < 0) {
+        log_err("%s: %s", path, cli_decode_reason(ret));
+        goto out_free;
+    }
+    if (vult_vault_parse(&vault, file.vault_bytes, file.vault_len) < 0) {
+        log_err("%s: %s", path, cli_decode_reason(-EINVAL));
+        goto out_free;
+    }
+
+    json_t *obj = facts_json(&file, &vault);
+    if (obj && json_dumpf(obj, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0) {
+        putchar('\n');
+        status = 0;
+    } else {
+        log_err("%s: out of memory", path);
+    }
+    json_decref(obj);
+
+out_free:
+    vult_file_clear(&file);
+    secret_free(&password);
+    alloc_free(bytes);
+    return status;
+}

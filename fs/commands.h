@@ -1,0 +1,11 @@
+/*
+ * commands: the subcommands of the vultfs program. Each takes the
+ * arguments after its own name (argv[0] is the subcommand) and returns the
+ * process exit status: 0 success, 1 a refusal or failure, 2 a usage error.
+ */
+#ifndef VULTFS_COMMANDS_H
+#define VULTFS_COMMANDS_H
+
+int cmd_inspect(int argc, char **argv);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * log: the one way fs/ and the CLI report. Messages go to stderr, or to
+ * syslog once a mount has daemonized, optionally copied to a log file
+ * (there may be no syslog daemon to read). Every line starts "vultfs: ".
+ * Never pass a secret.
+ */
+#ifndef VULTFS_LOG_H
+#define VULTFS_LOG_H
+
+#include <syslog.h>
+
+/* Switches to syslog (daemon mode) and/or a log file; file may be NULL.
+ * Returns 0 or -errno when the file cannot be opened. */
+int log_open(int use_syslog, const char *file);
+void log_close(void);
+
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * secret: getting passphrases and passwords from the user without them
+ * ever touching argv, logs or swappable memory: from a file (first line),
+ * from the terminal with echo off, or from an --extpass command's stdout.
+ * Every result is a NUL-terminated alloc_secret buffer: free it with
+ * secret_free.
+ */
+#ifndef VULTFS_SECRET_H
+#define VULTFS_SECRET_H
+
+#include <stddef.h>
+
+#define SECRET_MAX_BYTES 4096
+
+struct secret {
+    char *text; /* NUL-terminated, alloc_secret */
+    size_t len;
+};
+
+/* First line of a file, without its newline. -ENOENT, -EACCES,
+ * -EINVAL (empty when empty is not allowed), -EFBIG. */
+int secret_from_file(struct secret *out, const char *path, int allow_empty);
+
+/* Reads a line from /dev/tty with echo off after printing prompt to it.
+ * -ENOTTY when there is no terminal. */
+int secret_from_tty(struct secret *out, const char *prompt, int allow_empty);
+
+/* Runs cmd through /bin/sh and takes the first line of its stdout.
+ * -ECHILD when it exits non-zero. */
+int secret_from_command(struct secret *out, const char *cmd);
+
+/* Every non-empty line of a file, in order (for --import-passwords).
+ * *out is an array of *count secrets; free with secret_free_list. */
+int secret_lines_from_file(struct secret **out, size_t *count, const char *path);
+
+void secret_free(struct secret *s);
+void secret_free_list(struct secret *list, size_t count);
+
+#endif

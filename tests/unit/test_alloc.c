@@ -1,0 +1,118 @@
+/*
+ * test_alloc: the fail-after hook counts and fails allocations on both
+ * heaps and, once installed, jansson's; -1 turns it off again.
+ */
+#include "alloc.h"
+#include "check.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdint.h>
+
+static void test_plain_heap(void)
+{
+    void *a, *b, *c;
+    char *s;
+
+    alloc_fail_after(2);
+    a = alloc_bytes(16);
+    b = alloc_zeroed(4, 4);
+    c = alloc_bytes(16);
+    CHECK(a != NULL);
+    CHECK(b != NULL && ((uint8_t *)b)[15] == 0);
+    CHECK(c == NULL);
+    CHECK_EQ_INT(alloc_failures(), 1);
+    /* Sticky: everything after the first injected failure fails too. */
+    CHECK(alloc_resize(a, 64) == NULL);
+    CHECK(alloc_strndup("abc", 3) == NULL);
+    CHECK_EQ_INT(alloc_failures(), 3);
+
+    alloc_fail_after(-1);
+    CHECK_EQ_INT(alloc_failures(), 0);
+    a = alloc_resize(a, 64);
+    CHECK(a != NULL);
+    s = alloc_strndup("abcdef", 3);
+    CHECK_EQ_STR(s, "abc");
+    alloc_free(s);
+    alloc_free(a);
+    alloc_free(b);
+    alloc_free(NULL);
+    CHECK_EQ_INT(alloc_failures(), 0);
+}
+
+static void test_zero_and_overflow(void)
+{
+    void *p = alloc_bytes(0);
+
+    CHECK(p != NULL);
+    alloc_free(p);
+    p = alloc_zeroed(0, 8);
+    CHECK(p != NULL);
+    alloc_free(p);
+    CHECK(alloc_zeroed(SIZE_MAX / 2, 3) == NULL);
+    CHECK(alloc_zeroed(3, SIZE_MAX / 2) == NULL);
+    /* Overflow is refused before the hook is consulted. */
+    CHECK_EQ_INT(alloc_failures(), 0);
+}
+
+static void test_secret_heap(void)
+{
+    uint8_t *k;
+
+    alloc_fail_after(0);
+    CHECK(alloc_secret(32) == NULL);
+    CHECK(alloc_bytes(1) == NULL);
+    CHECK_EQ_INT(alloc_failures(), 2);
+
+    /* One countdown for both heaps. */
+    alloc_fail_after(1);
+    k = alloc_secret(32);
+    CHECK(k != NULL);
+    CHECK(alloc_bytes(1) == NULL);
+    CHECK_EQ_INT(alloc_failures(), 1);
+    alloc_fail_after(-1);
+
+    if (k)
+        memset(k, 0xa5, 32);
+    alloc_secret_free(k);
+    alloc_secret_free(NULL);
+    k = alloc_secret(0);
+    CHECK(k != NULL);
+    alloc_secret_free(k);
+}
+
+static void test_jansson(void)
+{
+    json_t *obj;
+
+    alloc_install_jansson();
+    alloc_fail_after(0);
+    CHECK(json_object() == NULL);
+    CHECK(json_string("x") == NULL);
+    CHECK(alloc_failures() >= 2);
+
+    alloc_fail_after(-1);
+    obj = json_object();
+    CHECK(obj != NULL);
+    CHECK_EQ_INT(json_object_set_new(obj, "k", json_integer(7)), 0);
+
+    /* A failing set leaves the object as it was and leaks nothing. */
+    alloc_fail_after(0);
+    CHECK(json_object_set_new(obj, "other", json_string("v")) != 0);
+    alloc_fail_after(-1);
+    CHECK_EQ_INT(json_object_size(obj), 1);
+    CHECK_EQ_INT(json_integer_value(json_object_get(obj, "k")), 7);
+    json_decref(obj);
+    CHECK_EQ_INT(alloc_failures(), 0);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 99;
+    test_plain_heap();
+    test_zero_and_overflow();
+    test_secret_heap();
+    test_jansson();
+    return check_done("alloc");
+}
