@@ -7,5 +7,12 @@
 #define VULTFS_COMMANDS_H
 
 int cmd_inspect(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
+int cmd_forget(int argc, char **argv);
+int cmd_passwd(int argc, char **argv);
 
 #endif

@@ -17,7 +17,14 @@ static const char usage_text[] =
     "them as a filesystem: one directory per vault, share.vult inside.\n"
     "\n"
     "commands:\n"
-    "  inspect [--password-file F] FILE.vult   print a backup's public facts as JSON\n"
+    "  init    [--passphrase-file F] STORE            create an encrypted store\n"
+    "  import  [--import-passwords F] STORE FILE...   import backups, as a mount would\n"
+    "  export  [--export-password-file F | --export-password none] STORE VAULT OUT\n"
+    "  list    STORE                                  the store's vaults and epochs (JSON)\n"
+    "  fsck    STORE                                  verify every record\n"
+    "  forget  STORE VAULT                            remove a vault, deliberately\n"
+    "  passwd  STORE                                  change the store passphrase\n"
+    "  inspect [--password-file F] FILE.vult          a backup's public facts (JSON)\n"
     "\n"
     "Run 'vultfs COMMAND --help' for a command's options.\n"
     "  -h, --help      this text\n"
@@ -30,6 +37,13 @@ struct command {
 
 static const struct command commands[] = {
     {"inspect", cmd_inspect},
+    {"init", cmd_init},
+    {"import", cmd_import},
+    {"export", cmd_export},
+    {"list", cmd_list},
+    {"fsck", cmd_fsck},
+    {"forget", cmd_forget},
+    {"passwd", cmd_passwd},
 };
 
 int main(int argc, char **argv)
