@@ -62,8 +62,8 @@ static inline int check_done(const char *name)
     return check_failures ? 1 : 0;
 }
 
-/* The shared fixtures directory (VULTFS_FIXTURES, else ../shared/fixtures
- * beside the source tree) or NULL when it is absent: tests that need it skip. */
+/* The shared fixtures directory, from VULTFS_FIXTURES (meson sets it when
+ * ../shared/fixtures exists), or NULL: tests that need it skip. */
 static inline const char *check_fixtures_dir(void)
 {
     const char *dir = getenv("VULTFS_FIXTURES");
