@@ -225,7 +225,7 @@ static int parse_key_share(struct vult_key_share *out, struct vult_str msg)
 /* Text fields must be text: no NUL, which would cut names and xattrs. */
 static bool is_text(struct vult_str s)
 {
-    return memchr(s.ptr, '\0', s.len) == NULL;
+    return s.len == 0 || memchr(s.ptr, '\0', s.len) == NULL;
 }
 
 static bool is_hex(struct vult_str s)

@@ -1,0 +1,157 @@
+/*
+ * fuzz_vult: libFuzzer target for the .vult codec, the one place vultfs
+ * reads bytes it cannot trust.
+ *
+ * Every input goes two ways:
+ *   1. as a whole backup file: vult_decode with one fixed password (so
+ *      seeds encrypted with it reach the Vault parser), then
+ *      vult_vault_parse of what it returns;
+ *   2. as raw Vault protobuf bytes: vult_vault_parse directly.
+ * Whatever parses is then pushed through the rest of the codec (the
+ * presentation helpers, vult_vault_encode, vult_encode) and must come back
+ * the same: a crash, a sanitizer report or a failed round trip is a bug.
+ *
+ * Seeds: tests/fuzz/run.sh makes small synthetic ones with mkvault (some
+ * encrypted with FUZZ_PASSWORD) and adds ../shared/fixtures.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "backup_crypto.h"
+#include "vult.h"
+
+/* Seeds encrypted with this password get past the AES-GCM tag. */
+#define FUZZ_PASSWORD "fuzz-password"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Lives for the whole run: a current-scheme seed then costs its 600,000
+ * PBKDF2 iterations once, not on every execution. */
+static struct vult_keycache *cache;
+
+#define FUZZ_ASSERT(cond)                                                        \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            fprintf(stderr, "fuzz_vult: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+            abort();                                                             \
+        }                                                                        \
+    } while (0)
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    if (backup_crypto_init() < 0) {
+        fprintf(stderr, "fuzz_vult: no AES-256-GCM on this CPU\n");
+        exit(1);
+    }
+    cache = vult_keycache_new();
+    if (!cache)
+        exit(1);
+    return 0;
+}
+
+static bool str_eq(struct vult_str a, struct vult_str b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+/* Exercises a parsed vault and checks that encode and parse agree. */
+static void check_vault(const struct vult_vault *vault)
+{
+    char when[64];
+    uint8_t *bytes = NULL, *again = NULL;
+    size_t len = 0, again_len = 0;
+    struct vult_vault reparsed;
+
+    (void)vult_vault_is_complete(vault);
+    (void)vult_lib_type_name(vault->lib_type);
+    vult_format_time(when, sizeof(when), vault->created_at_seconds, vault->created_at_nanos);
+    FUZZ_ASSERT(memchr(when, '\0', sizeof(when)) != NULL);
+    char *name = vult_suggested_filename(vault);
+    FUZZ_ASSERT(name != NULL);
+    alloc_free(name);
+
+    /* What parses must encode, and the encoding must parse to the same
+     * fields and encode to the same bytes again. */
+    FUZZ_ASSERT(vult_vault_encode(&bytes, &len, vault) == 0);
+    FUZZ_ASSERT(vult_vault_parse(&reparsed, bytes, len) == 0);
+    FUZZ_ASSERT(str_eq(reparsed.name, vault->name));
+    FUZZ_ASSERT(str_eq(reparsed.public_key_ecdsa, vault->public_key_ecdsa));
+    FUZZ_ASSERT(str_eq(reparsed.public_key_eddsa, vault->public_key_eddsa));
+    FUZZ_ASSERT(str_eq(reparsed.local_party_id, vault->local_party_id));
+    FUZZ_ASSERT(str_eq(reparsed.reshare_prefix, vault->reshare_prefix));
+    FUZZ_ASSERT(str_eq(reparsed.hex_chain_code, vault->hex_chain_code));
+    FUZZ_ASSERT(reparsed.signer_count == vault->signer_count);
+    FUZZ_ASSERT(reparsed.key_share_count == vault->key_share_count);
+    FUZZ_ASSERT(reparsed.lib_type == vault->lib_type);
+    FUZZ_ASSERT(reparsed.created_at_seconds == vault->created_at_seconds);
+    FUZZ_ASSERT(reparsed.created_at_nanos == vault->created_at_nanos);
+    for (size_t i = 0; i < vault->key_share_count; i++) {
+        FUZZ_ASSERT(str_eq(reparsed.key_shares[i].public_key, vault->key_shares[i].public_key));
+        FUZZ_ASSERT(str_eq(reparsed.key_shares[i].keyshare, vault->key_shares[i].keyshare));
+    }
+    FUZZ_ASSERT(vult_vault_is_complete(&reparsed) == vult_vault_is_complete(vault));
+    FUZZ_ASSERT(vult_vault_encode(&again, &again_len, &reparsed) == 0);
+    FUZZ_ASSERT(again_len == len && memcmp(again, bytes, len) == 0);
+    alloc_secret_free(again);
+    alloc_secret_free(bytes);
+}
+
+/* vult_encode then vult_decode must give back the Vault bytes, unencrypted
+ * and in the legacy scheme (the current one would cost PBKDF2 each time). */
+static void check_file_round_trip(const uint8_t *vault, size_t vault_len)
+{
+    static const uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES] = {1, 2, 3};
+    const struct vult_password pw = {FUZZ_PASSWORD, sizeof(FUZZ_PASSWORD) - 1};
+    uint8_t key[BACKUP_CRYPTO_KEY_BYTES];
+    const enum backup_crypto_scheme schemes[] = {BACKUP_CRYPTO_NONE, BACKUP_CRYPTO_LEGACY};
+
+    backup_crypto_key_legacy(key, (const uint8_t *)pw.ptr, pw.len);
+    for (size_t s = 0; s < sizeof(schemes) / sizeof(schemes[0]); s++) {
+        size_t text_len = vult_encoded_len(vault_len, schemes[s]);
+        char *text = alloc_secret(text_len);
+        struct vult_file file;
+        FUZZ_ASSERT(text != NULL);
+        FUZZ_ASSERT(vult_encode(text, text_len, vault, vault_len, schemes[s], NULL, nonce,
+                                key) == 0);
+        FUZZ_ASSERT(vult_decode(&file, (const uint8_t *)text, text_len, &pw, 1, NULL) == 0);
+        FUZZ_ASSERT(file.scheme == schemes[s]);
+        FUZZ_ASSERT(file.vault_len == vault_len &&
+                    memcmp(file.vault_bytes, vault, vault_len) == 0);
+        vult_file_clear(&file);
+        alloc_secret_free(text);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const struct vult_password pw = {FUZZ_PASSWORD, sizeof(FUZZ_PASSWORD) - 1};
+    struct vult_file file;
+    struct vult_vault vault;
+
+    /* 1. A whole backup file. */
+    if (vult_decode(&file, data, size, &pw, 1, cache) == 0) {
+        /* vult_decode promised a Vault that parses. */
+        FUZZ_ASSERT(file.vault_bytes != NULL);
+        FUZZ_ASSERT(file.version == VULT_CONTAINER_VERSION);
+        FUZZ_ASSERT(vult_vault_parse(&vault, file.vault_bytes, file.vault_len) == 0);
+        check_vault(&vault);
+        check_file_round_trip(file.vault_bytes, file.vault_len);
+    } else {
+        FUZZ_ASSERT(file.vault_bytes == NULL && file.vault_len == 0);
+    }
+    vult_file_clear(&file);
+
+    /* 2. Raw Vault protobuf bytes. */
+    if (vult_vault_parse(&vault, data, size) == 0) {
+        check_vault(&vault);
+        check_file_round_trip(data, size);
+    }
+    return 0;
+}
