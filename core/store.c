@@ -678,9 +678,6 @@ int store_open(struct store **out, int *busy_pid, const char *dir, const char *p
     }
     /* format 1 is the first: older formats to migrate from would go here */
 
-    ret = take_lock(store, busy_pid);
-    if (ret < 0)
-        goto out_fail;
     store->sharesfd = openat(store->dirfd, SHARES_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (store->sharesfd < 0) {
         ret = errno == ENOENT ? -EIO : -errno;
@@ -690,6 +687,10 @@ int store_open(struct store **out, int *busy_pid, const char *dir, const char *p
     if (ret < 0)
         goto out_fail;
     ret = derive_subkeys(store);
+    if (ret < 0)
+        goto out_fail;
+    /* only a right passphrase touches the lock file */
+    ret = take_lock(store, busy_pid);
     if (ret < 0)
         goto out_fail;
     ret = read_index(&store->index, store);
@@ -1215,9 +1216,16 @@ static int commit(struct store *store, const char *record, const uint8_t *vault,
     if (ret < 0)
         return ret;
     ret = write_index(store, index);
-    if (ret < 0 && !existed && unlinkat(store->sharesfd, name, 0) == 0) {
-        int synced = io_sync_dir(store->sharesfd);
-        (void)synced; /* the import already failed; this only tidies up */
+    if (ret < 0) {
+        /* A failed directory fsync comes after the rename, so the new
+         * index may be in place: put the old one back before removing the
+         * record it would reference. If that fails too, keep the record:
+         * an unreferenced record is harmless, a missing one is not. */
+        int restored = write_index(store, store->index);
+        if (restored == 0 && !existed && unlinkat(store->sharesfd, name, 0) == 0) {
+            int synced = io_sync_dir(store->sharesfd);
+            (void)synced; /* the import already failed; this only tidies up */
+        }
     }
     return ret;
 }

@@ -120,7 +120,7 @@ int store_export(const uint8_t **data, size_t *len, struct store *store,
 /* ---- the tree ----------------------------------------------------------- */
 
 size_t store_vault_count(const struct store *store);
-/* Borrowed; valid until the next import, forget or close. */
+/* Borrowed; valid until the next import, forget, store_set_export or close. */
 const struct store_vault *store_vault_at(const struct store *store, size_t index);
 const struct store_vault *store_vault_by_dir(const struct store *store, const char *dir_name);
 const struct store_epoch *store_vault_epoch(const struct store_vault *vault, uint32_t number);

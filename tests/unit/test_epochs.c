@@ -1,0 +1,449 @@
+/*
+ * test_epochs: the import rules (epochs_decide) against DESIGN.md's table,
+ * exhaustively and without disk: every row, the history/epoch-N rules, a
+ * restore in every order, what epochs_describe counts as a generation, and
+ * the errno of every outcome.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "check.h"
+#include "epochs.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* Digests made of one repeated byte: generation g, device d, shares s. */
+static struct epochs_entry entry(uint32_t number, bool current, int g, int d, int s)
+{
+    struct epochs_entry e;
+    memset(&e, 0, sizeof(e));
+    e.number = number;
+    e.current = current;
+    memset(e.generation, g, sizeof(e.generation));
+    memset(e.device, d, sizeof(e.device));
+    memset(e.shares, s, sizeof(e.shares));
+    return e;
+}
+
+static struct epochs_candidate candidate(int g, int d, int s, uint32_t slot)
+{
+    struct epochs_candidate c;
+    memset(&c, 0, sizeof(c));
+    c.share = entry(0, false, g, d, s);
+    c.complete = true;
+    c.in_its_place = true;
+    c.history_slot = slot;
+    return c;
+}
+
+#define DECIDE(entries, count, cand) epochs_decide((entries), (count), &(cand))
+
+#define CHECK_DECISION(d, want_outcome, want_epoch, want_renumber)             \
+    do {                                                                       \
+        struct epochs_decision d_ = (d);                                       \
+        CHECK_EQ_STR(epochs_outcome_name(d_.outcome), epochs_outcome_name(want_outcome)); \
+        CHECK_EQ_INT(d_.epoch, want_epoch);                                    \
+        CHECK_EQ_INT(d_.renumber_current, want_renumber);                      \
+    } while (0)
+
+/* ---- the table ----------------------------------------------------------- */
+
+static void test_new_vault(void)
+{
+    struct epochs_candidate c = candidate(1, 1, 1, 0);
+    CHECK_DECISION(DECIDE(NULL, 0, c), EPOCHS_NEW_VAULT, 1, 0);
+}
+
+static void test_current_rows(void)
+{
+    /* history 1 (gen 1), current 2 (gen 2), device 7, shares 9 */
+    struct epochs_entry held[2] = {entry(1, false, 1, 7, 8), entry(2, true, 2, 7, 9)};
+    struct epochs_entry reversed[2] = {held[1], held[0]};
+    struct epochs_candidate c;
+
+    /* same share again */
+    c = candidate(2, 7, 9, 0);
+    CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_UNCHANGED, 2, 0);
+    CHECK_DECISION(DECIDE(reversed, 2, c), EPOCHS_UNCHANGED, 2, 0);
+
+    /* a new generation: epoch = highest + 1, whatever the device and order */
+    c = candidate(3, 7, 10, 0);
+    CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_NEW_EPOCH, 3, 0);
+    CHECK_DECISION(DECIDE(reversed, 2, c), EPOCHS_NEW_EPOCH, 3, 0);
+    c = candidate(3, 5, 10, 0);
+    CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_NEW_EPOCH, 3, 0);
+    {
+        /* only history held (a restore in progress): still highest + 1 */
+        struct epochs_entry hist[2] = {entry(4, false, 4, 7, 4), entry(2, false, 2, 7, 2)};
+        c = candidate(5, 7, 5, 0);
+        CHECK_DECISION(DECIDE(hist, 2, c), EPOCHS_NEW_EPOCH, 5, 0);
+    }
+
+    /* a generation kept in history: stale whatever the device or shares */
+    c = candidate(1, 7, 8, 0);
+    CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_STALE, 1, 0);
+    c = candidate(1, 6, 8, 0);
+    CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_STALE, 1, 0);
+    c = candidate(1, 6, 3, 0);
+    CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_STALE, 1, 0);
+    CHECK_DECISION(DECIDE(reversed, 2, c), EPOCHS_STALE, 1, 0);
+
+    /* same generation, other device: co-location */
+    c = candidate(2, 6, 9, 0);
+    CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_COLOCATION, 2, 0);
+    c = candidate(2, 6, 11, 0);
+    CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_COLOCATION, 2, 0);
+
+    /* same generation and device, other key shares: conflict */
+    c = candidate(2, 7, 11, 0);
+    CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_CONFLICT, 2, 0);
+    CHECK_DECISION(DECIDE(reversed, 2, c), EPOCHS_CONFLICT, 2, 0);
+}
+
+static void test_incomplete_and_place(void)
+{
+    struct epochs_entry held[1] = {entry(1, true, 1, 1, 1)};
+    struct epochs_candidate c;
+
+    c = candidate(1, 1, 1, 0);
+    c.complete = false;
+    CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_INCOMPLETE, 0, 0);
+    CHECK_DECISION(DECIDE(NULL, 0, c), EPOCHS_INCOMPLETE, 0, 0);
+    c.history_slot = 3;
+    CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_INCOMPLETE, 0, 0);
+
+    c = candidate(2, 1, 1, 0);
+    c.in_its_place = false;
+    CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_WRONG_PLACE, 0, 0);
+    CHECK_DECISION(DECIDE(NULL, 0, c), EPOCHS_WRONG_PLACE, 0, 0);
+    c.history_slot = 2;
+    CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_WRONG_PLACE, 0, 0);
+
+    /* both wrong: refused either way with EINVAL */
+    c.complete = false;
+    CHECK_EQ_INT(epochs_errno(DECIDE(held, 1, c).outcome), -EINVAL);
+}
+
+static void test_history_slots(void)
+{
+    struct epochs_candidate c;
+
+    /* a free slot below the current epoch: inserted, current kept */
+    {
+        struct epochs_entry held[1] = {entry(3, true, 3, 1, 3)};
+        c = candidate(1, 1, 1, 1);
+        CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_HISTORY_INSERT, 1, 0);
+        c = candidate(2, 1, 2, 2);
+        CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_HISTORY_INSERT, 2, 0);
+    }
+    /* slot N >= the current number: the current moves to N + 1 */
+    {
+        struct epochs_entry held[1] = {entry(1, true, 3, 1, 3)};
+        c = candidate(1, 1, 1, 1);
+        CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_HISTORY_INSERT, 1, 2);
+        c = candidate(2, 1, 2, 2);
+        CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_HISTORY_INSERT, 2, 3);
+        c = candidate(2, 1, 2, 7);
+        CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_HISTORY_INSERT, 7, 8);
+    }
+    /* a vault not held yet: inserted, nothing to renumber */
+    c = candidate(1, 1, 1, 2);
+    CHECK_DECISION(DECIDE(NULL, 0, c), EPOCHS_HISTORY_INSERT, 2, 0);
+
+    /* history 1 (gen 1), history 2 (gen 2), current 3 (gen 3); device 1 */
+    struct epochs_entry held[3] = {entry(1, false, 1, 1, 1), entry(2, false, 2, 1, 2),
+                                   entry(3, true, 3, 1, 3)};
+
+    /* the same share at its slot: no change */
+    c = candidate(1, 1, 1, 1);
+    CHECK_DECISION(DECIDE(held, 3, c), EPOCHS_UNCHANGED, 1, 0);
+    c = candidate(2, 1, 2, 2);
+    CHECK_DECISION(DECIDE(held, 3, c), EPOCHS_UNCHANGED, 2, 0);
+    /* at its slot from another device or with other shares */
+    c = candidate(2, 4, 2, 2);
+    CHECK_DECISION(DECIDE(held, 3, c), EPOCHS_COLOCATION, 2, 0);
+    c = candidate(2, 1, 5, 2);
+    CHECK_DECISION(DECIDE(held, 3, c), EPOCHS_CONFLICT, 2, 0);
+
+    /* another generation at slot N: taken */
+    c = candidate(9, 1, 9, 1);
+    CHECK_DECISION(DECIDE(held, 3, c), EPOCHS_SLOT_TAKEN, 1, 0);
+    c = candidate(9, 1, 9, 2);
+    CHECK_DECISION(DECIDE(held, 3, c), EPOCHS_SLOT_TAKEN, 2, 0);
+    c = candidate(9, 4, 9, 2);
+    CHECK_DECISION(DECIDE(held, 3, c), EPOCHS_SLOT_TAKEN, 2, 0);
+
+    /* the same generation held at another number: taken, or co-location
+     * when it is another device's share */
+    c = candidate(1, 1, 1, 2);
+    CHECK_DECISION(DECIDE(held, 3, c), EPOCHS_SLOT_TAKEN, 1, 0);
+    c = candidate(1, 1, 1, 5);
+    CHECK_DECISION(DECIDE(held, 3, c), EPOCHS_SLOT_TAKEN, 1, 0);
+    c = candidate(1, 4, 1, 2);
+    CHECK_DECISION(DECIDE(held, 3, c), EPOCHS_COLOCATION, 1, 0);
+    /* ... including the current generation written into history/ */
+    c = candidate(3, 1, 3, 4);
+    CHECK_DECISION(DECIDE(held, 3, c), EPOCHS_SLOT_TAKEN, 3, 0);
+    c = candidate(3, 1, 3, 3);
+    CHECK_DECISION(DECIDE(held, 3, c), EPOCHS_SLOT_TAKEN, 3, 0);
+    c = candidate(3, 4, 3, 1);
+    CHECK_DECISION(DECIDE(held, 3, c), EPOCHS_COLOCATION, 3, 0);
+    /* a free slot above everything: inserted, the current moves up */
+    c = candidate(8, 1, 8, 4);
+    CHECK_DECISION(DECIDE(held, 3, c), EPOCHS_HISTORY_INSERT, 4, 5);
+}
+
+/* ---- restore in any order ------------------------------------------------- */
+
+struct sim {
+    struct epochs_entry list[8];
+    size_t count;
+};
+
+/* Applies a decision the way the store does. */
+static void sim_apply(struct sim *sim, const struct epochs_candidate *c, struct epochs_decision d)
+{
+    switch (d.outcome) {
+    case EPOCHS_NEW_VAULT:
+    case EPOCHS_NEW_EPOCH:
+        for (size_t i = 0; i < sim->count; i++)
+            sim->list[i].current = false;
+        sim->list[sim->count] = c->share;
+        sim->list[sim->count].number = d.epoch;
+        sim->list[sim->count++].current = true;
+        break;
+    case EPOCHS_HISTORY_INSERT:
+        for (size_t i = 0; i < sim->count; i++)
+            if (d.renumber_current && sim->list[i].current)
+                sim->list[i].number = d.renumber_current;
+        sim->list[sim->count] = c->share;
+        sim->list[sim->count].number = d.epoch;
+        sim->list[sim->count++].current = false;
+        break;
+    default:
+        break;
+    }
+}
+
+static const struct epochs_entry *sim_find(const struct sim *sim, int g)
+{
+    uint8_t want[EPOCHS_DIGEST_BYTES];
+    memset(want, g, sizeof(want));
+    for (size_t i = 0; i < sim->count; i++)
+        if (memcmp(sim->list[i].generation, want, sizeof(want)) == 0)
+            return &sim->list[i];
+    return NULL;
+}
+
+static void test_restore_orders(void)
+{
+    static const int orders[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                                     {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    /* history/epoch-1 (gen 1), history/epoch-2 (gen 2), share.vult (gen 3) */
+    const struct epochs_candidate files[3] = {candidate(1, 1, 1, 1), candidate(2, 1, 2, 2),
+                                              candidate(3, 1, 3, 0)};
+
+    for (int o = 0; o < 6; o++) {
+        struct sim sim = {.count = 0};
+        int accepted = 0;
+        for (int k = 0; k < 3; k++) {
+            const struct epochs_candidate *c = &files[orders[o][k]];
+            struct epochs_decision d = epochs_decide(sim.list, sim.count, c);
+            if (epochs_accepted(d.outcome) && d.outcome != EPOCHS_UNCHANGED)
+                accepted++;
+            else
+                fprintf(stderr, "  order %d step %d: %s\n", o, k, epochs_outcome_name(d.outcome));
+            sim_apply(&sim, c, d);
+        }
+        CHECK_EQ_INT(accepted, 3);
+        CHECK_EQ_INT(sim.count, 3);
+        const struct epochs_entry *h1 = sim_find(&sim, 1), *h2 = sim_find(&sim, 2),
+                                  *cur = sim_find(&sim, 3);
+        CHECK(h1 && h1->number == 1 && !h1->current);
+        CHECK(h2 && h2->number == 2 && !h2->current);
+        CHECK(cur && cur->number == 3 && cur->current);
+        /* restoring the same copy again (rsync run twice) changes nothing */
+        for (int k = 0; k < 3; k++) {
+            struct epochs_decision d = epochs_decide(sim.list, sim.count, &files[k]);
+            CHECK_DECISION(d, EPOCHS_UNCHANGED, k + 1u, 0);
+        }
+    }
+}
+
+/* ---- describing shares ----------------------------------------------------- */
+
+#define STR(s) ((struct vult_str){(s), sizeof(s) - 1})
+
+static struct vult_vault base_vault(void)
+{
+    struct vult_vault v;
+    memset(&v, 0, sizeof(v));
+    v.name = STR("Describe");
+    v.public_key_ecdsa = STR("02aa");
+    v.public_key_eddsa = STR("bb");
+    v.signers[0] = STR("phone-1");
+    v.signers[1] = STR("laptop-2");
+    v.signers[2] = STR("server-3");
+    v.signer_count = 3;
+    v.key_shares[0] = (struct vult_key_share){STR("02aa"), STR("FAKE-KEYSHARE ecdsa")};
+    v.key_shares[1] = (struct vult_key_share){STR("bb"), STR("FAKE-KEYSHARE eddsa")};
+    v.key_share_count = 2;
+    v.local_party_id = STR("phone-1");
+    v.reshare_prefix = STR("");
+    v.lib_type = VULT_LIB_DKLS;
+    return v;
+}
+
+static bool same_digest(const uint8_t *a, const uint8_t *b)
+{
+    return memcmp(a, b, EPOCHS_DIGEST_BYTES) == 0;
+}
+
+static void test_describe(void)
+{
+    struct vult_vault a = base_vault(), b;
+    struct epochs_entry da, db;
+    char flipped[] = "FAKE-KEYSHARE ecdsA";
+
+    epochs_describe(&da, &a);
+    CHECK_EQ_INT(da.number, 0);
+    CHECK(!da.current);
+
+    /* signer order does not change the generation */
+    b = a;
+    b.signers[0] = a.signers[2];
+    b.signers[2] = a.signers[0];
+    epochs_describe(&db, &b);
+    CHECK(same_digest(da.generation, db.generation));
+    CHECK(same_digest(da.device, db.device));
+    CHECK(same_digest(da.shares, db.shares));
+
+    /* another device of the same generation: same generation, other device */
+    b = a;
+    b.local_party_id = STR("laptop-2");
+    b.key_shares[0].keyshare = STR("FAKE-KEYSHARE ecdsa laptop");
+    epochs_describe(&db, &b);
+    CHECK(same_digest(da.generation, db.generation));
+    CHECK(!same_digest(da.device, db.device));
+    CHECK(!same_digest(da.shares, db.shares));
+
+    /* reshare_prefix is part of the generation (GG20 reshares) */
+    b = a;
+    b.reshare_prefix = STR("2c5e9ced");
+    epochs_describe(&db, &b);
+    CHECK(!same_digest(da.generation, db.generation));
+    CHECK(same_digest(da.device, db.device));
+    CHECK(same_digest(da.shares, db.shares));
+
+    /* so is the set of signers (DKLS reshares) */
+    b = a;
+    b.signers[2] = STR("server-4");
+    epochs_describe(&db, &b);
+    CHECK(!same_digest(da.generation, db.generation));
+    b = a;
+    b.signer_count = 2;
+    epochs_describe(&db, &b);
+    CHECK(!same_digest(da.generation, db.generation));
+    /* signer boundaries count: ("ab","c") is not ("a","bc") */
+    {
+        struct vult_vault x = a, y = a;
+        struct epochs_entry dx, dy;
+        x.signers[0] = STR("ab");
+        x.signers[1] = STR("c");
+        x.signer_count = 2;
+        y.signers[0] = STR("a");
+        y.signers[1] = STR("bc");
+        y.signer_count = 2;
+        epochs_describe(&dx, &x);
+        epochs_describe(&dy, &y);
+        CHECK(!same_digest(dx.generation, dy.generation));
+    }
+
+    /* one changed key-share byte: only the shares digest moves */
+    b = a;
+    b.key_shares[0].keyshare = (struct vult_str){flipped, sizeof(flipped) - 1};
+    epochs_describe(&db, &b);
+    CHECK(same_digest(da.generation, db.generation));
+    CHECK(same_digest(da.device, db.device));
+    CHECK(!same_digest(da.shares, db.shares));
+    /* the shares' public keys count, and so does their order */
+    b = a;
+    b.key_shares[0] = a.key_shares[1];
+    b.key_shares[1] = a.key_shares[0];
+    epochs_describe(&db, &b);
+    CHECK(!same_digest(da.shares, db.shares));
+    b = a;
+    b.key_share_count = 1;
+    epochs_describe(&db, &b);
+    CHECK(!same_digest(da.shares, db.shares));
+
+    /* the name, the created time and lib_type are not part of any digest */
+    b = a;
+    b.name = STR("Renamed");
+    b.created_at_seconds = 12345;
+    b.lib_type = VULT_LIB_GG20;
+    epochs_describe(&db, &b);
+    CHECK(same_digest(da.generation, db.generation));
+    CHECK(same_digest(da.device, db.device));
+    CHECK(same_digest(da.shares, db.shares));
+
+    /* deterministic, and the three digests are domain-separated */
+    epochs_describe(&db, &a);
+    CHECK(memcmp(&da, &db, sizeof(da)) == 0);
+    CHECK(!same_digest(da.generation, da.device));
+    CHECK(!same_digest(da.generation, da.shares));
+}
+
+/* ---- errnos ------------------------------------------------------------------ */
+
+static void test_errnos(void)
+{
+    static const struct {
+        enum epochs_outcome outcome;
+        int err;
+    } table[] = {
+        {EPOCHS_NEW_VAULT, 0},         {EPOCHS_UNCHANGED, 0},        {EPOCHS_NEW_EPOCH, 0},
+        {EPOCHS_HISTORY_INSERT, 0},    {EPOCHS_STALE, -EEXIST},      {EPOCHS_COLOCATION, -EPERM},
+        {EPOCHS_CONFLICT, -EEXIST},    {EPOCHS_SLOT_TAKEN, -EEXIST}, {EPOCHS_INCOMPLETE, -EINVAL},
+        {EPOCHS_WRONG_PLACE, -EINVAL}, {EPOCHS_UNREADABLE, -EINVAL},
+        {EPOCHS_WRONG_PASSWORD, -EACCES}, {EPOCHS_TOO_LARGE, -EFBIG},
+    };
+    size_t n = sizeof(table) / sizeof(table[0]);
+
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ_INT(epochs_errno(table[i].outcome), table[i].err);
+        CHECK(epochs_accepted(table[i].outcome) == (table[i].err == 0));
+    }
+    /* the store could not be written: an I/O error, never a rule's errno */
+    CHECK(epochs_errno(EPOCHS_FAILED) < 0);
+    CHECK(!epochs_accepted(EPOCHS_FAILED));
+    CHECK(epochs_errno(EPOCHS_FAILED) != -EEXIST && epochs_errno(EPOCHS_FAILED) != -EPERM &&
+          epochs_errno(EPOCHS_FAILED) != -EINVAL && epochs_errno(EPOCHS_FAILED) != -EACCES);
+
+    /* every outcome has its own name */
+    for (int i = EPOCHS_NEW_VAULT; i <= EPOCHS_FAILED; i++) {
+        const char *name = epochs_outcome_name((enum epochs_outcome)i);
+        CHECK(name && *name && strcmp(name, "unknown") != 0);
+        for (int j = EPOCHS_NEW_VAULT; j < i; j++)
+            CHECK(strcmp(name, epochs_outcome_name((enum epochs_outcome)j)) != 0);
+    }
+    CHECK_EQ_STR(epochs_outcome_name(EPOCHS_STALE), "stale");
+    CHECK_EQ_STR(epochs_outcome_name(EPOCHS_COLOCATION), "co-location");
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    test_new_vault();
+    test_current_rows();
+    test_incomplete_and_place();
+    test_history_slots();
+    test_restore_orders();
+    test_describe();
+    test_errnos();
+    return check_done("epochs");
+}

@@ -1,0 +1,1616 @@
+/*
+ * test_store: the store end to end, on disk, in temporary directories.
+ *
+ * Every row of DESIGN.md's import table through store_import (with the
+ * real app exports in ../shared/fixtures when present, synthetic FAKE
+ * vaults always), each refusal leaving every file of the store byte for
+ * byte as it was; persistence and deterministic exports across reopenings;
+ * passphrases, the lock and the format version; vault.json; and crash
+ * safety: an I/O fault at every step of an import, and a failed allocation
+ * at every point of an import and an open.
+ *
+ * Argon2id runs at libsodium's minimum cost here (the kdf is explicit).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "alloc.h"
+#include "check.h"
+#include "io.h"
+#include "store.h"
+#include "synth.h"
+#include "vult.h"
+
+#define PASS "correct horse battery staple"
+#define PASS_LEN (sizeof(PASS) - 1)
+#define EXPORT_PW "export-password"
+#define EXPORT_PW_LEN (sizeof(EXPORT_PW) - 1)
+
+static struct seal_kdf cheap_kdf;
+
+/* ---- temporary stores ------------------------------------------------------ */
+
+static char *make_dir(void)
+{
+    char tmpl[] = "/tmp/vultfs-test-store-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    return dir ? strdup(dir) : NULL;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_rf(char *dir)
+{
+    if (dir) {
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(dir);
+    }
+}
+
+/* A fresh store (in a new directory when dir is NULL) and it opened. */
+static struct store *fresh_store(char **dir_out)
+{
+    struct store *s = NULL;
+    char *dir = make_dir();
+    int ret;
+
+    CHECK(dir != NULL);
+    if (!dir)
+        return NULL;
+    ret = store_init(dir, PASS, PASS_LEN, &cheap_kdf);
+    CHECK_EQ_INT(ret, 0);
+    ret = store_open(&s, NULL, dir, PASS, PASS_LEN);
+    CHECK_EQ_INT(ret, 0);
+    *dir_out = dir;
+    return s;
+}
+
+static struct store *reopen(struct store *s, const char *dir)
+{
+    int ret;
+    store_close(s);
+    s = NULL;
+    ret = store_open(&s, NULL, dir, PASS, PASS_LEN);
+    CHECK_EQ_INT(ret, 0);
+    return s;
+}
+
+/* ---- snapshots: every file under the store, names and bytes ---------------- */
+
+#define SNAP_MAX 512
+
+struct snap {
+    size_t n;
+    char *names[SNAP_MAX];
+    uint8_t *data[SNAP_MAX];
+    size_t lens[SNAP_MAX];
+};
+
+static void snap_walk(struct snap *sn, const char *root, const char *rel)
+{
+    char path[4096];
+    DIR *d;
+    struct dirent *de;
+
+    snprintf(path, sizeof(path), "%s%s%s", root, *rel ? "/" : "", rel);
+    d = opendir(path);
+    if (!d)
+        return;
+    while ((de = readdir(d)) && sn->n < SNAP_MAX) {
+        char sub[4096], full[8192];
+        struct stat st;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+        snprintf(full, sizeof(full), "%s/%s", root, sub);
+        if (lstat(full, &st) != 0)
+            continue;
+        size_t i = sn->n++;
+        sn->names[i] = strdup(sub);
+        sn->data[i] = NULL;
+        sn->lens[i] = 0;
+        if (S_ISDIR(st.st_mode)) {
+            snap_walk(sn, root, sub);
+        } else {
+            uint8_t *buf = NULL;
+            size_t len = 0;
+            if (io_read_file(&buf, &len, AT_FDCWD, full, 64u << 20) == 0) {
+                sn->data[i] = malloc(len ? len : 1);
+                memcpy(sn->data[i], buf, len);
+                sn->lens[i] = len;
+                alloc_free(buf);
+            }
+        }
+    }
+    closedir(d);
+}
+
+static struct snap *snap_take(const char *dir)
+{
+    struct snap *sn = calloc(1, sizeof(*sn));
+    snap_walk(sn, dir, "");
+    /* readdir order is not stable: sort by name (insertion sort, small) */
+    for (size_t i = 1; i < sn->n; i++)
+        for (size_t j = i; j > 0 && strcmp(sn->names[j - 1], sn->names[j]) > 0; j--) {
+            char *tn = sn->names[j];
+            uint8_t *td = sn->data[j];
+            size_t tl = sn->lens[j];
+            sn->names[j] = sn->names[j - 1];
+            sn->data[j] = sn->data[j - 1];
+            sn->lens[j] = sn->lens[j - 1];
+            sn->names[j - 1] = tn;
+            sn->data[j - 1] = td;
+            sn->lens[j - 1] = tl;
+        }
+    return sn;
+}
+
+static void snap_free(struct snap *sn)
+{
+    if (!sn)
+        return;
+    for (size_t i = 0; i < sn->n; i++) {
+        free(sn->names[i]);
+        free(sn->data[i]);
+    }
+    free(sn);
+}
+
+/* True when a and b hold the same names and bytes; prints the first difference. */
+static bool snap_same(const struct snap *a, const struct snap *b, int line)
+{
+    if (a->n != b->n) {
+        fprintf(stderr, "  (line %d) store holds %zu entries, was %zu\n", line, b->n, a->n);
+        for (size_t i = 0; i < b->n; i++)
+            fprintf(stderr, "    now: %s\n", b->names[i]);
+        for (size_t i = 0; i < a->n; i++)
+            fprintf(stderr, "    was: %s\n", a->names[i]);
+        return false;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        if (strcmp(a->names[i], b->names[i]) != 0 || a->lens[i] != b->lens[i] ||
+            (a->lens[i] && memcmp(a->data[i], b->data[i], a->lens[i]) != 0)) {
+            fprintf(stderr, "  (line %d) %s changed\n", line, a->names[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- the store's state, as text ---------------------------------------------- */
+
+enum { STATE_TIMES = 1, STATE_INODES = 2, STATE_ALL = 3 };
+
+static char *state_of(const struct store *s, int what)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    if (!s) {
+        fprintf(f, "(no store)");
+        fclose(f);
+        return text;
+    }
+    for (size_t i = 0; i < store_vault_count(s); i++) {
+        const struct store_vault *v = store_vault_at(s, i);
+        fprintf(f, "vault dir=%s ecdsa=%s current=%u latest=%u", v->dir_name,
+                v->public_key_ecdsa, v->current ? v->current->number : 0,
+                v->latest ? v->latest->number : 0);
+        if (what & STATE_INODES)
+            fprintf(f, " ino=%llu,%llu,%llu", (unsigned long long)v->ino_dir,
+                    (unsigned long long)v->ino_history, (unsigned long long)v->ino_json);
+        if (what & STATE_TIMES)
+            fprintf(f, " changed=%lld.%09d", (long long)v->changed_sec, (int)v->changed_nsec);
+        fprintf(f, "\n");
+        for (size_t j = 0; j < v->epoch_count; j++) {
+            const struct store_epoch *e = &v->epochs[j];
+            const struct store_facts *x = &e->facts;
+            fprintf(f,
+                    "  epoch %u current=%d name=%s device=%s prefix=%s ecdsa=%s eddsa=%s "
+                    "signers=%s(%zu) lib=%s created=%s chain=%s shares=%zu",
+                    e->number, e->current, x->name, x->device, x->reshare_prefix,
+                    x->public_key_ecdsa, x->public_key_eddsa, x->signers, x->signer_count,
+                    x->lib_type, x->created_at, x->hex_chain_code, x->key_share_count);
+            if (what & STATE_INODES)
+                fprintf(f, " ino=%llu", (unsigned long long)e->ino);
+            if (what & STATE_TIMES)
+                fprintf(f, " imported=%lld.%09d", (long long)e->imported_sec,
+                        (int)e->imported_nsec);
+            fprintf(f, "\n");
+        }
+    }
+    fclose(f);
+    return text;
+}
+
+static void check_fsck_clean(struct store *s, bool allow_orphans, int line)
+{
+    struct store_fsck_report rep;
+    int ret = store_fsck(s, &rep, NULL, NULL);
+    CHECK(rep.records_bad == 0 && rep.records_missing == 0);
+    if (rep.records_bad || rep.records_missing || ret != 0)
+        fprintf(stderr, "  (line %d) fsck: ret %d, ok %zu bad %zu missing %zu orphaned %zu\n",
+                line, ret, rep.records_ok, rep.records_bad, rep.records_missing,
+                rep.records_orphaned);
+    CHECK_EQ_INT(ret, 0);
+    if (!allow_orphans)
+        CHECK_EQ_INT(rep.records_orphaned, 0);
+}
+
+/* ---- files to import ------------------------------------------------------------ */
+
+struct blob {
+    uint8_t *bytes; /* malloc */
+    size_t len;
+};
+
+static struct blob blob_copy(const void *p, size_t len)
+{
+    struct blob b = {malloc(len ? len : 1), len};
+    memcpy(b.bytes, p, len);
+    return b;
+}
+
+static struct blob synth(const struct synth_spec *spec)
+{
+    size_t len = 0;
+    char *text = synth_file(spec, &len);
+    struct blob b = {NULL, 0};
+    CHECK(text != NULL);
+    if (text) {
+        b = blob_copy(text, len);
+        alloc_free(text);
+    }
+    return b;
+}
+
+static struct blob read_fixture(const char *dir, const char *name)
+{
+    char path[1024];
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    struct blob b = {NULL, 0};
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int ret = io_read_file(&bytes, &len, AT_FDCWD, path, VULT_MAX_FILE_BYTES);
+    CHECK_EQ_INT(ret, 0);
+    if (ret == 0) {
+        b = blob_copy(bytes, len);
+        alloc_free(bytes);
+    } else {
+        fprintf(stderr, "  fixture %s: %d\n", name, ret);
+    }
+    return b;
+}
+
+/* The Vault bytes inside a file (decoded with password when given). */
+static struct blob vault_bytes_of(struct blob file, const char *password,
+                                  struct vult_keycache *cache)
+{
+    struct vult_file decoded;
+    struct vult_password pw = {password, password ? strlen(password) : 0};
+    struct blob b = {NULL, 0};
+    int ret = vult_decode(&decoded, file.bytes, file.len, &pw, password ? 1 : 0, cache);
+    CHECK_EQ_INT(ret, 0);
+    if (ret == 0) {
+        b = blob_copy(decoded.vault_bytes, decoded.vault_len);
+        vult_file_clear(&decoded);
+    }
+    return b;
+}
+
+/* How to make a synthetic variant of a real share. */
+struct edit {
+    const char *prefix;      /* new reshare_prefix */
+    const char *signers[8];  /* new committee (NULL-terminated) */
+    const char *device;      /* another local_party_id */
+    bool flip_keyshare_byte; /* one byte of the first key share changed */
+    bool drop_eddsa_share;   /* incomplete */
+};
+
+static struct blob derive(const char *fx, const char *name, const char *password,
+                          const struct edit *ed)
+{
+    struct blob file = read_fixture(fx, name), out = {NULL, 0};
+    struct vult_file decoded;
+    struct vult_password pw = {password, password ? strlen(password) : 0};
+    struct vult_vault v;
+    char *flipped = NULL;
+    uint8_t *bytes = NULL;
+    size_t bytes_len = 0;
+
+    if (!file.bytes)
+        return out;
+    if (vult_decode(&decoded, file.bytes, file.len, &pw, password ? 1 : 0, NULL) != 0) {
+        CHECK(0);
+        free(file.bytes);
+        return out;
+    }
+    CHECK_EQ_INT(vult_vault_parse(&v, decoded.vault_bytes, decoded.vault_len), 0);
+    if (ed->prefix)
+        v.reshare_prefix = (struct vult_str){ed->prefix, strlen(ed->prefix)};
+    if (ed->signers[0]) {
+        v.signer_count = 0;
+        for (size_t i = 0; i < 8 && ed->signers[i]; i++)
+            v.signers[v.signer_count++] = (struct vult_str){ed->signers[i], strlen(ed->signers[i])};
+    }
+    if (ed->device)
+        v.local_party_id = (struct vult_str){ed->device, strlen(ed->device)};
+    if (ed->flip_keyshare_byte) {
+        struct vult_str ks = v.key_shares[0].keyshare;
+        flipped = malloc(ks.len);
+        memcpy(flipped, ks.ptr, ks.len);
+        flipped[ks.len / 2] ^= 0x01;
+        v.key_shares[0].keyshare = (struct vult_str){flipped, ks.len};
+    }
+    if (ed->drop_eddsa_share) {
+        size_t kept = 0;
+        for (size_t i = 0; i < v.key_share_count; i++) {
+            struct vult_str pk = v.key_shares[i].public_key;
+            if (pk.len == v.public_key_eddsa.len &&
+                memcmp(pk.ptr, v.public_key_eddsa.ptr, pk.len) == 0)
+                continue;
+            v.key_shares[kept++] = v.key_shares[i];
+        }
+        CHECK(kept < v.key_share_count);
+        v.key_share_count = kept;
+    }
+    if (vult_vault_encode(&bytes, &bytes_len, &v) == 0) {
+        size_t n = vult_encoded_len(bytes_len, BACKUP_CRYPTO_NONE);
+        char *text = alloc_secret(n);
+        if (text && vult_encode(text, n, bytes, bytes_len, BACKUP_CRYPTO_NONE, NULL, NULL,
+                                NULL) == 0)
+            out = blob_copy(text, n);
+        alloc_secret_free(text);
+        alloc_secret_free(bytes);
+    }
+    CHECK(out.bytes != NULL);
+    free(flipped);
+    vult_file_clear(&decoded);
+    free(file.bytes);
+    return out;
+}
+
+/* ---- importing with checks ---------------------------------------------------------- */
+
+/* Imports and checks the return value, the outcome and (when given) the
+ * epoch; a refused or no-op import must leave every file as it was. */
+static int expect_import(struct store *s, const char *dir, struct blob file,
+                         const char *target_dir, uint32_t slot, int want_ret,
+                         enum epochs_outcome want_outcome, uint32_t want_epoch, int line,
+                         struct store_import_result *result_out)
+{
+    struct store_target target = {target_dir, slot};
+    struct store_import_result r;
+    bool no_change = want_ret != 0 || want_outcome == EPOCHS_UNCHANGED;
+    struct snap *before = no_change ? snap_take(dir) : NULL;
+    char *state_before = no_change ? state_of(s, STATE_ALL) : NULL;
+    uint64_t gen_before = store_generation(s);
+
+    memset(&r, 0xa5, sizeof(r));
+    int ret = store_import(s, file.bytes, file.len, &target, &r);
+    CHECK_EQ_INT(ret, want_ret);
+    CHECK_EQ_STR(epochs_outcome_name(r.outcome), epochs_outcome_name(want_outcome));
+    if (want_epoch)
+        CHECK_EQ_INT(r.epoch, want_epoch);
+    CHECK(memchr(r.reason, '\0', sizeof(r.reason)) != NULL && r.reason[0] != '\0');
+    if (ret != want_ret || r.outcome != want_outcome || (want_epoch && r.epoch != want_epoch))
+        fprintf(stderr, "  (line %d) import: %d %s epoch %u: %s\n", line, ret,
+                epochs_outcome_name(r.outcome), r.epoch, r.reason);
+    if (no_change) {
+        struct snap *after = snap_take(dir);
+        char *state_after = state_of(s, STATE_ALL);
+        CHECK(snap_same(before, after, line));
+        CHECK_EQ_STR(state_after, state_before);
+        CHECK_EQ_INT(store_generation(s), gen_before);
+        snap_free(after);
+        free(state_after);
+    } else if (ret == 0) {
+        CHECK(store_generation(s) != gen_before);
+    }
+    snap_free(before);
+    free(state_before);
+    if (result_out)
+        *result_out = r;
+    return ret;
+}
+
+#define EXPECT(s, dir, file, tdir, slot, ret, outcome, epoch) \
+    expect_import((s), (dir), (file), (tdir), (slot), (ret), (outcome), (epoch), __LINE__, NULL)
+
+/* ---- the table, with synthetic vaults (always runs) ------------------------------------- */
+
+static const struct synth_spec spec_a = {
+    .name = "Synth Vault", .device = "phone-1", .signers = {"phone-1", "laptop-2"},
+    .lib_type = VULT_LIB_DKLS, .share_tag = "gen1"};
+/* the same generation, signers listed in another order, another device */
+static const struct synth_spec spec_a_other_device = {
+    .name = "Synth Vault", .device = "laptop-2", .signers = {"laptop-2", "phone-1"},
+    .lib_type = VULT_LIB_DKLS, .share_tag = "gen1"};
+static const struct synth_spec spec_a_conflict = {
+    .name = "Synth Vault", .device = "phone-1", .signers = {"phone-1", "laptop-2"},
+    .lib_type = VULT_LIB_DKLS, .share_tag = "gen1-damaged"};
+static const struct synth_spec spec_b = {
+    .name = "Synth Vault", .device = "phone-1", .signers = {"phone-1", "laptop-2", "server-3"},
+    .lib_type = VULT_LIB_DKLS, .share_tag = "gen2"};
+static const struct synth_spec spec_c = {
+    .name = "Synth Vault", .device = "phone-1", .signers = {"phone-1", "server-3"},
+    .lib_type = VULT_LIB_DKLS, .share_tag = "gen3"};
+static const struct synth_spec spec_incomplete = {
+    .name = "Synth Vault", .device = "phone-1", .signers = {"phone-1", "laptop-2", "tablet-4"},
+    .lib_type = VULT_LIB_DKLS, .share_tag = "gen4", .omit_eddsa_share = 1};
+
+static char other_ecdsa[] = SYNTH_ECDSA;
+static struct synth_spec spec_other = {
+    .name = "Other Vault", .ecdsa = other_ecdsa, .device = "phone-1",
+    .signers = {"phone-1", "laptop-2"}, .reshare_prefix = "0badc0de", .lib_type = VULT_LIB_GG20,
+    .share_tag = "other"};
+
+static void test_synthetic_table(void)
+{
+    char *dir = NULL;
+    struct store *s = fresh_store(&dir);
+    struct blob a = synth(&spec_a), a_dev = synth(&spec_a_other_device),
+                a_bad = synth(&spec_a_conflict), b = synth(&spec_b), c = synth(&spec_c),
+                inc = synth(&spec_incomplete), other = synth(&spec_other);
+    struct store_import_result r;
+
+    if (!s)
+        return;
+    expect_import(s, dir, a, NULL, 0, 0, EPOCHS_NEW_VAULT, 1, __LINE__, &r);
+    CHECK_EQ_STR(r.dir_name, "Synth Vault");
+    EXPECT(s, dir, a, NULL, 0, 0, EPOCHS_UNCHANGED, 1);
+    EXPECT(s, dir, a, "Synth Vault", 0, 0, EPOCHS_UNCHANGED, 1);
+    EXPECT(s, dir, a_dev, NULL, 0, -EPERM, EPOCHS_COLOCATION, 1);
+    EXPECT(s, dir, a_bad, NULL, 0, -EEXIST, EPOCHS_CONFLICT, 1);
+    EXPECT(s, dir, inc, NULL, 0, -EINVAL, EPOCHS_INCOMPLETE, 0);
+    expect_import(s, dir, b, "Synth Vault", 0, 0, EPOCHS_NEW_EPOCH, 2, __LINE__, &r);
+    CHECK_EQ_STR(r.dir_name, "Synth Vault");
+    EXPECT(s, dir, a, NULL, 0, -EEXIST, EPOCHS_STALE, 1);
+    EXPECT(s, dir, a_dev, NULL, 0, -EEXIST, EPOCHS_STALE, 1);
+    EXPECT(s, dir, a_bad, NULL, 0, -EEXIST, EPOCHS_STALE, 1);
+    EXPECT(s, dir, b, NULL, 0, 0, EPOCHS_UNCHANGED, 2);
+
+    const struct store_vault *v = store_vault_by_dir(s, "Synth Vault");
+    CHECK(v != NULL);
+    if (v) {
+        CHECK_EQ_INT(v->epoch_count, 2);
+        CHECK(v->current == &v->epochs[1] && v->latest == v->current);
+        CHECK(v->epochs[0].number == 1 && !v->epochs[0].current);
+        CHECK(v->epochs[1].number == 2 && v->epochs[1].current);
+        CHECK_EQ_STR(v->epochs[1].facts.signers, "phone-1,laptop-2,server-3");
+        CHECK_EQ_INT(v->epochs[1].facts.signer_count, 3);
+        CHECK_EQ_STR(v->epochs[0].facts.signers, "phone-1,laptop-2");
+        CHECK_EQ_STR(v->epochs[1].facts.lib_type, "DKLS");
+        CHECK_EQ_STR(v->epochs[1].facts.created_at, "2024-05-01T12:00:00Z");
+        CHECK_EQ_INT(v->epochs[1].facts.key_share_count, 2);
+        CHECK(v->epochs[0].ino != v->epochs[1].ino);
+        CHECK(v->ino_dir != v->ino_history && v->ino_dir != v->ino_json);
+    }
+
+    /* another vault, then each one written into the other's directory */
+    EXPECT(s, dir, other, NULL, 0, 0, EPOCHS_NEW_VAULT, 1);
+    EXPECT(s, dir, other, "Synth Vault", 0, -EINVAL, EPOCHS_WRONG_PLACE, 0);
+    EXPECT(s, dir, c, "Other Vault", 0, -EINVAL, EPOCHS_WRONG_PLACE, 0);
+    EXPECT(s, dir, c, "Other Vault", 3, -EINVAL, EPOCHS_WRONG_PLACE, 0);
+    /* a new directory must carry the vault's own name */
+    EXPECT(s, dir, c, "Not Its Name", 0, -EINVAL, EPOCHS_WRONG_PLACE, 0);
+
+    /* unreadable, too large */
+    struct blob junk = blob_copy("hello, not a backup", 19);
+    EXPECT(s, dir, junk, NULL, 0, -EINVAL, EPOCHS_UNREADABLE, 0);
+    struct blob empty = {junk.bytes, 0};
+    EXPECT(s, dir, empty, NULL, 0, -EINVAL, EPOCHS_UNREADABLE, 0);
+    struct blob half = {c.bytes, c.len / 2};
+    EXPECT(s, dir, half, NULL, 0, -EINVAL, EPOCHS_UNREADABLE, 0);
+    struct blob chopped = {c.bytes, c.len - 4};
+    EXPECT(s, dir, chopped, NULL, 0, -EINVAL, EPOCHS_UNREADABLE, 0);
+    CHECK_EQ_INT(store_max_import(s), STORE_DEFAULT_MAX_IMPORT);
+    store_set_max_import(s, c.len - 1);
+    CHECK_EQ_INT(store_max_import(s), c.len - 1);
+    EXPECT(s, dir, c, NULL, 0, -EFBIG, EPOCHS_TOO_LARGE, 0);
+    store_set_max_import(s, c.len);
+    EXPECT(s, dir, c, NULL, 0, 0, EPOCHS_NEW_EPOCH, 3);
+    store_set_max_import(s, STORE_DEFAULT_MAX_IMPORT);
+    {
+        /* over the 1 MiB default */
+        struct blob big = {calloc(1, STORE_DEFAULT_MAX_IMPORT + 1), STORE_DEFAULT_MAX_IMPORT + 1};
+        memset(big.bytes, 'A', big.len);
+        EXPECT(s, dir, big, NULL, 0, -EFBIG, EPOCHS_TOO_LARGE, 0);
+        free(big.bytes);
+    }
+
+    /* persisted */
+    char *st = state_of(s, STATE_ALL);
+    s = reopen(s, dir);
+    char *st2 = state_of(s, STATE_ALL);
+    CHECK_EQ_STR(st2, st);
+    check_fsck_clean(s, false, __LINE__);
+    free(st);
+    free(st2);
+
+    free(junk.bytes);
+    free(a.bytes);
+    free(a_dev.bytes);
+    free(a_bad.bytes);
+    free(b.bytes);
+    free(c.bytes);
+    free(inc.bytes);
+    free(other.bytes);
+    store_close(s);
+    rm_rf(dir);
+}
+
+/* history/epoch-N.vult: restored in every order, the tree ends the same. */
+static void test_synthetic_restore_orders(void)
+{
+    static const int orders[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                                     {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    struct blob files[3] = {synth(&spec_a), synth(&spec_b), synth(&spec_c)};
+    const uint32_t slots[3] = {1, 2, 0};
+    char *reference = NULL;
+
+    for (int o = 0; o < 6; o++) {
+        char *dir = NULL;
+        struct store *s = fresh_store(&dir);
+        if (!s)
+            return;
+        for (int k = 0; k < 3; k++) {
+            int f = orders[o][k];
+            struct store_import_result r;
+            int ret = expect_import(s, dir, files[f], k ? "Synth Vault" : NULL, slots[f], 0,
+                                    slots[f] ? EPOCHS_HISTORY_INSERT
+                                             : (k ? EPOCHS_NEW_EPOCH : EPOCHS_NEW_VAULT),
+                                    0, __LINE__, &r);
+            if (ret != 0)
+                fprintf(stderr, "  order %d, step %d\n", o, k);
+            if (slots[f])
+                CHECK_EQ_INT(r.epoch, slots[f]);
+        }
+        const struct store_vault *v = store_vault_by_dir(s, "Synth Vault");
+        CHECK(v && v->epoch_count == 3);
+        if (v && v->epoch_count == 3) {
+            CHECK(v->epochs[0].number == 1 && !v->epochs[0].current);
+            CHECK(v->epochs[1].number == 2 && !v->epochs[1].current);
+            CHECK(v->epochs[2].number == 3 && v->epochs[2].current);
+            CHECK_EQ_STR(v->epochs[0].facts.signers, "phone-1,laptop-2");
+            CHECK_EQ_STR(v->epochs[2].facts.signers, "phone-1,server-3");
+            CHECK(v->current == &v->epochs[2]);
+        }
+        /* the restore again: every file is a no-op */
+        for (int f = 0; f < 3; f++)
+            EXPECT(s, dir, files[f], "Synth Vault", slots[f], 0, EPOCHS_UNCHANGED, f + 1u);
+        /* vault.json is the same whatever the order */
+        char *json = NULL;
+        size_t json_len = 0;
+        CHECK_EQ_INT(store_vault_json(&json, &json_len, s, v), 0);
+        if (json) {
+            if (!reference)
+                reference = strdup(json);
+            else
+                CHECK_EQ_STR(json, reference);
+            alloc_free(json);
+        }
+        check_fsck_clean(s, false, __LINE__);
+        store_close(s);
+        rm_rf(dir);
+    }
+    free(reference);
+    for (int f = 0; f < 3; f++)
+        free(files[f].bytes);
+}
+
+/* ---- the table, with real app exports --------------------------------------------- */
+
+static void test_fixture_colocation(const char *fx)
+{
+    char *dir = NULL;
+    struct store *s = fresh_store(&dir);
+    struct blob s1 = read_fixture(fx, "qa-secure-share1of3.vult"),
+                s2 = read_fixture(fx, "qa-secure-share2of3.vult"),
+                s3 = read_fixture(fx, "qa-secure-share3of3.vult");
+    struct store_import_result r;
+
+    if (!s || !s1.bytes || !s2.bytes || !s3.bytes)
+        goto out;
+    expect_import(s, dir, s1, NULL, 0, 0, EPOCHS_NEW_VAULT, 1, __LINE__, &r);
+    CHECK_EQ_STR(r.dir_name, "QA Secure Vault 01");
+    EXPECT(s, dir, s2, NULL, 0, -EPERM, EPOCHS_COLOCATION, 1);
+    EXPECT(s, dir, s3, NULL, 0, -EPERM, EPOCHS_COLOCATION, 1);
+    EXPECT(s, dir, s2, "QA Secure Vault 01", 0, -EPERM, EPOCHS_COLOCATION, 1);
+    EXPECT(s, dir, s1, "QA Secure Vault 01", 0, 0, EPOCHS_UNCHANGED, 1);
+    const struct store_vault *v = store_vault_at(s, 0);
+    CHECK_EQ_INT(store_vault_count(s), 1);
+    if (v && v->current) {
+        CHECK_EQ_STR(v->current->facts.device, "windows-227");
+        CHECK_EQ_STR(v->current->facts.lib_type, "DKLS");
+        CHECK_EQ_INT(v->current->facts.signer_count, 3);
+        CHECK_EQ_STR(v->current->facts.reshare_prefix, "");
+    }
+
+    /* the Android and the macOS .bak of one GG20 vault, both encrypted */
+    struct blob android = read_fixture(fx, "test_android_vault_backup.bak"),
+                ios = read_fixture(fx, "test_ios_vault_backup.bak");
+    EXPECT(s, dir, android, NULL, 0, -EACCES, EPOCHS_WRONG_PASSWORD, 0);
+    CHECK_EQ_INT(store_add_import_password(s, "android_test_pwd", 16), 0);
+    CHECK_EQ_INT(store_add_import_password(s, "ios_test_pwd", 12), 0);
+    expect_import(s, dir, android, NULL, 0, 0, EPOCHS_NEW_VAULT, 1, __LINE__, &r);
+    CHECK_EQ_STR(r.dir_name, "TestVault");
+    EXPECT(s, dir, ios, NULL, 0, -EPERM, EPOCHS_COLOCATION, 1);
+    EXPECT(s, dir, ios, "TestVault", 0, -EPERM, EPOCHS_COLOCATION, 1);
+    EXPECT(s, dir, android, "TestVault", 0, 0, EPOCHS_UNCHANGED, 1);
+    v = store_vault_by_dir(s, "TestVault");
+    if (v && v->current) {
+        CHECK_EQ_STR(v->current->facts.device, "PCT-L29-919");
+        CHECK_EQ_STR(v->current->facts.lib_type, "GG20");
+        CHECK_EQ_INT(v->current->facts.key_share_count, 3);
+    }
+    /* written into the other vault's directory */
+    EXPECT(s, dir, s1, "TestVault", 0, -EINVAL, EPOCHS_WRONG_PLACE, 0);
+    EXPECT(s, dir, android, "QA Secure Vault 01", 0, -EINVAL, EPOCHS_WRONG_PLACE, 0);
+    EXPECT(s, dir, ios, "QA Secure Vault 01", 1, -EINVAL, EPOCHS_WRONG_PLACE, 0);
+    check_fsck_clean(s, false, __LINE__);
+    free(android.bytes);
+    free(ios.bytes);
+out:
+    free(s1.bytes);
+    free(s2.bytes);
+    free(s3.bytes);
+    store_close(s);
+    rm_rf(dir);
+}
+
+/* GG20 reshares (reshare_prefix changes): honeypot.bak and Test-part1of2. */
+static void test_fixture_reshares(const char *fx)
+{
+    char *dir = NULL;
+    struct store *s = fresh_store(&dir);
+    struct blob hp = read_fixture(fx, "honeypot.bak");
+    struct blob hp2 = derive(fx, "honeypot.bak", NULL, &(struct edit){.prefix = "0badc0de"});
+    struct blob hp2_flip = derive(fx, "honeypot.bak", NULL,
+                                  &(struct edit){.prefix = "0badc0de", .flip_keyshare_byte = true});
+    struct blob hp_flip = derive(fx, "honeypot.bak", NULL, &(struct edit){.flip_keyshare_byte = true});
+    struct blob hp2_dev = derive(fx, "honeypot.bak", NULL,
+                                 &(struct edit){.prefix = "0badc0de", .device = "iPhone-0000"});
+    struct blob hp3_inc = derive(fx, "honeypot.bak", NULL,
+                                 &(struct edit){.prefix = "feedf00d", .drop_eddsa_share = true});
+    struct blob t1 = read_fixture(fx, "Test-part1of2.vult"),
+                t2 = read_fixture(fx, "Test-part2of2.vult");
+    struct blob t1r = derive(fx, "Test-part1of2.vult", NULL, &(struct edit){.prefix = "12345678"});
+    struct blob enc = read_fixture(fx, "TestFastVault-44fd-share1of2-Vultiserver.vult");
+    struct store_import_result r;
+
+    if (!s || !hp.bytes || !hp2.bytes || !t1.bytes || !t2.bytes || !enc.bytes)
+        goto out;
+    expect_import(s, dir, hp, NULL, 0, 0, EPOCHS_NEW_VAULT, 1, __LINE__, &r);
+    CHECK_EQ_STR(r.dir_name, "JP Honeypot Vault");
+    /* same generation and device, one key-share byte changed */
+    EXPECT(s, dir, hp_flip, NULL, 0, -EEXIST, EPOCHS_CONFLICT, 1);
+    /* the reshare: epoch 2, epoch 1 to history */
+    expect_import(s, dir, hp2, "JP Honeypot Vault", 0, 0, EPOCHS_NEW_EPOCH, 2, __LINE__, &r);
+    CHECK_EQ_STR(r.dir_name, "JP Honeypot Vault");
+    const struct store_vault *v = store_vault_at(s, 0);
+    CHECK(v != NULL && v->epoch_count == 2);
+    if (v && v->epoch_count == 2) {
+        CHECK_EQ_INT(v->epochs[0].number, 1);
+        CHECK(!v->epochs[0].current);
+        CHECK_EQ_INT(v->epochs[1].number, 2);
+        CHECK(v->epochs[1].current);
+        CHECK(v->current == &v->epochs[1]);
+        CHECK_EQ_STR(v->epochs[0].facts.reshare_prefix, "2c5e9ced");
+        CHECK_EQ_STR(v->epochs[1].facts.reshare_prefix, "0badc0de");
+        CHECK_EQ_STR(v->epochs[1].facts.device, "iPad-D3842FFB838E");
+        CHECK_EQ_STR(v->epochs[1].facts.lib_type, "GG20");
+        CHECK_EQ_STR(v->public_key_ecdsa, v->epochs[1].facts.public_key_ecdsa);
+    }
+    /* the old share again: stale, also the damaged one */
+    EXPECT(s, dir, hp, NULL, 0, -EEXIST, EPOCHS_STALE, 1);
+    EXPECT(s, dir, hp, "JP Honeypot Vault", 0, -EEXIST, EPOCHS_STALE, 1);
+    EXPECT(s, dir, hp_flip, NULL, 0, -EEXIST, EPOCHS_STALE, 1);
+    /* a changed key-share byte of the current epoch: conflict */
+    EXPECT(s, dir, hp2_flip, NULL, 0, -EEXIST, EPOCHS_CONFLICT, 2);
+    /* another device of the new generation: co-location */
+    EXPECT(s, dir, hp2_dev, NULL, 0, -EPERM, EPOCHS_COLOCATION, 2);
+    /* an incomplete share of a new generation */
+    EXPECT(s, dir, hp3_inc, NULL, 0, -EINVAL, EPOCHS_INCOMPLETE, 0);
+    EXPECT(s, dir, hp2, NULL, 0, 0, EPOCHS_UNCHANGED, 2);
+
+    /* Test-part1of2 reshared; then the other device's old share is stale */
+    EXPECT(s, dir, t1, NULL, 0, 0, EPOCHS_NEW_VAULT, 1);
+    EXPECT(s, dir, t1r, NULL, 0, 0, EPOCHS_NEW_EPOCH, 2);
+    EXPECT(s, dir, t2, NULL, 0, -EEXIST, EPOCHS_STALE, 1);
+    EXPECT(s, dir, t1, NULL, 0, -EEXIST, EPOCHS_STALE, 1);
+    /* into the honeypot's directory */
+    EXPECT(s, dir, t1r, "JP Honeypot Vault", 0, -EINVAL, EPOCHS_WRONG_PLACE, 0);
+    EXPECT(s, dir, hp2, "Test private key vault", 0, -EINVAL, EPOCHS_WRONG_PLACE, 0);
+
+    /* garbage and truncation of a real file */
+    struct blob half = {hp.bytes, hp.len / 2};
+    EXPECT(s, dir, half, NULL, 0, -EINVAL, EPOCHS_UNREADABLE, 0);
+    struct blob less = {hp.bytes, hp.len - 1};
+    EXPECT(s, dir, less, NULL, 0, -EINVAL, EPOCHS_UNREADABLE, 0);
+    hp.bytes[hp.len / 3] = '*';
+    EXPECT(s, dir, hp, NULL, 0, -EINVAL, EPOCHS_UNREADABLE, 0);
+    /* encrypted with a password the store does not know */
+    EXPECT(s, dir, enc, NULL, 0, -EACCES, EPOCHS_WRONG_PASSWORD, 0);
+    struct blob enc_half = {enc.bytes, enc.len / 2};
+    CHECK(store_import(s, enc_half.bytes, enc_half.len, NULL, &r) < 0);
+    /* over a small import cap */
+    store_set_max_import(s, 4096);
+    EXPECT(s, dir, t1r, NULL, 0, -EFBIG, EPOCHS_TOO_LARGE, 0);
+    EXPECT(s, dir, enc, NULL, 0, -EFBIG, EPOCHS_TOO_LARGE, 0);
+    store_set_max_import(s, STORE_DEFAULT_MAX_IMPORT);
+    /* now it knows the password */
+    CHECK_EQ_INT(store_add_import_password(s, "Password123!", 12), 0);
+    EXPECT(s, dir, enc, NULL, 0, 0, EPOCHS_NEW_VAULT, 1);
+    check_fsck_clean(s, false, __LINE__);
+
+out:
+    free(hp.bytes);
+    free(hp2.bytes);
+    free(hp2_flip.bytes);
+    free(hp_flip.bytes);
+    free(hp2_dev.bytes);
+    free(hp3_inc.bytes);
+    free(t1.bytes);
+    free(t2.bytes);
+    free(t1r.bytes);
+    free(enc.bytes);
+    store_close(s);
+    rm_rf(dir);
+}
+
+/* DKLS reshares (signers change) and history/epoch-N. */
+static void test_fixture_history(const char *fx)
+{
+    char *dir = NULL;
+    struct store *s = fresh_store(&dir);
+    const char *d = "vulticli01";
+    struct blob gen_a = read_fixture(fx, "qa-fast-share1of2.vult");
+    struct blob gen_b = derive(fx, "qa-fast-share1of2.vult", NULL,
+                               &(struct edit){.signers = {"iPhone-CBC", "Server-97859", "Mac-1"}});
+    struct blob gen_c = derive(fx, "qa-fast-share1of2.vult", NULL,
+                               &(struct edit){.signers = {"iPhone-CBC", "Mac-1"}});
+    struct blob gen_d = derive(fx, "qa-fast-share1of2.vult", NULL,
+                               &(struct edit){.signers = {"iPhone-CBC", "Mac-1", "Pixel-2"}});
+    struct blob gen_e = derive(fx, "qa-fast-share1of2.vult", NULL,
+                               &(struct edit){.signers = {"iPhone-CBC", "Pixel-2"}});
+    /* gen A's signers, reordered: the same generation */
+    struct blob gen_a_reordered = derive(
+        fx, "qa-fast-share1of2.vult", NULL,
+        &(struct edit){.signers = {"Server-97859", "iPhone-CBC"}, .flip_keyshare_byte = true});
+    struct blob server = read_fixture(fx, "qa-fast-share2of2.vult");
+    struct store_import_result r;
+
+    if (!s || !gen_a.bytes || !gen_b.bytes || !server.bytes)
+        goto out;
+    /* history/epoch-1 first (a restore): not current */
+    expect_import(s, dir, gen_a, d, 1, 0, EPOCHS_HISTORY_INSERT, 1, __LINE__, &r);
+    CHECK_EQ_STR(r.dir_name, d);
+    const struct store_vault *v = store_vault_by_dir(s, d);
+    CHECK(v != NULL);
+    if (v) {
+        CHECK_EQ_INT(v->epoch_count, 1);
+        CHECK(v->current == NULL);
+        CHECK(v->latest == &v->epochs[0]);
+        CHECK(!v->epochs[0].current);
+        CHECK_EQ_INT(v->epochs[0].number, 1);
+    }
+    EXPECT(s, dir, gen_a, d, 1, 0, EPOCHS_UNCHANGED, 1);
+    EXPECT(s, dir, gen_a, d, 0, -EEXIST, EPOCHS_STALE, 1);
+    EXPECT(s, dir, gen_a_reordered, d, 1, -EEXIST, EPOCHS_CONFLICT, 1);
+    /* the other device's share of that generation, at its slot and elsewhere */
+    CHECK_EQ_INT(store_add_import_password(s, "vulticli01", 10), 0);
+    EXPECT(s, dir, server, d, 1, -EPERM, EPOCHS_COLOCATION, 1);
+    EXPECT(s, dir, server, d, 0, -EEXIST, EPOCHS_STALE, 1);
+
+    /* share.vult of a newer generation: current, epoch 2 */
+    EXPECT(s, dir, gen_b, d, 0, 0, EPOCHS_NEW_EPOCH, 2);
+    v = store_vault_by_dir(s, d);
+    if (v && v->epoch_count == 2) {
+        CHECK(v->current == &v->epochs[1]);
+        CHECK_EQ_INT(v->current->number, 2);
+        CHECK_EQ_STR(v->current->facts.signers, "iPhone-CBC,Server-97859,Mac-1");
+    }
+    /* the same generation at another number; another generation at a taken slot */
+    EXPECT(s, dir, gen_a, d, 2, -EEXIST, EPOCHS_SLOT_TAKEN, 1);
+    EXPECT(s, dir, gen_b, d, 1, -EEXIST, EPOCHS_SLOT_TAKEN, 2);
+    EXPECT(s, dir, gen_e, d, 1, -EEXIST, EPOCHS_SLOT_TAKEN, 1);
+    EXPECT(s, dir, server, d, 2, -EPERM, EPOCHS_COLOCATION, 1);
+    /* history/epoch-2 of another generation: inserted, current moves to 3 */
+    EXPECT(s, dir, gen_c, d, 2, 0, EPOCHS_HISTORY_INSERT, 2);
+    v = store_vault_by_dir(s, d);
+    CHECK(v && v->epoch_count == 3);
+    if (v && v->epoch_count == 3) {
+        CHECK(v->epochs[0].number == 1 && !v->epochs[0].current);
+        CHECK(v->epochs[1].number == 2 && !v->epochs[1].current);
+        CHECK(v->epochs[2].number == 3 && v->epochs[2].current);
+        CHECK_EQ_STR(v->epochs[1].facts.signers, "iPhone-CBC,Mac-1");
+        CHECK_EQ_STR(v->epochs[2].facts.signers, "iPhone-CBC,Server-97859,Mac-1");
+    }
+    EXPECT(s, dir, gen_b, d, 0, 0, EPOCHS_UNCHANGED, 3);
+    EXPECT(s, dir, gen_c, d, 0, -EEXIST, EPOCHS_STALE, 2);
+    /* a newer generation again */
+    EXPECT(s, dir, gen_d, NULL, 0, 0, EPOCHS_NEW_EPOCH, 4);
+    EXPECT(s, dir, gen_b, NULL, 0, -EEXIST, EPOCHS_STALE, 3);
+    char *st = state_of(s, STATE_ALL);
+    s = reopen(s, dir);
+    char *st2 = state_of(s, STATE_ALL);
+    CHECK_EQ_STR(st2, st);
+    free(st);
+    free(st2);
+    v = store_vault_by_dir(s, d);
+    if (v && v->epoch_count == 4) {
+        for (uint32_t i = 0; i < 4; i++) {
+            CHECK_EQ_INT(v->epochs[i].number, i + 1);
+            CHECK(v->epochs[i].current == (i == 3));
+        }
+    }
+    check_fsck_clean(s, false, __LINE__);
+out:
+    free(gen_a.bytes);
+    free(gen_b.bytes);
+    free(gen_c.bytes);
+    free(gen_d.bytes);
+    free(gen_e.bytes);
+    free(gen_a_reordered.bytes);
+    free(server.bytes);
+    store_close(s);
+    rm_rf(dir);
+}
+
+/* ---- persistence and exports ---------------------------------------------------------- */
+
+struct held {
+    struct blob file;  /* what was imported */
+    bool plain;        /* unencrypted file */
+    struct blob vault; /* its Vault bytes */
+    char dir[256];
+    uint32_t epoch;
+};
+
+static void test_persistence(const char *fx)
+{
+    struct held held[6];
+    size_t count = 0;
+    char *dir = NULL, *dir2 = NULL;
+    struct store *s = fresh_store(&dir), *s2 = NULL;
+    struct vult_keycache *cache = vult_keycache_new();
+    const uint8_t *data;
+    size_t len;
+
+    memset(held, 0, sizeof(held));
+    if (!s)
+        return;
+    held[count++].file = synth(&spec_a);
+    held[count++].file = synth(&spec_b);
+    held[count++].file = synth(&spec_other);
+    if (fx) {
+        held[count++].file = read_fixture(fx, "honeypot.bak");
+        held[count++].file = derive(fx, "honeypot.bak", NULL, &(struct edit){.prefix = "0badc0de"});
+        held[count].file = read_fixture(fx, "qa-fast-share2of2.vult");
+        held[count++].plain = false;
+        CHECK_EQ_INT(store_add_import_password(s, "vulticli01", 10), 0);
+    }
+    for (size_t i = 0; i < count; i++) {
+        struct store_import_result r;
+        if (i < count - (fx ? 1 : 0))
+            held[i].plain = true;
+        held[i].vault = vault_bytes_of(held[i].file, held[i].plain ? NULL : "vulticli01", cache);
+        CHECK_EQ_INT(store_import(s, held[i].file.bytes, held[i].file.len, NULL, &r), 0);
+        snprintf(held[i].dir, sizeof(held[i].dir), "%s", r.dir_name);
+        held[i].epoch = r.epoch;
+    }
+
+    /* reopened: the same vaults, epochs, names, inodes and times */
+    char *st = state_of(s, STATE_ALL);
+    char *jsons[8] = {0};
+    for (size_t i = 0; i < store_vault_count(s) && i < 8; i++) {
+        size_t jl;
+        CHECK_EQ_INT(store_vault_json(&jsons[i], &jl, s, store_vault_at(s, i)), 0);
+        CHECK(jsons[i] && strlen(jsons[i]) == jl && jsons[i][jl - 1] == '\n');
+    }
+    s = reopen(s, dir);
+    if (!s)
+        goto out;
+    char *st2 = state_of(s, STATE_ALL);
+    CHECK_EQ_STR(st2, st);
+    free(st2);
+    for (size_t i = 0; i < store_vault_count(s) && i < 8; i++) {
+        char *j = NULL;
+        size_t jl;
+        CHECK_EQ_INT(store_vault_json(&j, &jl, s, store_vault_at(s, i)), 0);
+        CHECK_EQ_STR(j, jsons[i]);
+        alloc_free(j);
+    }
+
+    /* exports in each scheme: deterministic across reopenings, decode back
+     * to the exact Vault bytes, sizes announced exactly */
+    static const enum backup_crypto_scheme schemes[3] = {
+        BACKUP_CRYPTO_CURRENT, BACKUP_CRYPTO_LEGACY, BACKUP_CRYPTO_NONE};
+    struct blob first_current = {NULL, 0};
+    for (int k = 0; k < 3; k++) {
+        enum backup_crypto_scheme scheme = schemes[k];
+        const char *pw = scheme == BACKUP_CRYPTO_NONE ? NULL : EXPORT_PW;
+        struct blob exports[6] = {{0}};
+        for (int round = 0; round < 2; round++) {
+            CHECK_EQ_INT(store_set_export(s, pw, pw ? EXPORT_PW_LEN : 0, scheme), 0);
+            for (size_t i = 0; i < count; i++) {
+                const struct store_vault *v = store_vault_by_dir(s, held[i].dir);
+                const struct store_epoch *e = v ? store_vault_epoch(v, held[i].epoch) : NULL;
+                CHECK(e != NULL);
+                if (!e)
+                    continue;
+                data = NULL;
+                len = 0;
+                CHECK_EQ_INT(store_export(&data, &len, s, v, held[i].epoch), 0);
+                if (!data)
+                    continue;
+                CHECK_EQ_INT(e->export_size, len);
+                CHECK_EQ_INT(len, vult_encoded_len(held[i].vault.len, scheme));
+                if (round == 0) {
+                    exports[i] = blob_copy(data, len);
+                    /* cached: the same bytes again */
+                    const uint8_t *again = NULL;
+                    size_t again_len = 0;
+                    CHECK_EQ_INT(store_export(&again, &again_len, s, v, held[i].epoch), 0);
+                    CHECK(again == data && again_len == len);
+                    struct blob back = vault_bytes_of((struct blob){(uint8_t *)data, len}, pw,
+                                                      cache);
+                    CHECK(back.len == held[i].vault.len &&
+                          memcmp(back.bytes, held[i].vault.bytes, back.len) == 0);
+                    free(back.bytes);
+                    if (scheme == BACKUP_CRYPTO_NONE && held[i].plain)
+                        CHECK(len == held[i].file.len &&
+                              memcmp(data, held[i].file.bytes, len) == 0);
+                    if (scheme != BACKUP_CRYPTO_NONE) {
+                        struct vult_password wrong = {"nope", 4};
+                        struct vult_file f;
+                        CHECK_EQ_INT(vult_decode(&f, data, len, &wrong, 1, cache), -EACCES);
+                    }
+                    if (scheme == BACKUP_CRYPTO_CURRENT && i == 0)
+                        first_current = blob_copy(data, len);
+                } else {
+                    CHECK(len == exports[i].len && memcmp(data, exports[i].bytes, len) == 0);
+                }
+            }
+            /* no such epoch */
+            const struct store_vault *v0 = store_vault_at(s, 0);
+            CHECK_EQ_INT(store_export(&data, &len, s, v0, 99), -ENOENT);
+            if (round == 0) {
+                s = reopen(s, dir);
+                if (!s)
+                    goto out;
+            }
+        }
+        for (size_t i = 0; i < count; i++)
+            free(exports[i].bytes);
+    }
+    /* the inodes and times did not depend on the export settings */
+    st2 = state_of(s, STATE_ALL);
+    CHECK_EQ_STR(st2, st);
+    free(st2);
+
+    /* a second store: its own encryption, the same unencrypted bytes, the
+     * same vault.json */
+    s2 = fresh_store(&dir2);
+    if (s2) {
+        struct store_import_result r;
+        CHECK_EQ_INT(store_import(s2, held[0].file.bytes, held[0].file.len, NULL, &r), 0);
+        /* store_set_export rebuilds the views: fetch them after it */
+        CHECK_EQ_INT(store_set_export(s2, EXPORT_PW, EXPORT_PW_LEN, BACKUP_CRYPTO_CURRENT), 0);
+        const struct store_vault *v = store_vault_at(s2, 0);
+        CHECK_EQ_INT(store_export(&data, &len, s2, v, 1), 0);
+        CHECK(first_current.bytes && len == first_current.len &&
+              memcmp(data, first_current.bytes, len) != 0);
+        struct blob back = vault_bytes_of((struct blob){(uint8_t *)data, len}, EXPORT_PW, cache);
+        CHECK(back.len == held[0].vault.len &&
+              memcmp(back.bytes, held[0].vault.bytes, back.len) == 0);
+        free(back.bytes);
+        CHECK_EQ_INT(store_set_export(s2, EXPORT_PW, EXPORT_PW_LEN, BACKUP_CRYPTO_LEGACY), 0);
+        v = store_vault_at(s2, 0);
+        const uint8_t *d2;
+        size_t l2;
+        CHECK_EQ_INT(store_export(&d2, &l2, s2, v, 1), 0);
+        CHECK_EQ_INT(store_set_export(s, EXPORT_PW, EXPORT_PW_LEN, BACKUP_CRYPTO_LEGACY), 0);
+        const struct store_vault *v1 = store_vault_by_dir(s, held[0].dir);
+        CHECK_EQ_INT(store_export(&data, &len, s, v1, held[0].epoch), 0);
+        CHECK(l2 == len && memcmp(d2, data, len) != 0);
+        CHECK_EQ_INT(store_set_export(s2, NULL, 0, BACKUP_CRYPTO_NONE), 0);
+        v = store_vault_at(s2, 0);
+        CHECK_EQ_INT(store_export(&d2, &l2, s2, v, 1), 0);
+        CHECK(l2 == held[0].file.len && memcmp(d2, held[0].file.bytes, l2) == 0);
+        /* the same share gives the same vault.json in any store */
+        struct store_import_result r2;
+        CHECK_EQ_INT(store_import(s2, held[1].file.bytes, held[1].file.len, NULL, &r2), 0);
+        char *j1 = NULL, *j2 = NULL;
+        size_t l;
+        CHECK_EQ_INT(store_vault_json(&j2, &l, s2, store_vault_by_dir(s2, held[1].dir)), 0);
+        CHECK_EQ_INT(store_vault_json(&j1, &l, s, store_vault_by_dir(s, held[1].dir)), 0);
+        CHECK_EQ_STR(j2, j1);
+        alloc_free(j1);
+        alloc_free(j2);
+        store_close(s2);
+        rm_rf(dir2);
+    }
+    free(first_current.bytes);
+out:
+    free(st);
+    for (size_t i = 0; i < 8; i++)
+        alloc_free(jsons[i]);
+    for (size_t i = 0; i < count; i++) {
+        free(held[i].file.bytes);
+        free(held[i].vault.bytes);
+    }
+    vult_keycache_free(cache);
+    store_close(s);
+    rm_rf(dir);
+}
+
+/* ---- passphrase, lock, format ----------------------------------------------------------- */
+
+static void test_passphrase_and_lock(void)
+{
+    char *dir = NULL;
+    struct store *s = fresh_store(&dir), *t = NULL;
+    struct blob a = synth(&spec_a);
+    struct store_import_result r;
+    int busy = -1, ret;
+
+    if (!s)
+        return;
+    CHECK_EQ_INT(store_import(s, a.bytes, a.len, NULL, &r), 0);
+    char *st = state_of(s, STATE_ALL);
+
+    /* a second opener while one is open: busy, with the holder's pid */
+    struct snap *before = snap_take(dir);
+    ret = store_open(&t, &busy, dir, PASS, PASS_LEN);
+    CHECK_EQ_INT(ret, -EBUSY);
+    CHECK_EQ_INT(busy, getpid());
+    CHECK(t == NULL);
+    struct snap *after = snap_take(dir);
+    CHECK(snap_same(before, after, __LINE__));
+    snap_free(after);
+    snap_free(before);
+    store_close(s);
+    s = NULL;
+
+    /* the wrong passphrase: EACCES, nothing changed */
+    before = snap_take(dir);
+    ret = store_open(&t, &busy, dir, "wrong", 5);
+    CHECK_EQ_INT(ret, -EACCES);
+    CHECK(t == NULL);
+    after = snap_take(dir);
+    CHECK(snap_same(before, after, __LINE__));
+    snap_free(after);
+    /* ... from another process (every mount attempt is one) */
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct store *c = NULL;
+        _exit(store_open(&c, NULL, dir, "wrong", 5) == -EACCES ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+          WEXITSTATUS(status) == 0);
+    after = snap_take(dir);
+    CHECK(snap_same(before, after, __LINE__)); /* a wrong passphrase never touches the lock */
+    snap_free(after);
+    snap_free(before);
+    ret = store_open(&t, NULL, dir, "", 0);
+    CHECK(ret < 0);
+
+    /* a new passphrase: the old one stops working, the vaults stay */
+    ret = store_open(&s, NULL, dir, PASS, PASS_LEN);
+    CHECK_EQ_INT(ret, 0);
+    if (s) {
+        CHECK_EQ_INT(store_passwd(s, "new passphrase", 14, NULL), 0);
+        store_close(s);
+        s = NULL;
+    }
+    CHECK_EQ_INT(store_open(&s, NULL, dir, PASS, PASS_LEN), -EACCES);
+    CHECK_EQ_INT(store_open(&s, NULL, dir, "new passphrase", 14), 0);
+    if (s) {
+        char *st2 = state_of(s, STATE_ALL);
+        CHECK_EQ_STR(st2, st);
+        free(st2);
+        check_fsck_clean(s, false, __LINE__);
+        /* and with an explicit cost */
+        struct seal_kdf kdf = cheap_kdf;
+        randombytes_buf(kdf.salt, sizeof(kdf.salt));
+        CHECK_EQ_INT(store_passwd(s, "third", 5, &kdf), 0);
+        CHECK_EQ_INT(store_passwd(s, "", 0, NULL), -EINVAL);
+        store_close(s);
+        s = NULL;
+    }
+    CHECK_EQ_INT(store_open(&s, NULL, dir, "new passphrase", 14), -EACCES);
+    CHECK_EQ_INT(store_open(&s, NULL, dir, "third", 5), 0);
+    store_close(s);
+    s = NULL;
+
+    /* init refuses a non-empty directory, an existing store included */
+    {
+        struct snap *b = snap_take(dir);
+        CHECK_EQ_INT(store_init(dir, PASS, PASS_LEN, &cheap_kdf), -EEXIST);
+        struct snap *a2 = snap_take(dir);
+        CHECK(snap_same(b, a2, __LINE__));
+        snap_free(a2);
+        snap_free(b);
+        char *other = make_dir();
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/notes.txt", other);
+        FILE *f = fopen(path, "w");
+        fputs("mine\n", f);
+        fclose(f);
+        CHECK_EQ_INT(store_init(other, PASS, PASS_LEN, &cheap_kdf), -EEXIST);
+        CHECK_EQ_INT(store_init(other, "", 0, &cheap_kdf), -EINVAL);
+        rm_rf(other);
+        CHECK_EQ_INT(store_open(&s, NULL, "/nonexistent/vultfs-store", PASS, PASS_LEN), -ENOENT);
+        other = make_dir();
+        CHECK_EQ_INT(store_open(&s, NULL, other, PASS, PASS_LEN), -ENOENT);
+        rm_rf(other);
+    }
+
+    /* a newer format than this build knows */
+    {
+        char path[4096];
+        uint8_t *text = NULL;
+        size_t len = 0;
+        snprintf(path, sizeof(path), "%s/vultfs.json", dir);
+        CHECK_EQ_INT(io_read_file(&text, &len, AT_FDCWD, path, 1 << 16), 0);
+        char *copy = calloc(1, len + 1);
+        memcpy(copy, text, len);
+        char *at = strstr(copy, "\"format\": 1");
+        CHECK(at != NULL);
+        if (at) {
+            at[10] = '2';
+            FILE *f = fopen(path, "w");
+            fwrite(copy, 1, len, f);
+            fclose(f);
+            CHECK_EQ_INT(store_open(&s, NULL, dir, "third", 5), -EPROTONOSUPPORT);
+            CHECK(s == NULL);
+            CHECK_EQ_INT(store_open(&s, NULL, dir, "wrong", 5), -EPROTONOSUPPORT);
+            /* and back: it opens again */
+            f = fopen(path, "w");
+            fwrite(text, 1, len, f);
+            fclose(f);
+            CHECK_EQ_INT(store_open(&s, NULL, dir, "third", 5), 0);
+            store_close(s);
+            s = NULL;
+        }
+        free(copy);
+        alloc_free(text);
+    }
+    free(st);
+    free(a.bytes);
+    rm_rf(dir);
+}
+
+/* A wrong passphrase on a store that was never opened must not change it
+ * either (a mount attempt with a typo right after init). */
+static void test_wrong_passphrase_fresh(void)
+{
+    char *dir = make_dir();
+    struct store *t = NULL;
+    CHECK_EQ_INT(store_init(dir, PASS, PASS_LEN, &cheap_kdf), 0);
+    struct snap *before = snap_take(dir);
+    CHECK_EQ_INT(store_open(&t, NULL, dir, "wrong", 5), -EACCES);
+    struct snap *after = snap_take(dir);
+    CHECK(snap_same(before, after, __LINE__));
+    snap_free(after);
+    snap_free(before);
+    rm_rf(dir);
+}
+
+/* ---- vault.json and names ------------------------------------------------------------------ */
+
+static void test_vault_json_and_names(const char *fx)
+{
+    char *dir = NULL;
+    struct store *s = fresh_store(&dir);
+    struct synth_spec clash = spec_a;
+    char clash_ecdsa[] = SYNTH_ECDSA;
+    struct synth_spec slash = spec_a;
+    char slash_ecdsa[] = SYNTH_ECDSA;
+    struct store_import_result r;
+
+    if (!s)
+        return;
+    memcpy(clash_ecdsa + strlen(clash_ecdsa) - 4, "1234", 4);
+    clash.ecdsa = clash_ecdsa;
+    clash.share_tag = "clash";
+    memcpy(slash_ecdsa + strlen(slash_ecdsa) - 4, "5678", 4);
+    slash.ecdsa = slash_ecdsa;
+    slash.name = "a/b";
+
+    struct blob a = synth(&spec_a), c = synth(&clash), sl = synth(&slash);
+    expect_import(s, dir, a, NULL, 0, 0, EPOCHS_NEW_VAULT, 1, __LINE__, &r);
+    CHECK_EQ_STR(r.dir_name, "Synth Vault");
+    expect_import(s, dir, c, NULL, 0, 0, EPOCHS_NEW_VAULT, 1, __LINE__, &r);
+    CHECK_EQ_STR(r.dir_name, "Synth Vault-1234");
+    expect_import(s, dir, sl, NULL, 0, 0, EPOCHS_NEW_VAULT, 1, __LINE__, &r);
+    CHECK_EQ_STR(r.dir_name, "a_b");
+    CHECK(store_vault_by_dir(s, "Synth Vault") != NULL);
+    CHECK(store_vault_by_dir(s, "Synth Vault-1234") != NULL);
+    CHECK(store_vault_by_dir(s, "a_b") != NULL);
+    CHECK(store_vault_by_dir(s, "a/b") == NULL);
+    /* each goes into its own directory only */
+    EXPECT(s, dir, c, "Synth Vault", 0, -EINVAL, EPOCHS_WRONG_PLACE, 0);
+    EXPECT(s, dir, a, "Synth Vault-1234", 0, -EINVAL, EPOCHS_WRONG_PLACE, 0);
+    EXPECT(s, dir, c, "Synth Vault-1234", 0, 0, EPOCHS_UNCHANGED, 1);
+    if (fx) {
+        struct blob hp = read_fixture(fx, "honeypot.bak");
+        EXPECT(s, dir, hp, NULL, 0, 0, EPOCHS_NEW_VAULT, 1);
+        free(hp.bytes);
+    }
+
+    size_t n = store_vault_count(s);
+    char **jsons = calloc(n, sizeof(*jsons));
+    for (size_t i = 0; i < n; i++) {
+        const struct store_vault *v = store_vault_at(s, i);
+        size_t len = 0;
+        CHECK_EQ_INT(store_vault_json(&jsons[i], &len, s, v), 0);
+        if (!jsons[i])
+            continue;
+        CHECK(strstr(jsons[i], "FAKE-KEYSHARE") == NULL);
+        CHECK(strstr(jsons[i], "imported") == NULL);
+        CHECK(strstr(jsons[i], "keyshare") == NULL);
+        char when[32];
+        snprintf(when, sizeof(when), "%lld", (long long)v->epochs[0].imported_sec);
+        CHECK(strstr(jsons[i], when) == NULL);
+        vult_format_time(when, sizeof(when), v->epochs[0].imported_sec, 0);
+        when[10] = '\0'; /* the date */
+        CHECK(strstr(jsons[i], when) == NULL);
+        CHECK(strstr(jsons[i], v->public_key_ecdsa) != NULL);
+        CHECK(strstr(jsons[i], "\"current_epoch\": 1") != NULL);
+    }
+    if (fx) {
+        /* no piece of the honeypot's real key shares */
+        const struct store_vault *v = store_vault_by_dir(s, "JP Honeypot Vault");
+        struct blob file = read_fixture(fx, "honeypot.bak");
+        struct blob vb = vault_bytes_of(file, NULL, NULL);
+        struct vult_vault parsed;
+        CHECK(v != NULL);
+        if (v && vb.bytes && vult_vault_parse(&parsed, vb.bytes, vb.len) == 0) {
+            char *j = NULL;
+            size_t len;
+            CHECK_EQ_INT(store_vault_json(&j, &len, s, v), 0);
+            for (size_t k = 0; j && k < parsed.key_share_count; k++) {
+                struct vult_str ks = parsed.key_shares[k].keyshare;
+                for (size_t off = 0; off + 24 <= ks.len; off += ks.len / 7 + 1) {
+                    char piece[25];
+                    memcpy(piece, ks.ptr + off, 24);
+                    piece[24] = '\0';
+                    CHECK(strstr(j, piece) == NULL);
+                }
+            }
+            CHECK(j && strstr(j, "2c5e9ced") != NULL);
+            CHECK(j && strstr(j, "iPad-D3842FFB838E") != NULL);
+            alloc_free(j);
+        }
+        free(file.bytes);
+        free(vb.bytes);
+    }
+    char *list = NULL;
+    CHECK_EQ_INT(store_list_json(&list, s), 0);
+    CHECK(list && strstr(list, "FAKE-KEYSHARE") == NULL);
+    CHECK(list && strstr(list, "Synth Vault-1234") != NULL);
+    alloc_free(list);
+
+    char *st = state_of(s, STATE_ALL);
+    s = reopen(s, dir);
+    if (s) {
+        char *st2 = state_of(s, STATE_ALL);
+        CHECK_EQ_STR(st2, st);
+        free(st2);
+        CHECK_EQ_INT(store_vault_count(s), n);
+        for (size_t i = 0; i < n && i < store_vault_count(s); i++) {
+            char *j = NULL;
+            size_t len;
+            CHECK_EQ_INT(store_vault_json(&j, &len, s, store_vault_at(s, i)), 0);
+            CHECK_EQ_STR(j, jsons[i]);
+            alloc_free(j);
+        }
+        CHECK_EQ_STR(store_vault_at(s, 1)->dir_name, "Synth Vault-1234");
+    }
+    for (size_t i = 0; i < n; i++)
+        alloc_free(jsons[i]);
+    free(jsons);
+    free(st);
+    free(a.bytes);
+    free(c.bytes);
+    free(sl.bytes);
+    store_close(s);
+    rm_rf(dir);
+}
+
+/* ---- I/O faults: every step of an import, failed once -------------------------------------- */
+
+struct fault {
+    int n;    /* the call to fail, 1-based */
+    int err;  /* with this -errno */
+    int calls;
+    bool fired;
+};
+
+static int fault_nth(enum io_step step, void *ctx)
+{
+    struct fault *f = ctx;
+    (void)step;
+    if (++f->calls == f->n) {
+        f->fired = true;
+        return f->err;
+    }
+    return 0;
+}
+
+static void fault_loop(bool new_epoch, int err)
+{
+    struct blob other = synth(&spec_other), a = synth(&spec_a), b = synth(&spec_b);
+    struct blob incoming = new_epoch ? b : a;
+    bool done = false;
+    int n, failed = 0;
+
+    for (n = 1; n < 100 && !done; n++) {
+        char *dir = NULL;
+        struct store *s = fresh_store(&dir);
+        struct store_import_result r;
+        if (!s)
+            break;
+        CHECK_EQ_INT(store_import(s, other.bytes, other.len, NULL, &r), 0);
+        if (new_epoch)
+            CHECK_EQ_INT(store_import(s, a.bytes, a.len, NULL, &r), 0);
+        char *old = state_of(s, STATE_ALL);
+
+        struct fault f = {.n = n, .err = err};
+        io_set_fault_hook(fault_nth, &f);
+        int ret = store_import(s, incoming.bytes, incoming.len, NULL, &r);
+        io_set_fault_hook(NULL, NULL);
+
+        if (f.fired) {
+            failed++;
+            CHECK_EQ_INT(ret, err);
+            CHECK_EQ_STR(epochs_outcome_name(r.outcome), epochs_outcome_name(EPOCHS_FAILED));
+            char *mem = state_of(s, STATE_ALL);
+            CHECK_EQ_STR(mem, old);
+            free(mem);
+            s = reopen(s, dir);
+            char *now = state_of(s, STATE_ALL);
+            /* a failed directory fsync comes after the index rename:
+             * commit() must put the old index back */
+            CHECK_EQ_STR(now, old);
+            if (strcmp(now ? now : "", old) != 0 || ret != err)
+                fprintf(stderr, "  %s import, fault %s at I/O call %d: ret %d\n",
+                        new_epoch ? "new-epoch" : "new-vault", err == -EIO ? "EIO" : "ENOSPC",
+                        n, ret);
+            free(now);
+            if (s) {
+                check_fsck_clean(s, true, __LINE__);
+                if (s && store_vault_count(s) == 0)
+                    fprintf(stderr, "  (fault at call %d)\n", n);
+                /* and the import goes through afterwards */
+                int again = store_import(s, incoming.bytes, incoming.len, NULL, &r);
+                CHECK(again == 0);
+                if (again != 0)
+                    fprintf(stderr, "  retry after fault at call %d: %d %s\n", n, again,
+                            r.reason);
+                s = reopen(s, dir);
+                if (s)
+                    check_fsck_clean(s, false, __LINE__);
+            }
+        } else {
+            done = true;
+            CHECK_EQ_INT(ret, 0);
+            CHECK_EQ_STR(epochs_outcome_name(r.outcome),
+                         epochs_outcome_name(new_epoch ? EPOCHS_NEW_EPOCH : EPOCHS_NEW_VAULT));
+            s = reopen(s, dir);
+            if (s) {
+                const struct store_vault *v = store_vault_by_dir(s, "Synth Vault");
+                CHECK(v && v->current && v->current->number == (new_epoch ? 2u : 1u));
+                CHECK(v && v->epoch_count == (new_epoch ? 2u : 1u));
+                CHECK_EQ_INT(store_vault_count(s), 2);
+                check_fsck_clean(s, false, __LINE__);
+            }
+        }
+        free(old);
+        store_close(s);
+        rm_rf(dir);
+    }
+    CHECK(done);
+    /* record: open, write, fsync, rename, dirsync; the index: the same */
+    CHECK(failed >= 10);
+    free(other.bytes);
+    free(a.bytes);
+    free(b.bytes);
+}
+
+static void test_io_faults(void)
+{
+    fault_loop(false, -EIO);
+    fault_loop(false, -ENOSPC);
+    fault_loop(true, -EIO);
+    fault_loop(true, -ENOSPC);
+}
+
+/* ---- failed allocations ------------------------------------------------------------------------ */
+
+static void alloc_loop_import(void)
+{
+    struct blob a = synth(&spec_a), b = synth(&spec_b);
+    char *old_ref = NULL, *new_ref = NULL;
+    long n;
+    bool done = false;
+    int partial = 0;
+
+    /* the two states, without times and inodes (which are per store) */
+    {
+        char *dir = NULL;
+        struct store *s = fresh_store(&dir);
+        struct store_import_result r;
+        if (!s)
+            return;
+        CHECK_EQ_INT(store_import(s, a.bytes, a.len, NULL, &r), 0);
+        old_ref = state_of(s, 0);
+        CHECK_EQ_INT(store_import(s, b.bytes, b.len, NULL, &r), 0);
+        new_ref = state_of(s, 0);
+        store_close(s);
+        rm_rf(dir);
+    }
+    for (n = 0; n < 20000 && !done; n++) {
+        char *dir = NULL;
+        struct store *s = fresh_store(&dir);
+        struct store_import_result r;
+        if (!s)
+            break;
+        CHECK_EQ_INT(store_import(s, a.bytes, a.len, NULL, &r), 0);
+        alloc_fail_after(n);
+        int ret = store_import(s, b.bytes, b.len, NULL, &r);
+        long failures = alloc_failures();
+        alloc_fail_after(-1);
+        if (failures == 0) {
+            done = true;
+            CHECK_EQ_INT(ret, 0);
+        } else if (ret >= 0) {
+            fprintf(stderr, "  import with allocation %ld failed returned %d\n", n, ret);
+        }
+        if (failures)
+            CHECK(ret < 0 || ret == 0); /* tallied below */
+        if (failures && ret >= 0)
+            partial++;
+        s = reopen(s, dir);
+        if (s) {
+            char *now = state_of(s, 0);
+            bool ok = strcmp(now, old_ref) == 0 || strcmp(now, new_ref) == 0;
+            CHECK(ok);
+            if (!ok)
+                fprintf(stderr, "  allocation %ld: partial state:\n%s", n, now);
+            if (done)
+                CHECK_EQ_STR(now, new_ref);
+            free(now);
+            check_fsck_clean(s, true, __LINE__);
+        }
+        store_close(s);
+        rm_rf(dir);
+    }
+    CHECK(done);
+    CHECK(n > 20);
+    /* a failed allocation reports an error */
+    CHECK_EQ_INT(partial, 0);
+    fprintf(stderr, "store: import survives a failure at each of %ld allocations\n", n - 1);
+    free(old_ref);
+    free(new_ref);
+    free(a.bytes);
+    free(b.bytes);
+}
+
+static void alloc_loop_open(void)
+{
+    char *dir = NULL;
+    struct store *s = fresh_store(&dir);
+    struct blob a = synth(&spec_a), b = synth(&spec_b), o = synth(&spec_other);
+    struct store_import_result r;
+    bool done = false;
+    long n;
+
+    if (!s)
+        return;
+    CHECK_EQ_INT(store_import(s, a.bytes, a.len, NULL, &r), 0);
+    CHECK_EQ_INT(store_import(s, b.bytes, b.len, NULL, &r), 0);
+    CHECK_EQ_INT(store_import(s, o.bytes, o.len, NULL, &r), 0);
+    char *ref = state_of(s, STATE_ALL);
+    store_close(s);
+    s = NULL;
+    for (n = 0; n < 20000 && !done; n++) {
+        struct store *t = NULL;
+        alloc_fail_after(n);
+        int ret = store_open(&t, NULL, dir, PASS, PASS_LEN);
+        long failures = alloc_failures();
+        alloc_fail_after(-1);
+        if (failures == 0) {
+            done = true;
+            CHECK_EQ_INT(ret, 0);
+        } else {
+            CHECK(ret < 0);
+            CHECK(t == NULL);
+            if (ret >= 0)
+                fprintf(stderr, "  open with allocation %ld failed returned %d\n", n, ret);
+        }
+        store_close(t);
+        t = NULL;
+        CHECK_EQ_INT(store_open(&t, NULL, dir, PASS, PASS_LEN), 0);
+        if (t) {
+            char *now = state_of(t, STATE_ALL);
+            CHECK_EQ_STR(now, ref);
+            free(now);
+            if (done || n % 16 == 0)
+                check_fsck_clean(t, false, __LINE__);
+        }
+        store_close(t);
+    }
+    CHECK(done);
+    CHECK(n > 10);
+    fprintf(stderr, "store: open survives a failure at each of %ld allocations\n", n - 1);
+    free(ref);
+    free(a.bytes);
+    free(b.bytes);
+    free(o.bytes);
+    rm_rf(dir);
+}
+
+int main(int argc, char **argv)
+{
+    const char *fx = check_fixtures_dir();
+
+    alloc_install_jansson();
+    if (backup_crypto_init() < 0 || sodium_init() < 0) {
+        fprintf(stderr, "test_store: no AES-256-GCM on this CPU\n");
+        return 77;
+    }
+    /* another ECDSA key for the other synthetic vault */
+    memcpy(other_ecdsa + 2, "cafe", 4);
+    memcpy(other_ecdsa + strlen(other_ecdsa) - 4, "beef", 4);
+    seal_kdf_default(&cheap_kdf);
+    cheap_kdf.opslimit = crypto_pwhash_OPSLIMIT_MIN;
+    cheap_kdf.memlimit = crypto_pwhash_MEMLIMIT_MIN;
+
+    /* "test_store alloc": only the allocation loops (for valgrind) */
+    if (argc > 1 && strcmp(argv[1], "alloc") == 0) {
+        alloc_loop_import();
+        alloc_loop_open();
+        return check_done("store");
+    }
+
+    test_synthetic_table();
+    test_synthetic_restore_orders();
+    test_passphrase_and_lock();
+    test_wrong_passphrase_fresh();
+    test_vault_json_and_names(fx);
+    test_persistence(fx);
+    if (fx) {
+        test_fixture_colocation(fx);
+        test_fixture_reshares(fx);
+        test_fixture_history(fx);
+    } else {
+        fprintf(stderr, "test_store: no VULTFS_FIXTURES: real-share cases skipped\n");
+    }
+    test_io_faults();
+    alloc_loop_import();
+    alloc_loop_open();
+    return check_done("store");
+}
