@@ -14,5 +14,6 @@ int cmd_list(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_forget(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
 
 #endif

@@ -3,6 +3,8 @@
  * This file only dispatches to the subcommands.
  */
 #include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -18,6 +20,7 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  init    [--passphrase-file F] STORE            create an encrypted store\n"
+    "  mount   [OPTIONS] STORE MOUNTPOINT             serve the store as a filesystem\n"
     "  import  [--import-passwords F] STORE FILE...   import backups, as a mount would\n"
     "  export  [--export-password-file F | --export-password none] STORE VAULT OUT\n"
     "  list    STORE                                  the store's vaults and epochs (JSON)\n"
@@ -44,6 +47,7 @@ static const struct command commands[] = {
     {"fsck", cmd_fsck},
     {"forget", cmd_forget},
     {"passwd", cmd_passwd},
+    {"mount", cmd_mount},
 };
 
 int main(int argc, char **argv)
@@ -60,6 +64,10 @@ int main(int argc, char **argv)
         printf("vultfs %s\n", VULTFS_VERSION);
         return 0;
     }
+    /* passphrases and decrypted shares must never land in a core dump */
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    prctl(PR_SET_DUMPABLE, 0);
     if (backup_crypto_init() < 0) {
         log_err("this CPU lacks AES-256-GCM support (AES-NI and PCLMUL), which the "
                 "Vultisig backup format needs");

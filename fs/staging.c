@@ -1,0 +1,346 @@
+#include "staging.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "store.h"
+
+/* In-memory files get inode numbers from a range of their own; the store's
+ * are keyed hashes, so a clash is as unlikely as any 64-bit collision. */
+#define STAGING_INO_BASE 0xfff0000000000000ull
+#define STAGING_MIN_CAP (16u << 10)
+
+static struct staging_file *files;
+static size_t cap_bytes = STORE_DEFAULT_MAX_IMPORT;
+static uint64_t next_ino = STAGING_INO_BASE;
+
+void staging_set_cap(size_t cap)
+{
+    cap_bytes = cap;
+}
+
+size_t staging_cap(void)
+{
+    return cap_bytes;
+}
+
+bool staging_is_temp_name(const char *name)
+{
+    size_t len = strlen(name);
+    if (name[0] == '.')
+        return true;
+    if (len > 5 && strcmp(name + len - 5, ".part") == 0)
+        return true;
+    return len > 1 && name[len - 1] == '~';
+}
+
+static void buf_free(struct staging_buf *b)
+{
+    alloc_secret_free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* Grows b to hold want bytes: a new secret buffer, the old one wiped. */
+static int buf_reserve(struct staging_buf *b, size_t want)
+{
+    if (want <= b->cap)
+        return 0;
+    if (want > cap_bytes)
+        return -EFBIG;
+    size_t cap = b->cap * 2;
+    if (cap < STAGING_MIN_CAP)
+        cap = STAGING_MIN_CAP;
+    if (cap < want)
+        cap = want;
+    if (cap > cap_bytes)
+        cap = cap_bytes;
+    uint8_t *data = alloc_secret(cap);
+    if (!data)
+        return -ENOMEM;
+    if (b->len)
+        memcpy(data, b->data, b->len);
+    alloc_secret_free(b->data);
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_set_len(struct staging_buf *b, size_t len)
+{
+    if (len > b->len) {
+        int ret = buf_reserve(b, len);
+        if (ret < 0)
+            return ret;
+        memset(b->data + b->len, 0, len - b->len);
+    } else if (b->data) {
+        memset(b->data + len, 0, b->len - len); /* wipe what is cut off */
+    }
+    b->len = len;
+    return 0;
+}
+
+static bool is_live(const struct staging_file *f)
+{
+    return !f->gone;
+}
+
+struct staging_file *staging_find(const char *path)
+{
+    for (struct staging_file *f = files; f; f = f->next)
+        if (is_live(f) && strcmp(f->path, path) == 0)
+            return f;
+    return NULL;
+}
+
+/* Is path directly inside dir? */
+static bool directly_in(const char *path, const char *dir)
+{
+    size_t dlen = strcmp(dir, "/") == 0 ? 0 : strlen(dir);
+    if (strncmp(path, dir, dlen) != 0 || path[dlen] != '/')
+        return false;
+    return strchr(path + dlen + 1, '/') == NULL;
+}
+
+void staging_foreach_in(const char *dir, void (*fn)(void *ctx, const struct staging_file *file),
+                        void *ctx)
+{
+    for (struct staging_file *f = files; f; f = f->next)
+        if (is_live(f) && directly_in(f->path, dir))
+            fn(ctx, f);
+}
+
+bool staging_any_below(const char *dir)
+{
+    size_t dlen = strlen(dir);
+    for (struct staging_file *f = files; f; f = f->next)
+        if (is_live(f) && strncmp(f->path, dir, dlen) == 0 && f->path[dlen] == '/')
+            return true;
+    return false;
+}
+
+static void file_free(struct staging_file *f)
+{
+    buf_free(&f->buf);
+    alloc_free(f->path);
+    alloc_free(f);
+}
+
+/* Frees f when it is out of the tree and no open holds it. */
+static void maybe_free(struct staging_file *f)
+{
+    if (!f->gone || f->opens)
+        return;
+    for (struct staging_file **p = &files; *p; p = &(*p)->next) {
+        if (*p == f) {
+            *p = f->next;
+            break;
+        }
+    }
+    file_free(f);
+}
+
+static struct staging_file *file_new(const char *path)
+{
+    const char *name = strrchr(path, '/');
+    struct staging_file *f = alloc_zeroed(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    f->path = alloc_strndup(path, strlen(path));
+    if (!f->path) {
+        alloc_free(f);
+        return NULL;
+    }
+    f->temp = staging_is_temp_name(name ? name + 1 : path);
+    f->ino = next_ino++;
+    clock_gettime(CLOCK_REALTIME, &f->created);
+    f->next = files;
+    files = f;
+    return f;
+}
+
+int staging_open(struct staging_handle **out, const char *path, bool truncate, bool shadow,
+                 const uint8_t *initial, size_t initial_len)
+{
+    struct staging_file *f = staging_find(path);
+    struct staging_handle *h;
+    bool made = false;
+    int ret;
+
+    *out = NULL;
+    if (!f) {
+        f = file_new(path);
+        if (!f)
+            return -ENOMEM;
+        f->shadow = shadow;
+        made = true;
+    }
+    h = alloc_zeroed(1, sizeof(*h));
+    if (!h) {
+        ret = -ENOMEM;
+        goto out_fail;
+    }
+    h->file = f;
+    if (f->temp) {
+        if (truncate && (ret = buf_set_len(&f->buf, 0)) < 0)
+            goto out_fail;
+        if (truncate)
+            f->too_big = false;
+    } else if (!truncate && initial && initial_len) {
+        ret = buf_reserve(&h->buf, initial_len);
+        if (ret < 0)
+            goto out_fail;
+        memcpy(h->buf.data, initial, initial_len);
+        h->buf.len = initial_len;
+        f->size = initial_len;
+    } else if (truncate || made) {
+        f->size = 0;
+    }
+    f->opens++;
+    *out = h;
+    return 0;
+
+out_fail:
+    alloc_free(h);
+    if (made) {
+        f->gone = true;
+        maybe_free(f);
+    }
+    return ret;
+}
+
+struct staging_buf *staging_buffer(struct staging_handle *h)
+{
+    return h->file->temp ? &h->file->buf : &h->buf;
+}
+
+/* The refusal is reported at close: the handle becomes dirty so that its
+ * next flush reports (and logs) it. */
+static void mark_too_big(struct staging_handle *h)
+{
+    h->too_big = true;
+    h->dirty = true;
+    if (h->file->temp)
+        h->file->too_big = true;
+}
+
+int staging_write(struct staging_handle *h, const void *data, size_t size, off_t off)
+{
+    struct staging_buf *b = staging_buffer(h);
+    size_t end;
+    int ret;
+
+    if (off < 0)
+        return -EINVAL;
+    if ((size_t)off > cap_bytes || size > cap_bytes - (size_t)off) {
+        mark_too_big(h);
+        return -EFBIG;
+    }
+    end = (size_t)off + size;
+    if (end > b->len && (ret = buf_set_len(b, end)) < 0) {
+        if (ret == -EFBIG)
+            mark_too_big(h);
+        return ret;
+    }
+    memcpy(b->data + off, data, size);
+    h->dirty = true;
+    if (!h->file->temp)
+        h->file->size = b->len;
+    return 0;
+}
+
+size_t staging_read(struct staging_handle *h, void *data, size_t size, off_t off)
+{
+    struct staging_buf *b = staging_buffer(h);
+    if (off < 0 || (size_t)off >= b->len)
+        return 0;
+    if (size > b->len - (size_t)off)
+        size = b->len - (size_t)off;
+    memcpy(data, b->data + off, size);
+    return size;
+}
+
+int staging_truncate(struct staging_handle *h, off_t size)
+{
+    struct staging_buf *b = staging_buffer(h);
+    int ret;
+
+    if (size < 0)
+        return -EINVAL;
+    if ((size_t)size > cap_bytes) {
+        mark_too_big(h);
+        return -EFBIG;
+    }
+    ret = buf_set_len(b, (size_t)size);
+    if (ret < 0)
+        return ret;
+    h->dirty = true;
+    if (!h->file->temp)
+        h->file->size = b->len;
+    return 0;
+}
+
+int staging_truncate_file(struct staging_file *file, off_t size)
+{
+    if (size < 0)
+        return -EINVAL;
+    if (!file->temp)
+        return size == (off_t)file->size ? 0 : -EPERM;
+    if ((size_t)size > cap_bytes)
+        return -EFBIG;
+    return buf_set_len(&file->buf, (size_t)size);
+}
+
+size_t staging_size(const struct staging_file *file)
+{
+    return file->temp ? file->buf.len : file->size;
+}
+
+void staging_release(struct staging_handle *h)
+{
+    struct staging_file *f;
+
+    if (!h)
+        return;
+    f = h->file;
+    buf_free(&h->buf);
+    alloc_free(h);
+    f->opens--;
+    if (!f->temp && !f->opens && (f->imported || f->shadow))
+        f->gone = true;
+    maybe_free(f);
+}
+
+void staging_remove(struct staging_file *file)
+{
+    file->gone = true;
+    maybe_free(file);
+}
+
+int staging_move(struct staging_file *file, const char *to)
+{
+    char *copy = alloc_strndup(to, strlen(to));
+    struct staging_file *there = staging_find(to);
+    const char *name = strrchr(to, '/');
+
+    if (!copy)
+        return -ENOMEM;
+    if (there && there != file)
+        staging_remove(there);
+    alloc_free(file->path);
+    file->path = copy;
+    /* a temporary renamed to a temporary stays one; callers never move
+     * onto a final name (that is an import) */
+    file->temp = staging_is_temp_name(name ? name + 1 : to) || file->temp;
+    return 0;
+}
+
+void staging_clear(void)
+{
+    while (files) {
+        struct staging_file *next = files->next;
+        file_free(files);
+        files = next;
+    }
+}

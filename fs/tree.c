@@ -1,0 +1,219 @@
+#include "tree.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+
+/* Placeholder inode numbers: a range apart from staging's and the store's. */
+#define PLACEHOLDER_INO_BASE 0xffe0000000000000ull
+
+static struct tree_placeholder *placeholders;
+static uint64_t next_placeholder_ino = PLACEHOLDER_INO_BASE;
+
+uint32_t tree_epoch_slot(const char *name)
+{
+    const char *p;
+    uint64_t n = 0;
+
+    if (strncmp(name, "epoch-", 6) != 0)
+        return 0;
+    p = name + 6;
+    if (*p < '1' || *p > '9')
+        return 0;
+    while (*p >= '0' && *p <= '9') {
+        n = n * 10 + (uint64_t)(*p - '0');
+        if (n > UINT32_MAX)
+            return 0;
+        p++;
+    }
+    return strcmp(p, ".vult") == 0 ? (uint32_t)n : 0;
+}
+
+bool tree_is_dir(enum tree_kind kind)
+{
+    return kind == TREE_ROOT || kind == TREE_VAULT || kind == TREE_PLACEHOLDER ||
+           kind == TREE_HISTORY;
+}
+
+static struct tree_placeholder *placeholder_find(const char *name)
+{
+    for (struct tree_placeholder *p = placeholders; p; p = p->next)
+        if (strcmp(p->name, name) == 0)
+            return p;
+    return NULL;
+}
+
+/* Splits path into at most 4 components; returns their count, or
+ * -ENAMETOOLONG. */
+static int split(char parts[4][TREE_NAME_MAX + 1], const char *path)
+{
+    int count = 0;
+
+    while (*path) {
+        while (*path == '/')
+            path++;
+        if (!*path)
+            break;
+        const char *end = strchr(path, '/');
+        size_t len = end ? (size_t)(end - path) : strlen(path);
+        if (len > TREE_NAME_MAX)
+            return -ENAMETOOLONG;
+        if (count == 4)
+            return 4; /* deeper than anything here: the 4th says enough */
+        memcpy(parts[count], path, len);
+        parts[count][len] = '\0';
+        count++;
+        path += len;
+    }
+    return count;
+}
+
+/* The directory level: /<dir>. */
+static void resolve_dir(struct tree_node *out, const struct store *store, const char *name)
+{
+    out->vault = store_vault_by_dir(store, name);
+    out->placeholder = placeholder_find(name);
+    if (out->vault)
+        out->kind = TREE_VAULT;
+    else if (out->placeholder)
+        out->kind = TREE_PLACEHOLDER;
+}
+
+int tree_resolve(struct tree_node *out, const struct store *store, const char *path)
+{
+    char parts[4][TREE_NAME_MAX + 1];
+    int count = split(parts, path);
+
+    memset(out, 0, sizeof(*out));
+    if (count < 0)
+        return count;
+    if (count == 0) {
+        out->kind = TREE_ROOT;
+        return 0;
+    }
+    snprintf(out->name, sizeof(out->name), "%s", parts[count - 1]);
+    out->temp = staging_is_temp_name(out->name);
+    out->slot = tree_epoch_slot(out->name);
+
+    if (count == 1) {
+        out->parent = TREE_IN_ROOT;
+        snprintf(out->dir, sizeof(out->dir), "%s", parts[0]);
+        resolve_dir(out, store, parts[0]);
+        if (out->kind == TREE_NONE) {
+            out->dir[0] = '\0';
+            out->staged = staging_find(path);
+            if (out->staged)
+                out->kind = TREE_STAGED;
+        }
+        return 0;
+    }
+
+    /* the parent directory */
+    struct tree_node dir;
+    memset(&dir, 0, sizeof(dir));
+    resolve_dir(&dir, store, parts[0]);
+    if (dir.kind == TREE_NONE) {
+        char top[TREE_NAME_MAX + 2];
+        snprintf(top, sizeof(top), "/%s", parts[0]);
+        out->parent = staging_find(top) ? TREE_IN_FILE : TREE_IN_NOTHING;
+        return 0;
+    }
+    snprintf(out->dir, sizeof(out->dir), "%s", parts[0]);
+    out->vault = dir.vault;
+    out->placeholder = dir.placeholder;
+    const struct store_vault *v = dir.vault;
+    const struct tree_placeholder *made = dir.placeholder;
+    bool has_history = !made || made->history_made;
+
+    if (count == 2) {
+        out->parent = TREE_IN_DIR;
+        if (strcmp(parts[1], "history") == 0) {
+            if (has_history)
+                out->kind = TREE_HISTORY;
+            return 0;
+        }
+        if (v && v->current && strcmp(parts[1], "share.vult") == 0) {
+            out->kind = TREE_SHARE;
+            out->epoch = v->current;
+        } else if (v && v->latest && strcmp(parts[1], "vault.json") == 0 &&
+                   (!made || made->json_written)) {
+            out->kind = TREE_JSON;
+        }
+    } else if (strcmp(parts[1], "history") != 0 || !has_history) {
+        char mid[2 * TREE_NAME_MAX + 4];
+        snprintf(mid, sizeof(mid), "/%s/%s", parts[0], parts[1]);
+        out->parent = staging_find(mid) || (v && (strcmp(parts[1], "share.vult") == 0 ||
+                                                   strcmp(parts[1], "vault.json") == 0))
+                          ? TREE_IN_FILE
+                          : TREE_IN_NOTHING;
+        return 0;
+    } else if (count == 3) {
+        out->parent = TREE_IN_HISTORY;
+        const struct store_epoch *e = v && out->slot ? store_vault_epoch(v, out->slot) : NULL;
+        if (e && !e->current) {
+            out->kind = TREE_EPOCH;
+            out->epoch = e;
+        }
+    } else {
+        char mid[3 * TREE_NAME_MAX + 5];
+        snprintf(mid, sizeof(mid), "/%s/history/%s", parts[0], parts[2]);
+        out->parent = staging_find(mid) || (v && tree_epoch_slot(parts[2]) &&
+                                             store_vault_epoch(v, tree_epoch_slot(parts[2])))
+                          ? TREE_IN_FILE
+                          : TREE_IN_NOTHING;
+        return 0;
+    }
+
+    out->staged = staging_find(path);
+    if (out->staged) {
+        out->under = out->kind;
+        out->kind = TREE_STAGED;
+    }
+    return 0;
+}
+
+int tree_placeholder_add(const char *name)
+{
+    struct tree_placeholder *p = alloc_zeroed(1, sizeof(*p));
+    struct tree_placeholder **tail = &placeholders;
+
+    if (!p)
+        return -ENOMEM;
+    p->name = alloc_strndup(name, strlen(name));
+    if (!p->name) {
+        alloc_free(p);
+        return -ENOMEM;
+    }
+    p->ino = next_placeholder_ino;
+    next_placeholder_ino += 2;
+    clock_gettime(CLOCK_REALTIME, &p->created);
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = p;
+    return 0;
+}
+
+void tree_placeholder_remove(struct tree_placeholder *p)
+{
+    for (struct tree_placeholder **q = &placeholders; *q; q = &(*q)->next) {
+        if (*q == p) {
+            *q = p->next;
+            alloc_free(p->name);
+            alloc_free(p);
+            return;
+        }
+    }
+}
+
+struct tree_placeholder *tree_placeholders(void)
+{
+    return placeholders;
+}
+
+void tree_placeholder_clear(void)
+{
+    while (placeholders)
+        tree_placeholder_remove(placeholders);
+}

@@ -1,0 +1,96 @@
+/*
+ * tree: what a path in the mount names. The store's vaults and epochs,
+ * directories made by mkdir (placeholders, kept in memory until removed or
+ * unmounted) and files being written (staging). Also where a new file at a
+ * path would be imported.
+ *
+ * A directory made by mkdir is a restore in progress, and copying tools
+ * create what they copy with O_EXCL and mkdir without looking first, in
+ * any order. So it shows only what was put into it: its history/ once
+ * made, its vault.json once written, share.vult once imported; even after
+ * a share has turned it into a vault's directory.
+ *
+ *   /                              TREE_ROOT
+ *   /<dir>                         TREE_VAULT or TREE_PLACEHOLDER
+ *   /<dir>/history                 TREE_HISTORY
+ *   /<dir>/share.vult              TREE_SHARE (when the vault has a current epoch)
+ *   /<dir>/vault.json              TREE_JSON
+ *   /<dir>/history/epoch-N.vult    TREE_EPOCH (a superseded epoch)
+ *   any of the file names          TREE_STAGED while being written
+ *
+ * Results borrow from the store: valid until the next import. Not
+ * thread-safe: callers serialize.
+ */
+#ifndef VULTFS_TREE_H
+#define VULTFS_TREE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "staging.h"
+#include "store.h"
+
+#define TREE_ROOT_INO 1
+#define TREE_NAME_MAX 255
+
+enum tree_kind {
+    TREE_NONE, /* nothing there (parent says whether a file could be made) */
+    TREE_ROOT,
+    TREE_VAULT,       /* a vault's directory (placeholder set if made by mkdir) */
+    TREE_PLACEHOLDER, /* made by mkdir, no share in it yet */
+    TREE_HISTORY,
+    TREE_SHARE,
+    TREE_JSON,
+    TREE_EPOCH,
+    TREE_STAGED,
+};
+
+/* What holds the path's last component. */
+enum tree_parent {
+    TREE_IN_NOTHING, /* the parent does not exist: ENOENT */
+    TREE_IN_FILE,    /* the parent is a file: ENOTDIR */
+    TREE_IN_ROOT,
+    TREE_IN_DIR,     /* a vault directory or placeholder */
+    TREE_IN_HISTORY,
+};
+
+struct tree_placeholder {
+    char *name;
+    uint64_t ino; /* the history directory inside is ino + 1 */
+    struct timespec created;
+    bool history_made;
+    bool json_written;
+    struct tree_placeholder *next;
+};
+
+struct tree_node {
+    enum tree_kind kind;
+    enum tree_kind under; /* TREE_STAGED: the store file it shadows, or TREE_NONE */
+    enum tree_parent parent;
+    char dir[TREE_NAME_MAX + 1];  /* the vault directory component, if any */
+    char name[TREE_NAME_MAX + 1]; /* the last component ("" for the root) */
+    bool temp;                    /* name is a temporary one */
+    uint32_t slot;                /* name is epoch-N.vult: N, else 0 */
+    const struct store_vault *vault;      /* the directory's vault, if held */
+    const struct store_epoch *epoch;      /* TREE_SHARE, TREE_EPOCH */
+    struct tree_placeholder *placeholder; /* the directory was made by mkdir */
+    struct staging_file *staged;          /* TREE_STAGED */
+};
+
+/* Fills *out for path (absolute). -ENAMETOOLONG for a long component;
+ * otherwise 0, with kind TREE_NONE when nothing is there. */
+int tree_resolve(struct tree_node *out, const struct store *store, const char *path);
+
+/* "epoch-N.vult" -> N (canonical decimal, N >= 1), else 0. */
+uint32_t tree_epoch_slot(const char *name);
+
+bool tree_is_dir(enum tree_kind kind);
+
+/* Placeholders, in the order they were made. */
+int tree_placeholder_add(const char *name);
+void tree_placeholder_remove(struct tree_placeholder *p);
+struct tree_placeholder *tree_placeholders(void);
+void tree_placeholder_clear(void);
+
+#endif

@@ -1,0 +1,71 @@
+"""`vultfs mount` itself: options, and one clear line for every way it can
+fail before mounting."""
+import json
+import os
+import subprocess
+
+NAME = "Demo Vault (synthetic)"
+
+
+def mount_fails(lib, args, pattern):
+    r = lib.run([lib.VULTFS, "mount", *args], check=False, stdin=subprocess.DEVNULL)
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and pattern in lines[0] and lines[0].startswith("vultfs: "), r.stderr
+    return lines[0]
+
+
+def test_failures_before_mounting(mount_factory, lib, tmp_path):
+    m = mount_factory("a")
+    pp = m.pp
+    other = tmp_path / "other-mnt"
+    other.mkdir()
+    mount_fails(lib, ["-f", "--passphrase-file", pp, tmp_path / "nowhere", other],
+                "no store at")
+    line = mount_fails(lib, ["-f", "--passphrase-file", pp, m.store, other], "is in use by pid")
+    assert str(m.proc.pid) in line
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not it\n")
+    m.stop()
+    mount_fails(lib, ["-f", "--passphrase-file", wrong, m.store, other], "wrong passphrase")
+    mount_fails(lib, ["-f", "--passphrase-file", pp, m.store, tmp_path / "no-such-dir"],
+                "mountpoint")
+    mount_fails(lib, ["-f", "--passphrase-file", pp, m.store, pp], "not a directory")
+    mount_fails(lib, ["-f", m.store, other], "no terminal")
+    mount_fails(lib, ["-f", "--extpass", "exit 3", m.store, other], "--extpass")
+    mount_fails(lib, ["-o", "max_import=lots", m.store, other], "max_import")
+    r = lib.run([lib.VULTFS, "mount", "--export-password", "hunter2", m.store, other],
+                check=False)
+    assert r.returncode == 2
+    assert not os.path.ismount(other)
+
+
+def test_extpass_export_options(mount_factory, vaults, lib, tmp_path):
+    m = mount_factory("x", start=False)
+    export_pw = tmp_path / "export-pw"
+    export_pw.write_text("export secret\n")
+    m.secret_args = ["--extpass", f"cat '{m.pp}'"]
+    m.extra = ["--export-password-file", str(export_pw), "--export-scheme", "legacy"]
+    m.start()
+    lib.run(["cp", vaults.make(), m.mnt])
+    r = lib.run([lib.VULTFS, "inspect", "--password-file", export_pw, m / NAME / "share.vult"])
+    assert json.loads(r.stdout)["scheme"] == "legacy"
+    # a copy encrypted with the export password imports back (unchanged)
+    lib.run(["cp", m / NAME / "share.vult", m / "back.vult"])
+    assert m.log_has(r"import of /back\.vult: unchanged")
+
+
+def test_daemon_mode(mount_factory, vaults, lib, tmp_path):
+    """Without -f: the passphrase is read, the store opened, then it goes
+    to the background; fusermount3 -u ends it."""
+    m = mount_factory("d", start=False)
+    r = lib.run([lib.VULTFS, "mount", "--passphrase-file", m.pp, "--log-file", m.log_path,
+                 m.store, m.mnt])
+    assert r.returncode == 0 and os.path.ismount(m.mnt)
+    try:
+        lib.run(["cp", vaults.make(), m.mnt])
+        assert os.listdir(m.mnt) == [NAME]
+    finally:
+        lib.run(["fusermount3", "-u", m.mnt], check=False)
+    assert not os.path.ismount(m.mnt)
+    assert m.log_has(r"import of /v1\.vult: new vault")
