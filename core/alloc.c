@@ -16,6 +16,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,21 +97,71 @@ void alloc_free(void *ptr)
     free(ptr);
 }
 
+/* Live secret blocks, for alloc_relock_secrets. */
+struct secret_block {
+    void *ptr;
+    size_t size;
+    struct secret_block *next;
+};
+static struct secret_block *secret_blocks;
+static pthread_mutex_t secret_blocks_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void *alloc_secret(size_t size)
 {
+    struct secret_block *block;
+    void *ptr;
+
     if (inject_failure())
         return NULL;
     /* sodium_malloc relies on the page size sodium_init records; the call
      * is idempotent and thread-safe, so callers need not order it. */
     if (sodium_init() < 0)
         return NULL;
-    return sodium_malloc(size ? size : 1);
+    block = malloc(sizeof(*block));
+    if (!block)
+        return NULL;
+    ptr = sodium_malloc(size ? size : 1);
+    if (!ptr) {
+        free(block);
+        return NULL;
+    }
+    *block = (struct secret_block){ptr, size ? size : 1, NULL};
+    pthread_mutex_lock(&secret_blocks_lock);
+    block->next = secret_blocks;
+    secret_blocks = block;
+    pthread_mutex_unlock(&secret_blocks_lock);
+    return ptr;
 }
 
 void alloc_secret_free(void *ptr)
 {
-    /* sodium_free wipes the block before unmapping it and ignores NULL. */
+    struct secret_block **link, *found = NULL;
+
+    if (!ptr)
+        return;
+    pthread_mutex_lock(&secret_blocks_lock);
+    for (link = &secret_blocks; *link; link = &(*link)->next) {
+        if ((*link)->ptr == ptr) {
+            found = *link;
+            *link = found->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&secret_blocks_lock);
+    free(found);
+    /* sodium_free wipes the block before unmapping it. */
     sodium_free(ptr);
+}
+
+int alloc_relock_secrets(void)
+{
+    int ret = 0;
+    pthread_mutex_lock(&secret_blocks_lock);
+    for (struct secret_block *b = secret_blocks; b; b = b->next)
+        if (sodium_mlock(b->ptr, b->size) != 0 && ret == 0)
+            ret = -errno;
+    pthread_mutex_unlock(&secret_blocks_lock);
+    return ret;
 }
 
 void alloc_install_jansson(void)

@@ -21,6 +21,11 @@ void alloc_free(void *ptr);
 void *alloc_secret(size_t size);
 void alloc_secret_free(void *ptr);
 
+/* Memory locks are not inherited across fork(): a daemon calls this after
+ * daemonizing to lock every live secret block again. 0 or -errno (the
+ * first mlock failure; the blocks stay excluded from core dumps anyway). */
+int alloc_relock_secrets(void);
+
 /* Test hook: the allocation after `n` more successful ones fails (n = 0:
  * the next one). A negative n turns failures off. Counts both heaps. */
 void alloc_fail_after(long n);

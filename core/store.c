@@ -356,32 +356,64 @@ static int build_vault_view(struct store *store, struct store_vault *view, const
     return 0;
 }
 
-/* Directory names: the first vault with a name keeps it; later ones with
- * the same name get "-<last 4 hex of the ECDSA key>" (more hex if needed). */
+static bool name_taken(const struct store *store, const char *dir)
+{
+    for (size_t i = 0; i < store->vault_count; i++)
+        if (store->vaults[i].dir_name && strcmp(store->vaults[i].dir_name, dir) == 0)
+            return true;
+    return false;
+}
+
+/* The directory a vault was restored under (mkdir, then a share written
+ * into it), when it is still one of the vault's own names: a restore in
+ * any order then rebuilds the same tree. NULL otherwise. */
+static char *remembered_name(const struct store *store, const struct store_vault *v,
+                             const json_t *vault_json)
+{
+    const char *hint = json_string_value(json_object_get(vault_json, "dir_name"));
+    const char *name = v->latest ? v->latest->facts.name : "vault";
+    char *plain, *suffixed;
+
+    if (!hint || name_taken(store, hint))
+        return NULL;
+    plain = sanitize_name(name, NULL);
+    suffixed = sanitize_name(name, last4(v->public_key_ecdsa));
+    bool own = (plain && strcmp(plain, hint) == 0) || (suffixed && strcmp(suffixed, hint) == 0);
+    alloc_free(plain);
+    alloc_free(suffixed);
+    return own ? alloc_strndup(hint, strlen(hint)) : NULL;
+}
+
+/* Directory names: a vault keeps the name it was restored under; otherwise
+ * the first vault with a name keeps it, and later ones with the same name
+ * get "-<last 4 hex of the ECDSA key>" (more hex if needed). */
 static int name_vaults(struct store *store)
 {
+    const json_t *vaults = json_object_get(store->index, "vaults");
+
+    for (size_t i = 0; i < store->vault_count; i++)
+        store->vaults[i].dir_name = remembered_name(store, &store->vaults[i],
+                                                    json_array_get(vaults, i));
     for (size_t i = 0; i < store->vault_count; i++) {
         struct store_vault *v = &store->vaults[i];
         const char *name = v->latest ? v->latest->facts.name : "vault";
-        char *dir = sanitize_name(name, NULL);
+        size_t klen = strlen(v->public_key_ecdsa);
         size_t suffix_len = 4;
-        for (;;) {
-            bool clash = false;
-            if (!dir)
-                return -ENOMEM;
-            for (size_t j = 0; j < i && !clash; j++)
-                clash = strcmp(store->vaults[j].dir_name, dir) == 0;
-            if (!clash)
-                break;
-            alloc_free(dir);
-            size_t klen = strlen(v->public_key_ecdsa);
+        char *dir;
+
+        if (v->dir_name)
+            continue;
+        dir = sanitize_name(name, NULL);
+        while (dir && name_taken(store, dir)) {
             size_t take = suffix_len < klen ? suffix_len : klen;
+            alloc_free(dir);
             dir = sanitize_name(name, v->public_key_ecdsa + klen - take);
-            if (take == klen && dir) {
+            if (take == klen)
                 break; /* the whole key: cannot clash with another key */
-            }
             suffix_len += 4;
         }
+        if (!dir)
+            return -ENOMEM;
         v->dir_name = dir;
     }
     return 0;
@@ -564,7 +596,13 @@ static int take_lock(struct store *store, int *busy_pid)
         }
         return err;
     }
-    n = snprintf(text, sizeof(text), "%d\n", (int)getpid());
+    return store_claim_lock(store);
+}
+
+int store_claim_lock(struct store *store)
+{
+    char text[32];
+    int n = snprintf(text, sizeof(text), "%d\n", (int)getpid());
     if (ftruncate(store->lockfd, 0) < 0 || pwrite(store->lockfd, text, (size_t)n, 0) != n)
         return -errno;
     return 0;
@@ -1159,7 +1197,8 @@ static json_t *epoch_json(const struct epochs_entry *d, uint32_t number, bool cu
 
 /* The index after an accepted change, as a new object (the old is kept). */
 static json_t *changed_index(const struct store *store, const struct epochs_decision *d,
-                             const char *ecdsa, json_t *new_epoch)
+                             const char *ecdsa, const struct store_target *target,
+                             json_t *new_epoch)
 {
     json_t *index = json_deep_copy(store->index);
     json_t *vaults = json_object_get(index, "vaults");
@@ -1173,6 +1212,10 @@ static json_t *changed_index(const struct store *store, const struct epochs_deci
     if (!vault) {
         vault = json_pack("{s:s, s:[]}", "ecdsa", ecdsa, "epochs");
         if (!vault || json_array_append_new(vaults, vault) < 0)
+            goto out_fail;
+        /* a restore names the directory first: remember it (see name_vaults) */
+        if (target && target->dir_name &&
+            json_object_set_new(vault, "dir_name", json_string(target->dir_name)) < 0)
             goto out_fail;
     }
     json_t *epochs = json_object_get(vault, "epochs");
@@ -1316,7 +1359,7 @@ static int apply(struct store *store, const struct vult_file *file, const struct
                            file->vault_len, facts_of(v));
     if (!new_epoch)
         goto out;
-    index = changed_index(store, &d, ecdsa, new_epoch);
+    index = changed_index(store, &d, ecdsa, target, new_epoch);
     if (!index)
         goto out;
     ret = commit(store, record, file->vault_bytes, file->vault_len, index);

@@ -85,6 +85,10 @@ int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
 int store_open(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
                size_t passphrase_len) STORE_WUR;
 
+/* Records the calling process as the lock holder: a daemon calls it after
+ * forking, so "in use by pid N" names the process that holds the store. */
+int store_claim_lock(struct store *store) STORE_WUR;
+
 /* Unlocks and frees; wipes every key. NULL-safe. */
 void store_close(struct store *store);
 

@@ -222,10 +222,49 @@ static int parse_key_share(struct vult_key_share *out, struct vult_str msg)
     }
 }
 
-/* Text fields must be text: no NUL, which would cut names and xattrs. */
+/* Text fields must be text: valid UTF-8 (proto3 strings are; names become
+ * directory names, xattrs and JSON) and no NUL, which would cut them. */
 static bool is_text(struct vult_str s)
 {
-    return s.len == 0 || memchr(s.ptr, '\0', s.len) == NULL;
+    const unsigned char *p = (const unsigned char *)s.ptr;
+    size_t i = 0;
+
+    while (i < s.len) {
+        unsigned char c = p[i];
+        size_t extra;
+        uint32_t cp;
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            extra = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            extra = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            extra = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (s.len - i <= extra)
+            return false;
+        for (size_t k = 1; k <= extra; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        /* overlong forms, surrogates and values past U+10FFFF */
+        if ((extra == 2 && cp < 0x800) || (extra == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += extra + 1;
+    }
+    return true;
 }
 
 static bool is_hex(struct vult_str s)

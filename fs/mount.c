@@ -311,7 +311,8 @@ out:
     return fuse;
 }
 
-static int serve(struct fuse *fuse, const char *mountpoint, const struct mount_options *o)
+static int serve(struct fuse *fuse, struct store *store, const char *mountpoint,
+                 const struct mount_options *o)
 {
     struct fuse_session *se = fuse_get_session(fuse);
     struct fuse_loop_config *loop = NULL;
@@ -327,8 +328,16 @@ static int serve(struct fuse *fuse, const char *mountpoint, const struct mount_o
         fuse_unmount(fuse);
         return 1;
     }
-    if (!o->foreground && log_open(1, NULL) < 0) {
-        /* syslog cannot fail to open; logging goes nowhere at worst */
+    if (!o->foreground) {
+        if (log_open(1, NULL) < 0) {
+            /* syslog cannot fail to open; logging goes nowhere at worst */
+        }
+        /* the daemon is a new process: it holds the store now, and the
+         * mlock of every secret did not survive the fork */
+        if (store_claim_lock(store) < 0)
+            log_warn("cannot record the daemon's pid in the store's lock file");
+        if (alloc_relock_secrets() < 0)
+            log_warn("cannot lock secrets in memory (they stay out of core dumps)");
     }
     if (fuse_set_signal_handlers(se) != 0) {
         log_err("cannot set signal handlers");
@@ -410,7 +419,7 @@ int cmd_mount(int argc, char **argv)
         log_err("bad FUSE options%s%s", o.fuse_opts ? ": " : "", o.fuse_opts ? o.fuse_opts : "");
         goto out;
     }
-    status = serve(fuse, mountpoint, &o);
+    status = serve(fuse, store, mountpoint, &o);
     fuse_destroy(fuse);
     ops_shutdown();
 

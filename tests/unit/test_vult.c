@@ -431,6 +431,29 @@ static void test_vault_rules(void)
     alloc_free(extended);
     alloc_secret_free(bytes);
 
+    /* names and devices are UTF-8 text: the apps' own names parse, broken
+     * sequences and NUL do not */
+    static const char *const bad_names[] = {"bad\xff", "cut\xe2\x80", "over\xc0\xaf",
+                                            "surrogate\xed\xa0\x80", "nul\0inside"};
+    struct synth_spec named = base_spec;
+    named.name = "Dorian\u2019s Vault \U0001F512";
+    CHECK_EQ_INT(synth_vault(&bytes, &len, &named), 0);
+    CHECK_EQ_INT(vult_vault_parse(&vault, bytes, len), 0);
+    alloc_secret_free(bytes);
+    for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+        struct vult_vault v = {0};
+        size_t name_len = i == 4 ? 11 : strlen(bad_names[i]);
+        CHECK_EQ_INT(synth_vault(&bytes, &len, &base_spec), 0);
+        CHECK_EQ_INT(vult_vault_parse(&v, bytes, len), 0);
+        v.name = (struct vult_str){bad_names[i], name_len};
+        uint8_t *re;
+        size_t re_len;
+        CHECK_EQ_INT(vult_vault_encode(&re, &re_len, &v), 0);
+        CHECK_EQ_INT(vult_vault_parse(&vault, re, re_len), -EINVAL);
+        alloc_secret_free(re);
+        alloc_secret_free(bytes);
+    }
+
     char when[64];
     vult_format_time(when, sizeof(when), 1714564800, 0);
     CHECK_EQ_STR(when, "2024-05-01T12:00:00Z");
