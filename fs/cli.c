@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "store.h"
 
 const char *cli_decode_reason(int err)
 {
@@ -65,5 +66,98 @@ int cli_get_secret(struct secret *out, const char *path, const char *prompt, con
         if (ret < 0)
             secret_free(out);
     }
+    return ret;
+}
+
+int cli_parse_scheme(enum backup_crypto_scheme *scheme, const char *text)
+{
+    if (strcmp(text, "current") == 0)
+        *scheme = BACKUP_CRYPTO_CURRENT;
+    else if (strcmp(text, "legacy") == 0)
+        *scheme = BACKUP_CRYPTO_LEGACY;
+    else {
+        log_err("--export-scheme is 'current' or 'legacy', not '%s'", text);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int cli_open_store(struct store **out, const char *dir, const struct secret *passphrase)
+{
+    int busy_pid = 0;
+    int ret = store_open(out, &busy_pid, dir, passphrase->text, passphrase->len);
+
+    switch (ret) {
+    case 0:
+        break;
+    case -ENOENT:
+        log_err("no store at %s (create one with: vultfs init %s)", dir, dir);
+        break;
+    case -EBUSY:
+        if (busy_pid > 0)
+            log_err("store %s is in use by pid %d", dir, busy_pid);
+        else
+            log_err("store %s is in use by another vultfs", dir);
+        break;
+    case -EACCES:
+        log_err("wrong passphrase for store %s", dir);
+        break;
+    case -EPROTONOSUPPORT:
+        log_err("store %s has a newer format than this vultfs knows (%d): upgrade vultfs", dir,
+                STORE_FORMAT_VERSION);
+        break;
+    case -EIO:
+    case -EBADMSG:
+        log_err("store %s is damaged (its configuration or index does not verify); "
+                "run vultfs fsck", dir);
+        break;
+    default:
+        log_err("cannot open store %s: %s", dir, strerror(-ret));
+        break;
+    }
+    return ret;
+}
+
+int cli_set_export(struct store *store, bool none, const char *password_file,
+                   enum backup_crypto_scheme scheme, const struct secret *passphrase)
+{
+    struct secret password = {0};
+    int ret;
+
+    if (none) {
+        ret = store_set_export(store, NULL, 0, BACKUP_CRYPTO_NONE);
+    } else if (password_file) {
+        ret = cli_get_secret(&password, password_file, "", "export password", 0);
+        if (ret < 0)
+            return ret;
+        ret = store_set_export(store, password.text, password.len, scheme);
+        secret_free(&password);
+    } else {
+        ret = store_set_export(store, passphrase->text, passphrase->len, scheme);
+    }
+    if (ret < 0)
+        log_err("cannot set up exports: %s", strerror(-ret));
+    return ret;
+}
+
+int cli_add_import_passwords(struct store *store, const char *path)
+{
+    struct secret *lines = NULL;
+    size_t count = 0;
+    int ret;
+
+    if (!path)
+        return 0;
+    ret = secret_lines_from_file(&lines, &count, path);
+    if (ret < 0) {
+        log_err("cannot read import passwords file %s: %s", path, strerror(-ret));
+        return ret;
+    }
+    for (size_t i = 0; i < count && ret == 0; i++)
+        ret = store_add_import_password(store, lines[i].text, lines[i].len);
+    if (ret < 0)
+        log_err("import passwords from %s: %s", path,
+                ret == -ENOSPC ? "too many" : strerror(-ret));
+    secret_free_list(lines, count);
     return ret;
 }

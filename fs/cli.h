@@ -5,7 +5,12 @@
 #ifndef VULTFS_CLI_H
 #define VULTFS_CLI_H
 
+#include <stdbool.h>
+
+#include "backup_crypto.h"
 #include "secret.h"
+
+struct store;
 
 /* Why a backup file could not be read, for a one-line message. */
 const char *cli_decode_reason(int err);
@@ -15,5 +20,19 @@ const char *cli_decode_reason(int err);
  * what, and returns -errno. */
 int cli_get_secret(struct secret *out, const char *path, const char *prompt, const char *what,
                    int confirm);
+
+/* "current" or "legacy" into *scheme; logs and returns -EINVAL otherwise. */
+int cli_parse_scheme(enum backup_crypto_scheme *scheme, const char *text);
+
+/* store_open with one clear line for each way it fails. */
+int cli_open_store(struct store **out, const char *dir, const struct secret *passphrase);
+
+/* How exports are encrypted: unencrypted (none), with the password in
+ * password_file, or else with the store passphrase. Logs on failure. */
+int cli_set_export(struct store *store, bool none, const char *password_file,
+                   enum backup_crypto_scheme scheme, const struct secret *passphrase);
+
+/* Each line of path (may be NULL) becomes an import password. Logs. */
+int cli_add_import_passwords(struct store *store, const char *path);
 
 #endif

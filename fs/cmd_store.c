@@ -90,14 +90,8 @@ static int parse_store_opts(struct store_opts *o, int argc, char **argv, const c
             o->export_none = true;
             break;
         case OPT_EXPORT_SCHEME:
-            if (strcmp(optarg, "current") == 0)
-                o->scheme = BACKUP_CRYPTO_CURRENT;
-            else if (strcmp(optarg, "legacy") == 0)
-                o->scheme = BACKUP_CRYPTO_LEGACY;
-            else {
-                log_err("--export-scheme is 'current' or 'legacy', not '%s'", optarg);
+            if (cli_parse_scheme(&o->scheme, optarg) < 0)
                 return -1;
-            }
             break;
         case OPT_COST:
             o->cost = optarg;
@@ -138,38 +132,13 @@ static int usage_status(int parsed)
 static int open_store(struct store **store, struct secret *passphrase, const char *dir,
                       const struct store_opts *o)
 {
-    int busy_pid = 0;
     int ret = cli_get_secret(passphrase, o->passphrase_file, "Store passphrase: ",
                              "store passphrase", 0);
     if (ret < 0)
         return ret;
-    ret = store_open(store, &busy_pid, dir, passphrase->text, passphrase->len);
-    switch (ret) {
-    case 0:
-        return 0;
-    case -ENOENT:
-        log_err("no store at %s (create one with: vultfs init %s)", dir, dir);
-        break;
-    case -EBUSY:
-        log_err("store %s is in use by pid %d", dir, busy_pid);
-        break;
-    case -EACCES:
-        log_err("wrong passphrase for store %s", dir);
-        break;
-    case -EPROTONOSUPPORT:
-        log_err("store %s has a newer format than this vultfs knows (%d): upgrade vultfs", dir,
-                STORE_FORMAT_VERSION);
-        break;
-    case -EIO:
-    case -EBADMSG:
-        log_err("store %s is damaged (its configuration or index does not verify); "
-                "run vultfs fsck", dir);
-        break;
-    default:
-        log_err("cannot open store %s: %s", dir, strerror(-ret));
-        break;
-    }
-    secret_free(passphrase);
+    ret = cli_open_store(store, dir, passphrase);
+    if (ret < 0)
+        secret_free(passphrase);
     return ret;
 }
 
@@ -229,27 +198,6 @@ static const char import_usage[] =
     "line per file; exits 1 if any was refused. Encrypted files are tried\n"
     "with the store passphrase and each line of --import-passwords.\n";
 
-static int add_import_passwords(struct store *store, const char *path)
-{
-    struct secret *lines = NULL;
-    size_t count = 0;
-    int ret;
-
-    if (!path)
-        return 0;
-    ret = secret_lines_from_file(&lines, &count, path);
-    if (ret < 0) {
-        log_err("cannot read import passwords %s: %s", path, strerror(-ret));
-        return ret;
-    }
-    for (size_t i = 0; i < count && ret == 0; i++)
-        ret = store_add_import_password(store, lines[i].text, lines[i].len);
-    secret_free_list(lines, count);
-    if (ret < 0)
-        log_err("too many import passwords in %s", path);
-    return ret;
-}
-
 int cmd_import(int argc, char **argv)
 {
     struct store_opts o;
@@ -261,7 +209,7 @@ int cmd_import(int argc, char **argv)
         return usage_status(first);
     if (open_store(&store, &passphrase, argv[first], &o) < 0)
         return 1;
-    if (add_import_passwords(store, o.import_passwords) < 0) {
+    if (cli_add_import_passwords(store, o.import_passwords) < 0) {
         status = 1;
         goto out;
     }
@@ -311,7 +259,7 @@ int cmd_export(int argc, char **argv)
 {
     struct store_opts o;
     struct store *store = NULL;
-    struct secret passphrase, password = {0};
+    struct secret passphrase;
     int status = 1, ret;
     int first = parse_store_opts(&o, argc, argv, export_usage, 3, 3);
     if (first < 0)
@@ -324,19 +272,8 @@ int cmd_export(int argc, char **argv)
     }
     if (open_store(&store, &passphrase, argv[first], &o) < 0)
         return 1;
-    if (o.export_password_file &&
-        cli_get_secret(&password, o.export_password_file, "", "export password", 0) < 0)
+    if (cli_set_export(store, o.export_none, o.export_password_file, o.scheme, &passphrase) < 0)
         goto out;
-    if (o.export_none)
-        ret = store_set_export(store, NULL, 0, BACKUP_CRYPTO_NONE);
-    else if (password.text)
-        ret = store_set_export(store, password.text, password.len, o.scheme);
-    else
-        ret = store_set_export(store, passphrase.text, passphrase.len, o.scheme);
-    if (ret < 0) {
-        log_err("cannot prepare the export: %s", strerror(-ret));
-        goto out;
-    }
     const struct store_vault *vault = store_vault_by_dir(store, vault_name);
     if (!vault) {
         log_err("no vault '%s' in this store (vultfs list shows them)", vault_name);
@@ -368,7 +305,6 @@ int cmd_export(int argc, char **argv)
     }
     status = 0;
 out:
-    secret_free(&password);
     store_close(store);
     secret_free(&passphrase);
     return status;

@@ -157,14 +157,8 @@ static int parse_options(struct mount_options *o, int argc, char **argv)
             o->export_none = true;
             break;
         case OPT_EXPORT_SCHEME:
-            if (strcmp(optarg, "current") == 0) {
-                o->scheme = BACKUP_CRYPTO_CURRENT;
-            } else if (strcmp(optarg, "legacy") == 0) {
-                o->scheme = BACKUP_CRYPTO_LEGACY;
-            } else {
-                log_err("--export-scheme must be 'current' or 'legacy', not '%s'", optarg);
+            if (cli_parse_scheme(&o->scheme, optarg) < 0)
                 return 2;
-            }
             break;
         case OPT_IMPORT_PASSWORDS:
             o->import_passwords = optarg;
@@ -215,81 +209,6 @@ static int check_mountpoint(const char *path)
         return -ENOTDIR;
     }
     return 0;
-}
-
-static int open_store(struct store **out, const char *dir, const struct secret *passphrase)
-{
-    int busy_pid = 0;
-    int ret = store_open(out, &busy_pid, dir, passphrase->text, passphrase->len);
-
-    switch (ret) {
-    case 0:
-        break;
-    case -ENOENT:
-        log_err("no store at %s (create one with vultfs init)", dir);
-        break;
-    case -EBUSY:
-        if (busy_pid > 0)
-            log_err("store %s is in use by pid %d", dir, busy_pid);
-        else
-            log_err("store %s is in use by another vultfs", dir);
-        break;
-    case -EACCES:
-        log_err("wrong passphrase for store %s", dir);
-        break;
-    case -EPROTONOSUPPORT:
-        log_err("store %s was written by a newer vultfs; upgrade to mount it", dir);
-        break;
-    case -EIO:
-    case -EBADMSG:
-        log_err("store %s is damaged (run vultfs fsck)", dir);
-        break;
-    default:
-        log_err("cannot open store %s: %s", dir, strerror(-ret));
-        break;
-    }
-    return ret;
-}
-
-/* Export and import passwords. The store keeps its own copies. */
-static int set_passwords(struct store *store, const struct mount_options *o,
-                         const struct secret *passphrase)
-{
-    struct secret export_pw = {0};
-    struct secret *extra = NULL;
-    size_t extra_count = 0;
-    int ret;
-
-    if (o->export_none) {
-        ret = store_set_export(store, NULL, 0, BACKUP_CRYPTO_NONE);
-    } else if (o->export_password_file) {
-        ret = cli_get_secret(&export_pw, o->export_password_file, "", "export password", 0);
-        if (ret < 0)
-            return ret;
-        ret = store_set_export(store, export_pw.text, export_pw.len, o->scheme);
-        secret_free(&export_pw);
-    } else {
-        ret = store_set_export(store, passphrase->text, passphrase->len, o->scheme);
-    }
-    if (ret < 0) {
-        log_err("cannot set up exports: %s", strerror(-ret));
-        return ret;
-    }
-    if (!o->import_passwords)
-        return 0;
-    ret = secret_lines_from_file(&extra, &extra_count, o->import_passwords);
-    if (ret < 0) {
-        log_err("cannot read import passwords file %s: %s", o->import_passwords,
-                strerror(-ret));
-        return ret;
-    }
-    for (size_t i = 0; i < extra_count && ret == 0; i++)
-        ret = store_add_import_password(store, extra[i].text, extra[i].len);
-    if (ret < 0)
-        log_err("import passwords from %s: %s", o->import_passwords,
-                ret == -ENOSPC ? "too many" : strerror(-ret));
-    secret_free_list(extra, extra_count);
-    return ret;
 }
 
 static struct fuse *make_fuse(const struct mount_options *o)
@@ -407,9 +326,10 @@ int cmd_mount(int argc, char **argv)
         if (cli_get_secret(&passphrase, o.passphrase_file, prompt, "passphrase", 0) < 0)
             goto out;
     }
-    if (open_store(&store, store_dir, &passphrase) < 0)
+    if (cli_open_store(&store, store_dir, &passphrase) < 0)
         goto out;
-    if (set_passwords(store, &o, &passphrase) < 0)
+    if (cli_set_export(store, o.export_none, o.export_password_file, o.scheme, &passphrase) < 0 ||
+        cli_add_import_passwords(store, o.import_passwords) < 0)
         goto out;
     secret_free(&passphrase);
 
