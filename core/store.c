@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 #include <sodium.h>
+#include <xxhash.h>
 
 #include "alloc.h"
 #include "io.h"
@@ -51,6 +52,7 @@ struct export_entry {
     char record[2 * RECORD_NAME_BYTES + 1];
     uint8_t *data; /* alloc_secret: unencrypted exports are the share itself */
     size_t len;
+    XXH128_canonical_t checksum;
     struct export_entry *next;
 };
 
@@ -923,12 +925,15 @@ static int make_export(struct export_entry *entry, struct store *store, const ui
     if (ret < 0) {
         alloc_secret_free(entry->data);
         entry->data = NULL;
+        return ret;
     }
-    return ret;
+    XXH128_canonicalFromHash(&entry->checksum, XXH3_128bits(entry->data, entry->len));
+    return 0;
 }
 
-int store_export(const uint8_t **data, size_t *len, struct store *store,
-                 const struct store_vault *vault, uint32_t epoch)
+/* The cached export entry of one epoch, made on first use. */
+static int export_entry_of(struct export_entry **out, struct store *store,
+                           const struct store_vault *vault, uint32_t epoch)
 {
     const json_t *vj = find_vault_json(store, vault->public_key_ecdsa, NULL);
     const json_t *ej = vj ? find_epoch_json(vj, epoch) : NULL;
@@ -943,8 +948,7 @@ int store_export(const uint8_t **data, size_t *len, struct store *store,
         return -ENOENT;
     for (struct export_entry *e = store->exports; e; e = e->next) {
         if (strcmp(e->record, record) == 0) {
-            *data = e->data;
-            *len = e->len;
+            *out = e;
             return 0;
         }
     }
@@ -962,8 +966,41 @@ int store_export(const uint8_t **data, size_t *len, struct store *store,
     snprintf(entry->record, sizeof(entry->record), "%s", record);
     entry->next = store->exports;
     store->exports = entry;
+    *out = entry;
+    return 0;
+}
+
+int store_export(const uint8_t **data, size_t *len, struct store *store,
+                 const struct store_vault *vault, uint32_t epoch)
+{
+    struct export_entry *entry;
+    int ret = export_entry_of(&entry, store, vault, epoch);
+    if (ret < 0)
+        return ret;
     *data = entry->data;
     *len = entry->len;
+    return 0;
+}
+
+int store_export_info(struct store_export_info *out, struct store *store,
+                      const struct store_vault *vault, uint32_t epoch)
+{
+    const struct store_epoch *e = store_vault_epoch(vault, epoch);
+    struct export_entry *entry;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    if (!e)
+        return -ENOENT;
+    ret = export_entry_of(&entry, store, vault, epoch);
+    if (ret < 0)
+        return ret;
+    out->data = entry->data;
+    out->len = entry->len;
+    out->ino = e->ino;
+    out->mtime_sec = e->imported_sec;
+    out->mtime_nsec = e->imported_nsec;
+    memcpy(out->checksum, entry->checksum.digest, sizeof(out->checksum));
     return 0;
 }
 

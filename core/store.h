@@ -121,6 +121,21 @@ size_t store_max_import(const struct store *store);
 int store_export(const uint8_t **data, size_t *len, struct store *store,
                  const struct store_vault *vault, uint32_t epoch) STORE_WUR;
 
+/* Everything a filesystem shows of one epoch's export in one call: the
+ * bytes (as store_export), and its stable inode number, import time and
+ * xxh3-128 checksum (for cache validation; never an xattr: it depends on
+ * the export password and the store). */
+struct store_export_info {
+    const uint8_t *data;
+    size_t len;
+    uint64_t ino;
+    int64_t mtime_sec;
+    int32_t mtime_nsec;
+    uint8_t checksum[16]; /* XXH3-128, canonical (big-endian) form */
+};
+int store_export_info(struct store_export_info *out, struct store *store,
+                      const struct store_vault *vault, uint32_t epoch) STORE_WUR;
+
 /* ---- the tree ----------------------------------------------------------- */
 
 size_t store_vault_count(const struct store *store);

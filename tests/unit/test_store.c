@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <sodium.h>
+#include <xxhash.h>
 
 #include "alloc.h"
 #include "check.h"
@@ -965,6 +966,15 @@ static void test_persistence(const char *fx)
                     continue;
                 CHECK_EQ_INT(e->export_size, len);
                 CHECK_EQ_INT(len, vult_encoded_len(held[i].vault.len, scheme));
+                /* the facts a filesystem shows, in one call */
+                struct store_export_info info;
+                CHECK_EQ_INT(store_export_info(&info, s, v, held[i].epoch), 0);
+                CHECK(info.data == data && info.len == len);
+                CHECK(info.ino == e->ino && info.mtime_sec == e->imported_sec &&
+                      info.mtime_nsec == e->imported_nsec);
+                XXH128_canonical_t sum;
+                XXH128_canonicalFromHash(&sum, XXH3_128bits(data, len));
+                CHECK(memcmp(info.checksum, sum.digest, sizeof(sum.digest)) == 0);
                 if (round == 0) {
                     exports[i] = blob_copy(data, len);
                     /* cached: the same bytes again */
