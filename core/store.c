@@ -674,6 +674,29 @@ static int unwrap_master(struct store *store, const char *passphrase, size_t pas
     return ret;
 }
 
+/* A crash between io_write_atomic's create and rename leaves a temporary
+ * file (".<name>.tmp.<pid>"); it was never part of the store. Only the lock
+ * holder calls this, so no write of another opener is in flight. */
+static void remove_stale_temps(int dirfd)
+{
+    DIR *listing = fdopendir(dup(dirfd));
+    struct dirent *entry;
+    bool removed = false;
+
+    if (!listing)
+        return;
+    rewinddir(listing); /* the dup shares dirfd's offset with earlier listings */
+    while ((entry = readdir(listing)))
+        if (entry->d_name[0] == '.' && strstr(entry->d_name, ".tmp.") &&
+            unlinkat(dirfd, entry->d_name, 0) == 0)
+            removed = true;
+    closedir(listing);
+    if (removed) {
+        int synced = io_sync_dir(dirfd);
+        (void)synced; /* tidying only: the store is whole either way */
+    }
+}
+
 int store_open(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
                size_t passphrase_len)
 {
@@ -733,6 +756,8 @@ int store_open(struct store **out, int *busy_pid, const char *dir, const char *p
     ret = take_lock(store, busy_pid);
     if (ret < 0)
         goto out_fail;
+    remove_stale_temps(store->dirfd);
+    remove_stale_temps(store->sharesfd);
     ret = read_index(&store->index, store);
     if (ret < 0)
         goto out_fail;
@@ -1608,6 +1633,7 @@ int store_fsck(struct store *store, struct store_fsck_report *rep,
     listing = fdopendir(dup(store->sharesfd));
     if (!listing)
         return -errno;
+    rewinddir(listing); /* the dup shares sharesfd's offset with earlier listings */
     while ((entry = readdir(listing))) {
         const char *name = entry->d_name;
         size_t len = strlen(name);

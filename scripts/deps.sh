@@ -9,7 +9,7 @@ packages=(
     libfuse3-dev fuse3 libsodium-dev libjansson-dev libxxhash-dev
     # tests: mount tests drive real tools
     python3 python3-pytest attr rsync tar nodejs libglib2.0-bin
-    restic borgbackup
+    restic borgbackup strace
     # fuzzing (optional at test time, cheap to have)
     clang-14 libclang-rt-14-dev
 )
