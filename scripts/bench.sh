@@ -1,0 +1,360 @@
+#!/usr/bin/env bash
+# Benchmarks vultfs against plain-file baselines measured in the same run
+# and prints their ratios. Speed is judged by these ratios, never by timed
+# assertions in tests. See docs/performance.md for what each line means.
+#
+# Run as root (it mounts with /dev/fuse and may drop the page cache), after
+# scripts/deps.sh. It builds into ./build when needed, works in a temporary
+# directory and always unmounts and cleans up on exit. About 10-30 seconds.
+#
+# Environment:
+#   BENCH_RUNS=N          runs per measurement, the median is shown (default 7)
+#   BENCH_DIR=D           where to put the store and the plain baseline dir
+#                         (default: a new directory under ${TMPDIR:-/tmp});
+#                         both are on the same filesystem
+#   BENCH_DROP_CACHES=0   never write /proc/sys/vm/drop_caches
+#   BENCH_KEEP=1          keep the work directory (store, logs) afterwards
+#   VULTFS_BUILD=DIR      build directory (default ./build)
+#   VULTFS_FIXTURES=DIR   real app backups (default ../shared/fixtures); when
+#                         absent the vaults are synthetic mkvault output (~1 KB)
+set -euo pipefail
+export LC_ALL=C
+cd "$(dirname "$0")/.."
+
+runs=${BENCH_RUNS:-7}
+nvaults=20
+build=${VULTFS_BUILD:-build}
+fixtures=${VULTFS_FIXTURES:-../shared/fixtures}
+vultfs=$build/fs/vultfs
+mkvault=$build/tests/mkvault
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+case $runs in '' | *[!0-9]* | 0) die "BENCH_RUNS must be a positive number" ;; esac
+[ "$(id -u)" = 0 ] || die "run as root (FUSE mounts, drop_caches)"
+[ -c /dev/fuse ] || die "/dev/fuse is missing"
+command -v fusermount3 >/dev/null || die "fusermount3 is missing (run scripts/deps.sh)"
+command -v python3 >/dev/null || die "python3 is missing (run scripts/deps.sh)"
+
+# ---- build ------------------------------------------------------------------
+if [ ! -f "$build/build.ninja" ]; then
+    timeout 600 meson setup "$build" >/dev/null || die "meson setup $build failed"
+fi
+timeout 600 ninja -C "$build" >/dev/null || die "ninja -C $build failed"
+vultfs=$(realpath "$vultfs")
+mkvault=$(realpath "$mkvault")
+
+# ---- work directory, cleanup ------------------------------------------------
+if [ -n "${BENCH_DIR:-}" ]; then
+    mkdir -p "$BENCH_DIR"
+    work=$(mktemp -d "$BENCH_DIR/vultfs-bench.XXXXXX")
+else
+    work=$(mktemp -d "${TMPDIR:-/tmp}/vultfs-bench.XXXXXX")
+fi
+work=$(realpath "$work")
+mnt=$work/mnt
+store=$work/store
+pp=$work/passphrase
+log=$work/vultfs.log
+fs_pid=
+
+is_mounted() {
+    # builtin only (no fork), so that polling for the mount costs nothing
+    local lines
+    mapfile -t lines </proc/self/mountinfo
+    [[ " ${lines[*]} " == *" $mnt "* ]]
+}
+
+# Unmounts and waits (bounded) for the daemon to exit.
+# Interrupted mid-mount, the mount may appear only later: keep looking, and
+# send SIGTERM (vultfs unmounts on it) when the daemon outlives 1 s.
+unmount_fs() {
+    local i
+    for ((i = 0; i < 500; i++)); do
+        if is_mounted; then
+            timeout 10 fusermount3 -u "$mnt" 2>/dev/null || true
+        fi
+        [ -n "$fs_pid" ] && kill -0 "$fs_pid" 2>/dev/null || break
+        ((i != 100)) || kill -TERM "$fs_pid" 2>/dev/null || true
+        sleep 0.01
+    done
+    if [ -n "$fs_pid" ]; then
+        kill -KILL "$fs_pid" 2>/dev/null || true
+        wait "$fs_pid" 2>/dev/null || true
+        fs_pid=
+    fi
+    if is_mounted; then
+        timeout 10 fusermount3 -uz "$mnt" 2>/dev/null || true
+    fi
+}
+
+cleanup() {
+    unmount_fs
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        say "bench: kept $work" >&2
+    else
+        rm -rf "$work"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- timing helpers ---------------------------------------------------------
+# Microseconds from bash's own clock ($EPOCHREALTIME, no fork).
+now_us() {
+    local t=${EPOCHREALTIME/./}
+    printf -v "$1" '%s' "$((10#$t))"
+}
+
+median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+ms() { awk -v u="$1" 'BEGIN { printf "%.2f ms", u / 1000 }'; }
+
+can_drop=0
+if [ "${BENCH_DROP_CACHES:-1}" != 0 ] && [ -w /proc/sys/vm/drop_caches ] &&
+    sync -f "$work" && (echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then
+    can_drop=1
+fi
+drop_caches() {
+    if [ "$can_drop" = 1 ]; then
+        sync -f "$work"
+        echo 3 >/proc/sys/vm/drop_caches
+    fi
+}
+
+# Mounts the store in the foreground (so the pid is ours), waits up to 20 s
+# for the mountpoint; sets mount_us to the time from launch to ready.
+mount_fs() {
+    local t0 t1 i
+    now_us t0
+    "$vultfs" mount -f --passphrase-file "$pp" "$@" "$store" "$mnt" 2>>"$log" &
+    fs_pid=$!
+    for ((i = 0; ; i++)); do
+        is_mounted && break
+        if ! kill -0 "$fs_pid" 2>/dev/null; then
+            tail -n 5 "$log" >&2
+            die "vultfs mount exited before the mount was ready"
+        fi
+        now_us t1
+        ((t1 - t0 < 20000000)) || die "the mount was not ready after 20 s"
+        ((i < 200)) || sleep 0.001
+    done
+    now_us t1
+    mount_us=$((t1 - t0))
+}
+
+declare -a rows=()
+# row WHAT VULTFS_SAMPLES_NAME BASELINE_SAMPLES_NAME BASELINE_LABEL
+row() {
+    local -n vs=$2 bs=$3
+    local v b
+    v=$(median "${vs[@]}")
+    b=$(median "${bs[@]}")
+    rows+=("$1|$(ms "$v")|$(ms "$b") ($4)|$(awk -v v="$v" -v b="$b" 'BEGIN { if (b > 0) printf "%.1fx", v / b; else print "-" }')")
+}
+
+# ---- inputs -----------------------------------------------------------------
+say "vultfs benchmark: $runs runs per line (median), $(nproc) CPUs, work dir $work ($(stat -f -c %T "$work"))"
+(umask 077 && printf '%s\n' 'bench passphrase (synthetic vaults only)' >"$pp")
+mkdir -p "$mnt" "$work/in" "$work/plain"
+
+src_a= src_b=
+if [ -f "$fixtures/qa-fast-share1of2.vult" ] && [ -f "$fixtures/qa-secure-share1of3.vult" ]; then
+    src_a=$fixtures/qa-fast-share1of2.vult
+    src_b=$fixtures/qa-secure-share1of3.vult
+    say "inputs: real DKLS shares from $fixtures (qa-fast 157 KB, qa-secure 313 KB), re-keyed by mkvault --from"
+else
+    say "inputs: synthetic mkvault backups (~1 KB each; no fixtures at $fixtures)"
+fi
+# make_vault OUT INDEX: a distinct vault (its own ECDSA key) of real size
+make_vault() {
+    local key name src
+    key=02$(printf '%062x' "$2")
+    name=$(printf 'Bench Vault %04d' "$2")
+    if [ -n "$src_a" ]; then
+        if (($2 % 2)); then src=$src_a; else src=$src_b; fi
+        "$mkvault" --from "$src" --name "$name" --ecdsa "$key" "$1"
+    else
+        "$mkvault" --name "$name" --ecdsa "$key" "$1"
+    fi
+}
+vaults=()
+for ((i = 1; i <= nvaults; i++)); do
+    f=$(printf '%s/in/v%02d.vult' "$work" "$i")
+    make_vault "$f" "$i"
+    vaults+=("$f")
+done
+extra=()
+for ((i = 1; i <= runs; i++)); do
+    f=$(printf '%s/in/x%02d.vult' "$work" "$i")
+    make_vault "$f" $((1000 + i))
+    extra+=("$f")
+done
+
+timeout 60 "$vultfs" init --cost min --passphrase-file "$pp" "$store" >/dev/null
+timeout 60 "$vultfs" import --passphrase-file "$pp" "$store" "${vaults[@]}" >>"$log" 2>&1
+
+exports=()
+for ((i = 1; i <= nvaults; i++)); do
+    exports+=("$(printf '%s/Bench Vault %04d/share.vult' "$mnt" "$i")")
+done
+
+# The baseline files are the exports themselves (unencrypted exports are the
+# imported bytes), copied to a plain directory next to the store.
+mount_fs --export-password none
+plain=()
+for ((i = 1; i <= nvaults; i++)); do
+    cp "${exports[i - 1]}" "$work/plain/p$i.vult"
+    plain+=("$work/plain/p$i.vult")
+done
+bytes=$(cat "${plain[@]}" | wc -c)
+unmount_fs
+say "store: Argon2id --cost min; $nvaults vaults, $bytes bytes of exports; page cache drop: $([ "$can_drop" = 1 ] && echo yes || echo 'no (cold baselines are warm)')"
+
+# ---- 1. cold read, unencrypted exports ---------------------------------------
+cold_v=() cold_b=()
+for ((r = 0; r < runs; r++)); do
+    mount_fs --export-password none
+    drop_caches
+    now_us t0
+    cat "${exports[@]}" >/dev/null
+    now_us t1
+    cold_v+=($((t1 - t0)))
+    unmount_fs
+    drop_caches
+    now_us t0
+    cat "${plain[@]}" >/dev/null
+    now_us t1
+    cold_b+=($((t1 - t0)))
+done
+row "1 cold read, $nvaults exports (--export-password none; remount + drop caches)" cold_v cold_b "cat, plain files, dropped caches"
+
+# ---- 2. warm re-read ----------------------------------------------------------
+warm_v=() warm_b=()
+mount_fs --export-password none
+cat "${exports[@]}" >/dev/null
+cat "${plain[@]}" >/dev/null
+for ((r = 0; r < runs; r++)); do
+    now_us t0
+    cat "${exports[@]}" >/dev/null
+    now_us t1
+    warm_v+=($((t1 - t0)))
+    now_us t0
+    cat "${plain[@]}" >/dev/null
+    now_us t1
+    warm_b+=($((t1 - t0)))
+done
+unmount_fs
+row "2 warm re-read, $nvaults exports (--export-password none; same mount)" warm_v warm_b "cat, plain files, page cache"
+
+# ---- 5. mount time ------------------------------------------------------------
+mnt_none=() mnt_cur=() mnt_true=()
+for ((r = 0; r < runs; r++)); do
+    mount_fs --export-password none
+    mnt_none+=("$mount_us")
+    unmount_fs
+    mount_fs --export-scheme current
+    mnt_cur+=("$mount_us")
+    unmount_fs
+    now_us t0
+    /bin/true
+    now_us t1
+    mnt_true+=($((t1 - t0)))
+done
+
+# ---- 6. current scheme: first read after mount vs later reads -----------------
+first_v=() later_v=()
+for ((r = 0; r < runs; r++)); do
+    mount_fs --export-scheme current
+    drop_caches
+    now_us t0
+    cat "${exports[@]}" >/dev/null
+    now_us t1
+    first_v+=($((t1 - t0)))
+    now_us t0
+    cat "${exports[@]}" >/dev/null
+    now_us t1
+    later_v+=($((t1 - t0)))
+    unmount_fs
+done
+
+# ---- 3. cp of one backup into the mount (an import) ----------------------------
+cp_v=() cp_b=()
+mount_fs --export-password none
+for ((r = 0; r < runs; r++)); do
+    f=${extra[r]}
+    now_us t0
+    cp "$f" "$mnt/"
+    now_us t1
+    cp_v+=($((t1 - t0)))
+    now_us t0
+    dd if="$f" of="$work/plain/cp$r.vult" bs=1M conv=fsync status=none
+    now_us t1
+    cp_b+=($((t1 - t0)))
+done
+shown=$(find "$mnt" -mindepth 1 -maxdepth 1 -type d | wc -l)
+unmount_fs
+[ "$shown" = $((nvaults + runs)) ] || die "expected $((nvaults + runs)) vaults after the cp imports, the mount shows $shown"
+
+# ---- 4. offline import of 20 files ----------------------------------------------
+durable_copy='
+import os, sys, time
+dest = sys.argv[1]
+t0 = time.perf_counter()
+dfd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
+for i, src in enumerate(sys.argv[2:]):
+    with open(src, "rb") as f:
+        data = f.read()
+    tmp = os.path.join(dest, ".tmp%d" % i)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.fsync(fd)
+    os.close(fd)
+    os.rename(tmp, os.path.join(dest, "f%d.vult" % i))
+    os.fsync(dfd)
+os.close(dfd)
+print(int((time.perf_counter() - t0) * 1e6))
+'
+imp_v=() imp_b=()
+for ((r = 0; r < runs; r++)); do
+    s=$work/imp$r
+    timeout 60 "$vultfs" init --cost min --passphrase-file "$pp" "$s" >/dev/null
+    now_us t0
+    timeout 60 "$vultfs" import --passphrase-file "$pp" "$s" "${vaults[@]}" >>"$log" 2>&1
+    now_us t1
+    imp_v+=($((t1 - t0)))
+    rm -rf "$s"
+    mkdir "$work/dcopy$r"
+    imp_b+=("$(timeout 60 python3 -c "$durable_copy" "$work/dcopy$r" "${vaults[@]}")")
+    rm -rf "$work/dcopy$r"
+done
+row "3 cp of 1 backup into the mount (import, fsynced)" cp_v cp_b "dd conv=fsync, plain dir"
+row "4 vultfs import of $nvaults files, offline (incl. store open)" imp_v imp_b "python: write+fsync+rename+fsync dir"
+row "5 mount to ready, --export-password none (Argon2id min)" mnt_none mnt_true "/bin/true"
+row "5 mount to ready, current scheme (+ PBKDF2 600k)" mnt_cur mnt_true "/bin/true"
+row "6 current scheme: first read of $nvaults exports after mount" first_v later_v "same, later read"
+
+# ---- table --------------------------------------------------------------------
+say ""
+{
+    say "what|vultfs|baseline|ratio"
+    say "---|---|---|---"
+    printf '%s\n' "${rows[@]}"
+} | awk -F'|' '
+    { for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NR }
+    END {
+        for (r = 1; r <= n; r++) {
+            line = ""
+            for (i = 1; i <= 4; i++) {
+                cell = c[r, i]
+                if (r == 2) { cell = ""; while (length(cell) < w[i]) cell = cell "-" }
+                line = line sprintf(i == 1 ? "%-*s" : " | %*s", w[i], cell)
+            }
+            print line
+        }
+    }'
+say ""
+say "ratio = vultfs / baseline (medians of $runs runs); times are wall clock, each one command"
+say "(cat of all $nvaults files, one cp, one vultfs import of $nvaults files, one mount)."
