@@ -261,7 +261,7 @@ static void log_import(const char *path, int ret, const struct store_import_resu
 {
     const char *outcome = epochs_outcome_name(r->outcome);
     if (ret == 0)
-        log_info("import of %s: %s: %s", path, outcome, r->reason);
+        log_info("import of %s: %s: /%s/ (%s)", path, outcome, r->dir_name, r->reason);
     else if (r->outcome == EPOCHS_FAILED)
         log_err("import of %s: %s: %s", path, outcome, r->reason);
     else
