@@ -83,6 +83,7 @@ struct store {
 
     size_t max_import;
     uint64_t generation;
+    bool tidied; /* stale temporary files removed (see remove_stale_temps) */
 
     /* views of the index */
     struct store_vault *vaults;
@@ -675,8 +676,25 @@ static int unwrap_master(struct store *store, const char *passphrase, size_t pas
 }
 
 /* A crash between io_write_atomic's create and rename leaves a temporary
- * file (".<name>.tmp.<pid>"); it was never part of the store. Only the lock
- * holder calls this, so no write of another opener is in flight. */
+ * file (".<name>.tmp.<pid>"); it was never part of the store. The first
+ * change after opening removes them (fsck, which changes nothing, reports
+ * them instead). Only the lock holder writes, so none is in flight. */
+static bool is_stale_temp(const char *name)
+{
+    return name[0] == '.' && strstr(name, ".tmp.") != NULL;
+}
+
+static void remove_stale_temps(int dirfd);
+
+static void tidy_before_first_change(struct store *store)
+{
+    if (store->tidied)
+        return;
+    remove_stale_temps(store->dirfd);
+    remove_stale_temps(store->sharesfd);
+    store->tidied = true;
+}
+
 static void remove_stale_temps(int dirfd)
 {
     DIR *listing = fdopendir(dup(dirfd));
@@ -687,8 +705,7 @@ static void remove_stale_temps(int dirfd)
         return;
     rewinddir(listing); /* the dup shares dirfd's offset with earlier listings */
     while ((entry = readdir(listing)))
-        if (entry->d_name[0] == '.' && strstr(entry->d_name, ".tmp.") &&
-            unlinkat(dirfd, entry->d_name, 0) == 0)
+        if (is_stale_temp(entry->d_name) && unlinkat(dirfd, entry->d_name, 0) == 0)
             removed = true;
     closedir(listing);
     if (removed) {
@@ -756,8 +773,6 @@ int store_open(struct store **out, int *busy_pid, const char *dir, const char *p
     ret = take_lock(store, busy_pid);
     if (ret < 0)
         goto out_fail;
-    remove_stale_temps(store->dirfd);
-    remove_stale_temps(store->sharesfd);
     ret = read_index(&store->index, store);
     if (ret < 0)
         goto out_fail;
@@ -830,6 +845,7 @@ int store_passwd(struct store *store, const char *passphrase, size_t passphrase_
         randombytes_buf(fresh.salt, sizeof(fresh.salt));
         kdf = &fresh;
     }
+    tidy_before_first_change(store);
     return write_config(store->dirfd, store->master, passphrase, passphrase_len, kdf);
 }
 
@@ -1315,6 +1331,7 @@ static int commit(struct store *store, const char *record, const uint8_t *vault,
     struct stat st;
     int ret;
 
+    tidy_before_first_change(store);
     snprintf(name, sizeof(name), "%s.rec", record);
     bool existed = fstatat(store->sharesfd, name, &st, 0) == 0;
     ret = write_sealed(store->sharesfd, name, vault, len, SEAL_KIND_SHARE, record, store->master);
@@ -1533,6 +1550,7 @@ int store_forget(struct store *store, const char *dir_name)
 
     /* index first: a crash after it leaves unreferenced records, which
      * fsck reports, never a reference to a missing one */
+    tidy_before_first_change(store);
     ret = write_index(store, index);
     if (ret < 0) {
         json_decref(records);
@@ -1604,6 +1622,27 @@ static int check_share(struct store *store, const json_t *epoch)
     return ret;
 }
 
+static void report_temps(int dirfd, const char *prefix,
+                         struct store_fsck_report *rep,
+                         void (*report_line)(void *ctx, const char *line), void *ctx)
+{
+    DIR *listing = fdopendir(dup(dirfd));
+    struct dirent *entry;
+
+    if (!listing)
+        return;
+    rewinddir(listing); /* the dup shares dirfd's offset with earlier listings */
+    while ((entry = readdir(listing))) {
+        if (!is_stale_temp(entry->d_name))
+            continue;
+        rep->temporary_files++;
+        report(report_line, ctx,
+               "leftover temporary file %s%s (an interrupted write; removed by the next change)",
+               prefix, entry->d_name);
+    }
+    closedir(listing);
+}
+
 int store_fsck(struct store *store, struct store_fsck_report *rep,
                void (*report_line)(void *ctx, const char *line), void *ctx)
 {
@@ -1630,6 +1669,8 @@ int store_fsck(struct store *store, struct store_fsck_report *rep,
             }
         }
     }
+    report_temps(store->dirfd, "", rep, report_line, ctx);
+    report_temps(store->sharesfd, "shares/", rep, report_line, ctx);
     listing = fdopendir(dup(store->sharesfd));
     if (!listing)
         return -errno;
@@ -1637,11 +1678,8 @@ int store_fsck(struct store *store, struct store_fsck_report *rep,
     while ((entry = readdir(listing))) {
         const char *name = entry->d_name;
         size_t len = strlen(name);
-        if (name[0] == '.' && strstr(name, ".tmp.")) {
-            report(report_line, ctx, "leftover temporary file %s (an interrupted write)", name);
-            continue;
-        }
-        if (len != 2 * RECORD_NAME_BYTES + 4 || strcmp(name + len - 4, ".rec") != 0)
+        if (is_stale_temp(name) || len != 2 * RECORD_NAME_BYTES + 4 ||
+            strcmp(name + len - 4, ".rec") != 0)
             continue;
         char record[2 * RECORD_NAME_BYTES + 1];
         snprintf(record, sizeof(record), "%.*s", 2 * RECORD_NAME_BYTES, name);

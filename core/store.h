@@ -188,6 +188,7 @@ struct store_fsck_report {
     size_t records_bad;      /* checksum, tag or content mismatch */
     size_t records_missing;  /* referenced by the index, absent */
     size_t records_orphaned; /* present, unreferenced: an interrupted import */
+    size_t temporary_files;  /* an interrupted write; the next change removes them */
 };
 
 /* Verifies every record and the index. report_line (may be NULL) receives

@@ -108,8 +108,7 @@ int cli_open_store(struct store **out, const char *dir, const struct secret *pas
         break;
     case -EIO:
     case -EBADMSG:
-        log_err("store %s is damaged (its configuration or index does not verify); "
-                "run vultfs fsck", dir);
+        log_err("store %s is damaged: its configuration or index does not verify", dir);
         break;
     default:
         log_err("cannot open store %s: %s", dir, strerror(-ret));

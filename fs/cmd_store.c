@@ -96,13 +96,16 @@ static int parse_store_opts(struct store_opts *o, int argc, char **argv, const c
         case OPT_COST:
             o->cost = optarg;
             break;
-        case OPT_EPOCH:
-            o->epoch = (uint32_t)strtoul(optarg, NULL, 10);
+        case OPT_EPOCH: {
+            char *end;
+            unsigned long epoch = strtoul(optarg, &end, 10);
+            o->epoch = *end || epoch > UINT32_MAX ? 0 : (uint32_t)epoch;
             if (!o->epoch) {
-                log_err("--epoch takes a number from 1");
+                log_err("--epoch takes a number from 1, not '%s'", optarg);
                 return -1;
             }
             break;
+        }
         case OPT_YES:
             o->yes = true;
             break;
@@ -363,8 +366,9 @@ int cmd_fsck(int argc, char **argv)
     if (open_store(&store, &passphrase, argv[first], &o) < 0)
         return 1;
     int ret = store_fsck(store, &rep, print_finding, NULL);
-    printf("vultfs: fsck: %zu records ok, %zu damaged, %zu missing, %zu unreferenced\n",
-           rep.records_ok, rep.records_bad, rep.records_missing, rep.records_orphaned);
+    printf("vultfs: fsck: %zu records ok, %zu damaged, %zu missing, %zu unreferenced, "
+           "%zu temporary\n", rep.records_ok, rep.records_bad, rep.records_missing,
+           rep.records_orphaned, rep.temporary_files);
     store_close(store);
     secret_free(&passphrase);
     return ret == 0 ? 0 : 1;
