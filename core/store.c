@@ -908,14 +908,15 @@ size_t store_max_import(const struct store *store)
     return store->max_import;
 }
 
-static json_t *find_vault_json(const struct store *store, const char *ecdsa, size_t *index)
+/* A vault's entry in an index (the store's, or a copy being changed). */
+static json_t *find_vault_json(const json_t *index, const char *ecdsa, size_t *position)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(store->index, "vaults"), i, v) {
+    json_array_foreach(json_object_get(index, "vaults"), i, v) {
         if (strcmp(jstr(v, "ecdsa"), ecdsa) == 0) {
-            if (index)
-                *index = i;
+            if (position)
+                *position = i;
             return v;
         }
     }
@@ -976,7 +977,7 @@ static int make_export(struct export_entry *entry, struct store *store, const ui
 static int export_entry_of(struct export_entry **out, struct store *store,
                            const struct store_vault *vault, uint32_t epoch)
 {
-    const json_t *vj = find_vault_json(store, vault->public_key_ecdsa, NULL);
+    const json_t *vj = find_vault_json(store->index, vault->public_key_ecdsa, NULL);
     const json_t *ej = vj ? find_epoch_json(vj, epoch) : NULL;
     const char *record = jstr(ej, "record");
     uint8_t *plain = NULL;
@@ -1081,7 +1082,7 @@ uint64_t store_generation(const struct store *store)
 static json_t *signers_array(const struct store *store, const struct store_vault *vault,
                              uint32_t number)
 {
-    const json_t *vj = find_vault_json(store, vault->public_key_ecdsa, NULL);
+    const json_t *vj = find_vault_json(store->index, vault->public_key_ecdsa, NULL);
     const json_t *ej = vj ? find_epoch_json(vj, number) : NULL;
     json_t *signers = json_object_get(json_object_get(ej, "facts"), "signers");
     return signers ? json_deep_copy(signers) : json_array();
@@ -1175,9 +1176,10 @@ int store_list_json(char **out, const struct store *store)
 
 /* ---- importing ------------------------------------------------------------ */
 
-__attribute__((format(printf, 3, 4))) static int refuse(struct store_import_result *result,
-                                                       enum epochs_outcome outcome,
-                                                       const char *fmt, ...)
+/* Records an outcome and its reason; returns the outcome's errno. */
+__attribute__((format(printf, 3, 4))) static int set_outcome(struct store_import_result *result,
+                                                            enum epochs_outcome outcome,
+                                                            const char *fmt, ...)
 {
     va_list ap;
     result->outcome = outcome;
@@ -1286,7 +1288,7 @@ static json_t *changed_index(const struct store *store, const struct epochs_deci
 
     if (!index)
         return NULL;
-    vault = find_vault_json(&(struct store){.index = index}, ecdsa, NULL);
+    vault = find_vault_json(index, ecdsa, NULL);
     if (!vault) {
         vault = json_pack("{s:s, s:[]}", "ecdsa", ecdsa, "epochs");
         if (!vault || json_array_append_new(vaults, vault) < 0)
@@ -1378,7 +1380,7 @@ static int apply(struct store *store, const struct vult_file *file, const struct
     candidate.complete = vult_vault_is_complete(v);
     candidate.in_its_place = in_its_place(store, target, v, ecdsa);
     candidate.history_slot = target ? target->history_slot : 0;
-    const json_t *vault_json = find_vault_json(store, ecdsa, NULL);
+    const json_t *vault_json = find_vault_json(store->index, ecdsa, NULL);
     if (vault_json && (ret = entries_of(&entries, &count, vault_json)) < 0)
         goto out;
 
@@ -1388,7 +1390,7 @@ static int apply(struct store *store, const struct vult_file *file, const struct
     describe_vault_dir(result, store, ecdsa);
     switch (d.outcome) {
     case EPOCHS_UNCHANGED:
-        ret = refuse(result, d.outcome, "the store already holds this share (device %s)", device);
+        ret = set_outcome(result, d.outcome, "the store already holds this share (device %s)", device);
         result->epoch = d.epoch;
         goto out;
     case EPOCHS_STALE:
@@ -1417,12 +1419,12 @@ static int apply(struct store *store, const struct vult_file *file, const struct
         ret = epochs_errno(d.outcome);
         goto out;
     case EPOCHS_INCOMPLETE:
-        ret = refuse(result, d.outcome,
+        ret = set_outcome(result, d.outcome,
                      "incomplete backup: it lacks a key share for its ECDSA or EdDSA public key, "
                      "so it could not sign");
         goto out;
     case EPOCHS_WRONG_PLACE:
-        ret = refuse(result, d.outcome,
+        ret = set_outcome(result, d.outcome,
                      "this is a share of another vault than the directory it was written into");
         goto out;
     default:
@@ -1487,7 +1489,7 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
 
     memset(result, 0, sizeof(*result));
     if (file_len > store->max_import)
-        return refuse(result, EPOCHS_TOO_LARGE, "larger than the import limit of %zu bytes",
+        return set_outcome(result, EPOCHS_TOO_LARGE, "larger than the import limit of %zu bytes",
                       store->max_import);
     for (size_t i = 0; i < store->password_count; i++)
         candidates[i] = (struct vult_password){store->passwords[i].text, store->passwords[i].len};
@@ -1499,17 +1501,17 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
     case 0:
         break;
     case -EACCES:
-        return refuse(result, EPOCHS_WRONG_PASSWORD,
+        return set_outcome(result, EPOCHS_WRONG_PASSWORD,
                       "encrypted, and none of the passwords fits (export password, store "
                       "passphrase, --import-passwords)");
     case -EFBIG:
-        return refuse(result, EPOCHS_TOO_LARGE, "too large for a Vultisig backup");
+        return set_outcome(result, EPOCHS_TOO_LARGE, "too large for a Vultisig backup");
     case -ENOTSUP:
-        return refuse(result, EPOCHS_UNREADABLE,
+        return set_outcome(result, EPOCHS_UNREADABLE,
                       "a 2024 .dat backup, which vultfs does not read: export the vault again "
                       "from the Vultisig app to get a .vult file");
     case -EINVAL:
-        return refuse(result, EPOCHS_UNREADABLE,
+        return set_outcome(result, EPOCHS_UNREADABLE,
                       "not a Vultisig backup, or truncated or corrupt");
     default:
         result->outcome = EPOCHS_FAILED;
@@ -1520,7 +1522,7 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
     if (ret == 0)
         ret = apply(store, &decoded, &vault, target, result);
     else
-        ret = refuse(result, EPOCHS_UNREADABLE, "not a Vultisig vault");
+        ret = set_outcome(result, EPOCHS_UNREADABLE, "not a Vultisig vault");
     sodium_memzero(&vault, sizeof(vault));
     vult_file_clear(&decoded);
     return ret;
@@ -1539,7 +1541,7 @@ int store_forget(struct store *store, const char *dir_name)
     json_t *index = json_deep_copy(store->index);
     if (!index)
         return -ENOMEM;
-    json_t *vault = find_vault_json(&(struct store){.index = index}, view->public_key_ecdsa,
+    json_t *vault = find_vault_json(index, view->public_key_ecdsa,
                                     &index_pos);
     json_t *records = json_array();
     size_t i;
