@@ -1390,42 +1390,39 @@ static int apply(struct store *store, const struct vult_file *file, const struct
     describe_vault_dir(result, store, ecdsa);
     switch (d.outcome) {
     case EPOCHS_UNCHANGED:
-        ret = set_outcome(result, d.outcome, "the store already holds this share (device %s)", device);
-        result->epoch = d.epoch;
+        ret = set_outcome(result, d.outcome, "the store already holds this share (device %s)",
+                          device);
         goto out;
     case EPOCHS_STALE:
-        snprintf(result->reason, sizeof(result->reason),
-                 "an older share: its generation is epoch %u, kept in history; the vault has "
-                 "been reshared since", d.epoch);
-        ret = epochs_errno(d.outcome);
+        ret = set_outcome(result, d.outcome,
+                          "an older share: its generation is epoch %u, kept in history; the "
+                          "vault has been reshared since", d.epoch);
         goto out;
     case EPOCHS_COLOCATION:
-        snprintf(result->reason, sizeof(result->reason),
-                 "this store already holds another device's share of this vault (epoch %u); "
-                 "two devices' shares must never be kept in one place (this one is %s's)",
-                 d.epoch, device);
-        ret = epochs_errno(d.outcome);
+        ret = set_outcome(result, d.outcome,
+                          "this store already holds another device's share of this vault "
+                          "(epoch %u); two devices' shares must never be kept in one place "
+                          "(this one is %s's)", d.epoch, device);
         goto out;
     case EPOCHS_CONFLICT:
-        snprintf(result->reason, sizeof(result->reason),
-                 "the store holds a different share for device %s in epoch %u: a damaged or "
-                 "altered file must not replace a good one", device, d.epoch);
-        ret = epochs_errno(d.outcome);
+        ret = set_outcome(result, d.outcome,
+                          "the store holds a different share for device %s in epoch %u: a "
+                          "damaged or altered file must not replace a good one", device, d.epoch);
         goto out;
     case EPOCHS_SLOT_TAKEN:
-        snprintf(result->reason, sizeof(result->reason),
-                 "epoch %u of this vault holds another generation, or this generation is "
-                 "already held as another epoch", d.epoch);
-        ret = epochs_errno(d.outcome);
+        ret = set_outcome(result, d.outcome,
+                          "epoch %u of this vault holds another generation, or this generation "
+                          "is already held as another epoch", d.epoch);
         goto out;
     case EPOCHS_INCOMPLETE:
         ret = set_outcome(result, d.outcome,
-                     "incomplete backup: it lacks a key share for its ECDSA or EdDSA public key, "
-                     "so it could not sign");
+                          "incomplete backup: it lacks a key share for its ECDSA or EdDSA public "
+                          "key, so it could not sign");
         goto out;
     case EPOCHS_WRONG_PLACE:
         ret = set_outcome(result, d.outcome,
-                     "this is a share of another vault than the directory it was written into");
+                          "this is a share of another vault than the directory it was written "
+                          "into");
         goto out;
     default:
         break;
