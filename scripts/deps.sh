@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages vultfs needs to build and test, and only those
 # that are missing: quick and silent when everything is there.
+#   scripts/deps.sh          build, unit and mount tests
+#   scripts/deps.sh fuzz     also clang and its sanitizer runtimes (tests/fuzz)
 set -euo pipefail
 
 packages=(
@@ -10,9 +12,13 @@ packages=(
     # tests: mount tests drive real tools
     python3 python3-pytest attr rsync tar nodejs libglib2.0-bin
     restic borgbackup strace
-    # fuzzing (optional at test time, cheap to have)
-    clang-14 libclang-rt-14-dev
 )
+for extra in "$@"; do
+    case "$extra" in
+    fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
+    *) echo "vultfs: deps.sh: unknown group '$extra' (only: fuzz)" >&2; exit 2 ;;
+    esac
+done
 
 missing=()
 for pkg in "${packages[@]}"; do

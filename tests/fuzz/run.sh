@@ -15,6 +15,7 @@ seconds=${1:-60}
 build=build-fuzz
 password=fuzz-password # FUZZ_PASSWORD in fuzz_vult.c
 
+./scripts/deps.sh fuzz
 if [ ! -f "$build/build.ninja" ]; then
     CC=clang-14 meson setup "$build" -Dfuzz=true >/dev/null
 fi
