@@ -1000,6 +1000,30 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     return NULL;
 }
 
+/* Links, symlinks and special files have no place among vault shares;
+ * EPERM says so more plainly than the ENOSYS FUSE would give. */
+static int op_symlink(const char *target, const char *path)
+{
+    (void)target;
+    log_info("symlink %s refused: the mount holds only vault shares", path);
+    return -EPERM;
+}
+
+static int op_link(const char *from, const char *to)
+{
+    (void)from;
+    log_info("link %s refused: the mount holds only vault shares", to);
+    return -EPERM;
+}
+
+static int op_mknod(const char *path, mode_t mode, dev_t dev)
+{
+    (void)mode;
+    (void)dev;
+    log_info("mknod %s refused: the mount holds only vault shares", path);
+    return -EPERM;
+}
+
 const struct fuse_operations ops_table = {
     .init = op_init,
     .getattr = op_getattr,
@@ -1008,6 +1032,9 @@ const struct fuse_operations ops_table = {
     .rmdir = op_rmdir,
     .unlink = op_unlink,
     .rename = op_rename,
+    .symlink = op_symlink,
+    .link = op_link,
+    .mknod = op_mknod,
     .create = op_create,
     .open = op_open,
     .read = op_read,

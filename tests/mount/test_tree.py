@@ -1,9 +1,12 @@
 """The tree and reading: names, listing order, sizes, vault.json, and
 everything stable across remounts."""
+import errno
 import json
 import os
 import signal
 import stat
+
+import pytest
 
 NAME = "Demo Vault (synthetic)"
 
@@ -139,3 +142,23 @@ def test_sigterm_and_sigint_unmount_durably(mount_factory, vaults, lib):
         m.stderr.close()
         m.start()
         assert os.listdir(m.mnt) == [f"S{int(sig)}"]
+
+
+def test_links_and_special_files_are_refused(m, vaults, lib):
+    """Only vault shares live here: links, symlinks, FIFOs and devices get a
+    plain EPERM (not ENOSYS), and the tree stays as it was."""
+    with_history(m, vaults, lib)
+    before = sorted(os.listdir(m.mnt))
+    share = m / NAME / "share.vult"
+    attempts = [
+        lambda: os.symlink("share.vult", m / NAME / "link.vult"),
+        lambda: os.link(share, m / NAME / "hard.vult"),
+        lambda: os.mkfifo(m / "fifo"),
+        lambda: os.mknod(m / "node", stat.S_IFCHR | 0o600, os.makedev(1, 3)),
+    ]
+    for attempt in attempts:
+        with pytest.raises(OSError) as err:
+            attempt()
+        assert err.value.errno == errno.EPERM
+    assert sorted(os.listdir(m.mnt)) == before
+    assert os.listdir(m / NAME) == ["history", "vault.json", "share.vult"]
