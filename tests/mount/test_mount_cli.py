@@ -65,6 +65,14 @@ def test_daemon_mode(mount_factory, vaults, lib, tmp_path):
     try:
         lib.run(["cp", vaults.make(), m.mnt])
         assert os.listdir(m.mnt) == [NAME]
+        # the store names the daemon (not the parent that exited) as its holder
+        r = lib.run([lib.VULTFS, "list", "--passphrase-file", m.pp, m.store], check=False,
+                    stdin=subprocess.DEVNULL)
+        assert r.returncode == 1 and "is in use by pid" in r.stderr
+        pid = int(r.stderr.split("pid")[1].split()[0])
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read().split(b"\0")
+        assert b"mount" in cmdline and str(m.mnt).encode() in cmdline
     finally:
         lib.run(["fusermount3", "-u", m.mnt], check=False)
     assert not os.path.ismount(m.mnt)
