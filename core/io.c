@@ -15,6 +15,7 @@
 #include "alloc.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -143,8 +144,8 @@ out_unlink:
     return err;
 }
 
-int io_read_file(uint8_t **out, size_t *out_len, int dirfd, const char *name,
-                 size_t max_len)
+static int read_whole(uint8_t **out, size_t *out_len, int dirfd, const char *name,
+                      size_t max_len, bool secret)
 {
     struct stat st;
     uint8_t *buf = NULL;
@@ -167,7 +168,7 @@ int io_read_file(uint8_t **out, size_t *out_len, int dirfd, const char *name,
         goto out_close;
     }
     len = (size_t)st.st_size;
-    buf = alloc_bytes(len ? len : 1);
+    buf = secret ? alloc_secret(len ? len : 1) : alloc_bytes(len ? len : 1);
     if (!buf) {
         err = -ENOMEM;
         goto out_close;
@@ -190,10 +191,25 @@ int io_read_file(uint8_t **out, size_t *out_len, int dirfd, const char *name,
     buf = NULL;
 
 out_free_buf:
-    alloc_free(buf);
+    if (secret)
+        alloc_secret_free(buf);
+    else
+        alloc_free(buf);
 out_close:
     close(fd);
     return err;
+}
+
+int io_read_file(uint8_t **out, size_t *out_len, int dirfd, const char *name,
+                 size_t max_len)
+{
+    return read_whole(out, out_len, dirfd, name, max_len, false);
+}
+
+int io_read_secret(uint8_t **out, size_t *out_len, int dirfd, const char *name,
+                   size_t max_len)
+{
+    return read_whole(out, out_len, dirfd, name, max_len, true);
 }
 
 int io_remove(int dirfd, const char *name)

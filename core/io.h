@@ -37,6 +37,11 @@ int io_write_atomic(int dirfd, const char *name, const void *data, size_t len,
 int io_read_file(uint8_t **out, size_t *out_len, int dirfd, const char *name,
                  size_t max_len) IO_WUR;
 
+/* The same into secret memory (alloc_secret; caller alloc_secret_free()s),
+ * for files that may hold an unencrypted share: backups a user imports. */
+int io_read_secret(uint8_t **out, size_t *out_len, int dirfd, const char *name,
+                   size_t max_len) IO_WUR;
+
 /* Removes dirfd/name and fsyncs the directory. Used by offline commands
  * only (forget); -errno on failure. */
 int io_remove(int dirfd, const char *name) IO_WUR;

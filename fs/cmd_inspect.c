@@ -96,7 +96,7 @@ int cmd_inspect(int argc, char **argv)
     }
     const char *path = argv[optind];
 
-    ret = io_read_file(&bytes, &len, AT_FDCWD, path, VULT_MAX_FILE_BYTES);
+    ret = io_read_secret(&bytes, &len, AT_FDCWD, path, VULT_MAX_FILE_BYTES);
     if (ret < 0) {
         log_err("%s: %s", path, ret == -EFBIG ? cli_decode_reason(ret) : strerror(-ret));
         return 1;
@@ -141,6 +141,6 @@ int cmd_inspect(int argc, char **argv)
 out_free:
     vult_file_clear(&file);
     secret_free(&password);
-    alloc_free(bytes);
+    alloc_secret_free(bytes);
     return status;
 }

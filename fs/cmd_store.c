@@ -220,7 +220,7 @@ int cmd_import(int argc, char **argv)
         uint8_t *bytes = NULL;
         size_t len = 0;
         struct store_import_result result;
-        int ret = io_read_file(&bytes, &len, AT_FDCWD, argv[i], store_max_import(store) + 1);
+        int ret = io_read_secret(&bytes, &len, AT_FDCWD, argv[i], store_max_import(store) + 1);
         if (ret == -EFBIG) {
             ret = store_import(store, NULL, store_max_import(store) + 1, NULL, &result);
         } else if (ret < 0) {
@@ -230,8 +230,7 @@ int cmd_import(int argc, char **argv)
         } else {
             ret = store_import(store, bytes, len, NULL, &result);
         }
-        sodium_memzero(bytes, len);
-        alloc_free(bytes);
+        alloc_secret_free(bytes);
         if (ret < 0) {
             log_err("import of %s: refused, %s: %s", argv[i],
                     epochs_outcome_name(result.outcome), result.reason);
