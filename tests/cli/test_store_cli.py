@@ -1022,3 +1022,61 @@ def test_fixture_gg20_bak_pair_is_co_location(store, pp, tmp_path):
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert len(r.stdout.splitlines()) == 1 and "new vault" in r.stdout and str(a) in r.stdout
     assert len(r.stderr.splitlines()) == 1 and "co-location" in r.stderr and str(b) in r.stderr
+
+
+def drain(fd):
+    """What a terminal still holds after its program ended."""
+    seen = b""
+    while select.select([fd], [], [], 0.2)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen.decode("utf-8", "replace")
+
+
+def answer_prompts(args, answers):
+    """Runs args on a new terminal, typing each answer after each prompt;
+    returns (exit code, everything the terminal showed, stderr)."""
+    proc, master = spawn_on_terminal(args)
+    shown = ""
+    try:
+        for prompt, answer in answers:
+            shown += read_until(master, prompt)
+            os.write(master, answer.encode() + b"\n")
+        code = proc.wait(timeout=30)
+        shown += drain(master)
+        stderr = proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+        os.close(master)
+    return code, shown, stderr
+
+
+def test_passphrase_from_the_terminal_with_echo_off(tmp_path):
+    """init asks twice on the terminal; what is typed is never echoed, and
+    the store then opens with that passphrase (asked for again by list)."""
+    secret = "typed passphrase 42"
+    path = tmp_path / "s"
+    code, shown, _ = answer_prompts([VULTFS, "init", "--cost", "min", path],
+                                    [("passphrase: ", secret), ("Repeat it: ", secret)])
+    assert code == 0
+    assert secret not in shown
+    code, shown, stderr = answer_prompts([VULTFS, "list", path],
+                                         [("Store passphrase: ", secret)])
+    assert code == 0, stderr
+    assert secret not in shown
+
+
+def test_mistyped_repeat_creates_nothing(tmp_path):
+    path = tmp_path / "s"
+    code, shown, stderr = answer_prompts([VULTFS, "init", "--cost", "min", path],
+                                         [("passphrase: ", "one"), ("Repeat it: ", "two")])
+    assert code == 1
+    assert "differ" in stderr
+    assert not path.exists()
