@@ -343,6 +343,22 @@ def test_random_bytes_fail_cleanly(tmp_path):
             assert_one_error_line(inspect(bad), "not a vultisig backup")
 
 
+def test_huge_file_is_refused_before_reading(tmp_path):
+    """A file past the codec's 16 MiB cap (a sparse one: nothing is written)
+    is refused as too large, not read into memory."""
+    huge = tmp_path / "huge.vult"
+    with open(huge, "wb") as f:
+        f.truncate(64 << 20)
+    assert_one_error_line(inspect(huge), "too large")
+
+
+def test_directory_and_dat_backup(tmp_path):
+    assert_one_error_line(inspect(tmp_path))
+    dat = tmp_path / "old.dat"
+    dat.write_text(json.dumps({"version": "v1", "vault": {"name": "x"}}).encode().hex())
+    assert_one_error_line(inspect(dat), "export the vault again")
+
+
 def test_missing_file(tmp_path):
     missing = tmp_path / "no-such.vult"
     r = inspect(missing)
