@@ -13,6 +13,10 @@
 
 static struct staging_file *files;
 static size_t cap_bytes = STORE_DEFAULT_MAX_IMPORT;
+/* All staged bytes together: temporaries a tool never renamed stay until
+ * unmount, so without a bound they could pin any amount of locked memory. */
+#define STAGING_TOTAL_MIN (64u << 20)
+static size_t total_bytes;
 static uint64_t next_ino = STAGING_INO_BASE;
 
 void staging_set_cap(size_t cap)
@@ -35,8 +39,14 @@ bool staging_is_temp_name(const char *name)
     return len > 1 && name[len - 1] == '~';
 }
 
+static size_t total_cap(void)
+{
+    return cap_bytes > STAGING_TOTAL_MIN / 16 ? cap_bytes * 16 : STAGING_TOTAL_MIN;
+}
+
 static void buf_free(struct staging_buf *b)
 {
+    total_bytes -= b->cap;
     alloc_secret_free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
@@ -56,12 +66,15 @@ static int buf_reserve(struct staging_buf *b, size_t want)
         cap = want;
     if (cap > cap_bytes)
         cap = cap_bytes;
+    if (total_bytes - b->cap + cap > total_cap())
+        return -ENOSPC; /* too much staged at once; the tool sees a full disk */
     uint8_t *data = alloc_secret(cap);
     if (!data)
         return -ENOMEM;
     if (b->len)
         memcpy(data, b->data, b->len);
     alloc_secret_free(b->data);
+    total_bytes = total_bytes - b->cap + cap;
     b->data = data;
     b->cap = cap;
     return 0;

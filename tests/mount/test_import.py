@@ -130,6 +130,32 @@ def test_too_large(m, lib):
     assert os.listdir(m.mnt) == []
 
 
+def test_staged_temporaries_are_bounded(m, lib):
+    """Temporary names stay staged (in locked memory) until renamed; a tool
+    that leaves many behind gets ENOSPC at 64 MiB in all, never unbounded
+    memory, and unlinking them frees the room again."""
+    chunk = b"T" * (1 << 20)
+    written = []
+    with pytest.raises(OSError) as err:
+        for i in range(80):
+            path = m / f".left-behind.{i}"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            written.append(path)
+            try:
+                os.write(fd, chunk)
+            finally:
+                os.close(fd)
+    assert err.value.errno == errno.ENOSPC
+    assert 32 <= len(written) < 80
+    for path in written:
+        os.unlink(path)
+    fd = os.open(m / ".again", os.O_WRONLY | os.O_CREAT)
+    os.write(fd, chunk)
+    os.close(fd)
+    os.unlink(m / ".again")
+    assert os.listdir(m.mnt) == []
+
+
 def test_max_import_option(mount_factory, vaults, lib):
     m = mount_factory("small", ["-o", "max_import=512"])
     m.expect(r"import of /v\.vult: too large")
