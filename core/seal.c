@@ -1,8 +1,7 @@
 /*
  * seal: see seal.h.
  *
- * check_layout is the one place a sealed record's framing is read, so
- * seal_open_record and seal_check_record agree on every malformed input.
+ * check_layout is the one place a sealed record's framing is read.
  * The checksum is checked before the tag: a flipped bit on disk then reads
  * as -EIO (corruption) and only a record that is intact but does not
  * authenticate reads as -EBADMSG (wrong key, tampering, another id).
@@ -214,10 +213,4 @@ out_free_out:
     /* Wipes whatever the failed decryption may have left in out. */
     alloc_secret_free(out);
     return err;
-}
-
-int seal_check_record(const uint8_t *sealed, size_t sealed_len,
-                      enum seal_kind kind)
-{
-    return check_layout(sealed, sealed_len, kind);
 }

@@ -78,9 +78,4 @@ int seal_open_record(uint8_t **plain, size_t *plain_len, const uint8_t *sealed,
                      size_t sealed_len, enum seal_kind kind, const char *id,
                      const uint8_t key[SEAL_KEY_BYTES]) SEAL_WUR;
 
-/* Checks only the layout and checksum of a sealed record, without a key
- * (fsck's quick pass): 0, -EINVAL or -EIO as above. */
-int seal_check_record(const uint8_t *sealed, size_t sealed_len,
-                      enum seal_kind kind) SEAL_WUR;
-
 #endif
