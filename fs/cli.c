@@ -69,6 +69,17 @@ int cli_get_secret(struct secret *out, const char *path, const char *prompt, con
     return ret;
 }
 
+int cli_parse_export_password(bool *none, const char *text)
+{
+    if (strcmp(text, "none") != 0) {
+        log_err("--export-password takes only 'none'; give a password with "
+                "--export-password-file F (never on the command line)");
+        return -EINVAL;
+    }
+    *none = true;
+    return 0;
+}
+
 int cli_parse_scheme(enum backup_crypto_scheme *scheme, const char *text)
 {
     if (strcmp(text, "current") == 0)

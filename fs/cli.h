@@ -21,6 +21,10 @@ const char *cli_decode_reason(int err);
 int cli_get_secret(struct secret *out, const char *path, const char *prompt, const char *what,
                    int confirm);
 
+/* --export-password takes only "none" (a password would be in argv): sets
+ * *none, or logs and returns -EINVAL. */
+int cli_parse_export_password(bool *none, const char *text);
+
 /* "current" or "legacy" into *scheme; logs and returns -EINVAL otherwise. */
 int cli_parse_scheme(enum backup_crypto_scheme *scheme, const char *text);
 

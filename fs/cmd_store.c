@@ -82,12 +82,8 @@ static int parse_store_opts(struct store_opts *o, int argc, char **argv, const c
             o->export_password_file = optarg;
             break;
         case OPT_EXPORT_PASSWORD:
-            if (strcmp(optarg, "none") != 0) {
-                log_err("--export-password takes only 'none' (a password goes in a file: "
-                        "--export-password-file)");
+            if (cli_parse_export_password(&o->export_none, optarg) < 0)
                 return -1;
-            }
-            o->export_none = true;
             break;
         case OPT_EXPORT_SCHEME:
             if (cli_parse_scheme(&o->scheme, optarg) < 0)

@@ -149,12 +149,8 @@ static int parse_options(struct mount_options *o, int argc, char **argv)
             o->export_password_file = optarg;
             break;
         case OPT_EXPORT_PASSWORD:
-            if (strcmp(optarg, "none") != 0) {
-                log_err("--export-password takes only 'none'; give a password with "
-                        "--export-password-file F (never on the command line)");
+            if (cli_parse_export_password(&o->export_none, optarg) < 0)
                 return 2;
-            }
-            o->export_none = true;
             break;
         case OPT_EXPORT_SCHEME:
             if (cli_parse_scheme(&o->scheme, optarg) < 0)
