@@ -11,7 +11,7 @@ packages=(
     libfuse3-dev fuse3 libsodium-dev libjansson-dev libxxhash-dev
     # tests: mount tests drive real tools
     python3 python3-pytest attr rsync tar nodejs libglib2.0-bin
-    restic borgbackup strace
+    restic borgbackup rclone strace
 )
 for extra in "$@"; do
     case "$extra" in
