@@ -363,7 +363,8 @@ out_invalid:
 
 static bool str_eq(struct vult_str a, struct vult_str b)
 {
-    return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
+    /* absent fields are {NULL, 0}: memcmp must not see a NULL pointer */
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
 }
 
 const struct vult_key_share *vult_vault_key_share(const struct vult_vault *vault,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds vultfs and runs every test suite:
 #   1. the C unit tests of core/ (meson test);
-#   2. the pytest suites tests/cli and tests/mount, against the built binaries.
+#   2. the same unit tests built with AddressSanitizer and UBSan;
+#   3. the pytest suites tests/cli and tests/mount, against the built binaries.
 # The last line is always "N passed, N failed", summed over the suites
 # (skipped tests count in neither). Exits non-zero when a test failed or a
 # suite could not run. Needs no terminal; run it as root on Debian 12 so
@@ -47,12 +48,26 @@ build_tree() {
     ninja -C "$build" || return 1
 }
 
-# meson test, counted from its JSON log: OK passes; FAIL, TIMEOUT, ERROR and
-# UNEXPECTEDPASS fail; SKIP and EXPECTEDFAIL are neither.
+# A second build of the same tree with AddressSanitizer and UBSan, for the
+# unit tests: memory errors in core/ fail CI, not just a hand-run check.
+build_sanitized() {
+    local dir=$1
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null ||
+            return 1
+    fi
+    ninja -C "$dir" >/dev/null || return 1
+}
+
+# meson test in build dir $1, counted from its JSON log: OK passes; FAIL,
+# TIMEOUT, ERROR and UNEXPECTEDPASS fail; SKIP and EXPECTEDFAIL are neither.
 run_unit() {
-    local log=$build/meson-logs/testlog.json counts rc=0
+    local dir=$1
+    local log=$dir/meson-logs/testlog.json counts rc=0
     rm -f "$log"
-    timeout --kill-after=10 300 meson test -C "$build" --print-errorlogs </dev/null || rc=$?
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+        UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
+        timeout --kill-after=10 300 meson test -C "$dir" --print-errorlogs </dev/null || rc=$?
     if [ ! -s "$log" ]; then
         note "meson test did not run (exit $rc)"
         broken=1
@@ -131,6 +146,12 @@ if ! build_tree; then
     broken=1
     finish
 fi
-run_unit
+run_unit "$build"
+if build_sanitized build-sanitize; then
+    run_unit build-sanitize
+else
+    note "the sanitizer build failed; its unit tests did not run"
+    broken=1
+fi
 run_pytest
 finish

@@ -60,7 +60,7 @@ static const struct fixture fixtures[] = {
 
 static bool str_is(struct vult_str s, const char *want)
 {
-    return s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
+    return s.len == strlen(want) && (s.len == 0 || memcmp(s.ptr, want, s.len) == 0);
 }
 
 static uint8_t *read_fixture(const char *dir, const char *name, size_t *len)
