@@ -442,6 +442,14 @@ static int rebuild_views(struct store *store)
     ret = name_vaults(store);
     if (ret < 0)
         goto out_free;
+    /* vault.json's size, once per change rather than on every stat */
+    for (i = 0; i < count; i++) {
+        char *text = NULL;
+        ret = store_vault_json(&text, &store->vaults[i].json_size, store, &store->vaults[i]);
+        alloc_free(text);
+        if (ret < 0)
+            goto out_free;
+    }
     store->generation++;
     return 0;
 out_free:

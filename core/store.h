@@ -68,6 +68,7 @@ struct store_vault {
     int64_t changed_sec; /* latest import into this vault */
     int32_t changed_nsec;
     uint64_t ino_dir, ino_history, ino_json;
+    size_t json_size; /* exact size of store_vault_json's text */
 };
 
 /* ---- lifecycle ---------------------------------------------------------- */

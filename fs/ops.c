@@ -89,15 +89,6 @@ static void fill(struct stat *st, uint64_t ino, mode_t mode, size_t size, int64_
     st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = st->st_atim.tv_nsec = nsec;
 }
 
-static size_t json_size(const struct store_vault *v)
-{
-    char *json = NULL;
-    size_t len = 0;
-    if (store_vault_json(&json, &len, store, v) < 0)
-        return 0;
-    alloc_free(json);
-    return len;
-}
 
 /* The inode number of the store file a staged file shadows, else its own. */
 static uint64_t staged_ino(const struct tree_node *n)
@@ -152,7 +143,7 @@ static int attr_of(struct stat *st, const struct tree_node *n)
              n->epoch->export_size, n->epoch->imported_sec, n->epoch->imported_nsec);
         return 0;
     case TREE_JSON:
-        fill(st, v->ino_json, S_IFREG | 0600, json_size(v), v->changed_sec, v->changed_nsec);
+        fill(st, v->ino_json, S_IFREG | 0600, v->json_size, v->changed_sec, v->changed_nsec);
         return 0;
     case TREE_STAGED:
         staged_attr(st, n->staged, staged_ino(n));

@@ -602,6 +602,7 @@ static void test_synthetic_restore_orders(void)
         char *json = NULL;
         size_t json_len = 0;
         CHECK_EQ_INT(store_vault_json(&json, &json_len, s, v), 0);
+        CHECK_EQ_INT(v->json_size, json_len);
         if (json) {
             if (!reference)
                 reference = strdup(json);
