@@ -243,6 +243,21 @@ def vault_dir(mnt, name):
     return Path(mnt) / name
 
 
+def add_reshared_vaults(m, vaults):
+    """Into mount m: Alpha, DKLS, reshared twice (the signers change:
+    epoch 3, history 1 and 2); Gamma, GG20, reshared once (a new reshare
+    prefix: epoch 2, history 1)."""
+    a1 = vaults.make(name="Alpha", ecdsa=ecdsa(1))
+    a2 = vaults.make(from_=a1, signers="demo-device-1,demo-device-3", tag="a2")
+    a3 = vaults.make(from_=a1, signers="demo-device-1,demo-device-4,demo-device-5", tag="a3")
+    for src in (a1, a2, a3):
+        run(["cp", src, m.mnt])
+    g1 = vaults.make(name="Gamma", ecdsa=ecdsa(3), lib="gg20")
+    g2 = vaults.make(from_=g1, prefix="2c5e9ced", tag="g2")
+    run(["cp", g1, m.mnt])
+    run(["cp", g2, m / "Gamma" / "share.vult"])
+
+
 class Lib:
     run = staticmethod(run)
     ecdsa = staticmethod(ecdsa)
@@ -250,6 +265,7 @@ class Lib:
     write_close = staticmethod(write_close)
     xattrs = staticmethod(xattrs)
     snapshot = staticmethod(snapshot)
+    add_reshared_vaults = staticmethod(add_reshared_vaults)
     VULTFS = VULTFS
     MKVAULT = MKVAULT
     PASSPHRASE = PASSPHRASE

@@ -29,15 +29,7 @@ def tool_run(args, env, cwd=None):
 def populate(m, vaults, lib):
     """Alpha: DKLS, two reshares (signers change); Gamma: GG20 reshare
     (prefix); Beta: one epoch."""
-    a1 = vaults.make(name="Alpha", ecdsa=lib.ecdsa(1))
-    a2 = vaults.make(from_=a1, signers="demo-device-1,demo-device-3", tag="a2")
-    a3 = vaults.make(from_=a1, signers="demo-device-1,demo-device-4,demo-device-5", tag="a3")
-    for src in (a1, a2, a3):
-        lib.run(["cp", src, m.mnt])
-    g1 = vaults.make(name="Gamma", ecdsa=lib.ecdsa(3), lib="gg20")
-    g2 = vaults.make(from_=g1, prefix="2c5e9ced", tag="g2")
-    lib.run(["cp", g1, m.mnt])
-    lib.run(["cp", g2, m / "Gamma" / "share.vult"])
+    lib.add_reshared_vaults(m, vaults)
     lib.run(["cp", vaults.make(name="Beta", ecdsa=lib.ecdsa(2)), m.mnt])
 
 

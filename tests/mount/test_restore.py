@@ -16,15 +16,7 @@ PLAIN = ["--export-password", "none"]
 def populate(m, vaults, lib):
     """Vaults with history (DKLS signers change, GG20 reshare prefix), one
     holding only history, one with a sanitized name."""
-    a1 = vaults.make(name="Alpha", ecdsa=lib.ecdsa(1))
-    a2 = vaults.make(from_=a1, signers="demo-device-1,demo-device-3", tag="a2")
-    a3 = vaults.make(from_=a1, signers="demo-device-1,demo-device-4,demo-device-5", tag="a3")
-    for src in (a1, a2, a3):
-        lib.run(["cp", src, m.mnt])
-    g1 = vaults.make(name="Gamma", ecdsa=lib.ecdsa(3), lib="gg20")
-    g2 = vaults.make(from_=g1, prefix="2c5e9ced", tag="g2")
-    lib.run(["cp", g1, m.mnt])
-    lib.run(["cp", g2, m / "Gamma" / "share.vult"])
+    lib.add_reshared_vaults(m, vaults)
     h = vaults.make(name="Hist", ecdsa=lib.ecdsa(4))
     os.mkdir(m / "Hist")
     os.mkdir(m / "Hist" / "history")
