@@ -18,7 +18,7 @@ is_mounted() {
 }
 
 # mount_fs [VULTFS MOUNT OPTIONS]: mounts $store at $mnt, waits up to 20 s
-# for the mount point; sets fs_pid and mount_us (launch to ready).
+# (or $mount_wait_s) for the mount point; sets fs_pid and mount_us.
 mount_fs() {
     local t0 t1 i
     now_us t0
@@ -32,7 +32,7 @@ mount_fs() {
             die "vultfs mount exited before the mount was ready"
         fi
         now_us t1
-        ((t1 - t0 < 20000000)) || die "the mount was not ready after 20 s"
+        ((t1 - t0 < ${mount_wait_s:-20} * 1000000)) || die "the mount was not ready after ${mount_wait_s:-20} s"
         ((i < 200)) || sleep 0.001
     done
     now_us t1
