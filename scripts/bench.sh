@@ -5,9 +5,18 @@
 #
 # Run as root (it mounts with /dev/fuse and may drop the page cache), after
 # scripts/deps.sh. It builds into ./build when needed, works in a temporary
-# directory and always unmounts and cleans up on exit. About 10-30 seconds.
+# directory and always unmounts and cleans up on exit.
+#
+#   scripts/bench.sh [--vaults N | --full]
+#
+# First the small-store lines (20 vaults, about 10-30 seconds), then issue
+# 8's workloads on a store of N vaults (default 1,000; --full: 10,000) against
+# tmpfs, a plain disk directory and gocryptfs (scripts/deps.sh bench) holding
+# the same tree, with RATIO and FIGURE lines. Imports cost O(N^2) today: at
+# 1,000 vaults the run takes several minutes, at 10,000 hours.
 #
 # Environment:
+#   BENCH_SCALE_RUNS=N    runs per scale workload, the median (default 3)
 #   BENCH_RUNS=N          runs per measurement, the median is shown (default 7)
 #   BENCH_DIR=D           where to put the store and the plain baseline dir
 #                         (default: a new directory under ${TMPDIR:-/tmp});
@@ -23,6 +32,15 @@ cd "$(dirname "$0")/.."
 
 runs=${BENCH_RUNS:-7}
 nvaults=20
+scale_n=1000
+while [ $# -gt 0 ]; do
+    case $1 in
+    --vaults) scale_n=${2:-}; shift 2 || { echo "bench: --vaults needs a number" >&2; exit 2; } ;;
+    --full) scale_n=10000; shift ;;
+    *) echo "usage: $0 [--vaults N | --full]" >&2; exit 2 ;;
+    esac
+done
+case $scale_n in '' | *[!0-9]* | 0) echo "bench: --vaults needs a positive number" >&2; exit 2 ;; esac
 build=${VULTFS_BUILD:-build}
 fixtures=${VULTFS_FIXTURES:-../shared/fixtures}
 vultfs=$build/fs/vultfs
@@ -58,39 +76,12 @@ store=$work/store
 pp=$work/passphrase
 log=$work/vultfs.log
 fs_pid=
-
-is_mounted() {
-    # builtin only (no fork), so that polling for the mount costs nothing
-    local lines
-    mapfile -t lines </proc/self/mountinfo
-    [[ " ${lines[*]} " == *" $mnt "* ]]
-}
-
-# Unmounts and waits (bounded) for the daemon to exit.
-# Interrupted mid-mount, the mount may appear only later: keep looking, and
-# send SIGTERM (vultfs unmounts on it) when the daemon outlives 1 s.
-unmount_fs() {
-    local i
-    for ((i = 0; i < 500; i++)); do
-        if is_mounted; then
-            timeout 10 fusermount3 -u "$mnt" 2>/dev/null || true
-        fi
-        [ -n "$fs_pid" ] && kill -0 "$fs_pid" 2>/dev/null || break
-        ((i != 100)) || kill -TERM "$fs_pid" 2>/dev/null || true
-        sleep 0.01
-    done
-    if [ -n "$fs_pid" ]; then
-        kill -KILL "$fs_pid" 2>/dev/null || true
-        wait "$fs_pid" 2>/dev/null || true
-        fs_pid=
-    fi
-    if is_mounted; then
-        timeout 10 fusermount3 -uz "$mnt" 2>/dev/null || true
-    fi
-}
+# shellcheck source=scripts/lib/mount.sh
+. scripts/lib/mount.sh
 
 cleanup() {
     unmount_fs
+    ! declare -F scale_cleanup >/dev/null || scale_cleanup
     if [ "${BENCH_KEEP:-0}" = 1 ]; then
         say "bench: kept $work" >&2
     else
@@ -101,12 +92,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- timing helpers ---------------------------------------------------------
-# Microseconds from bash's own clock ($EPOCHREALTIME, no fork).
-now_us() {
-    local t=${EPOCHREALTIME/./}
-    printf -v "$1" '%s' "$((10#$t))"
-}
-
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f ms", u / 1000 }'; }
 
@@ -120,27 +105,6 @@ drop_caches() {
         sync -f "$work"
         echo 3 >/proc/sys/vm/drop_caches
     fi
-}
-
-# Mounts the store in the foreground (so the pid is ours), waits up to 20 s
-# for the mountpoint; sets mount_us to the time from launch to ready.
-mount_fs() {
-    local t0 t1 i
-    now_us t0
-    "$vultfs" mount -f --passphrase-file "$pp" "$@" "$store" "$mnt" 2>>"$log" &
-    fs_pid=$!
-    for ((i = 0; ; i++)); do
-        is_mounted && break
-        if ! kill -0 "$fs_pid" 2>/dev/null; then
-            tail -n 5 "$log" >&2
-            die "vultfs mount exited before the mount was ready"
-        fi
-        now_us t1
-        ((t1 - t0 < 20000000)) || die "the mount was not ready after 20 s"
-        ((i < 200)) || sleep 0.001
-    done
-    now_us t1
-    mount_us=$((t1 - t0))
 }
 
 declare -a rows=()
@@ -358,3 +322,7 @@ say ""
 say ""
 say "ratio = vultfs / baseline (medians of $runs runs); times are wall clock, each one command"
 say "(cat of all $nvaults files, one cp, one vultfs import of $nvaults files, one mount)."
+
+# ---- issue 8's workloads at scale ----------------------------------------------
+# shellcheck source=scripts/lib/bench-scale.sh
+. scripts/lib/bench-scale.sh

@@ -3,6 +3,7 @@
 # that are missing: quick and silent when everything is there.
 #   scripts/deps.sh          build, unit and mount tests
 #   scripts/deps.sh fuzz     also clang and its sanitizer runtimes (tests/fuzz)
+#   scripts/deps.sh bench    also gocryptfs, the encrypted baseline of scripts/bench.sh
 set -euo pipefail
 
 packages=(
@@ -16,7 +17,8 @@ packages=(
 for extra in "$@"; do
     case "$extra" in
     fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
-    *) echo "vultfs: deps.sh: unknown group '$extra' (only: fuzz)" >&2; exit 2 ;;
+    bench) packages+=(gocryptfs) ;;
+    *) echo "vultfs: deps.sh: unknown group '$extra' (only: fuzz, bench)" >&2; exit 2 ;;
     esac
 done
 
