@@ -7,6 +7,7 @@
 #ifndef VULTFS_LOG_H
 #define VULTFS_LOG_H
 
+#include <stdarg.h>
 #include <syslog.h>
 
 /* Switches to syslog (daemon mode) and/or a log file; file may be NULL.
@@ -15,6 +16,9 @@ int log_open(int use_syslog, const char *file);
 void log_close(void);
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same with a va_list; a trailing newline is dropped (libfuse's
+ * messages, routed here by the mount, end with one). */
+void log_vmsg(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)

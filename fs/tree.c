@@ -9,8 +9,13 @@
 /* Placeholder inode numbers: a range apart from staging's and the store's. */
 #define PLACEHOLDER_INO_BASE 0xffe0000000000000ull
 
-static struct tree_placeholder *placeholders;
-static uint64_t next_placeholder_ino = PLACEHOLDER_INO_BASE;
+void tree_init(struct tree *t, const struct store *store, const struct staging *staging)
+{
+    memset(t, 0, sizeof(*t));
+    t->store = store;
+    t->staging = staging;
+    t->next_placeholder_ino = PLACEHOLDER_INO_BASE;
+}
 
 uint32_t tree_epoch_slot(const char *name)
 {
@@ -37,9 +42,16 @@ bool tree_is_dir(enum tree_kind kind)
            kind == TREE_HISTORY;
 }
 
-static struct tree_placeholder *placeholder_find(const char *name)
+int tree_exists(const struct tree_node *n)
 {
-    for (struct tree_placeholder *p = placeholders; p; p = p->next)
+    if (n->kind != TREE_NONE)
+        return 0;
+    return n->parent == TREE_IN_FILE ? -ENOTDIR : -ENOENT;
+}
+
+static struct tree_placeholder *placeholder_find(const struct tree *t, const char *name)
+{
+    for (struct tree_placeholder *p = t->placeholders; p; p = p->next)
         if (strcmp(p->name, name) == 0)
             return p;
     return NULL;
@@ -71,17 +83,17 @@ static int split(char parts[4][TREE_NAME_MAX + 1], const char *path)
 }
 
 /* The directory level: /<dir>. */
-static void resolve_dir(struct tree_node *out, const struct store *store, const char *name)
+static void resolve_dir(struct tree_node *out, const struct tree *t, const char *name)
 {
-    out->vault = store_vault_by_dir(store, name);
-    out->placeholder = placeholder_find(name);
+    out->vault = store_vault_by_dir(t->store, name);
+    out->placeholder = placeholder_find(t, name);
     if (out->vault)
         out->kind = TREE_VAULT;
     else if (out->placeholder)
         out->kind = TREE_PLACEHOLDER;
 }
 
-int tree_resolve(struct tree_node *out, const struct store *store, const char *path)
+int tree_resolve(struct tree_node *out, const struct tree *t, const char *path)
 {
     char parts[4][TREE_NAME_MAX + 1];
     int count = split(parts, path);
@@ -100,10 +112,10 @@ int tree_resolve(struct tree_node *out, const struct store *store, const char *p
     if (count == 1) {
         out->parent = TREE_IN_ROOT;
         snprintf(out->dir, sizeof(out->dir), "%s", parts[0]);
-        resolve_dir(out, store, parts[0]);
+        resolve_dir(out, t, parts[0]);
         if (out->kind == TREE_NONE) {
             out->dir[0] = '\0';
-            out->staged = staging_find(path);
+            out->staged = staging_find(t->staging, path);
             if (out->staged)
                 out->kind = TREE_STAGED;
         }
@@ -113,11 +125,11 @@ int tree_resolve(struct tree_node *out, const struct store *store, const char *p
     /* the parent directory */
     struct tree_node dir;
     memset(&dir, 0, sizeof(dir));
-    resolve_dir(&dir, store, parts[0]);
+    resolve_dir(&dir, t, parts[0]);
     if (dir.kind == TREE_NONE) {
         char top[TREE_NAME_MAX + 2];
         snprintf(top, sizeof(top), "/%s", parts[0]);
-        out->parent = staging_find(top) ? TREE_IN_FILE : TREE_IN_NOTHING;
+        out->parent = staging_find(t->staging, top) ? TREE_IN_FILE : TREE_IN_NOTHING;
         return 0;
     }
     snprintf(out->dir, sizeof(out->dir), "%s", parts[0]);
@@ -144,7 +156,7 @@ int tree_resolve(struct tree_node *out, const struct store *store, const char *p
     } else if (strcmp(parts[1], "history") != 0 || !has_history) {
         char mid[2 * TREE_NAME_MAX + 4];
         snprintf(mid, sizeof(mid), "/%s/%s", parts[0], parts[1]);
-        out->parent = staging_find(mid) || (v && (strcmp(parts[1], "share.vult") == 0 ||
+        out->parent = staging_find(t->staging, mid) || (v && (strcmp(parts[1], "share.vult") == 0 ||
                                                    strcmp(parts[1], "vault.json") == 0))
                           ? TREE_IN_FILE
                           : TREE_IN_NOTHING;
@@ -159,14 +171,14 @@ int tree_resolve(struct tree_node *out, const struct store *store, const char *p
     } else {
         char mid[3 * TREE_NAME_MAX + 5];
         snprintf(mid, sizeof(mid), "/%s/history/%s", parts[0], parts[2]);
-        out->parent = staging_find(mid) || (v && tree_epoch_slot(parts[2]) &&
+        out->parent = staging_find(t->staging, mid) || (v && tree_epoch_slot(parts[2]) &&
                                              store_vault_epoch(v, tree_epoch_slot(parts[2])))
                           ? TREE_IN_FILE
                           : TREE_IN_NOTHING;
         return 0;
     }
 
-    out->staged = staging_find(path);
+    out->staged = staging_find(t->staging, path);
     if (out->staged) {
         out->under = out->kind;
         out->kind = TREE_STAGED;
@@ -174,10 +186,10 @@ int tree_resolve(struct tree_node *out, const struct store *store, const char *p
     return 0;
 }
 
-int tree_placeholder_add(const char *name)
+int tree_placeholder_add(struct tree *t, const char *name)
 {
     struct tree_placeholder *p = alloc_zeroed(1, sizeof(*p));
-    struct tree_placeholder **tail = &placeholders;
+    struct tree_placeholder **tail = &t->placeholders;
 
     if (!p)
         return -ENOMEM;
@@ -186,8 +198,8 @@ int tree_placeholder_add(const char *name)
         alloc_free(p);
         return -ENOMEM;
     }
-    p->ino = next_placeholder_ino;
-    next_placeholder_ino += 2;
+    p->ino = t->next_placeholder_ino;
+    t->next_placeholder_ino += 2;
     clock_gettime(CLOCK_REALTIME, &p->created);
     while (*tail)
         tail = &(*tail)->next;
@@ -195,9 +207,9 @@ int tree_placeholder_add(const char *name)
     return 0;
 }
 
-void tree_placeholder_remove(struct tree_placeholder *p)
+void tree_placeholder_remove(struct tree *t, struct tree_placeholder *p)
 {
-    for (struct tree_placeholder **q = &placeholders; *q; q = &(*q)->next) {
+    for (struct tree_placeholder **q = &t->placeholders; *q; q = &(*q)->next) {
         if (*q == p) {
             *q = p->next;
             alloc_free(p->name);
@@ -207,13 +219,8 @@ void tree_placeholder_remove(struct tree_placeholder *p)
     }
 }
 
-struct tree_placeholder *tree_placeholders(void)
+void tree_placeholder_clear(struct tree *t)
 {
-    return placeholders;
-}
-
-void tree_placeholder_clear(void)
-{
-    while (placeholders)
-        tree_placeholder_remove(placeholders);
+    while (t->placeholders)
+        tree_placeholder_remove(t, t->placeholders);
 }
