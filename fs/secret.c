@@ -103,7 +103,14 @@ int secret_from_tty(struct secret *out, const char *prompt, int allow_empty)
     quiet = saved;
     quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
     quiet.c_lflag |= ICANON;
-    if (write(fd, prompt, strlen(prompt)) < 0 || tcsetattr(fd, TCSAFLUSH, &quiet) < 0) {
+    /* echo off (and earlier typing dropped) before the prompt shows: an
+     * answer typed as soon as the prompt appears must not be flushed */
+    if (tcsetattr(fd, TCSAFLUSH, &quiet) < 0) {
+        ret = -ENOTTY;
+        goto out_free;
+    }
+    if (write(fd, prompt, strlen(prompt)) < 0) {
+        tcsetattr(fd, TCSAFLUSH, &saved);
         ret = -ENOTTY;
         goto out_free;
     }
