@@ -13,29 +13,34 @@
 
 enum { KEY_HELP, KEY_FOREGROUND, KEY_YES, KEY_EXPORT_PASSWORD };
 
-/* One option, three spellings: --long=F, --long F and -o short=F. */
-#define OPTION_TEXT(long_name, mount_name, field)                                  \
-    {"--" long_name "=%s", offsetof(struct options, field), 0},                    \
-    {"--" long_name " %s", offsetof(struct options, field), 0},                    \
-    {mount_name "=%s", offsetof(struct options, field), 0}
+/* One option, three spellings: --long=F, --long F and -o short=F. The
+ * fuse_opt value of each is its option_bit (a %s template stores no value),
+ * so the table also says which bit each field answers to. */
+#define OPTION_TEXT(long_name, mount_name, field, bit)                             \
+    {"--" long_name "=%s", offsetof(struct options, field), bit},                  \
+    {"--" long_name " %s", offsetof(struct options, field), bit},                  \
+    {mount_name "=%s", offsetof(struct options, field), bit}
 
 static const struct fuse_opt option_table[] = {
-    OPTION_TEXT("passphrase-file", "passphrase_file", passphrase_file),
-    OPTION_TEXT("new-passphrase-file", "new_passphrase_file", new_passphrase_file),
-    OPTION_TEXT("extpass", "extpass", extpass),
-    OPTION_TEXT("export-password-file", "export_password_file", export_password_file),
+    OPTION_TEXT("passphrase-file", "passphrase_file", passphrase_file, OPTION_PASSPHRASE_FILE),
+    OPTION_TEXT("new-passphrase-file", "new_passphrase_file", new_passphrase_file,
+                OPTION_NEW_PASSPHRASE_FILE),
+    OPTION_TEXT("extpass", "extpass", extpass, OPTION_EXTPASS),
+    OPTION_TEXT("export-password-file", "export_password_file", export_password_file,
+                OPTION_EXPORT_PASSWORD_FILE),
     /* "--export-password %s" would also match --export-password-file (fuse_opt
      * applies every template that fits, and "--name %s" takes a value joined
      * on): on_option sorts that out */
-    {"--export-password=%s", offsetof(struct options, export_password), 0},
-    {"export_password=%s", offsetof(struct options, export_password), 0},
+    {"--export-password=%s", offsetof(struct options, export_password), OPTION_EXPORT_PASSWORD},
+    {"export_password=%s", offsetof(struct options, export_password), OPTION_EXPORT_PASSWORD},
     FUSE_OPT_KEY("--export-password ", KEY_EXPORT_PASSWORD),
-    OPTION_TEXT("export-scheme", "export_scheme", export_scheme),
-    OPTION_TEXT("import-passwords", "import_passwords", import_passwords),
-    OPTION_TEXT("log-file", "log_file", log_file),
-    OPTION_TEXT("max-import", "max_import", max_import_text),
-    OPTION_TEXT("cost", "cost", cost),
-    OPTION_TEXT("epoch", "epoch", epoch_text),
+    OPTION_TEXT("export-scheme", "export_scheme", export_scheme, OPTION_EXPORT_SCHEME),
+    OPTION_TEXT("import-passwords", "import_passwords", import_passwords,
+                OPTION_IMPORT_PASSWORDS),
+    OPTION_TEXT("log-file", "log_file", log_file, OPTION_LOG_FILE),
+    OPTION_TEXT("max-import", "max_import", max_import_text, OPTION_MAX_IMPORT),
+    OPTION_TEXT("cost", "cost", cost, OPTION_COST),
+    OPTION_TEXT("epoch", "epoch", epoch_text, OPTION_EPOCH),
     FUSE_OPT_KEY("-f", KEY_FOREGROUND),
     FUSE_OPT_KEY("--foreground", KEY_FOREGROUND),
     FUSE_OPT_KEY("--yes", KEY_YES),
@@ -44,30 +49,14 @@ static const struct fuse_opt option_table[] = {
     FUSE_OPT_END,
 };
 
-/* Which bit each string option's field answers to, for the accepted check. */
-static const struct {
-    size_t offset;
-    unsigned bit;
-    const char *name;
-} text_bits[] = {
-    {offsetof(struct options, passphrase_file), OPTION_PASSPHRASE_FILE, "--passphrase-file"},
-    {offsetof(struct options, new_passphrase_file), OPTION_NEW_PASSPHRASE_FILE,
-     "--new-passphrase-file"},
-    {offsetof(struct options, extpass), OPTION_EXTPASS, "--extpass"},
-    {offsetof(struct options, export_password_file), OPTION_EXPORT_PASSWORD_FILE,
-     "--export-password-file"},
-    {offsetof(struct options, export_password), OPTION_EXPORT_PASSWORD, "--export-password"},
-    {offsetof(struct options, export_scheme), OPTION_EXPORT_SCHEME, "--export-scheme"},
-    {offsetof(struct options, import_passwords), OPTION_IMPORT_PASSWORDS, "--import-passwords"},
-    {offsetof(struct options, log_file), OPTION_LOG_FILE, "--log-file"},
-    {offsetof(struct options, max_import_text), OPTION_MAX_IMPORT, "max_import"},
-    {offsetof(struct options, cost), OPTION_COST, "--cost"},
-    {offsetof(struct options, epoch_text), OPTION_EPOCH, "--epoch"},
-};
-
-static char **text_field(struct options *o, size_t offset)
+static bool is_text_option(const struct fuse_opt *opt)
 {
-    return (char **)((char *)o + offset);
+    return opt->offset != -1U;
+}
+
+static char **text_field(struct options *o, const struct fuse_opt *opt)
+{
+    return (char **)((char *)o + opt->offset);
 }
 
 static int add_operand(struct options *o, const char *arg)
@@ -140,11 +129,18 @@ static int on_option(void *data, const char *arg, int key, struct fuse_args *out
 /* An option the command does not take is a usage error, as before. */
 static void check_accepted(struct options *o)
 {
-    for (size_t i = 0; i < sizeof(text_bits) / sizeof(text_bits[0]); i++) {
-        if (*text_field(o, text_bits[i].offset) && !(o->accepted & text_bits[i].bit)) {
-            log_err("unknown option %s for this command", text_bits[i].name);
-            o->bad = true;
-        }
+    unsigned reported = 0;
+
+    for (const struct fuse_opt *opt = option_table; opt->templ; opt++) {
+        unsigned bit = (unsigned)opt->value;
+        if (!is_text_option(opt) || !*text_field(o, opt) || (o->accepted & bit) ||
+            (reported & bit))
+            continue;
+        /* the first template of each is "--name=%s" */
+        log_err("unknown option %.*s for this command", (int)strcspn(opt->templ, "="),
+                opt->templ);
+        reported |= bit;
+        o->bad = true;
     }
     if (o->foreground && !(o->accepted & OPTION_FOREGROUND)) {
         log_err("unknown option --foreground for this command");
@@ -232,8 +228,10 @@ enum options_status options_parse(struct options *o, int argc, char **argv, unsi
 
 void options_free(struct options *o)
 {
-    for (size_t i = 0; i < sizeof(text_bits) / sizeof(text_bits[0]); i++) {
-        char **field = text_field(o, text_bits[i].offset);
+    for (const struct fuse_opt *opt = option_table; opt->templ; opt++) {
+        if (!is_text_option(opt))
+            continue;
+        char **field = text_field(o, opt);
         free(*field); /* fuse_opt made them with strdup */
         *field = NULL;
     }
