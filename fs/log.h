@@ -3,6 +3,11 @@
  * syslog once a mount has daemonized, optionally copied to a log file
  * (there may be no syslog daemon to read). Every line starts "vultfs: ".
  * Never pass a secret.
+ *
+ * Where lines go is process-wide (one process logs one way): log_open and
+ * log_close run before and after any thread starts; log_msg takes a lock,
+ * so FUSE's threads may log at once. The mount routes libfuse's own
+ * messages here too (fuse_set_log_func).
  */
 #ifndef VULTFS_LOG_H
 #define VULTFS_LOG_H
