@@ -93,6 +93,77 @@ static void resolve_dir(struct tree_node *out, const struct tree *t, const char 
         out->kind = TREE_PLACEHOLDER;
 }
 
+/* /<name>: a vault's directory, a placeholder, or a file being written. */
+static void resolve_top(struct tree_node *out, const struct tree *t, const char *name,
+                        const char *path)
+{
+    out->parent = TREE_IN_ROOT;
+    snprintf(out->dir, sizeof(out->dir), "%s", name);
+    resolve_dir(out, t, name);
+    if (out->kind == TREE_NONE) {
+        out->dir[0] = '\0';
+        out->staged = staging_find(t->staging, path);
+        if (out->staged)
+            out->kind = TREE_STAGED;
+    }
+}
+
+/* /<dir>/<name> where <dir> exists. */
+static void resolve_in_dir(struct tree_node *out, const char *name, bool has_history)
+{
+    const struct store_vault *v = out->vault;
+    const struct tree_placeholder *made = out->placeholder;
+
+    out->parent = TREE_IN_DIR;
+    if (strcmp(name, "history") == 0) {
+        if (has_history)
+            out->kind = TREE_HISTORY;
+    } else if (v && v->current && strcmp(name, "share.vult") == 0) {
+        out->kind = TREE_SHARE;
+        out->epoch = v->current;
+    } else if (v && v->latest && strcmp(name, "vault.json") == 0 &&
+               (!made || made->json_written)) {
+        out->kind = TREE_JSON;
+    }
+}
+
+/* /<dir>/history/<name>: a superseded epoch, by its number. */
+static void resolve_in_history(struct tree_node *out)
+{
+    const struct store_vault *v = out->vault;
+    const struct store_epoch *e = v && out->slot ? store_vault_epoch(v, out->slot) : NULL;
+
+    out->parent = TREE_IN_HISTORY;
+    if (e && !e->current) {
+        out->kind = TREE_EPOCH;
+        out->epoch = e;
+    }
+}
+
+/* /dir/sub/... where sub is not a directory here, or history/in_history/...
+ * where in_history is not: is that a file (ENOTDIR) or nothing (ENOENT)? */
+static enum tree_parent parent_below(const struct tree *t, const char *dir, const char *sub,
+                                     const char *in_history, const struct store_vault *v,
+                                     bool has_history)
+{
+    char mid[3 * TREE_NAME_MAX + 5];
+
+    if (strcmp(sub, "history") != 0 || !has_history) {
+        snprintf(mid, sizeof(mid), "/%s/%s", dir, sub);
+        return staging_find(t->staging, mid) ||
+                       (v && (strcmp(sub, "share.vult") == 0 || strcmp(sub, "vault.json") == 0))
+                   ? TREE_IN_FILE
+                   : TREE_IN_NOTHING;
+    }
+    /* below history/<in_history> */
+    snprintf(mid, sizeof(mid), "/%s/history/%s", dir, in_history);
+    return staging_find(t->staging, mid) ||
+                   (v && tree_epoch_slot(in_history) &&
+                    store_vault_epoch(v, tree_epoch_slot(in_history)))
+               ? TREE_IN_FILE
+               : TREE_IN_NOTHING;
+}
+
 int tree_resolve(struct tree_node *out, const struct tree *t, const char *path)
 {
     char parts[4][TREE_NAME_MAX + 1];
@@ -108,21 +179,12 @@ int tree_resolve(struct tree_node *out, const struct tree *t, const char *path)
     snprintf(out->name, sizeof(out->name), "%s", parts[count - 1]);
     out->temp = staging_is_temp_name(out->name);
     out->slot = tree_epoch_slot(out->name);
-
     if (count == 1) {
-        out->parent = TREE_IN_ROOT;
-        snprintf(out->dir, sizeof(out->dir), "%s", parts[0]);
-        resolve_dir(out, t, parts[0]);
-        if (out->kind == TREE_NONE) {
-            out->dir[0] = '\0';
-            out->staged = staging_find(t->staging, path);
-            if (out->staged)
-                out->kind = TREE_STAGED;
-        }
+        resolve_top(out, t, parts[0], path);
         return 0;
     }
 
-    /* the parent directory */
+    /* the vault directory holding the rest */
     struct tree_node dir;
     memset(&dir, 0, sizeof(dir));
     resolve_dir(&dir, t, parts[0]);
@@ -135,49 +197,18 @@ int tree_resolve(struct tree_node *out, const struct tree *t, const char *path)
     snprintf(out->dir, sizeof(out->dir), "%s", parts[0]);
     out->vault = dir.vault;
     out->placeholder = dir.placeholder;
-    const struct store_vault *v = dir.vault;
-    const struct tree_placeholder *made = dir.placeholder;
-    bool has_history = !made || made->history_made;
+    bool has_history = !dir.placeholder || dir.placeholder->history_made;
 
     if (count == 2) {
-        out->parent = TREE_IN_DIR;
-        if (strcmp(parts[1], "history") == 0) {
-            if (has_history)
-                out->kind = TREE_HISTORY;
-            return 0;
-        }
-        if (v && v->current && strcmp(parts[1], "share.vult") == 0) {
-            out->kind = TREE_SHARE;
-            out->epoch = v->current;
-        } else if (v && v->latest && strcmp(parts[1], "vault.json") == 0 &&
-                   (!made || made->json_written)) {
-            out->kind = TREE_JSON;
-        }
-    } else if (strcmp(parts[1], "history") != 0 || !has_history) {
-        char mid[2 * TREE_NAME_MAX + 4];
-        snprintf(mid, sizeof(mid), "/%s/%s", parts[0], parts[1]);
-        out->parent = staging_find(t->staging, mid) || (v && (strcmp(parts[1], "share.vult") == 0 ||
-                                                   strcmp(parts[1], "vault.json") == 0))
-                          ? TREE_IN_FILE
-                          : TREE_IN_NOTHING;
-        return 0;
-    } else if (count == 3) {
-        out->parent = TREE_IN_HISTORY;
-        const struct store_epoch *e = v && out->slot ? store_vault_epoch(v, out->slot) : NULL;
-        if (e && !e->current) {
-            out->kind = TREE_EPOCH;
-            out->epoch = e;
-        }
+        resolve_in_dir(out, parts[1], has_history);
+        if (strcmp(parts[1], "history") == 0)
+            return 0; /* never a staged file: nothing may be made there */
+    } else if (count == 3 && strcmp(parts[1], "history") == 0 && has_history) {
+        resolve_in_history(out);
     } else {
-        char mid[3 * TREE_NAME_MAX + 5];
-        snprintf(mid, sizeof(mid), "/%s/history/%s", parts[0], parts[2]);
-        out->parent = staging_find(t->staging, mid) || (v && tree_epoch_slot(parts[2]) &&
-                                             store_vault_epoch(v, tree_epoch_slot(parts[2])))
-                          ? TREE_IN_FILE
-                          : TREE_IN_NOTHING;
+        out->parent = parent_below(t, parts[0], parts[1], parts[2], dir.vault, has_history);
         return 0;
     }
-
     out->staged = staging_find(t->staging, path);
     if (out->staged) {
         out->under = out->kind;
