@@ -26,32 +26,6 @@ static const unsigned store_accepts =
     OPTION_EXPORT_PASSWORD_FILE | OPTION_EXPORT_PASSWORD | OPTION_EXPORT_SCHEME | OPTION_COST |
     OPTION_EPOCH | OPTION_YES;
 
-/* Parses the options (options.c's table) and runs the command with them:
- * the exit status, 2 for a usage error, 0 after --help. */
-static int run_with_options(int argc, char **argv, const char *usage, size_t operands_min,
-                            size_t operands_max, int (*run)(const struct options *o))
-{
-    struct options o;
-    int status;
-
-    switch (options_parse(&o, argc, argv, store_accepts, operands_min, operands_max, false)) {
-    case OPTIONS_HELP:
-        fputs(usage, stdout);
-        status = 0;
-        break;
-    case OPTIONS_USAGE:
-        if (!o.bad)
-            fputs(usage, stderr);
-        status = 2;
-        break;
-    default:
-        status = run(&o);
-        break;
-    }
-    options_free(&o);
-    return status;
-}
-
 /* Opens a store with the passphrase from the options or the terminal; one
  * clear line on failure. */
 static int open_store(struct store **store, struct secret *passphrase, const char *dir,
@@ -112,7 +86,7 @@ static int run_init(const struct options *o)
 
 int cmd_init(int argc, char **argv)
 {
-    return run_with_options(argc, argv, init_usage, 1, 1, run_init);
+    return options_run(argc, argv, init_usage, store_accepts, 1, 1, run_init);
 }
 
 /* ---- import ---------------------------------------------------------------- */
@@ -167,7 +141,7 @@ out:
 
 int cmd_import(int argc, char **argv)
 {
-    return run_with_options(argc, argv, import_usage, 2, (size_t)-1, run_import);
+    return options_run(argc, argv, import_usage, store_accepts, 2, (size_t)-1, run_import);
 }
 
 /* ---- export ---------------------------------------------------------------- */
@@ -234,7 +208,7 @@ out:
 
 int cmd_export(int argc, char **argv)
 {
-    return run_with_options(argc, argv, export_usage, 3, 3, run_export);
+    return options_run(argc, argv, export_usage, store_accepts, 3, 3, run_export);
 }
 
 /* ---- list, fsck, forget, passwd ------------------------------------------- */
@@ -264,7 +238,7 @@ static int run_list(const struct options *o)
 
 int cmd_list(int argc, char **argv)
 {
-    return run_with_options(argc, argv, list_usage, 1, 1, run_list);
+    return options_run(argc, argv, list_usage, store_accepts, 1, 1, run_list);
 }
 
 static const char fsck_usage[] =
@@ -297,7 +271,7 @@ static int run_fsck(const struct options *o)
 
 int cmd_fsck(int argc, char **argv)
 {
-    return run_with_options(argc, argv, fsck_usage, 1, 1, run_fsck);
+    return options_run(argc, argv, fsck_usage, store_accepts, 1, 1, run_fsck);
 }
 
 static const char forget_usage[] =
@@ -350,7 +324,7 @@ out:
 
 int cmd_forget(int argc, char **argv)
 {
-    return run_with_options(argc, argv, forget_usage, 2, 2, run_forget);
+    return options_run(argc, argv, forget_usage, store_accepts, 2, 2, run_forget);
 }
 
 static const char passwd_usage[] =
@@ -382,5 +356,5 @@ static int run_passwd(const struct options *o)
 
 int cmd_passwd(int argc, char **argv)
 {
-    return run_with_options(argc, argv, passwd_usage, 1, 1, run_passwd);
+    return options_run(argc, argv, passwd_usage, store_accepts, 1, 1, run_passwd);
 }

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,7 @@ static const struct fuse_opt option_table[] = {
     OPTION_TEXT("max-import", "max_import", max_import_text, OPTION_MAX_IMPORT),
     OPTION_TEXT("cost", "cost", cost, OPTION_COST),
     OPTION_TEXT("epoch", "epoch", epoch_text, OPTION_EPOCH),
+    OPTION_TEXT("password-file", "password_file", password_file, OPTION_PASSWORD_FILE),
     FUSE_OPT_KEY("-f", KEY_FOREGROUND),
     FUSE_OPT_KEY("--foreground", KEY_FOREGROUND),
     FUSE_OPT_KEY("--yes", KEY_YES),
@@ -241,4 +243,28 @@ void options_free(struct options *o)
     o->operands = NULL;
     o->operand_count = 0;
     fuse_opt_free_args(&o->fuse);
+}
+
+int options_run(int argc, char **argv, const char *usage, unsigned accepted,
+                size_t operands_min, size_t operands_max, int (*run)(const struct options *o))
+{
+    struct options o;
+    int status;
+
+    switch (options_parse(&o, argc, argv, accepted, operands_min, operands_max, false)) {
+    case OPTIONS_HELP:
+        fputs(usage, stdout);
+        status = 0;
+        break;
+    case OPTIONS_USAGE:
+        if (!o.bad)
+            fputs(usage, stderr);
+        status = 2;
+        break;
+    default:
+        status = run(&o);
+        break;
+    }
+    options_free(&o);
+    return status;
 }

@@ -31,6 +31,7 @@ enum option_bit {
     OPTION_COST = 1u << 10,
     OPTION_EPOCH = 1u << 11,
     OPTION_YES = 1u << 12,
+    OPTION_PASSWORD_FILE = 1u << 13,
 };
 
 struct options {
@@ -38,6 +39,7 @@ struct options {
     char *passphrase_file, *new_passphrase_file, *extpass;
     char *export_password_file, *export_password, *export_scheme;
     char *import_passwords, *log_file, *max_import_text, *cost, *epoch_text;
+    char *password_file;
     int foreground, yes, help;
     /* checked and converted by options_parse */
     bool export_none;                 /* --export-password none */
@@ -71,5 +73,12 @@ enum options_status options_parse(struct options *o, int argc, char **argv, unsi
                                   size_t operands_min, size_t operands_max,
                                   bool keep_fuse_options);
 void options_free(struct options *o);
+
+/* A command's whole option handling: parses argv as options_parse does
+ * (no FUSE options), then returns run's exit status; 0 after printing
+ * usage to stdout for --help; 2 after a usage error (usage on stderr
+ * unless the error was already reported). */
+int options_run(int argc, char **argv, const char *usage, unsigned accepted,
+                size_t operands_min, size_t operands_max, int (*run)(const struct options *o));
 
 #endif
