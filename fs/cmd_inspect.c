@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +14,7 @@
 #include "commands.h"
 #include "io.h"
 #include "log.h"
+#include "options.h"
 #include "vult.h"
 
 static const char inspect_usage[] =
@@ -61,69 +61,46 @@ static json_t *facts_json(const struct vult_file *file, const struct vult_vault 
     return obj;
 }
 
-int cmd_inspect(int argc, char **argv)
+/* Decodes bytes (read from path) into *file; logs why not. Unencrypted
+ * files need no password: without --password-file they are tried without
+ * one first, and the terminal asked only when that fails; with it, its
+ * password is the only candidate. */
+static int decode(struct vult_file *file, struct secret *password, const uint8_t *bytes,
+                  size_t len, const char *path, const char *password_file)
 {
-    static const struct option options[] = {
-        {"password-file", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *password_file = NULL;
-    struct secret password = {0};
     struct vult_password candidate;
+    char prompt[512];
+    int ret;
+
+    ret = password_file ? -EACCES : vult_decode(file, bytes, len, NULL, 0, NULL);
+    if (ret == -EACCES) {
+        snprintf(prompt, sizeof(prompt), "Password for %s: ", path);
+        if (cli_get_secret(password, password_file, prompt, "password", 0) < 0)
+            return -EACCES; /* cli_get_secret said why */
+        candidate = (struct vult_password){password->text, password->len};
+        ret = vult_decode(file, bytes, len, &candidate, 1, NULL);
+    }
+    if (ret < 0)
+        log_err("%s: %s", path, cli_decode_reason(ret));
+    return ret;
+}
+
+static int run_inspect(const struct options *o)
+{
+    const char *path = o->operands[0];
+    struct secret password = {0};
     struct vult_file file = {0};
     struct vult_vault vault;
     uint8_t *bytes = NULL;
     size_t len = 0;
-    int opt, ret, status = 1;
-
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'p':
-            password_file = optarg;
-            break;
-        case 'h':
-            fputs(inspect_usage, stdout);
-            return 0;
-        default:
-            fputs(inspect_usage, stderr);
-            return 2;
-        }
-    }
-    if (optind != argc - 1) {
-        fputs(inspect_usage, stderr);
-        return 2;
-    }
-    const char *path = argv[optind];
-
-    ret = io_read_secret(&bytes, &len, AT_FDCWD, path, VULT_MAX_FILE_BYTES);
+    int status = 1;
+    int ret = io_read_secret(&bytes, &len, AT_FDCWD, path, VULT_MAX_FILE_BYTES);
     if (ret < 0) {
         log_err("%s: %s", path, ret == -EFBIG ? cli_decode_reason(ret) : strerror(-ret));
         return 1;
     }
-
-    /* Unencrypted files need no password: try without one first, unless a
-     * password file was given (then it is the only candidate). */
-    if (password_file) {
-        if (cli_get_secret(&password, password_file, "", "password", 0) < 0)
-            goto out_free;
-        candidate = (struct vult_password){password.text, password.len};
-        ret = vult_decode(&file, bytes, len, &candidate, 1, NULL);
-    } else {
-        ret = vult_decode(&file, bytes, len, NULL, 0, NULL);
-        if (ret == -EACCES) {
-            char prompt[512];
-            snprintf(prompt, sizeof(prompt), "Password for %s: ", path);
-            if (cli_get_secret(&password, NULL, prompt, "password", 0) < 0)
-                goto out_free;
-            candidate = (struct vult_password){password.text, password.len};
-            ret = vult_decode(&file, bytes, len, &candidate, 1, NULL);
-        }
-    }
-    if (ret < 0) {
-        log_err("%s: %s", path, cli_decode_reason(ret));
+    if (decode(&file, &password, bytes, len, path, o->password_file) < 0)
         goto out_free;
-    }
     if (vult_vault_parse(&vault, file.vault_bytes, file.vault_len) < 0) {
         log_err("%s: %s", path, cli_decode_reason(-EINVAL));
         goto out_free;
@@ -143,4 +120,9 @@ out_free:
     secret_free(&password);
     alloc_secret_free(bytes);
     return status;
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+    return options_run(argc, argv, inspect_usage, OPTION_PASSWORD_FILE, 1, 1, run_inspect);
 }

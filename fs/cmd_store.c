@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,119 +16,20 @@
 #include "commands.h"
 #include "io.h"
 #include "log.h"
+#include "options.h"
 #include "store.h"
 
-/* Options every store command shares, parsed in one place. */
-struct store_opts {
-    const char *passphrase_file;
-    const char *new_passphrase_file;
-    const char *import_passwords;
-    const char *export_password_file;
-    bool export_none;
-    enum backup_crypto_scheme scheme;
-    const char *cost;
-    uint32_t epoch;
-    bool yes;
-};
-
-enum {
-    OPT_PASSPHRASE_FILE = 256,
-    OPT_NEW_PASSPHRASE_FILE,
-    OPT_IMPORT_PASSWORDS,
-    OPT_EXPORT_PASSWORD_FILE,
-    OPT_EXPORT_PASSWORD,
-    OPT_EXPORT_SCHEME,
-    OPT_COST,
-    OPT_EPOCH,
-    OPT_YES,
-};
-
-static const struct option store_options[] = {
-    {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},
-    {"new-passphrase-file", required_argument, NULL, OPT_NEW_PASSPHRASE_FILE},
-    {"import-passwords", required_argument, NULL, OPT_IMPORT_PASSWORDS},
-    {"export-password-file", required_argument, NULL, OPT_EXPORT_PASSWORD_FILE},
-    {"export-password", required_argument, NULL, OPT_EXPORT_PASSWORD},
-    {"export-scheme", required_argument, NULL, OPT_EXPORT_SCHEME},
-    {"cost", required_argument, NULL, OPT_COST},
-    {"epoch", required_argument, NULL, OPT_EPOCH},
-    {"yes", no_argument, NULL, OPT_YES},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
-/* Parses options; returns the index of the first operand, or -1 after
- * printing usage (exit 2), or -2 after --help (exit 0). */
-static int parse_store_opts(struct store_opts *o, int argc, char **argv, const char *usage,
-                            size_t operands_min, size_t operands_max)
-{
-    int opt;
-    memset(o, 0, sizeof(*o));
-    o->scheme = BACKUP_CRYPTO_CURRENT;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", store_options, NULL)) != -1) {
-        switch (opt) {
-        case OPT_PASSPHRASE_FILE:
-            o->passphrase_file = optarg;
-            break;
-        case OPT_NEW_PASSPHRASE_FILE:
-            o->new_passphrase_file = optarg;
-            break;
-        case OPT_IMPORT_PASSWORDS:
-            o->import_passwords = optarg;
-            break;
-        case OPT_EXPORT_PASSWORD_FILE:
-            o->export_password_file = optarg;
-            break;
-        case OPT_EXPORT_PASSWORD:
-            if (cli_parse_export_password(&o->export_none, optarg) < 0)
-                return -1;
-            break;
-        case OPT_EXPORT_SCHEME:
-            if (cli_parse_scheme(&o->scheme, optarg) < 0)
-                return -1;
-            break;
-        case OPT_COST:
-            o->cost = optarg;
-            break;
-        case OPT_EPOCH: {
-            char *end;
-            unsigned long epoch = strtoul(optarg, &end, 10);
-            o->epoch = *end || epoch > UINT32_MAX ? 0 : (uint32_t)epoch;
-            if (!o->epoch) {
-                log_err("--epoch takes a number from 1, not '%s'", optarg);
-                return -1;
-            }
-            break;
-        }
-        case OPT_YES:
-            o->yes = true;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return -2;
-        default:
-            fputs(usage, stderr);
-            return -1;
-        }
-    }
-    size_t operands = (size_t)(argc - optind);
-    if (operands < operands_min || operands > operands_max) {
-        fputs(usage, stderr);
-        return -1;
-    }
-    return optind;
-}
-
-static int usage_status(int parsed)
-{
-    return parsed == -2 ? 0 : 2;
-}
+/* Every store command takes every store option, as one table always
+ * allowed; what a command does not use it ignores. */
+static const unsigned store_accepts =
+    OPTION_PASSPHRASE_FILE | OPTION_NEW_PASSPHRASE_FILE | OPTION_IMPORT_PASSWORDS |
+    OPTION_EXPORT_PASSWORD_FILE | OPTION_EXPORT_PASSWORD | OPTION_EXPORT_SCHEME | OPTION_COST |
+    OPTION_EPOCH | OPTION_YES;
 
 /* Opens a store with the passphrase from the options or the terminal; one
  * clear line on failure. */
 static int open_store(struct store **store, struct secret *passphrase, const char *dir,
-                      const struct store_opts *o)
+                      const struct options *o)
 {
     int ret = cli_get_secret(passphrase, o->passphrase_file, "Store passphrase: ",
                              "store passphrase", 0);
@@ -150,30 +50,26 @@ static const char init_usage[] =
     "line) or asked twice on the terminal. --cost sets the Argon2id cost of\n"
     "the passphrase (default moderate, about a second; min is for tests).\n";
 
-int cmd_init(int argc, char **argv)
+static int run_init(const struct options *o)
 {
-    struct store_opts o;
     struct secret passphrase;
     struct seal_kdf kdf;
-    int first = parse_store_opts(&o, argc, argv, init_usage, 1, 1);
-    if (first < 0)
-        return usage_status(first);
 
     seal_kdf_default(&kdf);
-    if (o.cost && strcmp(o.cost, "interactive") == 0) {
+    if (o->cost && strcmp(o->cost, "interactive") == 0) {
         kdf.opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
         kdf.memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
-    } else if (o.cost && strcmp(o.cost, "min") == 0) {
+    } else if (o->cost && strcmp(o->cost, "min") == 0) {
         kdf.opslimit = crypto_pwhash_OPSLIMIT_MIN;
         kdf.memlimit = crypto_pwhash_MEMLIMIT_MIN;
-    } else if (o.cost && strcmp(o.cost, "moderate") != 0) {
-        log_err("--cost is moderate, interactive or min, not '%s'", o.cost);
+    } else if (o->cost && strcmp(o->cost, "moderate") != 0) {
+        log_err("--cost is moderate, interactive or min, not '%s'", o->cost);
         return 2;
     }
-    if (cli_get_secret(&passphrase, o.passphrase_file, "New store passphrase: ",
+    if (cli_get_secret(&passphrase, o->passphrase_file, "New store passphrase: ",
                        "store passphrase", 1) < 0)
         return 1;
-    const char *dir = argv[first];
+    const char *dir = o->operands[0];
     int ret = store_init(dir, passphrase.text, passphrase.len, &kdf);
     secret_free(&passphrase);
     if (ret == -EEXIST) {
@@ -188,6 +84,11 @@ int cmd_init(int argc, char **argv)
     return 0;
 }
 
+int cmd_init(int argc, char **argv)
+{
+    return options_run(argc, argv, init_usage, store_accepts, 1, 1, run_init);
+}
+
 /* ---- import ---------------------------------------------------------------- */
 
 static const char import_usage[] =
@@ -197,30 +98,26 @@ static const char import_usage[] =
     "line per file; exits 1 if any was refused. Encrypted files are tried\n"
     "with the store passphrase and each line of --import-passwords.\n";
 
-int cmd_import(int argc, char **argv)
+static int run_import(const struct options *o)
 {
-    struct store_opts o;
     struct store *store = NULL;
     struct secret passphrase;
     int status = 0;
-    int first = parse_store_opts(&o, argc, argv, import_usage, 2, (size_t)-1);
-    if (first < 0)
-        return usage_status(first);
-    if (open_store(&store, &passphrase, argv[first], &o) < 0)
+    if (open_store(&store, &passphrase, o->operands[0], o) < 0)
         return 1;
-    if (cli_add_import_passwords(store, o.import_passwords) < 0) {
+    if (cli_add_import_passwords(store, o->import_passwords) < 0) {
         status = 1;
         goto out;
     }
-    for (int i = first + 1; i < argc; i++) {
+    for (size_t i = 1; i < o->operand_count; i++) {
         uint8_t *bytes = NULL;
         size_t len = 0;
         struct store_import_result result;
-        int ret = io_read_secret(&bytes, &len, AT_FDCWD, argv[i], store_max_import(store) + 1);
+        int ret = io_read_secret(&bytes, &len, AT_FDCWD, o->operands[i], store_max_import(store) + 1);
         if (ret == -EFBIG) {
             ret = store_import(store, NULL, store_max_import(store) + 1, NULL, &result);
         } else if (ret < 0) {
-            log_err("import of %s: cannot read it: %s", argv[i], strerror(-ret));
+            log_err("import of %s: cannot read it: %s", o->operands[i], strerror(-ret));
             status = 1;
             continue;
         } else {
@@ -228,11 +125,11 @@ int cmd_import(int argc, char **argv)
         }
         alloc_secret_free(bytes);
         if (ret < 0) {
-            log_err("import of %s: refused, %s: %s", argv[i],
+            log_err("import of %s: refused, %s: %s", o->operands[i],
                     epochs_outcome_name(result.outcome), result.reason);
             status = 1;
         } else {
-            printf("vultfs: import of %s: %s: %s/ (%s)\n", argv[i],
+            printf("vultfs: import of %s: %s: %s/ (%s)\n", o->operands[i],
                    epochs_outcome_name(result.outcome), result.dir_name, result.reason);
         }
     }
@@ -240,6 +137,11 @@ out:
     store_close(store);
     secret_free(&passphrase);
     return status;
+}
+
+int cmd_import(int argc, char **argv)
+{
+    return options_run(argc, argv, import_usage, store_accepts, 2, (size_t)-1, run_import);
 }
 
 /* ---- export ---------------------------------------------------------------- */
@@ -253,31 +155,27 @@ static const char export_usage[] =
     "that the Vultisig apps import. The export password defaults to the\n"
     "store passphrase; 'none' writes it unencrypted.\n";
 
-int cmd_export(int argc, char **argv)
+static int run_export(const struct options *o)
 {
-    struct store_opts o;
     struct store *store = NULL;
     struct secret passphrase;
     int status = 1, ret;
-    int first = parse_store_opts(&o, argc, argv, export_usage, 3, 3);
-    if (first < 0)
-        return usage_status(first);
-    const char *vault_name = argv[first + 1], *out_path = argv[first + 2];
+    const char *vault_name = o->operands[1], *out_path = o->operands[2];
 
-    if (o.export_password_file && o.export_none) {
+    if (o->export_password_file && o->export_none) {
         log_err("give --export-password-file or --export-password none, not both");
         return 2;
     }
-    if (open_store(&store, &passphrase, argv[first], &o) < 0)
+    if (open_store(&store, &passphrase, o->operands[0], o) < 0)
         return 1;
-    if (cli_set_export(store, o.export_none, o.export_password_file, o.scheme, &passphrase) < 0)
+    if (cli_set_export(store, o->export_none, o->export_password_file, o->scheme, &passphrase) < 0)
         goto out;
     const struct store_vault *vault = store_vault_by_dir(store, vault_name);
     if (!vault) {
         log_err("no vault '%s' in this store (vultfs list shows them)", vault_name);
         goto out;
     }
-    uint32_t epoch = o.epoch ? o.epoch : (vault->current ? vault->current->number : 0);
+    uint32_t epoch = o->epoch ? o->epoch : (vault->current ? vault->current->number : 0);
     const uint8_t *data;
     size_t len;
     ret = epoch ? store_export(&data, &len, store, vault, epoch) : -ENOENT;
@@ -308,6 +206,11 @@ out:
     return status;
 }
 
+int cmd_export(int argc, char **argv)
+{
+    return options_run(argc, argv, export_usage, store_accepts, 3, 3, run_export);
+}
+
 /* ---- list, fsck, forget, passwd ------------------------------------------- */
 
 static const char list_usage[] =
@@ -315,16 +218,12 @@ static const char list_usage[] =
     "\n"
     "Prints the store's vaults and their epochs as JSON (public facts only).\n";
 
-int cmd_list(int argc, char **argv)
+static int run_list(const struct options *o)
 {
-    struct store_opts o;
     struct store *store = NULL;
     struct secret passphrase;
     char *text = NULL;
-    int first = parse_store_opts(&o, argc, argv, list_usage, 1, 1);
-    if (first < 0)
-        return usage_status(first);
-    if (open_store(&store, &passphrase, argv[first], &o) < 0)
+    if (open_store(&store, &passphrase, o->operands[0], o) < 0)
         return 1;
     int ret = store_list_json(&text, store);
     if (ret == 0)
@@ -335,6 +234,11 @@ int cmd_list(int argc, char **argv)
     store_close(store);
     secret_free(&passphrase);
     return ret == 0 ? 0 : 1;
+}
+
+int cmd_list(int argc, char **argv)
+{
+    return options_run(argc, argv, list_usage, store_accepts, 1, 1, run_list);
 }
 
 static const char fsck_usage[] =
@@ -349,16 +253,12 @@ static void print_finding(void *ctx, const char *line)
     printf("vultfs: fsck: %s\n", line);
 }
 
-int cmd_fsck(int argc, char **argv)
+static int run_fsck(const struct options *o)
 {
-    struct store_opts o;
     struct store *store = NULL;
     struct secret passphrase;
     struct store_fsck_report rep;
-    int first = parse_store_opts(&o, argc, argv, fsck_usage, 1, 1);
-    if (first < 0)
-        return usage_status(first);
-    if (open_store(&store, &passphrase, argv[first], &o) < 0)
+    if (open_store(&store, &passphrase, o->operands[0], o) < 0)
         return 1;
     int ret = store_fsck(store, &rep, print_finding, NULL);
     printf("vultfs: fsck: %zu records ok, %zu damaged, %zu missing, %zu unreferenced, "
@@ -369,29 +269,30 @@ int cmd_fsck(int argc, char **argv)
     return ret == 0 ? 0 : 1;
 }
 
+int cmd_fsck(int argc, char **argv)
+{
+    return options_run(argc, argv, fsck_usage, store_accepts, 1, 1, run_fsck);
+}
+
 static const char forget_usage[] =
     "usage: vultfs forget [--passphrase-file F] [--yes] STORE VAULT\n"
     "\n"
     "Removes a vault and every epoch of it from the store: the only way to\n"
     "destroy shares. Asks for confirmation on the terminal unless --yes.\n";
 
-int cmd_forget(int argc, char **argv)
+static int run_forget(const struct options *o)
 {
-    struct store_opts o;
     struct store *store = NULL;
     struct secret passphrase;
     int status = 1;
-    int first = parse_store_opts(&o, argc, argv, forget_usage, 2, 2);
-    if (first < 0)
-        return usage_status(first);
-    const char *vault = argv[first + 1];
-    if (open_store(&store, &passphrase, argv[first], &o) < 0)
+    const char *vault = o->operands[1];
+    if (open_store(&store, &passphrase, o->operands[0], o) < 0)
         return 1;
     if (!store_vault_by_dir(store, vault)) {
         log_err("no vault '%s' in this store", vault);
         goto out;
     }
-    if (!o.yes) {
+    if (!o->yes) {
         struct secret answer;
         char prompt[512];
         snprintf(prompt, sizeof(prompt),
@@ -421,23 +322,24 @@ out:
     return status;
 }
 
+int cmd_forget(int argc, char **argv)
+{
+    return options_run(argc, argv, forget_usage, store_accepts, 2, 2, run_forget);
+}
+
 static const char passwd_usage[] =
     "usage: vultfs passwd [--passphrase-file F] [--new-passphrase-file F] STORE\n"
     "\n"
     "Changes the store passphrase (the shares are not rewritten).\n";
 
-int cmd_passwd(int argc, char **argv)
+static int run_passwd(const struct options *o)
 {
-    struct store_opts o;
     struct store *store = NULL;
     struct secret passphrase, fresh;
     int status = 1;
-    int first = parse_store_opts(&o, argc, argv, passwd_usage, 1, 1);
-    if (first < 0)
-        return usage_status(first);
-    if (open_store(&store, &passphrase, argv[first], &o) < 0)
+    if (open_store(&store, &passphrase, o->operands[0], o) < 0)
         return 1;
-    if (cli_get_secret(&fresh, o.new_passphrase_file, "New store passphrase: ",
+    if (cli_get_secret(&fresh, o->new_passphrase_file, "New store passphrase: ",
                        "new store passphrase", 1) == 0) {
         int ret = store_passwd(store, fresh.text, fresh.len, NULL);
         if (ret < 0)
@@ -450,4 +352,9 @@ int cmd_passwd(int argc, char **argv)
     store_close(store);
     secret_free(&passphrase);
     return status;
+}
+
+int cmd_passwd(int argc, char **argv)
+{
+    return options_run(argc, argv, passwd_usage, store_accepts, 1, 1, run_passwd);
 }

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,12 +58,22 @@ static const char *level_name(int level)
 
 void log_msg(int level, const char *fmt, ...)
 {
-    char line[1024];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    log_vmsg(level, fmt, ap);
     va_end(ap);
+}
+
+void log_vmsg(int level, const char *fmt, va_list ap)
+{
+    char line[1024];
+    size_t len;
+
+    vsnprintf(line, sizeof(line), fmt, ap);
+    len = strlen(line);
+    if (len && line[len - 1] == '\n')
+        line[len - 1] = '\0'; /* libfuse ends its messages with one */
 
     pthread_mutex_lock(&log_lock);
     if (log_to_syslog)

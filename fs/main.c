@@ -2,7 +2,9 @@
  * vultfs: keeps backups of Vultisig vault shares, shown as a filesystem.
  * This file only dispatches to the subcommands.
  */
+#include <stdbool.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <string.h>
@@ -21,6 +23,7 @@ static const char usage_text[] =
     "commands:\n"
     "  init    [--passphrase-file F] STORE            create an encrypted store\n"
     "  mount   [OPTIONS] STORE MOUNTPOINT             serve the store as a filesystem\n"
+    "  (vultfs STORE MOUNTPOINT -o OPTIONS, as mount.fuse3 runs it, is a mount)\n"
     "  import  [--import-passwords F] STORE FILE...   import backups, as a mount would\n"
     "  export  [--export-password-file F | --export-password none] STORE VAULT OUT\n"
     "  list    STORE                                  the store's vaults and epochs (JSON)\n"
@@ -50,8 +53,28 @@ static const struct command commands[] = {
     {"mount", cmd_mount},
 };
 
+/* mount.fuse3 runs "vultfs STORE MOUNTPOINT -o OPTIONS" for mount(8) and
+ * fstab: a first argument that names a directory, not a command. */
+static bool is_mount_helper_form(int argc, char **argv)
+{
+    struct stat st;
+
+    return argc >= 3 && argv[1][0] != '-' &&
+           (strchr(argv[1], '/') || (stat(argv[1], &st) == 0 && S_ISDIR(st.st_mode)));
+}
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
+    const struct command *command;
+
     if (argc < 2) {
         fputs(usage_text, stderr);
         return 2;
@@ -74,9 +97,11 @@ int main(int argc, char **argv)
         return 1;
     }
     alloc_install_jansson();
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+    command = find_command(argv[1]);
+    if (command)
+        return command->run(argc - 1, argv + 1);
+    if (is_mount_helper_form(argc, argv))
+        return cmd_mount(argc, argv); /* argv[0] stands for "mount" */
     log_err("unknown command '%s' (see vultfs --help)", argv[1]);
     return 2;
 }

@@ -3,29 +3,38 @@
  * that can fail for a reason the user should see (options, the mountpoint,
  * the passphrase, the store) happens before daemonizing, so the error
  * shows in the terminal as one line.
+ *
+ * mount(8) reaches this too: for an fstab line of type fuse.vultfs,
+ * mount.fuse3 runs "vultfs STORE MOUNTPOINT -o OPTIONS" (main.c sends that
+ * form here), with the options of options.c spelt as mount options.
  */
-#include "ops.h"
+#include "fuse_ops.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "alloc.h"
-#include "backup_crypto.h"
 #include "cli.h"
 #include "commands.h"
 #include "log.h"
+#include "mounted.h"
+#include "options.h"
 #include "store.h"
+#include "vultfs.h"
 
 static const char mount_usage[] =
     "usage: vultfs mount [OPTIONS] STORE MOUNTPOINT\n"
+    "       mount -t fuse.vultfs STORE MOUNTPOINT -o passphrase_file=F[,...]\n"
     "\n"
     "Shows the store's vaults as directories at MOUNTPOINT; writing a .vult\n"
     "file into it imports the file. Unmount with: fusermount3 -u MOUNTPOINT\n"
+    "Every option also works as a mount option (-o name=value, as in fstab).\n"
     "\n"
     "  --passphrase-file F          the store passphrase (first line of F);\n"
     "                               else it is asked on the terminal\n"
@@ -38,148 +47,31 @@ static const char mount_usage[] =
     "                               legacy: older apps and the published SDK\n"
     "  --import-passwords F         more passwords to try on imports, one a line\n"
     "  --log-file F                 also append log lines to F\n"
+    "  --max-import N               the largest import (bytes, k/M suffix; default 1M)\n"
     "  -f, --foreground             stay in the foreground, log to stderr\n"
-    "  -o OPTS                      FUSE mount options, comma-separated, and\n"
-    "                               max_import=N (bytes, k/M suffix; default 1M)\n"
+    "  -o OPTS                      the options above as name=value (passphrase_file=F,\n"
+    "                               export_scheme=legacy, max_import=N, ...) and FUSE\n"
+    "                               mount options (allow_other, ...), comma-separated\n"
     "  -h, --help                   this text\n";
 
-enum {
-    OPT_PASSPHRASE_FILE = 256,
-    OPT_EXTPASS,
-    OPT_EXPORT_PASSWORD_FILE,
-    OPT_EXPORT_PASSWORD,
-    OPT_EXPORT_SCHEME,
-    OPT_IMPORT_PASSWORDS,
-    OPT_LOG_FILE,
-};
-
-struct mount_options {
-    const char *passphrase_file, *extpass;
-    const char *export_password_file;
-    bool export_none;
-    enum backup_crypto_scheme scheme;
-    const char *import_passwords;
-    const char *log_file;
-    bool foreground;
-    size_t max_import;
-    char *fuse_opts; /* alloc_bytes, comma-separated, or NULL */
-};
-
-/* "1048576", "512k", "2M" -> bytes; 0 when malformed. */
-static size_t parse_size(const char *text)
-{
-    char *end;
-    unsigned long long n;
-
-    if (!*text || *text == '-')
-        return 0;
-    errno = 0;
-    n = strtoull(text, &end, 10);
-    if (errno)
-        return 0;
-    if (*end == 'k' || *end == 'K')
-        n <<= 10, end++;
-    else if (*end == 'm' || *end == 'M')
-        n <<= 20, end++;
-    if (*end || n > VULT_MAX_FILE_BYTES)
-        return 0;
-    return (size_t)n;
-}
-
-/* Splits one -o argument: max_import is ours, the rest goes to FUSE. */
-static int take_fuse_opts(struct mount_options *o, const char *arg)
-{
-    char *copy = alloc_strndup(arg, strlen(arg));
-    char *save = NULL;
-
-    if (!copy)
-        return -ENOMEM;
-    for (char *opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
-        if (strncmp(opt, "max_import=", 11) == 0) {
-            o->max_import = parse_size(opt + 11);
-            if (!o->max_import) {
-                log_err("bad -o max_import=%s: give a size in bytes (k and M suffixes work), "
-                        "at most %u", opt + 11, VULT_MAX_FILE_BYTES);
-                alloc_free(copy);
-                return -EINVAL;
-            }
-            continue;
-        }
-        size_t have = o->fuse_opts ? strlen(o->fuse_opts) : 0;
-        char *grown = alloc_resize(o->fuse_opts, have + strlen(opt) + 2);
-        if (!grown) {
-            alloc_free(copy);
-            return -ENOMEM;
-        }
-        if (have)
-            grown[have++] = ',';
-        strcpy(grown + have, opt);
-        o->fuse_opts = grown;
-    }
-    alloc_free(copy);
-    return 0;
-}
+static const unsigned mount_accepts =
+    OPTION_PASSPHRASE_FILE | OPTION_EXTPASS | OPTION_EXPORT_PASSWORD_FILE |
+    OPTION_EXPORT_PASSWORD | OPTION_EXPORT_SCHEME | OPTION_IMPORT_PASSWORDS | OPTION_LOG_FILE |
+    OPTION_FOREGROUND | OPTION_MAX_IMPORT;
 
 /* 0, 1 (help printed) or 2 (usage error, reported). */
-static int parse_options(struct mount_options *o, int argc, char **argv)
+static int parse_mount_options(struct options *o, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},
-        {"extpass", required_argument, NULL, OPT_EXTPASS},
-        {"export-password-file", required_argument, NULL, OPT_EXPORT_PASSWORD_FILE},
-        {"export-password", required_argument, NULL, OPT_EXPORT_PASSWORD},
-        {"export-scheme", required_argument, NULL, OPT_EXPORT_SCHEME},
-        {"import-passwords", required_argument, NULL, OPT_IMPORT_PASSWORDS},
-        {"log-file", required_argument, NULL, OPT_LOG_FILE},
-        {"foreground", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt;
-
-    while ((opt = getopt_long(argc, argv, "fo:h", options, NULL)) != -1) {
-        switch (opt) {
-        case OPT_PASSPHRASE_FILE:
-            o->passphrase_file = optarg;
-            break;
-        case OPT_EXTPASS:
-            o->extpass = optarg;
-            break;
-        case OPT_EXPORT_PASSWORD_FILE:
-            o->export_password_file = optarg;
-            break;
-        case OPT_EXPORT_PASSWORD:
-            if (cli_parse_export_password(&o->export_none, optarg) < 0)
-                return 2;
-            break;
-        case OPT_EXPORT_SCHEME:
-            if (cli_parse_scheme(&o->scheme, optarg) < 0)
-                return 2;
-            break;
-        case OPT_IMPORT_PASSWORDS:
-            o->import_passwords = optarg;
-            break;
-        case OPT_LOG_FILE:
-            o->log_file = optarg;
-            break;
-        case 'f':
-            o->foreground = true;
-            break;
-        case 'o':
-            if (take_fuse_opts(o, optarg) < 0)
-                return 2;
-            break;
-        case 'h':
-            fputs(mount_usage, stdout);
-            return 1;
-        default:
+    switch (options_parse(o, argc, argv, mount_accepts, 2, 2, true)) {
+    case OPTIONS_HELP:
+        fputs(mount_usage, stdout);
+        return 1;
+    case OPTIONS_USAGE:
+        if (!o->bad)
             fputs(mount_usage, stderr);
-            return 2;
-        }
-    }
-    if (optind != argc - 2) {
-        fputs(mount_usage, stderr);
         return 2;
+    case OPTIONS_OK:
+        break;
     }
     if (o->passphrase_file && o->extpass) {
         log_err("give either --passphrase-file or --extpass, not both");
@@ -192,82 +84,145 @@ static int parse_options(struct mount_options *o, int argc, char **argv)
     return 0;
 }
 
-static int check_mountpoint(const char *path)
+/* A directory that is not already a vultfs mount: stacking a second mount
+ * hides the first one's shares behind another store's. */
+static int check_mountpoint(const char *arg, char mountpoint[PATH_MAX])
 {
+    char source[PATH_MAX];
     struct stat st;
+    int ret;
 
-    if (stat(path, &st) < 0) {
-        log_err("mountpoint %s: %s", path, strerror(errno));
+    if (stat(arg, &st) < 0) {
+        log_err("mountpoint %s: %s", arg, strerror(errno));
         return -errno;
     }
     if (!S_ISDIR(st.st_mode)) {
-        log_err("mountpoint %s: not a directory", path);
+        log_err("mountpoint %s: not a directory", arg);
         return -ENOTDIR;
     }
+    /* the daemon runs in /: a relative mountpoint would not unmount */
+    if (!realpath(arg, mountpoint)) {
+        log_err("mountpoint %s: %s", arg, strerror(errno));
+        return -errno;
+    }
+    ret = mounted_as(mountpoint, "fuse.vultfs", source, sizeof(source));
+    if (ret > 0) {
+        log_err("%s is already a vultfs mount (of %s): unmount it first "
+                "(fusermount3 -u %s)", mountpoint, source, mountpoint);
+        return -EBUSY;
+    }
+    if (ret < 0)
+        log_warn("cannot read the mount table to check %s: %s", mountpoint, strerror(-ret));
     return 0;
 }
 
-static struct fuse *make_fuse(const struct mount_options *o)
+/* Turns "PATH" (escaped) into "fsname=PATH". */
+static int fsname_prefix(char **opts)
+{
+    size_t len = strlen(*opts);
+    char *grown = realloc(*opts, len + sizeof("fsname="));
+
+    if (!grown)
+        return -1;
+    memmove(grown + 7, grown, len + 1);
+    memcpy(grown, "fsname=", 7);
+    *opts = grown;
+    return 0;
+}
+
+/* FUSE's arguments: ours first (the store's path as the source in
+ * /proc/mounts, fuse.vultfs as the type), then the user's, which may
+ * override them. */
+static struct fuse *make_fuse(const struct options *o, const char *store_path, struct vultfs *fs)
 {
     struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+    char *ours = NULL;
     struct fuse *fuse = NULL;
 
-    if (fuse_opt_add_arg(&args, "vultfs") < 0 ||
-        fuse_opt_add_arg(&args, "-o") < 0 ||
-        fuse_opt_add_arg(&args, "fsname=vultfs,subtype=vultfs") < 0)
+    if (fuse_opt_add_arg(&args, "vultfs") < 0 || fuse_opt_add_opt_escaped(&ours, store_path) < 0 ||
+        fsname_prefix(&ours) < 0 || fuse_opt_add_opt(&ours, "subtype=vultfs") < 0 ||
+        fuse_opt_add_arg(&args, "-o") < 0 || fuse_opt_add_arg(&args, ours) < 0)
         goto out;
-    /* the user's options last: they may override ours */
-    if (o->fuse_opts && (fuse_opt_add_arg(&args, "-o") < 0 ||
-                         fuse_opt_add_arg(&args, o->fuse_opts) < 0))
-        goto out;
-    fuse = fuse_new(&args, &ops_table, sizeof(ops_table), NULL);
+    for (int i = 1; i < o->fuse.argc; i++)
+        if (fuse_opt_add_arg(&args, o->fuse.argv[i]) < 0)
+            goto out;
+    fuse = fuse_new(&args, &ops_table, sizeof(ops_table), fs);
 out:
+    free(ours);
     fuse_opt_free_args(&args);
     return fuse;
 }
 
+/* libfuse's own messages ("fuse: ...") go where ours go. Its levels are
+ * syslog's. */
+static void log_from_fuse(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+    log_vmsg((int)level, fmt, ap);
+}
+
+/* In the background, refusals are logged to syslog; without a syslog
+ * socket they would vanish, so say so while the terminal still shows it. */
+static void say_where_logs_go(const struct options *o)
+{
+    if (o->foreground || o->log_file || access("/dev/log", F_OK) == 0)
+        return;
+    log_warn("no syslog socket (/dev/log) and no --log-file: once in the background, "
+             "refusals and errors are not recorded anywhere; give --log-file F "
+             "(-o log_file=F) or run with -f");
+}
+
+/* After fuse_daemonize: the daemon is a new process. */
+static void become_daemon(struct store *store)
+{
+    if (log_open(1, NULL) < 0) {
+        /* syslog cannot fail to open; logging goes nowhere at worst */
+    }
+    /* it holds the store now, and the mlock of every secret did not
+     * survive the fork */
+    if (store_claim_lock(store) < 0)
+        log_warn("cannot record the daemon's pid in the store's lock file");
+    if (alloc_relock_secrets() < 0)
+        log_warn("cannot lock secrets in memory (they stay out of core dumps)");
+}
+
+static int run_loop(struct fuse *fuse, const char *mountpoint)
+{
+    struct fuse_loop_config *loop = fuse_loop_cfg_create();
+    int ret;
+
+    if (!loop)
+        return -ENOMEM;
+    fuse_loop_cfg_set_clone_fd(loop, 0);
+    log_info("serving on %s", mountpoint);
+    ret = fuse_loop_mt(fuse, loop);
+    fuse_loop_cfg_destroy(loop);
+    return ret;
+}
+
 static int serve(struct fuse *fuse, struct store *store, const char *mountpoint,
-                 const struct mount_options *o)
+                 const struct options *o)
 {
     struct fuse_session *se = fuse_get_session(fuse);
-    struct fuse_loop_config *loop = NULL;
     int ret;
 
     if (fuse_mount(fuse, mountpoint) != 0) {
-        log_err("cannot mount on %s (is it already a mountpoint, and is /dev/fuse usable?)",
-                mountpoint);
+        log_err("cannot mount on %s (is /dev/fuse usable?)", mountpoint);
         return 1;
     }
+    say_where_logs_go(o);
     if (fuse_daemonize(o->foreground) != 0) {
         log_err("cannot go to the background");
         fuse_unmount(fuse);
         return 1;
     }
-    if (!o->foreground) {
-        if (log_open(1, NULL) < 0) {
-            /* syslog cannot fail to open; logging goes nowhere at worst */
-        }
-        /* the daemon is a new process: it holds the store now, and the
-         * mlock of every secret did not survive the fork */
-        if (store_claim_lock(store) < 0)
-            log_warn("cannot record the daemon's pid in the store's lock file");
-        if (alloc_relock_secrets() < 0)
-            log_warn("cannot lock secrets in memory (they stay out of core dumps)");
-    }
+    if (!o->foreground)
+        become_daemon(store);
     if (fuse_set_signal_handlers(se) != 0) {
         log_err("cannot set signal handlers");
         fuse_unmount(fuse);
         return 1;
     }
-    loop = fuse_loop_cfg_create();
-    if (!loop) {
-        ret = -ENOMEM;
-    } else {
-        fuse_loop_cfg_set_clone_fd(loop, 0);
-        log_info("serving on %s", mountpoint);
-        ret = fuse_loop_mt(fuse, loop);
-        fuse_loop_cfg_destroy(loop);
-    }
+    ret = run_loop(fuse, mountpoint);
     fuse_remove_signal_handlers(se);
     fuse_unmount(fuse);
     if (ret < 0) {
@@ -278,71 +233,86 @@ static int serve(struct fuse *fuse, struct store *store, const char *mountpoint,
     return 0;
 }
 
-int cmd_mount(int argc, char **argv)
+static int get_passphrase(struct secret *passphrase, const struct options *o,
+                          const char *store_dir)
 {
-    struct mount_options o = {.scheme = BACKUP_CRYPTO_CURRENT,
-                              .max_import = STORE_DEFAULT_MAX_IMPORT};
+    char prompt[PATH_MAX + 32];
+    int ret;
+
+    if (!o->extpass) {
+        snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", store_dir);
+        return cli_get_secret(passphrase, o->passphrase_file, prompt, "passphrase", 0);
+    }
+    ret = secret_from_command(passphrase, o->extpass);
+    if (ret < 0)
+        log_err("--extpass command %s", ret == -ECHILD   ? "failed"
+                                        : ret == -EINVAL ? "printed no passphrase"
+                                                         : strerror(-ret));
+    return ret;
+}
+
+/* The store, opened and set up as the options say; NULL after logging. */
+static struct store *open_store(const struct options *o, const char *store_dir)
+{
     struct secret passphrase = {0};
     struct store *store = NULL;
+
+    if (get_passphrase(&passphrase, o, store_dir) < 0)
+        return NULL;
+    if (cli_open_store(&store, store_dir, &passphrase) == 0 &&
+        (cli_set_export(store, o->export_none, o->export_password_file, o->scheme,
+                        &passphrase) < 0 ||
+         cli_add_import_passwords(store, o->import_passwords) < 0)) {
+        store_close(store);
+        store = NULL;
+    }
+    secret_free(&passphrase);
+    return store;
+}
+
+int cmd_mount(int argc, char **argv)
+{
+    struct options o;
+    struct store *store = NULL;
     struct fuse *fuse = NULL;
-    char mountpoint[PATH_MAX];
+    struct vultfs fs;
+    char mountpoint[PATH_MAX], store_path[PATH_MAX];
     int ret, status = 1;
 
-    ret = parse_options(&o, argc, argv);
+    ret = parse_mount_options(&o, argc, argv);
     if (ret) {
-        alloc_free(o.fuse_opts);
+        options_free(&o);
         return ret == 1 ? 0 : 2;
     }
-    const char *store_dir = argv[optind];
-    const char *mount_arg = argv[optind + 1];
+    const char *store_dir = o.operands[0];
 
+    fuse_set_log_func(log_from_fuse);
     if (o.log_file && (ret = log_open(0, o.log_file)) < 0) {
         log_err("cannot open log file %s: %s", o.log_file, strerror(-ret));
         goto out;
     }
-    if (check_mountpoint(mount_arg) < 0)
+    if (check_mountpoint(o.operands[1], mountpoint) < 0)
         goto out;
-    /* the daemon runs in /: a relative mountpoint would not unmount */
-    if (!realpath(mount_arg, mountpoint)) {
-        log_err("mountpoint %s: %s", mount_arg, strerror(errno));
+    store = open_store(&o, store_dir);
+    if (!store)
+        goto out;
+    if (!realpath(store_dir, store_path)) {
+        log_err("store %s: %s", store_dir, strerror(errno));
         goto out;
     }
-
-    if (o.extpass) {
-        ret = secret_from_command(&passphrase, o.extpass);
-        if (ret < 0) {
-            log_err("--extpass command %s", ret == -ECHILD ? "failed"
-                                            : ret == -EINVAL ? "printed no passphrase"
-                                                             : strerror(-ret));
-            goto out;
-        }
-    } else {
-        char prompt[PATH_MAX + 32];
-        snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", store_dir);
-        if (cli_get_secret(&passphrase, o.passphrase_file, prompt, "passphrase", 0) < 0)
-            goto out;
-    }
-    if (cli_open_store(&store, store_dir, &passphrase) < 0)
-        goto out;
-    if (cli_set_export(store, o.export_none, o.export_password_file, o.scheme, &passphrase) < 0 ||
-        cli_add_import_passwords(store, o.import_passwords) < 0)
-        goto out;
-    secret_free(&passphrase);
-
-    ops_setup(store, o.max_import);
-    fuse = make_fuse(&o);
+    vultfs_init(&fs, store, &o);
+    fuse = make_fuse(&o, store_path, &fs);
     if (!fuse) {
-        log_err("bad FUSE options%s%s", o.fuse_opts ? ": " : "", o.fuse_opts ? o.fuse_opts : "");
-        goto out;
+        log_err("bad FUSE options (see the line above)");
+    } else {
+        status = serve(fuse, store, mountpoint, &o);
+        fuse_destroy(fuse);
     }
-    status = serve(fuse, store, mountpoint, &o);
-    fuse_destroy(fuse);
-    ops_shutdown();
+    vultfs_destroy(&fs);
 
 out:
-    secret_free(&passphrase);
     store_close(store);
-    alloc_free(o.fuse_opts);
+    options_free(&o);
     log_close();
     return status;
 }

@@ -77,6 +77,23 @@ int secret_from_file(struct secret *out, const char *path, int allow_empty)
     return 0;
 }
 
+/* One line from fd into buf (SECRET_MAX_BYTES + 1), without its newline:
+ * 0, or -EFBIG when it is longer. */
+static int read_line(int fd, char *buf, size_t *used)
+{
+    for (;;) {
+        char c;
+        ssize_t n = read(fd, &c, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || c == '\n')
+            return 0;
+        if (*used == SECRET_MAX_BYTES)
+            return -EFBIG;
+        buf[(*used)++] = c;
+    }
+}
+
 int secret_from_tty(struct secret *out, const char *prompt, int allow_empty)
 {
     struct termios saved, quiet;
@@ -103,23 +120,18 @@ int secret_from_tty(struct secret *out, const char *prompt, int allow_empty)
     quiet = saved;
     quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
     quiet.c_lflag |= ICANON;
-    if (write(fd, prompt, strlen(prompt)) < 0 || tcsetattr(fd, TCSAFLUSH, &quiet) < 0) {
+    /* echo off (and earlier typing dropped) before the prompt shows: an
+     * answer typed as soon as the prompt appears must not be flushed */
+    if (tcsetattr(fd, TCSAFLUSH, &quiet) < 0) {
         ret = -ENOTTY;
         goto out_free;
     }
-    for (;;) {
-        char c;
-        ssize_t n = read(fd, &c, 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || c == '\n')
-            break;
-        if (used == SECRET_MAX_BYTES) {
-            ret = -EFBIG;
-            break;
-        }
-        buf[used++] = c;
+    if (write(fd, prompt, strlen(prompt)) < 0) {
+        tcsetattr(fd, TCSAFLUSH, &saved);
+        ret = -ENOTTY;
+        goto out_free;
     }
+    ret = read_line(fd, buf, &used);
     tcsetattr(fd, TCSAFLUSH, &saved);
     if (write(fd, "\n", 1) < 0) {
         /* only cosmetics: the prompt's line is not ended */

@@ -11,22 +11,20 @@
 #define STAGING_INO_BASE 0xfff0000000000000ull
 #define STAGING_MIN_CAP (16u << 10)
 
-static struct staging_file *files;
-static size_t cap_bytes = STORE_DEFAULT_MAX_IMPORT;
 /* All staged bytes together: temporaries a tool never renamed stay until
  * unmount, so without a bound they could pin any amount of locked memory. */
 #define STAGING_TOTAL_MIN (64u << 20)
-static size_t total_bytes;
-static uint64_t next_ino = STAGING_INO_BASE;
 
-void staging_set_cap(size_t cap)
+void staging_init(struct staging *st, size_t cap)
 {
-    cap_bytes = cap;
+    memset(st, 0, sizeof(*st));
+    st->cap_bytes = cap;
+    st->next_ino = STAGING_INO_BASE;
 }
 
-size_t staging_cap(void)
+size_t staging_cap(const struct staging *st)
 {
-    return cap_bytes;
+    return st->cap_bytes;
 }
 
 bool staging_is_temp_name(const char *name)
@@ -39,34 +37,34 @@ bool staging_is_temp_name(const char *name)
     return len > 1 && name[len - 1] == '~';
 }
 
-static size_t total_cap(void)
+static size_t total_cap(const struct staging *st)
 {
-    return cap_bytes > STAGING_TOTAL_MIN / 16 ? cap_bytes * 16 : STAGING_TOTAL_MIN;
+    return st->cap_bytes > STAGING_TOTAL_MIN / 16 ? st->cap_bytes * 16 : STAGING_TOTAL_MIN;
 }
 
-static void buf_free(struct staging_buf *b)
+static void buf_free(struct staging *st, struct staging_buf *b)
 {
-    total_bytes -= b->cap;
+    st->total_bytes -= b->cap;
     alloc_secret_free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
 }
 
 /* Grows b to hold want bytes: a new secret buffer, the old one wiped. */
-static int buf_reserve(struct staging_buf *b, size_t want)
+static int buf_reserve(struct staging *st, struct staging_buf *b, size_t want)
 {
     if (want <= b->cap)
         return 0;
-    if (want > cap_bytes)
+    if (want > st->cap_bytes)
         return -EFBIG;
     size_t cap = b->cap * 2;
     if (cap < STAGING_MIN_CAP)
         cap = STAGING_MIN_CAP;
     if (cap < want)
         cap = want;
-    if (cap > cap_bytes)
-        cap = cap_bytes;
-    if (total_bytes - b->cap + cap > total_cap())
+    if (cap > st->cap_bytes)
+        cap = st->cap_bytes;
+    if (st->total_bytes - b->cap + cap > total_cap(st))
         return -ENOSPC; /* too much staged at once; the tool sees a full disk */
     uint8_t *data = alloc_secret(cap);
     if (!data)
@@ -74,16 +72,16 @@ static int buf_reserve(struct staging_buf *b, size_t want)
     if (b->len)
         memcpy(data, b->data, b->len);
     alloc_secret_free(b->data);
-    total_bytes = total_bytes - b->cap + cap;
+    st->total_bytes = st->total_bytes - b->cap + cap;
     b->data = data;
     b->cap = cap;
     return 0;
 }
 
-static int buf_set_len(struct staging_buf *b, size_t len)
+static int buf_set_len(struct staging *st, struct staging_buf *b, size_t len)
 {
     if (len > b->len) {
-        int ret = buf_reserve(b, len);
+        int ret = buf_reserve(st, b, len);
         if (ret < 0)
             return ret;
         memset(b->data + b->len, 0, len - b->len);
@@ -99,9 +97,9 @@ static bool is_live(const struct staging_file *f)
     return !f->gone;
 }
 
-struct staging_file *staging_find(const char *path)
+struct staging_file *staging_find(const struct staging *st, const char *path)
 {
-    for (struct staging_file *f = files; f; f = f->next)
+    for (struct staging_file *f = st->files; f; f = f->next)
         if (is_live(f) && strcmp(f->path, path) == 0)
             return f;
     return NULL;
@@ -116,45 +114,45 @@ static bool directly_in(const char *path, const char *dir)
     return strchr(path + dlen + 1, '/') == NULL;
 }
 
-void staging_foreach_in(const char *dir, void (*fn)(void *ctx, const struct staging_file *file),
-                        void *ctx)
+void staging_foreach_in(const struct staging *st, const char *dir,
+                        void (*fn)(void *ctx, const struct staging_file *file), void *ctx)
 {
-    for (struct staging_file *f = files; f; f = f->next)
+    for (struct staging_file *f = st->files; f; f = f->next)
         if (is_live(f) && directly_in(f->path, dir))
             fn(ctx, f);
 }
 
-bool staging_any_below(const char *dir)
+bool staging_any_below(const struct staging *st, const char *dir)
 {
     size_t dlen = strlen(dir);
-    for (struct staging_file *f = files; f; f = f->next)
+    for (struct staging_file *f = st->files; f; f = f->next)
         if (is_live(f) && strncmp(f->path, dir, dlen) == 0 && f->path[dlen] == '/')
             return true;
     return false;
 }
 
-static void file_free(struct staging_file *f)
+static void file_free(struct staging *st, struct staging_file *f)
 {
-    buf_free(&f->buf);
+    buf_free(st, &f->buf);
     alloc_free(f->path);
     alloc_free(f);
 }
 
 /* Frees f when it is out of the tree and no open holds it. */
-static void maybe_free(struct staging_file *f)
+static void maybe_free(struct staging *st, struct staging_file *f)
 {
     if (!f->gone || f->opens)
         return;
-    for (struct staging_file **p = &files; *p; p = &(*p)->next) {
+    for (struct staging_file **p = &st->files; *p; p = &(*p)->next) {
         if (*p == f) {
             *p = f->next;
             break;
         }
     }
-    file_free(f);
+    file_free(st, f);
 }
 
-static struct staging_file *file_new(const char *path)
+static struct staging_file *file_new(struct staging *st, const char *path)
 {
     const char *name = strrchr(path, '/');
     struct staging_file *f = alloc_zeroed(1, sizeof(*f));
@@ -166,24 +164,24 @@ static struct staging_file *file_new(const char *path)
         return NULL;
     }
     f->temp = staging_is_temp_name(name ? name + 1 : path);
-    f->ino = next_ino++;
+    f->ino = st->next_ino++;
     clock_gettime(CLOCK_REALTIME, &f->created);
-    f->next = files;
-    files = f;
+    f->next = st->files;
+    st->files = f;
     return f;
 }
 
-int staging_open(struct staging_handle **out, const char *path, bool truncate, bool shadow,
-                 const uint8_t *initial, size_t initial_len)
+int staging_open(struct staging_handle **out, struct staging *st, const char *path,
+                 bool truncate, bool shadow, const uint8_t *initial, size_t initial_len)
 {
-    struct staging_file *f = staging_find(path);
+    struct staging_file *f = staging_find(st, path);
     struct staging_handle *h;
     bool made = false;
     int ret;
 
     *out = NULL;
     if (!f) {
-        f = file_new(path);
+        f = file_new(st, path);
         if (!f)
             return -ENOMEM;
         f->shadow = shadow;
@@ -196,12 +194,12 @@ int staging_open(struct staging_handle **out, const char *path, bool truncate, b
     }
     h->file = f;
     if (f->temp) {
-        if (truncate && (ret = buf_set_len(&f->buf, 0)) < 0)
+        if (truncate && (ret = buf_set_len(st, &f->buf, 0)) < 0)
             goto out_fail;
         if (truncate)
             f->too_big = false;
     } else if (!truncate && initial && initial_len) {
-        ret = buf_reserve(&h->buf, initial_len);
+        ret = buf_reserve(st, &h->buf, initial_len);
         if (ret < 0)
             goto out_fail;
         memcpy(h->buf.data, initial, initial_len);
@@ -218,12 +216,13 @@ out_fail:
     alloc_free(h);
     if (made) {
         f->gone = true;
-        maybe_free(f);
+        maybe_free(st, f);
     }
     return ret;
 }
 
-struct staging_buf *staging_buffer(struct staging_handle *h)
+/* The buffer a handle reads and writes: the shared one for temporaries. */
+static struct staging_buf *handle_buffer(struct staging_handle *h)
 {
     return h->file->temp ? &h->file->buf : &h->buf;
 }
@@ -238,20 +237,21 @@ static void mark_too_big(struct staging_handle *h)
         h->file->too_big = true;
 }
 
-int staging_write(struct staging_handle *h, const void *data, size_t size, off_t off)
+int staging_write(struct staging *st, struct staging_handle *h, const void *data, size_t size,
+                  off_t off)
 {
-    struct staging_buf *b = staging_buffer(h);
+    struct staging_buf *b = handle_buffer(h);
     size_t end;
     int ret;
 
     if (off < 0)
         return -EINVAL;
-    if ((size_t)off > cap_bytes || size > cap_bytes - (size_t)off) {
+    if ((size_t)off > st->cap_bytes || size > st->cap_bytes - (size_t)off) {
         mark_too_big(h);
         return -EFBIG;
     }
     end = (size_t)off + size;
-    if (end > b->len && (ret = buf_set_len(b, end)) < 0) {
+    if (end > b->len && (ret = buf_set_len(st, b, end)) < 0) {
         if (ret == -EFBIG)
             mark_too_big(h);
         return ret;
@@ -265,7 +265,7 @@ int staging_write(struct staging_handle *h, const void *data, size_t size, off_t
 
 size_t staging_read(struct staging_handle *h, void *data, size_t size, off_t off)
 {
-    struct staging_buf *b = staging_buffer(h);
+    struct staging_buf *b = handle_buffer(h);
     if (off < 0 || (size_t)off >= b->len)
         return 0;
     if (size > b->len - (size_t)off)
@@ -274,18 +274,18 @@ size_t staging_read(struct staging_handle *h, void *data, size_t size, off_t off
     return size;
 }
 
-int staging_truncate(struct staging_handle *h, off_t size)
+int staging_truncate(struct staging *st, struct staging_handle *h, off_t size)
 {
-    struct staging_buf *b = staging_buffer(h);
+    struct staging_buf *b = handle_buffer(h);
     int ret;
 
     if (size < 0)
         return -EINVAL;
-    if ((size_t)size > cap_bytes) {
+    if ((size_t)size > st->cap_bytes) {
         mark_too_big(h);
         return -EFBIG;
     }
-    ret = buf_set_len(b, (size_t)size);
+    ret = buf_set_len(st, b, (size_t)size);
     if (ret < 0)
         return ret;
     h->dirty = true;
@@ -294,15 +294,15 @@ int staging_truncate(struct staging_handle *h, off_t size)
     return 0;
 }
 
-int staging_truncate_file(struct staging_file *file, off_t size)
+int staging_truncate_file(struct staging *st, struct staging_file *file, off_t size)
 {
     if (size < 0)
         return -EINVAL;
     if (!file->temp)
         return size == (off_t)file->size ? 0 : -EPERM;
-    if ((size_t)size > cap_bytes)
+    if ((size_t)size > st->cap_bytes)
         return -EFBIG;
-    return buf_set_len(&file->buf, (size_t)size);
+    return buf_set_len(st, &file->buf, (size_t)size);
 }
 
 size_t staging_size(const struct staging_file *file)
@@ -310,37 +310,37 @@ size_t staging_size(const struct staging_file *file)
     return file->temp ? file->buf.len : file->size;
 }
 
-void staging_release(struct staging_handle *h)
+void staging_release(struct staging *st, struct staging_handle *h)
 {
     struct staging_file *f;
 
     if (!h)
         return;
     f = h->file;
-    buf_free(&h->buf);
+    buf_free(st, &h->buf);
     alloc_free(h);
     f->opens--;
     if (!f->temp && !f->opens && (f->imported || f->shadow))
         f->gone = true;
-    maybe_free(f);
+    maybe_free(st, f);
 }
 
-void staging_remove(struct staging_file *file)
+void staging_remove(struct staging *st, struct staging_file *file)
 {
     file->gone = true;
-    maybe_free(file);
+    maybe_free(st, file);
 }
 
-int staging_move(struct staging_file *file, const char *to)
+int staging_move(struct staging *st, struct staging_file *file, const char *to)
 {
     char *copy = alloc_strndup(to, strlen(to));
-    struct staging_file *there = staging_find(to);
+    struct staging_file *there = staging_find(st, to);
     const char *name = strrchr(to, '/');
 
     if (!copy)
         return -ENOMEM;
     if (there && there != file)
-        staging_remove(there);
+        staging_remove(st, there);
     alloc_free(file->path);
     file->path = copy;
     /* a temporary renamed to a temporary stays one; callers never move
@@ -349,11 +349,11 @@ int staging_move(struct staging_file *file, const char *to)
     return 0;
 }
 
-void staging_clear(void)
+void staging_clear(struct staging *st)
 {
-    while (files) {
-        struct staging_file *next = files->next;
-        file_free(files);
-        files = next;
+    while (st->files) {
+        struct staging_file *next = st->files->next;
+        file_free(st, st->files);
+        st->files = next;
     }
 }

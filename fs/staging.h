@@ -9,7 +9,11 @@
  * buffer that outlives release, because tools rename them after close,
  * often before the kernel's asynchronous release arrives; they stay until
  * renamed, unlinked or unmounted. Buffers are secret memory (alloc_secret)
- * and never grow past the import cap. Not thread-safe: callers serialize.
+ * and never grow past the import cap.
+ *
+ * All state is in one struct staging that the caller owns; it is not
+ * thread-safe, so the mount holds its lock (struct vultfs) around every
+ * call. Nothing here needs FUSE: tests/unit/test_staging.c drives it.
  */
 #ifndef VULTFS_STAGING_H
 #define VULTFS_STAGING_H
@@ -50,55 +54,66 @@ struct staging_handle {
     int result;
 };
 
-/* Sets the import cap (bytes) every buffer is held to. */
-void staging_set_cap(size_t cap);
-size_t staging_cap(void);
+/* Every file being written, and the limits their buffers are held to. */
+struct staging {
+    struct staging_file *files;
+    size_t cap_bytes;   /* the import cap: no buffer grows past it */
+    size_t total_bytes; /* all buffers together, held to 16 caps (64 MiB at least) */
+    uint64_t next_ino;
+};
+
+/* An empty staging area whose buffers are held to cap bytes. */
+void staging_init(struct staging *st, size_t cap);
+size_t staging_cap(const struct staging *st);
 
 /* Hidden files (".name.XXXXXX", ".goutputstream-XXXXXX"), "*.part", "*~". */
 bool staging_is_temp_name(const char *name);
 
 /* The file at path that is in the tree, or NULL. Borrowed. */
-struct staging_file *staging_find(const char *path);
+struct staging_file *staging_find(const struct staging *st, const char *path);
 
 /* Calls fn for each file in the tree directly inside dir ("/" or "/a/b"). */
-void staging_foreach_in(const char *dir, void (*fn)(void *ctx, const struct staging_file *file),
-                        void *ctx);
+void staging_foreach_in(const struct staging *st, const char *dir,
+                        void (*fn)(void *ctx, const struct staging_file *file), void *ctx);
 /* Whether any file in the tree lies below dir. */
-bool staging_any_below(const char *dir);
+bool staging_any_below(const struct staging *st, const char *dir);
 
 /* Opens path for writing: makes the file when it is not in the tree
  * (shadow: over a store file, which shows again once this is closed).
  * initial (may be NULL) is the content a new buffer starts with (an
  * existing file opened without O_TRUNC); truncate empties a temporary's
  * shared buffer. *out is freed by staging_release. -ENOMEM, -EFBIG. */
-int staging_open(struct staging_handle **out, const char *path, bool truncate, bool shadow,
-                 const uint8_t *initial, size_t initial_len);
+int staging_open(struct staging_handle **out, struct staging *st, const char *path,
+                 bool truncate, bool shadow, const uint8_t *initial, size_t initial_len);
 
-/* The buffer a handle reads and writes: the shared one for temporaries. */
-struct staging_buf *staging_buffer(struct staging_handle *h);
-
-/* -EFBIG past the cap (the handle remembers it), -ENOMEM. */
-int staging_write(struct staging_handle *h, const void *data, size_t size, off_t off);
+/* -EFBIG past the cap (the handle remembers it), -ENOSPC past the total,
+ * -ENOMEM. */
+int staging_write(struct staging *st, struct staging_handle *h, const void *data, size_t size,
+                  off_t off);
 /* Bytes read, at most size. */
 size_t staging_read(struct staging_handle *h, void *data, size_t size, off_t off);
-int staging_truncate(struct staging_handle *h, off_t size);
-/* For truncate(2) on a path without an open file: temporaries only. */
-int staging_truncate_file(struct staging_file *file, off_t size);
+int staging_truncate(struct staging *st, struct staging_handle *h, off_t size);
+/* For truncate(2) on a path without an open file: temporaries only (a
+ * final name accepts only its current size, else -EPERM). */
+int staging_truncate_file(struct staging *st, struct staging_file *file, off_t size);
 
 /* Size shown by getattr. */
 size_t staging_size(const struct staging_file *file);
 
-/* Frees the handle; an imported file with no opens left leaves the tree.
- * One never written stays (mknod, touch: tar sets xattrs before it writes). */
-void staging_release(struct staging_handle *h);
+/* Frees the handle (NULL is fine); an imported or shadowing file with no
+ * opens left leaves the tree. A final name opened but never written stays
+ * (touch; tar creates, sets xattrs, then opens again to write) until a
+ * writer's import; a temporary stays until renamed, unlinked or unmounted.
+ * mknod never makes a file here: the mount refuses it. */
+void staging_release(struct staging *st, struct staging_handle *h);
 
 /* Takes the file out of the tree (freed once its last open is released). */
-void staging_remove(struct staging_file *file);
+void staging_remove(struct staging *st, struct staging_file *file);
 
 /* Moves a temporary to another path, replacing a temporary there. -ENOMEM. */
-int staging_move(struct staging_file *file, const char *to);
+int staging_move(struct staging *st, struct staging_file *file, const char *to);
 
 /* Drops every file and buffer (unmount). */
-void staging_clear(void);
+void staging_clear(struct staging *st);
 
 #endif

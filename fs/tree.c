@@ -9,8 +9,13 @@
 /* Placeholder inode numbers: a range apart from staging's and the store's. */
 #define PLACEHOLDER_INO_BASE 0xffe0000000000000ull
 
-static struct tree_placeholder *placeholders;
-static uint64_t next_placeholder_ino = PLACEHOLDER_INO_BASE;
+void tree_init(struct tree *t, const struct store *store, const struct staging *staging)
+{
+    memset(t, 0, sizeof(*t));
+    t->store = store;
+    t->staging = staging;
+    t->next_placeholder_ino = PLACEHOLDER_INO_BASE;
+}
 
 uint32_t tree_epoch_slot(const char *name)
 {
@@ -37,9 +42,16 @@ bool tree_is_dir(enum tree_kind kind)
            kind == TREE_HISTORY;
 }
 
-static struct tree_placeholder *placeholder_find(const char *name)
+int tree_exists(const struct tree_node *n)
 {
-    for (struct tree_placeholder *p = placeholders; p; p = p->next)
+    if (n->kind != TREE_NONE)
+        return 0;
+    return n->parent == TREE_IN_FILE ? -ENOTDIR : -ENOENT;
+}
+
+static struct tree_placeholder *placeholder_find(const struct tree *t, const char *name)
+{
+    for (struct tree_placeholder *p = t->placeholders; p; p = p->next)
         if (strcmp(p->name, name) == 0)
             return p;
     return NULL;
@@ -71,17 +83,88 @@ static int split(char parts[4][TREE_NAME_MAX + 1], const char *path)
 }
 
 /* The directory level: /<dir>. */
-static void resolve_dir(struct tree_node *out, const struct store *store, const char *name)
+static void resolve_dir(struct tree_node *out, const struct tree *t, const char *name)
 {
-    out->vault = store_vault_by_dir(store, name);
-    out->placeholder = placeholder_find(name);
+    out->vault = store_vault_by_dir(t->store, name);
+    out->placeholder = placeholder_find(t, name);
     if (out->vault)
         out->kind = TREE_VAULT;
     else if (out->placeholder)
         out->kind = TREE_PLACEHOLDER;
 }
 
-int tree_resolve(struct tree_node *out, const struct store *store, const char *path)
+/* /<name>: a vault's directory, a placeholder, or a file being written. */
+static void resolve_top(struct tree_node *out, const struct tree *t, const char *name,
+                        const char *path)
+{
+    out->parent = TREE_IN_ROOT;
+    snprintf(out->dir, sizeof(out->dir), "%s", name);
+    resolve_dir(out, t, name);
+    if (out->kind == TREE_NONE) {
+        out->dir[0] = '\0';
+        out->staged = staging_find(t->staging, path);
+        if (out->staged)
+            out->kind = TREE_STAGED;
+    }
+}
+
+/* /<dir>/<name> where <dir> exists. */
+static void resolve_in_dir(struct tree_node *out, const char *name, bool has_history)
+{
+    const struct store_vault *v = out->vault;
+    const struct tree_placeholder *made = out->placeholder;
+
+    out->parent = TREE_IN_DIR;
+    if (strcmp(name, "history") == 0) {
+        if (has_history)
+            out->kind = TREE_HISTORY;
+    } else if (v && v->current && strcmp(name, "share.vult") == 0) {
+        out->kind = TREE_SHARE;
+        out->epoch = v->current;
+    } else if (v && v->latest && strcmp(name, "vault.json") == 0 &&
+               (!made || made->json_written)) {
+        out->kind = TREE_JSON;
+    }
+}
+
+/* /<dir>/history/<name>: a superseded epoch, by its number. */
+static void resolve_in_history(struct tree_node *out)
+{
+    const struct store_vault *v = out->vault;
+    const struct store_epoch *e = v && out->slot ? store_vault_epoch(v, out->slot) : NULL;
+
+    out->parent = TREE_IN_HISTORY;
+    if (e && !e->current) {
+        out->kind = TREE_EPOCH;
+        out->epoch = e;
+    }
+}
+
+/* /dir/sub/... where sub is not a directory here, or history/in_history/...
+ * where in_history is not: is that a file (ENOTDIR) or nothing (ENOENT)? */
+static enum tree_parent parent_below(const struct tree *t, const char *dir, const char *sub,
+                                     const char *in_history, const struct store_vault *v,
+                                     bool has_history)
+{
+    char mid[3 * TREE_NAME_MAX + 5];
+
+    if (strcmp(sub, "history") != 0 || !has_history) {
+        snprintf(mid, sizeof(mid), "/%s/%s", dir, sub);
+        return staging_find(t->staging, mid) ||
+                       (v && (strcmp(sub, "share.vult") == 0 || strcmp(sub, "vault.json") == 0))
+                   ? TREE_IN_FILE
+                   : TREE_IN_NOTHING;
+    }
+    /* below history/<in_history> */
+    snprintf(mid, sizeof(mid), "/%s/history/%s", dir, in_history);
+    return staging_find(t->staging, mid) ||
+                   (v && tree_epoch_slot(in_history) &&
+                    store_vault_epoch(v, tree_epoch_slot(in_history)))
+               ? TREE_IN_FILE
+               : TREE_IN_NOTHING;
+}
+
+int tree_resolve(struct tree_node *out, const struct tree *t, const char *path)
 {
     char parts[4][TREE_NAME_MAX + 1];
     int count = split(parts, path);
@@ -96,77 +179,37 @@ int tree_resolve(struct tree_node *out, const struct store *store, const char *p
     snprintf(out->name, sizeof(out->name), "%s", parts[count - 1]);
     out->temp = staging_is_temp_name(out->name);
     out->slot = tree_epoch_slot(out->name);
-
     if (count == 1) {
-        out->parent = TREE_IN_ROOT;
-        snprintf(out->dir, sizeof(out->dir), "%s", parts[0]);
-        resolve_dir(out, store, parts[0]);
-        if (out->kind == TREE_NONE) {
-            out->dir[0] = '\0';
-            out->staged = staging_find(path);
-            if (out->staged)
-                out->kind = TREE_STAGED;
-        }
+        resolve_top(out, t, parts[0], path);
         return 0;
     }
 
-    /* the parent directory */
+    /* the vault directory holding the rest */
     struct tree_node dir;
     memset(&dir, 0, sizeof(dir));
-    resolve_dir(&dir, store, parts[0]);
+    resolve_dir(&dir, t, parts[0]);
     if (dir.kind == TREE_NONE) {
         char top[TREE_NAME_MAX + 2];
         snprintf(top, sizeof(top), "/%s", parts[0]);
-        out->parent = staging_find(top) ? TREE_IN_FILE : TREE_IN_NOTHING;
+        out->parent = staging_find(t->staging, top) ? TREE_IN_FILE : TREE_IN_NOTHING;
         return 0;
     }
     snprintf(out->dir, sizeof(out->dir), "%s", parts[0]);
     out->vault = dir.vault;
     out->placeholder = dir.placeholder;
-    const struct store_vault *v = dir.vault;
-    const struct tree_placeholder *made = dir.placeholder;
-    bool has_history = !made || made->history_made;
+    bool has_history = !dir.placeholder || dir.placeholder->history_made;
 
     if (count == 2) {
-        out->parent = TREE_IN_DIR;
-        if (strcmp(parts[1], "history") == 0) {
-            if (has_history)
-                out->kind = TREE_HISTORY;
-            return 0;
-        }
-        if (v && v->current && strcmp(parts[1], "share.vult") == 0) {
-            out->kind = TREE_SHARE;
-            out->epoch = v->current;
-        } else if (v && v->latest && strcmp(parts[1], "vault.json") == 0 &&
-                   (!made || made->json_written)) {
-            out->kind = TREE_JSON;
-        }
-    } else if (strcmp(parts[1], "history") != 0 || !has_history) {
-        char mid[2 * TREE_NAME_MAX + 4];
-        snprintf(mid, sizeof(mid), "/%s/%s", parts[0], parts[1]);
-        out->parent = staging_find(mid) || (v && (strcmp(parts[1], "share.vult") == 0 ||
-                                                   strcmp(parts[1], "vault.json") == 0))
-                          ? TREE_IN_FILE
-                          : TREE_IN_NOTHING;
-        return 0;
-    } else if (count == 3) {
-        out->parent = TREE_IN_HISTORY;
-        const struct store_epoch *e = v && out->slot ? store_vault_epoch(v, out->slot) : NULL;
-        if (e && !e->current) {
-            out->kind = TREE_EPOCH;
-            out->epoch = e;
-        }
+        resolve_in_dir(out, parts[1], has_history);
+        if (strcmp(parts[1], "history") == 0)
+            return 0; /* never a staged file: nothing may be made there */
+    } else if (count == 3 && strcmp(parts[1], "history") == 0 && has_history) {
+        resolve_in_history(out);
     } else {
-        char mid[3 * TREE_NAME_MAX + 5];
-        snprintf(mid, sizeof(mid), "/%s/history/%s", parts[0], parts[2]);
-        out->parent = staging_find(mid) || (v && tree_epoch_slot(parts[2]) &&
-                                             store_vault_epoch(v, tree_epoch_slot(parts[2])))
-                          ? TREE_IN_FILE
-                          : TREE_IN_NOTHING;
+        out->parent = parent_below(t, parts[0], parts[1], parts[2], dir.vault, has_history);
         return 0;
     }
-
-    out->staged = staging_find(path);
+    out->staged = staging_find(t->staging, path);
     if (out->staged) {
         out->under = out->kind;
         out->kind = TREE_STAGED;
@@ -174,10 +217,10 @@ int tree_resolve(struct tree_node *out, const struct store *store, const char *p
     return 0;
 }
 
-int tree_placeholder_add(const char *name)
+int tree_placeholder_add(struct tree *t, const char *name)
 {
     struct tree_placeholder *p = alloc_zeroed(1, sizeof(*p));
-    struct tree_placeholder **tail = &placeholders;
+    struct tree_placeholder **tail = &t->placeholders;
 
     if (!p)
         return -ENOMEM;
@@ -186,8 +229,8 @@ int tree_placeholder_add(const char *name)
         alloc_free(p);
         return -ENOMEM;
     }
-    p->ino = next_placeholder_ino;
-    next_placeholder_ino += 2;
+    p->ino = t->next_placeholder_ino;
+    t->next_placeholder_ino += 2;
     clock_gettime(CLOCK_REALTIME, &p->created);
     while (*tail)
         tail = &(*tail)->next;
@@ -195,9 +238,9 @@ int tree_placeholder_add(const char *name)
     return 0;
 }
 
-void tree_placeholder_remove(struct tree_placeholder *p)
+void tree_placeholder_remove(struct tree *t, struct tree_placeholder *p)
 {
-    for (struct tree_placeholder **q = &placeholders; *q; q = &(*q)->next) {
+    for (struct tree_placeholder **q = &t->placeholders; *q; q = &(*q)->next) {
         if (*q == p) {
             *q = p->next;
             alloc_free(p->name);
@@ -207,13 +250,8 @@ void tree_placeholder_remove(struct tree_placeholder *p)
     }
 }
 
-struct tree_placeholder *tree_placeholders(void)
+void tree_placeholder_clear(struct tree *t)
 {
-    return placeholders;
-}
-
-void tree_placeholder_clear(void)
-{
-    while (placeholders)
-        tree_placeholder_remove(placeholders);
+    while (t->placeholders)
+        tree_placeholder_remove(t, t->placeholders);
 }

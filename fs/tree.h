@@ -18,8 +18,9 @@
  *   /<dir>/history/epoch-N.vult    TREE_EPOCH (a superseded epoch)
  *   any of the file names          TREE_STAGED while being written
  *
- * Results borrow from the store: valid until the next import. Not
- * thread-safe: callers serialize.
+ * Results borrow from the store: valid until the next import. A struct
+ * tree is not thread-safe: the mount holds its lock (struct vultfs) around
+ * every call. Nothing here needs FUSE: tests/unit/test_tree.c drives it.
  */
 #ifndef VULTFS_TREE_H
 #define VULTFS_TREE_H
@@ -78,19 +79,34 @@ struct tree_node {
     struct staging_file *staged;          /* TREE_STAGED */
 };
 
+/* What the tree is made of: the store and staging (borrowed) and the
+ * placeholders (owned, in the order they were made). */
+struct tree {
+    const struct store *store;
+    const struct staging *staging;
+    struct tree_placeholder *placeholders;
+    uint64_t next_placeholder_ino;
+};
+
+void tree_init(struct tree *t, const struct store *store, const struct staging *staging);
+
 /* Fills *out for path (absolute). -ENAMETOOLONG for a long component;
  * otherwise 0, with kind TREE_NONE when nothing is there. */
-int tree_resolve(struct tree_node *out, const struct store *store, const char *path);
+int tree_resolve(struct tree_node *out, const struct tree *t, const char *path);
 
 /* "epoch-N.vult" -> N (canonical decimal, N >= 1), else 0. */
 uint32_t tree_epoch_slot(const char *name);
 
 bool tree_is_dir(enum tree_kind kind);
 
-/* Placeholders, in the order they were made. */
-int tree_placeholder_add(const char *name);
-void tree_placeholder_remove(struct tree_placeholder *p);
-struct tree_placeholder *tree_placeholders(void);
-void tree_placeholder_clear(void);
+/* 0 when something is at n, else the errno a lookup gives (-ENOENT, or
+ * -ENOTDIR below a file). */
+int tree_exists(const struct tree_node *n);
+
+/* A directory made by mkdir at /name. -ENOMEM. */
+int tree_placeholder_add(struct tree *t, const char *name);
+void tree_placeholder_remove(struct tree *t, struct tree_placeholder *p);
+/* Drops every placeholder (unmount). */
+void tree_placeholder_clear(struct tree *t);
 
 #endif

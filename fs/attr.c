@@ -1,0 +1,97 @@
+#include "attr.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void fill(const struct vultfs *fs, struct stat *st, uint64_t ino, mode_t mode,
+                 size_t size, int64_t sec, int32_t nsec)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_ino = (ino_t)ino;
+    st->st_mode = mode;
+    st->st_nlink = S_ISDIR(mode) ? 2 : 1;
+    st->st_uid = fs->owner_uid;
+    st->st_gid = fs->owner_gid;
+    st->st_size = (off_t)size;
+    st->st_blksize = 4096;
+    st->st_blocks = (blkcnt_t)((size + 511) / 512);
+    st->st_mtim.tv_sec = st->st_ctim.tv_sec = st->st_atim.tv_sec = (time_t)sec;
+    st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = st->st_atim.tv_nsec = nsec;
+}
+
+/* The inode number of the store file a staged file shadows, else its own. */
+static uint64_t staged_ino(const struct tree_node *n)
+{
+    if ((n->under == TREE_SHARE || n->under == TREE_EPOCH) && n->epoch)
+        return n->epoch->ino;
+    if (n->under == TREE_JSON && n->vault)
+        return n->vault->ino_json;
+    return n->staged->ino;
+}
+
+static void staged_attr(const struct vultfs *fs, struct stat *st, const struct staging_file *f,
+                        uint64_t ino)
+{
+    fill(fs, st, ino, S_IFREG | 0600, staging_size(f), f->created.tv_sec,
+         (int32_t)f->created.tv_nsec);
+}
+
+void attr_of_staged(const struct vultfs *fs, struct stat *st, const struct staging_file *f)
+{
+    staged_attr(fs, st, f, f->ino);
+}
+
+/* The root changes when any vault does. */
+static void root_attr(const struct vultfs *fs, struct stat *st)
+{
+    int64_t sec = 0;
+    int32_t nsec = 0;
+
+    for (size_t i = 0; i < store_vault_count(fs->store); i++) {
+        const struct store_vault *x = store_vault_at(fs->store, i);
+        if (x->changed_sec > sec || (x->changed_sec == sec && x->changed_nsec > nsec)) {
+            sec = x->changed_sec;
+            nsec = x->changed_nsec;
+        }
+    }
+    fill(fs, st, TREE_ROOT_INO, S_IFDIR | 0700, 0, sec, nsec);
+}
+
+int attr_of(const struct vultfs *fs, struct stat *st, const struct tree_node *n)
+{
+    const struct store_vault *v = n->vault;
+    const struct tree_placeholder *p = n->placeholder;
+
+    switch (n->kind) {
+    case TREE_ROOT:
+        root_attr(fs, st);
+        return 0;
+    case TREE_VAULT:
+        fill(fs, st, v->ino_dir, S_IFDIR | 0700, 0, v->changed_sec, v->changed_nsec);
+        return 0;
+    case TREE_PLACEHOLDER:
+        fill(fs, st, p->ino, S_IFDIR | 0700, 0, p->created.tv_sec, (int32_t)p->created.tv_nsec);
+        return 0;
+    case TREE_HISTORY:
+        if (v)
+            fill(fs, st, v->ino_history, S_IFDIR | 0700, 0, v->changed_sec, v->changed_nsec);
+        else
+            fill(fs, st, p->ino + 1, S_IFDIR | 0700, 0, p->created.tv_sec,
+                 (int32_t)p->created.tv_nsec);
+        return 0;
+    case TREE_SHARE:
+    case TREE_EPOCH:
+        fill(fs, st, n->epoch->ino, S_IFREG | (n->kind == TREE_SHARE ? 0600 : 0400),
+             n->epoch->export_size, n->epoch->imported_sec, n->epoch->imported_nsec);
+        return 0;
+    case TREE_JSON:
+        fill(fs, st, v->ino_json, S_IFREG | 0600, v->json_size, v->changed_sec, v->changed_nsec);
+        return 0;
+    case TREE_STAGED:
+        staged_attr(fs, st, n->staged, staged_ino(n));
+        return 0;
+    case TREE_NONE:
+        break;
+    }
+    return tree_exists(n);
+}

@@ -1,0 +1,110 @@
+#include "commit.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "vault_json_rule.h"
+
+static bool is_json_place(const struct tree_node *n)
+{
+    return n->parent == TREE_IN_DIR && strcmp(n->name, "vault.json") == 0;
+}
+
+int commit_can_create(const struct tree_node *n)
+{
+    switch (n->parent) {
+    case TREE_IN_NOTHING:
+        return -ENOENT;
+    case TREE_IN_FILE:
+        return -ENOTDIR;
+    case TREE_IN_HISTORY:
+        /* history/ takes old epochs back by their names, nothing else */
+        return n->temp || n->slot ? 0 : -EPERM;
+    case TREE_IN_DIR:
+        /* a directory made by mkdir has no history/ until one is made */
+        return strcmp(n->name, "history") == 0 ? -EPERM : 0;
+    case TREE_IN_ROOT:
+        break;
+    }
+    return 0;
+}
+
+static void log_json_verdict(const char *path, enum vault_json_verdict verdict)
+{
+    switch (verdict) {
+    case VAULT_JSON_KEEP_RESTORING:
+        log_info("write of %s: discarded: vault.json follows from the shares", path);
+        break;
+    case VAULT_JSON_KEEP_NO_SHARE:
+        log_info("write of %s: discarded: the directory holds no share yet", path);
+        break;
+    case VAULT_JSON_KEEP_SAME:
+        break;
+    case VAULT_JSON_REFUSE:
+        log_warn("write of %s: refused: vault.json is derived from the shares; only its "
+                 "current content may be written back", path);
+        break;
+    }
+}
+
+static int commit_json(struct vultfs *fs, const char *path, const struct tree_node *at,
+                       const uint8_t *data, size_t len)
+{
+    struct vault_json_write w = {
+        .made_in_mount = at->placeholder != NULL,
+        .has_share = at->vault && at->vault->current,
+        .data = data,
+        .len = len,
+    };
+    char *shown = NULL;
+    int ret;
+
+    if (vault_json_rule_needs_shown(&w)) {
+        ret = store_vault_json(&shown, &w.shown_len, fs->store, at->vault);
+        if (ret < 0) {
+            log_err("write of %s: cannot compare with vault.json: %s", path, strerror(-ret));
+            return ret;
+        }
+        w.shown = shown;
+    }
+    enum vault_json_verdict verdict = vault_json_rule(&w);
+    alloc_free(shown);
+    if (verdict == VAULT_JSON_KEEP_RESTORING)
+        at->placeholder->json_written = true;
+    log_json_verdict(path, verdict);
+    return vault_json_rule_errno(verdict);
+}
+
+static void log_import(const char *path, int ret, const struct store_import_result *r)
+{
+    const char *outcome = epochs_outcome_name(r->outcome);
+    if (ret == 0)
+        log_info("import of %s: %s: /%s/ (%s)", path, outcome, r->dir_name, r->reason);
+    else if (r->outcome == EPOCHS_FAILED)
+        log_err("import of %s: %s: %s", path, outcome, r->reason);
+    else
+        log_warn("import of %s: %s: %s", path, outcome, r->reason);
+}
+
+int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at,
+                 const uint8_t *data, size_t len, bool too_big)
+{
+    struct store_import_result result;
+    struct store_target target = {0};
+    int ret;
+
+    if (is_json_place(at))
+        return commit_json(fs, path, at, data, len);
+    if (too_big) {
+        log_warn("import of %s: %s: larger than the import limit of %zu bytes", path,
+                 epochs_outcome_name(EPOCHS_TOO_LARGE), staging_cap(&fs->staging));
+        return -EFBIG;
+    }
+    target.dir_name = at->parent == TREE_IN_ROOT ? NULL : at->dir;
+    target.history_slot = at->parent == TREE_IN_HISTORY ? at->slot : 0;
+    ret = store_import(fs->store, data ? data : (const uint8_t *)"", len, &target, &result);
+    log_import(path, ret, &result);
+    return ret;
+}

@@ -1,0 +1,26 @@
+/*
+ * commit: what becomes of bytes written into the mount. A file closed (or
+ * a temporary renamed) under a final name is imported into the store; a
+ * write of vault.json follows core's vault_json_rule. Each outcome is
+ * logged once, naming the path.
+ */
+#ifndef VULTFS_COMMIT_H
+#define VULTFS_COMMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tree.h"
+#include "vultfs.h"
+
+/* Whether a new file may be made at n (nothing there yet): 0 or -errno. */
+int commit_can_create(const struct tree_node *n);
+
+/* Imports data as a file written at path (resolved to at): 0 or the errno
+ * the writer sees. The store's views are rebuilt by an import: at's
+ * pointers are stale afterwards. */
+int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at,
+                 const uint8_t *data, size_t len, bool too_big);
+
+#endif

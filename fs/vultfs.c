@@ -1,0 +1,62 @@
+#include "vultfs.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fuse_ops.h"
+
+void vultfs_init(struct vultfs *fs, struct store *store, const struct options *options)
+{
+    memset(fs, 0, sizeof(*fs));
+    pthread_mutex_init(&fs->lock, NULL);
+    fs->store = store;
+    fs->options = options;
+    fs->owner_uid = getuid();
+    fs->owner_gid = getgid();
+    staging_init(&fs->staging, options->max_import);
+    tree_init(&fs->tree, store, &fs->staging);
+    store_set_max_import(store, options->max_import);
+}
+
+void vultfs_destroy(struct vultfs *fs)
+{
+    pthread_mutex_lock(&fs->lock);
+    staging_clear(&fs->staging);
+    tree_placeholder_clear(&fs->tree);
+    fs->store = NULL;
+    pthread_mutex_unlock(&fs->lock);
+    pthread_mutex_destroy(&fs->lock);
+}
+
+struct vultfs *vultfs_current(void)
+{
+    return fuse_get_context()->private_data;
+}
+
+void op_begin_handle(struct op *op)
+{
+    memset(op, 0, sizeof(*op));
+    op->fs = vultfs_current();
+    pthread_mutex_lock(&op->fs->lock);
+}
+
+int op_begin(struct op *op, const char *path)
+{
+    op_begin_handle(op);
+    if (!path)
+        return -ENOENT;
+    return tree_resolve(&op->node, &op->fs->tree, path);
+}
+
+int op_begin_existing(struct op *op, const char *path)
+{
+    int ret = op_begin(op, path);
+    return ret < 0 ? ret : tree_exists(&op->node);
+}
+
+int op_end(struct op *op, int ret)
+{
+    pthread_mutex_unlock(&op->fs->lock);
+    return ret;
+}

@@ -1,0 +1,53 @@
+/*
+ * vultfs: the one mount-wide context. fuse_new gets it as private data and
+ * every operation reaches it with fuse_get_context(), as libfuse's examples
+ * do. The store, staging and the tree's placeholders are not thread-safe:
+ * fs->lock is held for each operation's whole run, taken and released by
+ * op_begin/op_end so that no operation can forget it.
+ */
+#ifndef VULTFS_VULTFS_H
+#define VULTFS_VULTFS_H
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include "options.h"
+#include "staging.h"
+#include "store.h"
+#include "tree.h"
+
+struct vultfs {
+    pthread_mutex_t lock;
+    struct store *store;     /* borrowed: cmd_mount closes it after the loop */
+    struct staging staging;  /* files being written */
+    struct tree tree;        /* placeholders; reads store and staging */
+    uid_t owner_uid;         /* every file shows as the mounting user's */
+    gid_t owner_gid;
+    const struct options *options; /* borrowed, for the whole mount */
+};
+
+/* Serves store with options (both borrowed, outliving fs). */
+void vultfs_init(struct vultfs *fs, struct store *store, const struct options *options);
+/* Drops staged files and placeholders (after the loop). */
+void vultfs_destroy(struct vultfs *fs);
+
+/* The mount serving the calling FUSE operation. */
+struct vultfs *vultfs_current(void);
+
+/* One operation's opening: the mount, locked, and what its path names. */
+struct op {
+    struct vultfs *fs;
+    struct tree_node node;
+};
+
+/* Locks the mount and resolves path (-ENOENT for a NULL path). The lock is
+ * held whatever it returns: end with op_end. */
+int op_begin(struct op *op, const char *path);
+/* op_begin, then -ENOENT or -ENOTDIR when nothing is at path. */
+int op_begin_existing(struct op *op, const char *path);
+/* Locks the mount without a path (operations on an open handle). */
+void op_begin_handle(struct op *op);
+/* Unlocks; returns ret, so an operation ends with "return op_end(&op, ret);". */
+int op_end(struct op *op, int ret);
+
+#endif

@@ -1,0 +1,222 @@
+/*
+ * test_staging: files being written into the mount (fs/staging.c), without
+ * FUSE: who sees which bytes, when a file leaves the tree, temporaries
+ * that outlive their opens, the import cap, and the path queries the tree
+ * and readdir use.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "alloc.h"
+#include "check.h"
+#include "staging.h"
+
+#define CAP (64u << 10)
+
+static void test_temp_names(void)
+{
+    CHECK(staging_is_temp_name(".share.vult.XXXXXX"));
+    CHECK(staging_is_temp_name(".goutputstream-ABC123"));
+    CHECK(staging_is_temp_name("share.vult.part"));
+    CHECK(staging_is_temp_name("share.vult~"));
+    CHECK(!staging_is_temp_name("share.vult"));
+    CHECK(!staging_is_temp_name("vault.json"));
+    CHECK(!staging_is_temp_name("~"));
+    CHECK(!staging_is_temp_name("part"));
+}
+
+/* Two writers of one final name never mix their bytes; the file shows the
+ * size of the latest write and stays in the tree until it is imported. */
+static void test_final_name_writers_are_separate(void)
+{
+    struct staging st;
+    struct staging_handle *a, *b;
+    char got[16] = {0};
+
+    staging_init(&st, CAP);
+    CHECK_EQ_INT(staging_open(&a, &st, "/share.vult", true, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_open(&b, &st, "/share.vult", true, false, NULL, 0), 0);
+    CHECK(a->file == b->file);
+    CHECK_EQ_INT(a->file->opens, 2);
+    CHECK_EQ_INT(staging_write(&st, a, "aaaa", 4, 0), 0);
+    CHECK_EQ_INT(staging_write(&st, b, "bb", 2, 0), 0);
+    CHECK_EQ_INT(staging_read(a, got, sizeof(got), 0), 4);
+    CHECK_EQ_STR(got, "aaaa");
+    CHECK_EQ_INT(staging_size(a->file), 2); /* the latest writer's */
+    CHECK(a->dirty && b->dirty);
+
+    staging_release(&st, a);
+    staging_release(&st, b);
+    /* never imported: still in the tree (touch; tar writes in a second open) */
+    struct staging_file *f = staging_find(&st, "/share.vult");
+    CHECK(f != NULL);
+    if (f) {
+        f->imported = true;
+        CHECK_EQ_INT(staging_open(&a, &st, "/share.vult", false, false, NULL, 0), 0);
+        staging_release(&st, a);
+    }
+    /* imported and closed: out of the tree */
+    CHECK(staging_find(&st, "/share.vult") == NULL);
+    CHECK(st.files == NULL);
+    staging_clear(&st);
+}
+
+/* Without O_TRUNC a buffer starts with the file's content; a shadow (a
+ * store file opened for writing) leaves the tree once closed. */
+static void test_initial_content_and_shadow(void)
+{
+    struct staging st;
+    struct staging_handle *h;
+    char got[16] = {0};
+
+    staging_init(&st, CAP);
+    CHECK_EQ_INT(staging_open(&h, &st, "/v/share.vult", false, true, (const uint8_t *)"old", 3),
+                 0);
+    CHECK_EQ_INT(staging_size(h->file), 3);
+    CHECK_EQ_INT(staging_write(&st, h, "N", 1, 0), 0);
+    CHECK_EQ_INT(staging_read(h, got, sizeof(got), 0), 3);
+    CHECK_EQ_STR(got, "Nld");
+    CHECK(staging_find(&st, "/v/share.vult") == h->file);
+    staging_release(&st, h);
+    CHECK(staging_find(&st, "/v/share.vult") == NULL);
+    staging_clear(&st);
+}
+
+/* Temporaries share one buffer that outlives release (tools rename after
+ * close); O_TRUNC empties it; a move replaces a temporary at the target. */
+static void test_temporaries(void)
+{
+    struct staging st;
+    struct staging_handle *h, *g;
+    char got[16] = {0};
+
+    staging_init(&st, CAP);
+    CHECK_EQ_INT(staging_open(&h, &st, "/.x.tmp", true, false, NULL, 0), 0);
+    CHECK(h->file->temp);
+    CHECK_EQ_INT(staging_write(&st, h, "hello", 5, 0), 0);
+    staging_release(&st, h);
+    struct staging_file *f = staging_find(&st, "/.x.tmp");
+    CHECK(f != NULL);
+    if (!f) {
+        staging_clear(&st);
+        return;
+    }
+    CHECK_EQ_INT(staging_size(f), 5);
+    CHECK_EQ_INT(staging_open(&g, &st, "/.x.tmp", false, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_read(g, got, sizeof(got), 0), 5);
+    CHECK_EQ_STR(got, "hello");
+    staging_release(&st, g);
+    CHECK_EQ_INT(staging_open(&g, &st, "/.x.tmp", true, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_size(f), 0);
+    staging_release(&st, g);
+
+    /* truncate(2) by path works on temporaries, not on final names */
+    CHECK_EQ_INT(staging_truncate_file(&st, f, 7), 0);
+    CHECK_EQ_INT(staging_size(f), 7);
+    CHECK_EQ_INT(staging_truncate_file(&st, f, CAP + 1), -EFBIG);
+
+    /* a move onto another temporary replaces it */
+    CHECK_EQ_INT(staging_open(&g, &st, "/other.part", true, false, NULL, 0), 0);
+    staging_release(&st, g);
+    CHECK_EQ_INT(staging_move(&st, f, "/other.part"), 0);
+    CHECK(staging_find(&st, "/.x.tmp") == NULL);
+    CHECK(staging_find(&st, "/other.part") == f);
+    staging_remove(&st, f);
+    CHECK(st.files == NULL);
+    staging_clear(&st);
+}
+
+static void test_final_name_truncate_by_path(void)
+{
+    struct staging st;
+    struct staging_handle *h;
+
+    staging_init(&st, CAP);
+    CHECK_EQ_INT(staging_open(&h, &st, "/a.vult", true, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_write(&st, h, "abc", 3, 0), 0);
+    CHECK_EQ_INT(staging_truncate_file(&st, h->file, 3), 0);
+    CHECK_EQ_INT(staging_truncate_file(&st, h->file, 2), -EPERM);
+    CHECK_EQ_INT(staging_truncate_file(&st, h->file, -1), -EINVAL);
+    staging_release(&st, h);
+    staging_clear(&st);
+}
+
+/* Past the cap a write fails with EFBIG and the handle remembers it, so
+ * that the next flush reports it; a hole reads as zeros. */
+static void test_cap(void)
+{
+    struct staging st;
+    struct staging_handle *h;
+    unsigned char got[4] = {1, 1, 1, 1};
+
+    staging_init(&st, CAP);
+    CHECK_EQ_INT(staging_cap(&st), CAP);
+    CHECK_EQ_INT(staging_open(&h, &st, "/big.vult", true, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_write(&st, h, "x", 1, CAP - 1), 0);
+    CHECK_EQ_INT(staging_size(h->file), CAP);
+    CHECK_EQ_INT(staging_read(h, got, sizeof(got), 0), 4);
+    CHECK(got[0] == 0 && got[3] == 0);
+    h->dirty = false;
+    CHECK_EQ_INT(staging_write(&st, h, "x", 1, CAP), -EFBIG);
+    CHECK(h->too_big && h->dirty);
+    CHECK_EQ_INT(staging_truncate(&st, h, CAP + 1), -EFBIG);
+    CHECK_EQ_INT(staging_write(&st, h, "x", 1, -1), -EINVAL);
+    CHECK_EQ_INT(staging_truncate(&st, h, 1), 0);
+    CHECK_EQ_INT(staging_size(h->file), 1);
+    staging_release(&st, h);
+    staging_clear(&st);
+}
+
+static void count_file(void *ctx, const struct staging_file *file)
+{
+    (void)file;
+    (*(int *)ctx)++;
+}
+
+/* What readdir and rmdir ask: files directly in a directory, any below. */
+static void test_paths(void)
+{
+    struct staging st;
+    struct staging_handle *h[3];
+    int n = 0;
+
+    staging_init(&st, CAP);
+    CHECK_EQ_INT(staging_open(&h[0], &st, "/z.vult", true, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_open(&h[1], &st, "/a/x.vult", true, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_open(&h[2], &st, "/a/history/epoch-1.vult", true, false, NULL, 0), 0);
+    CHECK(h[0]->file->ino != h[1]->file->ino && h[1]->file->ino != h[2]->file->ino);
+    staging_foreach_in(&st, "/", count_file, &n);
+    CHECK_EQ_INT(n, 1);
+    n = 0;
+    staging_foreach_in(&st, "/a", count_file, &n);
+    CHECK_EQ_INT(n, 1);
+    CHECK(staging_any_below(&st, "/a"));
+    CHECK(staging_any_below(&st, "/a/history"));
+    CHECK(!staging_any_below(&st, "/ab"));
+    CHECK(!staging_any_below(&st, "/a/x.vult"));
+    staging_remove(&st, h[1]->file); /* unlinked while open: gone from the tree */
+    n = 0;
+    staging_foreach_in(&st, "/a", count_file, &n);
+    CHECK_EQ_INT(n, 0);
+    for (int i = 0; i < 3; i++)
+        staging_release(&st, h[i]);
+    staging_clear(&st);
+    CHECK(st.files == NULL);
+    CHECK_EQ_INT(st.total_bytes, 0);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 77;
+    test_temp_names();
+    test_final_name_writers_are_separate();
+    test_initial_content_and_shadow();
+    test_temporaries();
+    test_final_name_truncate_by_path();
+    test_cap();
+    test_paths();
+    return check_done("test_staging");
+}

@@ -1,0 +1,241 @@
+/*
+ * test_tree: what a path in the mount names (fs/tree.c), without FUSE: a
+ * real store with one synthetic vault, placeholders made as mkdir would,
+ * and files staged as writers would.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "alloc.h"
+#include "backup_crypto.h"
+#include "check.h"
+#include "seal.h"
+#include "staging.h"
+#include "store.h"
+#include "synth.h"
+#include "tree.h"
+
+#define PASS "tree test passphrase"
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* A store in a new directory holding one vault, two epochs (the first
+ * superseded by a reshare): its directory name in dir_name. */
+static struct store *store_with_vault(char *dir, char dir_name[256])
+{
+    struct seal_kdf kdf;
+    struct store *s = NULL;
+    const char *tags[2] = {"first", "second"};
+
+    seal_kdf_default(&kdf);
+    kdf.opslimit = crypto_pwhash_OPSLIMIT_MIN;
+    kdf.memlimit = crypto_pwhash_MEMLIMIT_MIN;
+    if (!mkdtemp(dir) || store_init(dir, PASS, strlen(PASS), &kdf) < 0 ||
+        store_open(&s, NULL, dir, PASS, strlen(PASS)) < 0)
+        return NULL;
+    for (int i = 0; i < 2; i++) {
+        struct synth_spec spec = {.name = "Tree Vault", .device = "iPhone-1",
+                                  .signers = {"iPhone-1", "Mac-2"}, .share_tag = tags[i],
+                                  .reshare_prefix = i ? "r2" : ""};
+        struct store_import_result result;
+        size_t len = 0;
+        char *text = synth_file(&spec, &len);
+        int ret = text ? store_import(s, (const uint8_t *)text, len, NULL, &result) : -ENOMEM;
+        alloc_free(text);
+        CHECK_EQ_INT(ret, 0);
+        if (ret == 0)
+            snprintf(dir_name, 256, "%s", result.dir_name);
+    }
+    return s;
+}
+
+static void path_of(char *out, size_t size, const char *dir_name, const char *rest)
+{
+    snprintf(out, size, "/%s%s", dir_name, rest);
+}
+
+static void test_epoch_slot(void)
+{
+    CHECK_EQ_INT(tree_epoch_slot("epoch-1.vult"), 1);
+    CHECK_EQ_INT(tree_epoch_slot("epoch-4294967295.vult"), UINT32_MAX);
+    CHECK_EQ_INT(tree_epoch_slot("epoch-4294967296.vult"), 0);
+    CHECK_EQ_INT(tree_epoch_slot("epoch-0.vult"), 0);
+    CHECK_EQ_INT(tree_epoch_slot("epoch-01.vult"), 0);
+    CHECK_EQ_INT(tree_epoch_slot("epoch-1.vult.part"), 0);
+    CHECK_EQ_INT(tree_epoch_slot("epoch-.vult"), 0);
+    CHECK_EQ_INT(tree_epoch_slot("share.vult"), 0);
+}
+
+/* The store's own entries. */
+static void test_store_paths(const struct tree *t, const char *dir_name)
+{
+    struct tree_node n;
+    char path[512];
+
+    CHECK_EQ_INT(tree_resolve(&n, t, "/"), 0);
+    CHECK_EQ_INT(n.kind, TREE_ROOT);
+    CHECK(tree_is_dir(n.kind));
+
+    path_of(path, sizeof(path), dir_name, "");
+    CHECK_EQ_INT(tree_resolve(&n, t, path), 0);
+    CHECK_EQ_INT(n.kind, TREE_VAULT);
+    CHECK_EQ_INT(n.parent, TREE_IN_ROOT);
+    CHECK(n.vault != NULL && n.placeholder == NULL);
+
+    path_of(path, sizeof(path), dir_name, "/share.vult");
+    CHECK_EQ_INT(tree_resolve(&n, t, path), 0);
+    CHECK_EQ_INT(n.kind, TREE_SHARE);
+    CHECK(n.epoch != NULL && n.epoch == n.vault->current);
+    CHECK_EQ_INT(n.epoch ? n.epoch->number : 0, 2);
+
+    path_of(path, sizeof(path), dir_name, "/vault.json");
+    CHECK_EQ_INT(tree_resolve(&n, t, path), 0);
+    CHECK_EQ_INT(n.kind, TREE_JSON);
+
+    path_of(path, sizeof(path), dir_name, "/history");
+    CHECK_EQ_INT(tree_resolve(&n, t, path), 0);
+    CHECK_EQ_INT(n.kind, TREE_HISTORY);
+
+    /* the superseded epoch is in history/, the current one is not */
+    path_of(path, sizeof(path), dir_name, "/history/epoch-1.vult");
+    CHECK_EQ_INT(tree_resolve(&n, t, path), 0);
+    CHECK_EQ_INT(n.kind, TREE_EPOCH);
+    CHECK_EQ_INT(n.slot, 1);
+    path_of(path, sizeof(path), dir_name, "/history/epoch-2.vult");
+    CHECK_EQ_INT(tree_resolve(&n, t, path), 0);
+    CHECK_EQ_INT(n.kind, TREE_NONE);
+    CHECK_EQ_INT(n.parent, TREE_IN_HISTORY);
+    CHECK_EQ_INT(n.slot, 2);
+}
+
+/* Where nothing is: what a lookup says and where a file could be made. */
+static void test_missing_paths(const struct tree *t, const char *dir_name)
+{
+    struct tree_node n;
+    char path[512], long_name[300];
+
+    CHECK_EQ_INT(tree_resolve(&n, t, "/nothing"), 0);
+    CHECK_EQ_INT(n.kind, TREE_NONE);
+    CHECK_EQ_INT(n.parent, TREE_IN_ROOT);
+    CHECK_EQ_INT(tree_exists(&n), -ENOENT);
+
+    CHECK_EQ_INT(tree_resolve(&n, t, "/nothing/x.vult"), 0);
+    CHECK_EQ_INT(n.parent, TREE_IN_NOTHING);
+    CHECK_EQ_INT(tree_exists(&n), -ENOENT);
+
+    path_of(path, sizeof(path), dir_name, "/share.vult/x");
+    CHECK_EQ_INT(tree_resolve(&n, t, path), 0);
+    CHECK_EQ_INT(n.parent, TREE_IN_FILE);
+    CHECK_EQ_INT(tree_exists(&n), -ENOTDIR);
+
+    path_of(path, sizeof(path), dir_name, "/history/epoch-1.vult/x");
+    CHECK_EQ_INT(tree_resolve(&n, t, path), 0);
+    CHECK_EQ_INT(n.parent, TREE_IN_FILE);
+
+    path_of(path, sizeof(path), dir_name, "/.share.vult.ABC");
+    CHECK_EQ_INT(tree_resolve(&n, t, path), 0);
+    CHECK_EQ_INT(n.kind, TREE_NONE);
+    CHECK_EQ_INT(n.parent, TREE_IN_DIR);
+    CHECK(n.temp);
+    CHECK_EQ_STR(n.dir, dir_name);
+
+    memset(long_name, 'a', sizeof(long_name));
+    long_name[0] = '/';
+    long_name[sizeof(long_name) - 1] = '\0';
+    CHECK_EQ_INT(tree_resolve(&n, t, long_name), -ENAMETOOLONG);
+}
+
+/* A directory made by mkdir shows only what was put into it. */
+static void test_placeholders(struct tree *t)
+{
+    struct tree_node n;
+
+    CHECK_EQ_INT(tree_placeholder_add(t, "Restored"), 0);
+    CHECK_EQ_INT(tree_placeholder_add(t, "Second"), 0);
+    CHECK(t->placeholders && t->placeholders->next);
+    CHECK(t->placeholders->ino != t->placeholders->next->ino);
+    CHECK_EQ_INT(tree_resolve(&n, t, "/Restored"), 0);
+    CHECK_EQ_INT(n.kind, TREE_PLACEHOLDER);
+    CHECK(n.placeholder == t->placeholders);
+
+    CHECK_EQ_INT(tree_resolve(&n, t, "/Restored/history"), 0);
+    CHECK_EQ_INT(n.kind, TREE_NONE); /* not until mkdir history */
+    t->placeholders->history_made = true;
+    CHECK_EQ_INT(tree_resolve(&n, t, "/Restored/history"), 0);
+    CHECK_EQ_INT(n.kind, TREE_HISTORY);
+    CHECK(n.vault == NULL && n.placeholder != NULL);
+
+    tree_placeholder_remove(t, t->placeholders);
+    CHECK_EQ_INT(tree_resolve(&n, t, "/Restored"), 0);
+    CHECK_EQ_INT(n.kind, TREE_NONE);
+    CHECK_EQ_INT(tree_resolve(&n, t, "/Second"), 0);
+    CHECK_EQ_INT(n.kind, TREE_PLACEHOLDER);
+    tree_placeholder_clear(t);
+    CHECK(t->placeholders == NULL);
+}
+
+/* Files being written show in the tree, over a store file when they
+ * shadow one. */
+static void test_staged(const struct tree *t, struct staging *st, const char *dir_name)
+{
+    struct staging_handle *a, *b;
+    struct tree_node n;
+    char path[512];
+
+    CHECK_EQ_INT(staging_open(&a, st, "/new.vult.part", true, false, NULL, 0), 0);
+    CHECK_EQ_INT(tree_resolve(&n, t, "/new.vult.part"), 0);
+    CHECK_EQ_INT(n.kind, TREE_STAGED);
+    CHECK_EQ_INT(n.under, TREE_NONE);
+    CHECK(n.staged == a->file);
+    CHECK_EQ_INT(tree_resolve(&n, t, "/new.vult.part/x"), 0);
+    CHECK_EQ_INT(n.parent, TREE_IN_FILE);
+
+    path_of(path, sizeof(path), dir_name, "/share.vult");
+    CHECK_EQ_INT(staging_open(&b, st, path, true, true, NULL, 0), 0);
+    CHECK_EQ_INT(tree_resolve(&n, t, path), 0);
+    CHECK_EQ_INT(n.kind, TREE_STAGED);
+    CHECK_EQ_INT(n.under, TREE_SHARE);
+    CHECK(n.epoch != NULL);
+    staging_release(st, b);
+    CHECK_EQ_INT(tree_resolve(&n, t, path), 0);
+    CHECK_EQ_INT(n.kind, TREE_SHARE); /* the shadow left with its last close */
+    staging_release(st, a);
+    staging_clear(st);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/vultfs-test-tree-XXXXXX";
+    char dir_name[256] = "";
+    struct staging st;
+    struct tree t;
+
+    alloc_install_jansson();
+    if (backup_crypto_init() < 0 || sodium_init() < 0)
+        return 77;
+    test_epoch_slot();
+    struct store *s = store_with_vault(dir, dir_name);
+    CHECK(s != NULL);
+    if (s) {
+        staging_init(&st, STORE_DEFAULT_MAX_IMPORT);
+        tree_init(&t, s, &st);
+        test_store_paths(&t, dir_name);
+        test_missing_paths(&t, dir_name);
+        test_placeholders(&t);
+        test_staged(&t, &st, dir_name);
+        store_close(s);
+    }
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return check_done("test_tree");
+}
