@@ -1,0 +1,91 @@
+"""The README's "Backups" recipes that no other mount test runs as written:
+restic from inside the mount and restored straight into an empty mount, a
+tar restore run twice, and a copy of another store's mount restored with
+that store's export password given by --import-passwords."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+PLAIN = ["--export-password", "none"]
+TIMEOUT = 60
+
+
+def tool(args, env=None, cwd=None, check=True):
+    res = subprocess.run([str(a) for a in args], env=env, cwd=cwd, capture_output=True,
+                         text=True, timeout=TIMEOUT)
+    if check and res.returncode != 0:
+        raise AssertionError(f"{args} exited {res.returncode}:\n{res.stdout}\n{res.stderr}")
+    return res
+
+
+def populate(m, vaults, lib):
+    lib.add_reshared_vaults(m, vaults)
+    lib.run(["cp", vaults.make(name="Beta", ecdsa=lib.ecdsa(2)), m.mnt])
+
+
+def test_restic_from_inside_the_mount_restores_into_an_empty_mount(mount_factory, vaults,
+                                                                     lib, tmp_path):
+    """cd MNT && restic backup . ; cd NEW && restic restore latest --target ."""
+    if shutil.which("restic") is None:
+        pytest.skip("restic is not installed")
+    pw = tmp_path / "restic-pw"
+    pw.write_text("restic test password\n")
+    env = dict(os.environ, RESTIC_REPOSITORY=str(tmp_path / "repo"),
+               RESTIC_PASSWORD_FILE=str(pw), RESTIC_CACHE_DIR=str(tmp_path / "cache"),
+               RESTIC_PROGRESS_FPS="0.016", HOME=str(tmp_path))
+    tool(["restic", "init", "-q"], env)
+    src = mount_factory("src", PLAIN)
+    populate(src, vaults, lib)
+    before = lib.snapshot(src.mnt)
+    tool(["restic", "backup", "-q", "."], env, cwd=src.mnt)
+    dst = mount_factory("dst", PLAIN)
+    r = tool(["restic", "restore", "latest", "--target", "."], env, cwd=dst.mnt)
+    assert "error" not in (r.stdout + r.stderr).lower(), r.stdout + r.stderr
+    assert lib.snapshot(dst.mnt) == before
+    dst.restart()
+    assert lib.snapshot(dst.mnt) == before
+
+
+def test_tar_restore_run_again_with_skip_old_files(mount_factory, vaults, lib, tmp_path):
+    """A second tar -x into the restored mount: plain tar would unlink every
+    file first (and shares are not deleted that way); --skip-old-files
+    leaves what is there, and finishes without a word."""
+    src = mount_factory("src", PLAIN)
+    populate(src, vaults, lib)
+    before = lib.snapshot(src.mnt)
+    archive = tmp_path / "vaults.tar"
+    tool(["tar", "--xattrs", "-C", src.mnt, "-cf", archive, "."])
+    dst = mount_factory("dst", PLAIN)
+    for _ in range(2):
+        r = tool(["tar", "--xattrs", "--skip-old-files", "-C", dst.mnt, "-xf", archive])
+        assert r.stderr == "", r.stderr
+        assert lib.snapshot(dst.mnt) == before
+
+
+def test_restore_another_stores_copy_needs_its_export_password(mount_factory, vaults, lib,
+                                                               tmp_path):
+    """Exports are encrypted with the source store's export password (its
+    passphrase by default). A new store with another passphrase refuses them
+    until that password is given with --import-passwords."""
+    src = mount_factory("src", passphrase="the old store's passphrase")
+    populate(src, vaults, lib)
+    before = lib.snapshot(src.mnt, content=False)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    tool(["cp", "-a", f"{src.mnt}/.", copy])
+
+    blind = mount_factory("blind", passphrase="the new store's passphrase")
+    blind.expect(r"password")
+    r = tool(["cp", "-a", f"{copy}/.", blind.mnt], check=False)
+    assert r.returncode != 0 and "Permission denied" in r.stderr, r.stderr
+    assert not any(blind.mnt.glob("*/share.vult"))
+
+    passwords = tmp_path / "import-passwords"
+    passwords.write_text("the old store's passphrase\n")
+    dst = mount_factory("dst", ["--import-passwords", passwords],
+                        passphrase="the new store's passphrase")
+    r = tool(["cp", "-a", f"{copy}/.", dst.mnt])
+    assert r.stderr == "", r.stderr
+    assert lib.snapshot(dst.mnt, content=False) == before
