@@ -89,3 +89,15 @@ def test_restore_another_stores_copy_needs_its_export_password(mount_factory, va
     r = tool(["cp", "-a", f"{copy}/.", dst.mnt])
     assert r.stderr == "", r.stderr
     assert lib.snapshot(dst.mnt, content=False) == before
+
+
+def test_rsync_again_copies_nothing(mount_factory, vaults, lib, tmp_path):
+    """rsync's quick check (size and mtime) finds an unchanged mount
+    unchanged, also after a remount: a second rsync -aX transfers nothing."""
+    src = mount_factory("src", PLAIN)
+    populate(src, vaults, lib)
+    out = tmp_path / "copy"
+    tool(["rsync", "-aX", f"{src.mnt}/", f"{out}/"])
+    src.restart()
+    r = tool(["rsync", "-aX", "--itemize-changes", f"{src.mnt}/", f"{out}/"])
+    assert r.stdout == "", r.stdout
