@@ -1,47 +1,22 @@
 """The README's "Backups" recipes that no other mount test runs as written:
 restic from inside the mount and restored straight into an empty mount, a
-tar restore run twice, and a copy of another store's mount restored with
-that store's export password given by --import-passwords."""
-import os
-import shutil
-import subprocess
-
-import pytest
+tar restore run twice, a copy of another store's mount restored with that
+store's export password given by --import-passwords, and a second rsync of
+an unchanged mount that copies nothing."""
+from test_backup_tools import populate, restic  # noqa: F401 (restic: a fixture)
 
 PLAIN = ["--export-password", "none"]
-TIMEOUT = 60
-
-
-def tool(args, env=None, cwd=None, check=True):
-    res = subprocess.run([str(a) for a in args], env=env, cwd=cwd, capture_output=True,
-                         text=True, timeout=TIMEOUT)
-    if check and res.returncode != 0:
-        raise AssertionError(f"{args} exited {res.returncode}:\n{res.stdout}\n{res.stderr}")
-    return res
-
-
-def populate(m, vaults, lib):
-    lib.add_reshared_vaults(m, vaults)
-    lib.run(["cp", vaults.make(name="Beta", ecdsa=lib.ecdsa(2)), m.mnt])
 
 
 def test_restic_from_inside_the_mount_restores_into_an_empty_mount(mount_factory, vaults,
-                                                                     lib, tmp_path):
+                                                                     lib, restic):
     """cd MNT && restic backup . ; cd NEW && restic restore latest --target ."""
-    if shutil.which("restic") is None:
-        pytest.skip("restic is not installed")
-    pw = tmp_path / "restic-pw"
-    pw.write_text("restic test password\n")
-    env = dict(os.environ, RESTIC_REPOSITORY=str(tmp_path / "repo"),
-               RESTIC_PASSWORD_FILE=str(pw), RESTIC_CACHE_DIR=str(tmp_path / "cache"),
-               RESTIC_PROGRESS_FPS="0.016", HOME=str(tmp_path))
-    tool(["restic", "init", "-q"], env)
     src = mount_factory("src", PLAIN)
     populate(src, vaults, lib)
     before = lib.snapshot(src.mnt)
-    tool(["restic", "backup", "-q", "."], env, cwd=src.mnt)
+    restic("backup", "-q", ".", cwd=src.mnt)
     dst = mount_factory("dst", PLAIN)
-    r = tool(["restic", "restore", "latest", "--target", "."], env, cwd=dst.mnt)
+    r = restic("restore", "latest", "--target", ".", cwd=dst.mnt)
     assert "error" not in (r.stdout + r.stderr).lower(), r.stdout + r.stderr
     assert lib.snapshot(dst.mnt) == before
     dst.restart()
@@ -56,10 +31,10 @@ def test_tar_restore_run_again_with_skip_old_files(mount_factory, vaults, lib, t
     populate(src, vaults, lib)
     before = lib.snapshot(src.mnt)
     archive = tmp_path / "vaults.tar"
-    tool(["tar", "--xattrs", "-C", src.mnt, "-cf", archive, "."])
+    lib.run(["tar", "--xattrs", "-C", src.mnt, "-cf", archive, "."])
     dst = mount_factory("dst", PLAIN)
     for _ in range(2):
-        r = tool(["tar", "--xattrs", "--skip-old-files", "-C", dst.mnt, "-xf", archive])
+        r = lib.run(["tar", "--xattrs", "--skip-old-files", "-C", dst.mnt, "-xf", archive])
         assert r.stderr == "", r.stderr
         assert lib.snapshot(dst.mnt) == before
 
@@ -74,11 +49,11 @@ def test_restore_another_stores_copy_needs_its_export_password(mount_factory, va
     before = lib.snapshot(src.mnt, content=False)
     copy = tmp_path / "copy"
     copy.mkdir()
-    tool(["cp", "-a", f"{src.mnt}/.", copy])
+    lib.run(["cp", "-a", f"{src.mnt}/.", copy])
 
     blind = mount_factory("blind", passphrase="the new store's passphrase")
     blind.expect(r"password")
-    r = tool(["cp", "-a", f"{copy}/.", blind.mnt], check=False)
+    r = lib.run(["cp", "-a", f"{copy}/.", blind.mnt], check=False)
     assert r.returncode != 0 and "Permission denied" in r.stderr, r.stderr
     assert not any(blind.mnt.glob("*/share.vult"))
 
@@ -86,7 +61,7 @@ def test_restore_another_stores_copy_needs_its_export_password(mount_factory, va
     passwords.write_text("the old store's passphrase\n")
     dst = mount_factory("dst", ["--import-passwords", passwords],
                         passphrase="the new store's passphrase")
-    r = tool(["cp", "-a", f"{copy}/.", dst.mnt])
+    r = lib.run(["cp", "-a", f"{copy}/.", dst.mnt])
     assert r.stderr == "", r.stderr
     assert lib.snapshot(dst.mnt, content=False) == before
 
@@ -97,7 +72,7 @@ def test_rsync_again_copies_nothing(mount_factory, vaults, lib, tmp_path):
     src = mount_factory("src", PLAIN)
     populate(src, vaults, lib)
     out = tmp_path / "copy"
-    tool(["rsync", "-aX", f"{src.mnt}/", f"{out}/"])
+    lib.run(["rsync", "-aX", f"{src.mnt}/", f"{out}/"])
     src.restart()
-    r = tool(["rsync", "-aX", "--itemize-changes", f"{src.mnt}/", f"{out}/"])
+    r = lib.run(["rsync", "-aX", "--itemize-changes", f"{src.mnt}/", f"{out}/"])
     assert r.stdout == "", r.stdout

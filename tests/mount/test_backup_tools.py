@@ -78,8 +78,8 @@ def restic(tmp_path):
                RESTIC_PROGRESS_FPS="0.016", HOME=str(tmp_path))
     tool_run(["restic", "init", "-q"], env)
 
-    def call(*args):
-        return tool_run(["restic", *args], env)
+    def call(*args, cwd=None):
+        return tool_run(["restic", *args], env, cwd=cwd)
     return call
 
 
