@@ -116,7 +116,7 @@ run_pytest() {
         unset VULTFS_FIXTURES
     fi
     rm -f "$xml"
-    timeout --kill-after=10 300 /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    timeout --kill-after=10 900 /usr/bin/python3 -m pytest -q -p no:cacheprovider \
         --junitxml="$xml" "${dirs[@]}" </dev/null || rc=$?
     case $rc in
     0 | 1 | 5) ;;
