@@ -43,25 +43,18 @@ done
 case $scale_n in '' | *[!0-9]* | 0) echo "bench: --vaults needs a positive number" >&2; exit 2 ;; esac
 build=${VULTFS_BUILD:-build}
 fixtures=${VULTFS_FIXTURES:-../shared/fixtures}
-vultfs=$build/fs/vultfs
-mkvault=$build/tests/mkvault
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/lib/common.sh
+. scripts/lib/common.sh
 
 case $runs in '' | *[!0-9]* | 0) die "BENCH_RUNS must be a positive number" ;; esac
-[ "$(id -u)" = 0 ] || die "run as root (FUSE mounts, drop_caches)"
-[ -c /dev/fuse ] || die "/dev/fuse is missing"
-command -v fusermount3 >/dev/null || die "fusermount3 is missing (run scripts/deps.sh)"
+require_fuse drop_caches
 command -v python3 >/dev/null || die "python3 is missing (run scripts/deps.sh)"
 
 # ---- build ------------------------------------------------------------------
-if [ ! -f "$build/build.ninja" ]; then
-    timeout 600 meson setup "$build" >/dev/null || die "meson setup $build failed"
-fi
-timeout 600 ninja -C "$build" >/dev/null || die "ninja -C $build failed"
-vultfs=$(realpath "$vultfs")
-mkvault=$(realpath "$mkvault")
+build_binaries
 
 # ---- work directory, cleanup ------------------------------------------------
 if [ -n "${BENCH_DIR:-}" ]; then
@@ -92,7 +85,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- timing helpers ---------------------------------------------------------
-median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f ms", u / 1000 }'; }
 
 can_drop=0
@@ -306,19 +298,7 @@ say ""
     say "what|vultfs|baseline|ratio"
     say "---|---|---|---"
     printf '%s\n' "${rows[@]}"
-} | awk -F'|' '
-    { for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NR }
-    END {
-        for (r = 1; r <= n; r++) {
-            line = ""
-            for (i = 1; i <= 4; i++) {
-                cell = c[r, i]
-                if (r == 2) { cell = ""; while (length(cell) < w[i]) cell = cell "-" }
-                line = line sprintf(i == 1 ? "%-*s" : " | %*s", w[i], cell)
-            }
-            print line
-        }
-    }'
+} | print_table
 say ""
 say "ratio = vultfs / baseline (medians of $runs runs); times are wall clock, each one command"
 say "(cat of all $nvaults files, one cp, one vultfs import of $nvaults files, one mount)."

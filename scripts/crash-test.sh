@@ -20,15 +20,10 @@ build=${VULTFS_BUILD:-build}
 case $kills in '' | *[!0-9]* | 0) echo "usage: $0 [KILLS]" >&2; exit 2 ;; esac
 
 die() { printf 'crash-test: %s\n' "$*" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || die "run as root (FUSE mounts)"
-[ -c /dev/fuse ] || die "/dev/fuse is missing"
-command -v fusermount3 >/dev/null || die "fusermount3 is missing (run scripts/deps.sh)"
-if [ ! -f "$build/build.ninja" ]; then
-    timeout 600 meson setup "$build" >/dev/null || die "meson setup $build failed"
-fi
-timeout 600 ninja -C "$build" >/dev/null || die "ninja -C $build failed"
-vultfs=$(realpath "$build/fs/vultfs")
-mkvault=$(realpath "$build/tests/mkvault")
+# shellcheck source=scripts/lib/common.sh
+. scripts/lib/common.sh
+require_fuse
+build_binaries
 
 work=$(realpath "$(mktemp -d "${TMPDIR:-/tmp}/vultfs-crash.XXXXXX")")
 mnt=$work/mnt store=$work/store pp=$work/passphrase log=$work/vultfs.log

@@ -1,8 +1,9 @@
+# shellcheck shell=bash
 # Sourced by bench.sh after its small-store lines: issue 8's workloads on a
 # store of $scale_n vaults, each against tmpfs, a plain disk directory and a
 # gocryptfs mount holding the same tree, measured in the same run (median of
 # $srun). Uses bench.sh's vultfs, mkvault, pp, log, work, die, say, now_us,
-# median, drop_caches, mount_fs/unmount_fs ($store, $mnt, $fs_pid).
+# median, print_table, drop_caches, mount_fs/unmount_fs ($store, $mnt, $fs_pid).
 
 srun=${BENCH_SCALE_RUNS:-3}
 mount_wait_s=600 # a big store mounts slowly today (issue 8)
@@ -175,7 +176,7 @@ srow() {
     local label=$1 cells=() name
     shift
     for name in "$@"; do
-        local ref="$name[@]" samples=()
+        local ref="${name}[@]" samples=()
         [ -z "$name" ] || samples=("${!ref}")
         if [ ${#samples[@]} -gt 0 ]; then
             sval[$label,$name]=$(median "${samples[@]}")
@@ -200,29 +201,28 @@ import_workload 1 "import $scale_n, one cp at a time (durable)"
 import_workload 8 "import $scale_n, 8 parallel streams (durable)"
 
 # ---- 2. one more vault into the store of N; and into a store of 100 -----------
+# one_more SAMPLES FIRST: mounts $store, cps extras FIRST.. one at a time
+one_more() {
+    local r t0 t1
+    local -n out=$1
+    mount_fs --export-password none
+    for ((r = 0; r < srun; r++)); do
+        now_us t0
+        timeout 600 cp "${extras[$2 + r]}" "$mnt/" || die "cp of one more vault failed"
+        now_us t1
+        out+=($((t1 - t0)))
+    done
+    unmount_fs
+}
 store=$kept_store
-mount_fs --export-password none
 one_more=() one_100=()
-for ((r = 0; r < srun; r++)); do
-    now_us t0
-    timeout 600 cp "${extras[r]}" "$mnt/" || die "cp of one more vault failed"
-    now_us t1
-    one_more+=($((t1 - t0)))
-done
-unmount_fs
+one_more one_more 0
 srow "cp of 1 more vault into a store of $scale_n" one_more "" "" ""
 store=$sdir/store-100
 new_store "$store"
 timeout 600 "$vultfs" import --passphrase-file "$pp" "$store" "${files[@]:0:100}" >>"$log" 2>&1 ||
     die "offline import of 100 vaults failed"
-mount_fs --export-password none
-for ((r = 0; r < srun; r++)); do
-    now_us t0
-    timeout 600 cp "${extras[srun + r]}" "$mnt/" || die "cp of one more vault failed"
-    now_us t1
-    one_100+=($((t1 - t0)))
-done
-unmount_fs
+one_more one_100 "$srun"
 rm -rf "$store"
 store=$kept_store
 
@@ -337,19 +337,7 @@ say ""
     say "workload|vultfs|gocryptfs|plain disk|tmpfs"
     say "---|---|---|---|---"
     printf '%s\n' "${srows[@]}"
-} | awk -F'|' '
-    { for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NR }
-    END {
-        for (r = 1; r <= n; r++) {
-            line = ""
-            for (i = 1; i <= 5; i++) {
-                cell = c[r, i]
-                if (r == 2) { cell = ""; while (length(cell) < w[i]) cell = cell "-" }
-                line = line sprintf(i == 1 ? "%-*s" : " | %*s", w[i], cell)
-            }
-            print line
-        }
-    }'
+} | print_table
 say ""
 seq_l="import $scale_n, one cp at a time (durable)"
 par_l="import $scale_n, 8 parallel streams (durable)"

@@ -1,13 +1,8 @@
-# Sourced by bench.sh and crash-test.sh: mount a vultfs store in the
-# foreground (so the daemon's pid is ours) and always unmount it, every wait
-# bounded. The caller sets: vultfs (binary), pp (passphrase file), store,
-# mnt, log (daemon stderr), fs_pid (empty), and defines die().
-
-# Microseconds from bash's own clock ($EPOCHREALTIME, no fork) into $1.
-now_us() {
-    local t=${EPOCHREALTIME/./}
-    printf -v "$1" '%s' "$((10#$t))"
-}
+# shellcheck shell=bash
+# Sourced by bench.sh and crash-test.sh after common.sh: mount a vultfs
+# store in the foreground (so the daemon's pid is ours) and always unmount
+# it, every wait bounded. The caller sets: vultfs (binary), pp (passphrase
+# file), store, mnt, log (daemon stderr), fs_pid (empty), and defines die().
 
 # Whether DIR (default $mnt) is a mount point; builtin only (no fork), so
 # that polling for the mount costs nothing.
