@@ -6,7 +6,7 @@
  * copy replace the index in memory and the views (struct store_vault) get
  * rebuilt from it. A failure at any step leaves memory and disk as they were.
  */
-#include "store.h"
+#include "store_private.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,18 +27,6 @@
 #include "alloc.h"
 #include "io.h"
 
-#define CONFIG_NAME "vultfs.json"
-#define INDEX_NAME "index.rec"
-#define LOCK_NAME "lock"
-#define SHARES_DIR "shares"
-#define MASTER_KEY_ID "master-key"
-#define INDEX_ID "index"
-#define RECORD_NAME_BYTES 16 /* keyed hash of the Vault bytes, hex in names */
-#define MAX_CONFIG_BYTES (64u << 10)
-#define MAX_INDEX_BYTES (64u << 20)
-#define MAX_RECORD_BYTES (VULT_MAX_FILE_BYTES + SEAL_OVERHEAD)
-#define MAX_PASSWORDS 64
-
 /* Subkeys of the master key, one per purpose. */
 #define SUBKEY_CONTEXT "vultfs01"
 enum subkey_id {
@@ -56,55 +44,7 @@ struct export_entry {
     struct export_entry *next;
 };
 
-struct password {
-    char *text; /* alloc_secret */
-    size_t len;
-};
-
-struct store {
-    int dirfd;
-    int sharesfd;
-    int lockfd;
-    json_t *config;
-    json_t *index;
-    uint8_t *master; /* alloc_secret, SEAL_KEY_BYTES */
-    uint8_t *record_key, *nonce_key, *inode_key; /* alloc_secret */
-
-    struct password passwords[MAX_PASSWORDS]; /* export pw, passphrase, extra */
-    size_t password_count;
-    bool have_export_password;
-    struct vult_keycache *keycache;
-
-    bool export_set;
-    enum backup_crypto_scheme export_scheme;
-    uint8_t *export_key; /* alloc_secret */
-    uint8_t export_salt[BACKUP_CRYPTO_SALT_BYTES];
-    struct export_entry *exports;
-
-    size_t max_import;
-    uint64_t generation;
-    bool tidied; /* stale temporary files removed (see remove_stale_temps) */
-
-    /* views of the index */
-    struct store_vault *vaults;
-    size_t vault_count;
-};
-
 /* ---- small helpers ------------------------------------------------------ */
-
-static void to_hex(char *out, const uint8_t *bin, size_t len)
-{
-    sodium_bin2hex(out, len * 2 + 1, bin, len);
-}
-
-static int from_hex(uint8_t *out, size_t len, const char *hex)
-{
-    size_t got = 0;
-    if (!hex || strlen(hex) != len * 2 ||
-        sodium_hex2bin(out, len, hex, len * 2, NULL, &got, NULL) != 0 || got != len)
-        return -EINVAL;
-    return 0;
-}
 
 static char *b64_of(const uint8_t *bin, size_t len)
 {
@@ -132,18 +72,6 @@ static int b64_to(uint8_t **out, size_t *out_len, const char *text)
     return 0;
 }
 
-static const char *jstr(const json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    return s ? s : "";
-}
-
-static uint64_t jnum(const json_t *obj, const char *key)
-{
-    json_int_t v = json_integer_value(json_object_get(obj, key));
-    return v < 0 ? 0 : (uint64_t)v;
-}
-
 static void now(int64_t *sec, int32_t *nsec)
 {
     struct timespec ts;
@@ -154,68 +82,9 @@ static void now(int64_t *sec, int32_t *nsec)
 
 /* ---- sealed files -------------------------------------------------------- */
 
-static int write_sealed(int dirfd, const char *name, const uint8_t *plain, size_t len,
-                        enum seal_kind kind, const char *id, const uint8_t *key)
-{
-    uint8_t *sealed = NULL;
-    size_t sealed_len = 0;
-    int ret = seal_record(&sealed, &sealed_len, plain, len, kind, id, key);
-    if (ret < 0)
-        return ret;
-    ret = io_write_atomic(dirfd, name, sealed, sealed_len, 0600);
-    alloc_free(sealed);
-    return ret;
-}
-
-static int read_sealed(uint8_t **plain, size_t *len, int dirfd, const char *name,
-                       size_t max_len, enum seal_kind kind, const char *id, const uint8_t *key)
-{
-    uint8_t *sealed = NULL;
-    size_t sealed_len = 0;
-    int ret = io_read_file(&sealed, &sealed_len, dirfd, name, max_len);
-    if (ret < 0)
-        return ret;
-    ret = seal_open_record(plain, len, sealed, sealed_len, kind, id, key);
-    alloc_free(sealed);
-    return ret;
-}
-
-/* JSON text is written compact and sorted, so equal indexes are equal bytes. */
-static int write_index(struct store *store, const json_t *index)
-{
-    char *text = json_dumps(index, JSON_COMPACT | JSON_SORT_KEYS);
-    int ret;
-    if (!text)
-        return -ENOMEM;
-    ret = write_sealed(store->dirfd, INDEX_NAME, (const uint8_t *)text, strlen(text),
-                       SEAL_KIND_INDEX, INDEX_ID, store->master);
-    sodium_memzero(text, strlen(text));
-    alloc_free(text);
-    return ret;
-}
-
-static int read_index(json_t **out, struct store *store)
-{
-    uint8_t *plain = NULL;
-    size_t len = 0;
-    json_error_t error;
-    int ret = read_sealed(&plain, &len, store->dirfd, INDEX_NAME, MAX_INDEX_BYTES,
-                          SEAL_KIND_INDEX, INDEX_ID, store->master);
-    if (ret < 0)
-        return ret == -ENOENT ? -EIO : ret;
-    *out = json_loadb((const char *)plain, len, 0, &error);
-    alloc_secret_free(plain);
-    if (!*out || !json_is_array(json_object_get(*out, "vaults"))) {
-        json_decref(*out);
-        *out = NULL;
-        return -EIO;
-    }
-    return 0;
-}
-
 /* ---- views ------------------------------------------------------------- */
 
-static void free_views(struct store *store)
+void views_free(struct store *store)
 {
     for (size_t i = 0; i < store->vault_count; i++) {
         struct store_vault *v = &store->vaults[i];
@@ -313,31 +182,31 @@ static int build_vault_view(struct store *store, struct store_vault *view, const
 
     if (!list)
         return -ENOMEM;
-    view->public_key_ecdsa = jstr(vault, "ecdsa");
+    view->public_key_ecdsa = index_str(vault, "ecdsa");
     view->epochs = list;
     view->epoch_count = count;
     json_array_foreach(epochs, i, e) {
         struct store_epoch *ep = &list[i];
         const json_t *facts = json_object_get(e, "facts");
-        ep->number = (uint32_t)jnum(e, "number");
+        ep->number = (uint32_t)index_num(e, "number");
         ep->current = json_is_true(json_object_get(e, "current"));
-        ep->imported_sec = (int64_t)jnum(e, "imported_sec");
-        ep->imported_nsec = (int32_t)jnum(e, "imported_nsec");
-        ep->facts.name = jstr(facts, "name");
-        ep->facts.device = jstr(facts, "device");
-        ep->facts.reshare_prefix = jstr(facts, "reshare_prefix");
-        ep->facts.public_key_ecdsa = jstr(facts, "public_key_ecdsa");
-        ep->facts.public_key_eddsa = jstr(facts, "public_key_eddsa");
-        ep->facts.lib_type = jstr(facts, "lib_type");
-        ep->facts.created_at = jstr(facts, "created_at");
-        ep->facts.hex_chain_code = jstr(facts, "hex_chain_code");
+        ep->imported_sec = (int64_t)index_num(e, "imported_sec");
+        ep->imported_nsec = (int32_t)index_num(e, "imported_nsec");
+        ep->facts.name = index_str(facts, "name");
+        ep->facts.device = index_str(facts, "device");
+        ep->facts.reshare_prefix = index_str(facts, "reshare_prefix");
+        ep->facts.public_key_ecdsa = index_str(facts, "public_key_ecdsa");
+        ep->facts.public_key_eddsa = index_str(facts, "public_key_eddsa");
+        ep->facts.lib_type = index_str(facts, "lib_type");
+        ep->facts.created_at = index_str(facts, "created_at");
+        ep->facts.hex_chain_code = index_str(facts, "hex_chain_code");
         ep->facts.signer_count = json_array_size(json_object_get(facts, "signers"));
-        ep->facts.key_share_count = (size_t)jnum(facts, "key_share_count");
+        ep->facts.key_share_count = (size_t)index_num(facts, "key_share_count");
         ep->facts.signers = joined_signers(json_object_get(facts, "signers"));
         if (!ep->facts.signers)
             return -ENOMEM;
         if (store->export_set)
-            ep->export_size = vult_encoded_len((size_t)jnum(e, "vault_len"), store->export_scheme);
+            ep->export_size = vult_encoded_len((size_t)index_num(e, "vault_len"), store->export_scheme);
         ep->ino = inode_of(store, view->public_key_ecdsa, ep->current ? "current" : "history",
                            ep->number);
     }
@@ -390,7 +259,7 @@ static char *remembered_name(const struct store *store, const struct store_vault
 /* Directory names: a vault keeps the name it was restored under; otherwise
  * the first vault with a name keeps it, and later ones with the same name
  * get "-<last 4 hex of the ECDSA key>" (more hex if needed). */
-static int name_vaults(struct store *store)
+int names_assign(struct store *store)
 {
     const json_t *vaults = json_object_get(store->index, "vaults");
 
@@ -422,14 +291,14 @@ static int name_vaults(struct store *store)
     return 0;
 }
 
-static int rebuild_views(struct store *store)
+int views_rebuild(struct store *store)
 {
     const json_t *vaults = json_object_get(store->index, "vaults");
     size_t count = json_array_size(vaults), i;
     json_t *v;
     int ret;
 
-    free_views(store);
+    views_free(store);
     store->vaults = alloc_zeroed(count ? count : 1, sizeof(*store->vaults));
     if (!store->vaults)
         return -ENOMEM;
@@ -439,7 +308,7 @@ static int rebuild_views(struct store *store)
         if (ret < 0)
             goto out_free;
     }
-    ret = name_vaults(store);
+    ret = names_assign(store);
     if (ret < 0)
         goto out_free;
     /* vault.json's size, once per change rather than on every stat */
@@ -453,7 +322,7 @@ static int rebuild_views(struct store *store)
     store->generation++;
     return 0;
 out_free:
-    free_views(store);
+    views_free(store);
     return ret;
 }
 
@@ -476,11 +345,11 @@ static int kdf_from_json(struct seal_kdf *kdf, const json_t *obj)
     size_t len = 0;
     int ret;
 
-    if (strcmp(jstr(obj, "algorithm"), "argon2id13") != 0)
+    if (strcmp(index_str(obj, "algorithm"), "argon2id13") != 0)
         return -EINVAL;
-    kdf->opslimit = jnum(obj, "opslimit");
-    kdf->memlimit = jnum(obj, "memlimit");
-    ret = b64_to(&salt, &len, jstr(obj, "salt"));
+    kdf->opslimit = index_num(obj, "opslimit");
+    kdf->memlimit = index_num(obj, "memlimit");
+    ret = b64_to(&salt, &len, index_str(obj, "salt"));
     if (ret < 0)
         return ret;
     if (len != sizeof(kdf->salt)) {
@@ -580,7 +449,7 @@ int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
     seal_random_key(master);
     /* the index first: a store without vultfs.json is not a store yet */
     static const char empty_index[] = "{\"format\":1,\"vaults\":[]}";
-    ret = write_sealed(dirfd, INDEX_NAME, (const uint8_t *)empty_index, strlen(empty_index),
+    ret = record_write_sealed(dirfd, INDEX_NAME, (const uint8_t *)empty_index, strlen(empty_index),
                        SEAL_KIND_INDEX, INDEX_ID, master);
     if (ret == 0)
         ret = write_config(dirfd, master, passphrase, passphrase_len, kdf);
@@ -659,7 +528,7 @@ static int unwrap_master(struct store *store, const char *passphrase, size_t pas
     ret = kdf_from_json(&kdf, json_object_get(store->config, "kdf"));
     if (ret < 0)
         return -EIO;
-    ret = b64_to(&sealed, &sealed_len, jstr(store->config, "master_key"));
+    ret = b64_to(&sealed, &sealed_len, index_str(store->config, "master_key"));
     if (ret < 0)
         return ret == -ENOMEM ? ret : -EIO;
     wrap_key = alloc_secret(SEAL_KEY_BYTES);
@@ -687,14 +556,14 @@ static int unwrap_master(struct store *store, const char *passphrase, size_t pas
  * file (".<name>.tmp.<pid>"); it was never part of the store. The first
  * change after opening removes them (fsck, which changes nothing, reports
  * them instead). Only the lock holder writes, so none is in flight. */
-static bool is_stale_temp(const char *name)
+bool store_is_stale_temp(const char *name)
 {
     return name[0] == '.' && strstr(name, ".tmp.") != NULL;
 }
 
 static void remove_stale_temps(int dirfd);
 
-static void tidy_before_first_change(struct store *store)
+void store_tidy_before_change(struct store *store)
 {
     if (store->tidied)
         return;
@@ -713,7 +582,7 @@ static void remove_stale_temps(int dirfd)
         return;
     rewinddir(listing); /* the dup shares dirfd's offset with earlier listings */
     while ((entry = readdir(listing)))
-        if (is_stale_temp(entry->d_name) && unlinkat(dirfd, entry->d_name, 0) == 0)
+        if (store_is_stale_temp(entry->d_name) && unlinkat(dirfd, entry->d_name, 0) == 0)
             removed = true;
     closedir(listing);
     if (removed) {
@@ -781,7 +650,7 @@ int store_open(struct store **out, int *busy_pid, const char *dir, const char *p
     ret = take_lock(store, busy_pid);
     if (ret < 0)
         goto out_fail;
-    ret = read_index(&store->index, store);
+    ret = index_read(&store->index, store);
     if (ret < 0)
         goto out_fail;
     store->keycache = vult_keycache_new();
@@ -792,7 +661,7 @@ int store_open(struct store **out, int *busy_pid, const char *dir, const char *p
     ret = add_password(store, passphrase, passphrase_len);
     if (ret < 0)
         goto out_fail;
-    ret = rebuild_views(store);
+    ret = views_rebuild(store);
     if (ret < 0)
         goto out_fail;
     *out = store;
@@ -803,7 +672,7 @@ out_fail:
     return ret;
 }
 
-static void free_exports(struct store *store)
+void export_free_all(struct store *store)
 {
     while (store->exports) {
         struct export_entry *next = store->exports->next;
@@ -817,8 +686,8 @@ void store_close(struct store *store)
 {
     if (!store)
         return;
-    free_views(store);
-    free_exports(store);
+    views_free(store);
+    export_free_all(store);
     for (size_t i = 0; i < store->password_count; i++)
         alloc_secret_free(store->passwords[i].text);
     vult_keycache_free(store->keycache);
@@ -853,7 +722,7 @@ int store_passwd(struct store *store, const char *passphrase, size_t passphrase_
         randombytes_buf(fresh.salt, sizeof(fresh.salt));
         kdf = &fresh;
     }
-    tidy_before_first_change(store);
+    store_tidy_before_change(store);
     return write_config(store->dirfd, store->master, passphrase, passphrase_len, kdf);
 }
 
@@ -862,7 +731,7 @@ int store_passwd(struct store *store, const char *passphrase, size_t passphrase_
 int store_set_export(struct store *store, const char *password, size_t password_len,
                      enum backup_crypto_scheme scheme)
 {
-    free_exports(store);
+    export_free_all(store);
     alloc_secret_free(store->export_key);
     store->export_key = NULL;
     if (password) {
@@ -898,7 +767,7 @@ int store_set_export(struct store *store, const char *password, size_t password_
     }
     store->export_scheme = scheme;
     store->export_set = true;
-    return rebuild_views(store);
+    return views_rebuild(store);
 }
 
 int store_add_import_password(struct store *store, const char *password, size_t password_len)
@@ -914,39 +783,6 @@ void store_set_max_import(struct store *store, size_t max_bytes)
 size_t store_max_import(const struct store *store)
 {
     return store->max_import;
-}
-
-/* A vault's entry in an index (the store's, or a copy being changed). */
-static json_t *find_vault_json(const json_t *index, const char *ecdsa, size_t *position)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(index, "vaults"), i, v) {
-        if (strcmp(jstr(v, "ecdsa"), ecdsa) == 0) {
-            if (position)
-                *position = i;
-            return v;
-        }
-    }
-    return NULL;
-}
-
-static json_t *find_epoch_json(const json_t *vault, uint32_t number)
-{
-    size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(vault, "epochs"), i, e)
-        if (jnum(e, "number") == number)
-            return e;
-    return NULL;
-}
-
-static int load_share(uint8_t **vault_bytes, size_t *len, struct store *store, const char *record)
-{
-    char name[2 * RECORD_NAME_BYTES + 8];
-    snprintf(name, sizeof(name), "%s.rec", record);
-    return read_sealed(vault_bytes, len, store->sharesfd, name, MAX_RECORD_BYTES,
-                       SEAL_KIND_SHARE, record, store->master);
 }
 
 /* The nonce is a keyed hash of the key and the plaintext: the same share
@@ -985,9 +821,9 @@ static int make_export(struct export_entry *entry, struct store *store, const ui
 static int export_entry_of(struct export_entry **out, struct store *store,
                            const struct store_vault *vault, uint32_t epoch)
 {
-    const json_t *vj = find_vault_json(store->index, vault->public_key_ecdsa, NULL);
-    const json_t *ej = vj ? find_epoch_json(vj, epoch) : NULL;
-    const char *record = jstr(ej, "record");
+    const json_t *vj = index_find_vault(store->index, vault->public_key_ecdsa, NULL);
+    const json_t *ej = vj ? index_find_epoch(vj, epoch) : NULL;
+    const char *record = index_str(ej, "record");
     uint8_t *plain = NULL;
     size_t plain_len = 0;
     int ret;
@@ -1005,7 +841,7 @@ static int export_entry_of(struct export_entry **out, struct store *store,
     struct export_entry *entry = alloc_zeroed(1, sizeof(*entry));
     if (!entry)
         return -ENOMEM;
-    ret = load_share(&plain, &plain_len, store, record);
+    ret = record_load_share(&plain, &plain_len, store, record);
     if (ret == 0)
         ret = make_export(entry, store, plain, plain_len);
     alloc_secret_free(plain);
@@ -1090,8 +926,8 @@ uint64_t store_generation(const struct store *store)
 static json_t *signers_array(const struct store *store, const struct store_vault *vault,
                              uint32_t number)
 {
-    const json_t *vj = find_vault_json(store->index, vault->public_key_ecdsa, NULL);
-    const json_t *ej = vj ? find_epoch_json(vj, number) : NULL;
+    const json_t *vj = index_find_vault(store->index, vault->public_key_ecdsa, NULL);
+    const json_t *ej = vj ? index_find_epoch(vj, number) : NULL;
     json_t *signers = json_object_get(json_object_get(ej, "facts"), "signers");
     return signers ? json_deep_copy(signers) : json_array();
 }
@@ -1231,11 +1067,11 @@ static int entries_of(struct epochs_entry **out, size_t *count, const json_t *va
     if (!list)
         return -ENOMEM;
     json_array_foreach(epochs, i, e) {
-        list[i].number = (uint32_t)jnum(e, "number");
+        list[i].number = (uint32_t)index_num(e, "number");
         list[i].current = json_is_true(json_object_get(e, "current"));
-        if (from_hex(list[i].generation, EPOCHS_DIGEST_BYTES, jstr(e, "generation")) < 0 ||
-            from_hex(list[i].device, EPOCHS_DIGEST_BYTES, jstr(e, "device")) < 0 ||
-            from_hex(list[i].shares, EPOCHS_DIGEST_BYTES, jstr(e, "shares")) < 0) {
+        if (index_hex_decode(list[i].generation, EPOCHS_DIGEST_BYTES, index_str(e, "generation")) < 0 ||
+            index_hex_decode(list[i].device, EPOCHS_DIGEST_BYTES, index_str(e, "device")) < 0 ||
+            index_hex_decode(list[i].shares, EPOCHS_DIGEST_BYTES, index_str(e, "shares")) < 0) {
             alloc_free(list);
             return -EIO;
         }
@@ -1247,7 +1083,7 @@ static int entries_of(struct epochs_entry **out, size_t *count, const json_t *va
 
 /* Is dir_name where this share belongs? Its own vault's directory, or a
  * new directory (mkdir during a restore) with the name it would get. */
-static bool in_its_place(const struct store *store, const struct store_target *target,
+bool names_in_its_place(const struct store *store, const struct store_target *target,
                          const struct vult_vault *v, const char *ecdsa)
 {
     if (!target || !target->dir_name)
@@ -1274,9 +1110,9 @@ static json_t *epoch_json(const struct epochs_entry *d, uint32_t number, bool cu
     int32_t nsec;
 
     now(&sec, &nsec);
-    to_hex(gen, d->generation, EPOCHS_DIGEST_BYTES);
-    to_hex(dev, d->device, EPOCHS_DIGEST_BYTES);
-    to_hex(shares, d->shares, EPOCHS_DIGEST_BYTES);
+    index_hex_encode(gen, d->generation, EPOCHS_DIGEST_BYTES);
+    index_hex_encode(dev, d->device, EPOCHS_DIGEST_BYTES);
+    index_hex_encode(shares, d->shares, EPOCHS_DIGEST_BYTES);
     return json_pack("{s:i, s:b, s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:o}", "number", (int)number,
                      "current", current, "record", record, "imported_sec", (json_int_t)sec,
                      "imported_nsec", (json_int_t)nsec, "generation", gen, "device", dev,
@@ -1296,12 +1132,12 @@ static json_t *changed_index(const struct store *store, const struct epochs_deci
 
     if (!index)
         return NULL;
-    vault = find_vault_json(index, ecdsa, NULL);
+    vault = index_find_vault(index, ecdsa, NULL);
     if (!vault) {
         vault = json_pack("{s:s, s:[]}", "ecdsa", ecdsa, "epochs");
         if (!vault || json_array_append_new(vaults, vault) < 0)
             goto out_fail;
-        /* a restore names the directory first: remember it (see name_vaults) */
+        /* a restore names the directory first: remember it (see names_assign) */
         if (target && target->dir_name &&
             json_object_set_new(vault, "dir_name", json_string(target->dir_name)) < 0)
             goto out_fail;
@@ -1322,16 +1158,6 @@ out_fail:
     return NULL;
 }
 
-static int record_name(char *out, const struct store *store, const uint8_t *vault, size_t len)
-{
-    uint8_t digest[RECORD_NAME_BYTES];
-    if (crypto_generichash(digest, sizeof(digest), vault, len, store->record_key,
-                           SEAL_KEY_BYTES) != 0)
-        return -EINVAL;
-    to_hex(out, digest, sizeof(digest));
-    return 0;
-}
-
 /* Writes the record and the new index; on failure removes a record it
  * created, so the store is as it was. */
 static int commit(struct store *store, const char *record, const uint8_t *vault, size_t len,
@@ -1341,19 +1167,19 @@ static int commit(struct store *store, const char *record, const uint8_t *vault,
     struct stat st;
     int ret;
 
-    tidy_before_first_change(store);
+    store_tidy_before_change(store);
     snprintf(name, sizeof(name), "%s.rec", record);
     bool existed = fstatat(store->sharesfd, name, &st, 0) == 0;
-    ret = write_sealed(store->sharesfd, name, vault, len, SEAL_KIND_SHARE, record, store->master);
+    ret = record_write_sealed(store->sharesfd, name, vault, len, SEAL_KIND_SHARE, record, store->master);
     if (ret < 0)
         return ret;
-    ret = write_index(store, index);
+    ret = index_write(store, index);
     if (ret < 0) {
         /* A failed directory fsync comes after the rename, so the new
          * index may be in place: put the old one back before removing the
          * record it would reference. If that fails too, keep the record:
          * an unreferenced record is harmless, a missing one is not. */
-        int restored = write_index(store, store->index);
+        int restored = index_write(store, store->index);
         if (restored == 0 && !existed && unlinkat(store->sharesfd, name, 0) == 0) {
             int synced = io_sync_dir(store->sharesfd);
             (void)synced; /* the import already failed; this only tidies up */
@@ -1386,9 +1212,9 @@ static int apply(struct store *store, const struct vult_file *file, const struct
         goto out;
     epochs_describe(&candidate.share, v);
     candidate.complete = vult_vault_is_complete(v);
-    candidate.in_its_place = in_its_place(store, target, v, ecdsa);
+    candidate.in_its_place = names_in_its_place(store, target, v, ecdsa);
     candidate.history_slot = target ? target->history_slot : 0;
-    const json_t *vault_json = find_vault_json(store->index, ecdsa, NULL);
+    const json_t *vault_json = index_find_vault(store->index, ecdsa, NULL);
     if (vault_json && (ret = entries_of(&entries, &count, vault_json)) < 0)
         goto out;
 
@@ -1458,7 +1284,7 @@ static int apply(struct store *store, const struct vult_file *file, const struct
     json_decref(store->index);
     store->index = index;
     index = NULL;
-    ret = rebuild_views(store);
+    ret = views_rebuild(store);
     if (ret < 0) {
         /* durable on disk; the views come back on the next open */
         result->outcome = EPOCHS_FAILED;
@@ -1546,19 +1372,19 @@ int store_forget(struct store *store, const char *dir_name)
     json_t *index = json_deep_copy(store->index);
     if (!index)
         return -ENOMEM;
-    json_t *vault = find_vault_json(index, view->public_key_ecdsa,
+    json_t *vault = index_find_vault(index, view->public_key_ecdsa,
                                     &index_pos);
     json_t *records = json_array();
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(vault, "epochs"), i, e)
-        json_array_append_new(records, json_string(jstr(e, "record")));
+        json_array_append_new(records, json_string(index_str(e, "record")));
     json_array_remove(json_object_get(index, "vaults"), index_pos);
 
     /* index first: a crash after it leaves unreferenced records, which
      * fsck reports, never a reference to a missing one */
-    tidy_before_first_change(store);
-    ret = write_index(store, index);
+    store_tidy_before_change(store);
+    ret = index_write(store, index);
     if (ret < 0) {
         json_decref(records);
         json_decref(index);
@@ -1574,8 +1400,8 @@ int store_forget(struct store *store, const char *dir_name)
             ret = err;
     }
     json_decref(records);
-    free_exports(store);
-    int rebuilt = rebuild_views(store);
+    export_free_all(store);
+    int rebuilt = views_rebuild(store);
     return ret < 0 ? ret : rebuilt;
 }
 
@@ -1598,29 +1424,29 @@ static bool referenced(const json_t *index, const char *record)
     json_t *v, *e;
     json_array_foreach(json_object_get(index, "vaults"), i, v)
         json_array_foreach(json_object_get(v, "epochs"), j, e)
-            if (strcmp(jstr(e, "record"), record) == 0)
+            if (strcmp(index_str(e, "record"), record) == 0)
                 return true;
     return false;
 }
 
 static int check_share(struct store *store, const json_t *epoch)
 {
-    const char *record = jstr(epoch, "record");
+    const char *record = index_str(epoch, "record");
     uint8_t *plain = NULL;
     size_t len = 0;
     struct vult_vault v;
     struct epochs_entry d;
     uint8_t want[EPOCHS_DIGEST_BYTES];
-    int ret = load_share(&plain, &len, store, record);
+    int ret = record_load_share(&plain, &len, store, record);
 
     if (ret < 0)
         return ret;
     ret = vult_vault_parse(&v, plain, len);
     if (ret == 0) {
         epochs_describe(&d, &v);
-        if (from_hex(want, sizeof(want), jstr(epoch, "shares")) < 0 ||
+        if (index_hex_decode(want, sizeof(want), index_str(epoch, "shares")) < 0 ||
             memcmp(want, d.shares, sizeof(want)) != 0 ||
-            from_hex(want, sizeof(want), jstr(epoch, "generation")) < 0 ||
+            index_hex_decode(want, sizeof(want), index_str(epoch, "generation")) < 0 ||
             memcmp(want, d.generation, sizeof(want)) != 0)
             ret = -EBADMSG;
     }
@@ -1640,7 +1466,7 @@ static void report_temps(int dirfd, const char *prefix,
         return;
     rewinddir(listing); /* the dup shares dirfd's offset with earlier listings */
     while ((entry = readdir(listing))) {
-        if (!is_stale_temp(entry->d_name))
+        if (!store_is_stale_temp(entry->d_name))
             continue;
         rep->temporary_files++;
         report(report_line, ctx,
@@ -1666,11 +1492,11 @@ int store_fsck(struct store *store, struct store_fsck_report *rep,
                 rep->records_ok++;
             } else if (ret == -ENOENT) {
                 rep->records_missing++;
-                report(report_line, ctx, "missing share record %s.rec", jstr(e, "record"));
+                report(report_line, ctx, "missing share record %s.rec", index_str(e, "record"));
             } else {
                 rep->records_bad++;
                 report(report_line, ctx,
-                       "share record %s.rec: %s", jstr(e, "record"),
+                       "share record %s.rec: %s", index_str(e, "record"),
                        ret == -EIO ? "checksum mismatch (disk corruption)"
                                    : "does not verify (damaged or altered)");
             }
@@ -1685,7 +1511,7 @@ int store_fsck(struct store *store, struct store_fsck_report *rep,
     while ((entry = readdir(listing))) {
         const char *name = entry->d_name;
         size_t len = strlen(name);
-        if (is_stale_temp(name) || len != 2 * RECORD_NAME_BYTES + 4 ||
+        if (store_is_stale_temp(name) || len != 2 * RECORD_NAME_BYTES + 4 ||
             strcmp(name + len - 4, ".rec") != 0)
             continue;
         char record[2 * RECORD_NAME_BYTES + 1];
