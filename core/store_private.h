@@ -81,14 +81,18 @@ int record_read_sealed(uint8_t **plain, size_t *len, int dirfd, const char *name
 int record_load_share(uint8_t **vault_bytes, size_t *len, struct store *store, const char *record);
 int record_name(char *out, const struct store *store, const uint8_t *vault, size_t len);
 
-/* store.c */
-void views_free(struct store *store);
+/* names.c */
 int names_assign(struct store *store);
+bool names_in_its_place(const struct store *store, const struct store_target *target,
+                         const struct vult_vault *v, const char *ecdsa);
+
+/* views.c */
+void views_free(struct store *store);
 int views_rebuild(struct store *store);
+
+/* store.c */
 bool store_is_stale_temp(const char *name);
 void store_tidy_before_change(struct store *store);
 void export_free_all(struct store *store);
-bool names_in_its_place(const struct store *store, const struct store_target *target,
-                         const struct vult_vault *v, const char *ecdsa);
 
 #endif
