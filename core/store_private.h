@@ -90,9 +90,11 @@ bool names_in_its_place(const struct store *store, const struct store_target *ta
 void views_free(struct store *store);
 int views_rebuild(struct store *store);
 
+/* export.c */
+void export_free_all(struct store *store);
+
 /* store.c */
 bool store_is_stale_temp(const char *name);
 void store_tidy_before_change(struct store *store);
-void export_free_all(struct store *store);
 
 #endif
