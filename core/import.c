@@ -182,82 +182,82 @@ static void describe_vault_dir(struct store_import_result *result, const struct 
             snprintf(result->dir_name, sizeof(result->dir_name), "%s", store->vaults[i].dir_name);
 }
 
-static int apply(struct store *store, const struct vult_file *file, const struct vult_vault *v,
-                 const struct store_target *target, struct store_import_result *result)
+/* What each outcome tells the user. Every reason takes the device, then the
+ * epoch ("%.0s" skips the device where only the epoch is said), except the
+ * co-location refusal, which names the epoch first. */
+static const struct outcome_text {
+    const char *reason;
+    bool epoch_first;
+} outcome_texts[] = {
+    [EPOCHS_NEW_VAULT] = {"device %s, epoch %u", false},
+    [EPOCHS_NEW_EPOCH] = {"device %s, epoch %u; the previous epoch moved to history", false},
+    [EPOCHS_HISTORY_INSERT] = {"device %s, history epoch %u", false},
+    [EPOCHS_UNCHANGED] = {"the store already holds this share (device %s)", false},
+    [EPOCHS_STALE] = {"%.0san older share: its generation is epoch %u, kept in history; the "
+                      "vault has been reshared since", false},
+    [EPOCHS_COLOCATION] = {"this store already holds another device's share of this vault "
+                           "(epoch %u); two devices' shares must never be kept in one place "
+                           "(this one is %s's)", true},
+    [EPOCHS_CONFLICT] = {"the store holds a different share for device %s in epoch %u: a "
+                         "damaged or altered file must not replace a good one", false},
+    [EPOCHS_SLOT_TAKEN] = {"%.0sepoch %u of this vault holds another generation, or this "
+                           "generation is already held as another epoch", false},
+    [EPOCHS_INCOMPLETE] = {"incomplete backup: it lacks a key share for its ECDSA or EdDSA "
+                           "public key, so it could not sign", false},
+    [EPOCHS_WRONG_PLACE] = {"this is a share of another vault than the directory it was "
+                            "written into", false},
+};
+
+/* Fills in the outcome and its reason; returns the outcome's errno. */
+static int describe_outcome(struct store_import_result *result, const struct epochs_decision *d,
+                            const char *device)
 {
-    struct epochs_candidate candidate = {0};
-    struct epochs_entry *entries = NULL;
-    size_t count = 0;
-    char *ecdsa = alloc_strndup(v->public_key_ecdsa.ptr, v->public_key_ecdsa.len);
-    char *device = alloc_strndup(v->local_party_id.ptr, v->local_party_id.len);
+    size_t rows = sizeof(outcome_texts) / sizeof(outcome_texts[0]);
+    const struct outcome_text *text = (size_t)d->outcome < rows ? &outcome_texts[d->outcome] : NULL;
+
+    result->outcome = d->outcome;
+    result->epoch = d->epoch;
+    if (!text || !text->reason) {
+        result->reason[0] = '\0'; /* epochs_decide gives none of the others */
+        return epochs_errno(d->outcome);
+    }
+    /* the formats are this table's, checked by the tests of each outcome */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    if (text->epoch_first)
+        snprintf(result->reason, sizeof(result->reason), text->reason, d->epoch, device);
+    else
+        snprintf(result->reason, sizeof(result->reason), text->reason, device, d->epoch);
+#pragma GCC diagnostic pop
+    return epochs_errno(d->outcome);
+}
+
+/* Does this accepted outcome write anything? */
+static bool changes_store(enum epochs_outcome outcome)
+{
+    return outcome == EPOCHS_NEW_VAULT || outcome == EPOCHS_NEW_EPOCH ||
+           outcome == EPOCHS_HISTORY_INSERT;
+}
+
+/* Writes an accepted change: the share record, then the new index, which
+ * then replaces the index in memory. On failure result says why. */
+static int write_change(struct store *store, const struct vult_file *file,
+                        const struct vult_vault *v, const struct epochs_candidate *candidate,
+                        const struct epochs_decision *d, const char *ecdsa,
+                        const struct store_target *target, struct store_import_result *result)
+{
     char record[2 * RECORD_NAME_BYTES + 1];
     json_t *new_epoch = NULL, *index = NULL;
-    int ret = -ENOMEM;
+    int ret = record_name(record, store, file->vault_bytes, file->vault_len);
 
-    if (!ecdsa || !device)
-        goto out;
-    epochs_describe(&candidate.share, v);
-    candidate.complete = vult_vault_is_complete(v);
-    candidate.in_its_place = names_in_its_place(store, target, v, ecdsa);
-    candidate.history_slot = target ? target->history_slot : 0;
-    const json_t *vault_json = index_find_vault(store->index, ecdsa, NULL);
-    if (vault_json && (ret = entries_of(&entries, &count, vault_json)) < 0)
-        goto out;
-
-    struct epochs_decision d = epochs_decide(entries, count, &candidate);
-    result->outcome = d.outcome;
-    result->epoch = d.epoch;
-    describe_vault_dir(result, store, ecdsa);
-    switch (d.outcome) {
-    case EPOCHS_UNCHANGED:
-        ret = set_outcome(result, d.outcome, "the store already holds this share (device %s)",
-                          device);
-        goto out;
-    case EPOCHS_STALE:
-        ret = set_outcome(result, d.outcome,
-                          "an older share: its generation is epoch %u, kept in history; the "
-                          "vault has been reshared since", d.epoch);
-        goto out;
-    case EPOCHS_COLOCATION:
-        ret = set_outcome(result, d.outcome,
-                          "this store already holds another device's share of this vault "
-                          "(epoch %u); two devices' shares must never be kept in one place "
-                          "(this one is %s's)", d.epoch, device);
-        goto out;
-    case EPOCHS_CONFLICT:
-        ret = set_outcome(result, d.outcome,
-                          "the store holds a different share for device %s in epoch %u: a "
-                          "damaged or altered file must not replace a good one", device, d.epoch);
-        goto out;
-    case EPOCHS_SLOT_TAKEN:
-        ret = set_outcome(result, d.outcome,
-                          "epoch %u of this vault holds another generation, or this generation "
-                          "is already held as another epoch", d.epoch);
-        goto out;
-    case EPOCHS_INCOMPLETE:
-        ret = set_outcome(result, d.outcome,
-                          "incomplete backup: it lacks a key share for its ECDSA or EdDSA public "
-                          "key, so it could not sign");
-        goto out;
-    case EPOCHS_WRONG_PLACE:
-        ret = set_outcome(result, d.outcome,
-                          "this is a share of another vault than the directory it was written "
-                          "into");
-        goto out;
-    default:
-        break;
-    }
-
-    /* accepted and changing: new vault, new epoch or history insert */
-    ret = record_name(record, store, file->vault_bytes, file->vault_len);
     if (ret < 0)
-        goto out;
+        return ret;
     ret = -ENOMEM;
-    new_epoch = epoch_json(&candidate.share, d.epoch, d.outcome != EPOCHS_HISTORY_INSERT, record,
-                           file->vault_len, facts_of(v));
+    new_epoch = epoch_json(&candidate->share, d->epoch, d->outcome != EPOCHS_HISTORY_INSERT,
+                           record, file->vault_len, facts_of(v));
     if (!new_epoch)
         goto out;
-    index = changed_index(store, &d, ecdsa, target, new_epoch);
+    index = changed_index(store, d, ecdsa, target, new_epoch);
     if (!index)
         goto out;
     ret = commit(store, record, file->vault_bytes, file->vault_len, index);
@@ -275,21 +275,45 @@ static int apply(struct store *store, const struct vult_file *file, const struct
         /* durable on disk; the views come back on the next open */
         result->outcome = EPOCHS_FAILED;
         snprintf(result->reason, sizeof(result->reason), "%s", "out of memory after import");
-        goto out;
     }
-    describe_vault_dir(result, store, ecdsa);
-    if (d.outcome == EPOCHS_NEW_VAULT)
-        snprintf(result->reason, sizeof(result->reason), "device %s, epoch %u", device, d.epoch);
-    else if (d.outcome == EPOCHS_NEW_EPOCH)
-        snprintf(result->reason, sizeof(result->reason),
-                 "device %s, epoch %u; the previous epoch moved to history", device, d.epoch);
-    else
-        snprintf(result->reason, sizeof(result->reason), "device %s, history epoch %u", device,
-                 d.epoch);
-    ret = 0;
 out:
     json_decref(index);
     json_decref(new_epoch);
+    return ret;
+}
+
+static int apply(struct store *store, const struct vult_file *file, const struct vult_vault *v,
+                 const struct store_target *target, struct store_import_result *result)
+{
+    struct epochs_candidate candidate = {0};
+    struct epochs_entry *entries = NULL;
+    size_t count = 0;
+    char *ecdsa = alloc_strndup(v->public_key_ecdsa.ptr, v->public_key_ecdsa.len);
+    char *device = alloc_strndup(v->local_party_id.ptr, v->local_party_id.len);
+    int ret = -ENOMEM;
+
+    if (!ecdsa || !device)
+        goto out;
+    epochs_describe(&candidate.share, v);
+    candidate.complete = vult_vault_is_complete(v);
+    candidate.in_its_place = names_in_its_place(store, target, v, ecdsa);
+    candidate.history_slot = target ? target->history_slot : 0;
+    const json_t *vault_json = index_find_vault(store->index, ecdsa, NULL);
+    if (vault_json && (ret = entries_of(&entries, &count, vault_json)) < 0)
+        goto out;
+
+    struct epochs_decision d = epochs_decide(entries, count, &candidate);
+    result->outcome = d.outcome;
+    result->epoch = d.epoch;
+    describe_vault_dir(result, store, ecdsa);
+    if (changes_store(d.outcome)) {
+        ret = write_change(store, file, v, &candidate, &d, ecdsa, target, result);
+        if (ret < 0)
+            goto out;
+        describe_vault_dir(result, store, ecdsa);
+    }
+    ret = describe_outcome(result, &d, device);
+out:
     alloc_free(entries);
     alloc_free(device);
     alloc_free(ecdsa);
