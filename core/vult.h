@@ -40,6 +40,12 @@ struct vult_str {
     size_t len;
 };
 
+/* Same bytes (absent fields, {NULL, 0}, equal each other). */
+bool vult_str_eq(struct vult_str a, struct vult_str b);
+
+/* Only hex digits (an empty view is hex). */
+bool vult_str_is_hex(struct vult_str s);
+
 struct vult_key_share {
     struct vult_str public_key;
     struct vult_str keyshare; /* secret */
