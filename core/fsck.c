@@ -4,17 +4,16 @@
  */
 #include "store_private.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
 
 #include "alloc.h"
+#include "io.h"
 
 __attribute__((format(printf, 3, 4))) static void report(void (*line)(void *, const char *),
                                                         void *ctx, const char *fmt, ...)
@@ -66,25 +65,43 @@ static int check_share(struct store *store, const json_t *epoch)
     return ret;
 }
 
-static void report_temps(int dirfd, const char *prefix,
-                         struct store_fsck_report *rep,
-                         void (*report_line)(void *ctx, const char *line), void *ctx)
-{
-    DIR *listing = fdopendir(dup(dirfd));
-    struct dirent *entry;
+/* What the directory walks of fsck need. */
+struct walk {
+    const struct store *store;
+    struct store_fsck_report *rep;
+    void (*report_line)(void *ctx, const char *line);
+    void *ctx;
+    const char *prefix; /* "" or "shares/", for report lines */
+};
 
-    if (!listing)
-        return;
-    rewinddir(listing); /* the dup shares dirfd's offset with earlier listings */
-    while ((entry = readdir(listing))) {
-        if (!store_is_stale_temp(entry->d_name))
-            continue;
-        rep->temporary_files++;
-        report(report_line, ctx,
+static int report_if_temp(void *ctx, const char *name)
+{
+    struct walk *w = ctx;
+    if (store_is_stale_temp(name)) {
+        w->rep->temporary_files++;
+        report(w->report_line, w->ctx,
                "leftover temporary file %s%s (an interrupted write; removed by the next change)",
-               prefix, entry->d_name);
+               w->prefix, name);
     }
-    closedir(listing);
+    return 0;
+}
+
+static int report_if_orphaned(void *ctx, const char *name)
+{
+    struct walk *w = ctx;
+    size_t len = strlen(name);
+    char record[2 * RECORD_NAME_BYTES + 1];
+
+    if (store_is_stale_temp(name) || len != 2 * RECORD_NAME_BYTES + 4 ||
+        strcmp(name + len - 4, ".rec") != 0)
+        return 0;
+    snprintf(record, sizeof(record), "%.*s", 2 * RECORD_NAME_BYTES, name);
+    if (!referenced(w->store->index, record)) {
+        w->rep->records_orphaned++;
+        report(w->report_line, w->ctx,
+               "unreferenced share record %s (left by an interrupted import; harmless)", name);
+    }
+    return 0;
 }
 
 int store_fsck(struct store *store, struct store_fsck_report *rep,
@@ -92,48 +109,34 @@ int store_fsck(struct store *store, struct store_fsck_report *rep,
 {
     size_t i, j;
     json_t *v, *e;
-    DIR *listing;
-    struct dirent *entry;
+    struct walk walk = {store, rep, report_line, ctx, ""};
+    int ret;
 
     memset(rep, 0, sizeof(*rep));
     json_array_foreach(json_object_get(store->index, "vaults"), i, v) {
         json_array_foreach(json_object_get(v, "epochs"), j, e) {
-            int ret = check_share(store, e);
-            if (ret == 0) {
+            int checked = check_share(store, e);
+            if (checked == 0) {
                 rep->records_ok++;
-            } else if (ret == -ENOENT) {
+            } else if (checked == -ENOENT) {
                 rep->records_missing++;
                 report(report_line, ctx, "missing share record %s.rec", index_str(e, "record"));
             } else {
                 rep->records_bad++;
                 report(report_line, ctx,
                        "share record %s.rec: %s", index_str(e, "record"),
-                       ret == -EIO ? "checksum mismatch (disk corruption)"
+                       checked == -EIO ? "checksum mismatch (disk corruption)"
                                    : "does not verify (damaged or altered)");
             }
         }
     }
-    report_temps(store->dirfd, "", rep, report_line, ctx);
-    report_temps(store->sharesfd, "shares/", rep, report_line, ctx);
-    listing = fdopendir(dup(store->sharesfd));
-    if (!listing)
-        return -errno;
-    rewinddir(listing); /* the dup shares sharesfd's offset with earlier listings */
-    while ((entry = readdir(listing))) {
-        const char *name = entry->d_name;
-        size_t len = strlen(name);
-        if (store_is_stale_temp(name) || len != 2 * RECORD_NAME_BYTES + 4 ||
-            strcmp(name + len - 4, ".rec") != 0)
-            continue;
-        char record[2 * RECORD_NAME_BYTES + 1];
-        snprintf(record, sizeof(record), "%.*s", 2 * RECORD_NAME_BYTES, name);
-        if (!referenced(store->index, record)) {
-            rep->records_orphaned++;
-            report(report_line, ctx,
-                   "unreferenced share record %s (left by an interrupted import; harmless)",
-                   name);
-        }
-    }
-    closedir(listing);
+    /* a directory that cannot be listed hides no temporary file worth failing for */
+    int listed = io_list_dir(store->dirfd, report_if_temp, &walk);
+    walk.prefix = "shares/";
+    listed = io_list_dir(store->sharesfd, report_if_temp, &walk);
+    (void)listed;
+    ret = io_list_dir(store->sharesfd, report_if_orphaned, &walk);
+    if (ret < 0)
+        return ret;
     return rep->records_bad || rep->records_missing ? -EIO : 0;
 }

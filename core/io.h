@@ -46,6 +46,12 @@ int io_read_secret(uint8_t **out, size_t *out_len, int dirfd, const char *name,
  * only (forget); -errno on failure. */
 int io_remove(int dirfd, const char *name) VULTFS_WUR;
 
+/* Calls each(ctx, name) for every entry of dirfd but "." and "..", from
+ * the start whatever was listed before. each may unlink the entry it is
+ * given. A non-zero return of each stops the walk and is returned;
+ * otherwise 0, or -errno when dirfd cannot be listed. */
+int io_list_dir(int dirfd, int (*each)(void *ctx, const char *name), void *ctx) VULTFS_WUR;
+
 /* fsync of a directory; -errno. */
 int io_sync_dir(int dirfd) VULTFS_WUR;
 

@@ -8,7 +8,6 @@
  */
 #include "store_private.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -137,14 +136,20 @@ out:
     return ret;
 }
 
+/* io_list_dir's callback for a directory that must be empty. */
+static int refuse_any_entry(void *ctx, const char *name)
+{
+    (void)ctx;
+    (void)name;
+    return -EEXIST;
+}
+
 int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
                const struct seal_kdf *kdf)
 {
     struct seal_kdf fresh;
     uint8_t *master = NULL;
     int dirfd = -1, ret;
-    DIR *listing;
-    struct dirent *entry;
 
     if (!passphrase_len)
         return -EINVAL;
@@ -159,16 +164,7 @@ int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
     dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0)
         return -errno;
-    listing = fdopendir(dup(dirfd));
-    if (!listing) {
-        ret = -errno;
-        goto out_close;
-    }
-    ret = 0;
-    while ((entry = readdir(listing)))
-        if (strcmp(entry->d_name, ".") && strcmp(entry->d_name, ".."))
-            ret = -EEXIST;
-    closedir(listing);
+    ret = io_list_dir(dirfd, refuse_any_entry, NULL);
     if (ret < 0)
         goto out_close;
     if (fchmod(dirfd, 0700) < 0 || mkdirat(dirfd, SHARES_DIR, 0700) < 0) {
@@ -307,20 +303,26 @@ void store_tidy_before_change(struct store *store)
     store->tidied = true;
 }
 
+struct tidy {
+    int dirfd;
+    bool removed;
+};
+
+static int remove_if_stale(void *ctx, const char *name)
+{
+    struct tidy *tidy = ctx;
+    if (store_is_stale_temp(name) && unlinkat(tidy->dirfd, name, 0) == 0)
+        tidy->removed = true;
+    return 0;
+}
+
 static void remove_stale_temps(int dirfd)
 {
-    DIR *listing = fdopendir(dup(dirfd));
-    struct dirent *entry;
-    bool removed = false;
+    struct tidy tidy = {dirfd, false};
+    int listed = io_list_dir(dirfd, remove_if_stale, &tidy);
 
-    if (!listing)
-        return;
-    rewinddir(listing); /* the dup shares dirfd's offset with earlier listings */
-    while ((entry = readdir(listing)))
-        if (store_is_stale_temp(entry->d_name) && unlinkat(dirfd, entry->d_name, 0) == 0)
-            removed = true;
-    closedir(listing);
-    if (removed) {
+    (void)listed; /* tidying only: a store that cannot be listed is whole */
+    if (tidy.removed) {
         int synced = io_sync_dir(dirfd);
         (void)synced; /* tidying only: the store is whole either way */
     }
