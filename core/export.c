@@ -12,7 +12,6 @@
 
 #include <jansson.h>
 #include <sodium.h>
-#include <xxhash.h>
 
 #include "alloc.h"
 
@@ -20,7 +19,6 @@ struct export_entry {
     char record[2 * RECORD_NAME_BYTES + 1];
     uint8_t *data; /* alloc_secret: unencrypted exports are the share itself */
     size_t len;
-    XXH128_canonical_t checksum;
     struct export_entry *next;
 };
 
@@ -104,7 +102,6 @@ static int make_export(struct export_entry *entry, struct store *store, const ui
         entry->data = NULL;
         return ret;
     }
-    XXH128_canonicalFromHash(&entry->checksum, XXH3_128bits(entry->data, entry->len));
     return 0;
 }
 
@@ -177,6 +174,5 @@ int store_export_info(struct store_export_info *out, struct store *store,
     out->ino = e->ino;
     out->mtime_sec = e->imported_sec;
     out->mtime_nsec = e->imported_nsec;
-    memcpy(out->checksum, entry->checksum.digest, sizeof(out->checksum));
     return 0;
 }

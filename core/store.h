@@ -116,22 +116,21 @@ void store_set_max_import(struct store *store, size_t max_bytes);
 size_t store_max_import(const struct store *store);
 
 /* The export bytes of one epoch (requires store_set_export): deterministic,
- * cached; *data stays valid until store_close. -ENOENT, -EIO/-EBADMSG
- * (damaged record), -ENOMEM. */
+ * cached. *data belongs to the store's export cache: it stays valid until
+ * the next store_set_export or store_forget, or store_close. -ENOENT,
+ * -EIO/-EBADMSG (damaged record), -ENOMEM. */
 int store_export(const uint8_t **data, size_t *len, struct store *store,
                  const struct store_vault *vault, uint32_t epoch) VULTFS_WUR;
 
 /* Everything a filesystem shows of one epoch's export in one call: the
- * bytes (as store_export), and its stable inode number, import time and
- * xxh3-128 checksum (for cache validation; never an xattr: it depends on
- * the export password and the store). */
+ * bytes (as store_export, with the same lifetime), and its stable inode
+ * number and import time. */
 struct store_export_info {
     const uint8_t *data;
     size_t len;
     uint64_t ino;
     int64_t mtime_sec;
     int32_t mtime_nsec;
-    uint8_t checksum[16]; /* XXH3-128, canonical (big-endian) form */
 };
 int store_export_info(struct store_export_info *out, struct store *store,
                       const struct store_vault *vault, uint32_t epoch) VULTFS_WUR;
@@ -198,7 +197,9 @@ int store_fsck(struct store *store, struct store_fsck_report *report,
                void (*report_line)(void *ctx, const char *line), void *ctx) VULTFS_WUR;
 
 /* The store's JSON listing (vultfs list): vaults with their epochs' facts.
- * *out is alloc_bytes, NUL-terminated. */
+ * *out is NUL-terminated and made by json_dumps, so it comes from jansson's
+ * allocator (alloc_bytes once alloc_install_jansson ran, else malloc): the
+ * caller frees it with free(). */
 int store_list_json(char **out, const struct store *store) VULTFS_WUR;
 
 #endif
