@@ -19,17 +19,24 @@ int store_forget(struct store *store, const char *dir_name)
 
     if (!view)
         return -ENOENT;
-    json_t *index = json_deep_copy(store->index);
+    json_t *index = index_copy(store->index);
     if (!index)
         return -ENOMEM;
-    json_t *vault = index_find_vault(index, view->public_key_ecdsa,
-                                    &index_pos);
+    json_t *vault = index_find_vault(index, view->public_key_ecdsa, &index_pos);
     json_t *records = json_array();
     size_t i;
     json_t *e;
+    ret = records && vault ? 0 : -ENOMEM;
     json_array_foreach(json_object_get(vault, "epochs"), i, e)
-        json_array_append_new(records, json_string(index_str(e, "record")));
-    json_array_remove(json_object_get(index, "vaults"), index_pos);
+        if (ret == 0 && json_array_append_new(records, json_string(index_str(e, "record"))) < 0)
+            ret = -ENOMEM;
+    if (ret == 0 && json_array_remove(json_object_get(index, "vaults"), index_pos) < 0)
+        ret = -EIO;
+    if (ret < 0) {
+        json_decref(records);
+        json_decref(index);
+        return ret;
+    }
 
     /* index first: a crash after it leaves unreferenced records, which
      * fsck reports, never a reference to a missing one */

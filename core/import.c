@@ -40,6 +40,14 @@ __attribute__((format(printf, 3, 4))) static int set_outcome(struct store_import
     return epochs_errno(outcome);
 }
 
+/* Records that the store could not do its part; returns err. */
+static int failed(struct store_import_result *result, int err)
+{
+    result->outcome = EPOCHS_FAILED;
+    snprintf(result->reason, sizeof(result->reason), "%s", strerror(-err));
+    return err;
+}
+
 static json_t *facts_of(const struct vult_vault *v)
 {
     char created[64];
@@ -51,8 +59,13 @@ static json_t *facts_of(const struct vult_vault *v)
         snprintf(lib_num, sizeof(lib_num), "%llu", (unsigned long long)v->lib_type);
         lib = lib_num;
     }
-    for (size_t i = 0; i < v->signer_count; i++)
-        json_array_append_new(signers, json_stringn(v->signers[i].ptr, v->signers[i].len));
+    for (size_t i = 0; signers && i < v->signer_count; i++) {
+        if (json_array_append_new(signers, json_stringn(v->signers[i].ptr, v->signers[i].len)) <
+            0) {
+            json_decref(signers);
+            return NULL; /* a signer lost here would be a wrong generation later */
+        }
+    }
     vult_format_time(created, sizeof(created), v->created_at_seconds, v->created_at_nanos);
 #define S(x) json_stringn((x).ptr ? (x).ptr : "", (x).len)
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:o, s:I}", "name", S(v->name),
@@ -110,7 +123,7 @@ static json_t *changed_index(const struct store *store, const struct epochs_deci
                              const char *ecdsa, const struct store_target *target,
                              json_t *new_epoch)
 {
-    json_t *index = json_deep_copy(store->index);
+    json_t *index = index_copy(store->index);
     json_t *vaults = json_object_get(index, "vaults");
     json_t *vault;
     size_t i;
@@ -131,10 +144,12 @@ static json_t *changed_index(const struct store *store, const struct epochs_deci
     json_t *epochs = json_object_get(vault, "epochs");
     json_array_foreach(epochs, i, e) {
         bool current = json_is_true(json_object_get(e, "current"));
-        if (d->outcome == EPOCHS_NEW_EPOCH && current)
-            json_object_set_new(e, "current", json_false());
-        if (d->renumber_current && current)
-            json_object_set_new(e, "number", json_integer(d->renumber_current));
+        if (d->outcome == EPOCHS_NEW_EPOCH && current &&
+            json_object_set_new(e, "current", json_false()) < 0)
+            goto out_fail;
+        if (d->renumber_current && current &&
+            json_object_set_new(e, "number", json_integer(d->renumber_current)) < 0)
+            goto out_fail;
     }
     if (json_array_append(epochs, new_epoch) < 0)
         goto out_fail;
@@ -251,7 +266,7 @@ static int write_change(struct store *store, const struct vult_file *file,
     int ret = record_name(record, store, file->vault_bytes, file->vault_len);
 
     if (ret < 0)
-        return ret;
+        return failed(result, ret);
     ret = -ENOMEM;
     new_epoch = epoch_json(&candidate->share, d->epoch, d->outcome != EPOCHS_HISTORY_INSERT,
                            record, file->vault_len, facts_of(v));
@@ -277,6 +292,8 @@ static int write_change(struct store *store, const struct vult_file *file,
         snprintf(result->reason, sizeof(result->reason), "%s", "out of memory after import");
     }
 out:
+    if (ret < 0 && result->outcome != EPOCHS_FAILED)
+        failed(result, ret);
     json_decref(index);
     json_decref(new_epoch);
     return ret;
@@ -293,14 +310,16 @@ static int apply(struct store *store, const struct vult_file *file, const struct
     int ret = -ENOMEM;
 
     if (!ecdsa || !device)
-        goto out;
+        goto out_failed;
     epochs_describe(&candidate.share, v);
     candidate.complete = vult_vault_is_complete(v);
-    candidate.in_its_place = names_in_its_place(store, target, v, ecdsa);
+    ret = names_in_its_place(&candidate.in_its_place, store, target, v, ecdsa);
+    if (ret < 0)
+        goto out_failed;
     candidate.history_slot = target ? target->history_slot : 0;
     const json_t *vault_json = index_find_vault(store->index, ecdsa, NULL);
     if (vault_json && (ret = entries_of(&entries, &count, vault_json)) < 0)
-        goto out;
+        goto out_failed;
 
     struct epochs_decision d = epochs_decide(entries, count, &candidate);
     result->outcome = d.outcome;
@@ -313,6 +332,9 @@ static int apply(struct store *store, const struct vult_file *file, const struct
         describe_vault_dir(result, store, ecdsa);
     }
     ret = describe_outcome(result, &d, device);
+    goto out;
+out_failed:
+    failed(result, ret);
 out:
     alloc_free(entries);
     alloc_free(device);
@@ -355,9 +377,7 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
         return set_outcome(result, EPOCHS_UNREADABLE,
                       "not a Vultisig backup, or truncated or corrupt");
     default:
-        result->outcome = EPOCHS_FAILED;
-        snprintf(result->reason, sizeof(result->reason), "%s", strerror(-ret));
-        return ret;
+        return failed(result, ret);
     }
     ret = vult_vault_parse(&vault, decoded.vault_bytes, decoded.vault_len);
     if (ret == 0)

@@ -19,7 +19,7 @@ static json_t *signers_array(const struct store *store, const struct store_vault
     const json_t *vj = index_find_vault(store->index, vault->public_key_ecdsa, NULL);
     const json_t *ej = vj ? index_find_epoch(vj, number) : NULL;
     json_t *signers = json_object_get(json_object_get(ej, "facts"), "signers");
-    return signers ? json_deep_copy(signers) : json_array();
+    return signers ? index_copy(signers) : json_array();
 }
 
 int store_vault_json(char **out, size_t *len, const struct store *store,
@@ -40,11 +40,15 @@ int store_vault_json(char **out, size_t *len, const struct store *store,
             snprintf(file, sizeof(file), "share.vult");
         else
             snprintf(file, sizeof(file), "history/epoch-%u.vult", e->number);
-        json_array_append_new(
-            epochs, json_pack("{s:i, s:s, s:b, s:s, s:o, s:s}", "epoch", (int)e->number, "file",
-                              file, "superseded", !e->current, "device", e->facts.device,
-                              "signers", signers_array(store, vault, e->number),
-                              "reshare_prefix", e->facts.reshare_prefix));
+        if (json_array_append_new(
+                epochs, json_pack("{s:i, s:s, s:b, s:s, s:o, s:s}", "epoch", (int)e->number,
+                                  "file", file, "superseded", !e->current, "device",
+                                  e->facts.device, "signers",
+                                  signers_array(store, vault, e->number), "reshare_prefix",
+                                  e->facts.reshare_prefix)) < 0) {
+            json_decref(epochs);
+            return -ENOMEM; /* never a vault.json with an epoch missing */
+        }
     }
     obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o*, s:o}", "name", latest->facts.name,
                     "public_key_ecdsa", latest->facts.public_key_ecdsa, "public_key_eddsa",
@@ -55,10 +59,11 @@ int store_vault_json(char **out, size_t *len, const struct store *store,
                     epochs);
     if (!obj)
         return -ENOMEM;
-    char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = NULL;
+    int ret = index_dumps(&text, obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(obj);
-    if (!text)
-        return -ENOMEM;
+    if (ret < 0)
+        return ret;
     /* a text file ends with a newline */
     size_t n = strlen(text);
     char *withnl = alloc_bytes(n + 2);
@@ -85,25 +90,36 @@ int store_list_json(char **out, const struct store *store)
     for (size_t i = 0; i < store->vault_count; i++) {
         const struct store_vault *v = &store->vaults[i];
         json_t *epochs = json_array();
-        for (size_t j = 0; j < v->epoch_count; j++) {
+        int appended = epochs ? 0 : -1;
+        for (size_t j = 0; appended == 0 && j < v->epoch_count; j++) {
             const struct store_epoch *e = &v->epochs[j];
             vult_format_time(when, sizeof(when), e->imported_sec, 0);
-            json_array_append_new(
+            appended = json_array_append_new(
                 epochs, json_pack("{s:i, s:b, s:s, s:o, s:s, s:s, s:s}", "epoch", (int)e->number,
                                   "current", e->current, "device", e->facts.device, "signers",
                                   signers_array(store, v, e->number), "reshare_prefix",
                                   e->facts.reshare_prefix, "lib_type", e->facts.lib_type,
                                   "imported_at", when));
         }
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o}", "directory", v->dir_name,
-                                              "name", v->latest ? v->latest->facts.name : "",
-                                              "public_key_ecdsa", v->public_key_ecdsa, "epochs",
-                                              epochs));
+        if (appended < 0) {
+            json_decref(epochs);
+            json_decref(list);
+            return -ENOMEM; /* never a listing with a vault or an epoch missing */
+        }
+        if (json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o}", "directory",
+                                                  v->dir_name, "name",
+                                                  v->latest ? v->latest->facts.name : "",
+                                                  "public_key_ecdsa", v->public_key_ecdsa,
+                                                  "epochs", epochs)) < 0) {
+            json_decref(list);
+            return -ENOMEM;
+        }
     }
-    char *text = json_dumps(list, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = NULL;
+    int ret = index_dumps(&text, list, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(list);
-    if (!text)
-        return -ENOMEM;
+    if (ret < 0)
+        return ret;
     *out = text;
     return 0;
 }

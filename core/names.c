@@ -111,21 +111,25 @@ int names_assign(struct store *store)
 
 /* Is dir_name where this share belongs? Its own vault's directory, or a
  * new directory (mkdir during a restore) with the name it would get. */
-bool names_in_its_place(const struct store *store, const struct store_target *target,
-                         const struct vult_vault *v, const char *ecdsa)
+int names_in_its_place(bool *out, const struct store *store, const struct store_target *target,
+                       const struct vult_vault *v, const char *ecdsa)
 {
+    *out = true;
     if (!target || !target->dir_name)
-        return true;
+        return 0;
     const struct store_vault *existing = store_vault_by_dir(store, target->dir_name);
-    if (existing)
-        return strcmp(existing->public_key_ecdsa, ecdsa) == 0;
+    if (existing) {
+        *out = strcmp(existing->public_key_ecdsa, ecdsa) == 0;
+        return 0;
+    }
     char *name = alloc_strndup(v->name.ptr, v->name.len);
     char *plain = name ? sanitize_name(name, NULL) : NULL;
     char *suffixed = name ? sanitize_name(name, last4(ecdsa)) : NULL;
-    bool ok = (plain && strcmp(plain, target->dir_name) == 0) ||
-              (suffixed && strcmp(suffixed, target->dir_name) == 0);
+    int ret = plain && suffixed ? 0 : -ENOMEM; /* never "another vault's" for want of memory */
+    *out = (plain && strcmp(plain, target->dir_name) == 0) ||
+           (suffixed && strcmp(suffixed, target->dir_name) == 0);
     alloc_free(suffixed);
     alloc_free(plain);
     alloc_free(name);
-    return ok;
+    return ret;
 }

@@ -123,8 +123,8 @@ static int write_config(int dirfd, const uint8_t *master, const char *passphrase
                        "master_key", sealed_b64);
     if (!config)
         goto out;
-    text = json_dumps(config, JSON_INDENT(2) | JSON_SORT_KEYS);
-    if (!text)
+    ret = index_dumps(&text, config, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (ret < 0)
         goto out;
     ret = io_write_atomic(dirfd, CONFIG_NAME, text, strlen(text), 0600);
 out:

@@ -81,7 +81,10 @@ int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
 /* Opens and locks a store. -ENOENT (no store there), -EBUSY (locked by
  * another opener; *busy_pid set when known), -EACCES (wrong passphrase),
  * -EPROTONOSUPPORT (a newer format than this build knows), -EIO / -EBADMSG
- * (damaged config or index), -ENOMEM. */
+ * (damaged config or index, or an index that does not encode back to the
+ * bytes read: the JSON parser went wrong, as jansson 2.14 can after a
+ * failed allocation; nothing is trusted or changed, opening again may
+ * work), -ENOMEM. */
 int store_open(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
                size_t passphrase_len) VULTFS_WUR;
 
@@ -170,8 +173,10 @@ struct store_import_result {
  * the accepted outcomes (new vault, new epoch, history insert, no change)
  * and a distinct -errno for each refusal: -EINVAL, -EACCES, -EFBIG,
  * -EEXIST, -EPERM; -EIO/-ENOSPC/-ENOMEM when the store could not be
- * written (then nothing changed). result is always filled in. An accepted
- * change is durable when this returns. */
+ * written (then nothing changed; -EIO also when the new index did not
+ * decode back to itself, so it was never written). result is always filled
+ * in (EPOCHS_FAILED with a reason for those). An accepted change is durable
+ * when this returns. */
 int store_import(struct store *store, const uint8_t *file, size_t file_len,
                  const struct store_target *target,
                  struct store_import_result *result) VULTFS_WUR;

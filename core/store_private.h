@@ -70,6 +70,12 @@ const char *index_str(const json_t *obj, const char *key);
 uint64_t index_num(const json_t *obj, const char *key);
 int index_write(struct store *store, const json_t *index);
 int index_read(json_t **out, struct store *store);
+/* json_deep_copy, checked equal to the original; NULL on failure. */
+json_t *index_copy(const json_t *index);
+/* json_dumps(json, flags), decoded again and checked equal to json (see
+ * index.c on jansson 2.14). *out is NUL-terminated, from jansson's
+ * allocator. -ENOMEM, or -EIO when the text does not decode to json. */
+int index_dumps(char **out, const json_t *json, size_t flags);
 json_t *index_find_vault(const json_t *index, const char *ecdsa, size_t *position);
 json_t *index_find_epoch(const json_t *vault, uint32_t number);
 
@@ -83,8 +89,10 @@ int record_name(char *out, const struct store *store, const uint8_t *vault, size
 
 /* names.c */
 int names_assign(struct store *store);
-bool names_in_its_place(const struct store *store, const struct store_target *target,
-                         const struct vult_vault *v, const char *ecdsa);
+/* Is target's directory where this share belongs: its own vault's, or a new
+ * directory (a restore's mkdir) with the name it would get? 0 or -ENOMEM. */
+int names_in_its_place(bool *out, const struct store *store, const struct store_target *target,
+                       const struct vult_vault *v, const char *ecdsa);
 
 /* views.c */
 void views_free(struct store *store);
