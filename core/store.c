@@ -328,13 +328,37 @@ static void remove_stale_temps(int dirfd)
     }
 }
 
+/* Reads vultfs.json into store->config and checks its format version. */
+static int read_config(struct store *store)
+{
+    uint8_t *text = NULL;
+    size_t text_len = 0;
+    json_error_t error;
+    int ret = io_read_file(&text, &text_len, store->dirfd, CONFIG_NAME, MAX_CONFIG_BYTES);
+
+    if (ret < 0)
+        return ret;
+    store->config = json_loadb((const char *)text, text_len, 0, &error);
+    alloc_free(text);
+    if (!store->config || !json_is_integer(json_object_get(store->config, "format"))) {
+        ret = store->config ? -EIO : -ENOMEM;
+        if (!store->config && error.text[0])
+            ret = -EIO;
+        return ret;
+    }
+    json_int_t format = json_integer_value(json_object_get(store->config, "format"));
+    if (format > STORE_FORMAT_VERSION)
+        return -EPROTONOSUPPORT;
+    if (format < 1)
+        return -EIO;
+    /* format 1 is the first: older formats to migrate from would go here */
+    return 0;
+}
+
 int store_open(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
                size_t passphrase_len)
 {
     struct store *store = alloc_zeroed(1, sizeof(*store));
-    uint8_t *text = NULL;
-    size_t text_len = 0;
-    json_error_t error;
     int ret;
 
     *out = NULL;
@@ -350,27 +374,9 @@ int store_open(struct store **out, int *busy_pid, const char *dir, const char *p
         ret = -errno;
         goto out_fail;
     }
-    ret = io_read_file(&text, &text_len, store->dirfd, CONFIG_NAME, MAX_CONFIG_BYTES);
+    ret = read_config(store);
     if (ret < 0)
         goto out_fail;
-    store->config = json_loadb((const char *)text, text_len, 0, &error);
-    alloc_free(text);
-    if (!store->config || !json_is_integer(json_object_get(store->config, "format"))) {
-        ret = store->config ? -EIO : -ENOMEM;
-        if (!store->config && error.text[0])
-            ret = -EIO;
-        goto out_fail;
-    }
-    json_int_t format = json_integer_value(json_object_get(store->config, "format"));
-    if (format > STORE_FORMAT_VERSION) {
-        ret = -EPROTONOSUPPORT;
-        goto out_fail;
-    }
-    if (format < 1) {
-        ret = -EIO;
-        goto out_fail;
-    }
-    /* format 1 is the first: older formats to migrate from would go here */
 
     store->sharesfd = openat(store->dirfd, SHARES_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (store->sharesfd < 0) {

@@ -128,6 +128,8 @@ static int read_password(char **out, size_t *out_len, const char *path)
     return 0;
 }
 
+/* One getopt table and one case per option, then the checks that span
+ * options: long, but a list to read down, not logic to follow. */
 static int parse_options(struct options *o, int argc, char **argv)
 {
     enum { O_NAME = 256, O_DEVICE, O_SIGNERS, O_ECDSA, O_EDDSA, O_PREFIX, O_LIB, O_TAG,
@@ -417,6 +419,37 @@ static int append_unknown_fields(uint8_t **bytes, size_t *len, const uint8_t *sr
     return 0;
 }
 
+/* The Vault bytes to write: from --from with the options applied, or
+ * synthetic; never bytes vultfs itself would refuse. Returns an exit
+ * status (0: *bytes is alloc_secret). */
+static int make_vault(uint8_t **bytes, size_t *len, struct workspace *ws,
+                      const struct options *o)
+{
+    struct vult_vault v, check;
+    int status;
+
+    if (o->from) {
+        if (decode_from(ws, o))
+            return 1;
+        if (vult_vault_parse(&v, ws->from.vault_bytes, ws->from.vault_len) < 0)
+            return fail(1, "%s: its Vault does not parse", o->from);
+        status = override_from(&v, ws, o);
+    } else {
+        status = build_synthetic(&v, ws, o);
+    }
+    if (status)
+        return status;
+    if (vult_vault_encode(bytes, len, &v) < 0)
+        return fail(1, "out of memory");
+    if (o->from &&
+        append_unknown_fields(bytes, len, ws->from.vault_bytes, ws->from.vault_len) < 0)
+        return fail(1, "%s: cannot carry over its other Vault fields", o->from);
+    /* Never write a file vultfs itself would refuse as malformed. */
+    if (vult_vault_parse(&check, *bytes, *len) < 0)
+        return fail(2, "those options give an invalid Vault (empty name, device or signer?)");
+    return 0;
+}
+
 static int write_out(const char *path, const char *text, size_t len)
 {
     FILE *f = fopen(path, "wb");
@@ -435,11 +468,12 @@ static int write_out(const char *path, const char *text, size_t len)
     return 0;
 }
 
+/* The steps in order (options, password, Vault, encryption, file) with one
+ * cleanup that wipes every secret: longer than 60 lines, read top down. */
 int main(int argc, char **argv)
 {
     struct options o;
     struct workspace ws;
-    struct vult_vault v, check;
     enum backup_crypto_scheme scheme;
     uint8_t *vault_bytes = NULL;
     size_t vault_len = 0;
@@ -466,35 +500,10 @@ int main(int argc, char **argv)
         }
     }
 
-    if (o.from) {
-        if (decode_from(&ws, &o))
-            goto out;
-        if (vult_vault_parse(&v, ws.from.vault_bytes, ws.from.vault_len) < 0) {
-            fail(1, "%s: its Vault does not parse", o.from);
-            goto out;
-        }
-        status = override_from(&v, &ws, &o);
-    } else {
-        status = build_synthetic(&v, &ws, &o);
-    }
+    status = make_vault(&vault_bytes, &vault_len, &ws, &o);
     if (status)
         goto out;
     status = 1;
-
-    if (vult_vault_encode(&vault_bytes, &vault_len, &v) < 0) {
-        fail(1, "out of memory");
-        goto out;
-    }
-    if (o.from &&
-        append_unknown_fields(&vault_bytes, &vault_len, ws.from.vault_bytes, ws.from.vault_len) < 0) {
-        fail(1, "%s: cannot carry over its other Vault fields", o.from);
-        goto out;
-    }
-    /* Never write a file vultfs itself would refuse as malformed. */
-    if (vult_vault_parse(&check, vault_bytes, vault_len) < 0) {
-        status = fail(2, "those options give an invalid Vault (empty name, device or signer?)");
-        goto out;
-    }
 
     scheme = (enum backup_crypto_scheme)o.scheme;
     if (scheme != BACKUP_CRYPTO_NONE) {
