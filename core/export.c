@@ -52,11 +52,10 @@ int store_set_export(struct store *store, const char *password, size_t password_
         /* the export password is the first one an import tries */
         if (store->password_count == MAX_PASSWORDS)
             return -ENOSPC;
-        char *copy = alloc_secret(password_len + 1);
-        if (!copy)
-            return -ENOMEM;
-        memcpy(copy, password, password_len);
-        copy[password_len] = '\0';
+        struct password copy;
+        int ret = store_password_copy(&copy, password, password_len);
+        if (ret < 0)
+            return ret;
         if (store->have_export_password) {
             alloc_secret_free(store->passwords[0].text);
         } else {
@@ -65,7 +64,7 @@ int store_set_export(struct store *store, const char *password, size_t password_
             store->password_count++;
             store->have_export_password = true;
         }
-        store->passwords[0] = (struct password){copy, password_len};
+        store->passwords[0] = copy;
     } else {
         scheme = BACKUP_CRYPTO_NONE;
     }

@@ -22,6 +22,14 @@ static json_t *signers_array(const struct store *store, const struct store_vault
     return signers ? index_copy(signers) : json_array();
 }
 
+/* The pretty text of json, checked (index_dumps); takes json's reference. */
+static int dumps_owned(char **out, json_t *json)
+{
+    int ret = index_dumps(out, json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(json);
+    return ret;
+}
+
 int store_vault_json(char **out, size_t *len, const struct store *store,
                      const struct store_vault *vault)
 {
@@ -57,11 +65,8 @@ int store_vault_json(char **out, size_t *len, const struct store *store,
                     "created_at", latest->facts.created_at, "current_epoch",
                     vault->current ? json_integer(vault->current->number) : NULL, "epochs",
                     epochs);
-    if (!obj)
-        return -ENOMEM;
     char *text = NULL;
-    int ret = index_dumps(&text, obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(obj);
+    int ret = dumps_owned(&text, obj); /* obj NULL: -ENOMEM */
     if (ret < 0)
         return ret;
     /* a text file ends with a newline */
@@ -115,11 +120,5 @@ int store_list_json(char **out, const struct store *store)
             return -ENOMEM;
         }
     }
-    char *text = NULL;
-    int ret = index_dumps(&text, list, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(list);
-    if (ret < 0)
-        return ret;
-    *out = text;
-    return 0;
+    return dumps_owned(out, list);
 }

@@ -236,17 +236,25 @@ static int derive_subkeys(struct store *store)
     return 0;
 }
 
-static int add_password(struct store *store, const char *text, size_t len)
+int store_password_copy(struct password *out, const char *text, size_t len)
 {
-    if (store->password_count == MAX_PASSWORDS)
-        return -ENOSPC;
     char *copy = alloc_secret(len + 1);
     if (!copy)
         return -ENOMEM;
     memcpy(copy, text, len);
     copy[len] = '\0';
-    store->passwords[store->password_count++] = (struct password){copy, len};
+    *out = (struct password){copy, len};
     return 0;
+}
+
+static int add_password(struct store *store, const char *text, size_t len)
+{
+    if (store->password_count == MAX_PASSWORDS)
+        return -ENOSPC;
+    int ret = store_password_copy(&store->passwords[store->password_count], text, len);
+    if (ret == 0)
+        store->password_count++;
+    return ret;
 }
 
 static int unwrap_master(struct store *store, const char *passphrase, size_t passphrase_len)

@@ -102,6 +102,8 @@ int views_rebuild(struct store *store);
 void export_free_all(struct store *store);
 
 /* store.c */
+/* A NUL-terminated copy of a password in secret memory. 0 or -ENOMEM. */
+int store_password_copy(struct password *out, const char *text, size_t len);
 bool store_is_stale_temp(const char *name);
 void store_tidy_before_change(struct store *store);
 
