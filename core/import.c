@@ -89,7 +89,8 @@ static int entries_of(struct epochs_entry **out, size_t *count, const json_t *va
     json_array_foreach(epochs, i, e) {
         list[i].number = (uint32_t)index_num(e, "number");
         list[i].current = json_is_true(json_object_get(e, "current"));
-        if (index_hex_decode(list[i].generation, EPOCHS_DIGEST_BYTES, index_str(e, "generation")) < 0 ||
+        if (index_hex_decode(list[i].generation, EPOCHS_DIGEST_BYTES,
+                             index_str(e, "generation")) < 0 ||
             index_hex_decode(list[i].device, EPOCHS_DIGEST_BYTES, index_str(e, "device")) < 0 ||
             index_hex_decode(list[i].shares, EPOCHS_DIGEST_BYTES, index_str(e, "shares")) < 0) {
             alloc_free(list);
@@ -171,7 +172,8 @@ static int commit(struct store *store, const char *record, const uint8_t *vault,
     store_tidy_before_change(store);
     snprintf(name, sizeof(name), "%s.rec", record);
     bool existed = fstatat(store->sharesfd, name, &st, 0) == 0;
-    ret = record_write_sealed(store->sharesfd, name, vault, len, SEAL_KIND_SHARE, record, store->master);
+    ret = record_write_sealed(store->sharesfd, name, vault, len, SEAL_KIND_SHARE, record,
+                              store->master);
     if (ret < 0)
         return ret;
     ret = index_write(store, index);

@@ -25,8 +25,8 @@ int record_write_sealed(int dirfd, const char *name, const uint8_t *plain, size_
     return ret;
 }
 
-int record_read_sealed(uint8_t **plain, size_t *len, int dirfd, const char *name,
-                       size_t max_len, enum seal_kind kind, const char *id, const uint8_t *key)
+int record_read_sealed(uint8_t **plain, size_t *len, int dirfd, const char *name, size_t max_len,
+                       enum seal_kind kind, const char *id, const uint8_t *key)
 {
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
@@ -43,7 +43,7 @@ int record_load_share(uint8_t **vault_bytes, size_t *len, struct store *store, c
     char name[2 * RECORD_NAME_BYTES + 8];
     snprintf(name, sizeof(name), "%s.rec", record);
     return record_read_sealed(vault_bytes, len, store->sharesfd, name, MAX_RECORD_BYTES,
-                       SEAL_KIND_SHARE, record, store->master);
+                              SEAL_KIND_SHARE, record, store->master);
 }
 
 int record_name(char *out, const struct store *store, const uint8_t *vault, size_t len)

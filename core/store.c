@@ -180,8 +180,8 @@ int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
     seal_random_key(master);
     /* the index first: a store without vultfs.json is not a store yet */
     static const char empty_index[] = "{\"format\":1,\"vaults\":[]}";
-    ret = record_write_sealed(dirfd, INDEX_NAME, (const uint8_t *)empty_index, strlen(empty_index),
-                       SEAL_KIND_INDEX, INDEX_ID, master);
+    ret = record_write_sealed(dirfd, INDEX_NAME, (const uint8_t *)empty_index,
+                              strlen(empty_index), SEAL_KIND_INDEX, INDEX_ID, master);
     if (ret == 0)
         ret = write_config(dirfd, master, passphrase, passphrase_len, kdf);
     alloc_secret_free(master);

@@ -82,8 +82,8 @@ json_t *index_find_epoch(const json_t *vault, uint32_t number);
 /* record.c */
 int record_write_sealed(int dirfd, const char *name, const uint8_t *plain, size_t len,
                         enum seal_kind kind, const char *id, const uint8_t *key);
-int record_read_sealed(uint8_t **plain, size_t *len, int dirfd, const char *name,
-                       size_t max_len, enum seal_kind kind, const char *id, const uint8_t *key);
+int record_read_sealed(uint8_t **plain, size_t *len, int dirfd, const char *name, size_t max_len,
+                       enum seal_kind kind, const char *id, const uint8_t *key);
 int record_load_share(uint8_t **vault_bytes, size_t *len, struct store *store, const char *record);
 int record_name(char *out, const struct store *store, const uint8_t *vault, size_t len);
 

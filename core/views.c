@@ -102,7 +102,8 @@ static int build_vault_view(struct store *store, struct store_vault *view, const
         if (!ep->facts.signers)
             return -ENOMEM;
         if (store->export_set)
-            ep->export_size = vult_encoded_len((size_t)index_num(e, "vault_len"), store->export_scheme);
+            ep->export_size =
+                vult_encoded_len((size_t)index_num(e, "vault_len"), store->export_scheme);
         ep->ino = inode_of(store, view->public_key_ecdsa, ep->current ? "current" : "history",
                            ep->number);
     }
