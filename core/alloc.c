@@ -2,10 +2,14 @@
  * alloc: see alloc.h.
  *
  * One countdown serves both heaps, so a test counts every allocation a call
- * makes whichever heap it lands in. Once the countdown reaches zero the
- * failure is sticky: every later allocation fails too, as under real memory
- * exhaustion, until alloc_fail_after() is called again. That also makes
- * error paths that themselves allocate show up in alloc_failures().
+ * makes whichever heap it lands in. Two modes:
+ *   - alloc_fail_after: once the countdown reaches zero the failure is
+ *     sticky: every later allocation fails too, as under real memory
+ *     exhaustion, until the hook is set again. That also makes error paths
+ *     that themselves allocate show up in alloc_failures().
+ *   - alloc_fail_once: only that one allocation fails; later ones succeed.
+ *     That finds the paths that ignore a failure and carry on (a library
+ *     that swallows a failed malloc and returns a wrong result).
  *
  * A zero-byte request gets a one-byte block, so NULL always means failure.
  */
@@ -24,6 +28,7 @@
 /* Successful allocations left before failures start; negative: hook off. */
 static atomic_long fail_countdown = -1;
 static atomic_long fail_count;
+static atomic_bool fail_only_once;
 
 /* Decides whether this allocation fails. The compare-exchange stops two
  * threads from spending the same tick of the countdown. */
@@ -35,6 +40,10 @@ static bool inject_failure(void)
         if (left < 0)
             return false;
         if (left == 0) {
+            /* in fail-once mode only the thread that turns the hook off fails */
+            if (atomic_load(&fail_only_once) &&
+                !atomic_compare_exchange_weak(&fail_countdown, &left, -1))
+                continue;
             atomic_fetch_add(&fail_count, 1);
             return true;
         }
@@ -43,10 +52,22 @@ static bool inject_failure(void)
     }
 }
 
+static void set_hook(long n, bool once)
+{
+    atomic_store(&fail_countdown, -1);
+    atomic_store(&fail_count, 0);
+    atomic_store(&fail_only_once, once);
+    atomic_store(&fail_countdown, n < 0 ? -1 : n);
+}
+
 void alloc_fail_after(long n)
 {
-    atomic_store(&fail_count, 0);
-    atomic_store(&fail_countdown, n < 0 ? -1 : n);
+    set_hook(n, false);
+}
+
+void alloc_fail_once(long n)
+{
+    set_hook(n, true);
 }
 
 long alloc_failures(void)

@@ -29,6 +29,9 @@ int alloc_relock_secrets(void);
 /* Test hook: the allocation after `n` more successful ones fails (n = 0:
  * the next one). A negative n turns failures off. Counts both heaps. */
 void alloc_fail_after(long n);
+/* The same, but only that one allocation fails: later ones succeed, so a
+ * failure that is ignored shows as a wrong result instead of a later one. */
+void alloc_fail_once(long n);
 /* Allocations that failed because of the hook since it was last set. */
 long alloc_failures(void);
 

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wur.h"
+
 #define BACKUP_CRYPTO_KEY_BYTES 32
 #define BACKUP_CRYPTO_SALT_BYTES 16
 #define BACKUP_CRYPTO_NONCE_BYTES 12
@@ -33,11 +35,9 @@ enum backup_crypto_scheme {
     BACKUP_CRYPTO_CURRENT = 2,
 };
 
-#define BACKUP_CRYPTO_WUR __attribute__((warn_unused_result))
-
 /* sodium_init() plus a check that the CPU has AES-256-GCM.
  * Returns 0, -ENOTSUP without AES-NI/PCLMUL, -EIO if libsodium fails. */
-int backup_crypto_init(void) BACKUP_CRYPTO_WUR;
+int backup_crypto_init(void) VULTFS_WUR;
 
 /* Name of a scheme: "none", "legacy", "current". */
 const char *backup_crypto_scheme_name(enum backup_crypto_scheme scheme);
@@ -64,7 +64,7 @@ void backup_crypto_key_current(uint8_t key[BACKUP_CRYPTO_KEY_BYTES],
 /* The salt of a CURRENT blob (the caller derives the key from it).
  * Returns 0 or -EINVAL when the blob is not in the current layout. */
 int backup_crypto_salt(uint8_t salt[BACKUP_CRYPTO_SALT_BYTES],
-                       const uint8_t *blob, size_t blob_len) BACKUP_CRYPTO_WUR;
+                       const uint8_t *blob, size_t blob_len) VULTFS_WUR;
 
 /* Decrypts a blob of the given scheme with a derived key into plain, which
  * must hold blob_len bytes. On success *plain_len is set and 0 returned.
@@ -73,7 +73,7 @@ int backup_crypto_salt(uint8_t salt[BACKUP_CRYPTO_SALT_BYTES],
 int backup_crypto_decrypt(uint8_t *plain, size_t *plain_len,
                           const uint8_t *blob, size_t blob_len,
                           enum backup_crypto_scheme scheme,
-                          const uint8_t key[BACKUP_CRYPTO_KEY_BYTES]) BACKUP_CRYPTO_WUR;
+                          const uint8_t key[BACKUP_CRYPTO_KEY_BYTES]) VULTFS_WUR;
 
 /* Size of the blob encrypt writes for plain_len bytes. */
 size_t backup_crypto_blob_len(enum backup_crypto_scheme scheme, size_t plain_len);
@@ -87,6 +87,6 @@ int backup_crypto_encrypt(uint8_t *blob,
                           enum backup_crypto_scheme scheme,
                           const uint8_t salt[BACKUP_CRYPTO_SALT_BYTES],
                           const uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES],
-                          const uint8_t key[BACKUP_CRYPTO_KEY_BYTES]) BACKUP_CRYPTO_WUR;
+                          const uint8_t key[BACKUP_CRYPTO_KEY_BYTES]) VULTFS_WUR;
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -217,4 +218,25 @@ int io_remove(int dirfd, const char *name)
     if (unlinkat(dirfd, name, 0) != 0)
         return -errno;
     return io_sync_dir(dirfd);
+}
+
+int io_list_dir(int dirfd, int (*each)(void *ctx, const char *name), void *ctx)
+{
+    int fd = dup(dirfd);
+    DIR *listing = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *entry;
+    int ret = 0;
+
+    if (!listing) {
+        ret = -errno;
+        if (fd >= 0)
+            close(fd);
+        return ret;
+    }
+    rewinddir(listing); /* the dup shares dirfd's offset with earlier listings */
+    while (ret == 0 && (entry = readdir(listing)))
+        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
+            ret = each(ctx, entry->d_name);
+    closedir(listing);
+    return ret;
 }

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define IO_WUR __attribute__((warn_unused_result))
+#include "wur.h"
 
 enum io_step {
     IO_STEP_OPEN,    /* creating the temporary file */
@@ -30,23 +30,29 @@ void io_set_fault_hook(io_fault_hook hook, void *ctx);
  * the given mode. On failure the temporary file is removed, the old file
  * is untouched, and -errno is returned (-ENOSPC, -EIO, ...). */
 int io_write_atomic(int dirfd, const char *name, const void *data, size_t len,
-                    mode_t mode) IO_WUR;
+                    mode_t mode) VULTFS_WUR;
 
 /* Reads dirfd/name whole into *out (alloc_bytes; caller alloc_free()s).
  * -ENOENT, -EFBIG when larger than max_len, other -errno. */
 int io_read_file(uint8_t **out, size_t *out_len, int dirfd, const char *name,
-                 size_t max_len) IO_WUR;
+                 size_t max_len) VULTFS_WUR;
 
 /* The same into secret memory (alloc_secret; caller alloc_secret_free()s),
  * for files that may hold an unencrypted share: backups a user imports. */
 int io_read_secret(uint8_t **out, size_t *out_len, int dirfd, const char *name,
-                   size_t max_len) IO_WUR;
+                   size_t max_len) VULTFS_WUR;
 
 /* Removes dirfd/name and fsyncs the directory. Used by offline commands
  * only (forget); -errno on failure. */
-int io_remove(int dirfd, const char *name) IO_WUR;
+int io_remove(int dirfd, const char *name) VULTFS_WUR;
+
+/* Calls each(ctx, name) for every entry of dirfd but "." and "..", from
+ * the start whatever was listed before. each may unlink the entry it is
+ * given. A non-zero return of each stops the walk and is returned;
+ * otherwise 0, or -errno when dirfd cannot be listed. */
+int io_list_dir(int dirfd, int (*each)(void *ctx, const char *name), void *ctx) VULTFS_WUR;
 
 /* fsync of a directory; -errno. */
-int io_sync_dir(int dirfd) IO_WUR;
+int io_sync_dir(int dirfd) VULTFS_WUR;
 
 #endif

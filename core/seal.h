@@ -19,14 +19,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wur.h"
+
 #define SEAL_KEY_BYTES 32
 #define SEAL_KDF_SALT_BYTES 16
 #define SEAL_HEADER_BYTES 16
 #define SEAL_NONCE_BYTES 24
 #define SEAL_TAG_BYTES 16
 #define SEAL_OVERHEAD (SEAL_HEADER_BYTES + SEAL_NONCE_BYTES + SEAL_TAG_BYTES)
-
-#define SEAL_WUR __attribute__((warn_unused_result))
 
 enum seal_kind {
     SEAL_KIND_MASTER_KEY = 1, /* the master key, under the passphrase key */
@@ -45,12 +45,12 @@ struct seal_kdf {
 /* Fills kdf with moderate limits and a fresh random salt. */
 void seal_kdf_default(struct seal_kdf *kdf);
 /* Limits libsodium accepts for Argon2id: 0 or -EINVAL. */
-int seal_kdf_check(const struct seal_kdf *kdf) SEAL_WUR;
+int seal_kdf_check(const struct seal_kdf *kdf) VULTFS_WUR;
 
 /* key = Argon2id(passphrase, kdf). -ENOMEM when the memory limit cannot
  * be had, -EINVAL for limits out of range. */
 int seal_derive_key(uint8_t key[SEAL_KEY_BYTES], const char *passphrase,
-                    size_t passphrase_len, const struct seal_kdf *kdf) SEAL_WUR;
+                    size_t passphrase_len, const struct seal_kdf *kdf) VULTFS_WUR;
 
 /* A fresh random key into key (caller's buffer, ideally alloc_secret). */
 void seal_random_key(uint8_t key[SEAL_KEY_BYTES]);
@@ -68,7 +68,7 @@ size_t seal_sealed_len(size_t plain_len);
  * the record (its file name), bound as associated data. 0 or -ENOMEM. */
 int seal_record(uint8_t **out, size_t *out_len, const uint8_t *plain,
                 size_t plain_len, enum seal_kind kind, const char *id,
-                const uint8_t key[SEAL_KEY_BYTES]) SEAL_WUR;
+                const uint8_t key[SEAL_KEY_BYTES]) VULTFS_WUR;
 
 /* Opens a sealed record into *plain (alloc_secret; caller
  * alloc_secret_free()s). -EINVAL: not a record, other layout version, or
@@ -76,6 +76,6 @@ int seal_record(uint8_t **out, size_t *out_len, const uint8_t *plain,
  * tag does not verify (wrong key, tampered, or another id); -ENOMEM. */
 int seal_open_record(uint8_t **plain, size_t *plain_len, const uint8_t *sealed,
                      size_t sealed_len, enum seal_kind kind, const char *id,
-                     const uint8_t key[SEAL_KEY_BYTES]) SEAL_WUR;
+                     const uint8_t key[SEAL_KEY_BYTES]) VULTFS_WUR;
 
 #endif

@@ -24,8 +24,7 @@
 #include "backup_crypto.h"
 #include "epochs.h"
 #include "seal.h"
-
-#define STORE_WUR __attribute__((warn_unused_result))
+#include "wur.h"
 
 #define STORE_FORMAT_VERSION 1
 #define STORE_DEFAULT_MAX_IMPORT (1u << 20)
@@ -77,18 +76,21 @@ struct store_vault {
  * otherwise). kdf NULL: moderate Argon2id cost and a fresh salt.
  * -EEXIST (not empty), -EINVAL (empty passphrase, bad limits), -errno. */
 int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
-               const struct seal_kdf *kdf) STORE_WUR;
+               const struct seal_kdf *kdf) VULTFS_WUR;
 
 /* Opens and locks a store. -ENOENT (no store there), -EBUSY (locked by
  * another opener; *busy_pid set when known), -EACCES (wrong passphrase),
  * -EPROTONOSUPPORT (a newer format than this build knows), -EIO / -EBADMSG
- * (damaged config or index), -ENOMEM. */
+ * (damaged config or index, or an index that does not encode back to the
+ * bytes read: the JSON parser went wrong, as jansson 2.14 can after a
+ * failed allocation; nothing is trusted or changed, opening again may
+ * work), -ENOMEM. */
 int store_open(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
-               size_t passphrase_len) STORE_WUR;
+               size_t passphrase_len) VULTFS_WUR;
 
 /* Records the calling process as the lock holder: a daemon calls it after
  * forking, so "in use by pid N" names the process that holds the store. */
-int store_claim_lock(struct store *store) STORE_WUR;
+int store_claim_lock(struct store *store) VULTFS_WUR;
 
 /* Unlocks and frees; wipes every key. NULL-safe. */
 void store_close(struct store *store);
@@ -96,7 +98,7 @@ void store_close(struct store *store);
 /* Rewraps the master key under a new passphrase (a fresh salt, the same
  * cost unless kdf is given). Crash-safe: one atomic config write. */
 int store_passwd(struct store *store, const char *passphrase, size_t passphrase_len,
-                 const struct seal_kdf *kdf) STORE_WUR;
+                 const struct seal_kdf *kdf) VULTFS_WUR;
 
 /* ---- passwords and exports --------------------------------------------- */
 
@@ -105,37 +107,36 @@ int store_passwd(struct store *store, const char *passphrase, size_t passphrase_
  * current scheme, with the store's own salt). Also makes the export
  * password the first import password. 0 or -ENOMEM. */
 int store_set_export(struct store *store, const char *password, size_t password_len,
-                     enum backup_crypto_scheme scheme) STORE_WUR;
+                     enum backup_crypto_scheme scheme) VULTFS_WUR;
 
 /* More passwords to try on encrypted imports, after the export password
  * and the store passphrase. Copied. */
 int store_add_import_password(struct store *store, const char *password,
-                              size_t password_len) STORE_WUR;
+                              size_t password_len) VULTFS_WUR;
 
 /* Largest file store_import accepts (default STORE_DEFAULT_MAX_IMPORT). */
 void store_set_max_import(struct store *store, size_t max_bytes);
 size_t store_max_import(const struct store *store);
 
 /* The export bytes of one epoch (requires store_set_export): deterministic,
- * cached; *data stays valid until store_close. -ENOENT, -EIO/-EBADMSG
- * (damaged record), -ENOMEM. */
+ * cached. *data belongs to the store's export cache: it stays valid until
+ * the next store_set_export or store_forget, or store_close. -ENOENT,
+ * -EIO/-EBADMSG (damaged record), -ENOMEM. */
 int store_export(const uint8_t **data, size_t *len, struct store *store,
-                 const struct store_vault *vault, uint32_t epoch) STORE_WUR;
+                 const struct store_vault *vault, uint32_t epoch) VULTFS_WUR;
 
 /* Everything a filesystem shows of one epoch's export in one call: the
- * bytes (as store_export), and its stable inode number, import time and
- * xxh3-128 checksum (for cache validation; never an xattr: it depends on
- * the export password and the store). */
+ * bytes (as store_export, with the same lifetime), and its stable inode
+ * number and import time. */
 struct store_export_info {
     const uint8_t *data;
     size_t len;
     uint64_t ino;
     int64_t mtime_sec;
     int32_t mtime_nsec;
-    uint8_t checksum[16]; /* XXH3-128, canonical (big-endian) form */
 };
 int store_export_info(struct store_export_info *out, struct store *store,
-                      const struct store_vault *vault, uint32_t epoch) STORE_WUR;
+                      const struct store_vault *vault, uint32_t epoch) VULTFS_WUR;
 
 /* ---- the tree ----------------------------------------------------------- */
 
@@ -148,7 +149,7 @@ const struct store_epoch *store_vault_epoch(const struct store_vault *vault, uin
 /* The pretty JSON of a vault's public facts (vault.json): deterministic,
  * no local times. *out is alloc_bytes, NUL-terminated; caller frees. */
 int store_vault_json(char **out, size_t *len, const struct store *store,
-                     const struct store_vault *vault) STORE_WUR;
+                     const struct store_vault *vault) VULTFS_WUR;
 
 /* Increases on every change of the tree: callers cache against it. */
 uint64_t store_generation(const struct store *store);
@@ -172,17 +173,19 @@ struct store_import_result {
  * the accepted outcomes (new vault, new epoch, history insert, no change)
  * and a distinct -errno for each refusal: -EINVAL, -EACCES, -EFBIG,
  * -EEXIST, -EPERM; -EIO/-ENOSPC/-ENOMEM when the store could not be
- * written (then nothing changed). result is always filled in. An accepted
- * change is durable when this returns. */
+ * written (then nothing changed; -EIO also when the new index did not
+ * decode back to itself, so it was never written). result is always filled
+ * in (EPOCHS_FAILED with a reason for those). An accepted change is durable
+ * when this returns. */
 int store_import(struct store *store, const uint8_t *file, size_t file_len,
                  const struct store_target *target,
-                 struct store_import_result *result) STORE_WUR;
+                 struct store_import_result *result) VULTFS_WUR;
 
 /* ---- offline maintenance ------------------------------------------------ */
 
 /* Removes a vault and all its epochs (the deliberate way to destroy
  * shares). -ENOENT when no such vault. */
-int store_forget(struct store *store, const char *dir_name) STORE_WUR;
+int store_forget(struct store *store, const char *dir_name) VULTFS_WUR;
 
 struct store_fsck_report {
     size_t records_ok;
@@ -196,10 +199,12 @@ struct store_fsck_report {
  * one line per finding. Returns 0 when all is well, -EIO when something is
  * damaged or missing. Never changes the store. */
 int store_fsck(struct store *store, struct store_fsck_report *report,
-               void (*report_line)(void *ctx, const char *line), void *ctx) STORE_WUR;
+               void (*report_line)(void *ctx, const char *line), void *ctx) VULTFS_WUR;
 
 /* The store's JSON listing (vultfs list): vaults with their epochs' facts.
- * *out is alloc_bytes, NUL-terminated. */
-int store_list_json(char **out, const struct store *store) STORE_WUR;
+ * *out is NUL-terminated and made by json_dumps, so it comes from jansson's
+ * allocator (alloc_bytes once alloc_install_jansson ran, else malloc): the
+ * caller frees it with free(). */
+int store_list_json(char **out, const struct store *store) VULTFS_WUR;
 
 #endif

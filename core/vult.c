@@ -1,7 +1,7 @@
 /*
  * vult: decoding and encoding Vultisig backup files (see vult.h).
  *
- * The protobuf messages are small and flat, so they are read with one
+ * The protobuf messages are small and flat, so they are read with pb.h's
  * bounds-checked cursor instead of generated code: fields become views into
  * the caller's buffer, nothing is copied, and the secret key shares exist in
  * exactly one place that the caller wipes.
@@ -16,144 +16,23 @@
 #include <sodium.h>
 
 #include "alloc.h"
+#include "pb.h"
 
-/* ---- protobuf wire format ---------------------------------------------- */
-
-enum wire_type {
-    WIRE_VARINT = 0,
-    WIRE_FIXED64 = 1,
-    WIRE_BYTES = 2,
-    WIRE_FIXED32 = 5,
-};
-
-struct cursor {
-    const uint8_t *pos;
-    const uint8_t *end;
-};
-
-static int cursor_varint(struct cursor *c, uint64_t *out)
+static int read_str(struct pb_reader *r, struct vult_str *out)
 {
-    uint64_t value = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (c->pos == c->end)
-            return -EINVAL;
-        uint8_t byte = *c->pos++;
-        value |= (uint64_t)(byte & 0x7f) << shift;
-        if (!(byte & 0x80)) {
-            *out = value;
-            return 0;
-        }
-    }
-    return -EINVAL; /* more than ten bytes */
-}
-
-static int cursor_bytes(struct cursor *c, struct vult_str *out)
-{
-    uint64_t len;
-    if (cursor_varint(c, &len) < 0 || len > (uint64_t)(c->end - c->pos))
-        return -EINVAL;
-    out->ptr = (const char *)c->pos;
-    out->len = (size_t)len;
-    c->pos += len;
-    return 0;
-}
-
-/* Reads the next field's tag; *field is 0 at the end of the message. */
-static int cursor_tag(struct cursor *c, uint32_t *field, enum wire_type *type)
-{
-    uint64_t tag;
-    if (c->pos == c->end) {
-        *field = 0;
-        return 0;
-    }
-    if (cursor_varint(c, &tag) < 0)
-        return -EINVAL;
-    if ((tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
-        return -EINVAL;
-    *field = (uint32_t)(tag >> 3);
-    *type = (enum wire_type)(tag & 7);
-    return 0;
-}
-
-static int cursor_skip(struct cursor *c, enum wire_type type)
-{
-    uint64_t ignored;
-    struct vult_str bytes;
-    size_t width;
-
-    switch (type) {
-    case WIRE_VARINT:
-        return cursor_varint(c, &ignored);
-    case WIRE_BYTES:
-        return cursor_bytes(c, &bytes);
-    case WIRE_FIXED64:
-        width = 8;
-        break;
-    case WIRE_FIXED32:
-        width = 4;
-        break;
-    default:
-        return -EINVAL; /* groups are long deprecated; no Vault uses them */
-    }
-    if ((size_t)(c->end - c->pos) < width)
-        return -EINVAL;
-    c->pos += width;
-    return 0;
-}
-
-/* ---- protobuf writing (containers, and synthetic vaults) -------------- */
-
-struct writer {
-    uint8_t *buf; /* NULL: only count */
+    const uint8_t *data;
     size_t len;
-};
-
-static void writer_raw(struct writer *w, const void *data, size_t len)
-{
-    if (w->buf)
-        memcpy(w->buf + w->len, data, len);
-    w->len += len;
-}
-
-static void writer_varint(struct writer *w, uint64_t value)
-{
-    uint8_t tmp[10];
-    size_t n = 0;
-    do {
-        tmp[n] = (uint8_t)(value & 0x7f);
-        value >>= 7;
-        if (value)
-            tmp[n] |= 0x80;
-        n++;
-    } while (value);
-    writer_raw(w, tmp, n);
-}
-
-static void writer_tag(struct writer *w, uint32_t field, enum wire_type type)
-{
-    writer_varint(w, ((uint64_t)field << 3) | type);
-}
-
-static void writer_bytes(struct writer *w, uint32_t field, const void *data, size_t len)
-{
-    writer_tag(w, field, WIRE_BYTES);
-    writer_varint(w, len);
-    writer_raw(w, data, len);
+    int ret = pb_read_bytes(r, &data, &len);
+    if (ret == 0)
+        *out = (struct vult_str){(const char *)data, len};
+    return ret;
 }
 
 /* proto3 omits empty strings and zero numbers; so do the apps. */
-static void writer_str(struct writer *w, uint32_t field, struct vult_str s)
+static void write_str(struct pb_writer *w, uint32_t field, struct vult_str s)
 {
     if (s.len)
-        writer_bytes(w, field, s.ptr, s.len);
-}
-
-static size_t varint_len(uint64_t value)
-{
-    size_t n = 1;
-    while (value >>= 7)
-        n++;
-    return n;
+        pb_write_bytes(w, field, s.ptr, s.len);
 }
 
 /* ---- the Vault message ------------------------------------------------- */
@@ -173,18 +52,18 @@ enum vault_field {
 
 static int parse_timestamp(struct vult_vault *out, struct vult_str msg)
 {
-    struct cursor c = {(const uint8_t *)msg.ptr, (const uint8_t *)msg.ptr + msg.len};
+    struct pb_reader c = {(const uint8_t *)msg.ptr, (const uint8_t *)msg.ptr + msg.len};
     uint32_t field;
-    enum wire_type type;
+    enum pb_wire type;
     uint64_t value;
 
     for (;;) {
-        if (cursor_tag(&c, &field, &type) < 0)
+        if (pb_read_tag(&c, &field, &type) < 0)
             return -EINVAL;
         if (field == 0)
             return 0;
-        if ((field == 1 || field == 2) && type == WIRE_VARINT) {
-            if (cursor_varint(&c, &value) < 0)
+        if ((field == 1 || field == 2) && type == PB_VARINT) {
+            if (pb_read_varint(&c, &value) < 0)
                 return -EINVAL;
             if (field == 1)
                 out->created_at_seconds = (int64_t)value;
@@ -192,7 +71,7 @@ static int parse_timestamp(struct vult_vault *out, struct vult_str msg)
                 return -EINVAL;
             else
                 out->created_at_nanos = (int32_t)value;
-        } else if (cursor_skip(&c, type) < 0) {
+        } else if (pb_skip(&c, type) < 0) {
             return -EINVAL;
         }
     }
@@ -200,23 +79,23 @@ static int parse_timestamp(struct vult_vault *out, struct vult_str msg)
 
 static int parse_key_share(struct vult_key_share *out, struct vult_str msg)
 {
-    struct cursor c = {(const uint8_t *)msg.ptr, (const uint8_t *)msg.ptr + msg.len};
+    struct pb_reader c = {(const uint8_t *)msg.ptr, (const uint8_t *)msg.ptr + msg.len};
     uint32_t field;
-    enum wire_type type;
+    enum pb_wire type;
 
     memset(out, 0, sizeof(*out));
     for (;;) {
-        if (cursor_tag(&c, &field, &type) < 0)
+        if (pb_read_tag(&c, &field, &type) < 0)
             return -EINVAL;
         if (field == 0)
             return 0;
-        if (field == 1 && type == WIRE_BYTES) {
-            if (cursor_bytes(&c, &out->public_key) < 0)
+        if (field == 1 && type == PB_BYTES) {
+            if (read_str(&c, &out->public_key) < 0)
                 return -EINVAL;
-        } else if (field == 2 && type == WIRE_BYTES) {
-            if (cursor_bytes(&c, &out->keyshare) < 0)
+        } else if (field == 2 && type == PB_BYTES) {
+            if (read_str(&c, &out->keyshare) < 0)
                 return -EINVAL;
-        } else if (cursor_skip(&c, type) < 0) {
+        } else if (pb_skip(&c, type) < 0) {
             return -EINVAL;
         }
     }
@@ -267,7 +146,7 @@ static bool is_text(struct vult_str s)
     return true;
 }
 
-static bool is_hex(struct vult_str s)
+bool vult_str_is_hex(struct vult_str s)
 {
     for (size_t i = 0; i < s.len; i++)
         if (!strchr("0123456789abcdefABCDEF", s.ptr[i]) || s.ptr[i] == '\0')
@@ -275,19 +154,19 @@ static bool is_hex(struct vult_str s)
     return true;
 }
 
-static int parse_vault_field(struct vult_vault *out, struct cursor *c, uint32_t field,
-                             enum wire_type type)
+static int parse_vault_field(struct vult_vault *out, struct pb_reader *c, uint32_t field,
+                             enum pb_wire type)
 {
     struct vult_str s;
 
     if (field == VAULT_LIB_TYPE) {
-        if (type != WIRE_VARINT)
+        if (type != PB_VARINT)
             return -EINVAL;
-        return cursor_varint(c, &out->lib_type);
+        return pb_read_varint(c, &out->lib_type);
     }
     if (field > VAULT_LIB_TYPE)
-        return cursor_skip(c, type);
-    if (type != WIRE_BYTES || cursor_bytes(c, &s) < 0)
+        return pb_skip(c, type);
+    if (type != PB_BYTES || read_str(c, &s) < 0)
         return -EINVAL;
 
     switch ((enum vault_field)field) {
@@ -328,13 +207,13 @@ static int parse_vault_field(struct vult_vault *out, struct cursor *c, uint32_t 
 
 int vult_vault_parse(struct vult_vault *out, const uint8_t *bytes, size_t len)
 {
-    struct cursor c = {bytes, bytes + len};
+    struct pb_reader c = {bytes, bytes + len};
     uint32_t field;
-    enum wire_type type;
+    enum pb_wire type;
 
     memset(out, 0, sizeof(*out));
     for (;;) {
-        if (cursor_tag(&c, &field, &type) < 0)
+        if (pb_read_tag(&c, &field, &type) < 0)
             goto out_invalid;
         if (field == 0)
             break;
@@ -346,8 +225,8 @@ int vult_vault_parse(struct vult_vault *out, const uint8_t *bytes, size_t len)
     if (!out->name.len || !out->public_key_ecdsa.len || !out->local_party_id.len ||
         !out->signer_count)
         goto out_invalid;
-    if (!is_hex(out->public_key_ecdsa) || !is_hex(out->public_key_eddsa) ||
-        !is_hex(out->hex_chain_code))
+    if (!vult_str_is_hex(out->public_key_ecdsa) || !vult_str_is_hex(out->public_key_eddsa) ||
+        !vult_str_is_hex(out->hex_chain_code))
         goto out_invalid;
     if (!is_text(out->name) || !is_text(out->local_party_id) || !is_text(out->reshare_prefix))
         goto out_invalid;
@@ -361,7 +240,7 @@ out_invalid:
     return -EINVAL;
 }
 
-static bool str_eq(struct vult_str a, struct vult_str b)
+bool vult_str_eq(struct vult_str a, struct vult_str b)
 {
     /* absent fields are {NULL, 0}: memcmp must not see a NULL pointer */
     return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
@@ -371,7 +250,7 @@ const struct vult_key_share *vult_vault_key_share(const struct vult_vault *vault
                                                   struct vult_str public_key)
 {
     for (size_t i = 0; i < vault->key_share_count; i++)
-        if (str_eq(vault->key_shares[i].public_key, public_key))
+        if (vult_str_eq(vault->key_shares[i].public_key, public_key))
             return &vault->key_shares[i];
     return NULL;
 }
@@ -403,48 +282,48 @@ const char *vult_lib_type_name(uint64_t lib_type)
 
 int vult_vault_encode(uint8_t **out, size_t *out_len, const struct vult_vault *vault)
 {
-    struct writer w = {NULL, 0};
+    struct pb_writer w = {NULL, 0};
     uint8_t ts[24];
-    struct writer tw = {ts, 0};
+    struct pb_writer tw = {ts, 0};
 
     if (vault->created_at_seconds || vault->created_at_nanos) {
         if (vault->created_at_seconds) {
-            writer_tag(&tw, 1, WIRE_VARINT);
-            writer_varint(&tw, (uint64_t)vault->created_at_seconds);
+            pb_write_tag(&tw, 1, PB_VARINT);
+            pb_write_varint(&tw, (uint64_t)vault->created_at_seconds);
         }
         if (vault->created_at_nanos) {
-            writer_tag(&tw, 2, WIRE_VARINT);
-            writer_varint(&tw, (uint64_t)vault->created_at_nanos);
+            pb_write_tag(&tw, 2, PB_VARINT);
+            pb_write_varint(&tw, (uint64_t)vault->created_at_nanos);
         }
     }
 
     /* Two passes: count, then write into an exact secret buffer. */
     for (int pass = 0; pass < 2; pass++) {
-        writer_str(&w, VAULT_NAME, vault->name);
-        writer_str(&w, VAULT_PUBLIC_KEY_ECDSA, vault->public_key_ecdsa);
-        writer_str(&w, VAULT_PUBLIC_KEY_EDDSA, vault->public_key_eddsa);
+        write_str(&w, VAULT_NAME, vault->name);
+        write_str(&w, VAULT_PUBLIC_KEY_ECDSA, vault->public_key_ecdsa);
+        write_str(&w, VAULT_PUBLIC_KEY_EDDSA, vault->public_key_eddsa);
         for (size_t i = 0; i < vault->signer_count; i++)
-            writer_bytes(&w, VAULT_SIGNERS, vault->signers[i].ptr, vault->signers[i].len);
+            pb_write_bytes(&w, VAULT_SIGNERS, vault->signers[i].ptr, vault->signers[i].len);
         if (tw.len)
-            writer_bytes(&w, VAULT_CREATED_AT, ts, tw.len);
-        writer_str(&w, VAULT_HEX_CHAIN_CODE, vault->hex_chain_code);
+            pb_write_bytes(&w, VAULT_CREATED_AT, ts, tw.len);
+        write_str(&w, VAULT_HEX_CHAIN_CODE, vault->hex_chain_code);
         for (size_t i = 0; i < vault->key_share_count; i++) {
             const struct vult_key_share *ks = &vault->key_shares[i];
             size_t inner = 0;
             if (ks->public_key.len)
-                inner += 1 + varint_len(ks->public_key.len) + ks->public_key.len;
+                inner += 1 + pb_varint_len(ks->public_key.len) + ks->public_key.len;
             if (ks->keyshare.len)
-                inner += 1 + varint_len(ks->keyshare.len) + ks->keyshare.len;
-            writer_tag(&w, VAULT_KEY_SHARES, WIRE_BYTES);
-            writer_varint(&w, inner);
-            writer_str(&w, 1, ks->public_key);
-            writer_str(&w, 2, ks->keyshare);
+                inner += 1 + pb_varint_len(ks->keyshare.len) + ks->keyshare.len;
+            pb_write_tag(&w, VAULT_KEY_SHARES, PB_BYTES);
+            pb_write_varint(&w, inner);
+            write_str(&w, 1, ks->public_key);
+            write_str(&w, 2, ks->keyshare);
         }
-        writer_str(&w, VAULT_LOCAL_PARTY_ID, vault->local_party_id);
-        writer_str(&w, VAULT_RESHARE_PREFIX, vault->reshare_prefix);
+        write_str(&w, VAULT_LOCAL_PARTY_ID, vault->local_party_id);
+        write_str(&w, VAULT_RESHARE_PREFIX, vault->reshare_prefix);
         if (vault->lib_type) {
-            writer_tag(&w, VAULT_LIB_TYPE, WIRE_VARINT);
-            writer_varint(&w, vault->lib_type);
+            pb_write_tag(&w, VAULT_LIB_TYPE, PB_VARINT);
+            pb_write_varint(&w, vault->lib_type);
         }
         if (pass == 0) {
             w.buf = alloc_secret(w.len ? w.len : 1);
@@ -474,20 +353,20 @@ struct container {
 
 static int parse_container(struct container *out, const uint8_t *bytes, size_t len)
 {
-    struct cursor c = {bytes, bytes + len};
+    struct pb_reader c = {bytes, bytes + len};
     uint32_t field;
-    enum wire_type type;
+    enum pb_wire type;
     uint64_t value;
     bool have_vault = false;
 
     memset(out, 0, sizeof(*out));
     for (;;) {
-        if (cursor_tag(&c, &field, &type) < 0)
+        if (pb_read_tag(&c, &field, &type) < 0)
             return -EINVAL;
         if (field == 0)
             break;
         if (field == CONTAINER_VERSION || field == CONTAINER_IS_ENCRYPTED) {
-            if (type != WIRE_VARINT || cursor_varint(&c, &value) < 0)
+            if (type != PB_VARINT || pb_read_varint(&c, &value) < 0)
                 return -EINVAL;
             if (field == CONTAINER_VERSION)
                 out->version = value;
@@ -496,10 +375,10 @@ static int parse_container(struct container *out, const uint8_t *bytes, size_t l
             else
                 out->is_encrypted = value == 1;
         } else if (field == CONTAINER_VAULT) {
-            if (type != WIRE_BYTES || cursor_bytes(&c, &out->vault) < 0)
+            if (type != PB_BYTES || read_str(&c, &out->vault) < 0)
                 return -EINVAL;
             have_vault = true;
-        } else if (cursor_skip(&c, type) < 0) {
+        } else if (pb_skip(&c, type) < 0) {
             return -EINVAL;
         }
     }
@@ -731,7 +610,7 @@ out_free_outer:
 static size_t container_len(size_t inner_b64_len, enum backup_crypto_scheme scheme)
 {
     size_t len = 2; /* version = 1 */
-    len += 1 + varint_len(inner_b64_len) + inner_b64_len;
+    len += 1 + pb_varint_len(inner_b64_len) + inner_b64_len;
     if (scheme != BACKUP_CRYPTO_NONE)
         len += 2; /* is_encrypted = true; proto3 leaves false out */
     return len;
@@ -771,11 +650,11 @@ int vult_encode(char *out, size_t out_cap, const uint8_t *vault, size_t vault_le
             goto out;
     }
 
-    struct writer w = {outer, 0};
-    writer_tag(&w, CONTAINER_VERSION, WIRE_VARINT);
-    writer_varint(&w, VULT_CONTAINER_VERSION);
-    writer_tag(&w, CONTAINER_VAULT, WIRE_BYTES);
-    writer_varint(&w, inner_len);
+    struct pb_writer w = {outer, 0};
+    pb_write_tag(&w, CONTAINER_VERSION, PB_VARINT);
+    pb_write_varint(&w, VULT_CONTAINER_VERSION);
+    pb_write_tag(&w, CONTAINER_VAULT, PB_BYTES);
+    pb_write_varint(&w, inner_len);
     char *inner = alloc_secret(inner_len + 1);
     if (!inner) {
         ret = -ENOMEM;
@@ -783,11 +662,11 @@ int vult_encode(char *out, size_t out_cap, const uint8_t *vault, size_t vault_le
     }
     sodium_bin2base64(inner, inner_len + 1, blob ? blob : vault, blob_len,
                       sodium_base64_VARIANT_ORIGINAL);
-    writer_raw(&w, inner, inner_len);
+    pb_write_raw(&w, inner, inner_len);
     alloc_secret_free(inner);
     if (scheme != BACKUP_CRYPTO_NONE) {
-        writer_tag(&w, CONTAINER_IS_ENCRYPTED, WIRE_VARINT);
-        writer_varint(&w, 1);
+        pb_write_tag(&w, CONTAINER_IS_ENCRYPTED, PB_VARINT);
+        pb_write_varint(&w, 1);
     }
 
     char *text = alloc_secret(base64_len(outer_len) + 1);
@@ -812,7 +691,7 @@ char *vult_suggested_filename(const struct vult_vault *vault)
 {
     size_t position = 0;
     for (size_t i = 0; i < vault->signer_count; i++) {
-        if (str_eq(vault->signers[i], vault->local_party_id)) {
+        if (vult_str_eq(vault->signers[i], vault->local_party_id)) {
             position = i + 1;
             break;
         }

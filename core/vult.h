@@ -19,8 +19,7 @@
 #include <stdint.h>
 
 #include "backup_crypto.h"
-
-#define VULT_WUR __attribute__((warn_unused_result))
+#include "wur.h"
 
 /* Sanity caps of the codec; the store sets its own, lower import cap. */
 #define VULT_MAX_FILE_BYTES (16u << 20)
@@ -39,6 +38,12 @@ struct vult_str {
     const char *ptr;
     size_t len;
 };
+
+/* Same bytes (absent fields, {NULL, 0}, equal each other). */
+bool vult_str_eq(struct vult_str a, struct vult_str b);
+
+/* Only hex digits (an empty view is hex). */
+bool vult_str_is_hex(struct vult_str s);
 
 struct vult_key_share {
     struct vult_str public_key;
@@ -94,7 +99,7 @@ void vult_keycache_free(struct vult_keycache *cache);
  * On error *out is cleared. */
 int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
                 const struct vult_password *passwords, size_t password_count,
-                struct vult_keycache *cache) VULT_WUR;
+                struct vult_keycache *cache) VULTFS_WUR;
 
 /* Wipes and frees what vult_decode filled in; NULL-safe, idempotent. */
 void vult_file_clear(struct vult_file *file);
@@ -102,7 +107,7 @@ void vult_file_clear(struct vult_file *file);
 /* Parses Vault protobuf bytes into views. -EINVAL when malformed, when a
  * required field (name, public_key_ecdsa, local_party_id, a signer) is
  * missing, or a repeated field exceeds its cap. */
-int vult_vault_parse(struct vult_vault *out, const uint8_t *bytes, size_t len) VULT_WUR;
+int vult_vault_parse(struct vult_vault *out, const uint8_t *bytes, size_t len) VULTFS_WUR;
 
 /* The key share for a public key (the first, as the apps pick), or NULL. */
 const struct vult_key_share *vult_vault_key_share(const struct vult_vault *vault,
@@ -127,7 +132,7 @@ int vult_encode(char *out, size_t out_cap, const uint8_t *vault, size_t vault_le
                 enum backup_crypto_scheme scheme,
                 const uint8_t salt[BACKUP_CRYPTO_SALT_BYTES],
                 const uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES],
-                const uint8_t key[BACKUP_CRYPTO_KEY_BYTES]) VULT_WUR;
+                const uint8_t key[BACKUP_CRYPTO_KEY_BYTES]) VULTFS_WUR;
 
 /* The file name the apps give an export:
  * "<name>-<last 4 hex of ECDSA key>-share<i>of<n>.vult" ("part" for GG20),
@@ -137,7 +142,7 @@ char *vult_suggested_filename(const struct vult_vault *vault);
 
 /* Encodes a Vault protobuf from fields (for synthetic vaults in tests and
  * the demo; never used on imported shares). *out is alloc_secret. */
-int vult_vault_encode(uint8_t **out, size_t *out_len, const struct vult_vault *vault) VULT_WUR;
+int vult_vault_encode(uint8_t **out, size_t *out_len, const struct vult_vault *vault) VULTFS_WUR;
 
 /* RFC 3339 UTC text of created_at ("2024-05-01T12:00:00Z", with
  * fractional seconds when nanos != 0) into buf; "" when unset. */

@@ -56,11 +56,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static bool str_eq(struct vult_str a, struct vult_str b)
-{
-    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
-}
-
 /* Exercises a parsed vault and checks that encode and parse agree. */
 static void check_vault(const struct vult_vault *vault)
 {
@@ -81,20 +76,20 @@ static void check_vault(const struct vult_vault *vault)
      * fields and encode to the same bytes again. */
     FUZZ_ASSERT(vult_vault_encode(&bytes, &len, vault) == 0);
     FUZZ_ASSERT(vult_vault_parse(&reparsed, bytes, len) == 0);
-    FUZZ_ASSERT(str_eq(reparsed.name, vault->name));
-    FUZZ_ASSERT(str_eq(reparsed.public_key_ecdsa, vault->public_key_ecdsa));
-    FUZZ_ASSERT(str_eq(reparsed.public_key_eddsa, vault->public_key_eddsa));
-    FUZZ_ASSERT(str_eq(reparsed.local_party_id, vault->local_party_id));
-    FUZZ_ASSERT(str_eq(reparsed.reshare_prefix, vault->reshare_prefix));
-    FUZZ_ASSERT(str_eq(reparsed.hex_chain_code, vault->hex_chain_code));
+    FUZZ_ASSERT(vult_str_eq(reparsed.name, vault->name));
+    FUZZ_ASSERT(vult_str_eq(reparsed.public_key_ecdsa, vault->public_key_ecdsa));
+    FUZZ_ASSERT(vult_str_eq(reparsed.public_key_eddsa, vault->public_key_eddsa));
+    FUZZ_ASSERT(vult_str_eq(reparsed.local_party_id, vault->local_party_id));
+    FUZZ_ASSERT(vult_str_eq(reparsed.reshare_prefix, vault->reshare_prefix));
+    FUZZ_ASSERT(vult_str_eq(reparsed.hex_chain_code, vault->hex_chain_code));
     FUZZ_ASSERT(reparsed.signer_count == vault->signer_count);
     FUZZ_ASSERT(reparsed.key_share_count == vault->key_share_count);
     FUZZ_ASSERT(reparsed.lib_type == vault->lib_type);
     FUZZ_ASSERT(reparsed.created_at_seconds == vault->created_at_seconds);
     FUZZ_ASSERT(reparsed.created_at_nanos == vault->created_at_nanos);
     for (size_t i = 0; i < vault->key_share_count; i++) {
-        FUZZ_ASSERT(str_eq(reparsed.key_shares[i].public_key, vault->key_shares[i].public_key));
-        FUZZ_ASSERT(str_eq(reparsed.key_shares[i].keyshare, vault->key_shares[i].keyshare));
+        FUZZ_ASSERT(vult_str_eq(reparsed.key_shares[i].public_key, vault->key_shares[i].public_key));
+        FUZZ_ASSERT(vult_str_eq(reparsed.key_shares[i].keyshare, vault->key_shares[i].keyshare));
     }
     FUZZ_ASSERT(vult_vault_is_complete(&reparsed) == vult_vault_is_complete(vault));
     FUZZ_ASSERT(vult_vault_encode(&again, &again_len, &reparsed) == 0);

@@ -33,6 +33,7 @@
 #include "alloc.h"
 #include "backup_crypto.h"
 #include "io.h"
+#include "pb.h"
 #include "vult.h"
 
 #define FAKE_MARKER "FAKE-KEYSHARE-NOT-A-REAL-SECRET"
@@ -95,72 +96,40 @@ static struct vult_str str_of(const char *s)
     return (struct vult_str){s, strlen(s)};
 }
 
-static bool str_eq(struct vult_str a, struct vult_str b)
-{
-    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
-}
-
-static bool is_hex(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!strchr("0123456789abcdefABCDEF", *s))
-            return false;
-    return true;
-}
-
-/* First line of a file into a secret buffer (a password). */
+/* First line of a file (a password), in secret memory. */
 static int read_password(char **out, size_t *out_len, const char *path)
 {
-    char *buf = alloc_secret(PASSWORD_MAX_BYTES + 1);
-    size_t used = 0;
-    int fd, ret = 0;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int ret = io_read_secret(&buf, &len, AT_FDCWD, path, PASSWORD_MAX_BYTES);
 
-    if (!buf)
-        return -ENOMEM;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        ret = -errno;
-        goto out_free;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf + used, PASSWORD_MAX_BYTES + 1 - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            ret = -errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        used += (size_t)n;
-        if (used > PASSWORD_MAX_BYTES) {
-            ret = -EFBIG;
-            break;
-        }
-    }
-    close(fd);
     if (ret < 0)
-        goto out_free;
-    char *nl = memchr(buf, '\n', used);
-    size_t keep = nl ? (size_t)(nl - buf) : used;
-    if (keep && buf[keep - 1] == '\r')
+        return ret;
+    char *text = (char *)buf;
+    char *nl = memchr(text, '\n', len);
+    size_t keep = nl ? (size_t)(nl - text) : len;
+    if (keep && text[keep - 1] == '\r')
         keep--;
-    sodium_memzero(buf + keep, PASSWORD_MAX_BYTES + 1 - keep);
     if (!keep) {
-        ret = -EINVAL;
-        goto out_free;
+        alloc_secret_free(buf);
+        return -EINVAL;
     }
-    *out = buf;
+    /* room for the NUL: io_read_secret's buffer is exactly the file */
+    char *copy = alloc_secret(keep + 1);
+    if (!copy) {
+        alloc_secret_free(buf);
+        return -ENOMEM;
+    }
+    memcpy(copy, text, keep);
+    copy[keep] = '\0';
+    alloc_secret_free(buf);
+    *out = copy;
     *out_len = keep;
     return 0;
-
-out_free:
-    alloc_secret_free(buf);
-    return ret;
 }
 
+/* One getopt table and one case per option, then the checks that span
+ * options: long, but a list to read down, not logic to follow. */
 static int parse_options(struct options *o, int argc, char **argv)
 {
     enum { O_NAME = 256, O_DEVICE, O_SIGNERS, O_ECDSA, O_EDDSA, O_PREFIX, O_LIB, O_TAG,
@@ -230,9 +199,9 @@ static int parse_options(struct options *o, int argc, char **argv)
     if (optind != argc - 1)
         return fail(2, "give exactly one OUT file, after the options (see --help)");
     o->out = argv[optind];
-    if (o->ecdsa && !is_hex(o->ecdsa))
+    if (o->ecdsa && (!*o->ecdsa || !vult_str_is_hex(str_of(o->ecdsa))))
         return fail(2, "--ecdsa must be hex, not '%s'", o->ecdsa);
-    if (o->eddsa && !is_hex(o->eddsa))
+    if (o->eddsa && (!*o->eddsa || !vult_str_is_hex(str_of(o->eddsa))))
         return fail(2, "--eddsa must be hex, not '%s'", o->eddsa);
     if (o->name && !*o->name)
         return fail(2, "--name must not be empty");
@@ -379,23 +348,23 @@ static int override_from(struct vult_vault *v, struct workspace *ws, const struc
     /* Key shares follow their public key when it is replaced. */
     for (size_t i = 0; i < v->key_share_count; i++) {
         struct vult_key_share *ks = &v->key_shares[i];
-        if (o->ecdsa && str_eq(ks->public_key, old_ecdsa))
+        if (o->ecdsa && vult_str_eq(ks->public_key, old_ecdsa))
             ks->public_key = v->public_key_ecdsa;
-        else if (o->eddsa && old_eddsa.len && str_eq(ks->public_key, old_eddsa))
+        else if (o->eddsa && old_eddsa.len && vult_str_eq(ks->public_key, old_eddsa))
             ks->public_key = v->public_key_eddsa;
     }
     if (o->incomplete && v->public_key_eddsa.len) {
         size_t kept = 0;
         for (size_t i = 0; i < v->key_share_count; i++)
-            if (!str_eq(v->key_shares[i].public_key, v->public_key_eddsa))
+            if (!vult_str_eq(v->key_shares[i].public_key, v->public_key_eddsa))
                 v->key_shares[kept++] = v->key_shares[i];
         v->key_share_count = kept;
     }
     if (o->tag) {
         for (size_t i = 0; i < v->key_share_count; i++) {
             struct vult_key_share *ks = &v->key_shares[i];
-            const char *kind = str_eq(ks->public_key, v->public_key_ecdsa)   ? "ecdsa"
-                               : str_eq(ks->public_key, v->public_key_eddsa) ? "eddsa"
+            const char *kind = vult_str_eq(ks->public_key, v->public_key_ecdsa)   ? "ecdsa"
+                               : vult_str_eq(ks->public_key, v->public_key_eddsa) ? "eddsa"
                                                                              : "other";
             if (fake_share(ws, i, kind, v->name, v->local_party_id, o->tag))
                 return 1;
@@ -411,57 +380,29 @@ static int override_from(struct vult_vault *v, struct workspace *ws, const struc
 static int append_unknown_fields(uint8_t **bytes, size_t *len, const uint8_t *src,
                                  size_t src_len)
 {
-    const uint8_t *p = src, *end = src + src_len;
     size_t extra = 0;
     uint8_t *keep = NULL;
 
+    /* two passes: size the fields to keep, then copy them */
     for (int pass = 0; pass < 2; pass++) {
-        p = src;
-        while (p < end) {
-            const uint8_t *field_start = p;
-            uint64_t tag = 0, n = 0;
-            unsigned shift = 0;
-            do {
-                if (p == end || shift > 63)
-                    return -EINVAL;
-                tag |= (uint64_t)(*p & 0x7f) << shift;
-                shift += 7;
-            } while (*p++ & 0x80);
-            switch (tag & 7) {
-            case 0:
-                do {
-                    if (p == end)
-                        return -EINVAL;
-                } while (*p++ & 0x80);
-                break;
-            case 1:
-                n = 8;
-                break;
-            case 5:
-                n = 4;
-                break;
-            case 2:
-                shift = 0;
-                do {
-                    if (p == end || shift > 63)
-                        return -EINVAL;
-                    n |= (uint64_t)(*p & 0x7f) << shift;
-                    shift += 7;
-                } while (*p++ & 0x80);
-                break;
-            default:
+        struct pb_reader r = {src, src + src_len};
+        for (;;) {
+            const uint8_t *field_start = r.pos;
+            uint32_t field;
+            enum pb_wire type;
+            if (pb_read_tag(&r, &field, &type) < 0)
                 return -EINVAL;
-            }
-            if (n > (uint64_t)(end - p))
+            if (field == 0)
+                break;
+            if (pb_skip(&r, type) < 0)
                 return -EINVAL;
-            p += n;
-            if ((tag >> 3) <= 10)
+            if (field <= 10)
                 continue;
             if (pass == 0) {
-                extra += (size_t)(p - field_start);
+                extra += (size_t)(r.pos - field_start);
             } else {
-                memcpy(keep + *len, field_start, (size_t)(p - field_start));
-                *len += (size_t)(p - field_start);
+                memcpy(keep + *len, field_start, (size_t)(r.pos - field_start));
+                *len += (size_t)(r.pos - field_start);
             }
         }
         if (pass == 0) {
@@ -475,6 +416,37 @@ static int append_unknown_fields(uint8_t **bytes, size_t *len, const uint8_t *sr
     }
     alloc_secret_free(*bytes);
     *bytes = keep;
+    return 0;
+}
+
+/* The Vault bytes to write: from --from with the options applied, or
+ * synthetic; never bytes vultfs itself would refuse. Returns an exit
+ * status (0: *bytes is alloc_secret). */
+static int make_vault(uint8_t **bytes, size_t *len, struct workspace *ws,
+                      const struct options *o)
+{
+    struct vult_vault v, check;
+    int status;
+
+    if (o->from) {
+        if (decode_from(ws, o))
+            return 1;
+        if (vult_vault_parse(&v, ws->from.vault_bytes, ws->from.vault_len) < 0)
+            return fail(1, "%s: its Vault does not parse", o->from);
+        status = override_from(&v, ws, o);
+    } else {
+        status = build_synthetic(&v, ws, o);
+    }
+    if (status)
+        return status;
+    if (vult_vault_encode(bytes, len, &v) < 0)
+        return fail(1, "out of memory");
+    if (o->from &&
+        append_unknown_fields(bytes, len, ws->from.vault_bytes, ws->from.vault_len) < 0)
+        return fail(1, "%s: cannot carry over its other Vault fields", o->from);
+    /* Never write a file vultfs itself would refuse as malformed. */
+    if (vult_vault_parse(&check, *bytes, *len) < 0)
+        return fail(2, "those options give an invalid Vault (empty name, device or signer?)");
     return 0;
 }
 
@@ -496,11 +468,12 @@ static int write_out(const char *path, const char *text, size_t len)
     return 0;
 }
 
+/* The steps in order (options, password, Vault, encryption, file) with one
+ * cleanup that wipes every secret: longer than 60 lines, read top down. */
 int main(int argc, char **argv)
 {
     struct options o;
     struct workspace ws;
-    struct vult_vault v, check;
     enum backup_crypto_scheme scheme;
     uint8_t *vault_bytes = NULL;
     size_t vault_len = 0;
@@ -527,35 +500,10 @@ int main(int argc, char **argv)
         }
     }
 
-    if (o.from) {
-        if (decode_from(&ws, &o))
-            goto out;
-        if (vult_vault_parse(&v, ws.from.vault_bytes, ws.from.vault_len) < 0) {
-            fail(1, "%s: its Vault does not parse", o.from);
-            goto out;
-        }
-        status = override_from(&v, &ws, &o);
-    } else {
-        status = build_synthetic(&v, &ws, &o);
-    }
+    status = make_vault(&vault_bytes, &vault_len, &ws, &o);
     if (status)
         goto out;
     status = 1;
-
-    if (vult_vault_encode(&vault_bytes, &vault_len, &v) < 0) {
-        fail(1, "out of memory");
-        goto out;
-    }
-    if (o.from &&
-        append_unknown_fields(&vault_bytes, &vault_len, ws.from.vault_bytes, ws.from.vault_len) < 0) {
-        fail(1, "%s: cannot carry over its other Vault fields", o.from);
-        goto out;
-    }
-    /* Never write a file vultfs itself would refuse as malformed. */
-    if (vult_vault_parse(&check, vault_bytes, vault_len) < 0) {
-        status = fail(2, "those options give an invalid Vault (empty name, device or signer?)");
-        goto out;
-    }
 
     scheme = (enum backup_crypto_scheme)o.scheme;
     if (scheme != BACKUP_CRYPTO_NONE) {

@@ -1,5 +1,5 @@
 /*
- * test_alloc: the fail-after hook counts and fails allocations on both
+ * test_alloc: the fail-after and fail-once hooks count and fail allocations on both
  * heaps and, once installed, jansson's; -1 turns it off again.
  */
 #include "alloc.h"
@@ -38,6 +38,28 @@ static void test_plain_heap(void)
     alloc_free(b);
     alloc_free(NULL);
     CHECK_EQ_INT(alloc_failures(), 0);
+}
+
+static void test_fail_once(void)
+{
+    void *a, *b, *c, *d;
+
+    alloc_fail_once(1);
+    a = alloc_bytes(16);
+    b = alloc_secret(16);
+    c = alloc_zeroed(2, 8);
+    d = alloc_strndup("abc", 3);
+    CHECK(a != NULL);
+    CHECK(b == NULL); /* the second allocation, on the secret heap */
+    /* only that one: the next ones succeed again */
+    CHECK(c != NULL);
+    CHECK(d != NULL);
+    CHECK_EQ_INT(alloc_failures(), 1);
+    alloc_fail_after(-1);
+    CHECK_EQ_INT(alloc_failures(), 0);
+    alloc_free(a);
+    alloc_free(c);
+    alloc_free(d);
 }
 
 static void test_zero_and_overflow(void)
@@ -111,6 +133,7 @@ int main(void)
     if (sodium_init() < 0)
         return 99;
     test_plain_heap();
+    test_fail_once();
     test_zero_and_overflow();
     test_secret_heap();
     test_jansson();

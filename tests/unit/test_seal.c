@@ -201,42 +201,56 @@ static void test_subkeys(const uint8_t *master)
     sodium_memzero(d, sizeof d);
 }
 
-/* Fails the n-th allocation for n = 0, 1, ... until the call succeeds:
- * each earlier attempt must return -ENOMEM and leave nothing behind
- * (valgrind checks the latter). */
-static void test_alloc_failures(const uint8_t *key)
+struct sealing {
+    const uint8_t *key;
+    uint8_t *rec, *out;
+    size_t rec_len, out_len;
+};
+
+static int seal_it(struct sealing *t)
 {
-    uint8_t *rec = NULL, *out = NULL;
-    size_t rec_len = 0, out_len = 0;
-    long n;
+    return seal_record(&t->rec, &t->rec_len, plain, PLAIN_LEN, SEAL_KIND_INDEX, "idx", t->key);
+}
+
+static int open_it(struct sealing *t)
+{
+    return seal_open_record(&t->out, &t->out_len, t->rec, t->rec_len, SEAL_KIND_INDEX, "idx",
+                            t->key);
+}
+
+/* Fails the n-th allocation of call for n = 0, 1, ... until none fails,
+ * from the n-th on (alloc_fail_after) or only the n-th (alloc_fail_once):
+ * each earlier attempt must return -ENOMEM and leave nothing behind
+ * (valgrind checks the latter). Returns the last call's result. */
+static int until_no_failure(void (*fail)(long n), int (*call)(struct sealing *),
+                            struct sealing *t)
+{
+    long n, failures = 1;
     int err = -ENOMEM;
 
-    for (n = 0; n < 64; n++) {
-        alloc_fail_after(n);
-        err = seal_record(&rec, &rec_len, plain, PLAIN_LEN, SEAL_KIND_INDEX,
-                          "idx", key);
+    for (n = 0; n < 64 && failures; n++) {
+        fail(n);
+        err = call(t);
+        failures = alloc_failures();
         alloc_fail_after(-1);
-        if (err != -ENOMEM)
-            break;
+        if (failures)
+            CHECK_EQ_INT(err, -ENOMEM);
     }
-    CHECK_EQ_INT(err, 0);
-    CHECK(n > 0);
-    if (err)
-        return;
+    CHECK(n > 1);
+    return err;
+}
 
-    for (n = 0; n < 64; n++) {
-        alloc_fail_after(n);
-        err = seal_open_record(&out, &out_len, rec, rec_len, SEAL_KIND_INDEX,
-                               "idx", key);
-        alloc_fail_after(-1);
-        if (err != -ENOMEM)
-            break;
-    }
-    CHECK_EQ_INT(err, 0);
-    CHECK(n > 0);
-    CHECK(out && out_len == PLAIN_LEN && memcmp(out, plain, PLAIN_LEN) == 0);
-    alloc_secret_free(out);
-    alloc_free(rec);
+static void test_alloc_failures(const uint8_t *key, void (*fail)(long n))
+{
+    struct sealing t = {key, NULL, NULL, 0, 0};
+
+    CHECK_EQ_INT(until_no_failure(fail, seal_it, &t), 0);
+    if (!t.rec)
+        return;
+    CHECK_EQ_INT(until_no_failure(fail, open_it, &t), 0);
+    CHECK(t.out && t.out_len == PLAIN_LEN && memcmp(t.out, plain, PLAIN_LEN) == 0);
+    alloc_secret_free(t.out);
+    alloc_free(t.rec);
 }
 
 int main(void)
@@ -255,7 +269,8 @@ int main(void)
     test_tamper(key);
     test_kdf();
     test_subkeys(key);
-    test_alloc_failures(key);
+    test_alloc_failures(key, alloc_fail_after);
+    test_alloc_failures(key, alloc_fail_once);
 
     alloc_secret_free(key);
     return check_done("seal");

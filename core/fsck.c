@@ -1,0 +1,142 @@
+/*
+ * fsck: verifies every record the index references and reports what an
+ * interrupted write left behind. Never changes the store.
+ */
+#include "store_private.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "alloc.h"
+#include "io.h"
+
+__attribute__((format(printf, 3, 4))) static void report(void (*line)(void *, const char *),
+                                                        void *ctx, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    if (!line)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    line(ctx, text);
+}
+
+static bool referenced(const json_t *index, const char *record)
+{
+    size_t i, j;
+    json_t *v, *e;
+    json_array_foreach(json_object_get(index, "vaults"), i, v)
+        json_array_foreach(json_object_get(v, "epochs"), j, e)
+            if (strcmp(index_str(e, "record"), record) == 0)
+                return true;
+    return false;
+}
+
+static int check_share(struct store *store, const json_t *epoch)
+{
+    const char *record = index_str(epoch, "record");
+    uint8_t *plain = NULL;
+    size_t len = 0;
+    struct vult_vault v;
+    struct epochs_entry d;
+    uint8_t want[EPOCHS_DIGEST_BYTES];
+    int ret = record_load_share(&plain, &len, store, record);
+
+    if (ret < 0)
+        return ret;
+    ret = vult_vault_parse(&v, plain, len);
+    if (ret == 0) {
+        epochs_describe(&d, &v);
+        if (index_hex_decode(want, sizeof(want), index_str(epoch, "shares")) < 0 ||
+            memcmp(want, d.shares, sizeof(want)) != 0 ||
+            index_hex_decode(want, sizeof(want), index_str(epoch, "generation")) < 0 ||
+            memcmp(want, d.generation, sizeof(want)) != 0)
+            ret = -EBADMSG;
+    }
+    sodium_memzero(&v, sizeof(v));
+    alloc_secret_free(plain);
+    return ret;
+}
+
+/* What the directory walks of fsck need. */
+struct walk {
+    const struct store *store;
+    struct store_fsck_report *rep;
+    void (*report_line)(void *ctx, const char *line);
+    void *ctx;
+    const char *prefix; /* "" or "shares/", for report lines */
+};
+
+static int report_if_temp(void *ctx, const char *name)
+{
+    struct walk *w = ctx;
+    if (store_is_stale_temp(name)) {
+        w->rep->temporary_files++;
+        report(w->report_line, w->ctx,
+               "leftover temporary file %s%s (an interrupted write; removed by the next change)",
+               w->prefix, name);
+    }
+    return 0;
+}
+
+static int report_if_orphaned(void *ctx, const char *name)
+{
+    struct walk *w = ctx;
+    size_t len = strlen(name);
+    char record[2 * RECORD_NAME_BYTES + 1];
+
+    if (store_is_stale_temp(name) || len != 2 * RECORD_NAME_BYTES + 4 ||
+        strcmp(name + len - 4, ".rec") != 0)
+        return 0;
+    snprintf(record, sizeof(record), "%.*s", 2 * RECORD_NAME_BYTES, name);
+    if (!referenced(w->store->index, record)) {
+        w->rep->records_orphaned++;
+        report(w->report_line, w->ctx,
+               "unreferenced share record %s (left by an interrupted import; harmless)", name);
+    }
+    return 0;
+}
+
+int store_fsck(struct store *store, struct store_fsck_report *rep,
+               void (*report_line)(void *ctx, const char *line), void *ctx)
+{
+    size_t i, j;
+    json_t *v, *e;
+    struct walk walk = {store, rep, report_line, ctx, ""};
+    int ret;
+
+    memset(rep, 0, sizeof(*rep));
+    json_array_foreach(json_object_get(store->index, "vaults"), i, v) {
+        json_array_foreach(json_object_get(v, "epochs"), j, e) {
+            int checked = check_share(store, e);
+            if (checked == 0) {
+                rep->records_ok++;
+            } else if (checked == -ENOENT) {
+                rep->records_missing++;
+                report(report_line, ctx, "missing share record %s.rec", index_str(e, "record"));
+            } else {
+                rep->records_bad++;
+                report(report_line, ctx,
+                       "share record %s.rec: %s", index_str(e, "record"),
+                       checked == -EIO ? "checksum mismatch (disk corruption)"
+                                   : "does not verify (damaged or altered)");
+            }
+        }
+    }
+    /* a directory that cannot be listed hides no temporary file worth failing for */
+    int listed = io_list_dir(store->dirfd, report_if_temp, &walk);
+    walk.prefix = "shares/";
+    listed = io_list_dir(store->sharesfd, report_if_temp, &walk);
+    (void)listed;
+    ret = io_list_dir(store->sharesfd, report_if_orphaned, &walk);
+    if (ret < 0)
+        return ret;
+    return rep->records_bad || rep->records_missing ? -EIO : 0;
+}
