@@ -26,7 +26,7 @@ needs_fixtures = pytest.mark.skipif(
     not FIXTURES or not Path(FIXTURES).is_dir(), reason="VULTFS_FIXTURES is not set"
 )
 
-FAKE_MARKER = "FAKE-KEYSHARE"
+FAKE_MARKER = "FAKEKEYSHARE"
 WINDOW = 40  # a leak of this many characters of a key share is a leak
 
 # From ../shared/fixtures/MANIFEST.md: file, password (None: unencrypted),
