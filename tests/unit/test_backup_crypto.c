@@ -178,6 +178,68 @@ static void test_pbkdf2_vectors(void)
     }
 }
 
+/* The libsodium loop backup_crypto used before nettle: kept here as an
+ * independent reference, so that nettle's PBKDF2 is not trusted blindly. */
+static void reference_pbkdf2(uint8_t *out, size_t out_len, const uint8_t *password,
+                             size_t password_len, const uint8_t *salt, size_t salt_len,
+                             uint32_t iterations)
+{
+    crypto_auth_hmacsha256_state keyed, st;
+    uint8_t u[32], t[32], counter[4];
+
+    crypto_auth_hmacsha256_init(&keyed, password, password_len);
+    for (uint32_t block = 1; out_len > 0; block++) {
+        counter[0] = (uint8_t)(block >> 24);
+        counter[1] = (uint8_t)(block >> 16);
+        counter[2] = (uint8_t)(block >> 8);
+        counter[3] = (uint8_t)block;
+        st = keyed;
+        crypto_auth_hmacsha256_update(&st, salt, salt_len);
+        crypto_auth_hmacsha256_update(&st, counter, sizeof counter);
+        crypto_auth_hmacsha256_final(&st, u);
+        memcpy(t, u, sizeof t);
+        for (uint32_t n = 1; n < iterations; n++) {
+            st = keyed;
+            crypto_auth_hmacsha256_update(&st, u, sizeof u);
+            crypto_auth_hmacsha256_final(&st, u);
+            for (size_t i = 0; i < sizeof t; i++)
+                t[i] ^= u[i];
+        }
+        size_t take = out_len < sizeof t ? out_len : sizeof t;
+        memcpy(out, t, take);
+        out += take;
+        out_len -= take;
+    }
+}
+
+/* Random passwords (past the 64-byte HMAC block too), salts, lengths and
+ * counts: nettle's PBKDF2 must agree with the reference on every one. */
+static void test_pbkdf2_cross_check(void)
+{
+    uint8_t password[200], salt[100], want[100], got[101];
+    int mismatches = 0;
+
+    for (int round = 0; round < 300; round++) {
+        size_t pw_len = randombytes_uniform(sizeof password + 1);
+        size_t salt_len = randombytes_uniform(sizeof salt + 1);
+        size_t out_len = 1 + randombytes_uniform(sizeof want);
+        uint32_t iterations = 1 + randombytes_uniform(round < 290 ? 40 : 3000);
+
+        randombytes_buf(password, pw_len);
+        randombytes_buf(salt, salt_len);
+        reference_pbkdf2(want, out_len, password, pw_len, salt, salt_len, iterations);
+        memset(got, 0xee, sizeof got);
+        backup_crypto_pbkdf2_sha256(got, out_len, password, pw_len, salt, salt_len, iterations);
+        mismatches += memcmp(got, want, out_len) != 0 || got[out_len] != 0xee;
+    }
+    CHECK_EQ_INT(mismatches, 0);
+
+    /* 0 iterations is treated as 1, as before. */
+    backup_crypto_pbkdf2_sha256(got, 32, (const uint8_t *)"pw", 2, (const uint8_t *)"s", 1, 0);
+    reference_pbkdf2(want, 32, (const uint8_t *)"pw", 2, (const uint8_t *)"s", 1, 1);
+    CHECK(memcmp(got, want, 32) == 0);
+}
+
 static void test_detect_and_layout(void)
 {
     uint8_t blob[BACKUP_CRYPTO_CURRENT_OVERHEAD + 1] = {'V', 'L', 'T', 0x02};
@@ -561,6 +623,7 @@ int main(void)
         return check_done("backup_crypto");
 
     test_pbkdf2_vectors();
+    test_pbkdf2_cross_check();
     test_detect_and_layout();
     test_synthetic();
 
