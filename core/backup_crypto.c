@@ -202,3 +202,87 @@ int backup_crypto_encrypt(uint8_t *blob,
         return -ENOTSUP;
     return 0;
 }
+
+/* UTF-8 forms of the Unicode white space Kotlin's isBlank also skips. */
+static size_t unicode_space_len(const unsigned char *p, size_t left)
+{
+    static const char *const spaces[] = {
+        "\xc2\x85", "\xc2\xa0", "\xe1\x9a\x80", "\xe2\x80\xa8", "\xe2\x80\xa9",
+        "\xe2\x80\xaf", "\xe2\x81\x9f", "\xe3\x80\x80",
+    };
+    for (size_t i = 0; i < sizeof spaces / sizeof spaces[0]; i++) {
+        size_t n = strlen(spaces[i]);
+        if (left >= n && memcmp(p, spaces[i], n) == 0)
+            return n;
+    }
+    /* U+2000 to U+200A */
+    if (left >= 3 && p[0] == 0xe2 && p[1] == 0x80 && p[2] >= 0x80 && p[2] <= 0x8a)
+        return 3;
+    return 0;
+}
+
+bool backup_crypto_password_is_blank(const char *password, size_t password_len)
+{
+    const unsigned char *p = (const unsigned char *)password;
+    size_t i = 0;
+
+    while (i < password_len) {
+        size_t n = strchr(" \t\n\v\f\r", p[i]) && p[i] ? 1 : unicode_space_len(p + i, password_len - i);
+        if (!n)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+int backup_crypto_pick_nonce(uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES],
+                             enum backup_crypto_scheme scheme,
+                             backup_crypto_nonce_fn *candidate, void *ctx)
+{
+    for (unsigned attempt = 0; attempt <= UINT8_MAX; attempt++) {
+        candidate(nonce, (uint8_t)attempt, ctx);
+        if (scheme != BACKUP_CRYPTO_LEGACY ||
+            memcmp(nonce, backup_crypto_magic, sizeof backup_crypto_magic) != 0)
+            return 0;
+    }
+    sodium_memzero(nonce, BACKUP_CRYPTO_NONCE_BYTES);
+    return -EAGAIN;
+}
+
+struct export_nonce_input {
+    uint8_t scheme;
+    const uint8_t *hash_key;
+    size_t hash_key_len;
+    const uint8_t *export_key;
+    const uint8_t *plain;
+    size_t plain_len;
+};
+
+/* Attempt 0 hashes exactly what exports always hashed, so the exports of
+ * existing stores keep their bytes. */
+static void export_nonce_candidate(uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES], uint8_t attempt,
+                                   void *ctx)
+{
+    const struct export_nonce_input *in = ctx;
+    crypto_generichash_state st;
+
+    crypto_generichash_init(&st, in->hash_key, in->hash_key_len, BACKUP_CRYPTO_NONCE_BYTES);
+    crypto_generichash_update(&st, &in->scheme, 1);
+    crypto_generichash_update(&st, in->export_key, BACKUP_CRYPTO_KEY_BYTES);
+    crypto_generichash_update(&st, in->plain, in->plain_len);
+    if (attempt)
+        crypto_generichash_update(&st, &attempt, 1);
+    crypto_generichash_final(&st, nonce, BACKUP_CRYPTO_NONCE_BYTES);
+    sodium_memzero(&st, sizeof st);
+}
+
+int backup_crypto_export_nonce(uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES],
+                               enum backup_crypto_scheme scheme,
+                               const uint8_t *hash_key, size_t hash_key_len,
+                               const uint8_t export_key[BACKUP_CRYPTO_KEY_BYTES],
+                               const uint8_t *plain, size_t plain_len)
+{
+    struct export_nonce_input in = {(uint8_t)scheme, hash_key, hash_key_len, export_key,
+                                    plain, plain_len};
+    return backup_crypto_pick_nonce(nonce, scheme, export_nonce_candidate, &in);
+}

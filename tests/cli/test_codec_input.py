@@ -121,3 +121,44 @@ def _varint(n):
         out.append(b | (0x80 if n else 0))
         if not n:
             return bytes(out)
+
+
+# ---- export passwords the apps refuse (issue 7 item 15) -------------------------
+
+def _store_with_vault(store, pp, tmp_path):
+    import_ok(store, pp, new_vault(tmp_path / "v.vult", name="Blank Test"))
+    return "Blank Test"
+
+
+@pytest.mark.parametrize("password", [" ", "   \t ", "\u00a0\u3000"])
+def test_export_with_blank_password_is_refused(store, pp, tmp_path, password):
+    vault = _store_with_vault(store, pp, tmp_path)
+    pw = tmp_path / "export-password.txt"
+    pw.write_text(password + "\n", encoding="utf-8")
+    out = tmp_path / "out.vult"
+    before = snapshot(store)
+    r = run([VULTFS, "export", "--passphrase-file", pp, "--export-password-file", pw,
+             store, vault, out])
+    assert_one_error_line(r, "export password", "blank")
+    assert not out.exists()
+    assert snapshot(store) == before
+    # A password with a letter in it works.
+    pw.write_text(password + "x\n", encoding="utf-8")
+    r = run([VULTFS, "export", "--passphrase-file", pp, "--export-password-file", pw,
+             store, vault, out])
+    assert r.returncode == 0, r.stderr
+
+
+def test_mount_with_blank_export_password_is_refused(store, pp, tmp_path):
+    """Refused before anything is mounted (so no /dev/fuse is needed when
+    the fix is in; without it the mount happens and is undone here)."""
+    pw = tmp_path / "export-password.txt"
+    pw.write_text("  \n", encoding="utf-8")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    try:
+        r = run([VULTFS, "mount", "--passphrase-file", pp, "--export-password-file", pw,
+                 store, mnt], timeout=30)
+        assert_one_error_line(r, "export password", "blank")
+    finally:
+        run(["fusermount3", "-u", mnt])
