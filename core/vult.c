@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "alloc.h"
+#include "dat.h"
 
 /* ---- protobuf wire format ---------------------------------------------- */
 
@@ -618,17 +619,6 @@ static size_t base64_len(size_t bin_len)
     return (bin_len + 2) / 3 * 4;
 }
 
-/* A 2024 .dat backup is hex text of JSON ("7b" is "{"). */
-static bool looks_like_dat(const uint8_t *file, size_t len)
-{
-    if (len < 2 || file[0] != '7' || (file[1] != 'b' && file[1] != 'B'))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!strchr("0123456789abcdefABCDEF\r\n", file[i]) || file[i] == '\0')
-            return false;
-    return true;
-}
-
 /* ---- key cache --------------------------------------------------------- */
 
 #define KEYCACHE_SLOTS 8
@@ -738,8 +728,17 @@ int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
         return -EFBIG;
     while (file_len && strchr(" \t\r\n", file[file_len - 1]) && file[file_len - 1])
         file_len--; /* editors and `echo` add a newline; the apps never do */
-    if (looks_like_dat(file, file_len))
-        return -ENOTSUP;
+    enum dat_form dat = dat_detect(file, file_len);
+    if (dat != DAT_NOT_DAT) {
+        /* A 2024 backup: its JSON becomes Vault bytes, checked below as
+         * any file's are, and it is kept as a current .vult would be. */
+        container.version = VULT_CONTAINER_VERSION;
+        out->scheme = dat == DAT_PLAIN ? BACKUP_CRYPTO_NONE : BACKUP_CRYPTO_LEGACY;
+        ret = dat_decode(&plain, &plain_len, file, file_len, dat, passwords, password_count);
+        if (ret < 0)
+            goto out_free_plain;
+        goto out_check_vault;
+    }
 
     ret = base64_decode(&outer, &outer_len, (const char *)file, file_len);
     if (ret < 0)
@@ -768,6 +767,7 @@ int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
             goto out_free_plain;
     }
 
+out_check_vault:
     ret = vult_vault_parse(&vault, plain, plain_len);
     sodium_memzero(&vault, sizeof(vault));
     if (ret < 0)

@@ -84,12 +84,14 @@ struct vult_keycache;
 struct vult_keycache *vult_keycache_new(void);
 void vult_keycache_free(struct vult_keycache *cache);
 
-/* Decodes a whole file. Passwords are tried in order when it is encrypted;
+/* Decodes a whole file: a .vult or .bak, or a 2024 .dat (dat.h), whose
+ * Vault bytes are then made like a .vult's (version 1; scheme NONE, or
+ * LEGACY when encrypted, as both apps keyed it with SHA-256(password)).
+ * Passwords are tried in order when it is encrypted;
  * cache may be NULL. Returns 0, or:
  *   -EINVAL   not a Vultisig backup, truncated, corrupt, or not a Vault
  *   -EACCES   encrypted and no password fits (or none given)
  *   -EFBIG    larger than VULT_MAX_FILE_BYTES
- *   -ENOTSUP  a 2024 .dat backup (hex JSON): re-export it from the app
  *   -ENOMEM
  * On error *out is cleared. */
 int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,

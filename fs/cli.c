@@ -17,9 +17,6 @@ const char *cli_decode_reason(int err)
         return "not a Vultisig backup, or truncated or corrupt";
     case -EFBIG:
         return "too large for a Vultisig backup";
-    case -ENOTSUP:
-        return "a 2024 .dat backup, which vultfs does not read: export the vault again "
-               "from the Vultisig app (Settings, Backup) to get a .vult file";
     case -ENOMEM:
         return "out of memory";
     default:

@@ -6,7 +6,9 @@
  *   1. as a whole backup file: vult_decode with one fixed password (so
  *      seeds encrypted with it reach the Vault parser), then
  *      vult_vault_parse of what it returns;
- *   2. as raw Vault protobuf bytes: vult_vault_parse directly.
+ *   2. as raw Vault protobuf bytes: vult_vault_parse directly;
+ *   3. as the JSON inside a 2024 .dat: hex-encoded, then vult_decode (the
+ *      .dat reader; encrypted .dat seeds reach it through way 1).
  * Whatever parses is then pushed through the rest of the codec (the
  * presentation helpers, vult_vault_encode, vult_encode) and must come back
  * the same: a crash, a sanitizer report or a failed round trip is a bug.
@@ -19,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "alloc.h"
 #include "backup_crypto.h"
@@ -129,6 +133,30 @@ static void check_file_round_trip(const uint8_t *vault, size_t vault_len)
     }
 }
 
+/* Hex-encodes JSON-looking input and decodes it as a plain .dat: what
+ * parses must be a Vault that survives the .vult round trip. */
+static void check_dat_json(const uint8_t *data, size_t size)
+{
+    struct vult_file file;
+    struct vult_vault vault;
+
+    if (size == 0 || data[0] != '{' || size > VULT_MAX_FILE_BYTES / 2)
+        return;
+    char *hex = malloc(size * 2 + 1);
+    FUZZ_ASSERT(hex != NULL);
+    sodium_bin2hex(hex, size * 2 + 1, data, size);
+    if (vult_decode(&file, (const uint8_t *)hex, size * 2, NULL, 0, cache) == 0) {
+        FUZZ_ASSERT(file.version == VULT_CONTAINER_VERSION && file.scheme == BACKUP_CRYPTO_NONE);
+        FUZZ_ASSERT(vult_vault_parse(&vault, file.vault_bytes, file.vault_len) == 0);
+        check_vault(&vault);
+        check_file_round_trip(file.vault_bytes, file.vault_len);
+    } else {
+        FUZZ_ASSERT(file.vault_bytes == NULL && file.vault_len == 0);
+    }
+    vult_file_clear(&file);
+    free(hex);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const struct vult_password pw = {FUZZ_PASSWORD, sizeof(FUZZ_PASSWORD) - 1};
@@ -153,5 +181,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_vault(&vault);
         check_file_round_trip(data, size);
     }
+
+    /* 3. The JSON of a .dat, as the apps wrote it: hex text. */
+    check_dat_json(data, size);
     return 0;
 }
