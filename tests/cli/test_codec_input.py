@@ -7,6 +7,7 @@ Each refusal is one "not a Vultisig backup" line and leaves the store byte
 for byte as it was.
 """
 import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,34 @@ def test_mount_with_blank_export_password_is_refused(store, pp, tmp_path):
         assert_one_error_line(r, "export password", "blank")
     finally:
         run(["fusermount3", "-u", mnt])
+
+
+# ---- the store's own base64 (config salt, sealed master key) --------------------
+
+def test_config_salt_with_high_bytes_is_damage_not_a_passphrase(store, pp, tmp_path):
+    """libsodium 1.0.18 reads a UTF-8 "\u00ff" (bytes C3 BF) as "//": a salt
+    edited that way decoded to another salt and the store said "wrong
+    passphrase". The strict decoder refuses it as a damaged config."""
+    config = store / "vultfs.json"
+    doc = json.loads(config.read_text(encoding="utf-8"))
+    salts = [obj for obj in _objects(doc) if isinstance(obj.get("salt"), str)]
+    assert salts
+    salt = salts[0]["salt"]
+    salts[0]["salt"] = salt[:2] + "\u00ff" + salt[4:]
+    config.write_text(json.dumps(doc), encoding="utf-8")
+    assert len(salts[0]["salt"].encode()) == len(salt)
+    before = snapshot(store)
+    r = run([VULTFS, "list", "--passphrase-file", pp, store])
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "wrong passphrase" not in r.stderr.lower(), r.stderr
+    assert snapshot(store) == before
+
+
+def _objects(doc):
+    if isinstance(doc, dict):
+        yield doc
+        for v in doc.values():
+            yield from _objects(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            yield from _objects(v)

@@ -133,38 +133,15 @@ static void check_file_round_trip(const uint8_t *vault, size_t vault_len)
     }
 }
 
-/* Hex-encodes JSON-looking input and decodes it as a plain .dat: what
- * parses must be a Vault that survives the .vult round trip. */
-static void check_dat_json(const uint8_t *data, size_t size)
+/* Decodes a whole file: what decodes must be a Vault that parses and
+ * survives the .vult round trip; what does not leaves nothing behind. */
+static void check_decode(const uint8_t *data, size_t size, const struct vult_password *pw,
+                         size_t pw_count)
 {
     struct vult_file file;
     struct vult_vault vault;
 
-    if (size == 0 || data[0] != '{' || size > VULT_MAX_FILE_BYTES / 2)
-        return;
-    char *hex = malloc(size * 2 + 1);
-    FUZZ_ASSERT(hex != NULL);
-    sodium_bin2hex(hex, size * 2 + 1, data, size);
-    if (vult_decode(&file, (const uint8_t *)hex, size * 2, NULL, 0, cache) == 0) {
-        FUZZ_ASSERT(file.version == VULT_CONTAINER_VERSION && file.scheme == BACKUP_CRYPTO_NONE);
-        FUZZ_ASSERT(vult_vault_parse(&vault, file.vault_bytes, file.vault_len) == 0);
-        check_vault(&vault);
-        check_file_round_trip(file.vault_bytes, file.vault_len);
-    } else {
-        FUZZ_ASSERT(file.vault_bytes == NULL && file.vault_len == 0);
-    }
-    vult_file_clear(&file);
-    free(hex);
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    const struct vult_password pw = {FUZZ_PASSWORD, sizeof(FUZZ_PASSWORD) - 1};
-    struct vult_file file;
-    struct vult_vault vault;
-
-    /* 1. A whole backup file. */
-    if (vult_decode(&file, data, size, &pw, 1, cache) == 0) {
+    if (vult_decode(&file, data, size, pw, pw_count, cache) == 0) {
         /* vult_decode promised a Vault that parses. */
         FUZZ_ASSERT(file.vault_bytes != NULL);
         FUZZ_ASSERT(file.version == VULT_CONTAINER_VERSION);
@@ -175,6 +152,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(file.vault_bytes == NULL && file.vault_len == 0);
     }
     vult_file_clear(&file);
+}
+
+/* Hex-encodes JSON-looking input and decodes it as a plain .dat. */
+static void check_dat_json(const uint8_t *data, size_t size)
+{
+    if (size == 0 || data[0] != '{' || size > VULT_MAX_FILE_BYTES / 2)
+        return;
+    char *hex = malloc(size * 2 + 1);
+    FUZZ_ASSERT(hex != NULL);
+    sodium_bin2hex(hex, size * 2 + 1, data, size);
+    check_decode((const uint8_t *)hex, size * 2, NULL, 0);
+    free(hex);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const struct vult_password pw = {FUZZ_PASSWORD, sizeof(FUZZ_PASSWORD) - 1};
+    struct vult_vault vault;
+
+    /* 1. A whole backup file. */
+    check_decode(data, size, &pw, 1);
 
     /* 2. Raw Vault protobuf bytes. */
     if (vult_vault_parse(&vault, data, size) == 0) {
