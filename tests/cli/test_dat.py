@@ -1,7 +1,7 @@
 """2024 .dat backups, as a user imports them: all four forms of the fixtures'
 MANIFEST, built here (no real sample is public): plain hex of JSON with and
 without the {version, vault} wrapper, iOS's raw AES-GCM blob and Android's
-base64 lines of AES-256-CBC (node's crypto encrypts them). Each imports
+base64 lines of AES-256-CBC (tests/tools/mkdat.js, with node's crypto). Each imports
 into a store, exports as a current .vult, and `inspect` shows the same
 facts for the .dat and for the export. Damaged ones fail with one line and
 leave the store as it was.
@@ -9,6 +9,7 @@ leave the store as it was.
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -16,64 +17,31 @@ from test_store_cli import (VULTFS, assert_one_error_line, import_ok, pp, run, s
                             store, write_secret)
 
 PASSWORD = "dat password 2024"
-ECDSA = "02" + "5a" * 32
-EDDSA = "a5" * 32
-IOS_CREATED = 735000000.5          # seconds since 2001-01-01
 UNIX_CREATED = "2024-04-16T22:40:00.5Z"
 
+MKDAT = Path(__file__).resolve().parents[1] / "tools" / "mkdat.js"
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
-ENCRYPT_JS = r"""
-const crypto = require('crypto');
-const [mode, password, hex] = [process.argv[1], process.argv[2], require('fs').readFileSync(0, 'utf8')];
-const key = crypto.createHash('sha256').update(password, 'utf8').digest();
-const text = Buffer.from(hex, 'utf8');
-if (mode === 'ios') {
-  const nonce = crypto.randomBytes(12);
-  const c = crypto.createCipheriv('aes-256-gcm', key, nonce);
-  const ct = Buffer.concat([c.update(text), c.final()]);
-  process.stdout.write(Buffer.concat([nonce, ct, c.getAuthTag()]));
-} else {
-  const c = crypto.createCipheriv('aes-256-cbc', key, Buffer.alloc(16));
-  const b64 = Buffer.concat([c.update(text), c.final()]).toString('base64');
-  process.stdout.write(b64.match(/.{1,76}/g).join('\n') + '\n');
-}
-"""
 
-
-def vault_json(created_at=IOS_CREATED, **extra):
-    vault = {
-        "name": "Old Vault 2024", "signers": ["iPhone-1A2", "Pixel-3B4"],
-        "createdAt": created_at, "pubKeyECDSA": ECDSA, "pubKeyEdDSA": EDDSA,
-        "hexChainCode": "c0de" * 16, "localPartyID": "iPhone-1A2",
-        "keyshares": [
-            {"pubkey": ECDSA, "keyshare": json.dumps({"FAKEKEYSHARE": "NOT A REAL SECRET 1"})},
-            {"pubkey": EDDSA, "keyshare": json.dumps({"FAKEKEYSHARE": "NOT A REAL SECRET 2"})},
-        ],
-    }
-    vault.update(extra)
-    return vault
-
-
-def plain_dat(wrapped=True, **extra):
-    vault = vault_json(**extra)
-    doc = {"version": "v1", "vault": vault} if wrapped else vault
-    return json.dumps(doc).encode().hex().encode()
-
-
-def encrypted_dat(mode, password=PASSWORD, **extra):
-    r = subprocess.run(["node", "-e", ENCRYPT_JS, mode, password],
-                       input=plain_dat(**extra), capture_output=True, timeout=30)
+def mkdat(form, password=PASSWORD, vault=None):
+    """The bytes of a .dat in FORM (tests/tools/mkdat.js); vault None: its
+    default synthetic vault."""
+    r = subprocess.run(["node", MKDAT, form, password],
+                       input=json.dumps(vault).encode() if vault else b"",
+                       capture_output=True, timeout=30)
     assert r.returncode == 0, r.stderr
     return r.stdout
 
 
+def plain_dat(wrapped=True, **fields):
+    """A plain .dat of mkdat's default vault with some fields replaced."""
+    doc = json.loads(bytes.fromhex(mkdat("plain-bare").decode()))
+    doc.update(fields)
+    return mkdat("plain-wrapped" if wrapped else "plain-bare", vault=doc)
+
+
 def build(form):
-    if form == "plain-wrapped":
-        return plain_dat(wrapped=True)
-    if form == "plain-bare":
-        return plain_dat(wrapped=False)
-    return encrypted_dat(form)
+    return mkdat(form)
 
 
 def inspect_facts(path, password_file=None):
@@ -140,9 +108,9 @@ def test_every_form_is_the_same_share(store, pp, tmp_path):
 
 
 def _damaged():
-    hex_text = plain_dat()
-    ios = encrypted_dat("ios")
-    android = encrypted_dat("android")
+    hex_text = mkdat("plain-wrapped")
+    ios = mkdat("ios")
+    android = mkdat("android")
     return {
         "odd hex": (hex_text[:-1], "not a vultisig backup"),
         "cut hex": (hex_text[:len(hex_text) // 2], "not a vultisig backup"),
@@ -150,9 +118,9 @@ def _damaged():
         "no name": (json.dumps({"version": "v1", "vault": {"signers": []}}).encode().hex().encode(),
                     "not a vultisig backup"),
         "ios cut": (ios[:-5], "password"),
-        "ios wrong password": (encrypted_dat("ios", password="other"), "password"),
+        "ios wrong password": (mkdat("ios", password="other"), "password"),
         "android cut line": (android[:-3], "not a vultisig backup"),
-        "android wrong password": (encrypted_dat("android", password="other"), "password"),
+        "android wrong password": (mkdat("android", password="other"), "password"),
     }
 
 
@@ -171,10 +139,11 @@ def test_damaged_dat_fails_cleanly(store, pp, tmp_path):
         assert snapshot(store) == before, case
 
 
+@needs_node
 def test_android_zero_date_and_unix_seconds(tmp_path):
     """Android writes createdAt 0.0 (no date); Unix seconds pass unchanged."""
     dat = tmp_path / "a.dat"
-    dat.write_bytes(plain_dat(created_at=0.0, id="uuid", coins=[]))
+    dat.write_bytes(plain_dat(createdAt=0.0, id="uuid", coins=[]))
     assert inspect_facts(dat)["created_at"] == ""
-    dat.write_bytes(plain_dat(created_at=1713307200.5))
+    dat.write_bytes(plain_dat(createdAt=1713307200.5))
     assert inspect_facts(dat)["created_at"] == UNIX_CREATED

@@ -47,31 +47,15 @@ while True:
         break
 open(sys.argv[2], "wb").write(base64.b64decode(outer[i:i + n]))
 EOF
-# 2024 .dat seeds: the JSON itself (way 3 of the target), plain hex, and
-# iOS (AES-GCM) and Android (AES-CBC, base64 lines) with the fixed password.
-/usr/bin/python3 - "$seeds" <<'EOF'
-import json, sys
-v = {"name": "Fuzz Dat", "signers": ["a", "b"], "createdAt": 735000000.5,
-     "pubKeyECDSA": "02" + "ab" * 32, "pubKeyEdDSA": "cd" * 32, "hexChainCode": "ef" * 32,
-     "keyshares": [{"pubkey": "02" + "ab" * 32, "keyshare": "{\"FAKEKEYSHARE\": 1}"},
-                   {"pubkey": "cd" * 32, "keyshare": "{\"FAKEKEYSHARE\": 2}"}],
-     "localPartyID": "a", "libType": "GG20"}
-text = json.dumps({"version": "v1", "vault": v}).encode()
-open(sys.argv[1] + "/dat.json", "wb").write(text)
-open(sys.argv[1] + "/plain.dat", "wb").write(text.hex().encode())
-EOF
+# 2024 .dat seeds (tests/tools/mkdat.js): plain hex, iOS (AES-GCM) and
+# Android (AES-CBC, base64 lines) with the fixed password, and the JSON
+# itself for the target's .dat JSON path.
 if command -v node >/dev/null; then
-    node -e '
-const c = require("crypto"), fs = require("fs"), [dir, pw] = process.argv.slice(1);
-const key = c.createHash("sha256").update(pw).digest();
-const hex = fs.readFileSync(dir + "/plain.dat");
-const g = c.createCipheriv("aes-256-gcm", key, Buffer.alloc(12, 7));
-const ct = Buffer.concat([g.update(hex), g.final()]);
-fs.writeFileSync(dir + "/ios.dat", Buffer.concat([Buffer.alloc(12, 7), ct, g.getAuthTag()]));
-const b = c.createCipheriv("aes-256-cbc", key, Buffer.alloc(16));
-const b64 = Buffer.concat([b.update(hex), b.final()]).toString("base64");
-fs.writeFileSync(dir + "/android.dat", b64.match(/.{1,76}/g).join("\n") + "\n");
-' "$seeds" "$password"
+    for form in plain-wrapped plain-bare ios android; do
+        node tests/tools/mkdat.js "$form" "$password" </dev/null >"$seeds/$form.dat"
+    done
+    /usr/bin/python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(open(sys.argv[1]).read()))' \
+        "$seeds/plain-wrapped.dat" >"$seeds/dat.json"
 fi
 if [ -d ../shared/fixtures ]; then
     find ../shared/fixtures -maxdepth 1 -type f \( -name '*.vult' -o -name '*.bak' \) \
