@@ -1,14 +1,18 @@
 /*
- * backup_crypto: AES-256-GCM, SHA-256 and PBKDF2-HMAC-SHA256 from libsodium,
- * arranged in the two blob layouts of the Vultisig apps. No heap: every
- * buffer is the caller's or on the stack, and the stack copies of keys,
- * HMAC states and plaintext are wiped before return.
+ * backup_crypto: AES-256-GCM and SHA-256 from libsodium, PBKDF2-HMAC-SHA256
+ * from nettle (its SHA-256 uses the CPU's SHA extensions, about three times
+ * libsodium's portable HMAC), arranged in the two blob layouts of the
+ * Vultisig apps. No heap: every buffer is the caller's or on the stack,
+ * and the stack copies of keys, HMAC states and plaintext are wiped before
+ * return.
  */
 #include "backup_crypto.h"
 
 #include <errno.h>
 #include <string.h>
 
+#include <nettle/hmac.h>
+#include <nettle/pbkdf2.h>
 #include <sodium.h>
 
 static const uint8_t backup_crypto_magic[BACKUP_CRYPTO_MAGIC_BYTES] = {'V', 'L', 'T', 0x02};
@@ -47,54 +51,27 @@ enum backup_crypto_scheme backup_crypto_detect(const uint8_t *blob, size_t blob_
     return BACKUP_CRYPTO_LEGACY;
 }
 
+/* Stack bytes wiped after nettle's pbkdf2 returns: its frame (and that of
+ * hmac_sha256_digest) held the running block T, which is key material. */
+#define PBKDF2_STACK_WIPE_BYTES 4096
+
 void backup_crypto_pbkdf2_sha256(uint8_t *out, size_t out_len,
                                  const uint8_t *password, size_t password_len,
                                  const uint8_t *salt, size_t salt_len,
                                  uint32_t iterations)
 {
-    crypto_auth_hmacsha256_state keyed, st;
-    uint8_t u[crypto_auth_hmacsha256_BYTES];
-    uint8_t t[crypto_auth_hmacsha256_BYTES];
-    uint8_t counter[4];
-    uint32_t block, n;
-    size_t i, take;
+    struct hmac_sha256_ctx hmac;
 
-    /* The HMAC inner and outer pads depend on the password only: hash them
-     * once and start every iteration from a copy of that state, which
-     * halves the SHA-256 compressions per iteration. */
-    crypto_auth_hmacsha256_init(&keyed, password, password_len);
-
-    for (block = 1; out_len > 0; block++) {
-        counter[0] = (uint8_t)(block >> 24);
-        counter[1] = (uint8_t)(block >> 16);
-        counter[2] = (uint8_t)(block >> 8);
-        counter[3] = (uint8_t)block;
-
-        st = keyed;
-        crypto_auth_hmacsha256_update(&st, salt, salt_len);
-        crypto_auth_hmacsha256_update(&st, counter, sizeof counter);
-        crypto_auth_hmacsha256_final(&st, u);
-        memcpy(t, u, sizeof t);
-
-        /* RFC 8018 asks for iterations >= 1; 0 is treated as 1. */
-        for (n = 1; n < iterations; n++) {
-            st = keyed;
-            crypto_auth_hmacsha256_update(&st, u, sizeof u);
-            crypto_auth_hmacsha256_final(&st, u);
-            for (i = 0; i < sizeof t; i++)
-                t[i] ^= u[i];
-        }
-
-        take = out_len < sizeof t ? out_len : sizeof t;
-        memcpy(out, t, take);
-        out += take;
-        out_len -= take;
-    }
-
-    sodium_memzero(&keyed, sizeof keyed);
-    sodium_memzero(&st, sizeof st);
-    sodium_memzero(u, sizeof u);
-    sodium_memzero(t, sizeof t);
+    if (out_len == 0)
+        return;
+    /* Our own keyed HMAC context, not pbkdf2_hmac_sha256's, so that the
+     * password-derived pads can be wiped. RFC 8018 asks for iterations
+     * >= 1 and nettle asserts it; 0 is treated as 1. */
+    hmac_sha256_set_key(&hmac, password_len, password);
+    PBKDF2(&hmac, hmac_sha256_update, hmac_sha256_digest, SHA256_DIGEST_SIZE,
+           iterations ? iterations : 1, salt_len, salt, out_len, out);
+    sodium_memzero(&hmac, sizeof hmac);
+    sodium_stackzero(PBKDF2_STACK_WIPE_BYTES);
 }
 
 void backup_crypto_key_legacy(uint8_t key[BACKUP_CRYPTO_KEY_BYTES],
@@ -224,4 +201,88 @@ int backup_crypto_encrypt(uint8_t *blob,
                                                NULL, 0, NULL, nonce, key) != 0)
         return -ENOTSUP;
     return 0;
+}
+
+/* UTF-8 forms of the Unicode white space Kotlin's isBlank also skips. */
+static size_t unicode_space_len(const unsigned char *p, size_t left)
+{
+    static const char *const spaces[] = {
+        "\xc2\x85", "\xc2\xa0", "\xe1\x9a\x80", "\xe2\x80\xa8", "\xe2\x80\xa9",
+        "\xe2\x80\xaf", "\xe2\x81\x9f", "\xe3\x80\x80",
+    };
+    for (size_t i = 0; i < sizeof spaces / sizeof spaces[0]; i++) {
+        size_t n = strlen(spaces[i]);
+        if (left >= n && memcmp(p, spaces[i], n) == 0)
+            return n;
+    }
+    /* U+2000 to U+200A */
+    if (left >= 3 && p[0] == 0xe2 && p[1] == 0x80 && p[2] >= 0x80 && p[2] <= 0x8a)
+        return 3;
+    return 0;
+}
+
+bool backup_crypto_password_is_blank(const char *password, size_t password_len)
+{
+    const unsigned char *p = (const unsigned char *)password;
+    size_t i = 0;
+
+    while (i < password_len) {
+        size_t n = strchr(" \t\n\v\f\r", p[i]) && p[i] ? 1 : unicode_space_len(p + i, password_len - i);
+        if (!n)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+int backup_crypto_pick_nonce(uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES],
+                             enum backup_crypto_scheme scheme,
+                             backup_crypto_nonce_fn *candidate, void *ctx)
+{
+    for (unsigned attempt = 0; attempt <= UINT8_MAX; attempt++) {
+        candidate(nonce, (uint8_t)attempt, ctx);
+        if (scheme != BACKUP_CRYPTO_LEGACY ||
+            memcmp(nonce, backup_crypto_magic, sizeof backup_crypto_magic) != 0)
+            return 0;
+    }
+    sodium_memzero(nonce, BACKUP_CRYPTO_NONCE_BYTES);
+    return -EAGAIN;
+}
+
+struct export_nonce_input {
+    uint8_t scheme;
+    const uint8_t *hash_key;
+    size_t hash_key_len;
+    const uint8_t *export_key;
+    const uint8_t *plain;
+    size_t plain_len;
+};
+
+/* Attempt 0 hashes exactly what exports always hashed, so the exports of
+ * existing stores keep their bytes. */
+static void export_nonce_candidate(uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES], uint8_t attempt,
+                                   void *ctx)
+{
+    const struct export_nonce_input *in = ctx;
+    crypto_generichash_state st;
+
+    crypto_generichash_init(&st, in->hash_key, in->hash_key_len, BACKUP_CRYPTO_NONCE_BYTES);
+    crypto_generichash_update(&st, &in->scheme, 1);
+    crypto_generichash_update(&st, in->export_key, BACKUP_CRYPTO_KEY_BYTES);
+    crypto_generichash_update(&st, in->plain, in->plain_len);
+    if (attempt)
+        crypto_generichash_update(&st, &attempt, 1);
+    crypto_generichash_final(&st, nonce, BACKUP_CRYPTO_NONCE_BYTES);
+    sodium_memzero(&st, sizeof st);
+}
+
+int backup_crypto_export_nonce(uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES],
+                               enum backup_crypto_scheme scheme,
+                               const uint8_t *hash_key, size_t hash_key_len,
+                               const uint8_t export_key[BACKUP_CRYPTO_KEY_BYTES],
+                               const uint8_t *plain, size_t plain_len)
+{
+    struct export_nonce_input in = {(uint8_t)scheme, hash_key, hash_key_len, export_key,
+                                    plain, plain_len};
+    return backup_crypto_pick_nonce(nonce, scheme, export_nonce_candidate, &in);
 }

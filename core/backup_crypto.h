@@ -12,6 +12,7 @@
 #ifndef VULTFS_BACKUP_CRYPTO_H
 #define VULTFS_BACKUP_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,5 +89,34 @@ int backup_crypto_encrypt(uint8_t *blob,
                           const uint8_t salt[BACKUP_CRYPTO_SALT_BYTES],
                           const uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES],
                           const uint8_t key[BACKUP_CRYPTO_KEY_BYTES]) VULTFS_WUR;
+
+/* True when a password is empty or only white space (ASCII, and the
+ * Unicode spaces in UTF-8): Android refuses such a password, so an export
+ * made with one would never import there. */
+bool backup_crypto_password_is_blank(const char *password, size_t password_len);
+
+/* Writes one nonce candidate for attempt 0, 1, 2, ...; must be a pure
+ * function of (attempt, ctx). */
+typedef void backup_crypto_nonce_fn(uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES], uint8_t attempt,
+                                    void *ctx);
+
+/* The first candidate a legacy blob may start with: desktop and Android
+ * take a blob that begins with "VLT" 0x02 for the current scheme and never
+ * retry the legacy one, so such a nonce would make an unreadable export.
+ * Other schemes take candidate 0. Deterministic. 0, or -EAGAIN when all
+ * 256 candidates begin with the magic (a broken candidate function). */
+int backup_crypto_pick_nonce(uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES],
+                             enum backup_crypto_scheme scheme,
+                             backup_crypto_nonce_fn *candidate, void *ctx) VULTFS_WUR;
+
+/* The deterministic export nonce: BLAKE2b keyed with hash_key over the
+ * scheme, the export key and the plaintext (plus the attempt number after
+ * the first), picked by backup_crypto_pick_nonce. The same share and
+ * password give the same nonce; different plaintexts never share one. */
+int backup_crypto_export_nonce(uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES],
+                               enum backup_crypto_scheme scheme,
+                               const uint8_t *hash_key, size_t hash_key_len,
+                               const uint8_t export_key[BACKUP_CRYPTO_KEY_BYTES],
+                               const uint8_t *plain, size_t plain_len) VULTFS_WUR;
 
 #endif

@@ -35,6 +35,9 @@ void export_free_all(struct store *store)
 int store_set_export(struct store *store, const char *password, size_t password_len,
                      enum backup_crypto_scheme scheme)
 {
+    /* Android refuses blank passwords: such an export would not import. */
+    if (password && backup_crypto_password_is_blank(password, password_len))
+        return -EINVAL;
     export_free_all(store);
     alloc_secret_free(store->export_key);
     store->export_key = NULL;
@@ -73,23 +76,19 @@ int store_set_export(struct store *store, const char *password, size_t password_
     return views_rebuild(store);
 }
 
-/* The nonce is a keyed hash of the key and the plaintext: the same share
- * and password give the same bytes, and different plaintexts under one key
- * never share a nonce. */
+/* The nonce is a keyed hash of the key and the plaintext
+ * (backup_crypto_export_nonce): the same share and password give the same
+ * bytes, different plaintexts under one key never share a nonce, and a
+ * legacy blob never starts with the current scheme's magic. */
 static int make_export(struct export_entry *entry, struct store *store, const uint8_t *vault,
                        size_t vault_len)
 {
     uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES] = {0};
-    crypto_generichash_state st;
-    uint8_t scheme_byte = (uint8_t)store->export_scheme;
 
-    if (store->export_scheme != BACKUP_CRYPTO_NONE) {
-        crypto_generichash_init(&st, store->nonce_key, SEAL_KEY_BYTES, sizeof(nonce));
-        crypto_generichash_update(&st, &scheme_byte, 1);
-        crypto_generichash_update(&st, store->export_key, BACKUP_CRYPTO_KEY_BYTES);
-        crypto_generichash_update(&st, vault, vault_len);
-        crypto_generichash_final(&st, nonce, sizeof(nonce));
-    }
+    if (store->export_scheme != BACKUP_CRYPTO_NONE &&
+        backup_crypto_export_nonce(nonce, store->export_scheme, store->nonce_key, SEAL_KEY_BYTES,
+                                   store->export_key, vault, vault_len) < 0)
+        return -EIO;
     entry->len = vult_encoded_len(vault_len, store->export_scheme);
     entry->data = alloc_secret(entry->len);
     if (!entry->data)

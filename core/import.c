@@ -371,10 +371,6 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
                       "passphrase, --import-passwords)");
     case -EFBIG:
         return set_outcome(result, EPOCHS_TOO_LARGE, "too large for a Vultisig backup");
-    case -ENOTSUP:
-        return set_outcome(result, EPOCHS_UNREADABLE,
-                      "a 2024 .dat backup, which vultfs does not read: export the vault again "
-                      "from the Vultisig app to get a .vult file");
     case -EINVAL:
         return set_outcome(result, EPOCHS_UNREADABLE,
                       "not a Vultisig backup, or truncated or corrupt");

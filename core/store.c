@@ -51,8 +51,7 @@ static int b64_to(uint8_t **out, size_t *out_len, const char *text)
         return -EINVAL;
     if (!buf)
         return -ENOMEM;
-    if (sodium_base642bin(buf, len + 1, text, len, NULL, out_len, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+    if (vult_base64_decode_to(buf, len + 1, out_len, text, len) != 0) {
         alloc_free(buf);
         return -EINVAL;
     }

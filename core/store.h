@@ -105,7 +105,8 @@ int store_passwd(struct store *store, const char *passphrase, size_t passphrase_
 /* How exports are written: password NULL means unencrypted (the apps'
  * "Skip"). Derives the export key once (600,000 PBKDF2 iterations for the
  * current scheme, with the store's own salt). Also makes the export
- * password the first import password. 0 or -ENOMEM. */
+ * password the first import password. 0, -EINVAL (a blank or white space
+ * only password, which Android refuses) or -ENOMEM. */
 int store_set_export(struct store *store, const char *password, size_t password_len,
                      enum backup_crypto_scheme scheme) VULTFS_WUR;
 

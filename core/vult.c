@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "alloc.h"
+#include "dat.h"
 #include "pb.h"
 
 static int read_str(struct pb_reader *r, struct vult_str *out)
@@ -154,6 +155,21 @@ bool vult_str_is_hex(struct vult_str s)
     return true;
 }
 
+/* GG20 key shares are JSON text; DKLS ones one canonical base64 string.
+ * Early DKLS files lack lib_type and read as GG20, so GG20 takes either.
+ * Anything else is a damaged file, never a share to keep. Empty is left
+ * to vult_vault_is_complete. */
+static bool keyshare_is_well_formed(struct vult_str ks, uint64_t lib_type)
+{
+    if (!ks.len)
+        return true;
+    if (vult_base64_is_canonical(ks.ptr, ks.len))
+        return true;
+    if (lib_type != VULT_LIB_GG20)
+        return false;
+    return ks.ptr[0] == '{' && ks.ptr[ks.len - 1] == '}' && is_text(ks);
+}
+
 static int parse_vault_field(struct vult_vault *out, struct pb_reader *c, uint32_t field,
                              enum pb_wire type)
 {
@@ -232,6 +248,9 @@ int vult_vault_parse(struct vult_vault *out, const uint8_t *bytes, size_t len)
         goto out_invalid;
     for (size_t i = 0; i < out->signer_count; i++)
         if (!out->signers[i].len || !is_text(out->signers[i]))
+            goto out_invalid;
+    for (size_t i = 0; i < out->key_share_count; i++)
+        if (!keyshare_is_well_formed(out->key_shares[i].keyshare, out->lib_type))
             goto out_invalid;
     return 0;
 
@@ -389,41 +408,86 @@ static int parse_container(struct container *out, const uint8_t *bytes, size_t l
     return have_vault && out->vault.len ? 0 : -EINVAL;
 }
 
-/* The bits a padded final quantum leaves unused must be zero: otherwise
- * several texts decode to the same bytes, and a changed letter would pass
- * unnoticed. Every encoder writes zeros there. */
-static bool base64_is_canonical(const char *text, size_t len)
+/* The value of a base64 letter of the original alphabet, or -1. Written
+ * out rather than left to sodium_base642bin: libsodium 1.0.18 (Debian 12)
+ * decodes every byte from 0x80 to 0xFF as '/', so a damaged byte there
+ * would import as different key bytes. */
+static int base64_value(unsigned char c)
 {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t pad = len >= 2 && text[len - 1] == '=' ? (text[len - 2] == '=' ? 2 : 1) : 0;
-    if (!pad || len % 4 != 0)
-        return true;
-    const char *last = memchr(alphabet, text[len - pad - 1], 64);
-    if (!last || !*last)
-        return true; /* not base64 at all: sodium will say so */
-    unsigned value = (unsigned)(last - alphabet);
-    return (value & (pad == 2 ? 0x0f : 0x03)) == 0;
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
 }
 
-/* Strict base64 (original alphabet, padded, canonical) into a fresh secret
- * buffer. */
+/* Padding: the text is whole quanta, '=' only as the last one or two
+ * bytes. Canonical: the bits a padded final quantum leaves unused are
+ * zero; otherwise several texts decode to the same bytes and a changed
+ * letter would pass unnoticed. Every encoder writes zeros there. */
+bool vult_base64_is_canonical(const char *text, size_t len)
+{
+    size_t pad = 0;
+
+    if (len % 4 != 0)
+        return false;
+    if (len && text[len - 1] == '=')
+        pad = text[len - 2] == '=' ? 2 : 1;
+    for (size_t i = 0; i < len - pad; i++)
+        if (base64_value((unsigned char)text[i]) < 0)
+            return false;
+    if (!pad)
+        return true;
+    int last = base64_value((unsigned char)text[len - pad - 1]);
+    return (last & (pad == 2 ? 0x0f : 0x03)) == 0;
+}
+
+int vult_base64_decode_to(uint8_t *out, size_t out_cap, size_t *out_len, const char *text,
+                          size_t text_len)
+{
+    size_t n = 0;
+    uint32_t acc = 0;
+    unsigned bits = 0;
+
+    *out_len = 0;
+    if (!vult_base64_is_canonical(text, text_len))
+        return -EINVAL;
+    while (text_len && text[text_len - 1] == '=')
+        text_len--;
+    if (out_cap < text_len / 4 * 3 + (text_len % 4 ? text_len % 4 - 1 : 0))
+        return -EINVAL;
+    for (size_t i = 0; i < text_len; i++) {
+        acc = (acc << 6) | (uint32_t)base64_value((unsigned char)text[i]);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (uint8_t)(acc >> bits);
+        }
+    }
+    sodium_memzero(&acc, sizeof(acc));
+    *out_len = n;
+    return 0;
+}
+
+/* Strict base64 into a fresh secret buffer. */
 static int base64_decode(uint8_t **out, size_t *out_len, const char *text, size_t text_len)
 {
-    const char *end = NULL;
     size_t cap = text_len / 4 * 3 + 3;
-    uint8_t *buf;
+    uint8_t *buf = alloc_secret(cap);
+    int ret;
 
-    if (!base64_is_canonical(text, text_len))
-        return -EINVAL;
-    buf = alloc_secret(cap);
     if (!buf)
         return -ENOMEM;
-    if (sodium_base642bin(buf, cap, text, text_len, NULL, out_len, &end,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
-        end != text + text_len) {
+    ret = vult_base64_decode_to(buf, cap, out_len, text, text_len);
+    if (ret < 0) {
         alloc_secret_free(buf);
-        return -EINVAL;
+        return ret;
     }
     *out = buf;
     return 0;
@@ -432,17 +496,6 @@ static int base64_decode(uint8_t **out, size_t *out_len, const char *text, size_
 static size_t base64_len(size_t bin_len)
 {
     return (bin_len + 2) / 3 * 4;
-}
-
-/* A 2024 .dat backup is hex text of JSON ("7b" is "{"). */
-static bool looks_like_dat(const uint8_t *file, size_t len)
-{
-    if (len < 2 || file[0] != '7' || (file[1] != 'b' && file[1] != 'B'))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!strchr("0123456789abcdefABCDEF\r\n", file[i]) || file[i] == '\0')
-            return false;
-    return true;
 }
 
 /* ---- key cache --------------------------------------------------------- */
@@ -554,8 +607,17 @@ int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
         return -EFBIG;
     while (file_len && strchr(" \t\r\n", file[file_len - 1]) && file[file_len - 1])
         file_len--; /* editors and `echo` add a newline; the apps never do */
-    if (looks_like_dat(file, file_len))
-        return -ENOTSUP;
+    enum dat_form dat = dat_detect(file, file_len);
+    if (dat != DAT_NOT_DAT) {
+        /* A 2024 backup: its JSON becomes Vault bytes, checked below as
+         * any file's are, and it is kept as a current .vult would be. */
+        container.version = VULT_CONTAINER_VERSION;
+        out->scheme = dat == DAT_PLAIN ? BACKUP_CRYPTO_NONE : BACKUP_CRYPTO_LEGACY;
+        ret = dat_decode(&plain, &plain_len, file, file_len, dat, passwords, password_count);
+        if (ret < 0)
+            goto out_free_plain;
+        goto out_check_vault;
+    }
 
     ret = base64_decode(&outer, &outer_len, (const char *)file, file_len);
     if (ret < 0)
@@ -584,6 +646,7 @@ int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
             goto out_free_plain;
     }
 
+out_check_vault:
     ret = vult_vault_parse(&vault, plain, plain_len);
     sodium_memzero(&vault, sizeof(vault));
     if (ret < 0)

@@ -89,12 +89,14 @@ struct vult_keycache;
 struct vult_keycache *vult_keycache_new(void);
 void vult_keycache_free(struct vult_keycache *cache);
 
-/* Decodes a whole file. Passwords are tried in order when it is encrypted;
+/* Decodes a whole file: a .vult or .bak, or a 2024 .dat (dat.h), whose
+ * Vault bytes are then made like a .vult's (version 1; scheme NONE, or
+ * LEGACY when encrypted, as both apps keyed it with SHA-256(password)).
+ * Passwords are tried in order when it is encrypted;
  * cache may be NULL. Returns 0, or:
  *   -EINVAL   not a Vultisig backup, truncated, corrupt, or not a Vault
  *   -EACCES   encrypted and no password fits (or none given)
  *   -EFBIG    larger than VULT_MAX_FILE_BYTES
- *   -ENOTSUP  a 2024 .dat backup (hex JSON): re-export it from the app
  *   -ENOMEM
  * On error *out is cleared. */
 int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
@@ -143,6 +145,17 @@ char *vult_suggested_filename(const struct vult_vault *vault);
 /* Encodes a Vault protobuf from fields (for synthetic vaults in tests and
  * the demo; never used on imported shares). *out is alloc_secret. */
 int vult_vault_encode(uint8_t **out, size_t *out_len, const struct vult_vault *vault) VULTFS_WUR;
+
+/* Strict base64 as the apps write it (original alphabet, padded): true when
+ * every byte is in A-Za-z0-9+/, '=' appears only as one or two final
+ * padding bytes, and the unused bits of the last letter are zero. */
+bool vult_base64_is_canonical(const char *text, size_t len);
+
+/* Decodes canonical base64 (vult_base64_is_canonical) into out, which must
+ * hold len / 4 * 3 bytes. Returns 0, or -EINVAL (not canonical base64, or
+ * out_cap too small). */
+int vult_base64_decode_to(uint8_t *out, size_t out_cap, size_t *out_len, const char *text,
+                          size_t text_len) VULTFS_WUR;
 
 /* RFC 3339 UTC text of created_at ("2024-05-01T12:00:00Z", with
  * fractional seconds when nanos != 0) into buf; "" when unset. */

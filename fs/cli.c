@@ -17,9 +17,6 @@ const char *cli_decode_reason(int err)
         return "not a Vultisig backup, or truncated or corrupt";
     case -EFBIG:
         return "too large for a Vultisig backup";
-    case -ENOTSUP:
-        return "a 2024 .dat backup, which vultfs does not read: export the vault again "
-               "from the Vultisig app (Settings, Backup) to get a .vult file";
     case -ENOMEM:
         return "out of memory";
     default:
@@ -145,7 +142,11 @@ int cli_set_export(struct store *store, bool none, const char *password_file,
     } else {
         ret = store_set_export(store, passphrase->text, passphrase->len, scheme);
     }
-    if (ret < 0)
+    if (ret == -EINVAL)
+        log_err("the export password%s is blank or only white space, which the Vultisig "
+                "apps refuse: give another with --export-password-file",
+                none || password_file ? "" : " (the store passphrase)");
+    else if (ret < 0)
         log_err("cannot set up exports: %s", strerror(-ret));
     return ret;
 }

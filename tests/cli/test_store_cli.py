@@ -30,7 +30,7 @@ needs_fixtures = pytest.mark.skipif(
     not FIXTURES or not Path(FIXTURES).is_dir(), reason="VULTFS_FIXTURES is not set"
 )
 
-FAKE_MARKER = "FAKE-KEYSHARE"
+FAKE_MARKER = "FAKEKEYSHARE"
 PASSPHRASE = "correct horse battery staple"
 MiB = 1 << 20
 

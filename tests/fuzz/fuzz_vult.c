@@ -6,7 +6,9 @@
  *   1. as a whole backup file: vult_decode with one fixed password (so
  *      seeds encrypted with it reach the Vault parser), then
  *      vult_vault_parse of what it returns;
- *   2. as raw Vault protobuf bytes: vult_vault_parse directly.
+ *   2. as raw Vault protobuf bytes: vult_vault_parse directly;
+ *   3. as the JSON inside a 2024 .dat: hex-encoded, then vult_decode (the
+ *      .dat reader; encrypted .dat seeds reach it through way 1).
  * Whatever parses is then pushed through the rest of the codec (the
  * presentation helpers, vult_vault_encode, vult_encode) and must come back
  * the same: a crash, a sanitizer report or a failed round trip is a bug.
@@ -19,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "alloc.h"
 #include "backup_crypto.h"
@@ -124,14 +128,15 @@ static void check_file_round_trip(const uint8_t *vault, size_t vault_len)
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Decodes a whole file: what decodes must be a Vault that parses and
+ * survives the .vult round trip; what does not leaves nothing behind. */
+static void check_decode(const uint8_t *data, size_t size, const struct vult_password *pw,
+                         size_t pw_count)
 {
-    const struct vult_password pw = {FUZZ_PASSWORD, sizeof(FUZZ_PASSWORD) - 1};
     struct vult_file file;
     struct vult_vault vault;
 
-    /* 1. A whole backup file. */
-    if (vult_decode(&file, data, size, &pw, 1, cache) == 0) {
+    if (vult_decode(&file, data, size, pw, pw_count, cache) == 0) {
         /* vult_decode promised a Vault that parses. */
         FUZZ_ASSERT(file.vault_bytes != NULL);
         FUZZ_ASSERT(file.version == VULT_CONTAINER_VERSION);
@@ -142,11 +147,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(file.vault_bytes == NULL && file.vault_len == 0);
     }
     vult_file_clear(&file);
+}
+
+/* Hex-encodes JSON-looking input and decodes it as a plain .dat. */
+static void check_dat_json(const uint8_t *data, size_t size)
+{
+    if (size == 0 || data[0] != '{' || size > VULT_MAX_FILE_BYTES / 2)
+        return;
+    char *hex = malloc(size * 2 + 1);
+    FUZZ_ASSERT(hex != NULL);
+    sodium_bin2hex(hex, size * 2 + 1, data, size);
+    check_decode((const uint8_t *)hex, size * 2, NULL, 0);
+    free(hex);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const struct vult_password pw = {FUZZ_PASSWORD, sizeof(FUZZ_PASSWORD) - 1};
+    struct vult_vault vault;
+
+    /* 1. A whole backup file. */
+    check_decode(data, size, &pw, 1);
 
     /* 2. Raw Vault protobuf bytes. */
     if (vult_vault_parse(&vault, data, size) == 0) {
         check_vault(&vault);
         check_file_round_trip(data, size);
     }
+
+    /* 3. The JSON of a .dat, as the apps wrote it: hex text. */
+    check_dat_json(data, size);
     return 0;
 }

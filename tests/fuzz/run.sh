@@ -47,6 +47,16 @@ while True:
         break
 open(sys.argv[2], "wb").write(base64.b64decode(outer[i:i + n]))
 EOF
+# 2024 .dat seeds (tests/tools/mkdat.js): plain hex, iOS (AES-GCM) and
+# Android (AES-CBC, base64 lines) with the fixed password, and the JSON
+# itself for the target's .dat JSON path.
+if command -v node >/dev/null; then
+    for form in plain-wrapped plain-bare ios android; do
+        node tests/tools/mkdat.js "$form" "$password" </dev/null >"$seeds/$form.dat"
+    done
+    /usr/bin/python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(open(sys.argv[1]).read()))' \
+        "$seeds/plain-wrapped.dat" >"$seeds/dat.json"
+fi
 if [ -d ../shared/fixtures ]; then
     find ../shared/fixtures -maxdepth 1 -type f \( -name '*.vult' -o -name '*.bak' \) \
         -exec cp -f {} "$seeds/" \;

@@ -1,8 +1,8 @@
 /*
  * mkvault: writes SYNTHETIC Vultisig backup files for tests and the demo.
  *
- * Every key share it makes is fake and says so ("FAKE-KEYSHARE-NOT-A-REAL-
- * SECRET ...", the same text as tests/unit/synth.h), so nothing it writes can
+ * Every key share it makes is fake and says so (it holds "FAKEKEYSHARE",
+ * as tests/unit/synth.h writes it), so nothing it writes can
  * sign anything. Two modes:
  *
  *   - a synthetic vault from the options (defaults below);
@@ -36,7 +36,6 @@
 #include "pb.h"
 #include "vult.h"
 
-#define FAKE_MARKER "FAKE-KEYSHARE-NOT-A-REAL-SECRET"
 #define PASSWORD_MAX_BYTES 4096
 
 static const char usage_text[] =
@@ -242,17 +241,24 @@ static int set_signers(struct vult_vault *v, struct workspace *ws, const char *l
 }
 
 /* Fake key share text, as tests/unit/synth.h writes it. */
-static int fake_share(struct workspace *ws, size_t i, const char *kind, struct vult_str name,
-                      struct vult_str device, const char *tag)
+static int fake_share(struct workspace *ws, size_t i, const char *kind, const struct vult_vault *v,
+                      const char *tag)
 {
-    int n = snprintf(NULL, 0, FAKE_MARKER " %s %.*s %.*s %s", kind, (int)name.len, name.ptr,
-                     (int)device.len, device.ptr, tag ? tag : "");
-    ws->fake_shares[i] = malloc((size_t)n + 1);
-    if (!ws->fake_shares[i])
+    int n = snprintf(NULL, 0, "%s %.*s %.*s %s", kind, (int)v->name.len, v->name.ptr,
+                     (int)v->local_party_id.len, v->local_party_id.ptr, tag ? tag : "");
+    size_t cap = 2 * (size_t)n + 64;
+    char *text = malloc((size_t)n + 1);
+
+    ws->fake_shares[i] = malloc(cap);
+    if (!text || !ws->fake_shares[i]) {
+        free(text);
         return fail(1, "out of memory");
-    snprintf(ws->fake_shares[i], (size_t)n + 1, FAKE_MARKER " %s %.*s %.*s %s", kind,
-             (int)name.len, name.ptr, (int)device.len, device.ptr, tag ? tag : "");
-    return 0;
+    }
+    snprintf(text, (size_t)n + 1, "%s %.*s %.*s %s", kind, (int)v->name.len, v->name.ptr,
+             (int)v->local_party_id.len, v->local_party_id.ptr, tag ? tag : "");
+    n = synth_fake_share(ws->fake_shares[i], cap, (unsigned)v->lib_type, text);
+    free(text);
+    return n < 0 ? fail(1, "fake key share too long") : 0;
 }
 
 static int build_synthetic(struct vult_vault *v, struct workspace *ws, const struct options *o)
@@ -270,12 +276,12 @@ static int build_synthetic(struct vult_vault *v, struct workspace *ws, const str
     v->reshare_prefix = str_of(o->prefix ? o->prefix : "");
     v->lib_type = o->lib >= 0 ? (uint64_t)o->lib : VULT_LIB_DKLS;
 
-    if (fake_share(ws, 0, "ecdsa", v->name, v->local_party_id, o->tag))
+    if (fake_share(ws, 0, "ecdsa", v, o->tag))
         return 1;
     v->key_shares[0] = (struct vult_key_share){v->public_key_ecdsa, str_of(ws->fake_shares[0])};
     v->key_share_count = 1;
     if (!o->incomplete) {
-        if (fake_share(ws, 1, "eddsa", v->name, v->local_party_id, o->tag))
+        if (fake_share(ws, 1, "eddsa", v, o->tag))
             return 1;
         v->key_shares[1] =
             (struct vult_key_share){v->public_key_eddsa, str_of(ws->fake_shares[1])};
@@ -366,7 +372,7 @@ static int override_from(struct vult_vault *v, struct workspace *ws, const struc
             const char *kind = vult_str_eq(ks->public_key, v->public_key_ecdsa)   ? "ecdsa"
                                : vult_str_eq(ks->public_key, v->public_key_eddsa) ? "eddsa"
                                                                              : "other";
-            if (fake_share(ws, i, kind, v->name, v->local_party_id, o->tag))
+            if (fake_share(ws, i, kind, v, o->tag))
                 return 1;
             ks->keyshare = str_of(ws->fake_shares[i]);
         }

@@ -178,6 +178,134 @@ static void test_pbkdf2_vectors(void)
     }
 }
 
+/* The libsodium loop backup_crypto used before nettle: kept here as an
+ * independent reference, so that nettle's PBKDF2 is not trusted blindly. */
+static void reference_pbkdf2(uint8_t *out, size_t out_len, const uint8_t *password,
+                             size_t password_len, const uint8_t *salt, size_t salt_len,
+                             uint32_t iterations)
+{
+    crypto_auth_hmacsha256_state keyed, st;
+    uint8_t u[32], t[32], counter[4];
+
+    crypto_auth_hmacsha256_init(&keyed, password, password_len);
+    for (uint32_t block = 1; out_len > 0; block++) {
+        counter[0] = (uint8_t)(block >> 24);
+        counter[1] = (uint8_t)(block >> 16);
+        counter[2] = (uint8_t)(block >> 8);
+        counter[3] = (uint8_t)block;
+        st = keyed;
+        crypto_auth_hmacsha256_update(&st, salt, salt_len);
+        crypto_auth_hmacsha256_update(&st, counter, sizeof counter);
+        crypto_auth_hmacsha256_final(&st, u);
+        memcpy(t, u, sizeof t);
+        for (uint32_t n = 1; n < iterations; n++) {
+            st = keyed;
+            crypto_auth_hmacsha256_update(&st, u, sizeof u);
+            crypto_auth_hmacsha256_final(&st, u);
+            for (size_t i = 0; i < sizeof t; i++)
+                t[i] ^= u[i];
+        }
+        size_t take = out_len < sizeof t ? out_len : sizeof t;
+        memcpy(out, t, take);
+        out += take;
+        out_len -= take;
+    }
+}
+
+/* Random passwords (past the 64-byte HMAC block too), salts, lengths and
+ * counts: nettle's PBKDF2 must agree with the reference on every one. */
+static void test_pbkdf2_cross_check(void)
+{
+    uint8_t password[200], salt[100], want[100], got[101];
+    int mismatches = 0;
+
+    for (int round = 0; round < 300; round++) {
+        size_t pw_len = randombytes_uniform(sizeof password + 1);
+        size_t salt_len = randombytes_uniform(sizeof salt + 1);
+        size_t out_len = 1 + randombytes_uniform(sizeof want);
+        uint32_t iterations = 1 + randombytes_uniform(round < 290 ? 40 : 3000);
+
+        randombytes_buf(password, pw_len);
+        randombytes_buf(salt, salt_len);
+        reference_pbkdf2(want, out_len, password, pw_len, salt, salt_len, iterations);
+        memset(got, 0xee, sizeof got);
+        backup_crypto_pbkdf2_sha256(got, out_len, password, pw_len, salt, salt_len, iterations);
+        mismatches += memcmp(got, want, out_len) != 0 || got[out_len] != 0xee;
+    }
+    CHECK_EQ_INT(mismatches, 0);
+
+    /* 0 iterations is treated as 1, as before. */
+    backup_crypto_pbkdf2_sha256(got, 32, (const uint8_t *)"pw", 2, (const uint8_t *)"s", 1, 0);
+    reference_pbkdf2(want, 32, (const uint8_t *)"pw", 2, (const uint8_t *)"s", 1, 1);
+    CHECK(memcmp(got, want, 32) == 0);
+}
+
+static void test_blank_passwords(void)
+{
+    static const char *const blank[] = {"", " ", "   ", "\t\n", " \r\n\v\f",
+                                        "\xc2\xa0", "\xe3\x80\x80 ", "\xe2\x80\x8a"};
+    static const char *const not_blank[] = {"a", " a ", "\xc2\xa0x", "\xe2\x80\x8b",
+                                            "\xc2", ".", "\xe2\x80"};
+    for (size_t i = 0; i < sizeof blank / sizeof blank[0]; i++)
+        CHECK(backup_crypto_password_is_blank(blank[i], strlen(blank[i])));
+    for (size_t i = 0; i < sizeof not_blank / sizeof not_blank[0]; i++)
+        CHECK(!backup_crypto_password_is_blank(not_blank[i], strlen(not_blank[i])));
+    /* A NUL is a byte of the password, not white space. */
+    CHECK(!backup_crypto_password_is_blank(" \0 ", 3));
+}
+
+/* Candidates: the magic for the first `magic_first` attempts, then a
+ * nonce that names its attempt. */
+static void magic_then_plain(uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES], uint8_t attempt, void *ctx)
+{
+    unsigned magic_first = *(const unsigned *)ctx;
+    memset(nonce, 0x5a, BACKUP_CRYPTO_NONCE_BYTES);
+    if (attempt < magic_first)
+        memcpy(nonce, "VLT\x02", 4);
+    nonce[11] = attempt;
+}
+
+static void test_nonce_never_looks_current(void)
+{
+    uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES], again[BACKUP_CRYPTO_NONCE_BYTES];
+    unsigned magic_first = 2;
+
+    /* Legacy: candidates that start with VLT 0x02 are passed over, always
+     * to the same next one. */
+    CHECK_EQ_INT(backup_crypto_pick_nonce(nonce, BACKUP_CRYPTO_LEGACY, magic_then_plain,
+                                          &magic_first), 0);
+    CHECK(memcmp(nonce, "VLT\x02", 4) != 0 && nonce[11] == 2);
+    CHECK_EQ_INT(backup_crypto_pick_nonce(again, BACKUP_CRYPTO_LEGACY, magic_then_plain,
+                                          &magic_first), 0);
+    CHECK(memcmp(nonce, again, sizeof nonce) == 0);
+    /* The current scheme puts the magic before the nonce: any nonce works. */
+    CHECK_EQ_INT(backup_crypto_pick_nonce(nonce, BACKUP_CRYPTO_CURRENT, magic_then_plain,
+                                          &magic_first), 0);
+    CHECK(nonce[11] == 0);
+    magic_first = 256;
+    CHECK_EQ_INT(backup_crypto_pick_nonce(nonce, BACKUP_CRYPTO_LEGACY, magic_then_plain,
+                                          &magic_first), -EAGAIN);
+
+    /* The export nonce: attempt 0 is the keyed hash exports always used
+     * (their bytes do not change), deterministic, and per plaintext. */
+    uint8_t hash_key[32], export_key[BACKUP_CRYPTO_KEY_BYTES], want[BACKUP_CRYPTO_NONCE_BYTES];
+    uint8_t scheme_byte = BACKUP_CRYPTO_LEGACY;
+    crypto_generichash_state st;
+    fixed_bytes(hash_key, sizeof hash_key, 1);
+    fixed_bytes(export_key, sizeof export_key, 7);
+    crypto_generichash_init(&st, hash_key, sizeof hash_key, sizeof want);
+    crypto_generichash_update(&st, &scheme_byte, 1);
+    crypto_generichash_update(&st, export_key, sizeof export_key);
+    crypto_generichash_update(&st, (const uint8_t *)"share", 5);
+    crypto_generichash_final(&st, want, sizeof want);
+    CHECK_EQ_INT(backup_crypto_export_nonce(nonce, BACKUP_CRYPTO_LEGACY, hash_key, sizeof hash_key,
+                                            export_key, (const uint8_t *)"share", 5), 0);
+    CHECK(memcmp(nonce, want, sizeof want) == 0);
+    CHECK_EQ_INT(backup_crypto_export_nonce(again, BACKUP_CRYPTO_LEGACY, hash_key, sizeof hash_key,
+                                            export_key, (const uint8_t *)"shard", 5), 0);
+    CHECK(memcmp(nonce, again, sizeof nonce) != 0);
+}
+
 static void test_detect_and_layout(void)
 {
     uint8_t blob[BACKUP_CRYPTO_CURRENT_OVERHEAD + 1] = {'V', 'L', 'T', 0x02};
@@ -561,6 +689,9 @@ int main(void)
         return check_done("backup_crypto");
 
     test_pbkdf2_vectors();
+    test_pbkdf2_cross_check();
+    test_blank_passwords();
+    test_nonce_never_looks_current();
     test_detect_and_layout();
     test_synthetic();
 

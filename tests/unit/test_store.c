@@ -1275,7 +1275,7 @@ static void test_vault_json_and_names(const char *fx)
         CHECK_EQ_INT(store_vault_json(&jsons[i], &len, s, v), 0);
         if (!jsons[i])
             continue;
-        CHECK(strstr(jsons[i], "FAKE-KEYSHARE") == NULL);
+        CHECK(strstr(jsons[i], "FAKEKEYSHARE") == NULL);
         CHECK(strstr(jsons[i], "imported") == NULL);
         CHECK(strstr(jsons[i], "keyshare") == NULL);
         char when[32];
@@ -1316,7 +1316,7 @@ static void test_vault_json_and_names(const char *fx)
     }
     char *list = NULL;
     CHECK_EQ_INT(store_list_json(&list, s), 0);
-    CHECK(list && strstr(list, "FAKE-KEYSHARE") == NULL);
+    CHECK(list && strstr(list, "FAKEKEYSHARE") == NULL);
     CHECK(list && strstr(list, "Synth Vault-1234") != NULL);
     alloc_free(list);
 

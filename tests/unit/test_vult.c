@@ -471,10 +471,10 @@ static void test_garbage(void)
     /* base64 of a valid container holding base64 of garbage */
     CHECK_EQ_INT(vult_decode(&file, (const uint8_t *)"CAESBEFBQUE=", 12, NULL, 0, NULL), -EINVAL);
 
-    /* a 2024 .dat file: hex of JSON */
+    /* a 2024 .dat file (hex of JSON) without the fields of a vault */
     static const char dat[] = "7b226e616d65223a2274657374227d";
     CHECK_EQ_INT(vult_decode(&file, (const uint8_t *)dat, sizeof(dat) - 1, NULL, 0, NULL),
-                 -ENOTSUP);
+                 -EINVAL);
 
     /* random bytes and random base64 text: always a clean error */
     int accepted = 0;
@@ -499,6 +499,147 @@ static void test_garbage(void)
     free(huge);
 }
 
+/* ---- strict base64 and key share shapes --------------------------------- */
+
+static void test_base64_rules(void)
+{
+    static const char *const good[] = {"", "QQ==", "QUI=", "QUJD", "+/+/", "AAAAQQ=="};
+    static const char *const bad[] = {"Q", "QQ=", "QR==", "QUJ=", "A===", "====", "=AAA",
+                                      "QQ=A", "QQ==QUJD", "QU I=", "QUJD\n", "QU-D", "QU_D"};
+    uint8_t out[16];
+    size_t out_len;
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        CHECK(vult_base64_is_canonical(good[i], strlen(good[i])));
+        CHECK_EQ_INT(vult_base64_decode_to(out, sizeof(out), &out_len, good[i], strlen(good[i])), 0);
+    }
+    CHECK(vult_base64_decode_to(out, sizeof(out), &out_len, "QUJD", 4) == 0 && out_len == 3 &&
+          memcmp(out, "ABC", 3) == 0);
+    CHECK(vult_base64_decode_to(out, sizeof(out), &out_len, "QQ==", 4) == 0 && out_len == 1 &&
+          out[0] == 'A');
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK(!vult_base64_is_canonical(bad[i], strlen(bad[i])));
+        CHECK_EQ_INT(vult_base64_decode_to(out, sizeof(out), &out_len, bad[i], strlen(bad[i])),
+                     -EINVAL);
+    }
+    /* Debian's libsodium reads 0x80-0xFF as '/': here each is refused. */
+    for (unsigned byte = 0x80; byte <= 0xff; byte++) {
+        char text[] = "QUJD/UJD";
+        text[4] = (char)byte;
+        CHECK(!vult_base64_is_canonical(text, 8));
+    }
+}
+
+/* The .vult text of vault bytes with `byte` written at `pos` of the outer
+ * text (layer 0) or of the inner base64 inside the container (layer 1). */
+static char *text_with_byte(size_t *len, const uint8_t *vault, size_t vault_len, int layer,
+                            size_t pos, uint8_t byte)
+{
+    char *text = encode_with(len, vault, vault_len, BACKUP_CRYPTO_NONE, "");
+    if (!text || layer == 0) {
+        if (text)
+            text[pos] = (char)byte;
+        return text;
+    }
+    uint8_t *outer = malloc(*len);
+    size_t outer_len;
+    if (sodium_base642bin(outer, *len, text, *len, NULL, &outer_len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+        free(outer);
+        alloc_free(text);
+        return NULL;
+    }
+    /* The container starts 08 01 12 <varint length>: the inner text follows. */
+    size_t start = 3;
+    while (outer[start] & 0x80)
+        start++;
+    outer[start + 1 + pos] = byte;
+    char *again = malloc(*len + 1);
+    sodium_bin2base64(again, *len + 1, outer, outer_len, sodium_base64_VARIANT_ORIGINAL);
+    memcpy(text, again, *len);
+    free(again);
+    free(outer);
+    return text;
+}
+
+static void test_bytes_outside_alphabet(void)
+{
+    uint8_t *vault;
+    size_t vault_len;
+    int accepted = 0, not_einval = 0;
+
+    CHECK_EQ_INT(synth_vault(&vault, &vault_len, &base_spec), 0);
+    size_t inner_len = (vault_len + 2) / 3 * 4;
+    for (int layer = 0; layer < 2; layer++) {
+        size_t limit = layer == 0 ? vult_encoded_len(vault_len, BACKUP_CRYPTO_NONE) : inner_len;
+        const size_t positions[] = {0, 1, limit / 2, limit - 3};
+        for (size_t p = 0; p < sizeof(positions) / sizeof(positions[0]); p++) {
+            for (unsigned byte = 0x80; byte <= 0xff; byte++) {
+                size_t len;
+                struct vult_file file;
+                char *text = text_with_byte(&len, vault, vault_len, layer, positions[p],
+                                            (uint8_t)byte);
+                CHECK(text != NULL);
+                if (!text)
+                    continue;
+                int ret = vult_decode(&file, (uint8_t *)text, len, NULL, 0, NULL);
+                accepted += ret == 0;
+                not_einval += ret != -EINVAL;
+                vult_file_clear(&file);
+                alloc_free(text);
+            }
+        }
+    }
+    CHECK_EQ_INT(accepted, 0);
+    CHECK_EQ_INT(not_einval, 0);
+    alloc_secret_free(vault);
+}
+
+/* A key share is JSON text (GG20) or canonical base64 (DKLS; early DKLS
+ * files lack lib_type, so GG20 takes base64 too). */
+static void test_key_share_shapes(void)
+{
+    static const struct {
+        unsigned lib_type;
+        const char *keyshare;
+        int want;
+    } cases[] = {
+        {VULT_LIB_GG20, "{\"share\": \"x\"}", 0},
+        {VULT_LIB_GG20, "QUJD", 0},
+        {VULT_LIB_GG20, "plain words", -EINVAL},
+        {VULT_LIB_GG20, "{\"unterminated\"", -EINVAL},
+        {VULT_LIB_GG20, "{\"bad utf-8\": \"\xff\"}", -EINVAL},
+        {VULT_LIB_DKLS, "QUJD", 0},
+        {VULT_LIB_DKLS, "QUI=", 0},
+        {VULT_LIB_DKLS, "{\"share\": \"x\"}", -EINVAL},
+        {VULT_LIB_DKLS, "QUJ=", -EINVAL},
+        {VULT_LIB_DKLS, "QUJ", -EINVAL},
+        {VULT_LIB_DKLS, "QU\x80" "D", -EINVAL},
+        {VULT_LIB_KEYIMPORT, "QU-D", -EINVAL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct vult_vault v, parsed;
+        uint8_t *bytes;
+        size_t len;
+        memset(&v, 0, sizeof(v));
+        v.name = (struct vult_str){"Shapes", 6};
+        v.public_key_ecdsa = (struct vult_str){"02aa", 4};
+        v.local_party_id = (struct vult_str){"dev", 3};
+        v.signers[0] = v.local_party_id;
+        v.signer_count = 1;
+        v.lib_type = cases[i].lib_type;
+        v.key_shares[0] = (struct vult_key_share){v.public_key_ecdsa,
+                                                  {cases[i].keyshare, strlen(cases[i].keyshare)}};
+        v.key_share_count = 1;
+        CHECK_EQ_INT(vult_vault_encode(&bytes, &len, &v), 0);
+        int ret = vult_vault_parse(&parsed, bytes, len);
+        if (ret != cases[i].want)
+            fprintf(stderr, "key share case %zu\n", i);
+        CHECK_EQ_INT(ret, cases[i].want);
+        alloc_secret_free(bytes);
+    }
+}
+
 int main(void)
 {
     if (backup_crypto_init() < 0) {
@@ -510,5 +651,8 @@ int main(void)
     test_encoding_shape();
     test_vault_rules();
     test_garbage();
+    test_base64_rules();
+    test_bytes_outside_alphabet();
+    test_key_share_shapes();
     return check_done("vult");
 }
