@@ -53,7 +53,7 @@ NETWORK_ERRORS = ("ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "ECONNREF
 PASSPHRASE = "sdk interop store passphrase"
 EXPORT_PASSWORD = "sdk interop export password"
 SYNTHETIC_PASSWORD = "synthetic input password"
-FAKE_MARKER = "FAKE-KEYSHARE"
+FAKE_MARKER = "FAKEKEYSHARE"
 
 # From ../shared/fixtures/MANIFEST.md: every .vult and .bak file and its
 # password (None: unencrypted).
