@@ -90,11 +90,9 @@ int cli_parse_scheme(enum backup_crypto_scheme *scheme, const char *text)
     return 0;
 }
 
-int cli_open_store(struct store **out, const char *dir, const struct secret *passphrase)
+/* One clear line for each way opening a store fails. */
+static int report_open(int ret, const char *dir, int busy_pid)
 {
-    int busy_pid = 0;
-    int ret = store_open(out, &busy_pid, dir, passphrase->text, passphrase->len);
-
     switch (ret) {
     case 0:
         break;
@@ -123,6 +121,31 @@ int cli_open_store(struct store **out, const char *dir, const struct secret *pas
         break;
     }
     return ret;
+}
+
+int cli_open_store(struct store **out, const char *dir, const struct secret *passphrase)
+{
+    int busy_pid = 0;
+    int ret = store_open(out, &busy_pid, dir, passphrase->text, passphrase->len);
+    return report_open(ret, dir, busy_pid);
+}
+
+int cli_open_store_readonly(struct store **out, const char *dir, const struct secret *passphrase)
+{
+    return report_open(store_open_readonly(out, dir, passphrase->text, passphrase->len), dir, 0);
+}
+
+int cli_confirm_name(const char *prompt, const char *name, const char *command)
+{
+    struct secret answer;
+
+    if (secret_from_tty(&answer, prompt, 1) < 0) {
+        log_err("%s needs a terminal to confirm, or --yes", command);
+        return -ENOTTY;
+    }
+    bool confirmed = strcmp(answer.text, name) == 0;
+    secret_free(&answer);
+    return confirmed ? 0 : -ECANCELED;
 }
 
 int cli_set_export(struct store *store, bool none, const char *password_file,
