@@ -35,6 +35,29 @@ def test_forget_one_superseded_epoch(tmp_path, store, pp):
     assert fsck.returncode == 0 and "0 unreferenced" in fsck.stdout
 
 
+def test_a_forgotten_epoch_stays_stale(tmp_path, store, pp):
+    """Re-importing the share of a forgotten epoch is refused as stale, not
+    taken as a new epoch (which would make an old share current again)."""
+    e1, e2, e3 = three_epochs(tmp_path, store, pp)
+    r = run([VULTFS, "forget", "--passphrase-file", pp, "--epoch", "2", "--yes", store, "Thrice"])
+    assert r.returncode == 0, r.stderr
+    before = snapshot(store)
+    for share in (e2, e1):
+        r = run([VULTFS, "import", "--passphrase-file", pp, store, share])
+        assert r.returncode == 1, (share, r.stdout)
+        assert "refused, stale" in r.stderr
+    assert "epoch 2, destroyed on purpose" in run(
+        [VULTFS, "import", "--passphrase-file", pp, store, e2]).stderr
+    assert snapshot(store) == before
+    assert epochs(store, pp, "Thrice") == [(1, False), (3, True)]
+    r = run([VULTFS, "check", "--json", "--passphrase-file", pp, store, e2])
+    assert r.returncode == 1 and '"status": "stale"' in r.stdout, r.stdout
+    # a new generation after it still gets a new number
+    e4 = mkvault(tmp_path / "e4.vult", "--from", e3, "--signers", "a,d", "--tag", "4")
+    import_ok(store, pp, e4)
+    assert epochs(store, pp, "Thrice") == [(1, False), (3, False), (4, True)]
+
+
 def test_never_the_current_epoch_and_nothing_changes(tmp_path, store, pp):
     three_epochs(tmp_path, store, pp)
     before = snapshot(store)

@@ -104,6 +104,37 @@ static void test_forget_epoch(struct store *store)
     CHECK_EQ_INT(rep.records_orphaned, 0);
 }
 
+/* After forget --epoch, that generation is stale for good: at the root and
+ * restored into history/ alike, and the rules still see the epoch. */
+static void test_forgotten_stays_stale(struct store *store)
+{
+    char dir_name[256];
+    snprintf(dir_name, sizeof(dir_name), "%s", store_vault_at(store, 0)->dir_name);
+    struct store_target history = {.dir_name = dir_name, .history_slot = 1};
+    struct store_import_result result;
+    size_t len = 0;
+    char *text = synth_file(&gen1, &len);
+
+    CHECK(text != NULL);
+    CHECK_EQ_INT(store_import(store, (const uint8_t *)text, len, NULL, &result), -EEXIST);
+    CHECK_EQ_INT(result.outcome, EPOCHS_STALE);
+    CHECK_EQ_INT(result.epoch, 1);
+    CHECK(strstr(result.reason, "destroyed on purpose") != NULL);
+    CHECK_EQ_INT(store_import(store, (const uint8_t *)text, len, &history, &result), -EEXIST);
+    CHECK_EQ_INT(result.outcome, EPOCHS_STALE);
+    alloc_free(text);
+    CHECK_EQ_INT(store_vault_count(store), 1);
+    CHECK_EQ_INT(store_vault_at(store, 0)->epoch_count, 1);
+
+    struct epochs_entry *entries = NULL;
+    size_t count = 0;
+    CHECK_EQ_INT(store_vault_entries(&entries, &count, store, store_vault_at(store, 0)), 0);
+    CHECK_EQ_INT(count, 2);
+    for (size_t i = 0; i < count; i++)
+        CHECK_EQ_INT(entries[i].current, entries[i].number == 2);
+    alloc_free(entries);
+}
+
 int main(void)
 {
     char tmpl[] = "/tmp/vultfs-read-XXXXXX";
@@ -122,7 +153,14 @@ int main(void)
         CHECK_EQ_INT(import_spec(store, &gen2), 0);
         test_entries_are_the_rules_digests(store);
         test_forget_epoch(store);
+        test_forgotten_stays_stale(store);
     }
+    store_close(store);
+    /* and after reopening: the marker is in the index */
+    store = NULL;
+    CHECK_EQ_INT(store_open(&store, NULL, dir, PASS, PASS_LEN), 0);
+    if (store)
+        test_forgotten_stays_stale(store);
     store_close(store);
     tmpstore_remove(tmpl);
     return check_done("store_read");
