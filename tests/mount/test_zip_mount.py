@@ -39,3 +39,29 @@ def test_zip_with_a_refused_entry_fails_close_with_its_errno(m, vaults, lib):
     data = zip_bytes([("other.vult", other), ("fresh.vult", fresh)])
     assert lib.write_close(m / "mixed.zip", data) == ("close", errno.EPERM)
     assert sorted(os.listdir(m.mnt)) == ["Zip C", "Zip D"]  # the good entry was stored
+
+
+def test_a_zip_larger_than_the_import_cap_can_be_copied_in(m, vaults, lib, tmp_path):
+    """The apps' zips may reach 20 MiB; a .vult is capped at max_import
+    (1 MiB by default). A zip in the root gets the zip's cap, so cp of a
+    3 MiB zip works, and one over the apps' limits is refused."""
+    import shutil
+    a = vaults.make(name="Zip E", ecdsa="02" + "e5" * 32).read_bytes()
+    big = tmp_path / "vaults_backup_2026-01-02_030405.zip"
+    with zipfile.ZipFile(big, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("Zip E-e5e5-share1of2.vult", a)
+        z.writestr("photo.jpg", os.urandom(3 << 20))  # not a backup: skipped
+    assert big.stat().st_size > 3 << 20
+    shutil.copyfile(big, m / big.name)
+    assert os.listdir(m.mnt) == ["Zip E"]
+    assert m.log_has(r"photo\.jpg: skipped")
+
+    m.expect(r"too large: larger than the import limit")
+    huge = tmp_path / "huge.zip"
+    with zipfile.ZipFile(huge, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("huge.vult", os.urandom(22 << 20))
+    with open(huge, "rb") as f:
+        assert lib.write_close(m / "huge.zip", f.read()) == ("write", errno.EFBIG)
+    assert os.listdir(m.mnt) == ["Zip E"]
+    # and a .vult stays held to the import cap
+    assert lib.write_close(m / "big.vult", b"x" * (2 << 20)) == ("write", errno.EFBIG)
