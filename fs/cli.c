@@ -174,7 +174,8 @@ int cli_set_export(struct store *store, bool none, const char *password_file,
     return ret;
 }
 
-int cli_add_import_passwords(struct store *store, const char *path)
+int cli_each_password_line(const char *path, int (*add)(void *ctx, const struct secret *line),
+                           void *ctx)
 {
     struct secret *lines = NULL;
     size_t count = 0;
@@ -188,10 +189,20 @@ int cli_add_import_passwords(struct store *store, const char *path)
         return ret;
     }
     for (size_t i = 0; i < count && ret == 0; i++)
-        ret = store_add_import_password(store, lines[i].text, lines[i].len);
+        ret = add(ctx, &lines[i]);
     if (ret < 0)
         log_err("import passwords from %s: %s", path,
                 ret == -ENOSPC ? "too many" : strerror(-ret));
     secret_free_list(lines, count);
     return ret;
+}
+
+static int add_to_store(void *ctx, const struct secret *line)
+{
+    return store_add_import_password(ctx, line->text, line->len);
+}
+
+int cli_add_import_passwords(struct store *store, const char *path)
+{
+    return cli_each_password_line(path, add_to_store, store);
 }

@@ -46,6 +46,11 @@ int cli_confirm_name(const char *prompt, const char *name, const char *command);
 int cli_set_export(struct store *store, bool none, const char *password_file,
                    enum backup_crypto_scheme scheme, const struct secret *passphrase);
 
+/* Calls add for each line of the passwords file path (NULL: none), up to
+ * the first error, which it returns; logs one line naming path on failure. */
+int cli_each_password_line(const char *path, int (*add)(void *ctx, const struct secret *line),
+                           void *ctx);
+
 /* Each line of path (may be NULL) becomes an import password. Logs. */
 int cli_add_import_passwords(struct store *store, const char *path);
 

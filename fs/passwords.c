@@ -9,7 +9,7 @@
 #include <sodium.h>
 
 #include "alloc.h"
-#include "log.h"
+#include "cli.h"
 
 int passwords_add(struct passwords *set, const struct secret *secret)
 {
@@ -26,22 +26,14 @@ int passwords_add(struct passwords *set, const struct secret *secret)
     return 0;
 }
 
+static int add_line(void *ctx, const struct secret *line)
+{
+    return passwords_add(ctx, line);
+}
+
 int passwords_add_lines(struct passwords *set, const char *path)
 {
-    struct secret *lines = NULL;
-    size_t count = 0;
-    int ret;
-
-    if (!path)
-        return 0;
-    ret = secret_lines_from_file(&lines, &count, path);
-    for (size_t i = 0; ret == 0 && i < count; i++)
-        ret = passwords_add(set, &lines[i]);
-    secret_free_list(lines, count);
-    if (ret < 0)
-        log_err("cannot read the passwords in %s: %s", path,
-                ret == -ENOSPC ? "more than 64" : strerror(-ret));
-    return ret;
+    return cli_each_password_line(path, add_line, set);
 }
 
 void passwords_free(struct passwords *set)

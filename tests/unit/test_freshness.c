@@ -9,29 +9,44 @@
 
 #include <sodium.h>
 
+#include "alloc.h"
 #include "check.h"
 #include "freshness.h"
+#include "synth.h"
 
-/* Digests of one repeated byte: generation g, device d, shares s. */
-static struct epochs_entry entry(uint32_t number, bool current, int g, int d, int s)
+/* What the rules know of a synthetic share: epochs_describe, as the store
+ * fills its own entries, so these follow whatever the rules compare. */
+static struct epochs_entry described(const char *device, const char *signers0,
+                                     const char *signers1, const char *signers2,
+                                     const char *tag, uint32_t number, bool current)
 {
+    struct synth_spec spec = {.name = "Fresh", .device = device,
+                              .signers = {signers0, signers1, signers2}, .lib_type = 1,
+                              .share_tag = tag};
     struct epochs_entry e;
+    struct vult_vault v;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+
     memset(&e, 0, sizeof(e));
+    CHECK_EQ_INT(synth_vault(&bytes, &len, &spec), 0);
+    CHECK_EQ_INT(bytes ? vult_vault_parse(&v, bytes, len) : -1, 0);
+    if (bytes)
+        epochs_describe(&e, &v);
+    alloc_secret_free(bytes);
     e.number = number;
     e.current = current;
-    memset(e.generation, g, sizeof(e.generation));
-    memset(e.device, d, sizeof(e.device));
-    memset(e.shares, s, sizeof(e.shares));
     return e;
 }
 
-/* A vault reshared twice: epochs 1 and 2 in history, 3 current, device 7. */
+/* Device a's vault reshared twice: epochs 1 (a,b) and 2 (a,b,c) in
+ * history, 3 (a,c) current. */
 static const struct epochs_entry *three_epochs(void)
 {
     static struct epochs_entry held[3];
-    held[0] = entry(2, false, 0x20, 7, 0x21);
-    held[1] = entry(3, true, 0x30, 7, 0x31);
-    held[2] = entry(1, false, 0x10, 7, 0x11);
+    held[0] = described("a", "a", "b", "c", "2", 2, false);
+    held[1] = described("a", "a", "c", NULL, "3", 3, true);
+    held[2] = described("a", "a", "b", NULL, "1", 1, false);
     return held;
 }
 
@@ -41,47 +56,47 @@ static void test_against_held_vault(void)
     struct epochs_entry share;
     struct freshness f;
 
-    share = entry(0, false, 0x30, 7, 0x31);
+    share = described("a", "a", "c", NULL, "3", 0, false);
     f = freshness_classify(held, 3, &share, true, false);
     CHECK_EQ_INT(f.verdict, FRESHNESS_CURRENT);
     CHECK_EQ_INT(f.epoch, 3);
     CHECK(freshness_ok(f.verdict));
 
-    share = entry(0, false, 0x10, 7, 0x11);
+    share = described("a", "a", "b", NULL, "1", 0, false);
     f = freshness_classify(held, 3, &share, true, false);
     CHECK_EQ_INT(f.verdict, FRESHNESS_STALE);
     CHECK_EQ_INT(f.epoch, 1);
     CHECK_EQ_INT(f.superseded_by, 2); /* the next epoch, not the current one */
     CHECK(!freshness_ok(f.verdict));
 
-    share = entry(0, false, 0x20, 9, 0x29); /* another device's share of epoch 2 */
+    share = described("b", "a", "b", "c", "b2", 0, false); /* another device's, epoch 2 */
     f = freshness_classify(held, 3, &share, true, false);
     CHECK_EQ_INT(f.verdict, FRESHNESS_STALE);
     CHECK_EQ_INT(f.superseded_by, 3);
 
-    share = entry(0, false, 0x40, 7, 0x41);
+    share = described("a", "a", "d", NULL, "4", 0, false);
     f = freshness_classify(held, 3, &share, true, false);
     CHECK_EQ_INT(f.verdict, FRESHNESS_NEWER);
     CHECK(freshness_ok(f.verdict));
 
-    share = entry(0, false, 0x40, 9, 0x41); /* newer, another device, held one still signs */
+    share = described("d", "a", "d", NULL, "d4", 0, false); /* newer, another device */
     f = freshness_classify(held, 3, &share, true, false);
     CHECK_EQ_INT(f.verdict, FRESHNESS_OTHER_DEVICE);
     f = freshness_classify(held, 3, &share, true, true); /* the held device left */
     CHECK_EQ_INT(f.verdict, FRESHNESS_NEWER);
 
-    share = entry(0, false, 0x30, 9, 0x39);
+    share = described("c", "a", "c", NULL, "c3", 0, false);
     f = freshness_classify(held, 3, &share, true, false);
     CHECK_EQ_INT(f.verdict, FRESHNESS_OTHER_DEVICE);
     CHECK_EQ_INT(f.epoch, 3);
     CHECK(freshness_ok(f.verdict));
 
-    share = entry(0, false, 0x30, 7, 0x99);
+    share = described("a", "a", "c", NULL, "altered", 0, false);
     f = freshness_classify(held, 3, &share, true, false);
     CHECK_EQ_INT(f.verdict, FRESHNESS_ALTERED);
     CHECK(!freshness_ok(f.verdict));
 
-    share = entry(0, false, 0x30, 7, 0x31);
+    share = described("a", "a", "c", NULL, "3", 0, false);
     f = freshness_classify(held, 3, &share, false, false);
     CHECK_EQ_INT(f.verdict, FRESHNESS_INCOMPLETE);
     CHECK(!freshness_ok(f.verdict));
@@ -89,7 +104,7 @@ static void test_against_held_vault(void)
 
 static void test_not_held(void)
 {
-    struct epochs_entry share = entry(0, false, 1, 2, 3);
+    struct epochs_entry share = described("a", "a", "b", NULL, "1", 0, false);
     struct freshness f = freshness_classify(NULL, 0, &share, true, false);
     CHECK_EQ_INT(f.verdict, FRESHNESS_NOT_HELD);
     CHECK_EQ_INT(f.epoch, 0);
