@@ -4,7 +4,8 @@
  * other devices' shares of their generation), so after a reshare, once the
  * new generation's backups are safely elsewhere, a user may want them gone.
  * Never the current epoch; a confirmation names the vault, the device and
- * the day the epoch was imported.
+ * the day the epoch was imported. The store keeps a marker of the
+ * generation (store_forget_epoch), so a copy of the old share stays stale.
  */
 #include <errno.h>
 #include <stdio.h>
