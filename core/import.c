@@ -102,6 +102,72 @@ static int entries_of(struct epochs_entry **out, size_t *count, const json_t *va
     return 0;
 }
 
+/* Appends the epochs destroyed with store_forget_epoch: superseded epochs
+ * known by their number and generation only. With them the same generation
+ * stays stale and their numbers are not given again. */
+static int add_forgotten(struct epochs_entry **list, size_t *count, const json_t *vault)
+{
+    const json_t *forgotten = json_object_get(vault, "forgotten");
+    size_t n = json_array_size(forgotten), i;
+    json_t *e;
+
+    if (!n)
+        return 0;
+    struct epochs_entry *grown = alloc_resize(*list, (*count + n) * sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    *list = grown;
+    memset(grown + *count, 0, n * sizeof(*grown));
+    json_array_foreach(forgotten, i, e) {
+        grown[*count + i].number = (uint32_t)index_num(e, "number");
+        if (index_hex_decode(grown[*count + i].generation, EPOCHS_DIGEST_BYTES,
+                             index_str(e, "generation")) < 0)
+            return -EIO;
+    }
+    *count += n;
+    return 0;
+}
+
+/* Every epoch held of a vault, forgotten ones too. */
+static int held_entries(struct epochs_entry **out, size_t *count, const json_t *vault)
+{
+    int ret = entries_of(out, count, vault);
+    if (ret == 0 && (ret = add_forgotten(out, count, vault)) < 0) {
+        alloc_free(*out);
+        *out = NULL;
+    }
+    return ret;
+}
+
+int store_vault_entries(struct epochs_entry **out, size_t *count, const struct store *store,
+                        const struct store_vault *vault)
+{
+    const json_t *found = index_find_vault(store->index, vault->public_key_ecdsa, NULL);
+    return found ? held_entries(out, count, found) : -ENOENT;
+}
+
+/* A share of a forgotten epoch's generation stays stale for good: 0, or
+ * the refusal's errno with result filled in. */
+static int refuse_forgotten(struct store_import_result *result, const json_t *vault,
+                            const struct epochs_entry *share)
+{
+    char generation[2 * EPOCHS_DIGEST_BYTES + 1];
+    size_t i;
+    json_t *e;
+
+    index_hex_encode(generation, share->generation, EPOCHS_DIGEST_BYTES);
+    json_array_foreach(json_object_get(vault, "forgotten"), i, e) {
+        if (strcmp(index_str(e, "generation"), generation) != 0)
+            continue;
+        result->epoch = (uint32_t)index_num(e, "number");
+        return set_outcome(result, EPOCHS_STALE,
+                           "an older share: its generation was epoch %u, destroyed on purpose "
+                           "(vultfs forget --epoch); the vault has been reshared since",
+                           result->epoch);
+    }
+    return 0;
+}
+
 static json_t *epoch_json(const struct epochs_entry *d, uint32_t number, bool current,
                           const char *record, size_t vault_len, json_t *facts)
 {
@@ -320,13 +386,15 @@ static int apply(struct store *store, const struct vult_file *file, const struct
         goto out_failed;
     candidate.history_slot = target ? target->history_slot : 0;
     const json_t *vault_json = index_find_vault(store->index, ecdsa, NULL);
-    if (vault_json && (ret = entries_of(&entries, &count, vault_json)) < 0)
+    if (vault_json && (ret = held_entries(&entries, &count, vault_json)) < 0)
         goto out_failed;
+    describe_vault_dir(result, store, ecdsa);
+    if ((ret = refuse_forgotten(result, vault_json, &candidate.share)) < 0)
+        goto out;
 
     struct epochs_decision d = epochs_decide(entries, count, &candidate);
     result->outcome = d.outcome;
     result->epoch = d.epoch;
-    describe_vault_dir(result, store, ecdsa);
     if (changes_store(d.outcome)) {
         ret = write_change(store, file, v, &candidate, &d, ecdsa, target, result);
         if (ret < 0)
@@ -353,6 +421,10 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
     int ret;
 
     memset(result, 0, sizeof(*result));
+    if (store->read_only) {
+        set_outcome(result, EPOCHS_FAILED, "the store was opened read-only");
+        return -EROFS;
+    }
     if (file_len > store->max_import)
         return set_outcome(result, EPOCHS_TOO_LARGE, "larger than the import limit of %zu bytes",
                       store->max_import);

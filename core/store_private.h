@@ -38,6 +38,7 @@ struct store {
     int dirfd;
     int sharesfd;
     int lockfd;
+    bool read_only; /* store_open_readonly: no lock, and nothing is changed */
     json_t *config;
     json_t *index;
     uint8_t *master; /* alloc_secret, SEAL_KEY_BYTES */

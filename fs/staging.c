@@ -2,8 +2,10 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alloc.h"
+#include "backup_zip.h"
 #include "store.h"
 
 /* In-memory files get inode numbers from a range of their own; the store's
@@ -24,6 +26,14 @@ void staging_init(struct staging *st, size_t cap)
 
 size_t staging_cap(const struct staging *st)
 {
+    return st->cap_bytes;
+}
+
+size_t staging_cap_for(const struct staging *st, const char *path)
+{
+    bool in_root = path[0] == '/' && !strchr(path + 1, '/');
+    if (in_root && strcasestr(path, ".zip") && BACKUP_ZIP_MAX_FILE > st->cap_bytes)
+        return BACKUP_ZIP_MAX_FILE;
     return st->cap_bytes;
 }
 
@@ -55,15 +65,15 @@ static int buf_reserve(struct staging *st, struct staging_buf *b, size_t want)
 {
     if (want <= b->cap)
         return 0;
-    if (want > st->cap_bytes)
+    if (want > b->limit)
         return -EFBIG;
     size_t cap = b->cap * 2;
     if (cap < STAGING_MIN_CAP)
         cap = STAGING_MIN_CAP;
     if (cap < want)
         cap = want;
-    if (cap > st->cap_bytes)
-        cap = st->cap_bytes;
+    if (cap > b->limit)
+        cap = b->limit;
     if (st->total_bytes - b->cap + cap > total_cap(st))
         return -ENOSPC; /* too much staged at once; the tool sees a full disk */
     uint8_t *data = alloc_secret(cap);
@@ -164,6 +174,7 @@ static struct staging_file *file_new(struct staging *st, const char *path)
         return NULL;
     }
     f->temp = staging_is_temp_name(name ? name + 1 : path);
+    f->buf.limit = staging_cap_for(st, path);
     f->ino = st->next_ino++;
     clock_gettime(CLOCK_REALTIME, &f->created);
     f->next = st->files;
@@ -193,6 +204,7 @@ int staging_open(struct staging_handle **out, struct staging *st, const char *pa
         goto out_fail;
     }
     h->file = f;
+    h->buf.limit = f->buf.limit;
     if (f->temp) {
         if (truncate && (ret = buf_set_len(st, &f->buf, 0)) < 0)
             goto out_fail;
@@ -246,7 +258,7 @@ int staging_write(struct staging *st, struct staging_handle *h, const void *data
 
     if (off < 0)
         return -EINVAL;
-    if ((size_t)off > st->cap_bytes || size > st->cap_bytes - (size_t)off) {
+    if ((size_t)off > b->limit || size > b->limit - (size_t)off) {
         mark_too_big(h);
         return -EFBIG;
     }
@@ -281,7 +293,7 @@ int staging_truncate(struct staging *st, struct staging_handle *h, off_t size)
 
     if (size < 0)
         return -EINVAL;
-    if ((size_t)size > st->cap_bytes) {
+    if ((size_t)size > b->limit) {
         mark_too_big(h);
         return -EFBIG;
     }
@@ -300,7 +312,7 @@ int staging_truncate_file(struct staging *st, struct staging_file *file, off_t s
         return -EINVAL;
     if (!file->temp)
         return size == (off_t)file->size ? 0 : -EPERM;
-    if ((size_t)size > st->cap_bytes)
+    if ((size_t)size > file->buf.limit)
         return -EFBIG;
     return buf_set_len(st, &file->buf, (size_t)size);
 }

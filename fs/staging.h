@@ -9,7 +9,7 @@
  * buffer that outlives release, because tools rename them after close,
  * often before the kernel's asynchronous release arrives; they stay until
  * renamed, unlinked or unmounted. Buffers are secret memory (alloc_secret)
- * and never grow past the import cap.
+ * and never grow past the import cap (a zip's cap for the apps' zips).
  *
  * All state is in one struct staging that the caller owns; it is not
  * thread-safe, so the mount holds its lock (struct vultfs) around every
@@ -27,6 +27,7 @@
 struct staging_buf {
     uint8_t *data; /* alloc_secret, or NULL while empty */
     size_t len, cap;
+    size_t limit; /* it never grows past this: staging_cap_for its path */
 };
 
 struct staging_file {
@@ -65,6 +66,11 @@ struct staging {
 /* An empty staging area whose buffers are held to cap bytes. */
 void staging_init(struct staging *st, size_t cap);
 size_t staging_cap(const struct staging *st);
+/* The cap for a file written at path: the import cap, or the apps' zip
+ * cap (BACKUP_ZIP_MAX_FILE, when larger) for a zip in the root ("/x.zip")
+ * and for a temporary there named after one (".x.zip.Ab12Cd"), so that a
+ * 20 MiB "all vaults" zip can be copied in. */
+size_t staging_cap_for(const struct staging *st, const char *path);
 
 /* Hidden files (".name.XXXXXX", ".goutputstream-XXXXXX"), "*.part", "*~". */
 bool staging_is_temp_name(const char *name);

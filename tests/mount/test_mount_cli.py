@@ -66,8 +66,8 @@ def test_daemon_mode(mount_factory, vaults, lib, tmp_path):
         lib.run(["cp", vaults.make(), m.mnt])
         assert os.listdir(m.mnt) == [NAME]
         # the store names the daemon (not the parent that exited) as its holder
-        r = lib.run([lib.VULTFS, "list", "--passphrase-file", m.pp, m.store], check=False,
-                    stdin=subprocess.DEVNULL)
+        r = lib.run([lib.VULTFS, "import", "--passphrase-file", m.pp, m.store,
+                     vaults.make()], check=False, stdin=subprocess.DEVNULL)
         assert r.returncode == 1 and "is in use by pid" in r.stderr
         pid = int(r.stderr.split("pid")[1].split()[0])
         with open(f"/proc/{pid}/cmdline", "rb") as f:

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "alloc.h"
+#include "backup_zip.h"
 #include "check.h"
 #include "staging.h"
 
@@ -169,6 +170,31 @@ static void test_cap(void)
     staging_clear(&st);
 }
 
+/* The apps' zips in the root, and temporaries named after one, get the
+ * zip's cap; a zip deeper down and every other name keep the import cap. */
+static void test_zip_cap(void)
+{
+    struct staging st;
+    struct staging_handle *h;
+    const char *zip_cap[] = {"/vaults_backup_2026-01-02_030405.zip", "/ALL.ZIP",
+                             "/.all.zip.Ab12Cd"};
+    const char *import_cap[] = {"/Vault/all.zip", "/all.vult", "/Vault/.all.zip.Ab12Cd"};
+
+    staging_init(&st, CAP);
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_EQ_INT(staging_cap_for(&st, zip_cap[i]), BACKUP_ZIP_MAX_FILE);
+        CHECK_EQ_INT(staging_cap_for(&st, import_cap[i]), CAP);
+    }
+    CHECK_EQ_INT(staging_open(&h, &st, zip_cap[0], true, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_write(&st, h, "x", 1, 3 * CAP), 0);
+    CHECK_EQ_INT(staging_write(&st, h, "x", 1, BACKUP_ZIP_MAX_FILE), -EFBIG);
+    staging_release(&st, h);
+    CHECK_EQ_INT(staging_open(&h, &st, import_cap[0], true, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_write(&st, h, "x", 1, CAP), -EFBIG);
+    staging_release(&st, h);
+    staging_clear(&st);
+}
+
 static void count_file(void *ctx, const struct staging_file *file)
 {
     (void)file;
@@ -217,6 +243,7 @@ int main(void)
     test_temporaries();
     test_final_name_truncate_by_path();
     test_cap();
+    test_zip_cap();
     test_paths();
     return check_done("test_staging");
 }
