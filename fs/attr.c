@@ -61,6 +61,8 @@ int attr_of(const struct vultfs *fs, struct stat *st, const struct tree_node *n)
 {
     const struct store_vault *v = n->vault;
     const struct tree_placeholder *p = n->placeholder;
+    int64_t sec;
+    int32_t nsec;
 
     switch (n->kind) {
     case TREE_ROOT:
@@ -81,8 +83,9 @@ int attr_of(const struct vultfs *fs, struct stat *st, const struct tree_node *n)
         return 0;
     case TREE_SHARE:
     case TREE_EPOCH:
+        store_export_time(&sec, &nsec, fs->store, n->epoch);
         fill(fs, st, n->epoch->ino, S_IFREG | (n->kind == TREE_SHARE ? 0600 : 0400),
-             n->epoch->export_size, n->epoch->imported_sec, n->epoch->imported_nsec);
+             n->epoch->export_size, sec, nsec);
         return 0;
     case TREE_JSON:
         fill(fs, st, v->ino_json, S_IFREG | 0600, v->json_size, v->changed_sec, v->changed_nsec);

@@ -36,6 +36,11 @@ int cli_open_store(struct store **out, const char *dir, const struct secret *pas
 int cli_set_export(struct store *store, bool none, const char *password_file,
                    enum backup_crypto_scheme scheme, const struct secret *passphrase);
 
+/* Records the export settings a mount serves (store_export_stamp), so
+ * that exports show as changed after the settings changed. Logs; only a
+ * lack of memory fails (a store on read-only media still mounts). */
+int cli_stamp_exports(struct store *store);
+
 /* Each line of path (may be NULL) becomes an import password. Logs. */
 int cli_add_import_passwords(struct store *store, const char *path);
 

@@ -12,7 +12,7 @@
 #include "store.h"
 #include "vult.h"
 
-enum { KEY_HELP, KEY_FOREGROUND, KEY_YES, KEY_EXPORT_PASSWORD };
+enum { KEY_HELP, KEY_FOREGROUND, KEY_YES, KEY_JSON, KEY_EXPORT_PASSWORD };
 
 /* One option, three spellings: --long=F, --long F and -o short=F. The
  * fuse_opt value of each is its option_bit (a %s template stores no value),
@@ -46,6 +46,7 @@ static const struct fuse_opt option_table[] = {
     FUSE_OPT_KEY("-f", KEY_FOREGROUND),
     FUSE_OPT_KEY("--foreground", KEY_FOREGROUND),
     FUSE_OPT_KEY("--yes", KEY_YES),
+    FUSE_OPT_KEY("--json", KEY_JSON),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_END,
@@ -114,11 +115,16 @@ static int on_option(void *data, const char *arg, int key, struct fuse_args *out
     case KEY_YES:
         o->yes = 1;
         return 0;
+    case KEY_JSON:
+        o->json = 1;
+        return 0;
     case KEY_EXPORT_PASSWORD:
         return take_export_password(o, arg);
     case FUSE_OPT_KEY_NONOPT:
         return add_operand(o, arg);
     default:
+        if (strcmp(arg, "-") == 0)
+            return add_operand(o, arg); /* stdin or stdout, as an operand */
         /* -o name[=value] that is not ours: FUSE's, for a mount */
         if (arg[0] != '-' && o->keep_fuse_options)
             return 1;
@@ -150,6 +156,10 @@ static void check_accepted(struct options *o)
     }
     if (o->yes && !(o->accepted & OPTION_YES)) {
         log_err("unknown option --yes for this command");
+        o->bad = true;
+    }
+    if (o->json && !(o->accepted & OPTION_JSON)) {
+        log_err("unknown option --json for this command");
         o->bad = true;
     }
 }
