@@ -57,7 +57,39 @@ static void root_attr(const struct vultfs *fs, struct stat *st)
     fill(fs, st, TREE_ROOT_INO, S_IFDIR | 0700, 0, sec, nsec);
 }
 
+/* A directory's link count is 2 + its subdirectories (find and ls rely
+ * on it), so it counts what readdir lists (ops.c's list_dir). */
+static nlink_t subdirectories(const struct vultfs *fs, const struct tree_node *n)
+{
+    const struct tree_placeholder *p = n->placeholder;
+    nlink_t count = 0;
+
+    switch (n->kind) {
+    case TREE_ROOT:
+        count = store_vault_count(fs->store);
+        for (p = fs->tree.placeholders; p; p = p->next)
+            count += !store_vault_by_dir(fs->store, p->name);
+        return count;
+    case TREE_VAULT:
+        return !p || p->history_made;
+    case TREE_PLACEHOLDER:
+        return p->history_made;
+    default:
+        return 0;
+    }
+}
+
+static int attr_of_node(const struct vultfs *fs, struct stat *st, const struct tree_node *n);
+
 int attr_of(const struct vultfs *fs, struct stat *st, const struct tree_node *n)
+{
+    int ret = attr_of_node(fs, st, n);
+    if (ret == 0 && S_ISDIR(st->st_mode))
+        st->st_nlink = 2 + subdirectories(fs, n);
+    return ret;
+}
+
+static int attr_of_node(const struct vultfs *fs, struct stat *st, const struct tree_node *n)
 {
     const struct store_vault *v = n->vault;
     const struct tree_placeholder *p = n->placeholder;

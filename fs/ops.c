@@ -121,6 +121,25 @@ static void list_dir(struct listing *l, const struct vultfs *fs, const struct tr
     }
 }
 
+/* What ".." of the directory at path is: the inode of the one above it
+ * (the root's own for the root). */
+static uint64_t parent_ino(const struct vultfs *fs, const char *path)
+{
+    char parent[TREE_NAME_MAX * 3 + 4];
+    const char *slash = strrchr(path, '/');
+    size_t len = slash && slash != path ? (size_t)(slash - path) : 1;
+    struct tree_node n;
+    struct stat st;
+
+    if (len >= sizeof(parent))
+        return TREE_ROOT_INO;
+    memcpy(parent, path, len);
+    parent[len] = '\0';
+    if (tree_resolve(&n, &fs->tree, parent) == 0 && attr_of(fs, &st, &n) == 0)
+        return st.st_ino;
+    return TREE_ROOT_INO;
+}
+
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
                       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
@@ -137,7 +156,8 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
     if (ret < 0)
         return op_end(&op, ret);
     add_entry(&l, ".", self.st_ino, S_IFDIR);
-    add_entry(&l, "..", 0, S_IFDIR);
+    /* not 0: readdir(3) skips entries with inode 0, so ls -a would miss it */
+    add_entry(&l, "..", parent_ino(op.fs, path), S_IFDIR);
     list_dir(&l, op.fs, &op.node);
     staging_foreach_in(&op.fs->staging, path, add_staged, &l);
     return op_end(&op, 0);
