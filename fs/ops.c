@@ -23,6 +23,7 @@
 #include "attr.h"
 #include "commit.h"
 #include "files.h"
+#include "fm_names.h"
 #include "log.h"
 #include "vultfs.h"
 #include "xattr.h"
@@ -163,6 +164,16 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
     return op_end(&op, 0);
 }
 
+/* gio trash and KDE make .Trash-UID at the root to move a file there: say
+ * once why there is none, and leave nothing behind. */
+static int refuse_metadata_dir(const char *path, const char *name)
+{
+    if (fm_names_is_trash(name))
+        log_info("mkdir of %s refused: the mount has no trash, as it never deletes shares "
+                 "(vultfs forget does, offline)", path);
+    return -EPERM;
+}
+
 static int op_mkdir(const char *path, mode_t mode)
 {
     struct op op;
@@ -174,6 +185,8 @@ static int op_mkdir(const char *path, mode_t mode)
         return op_end(&op, ret);
     if (n->kind != TREE_NONE)
         ret = -EEXIST;
+    else if (fm_names_is_metadata(n->name))
+        ret = refuse_metadata_dir(path, n->name);
     else if (n->parent == TREE_IN_ROOT)
         ret = tree_placeholder_add(&op.fs->tree, n->name); /* a vault directory being restored */
     else if (n->parent == TREE_IN_DIR && n->placeholder && strcmp(n->name, "history") == 0)
