@@ -14,6 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+# a fresh store (--cost min) and its passphrase file
+from test_store_cli import pp, store  # noqa: F401
 
 VULTFS = os.environ.get("VULTFS_BIN", "build/fs/vultfs")
 MKVAULT = os.environ.get("VULTFS_MKVAULT", "build/tests/mkvault")
@@ -31,21 +33,6 @@ def run(args, **kw):
 
 def text(r):
     return r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
-
-
-@pytest.fixture
-def pp(tmp_path):
-    p = tmp_path / "pp"
-    p.write_text("list export passphrase\n")
-    return p
-
-
-@pytest.fixture
-def store(tmp_path, pp):
-    s = tmp_path / "store"
-    r = run([VULTFS, "init", "--passphrase-file", pp, "--cost", "min", s])
-    assert r.returncode == 0, r.stderr
-    return s
 
 
 def vultfs(command, store, pp, *rest, opts=()):

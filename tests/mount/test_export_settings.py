@@ -6,13 +6,10 @@ check, restic and borg take the new bytes instead of silently keeping the
 old ones. With the same settings, nothing moves.
 """
 import os
-import shutil
-import subprocess
 import time
 
-import pytest
-
-TIMEOUT = 60
+# the restic and borg fixtures: a repository each, in tmp_path
+from test_backup_tools import borg, restic  # noqa: F401
 
 
 def exports(root):
@@ -115,49 +112,25 @@ def test_passwd_gives_new_exports_to_rsync(mount_factory, vaults, lib, tmp_path)
     assert all(now[rel] != old[rel] for rel in now)
 
 
-def tool(args, env, cwd=None):
-    res = subprocess.run([str(a) for a in args], env=env, cwd=cwd, capture_output=True,
-                         timeout=TIMEOUT)
-    assert res.returncode == 0, (args, res.stdout, res.stderr)
-    return res
-
-
-def test_restic_stores_the_new_bytes(mount_factory, vaults, lib, tmp_path):
-    if shutil.which("restic") is None:
-        pytest.skip("restic is not installed")
-    pw = tmp_path / "restic-pw"
-    pw.write_text("restic test password\n")
-    env = dict(os.environ, RESTIC_REPOSITORY=str(tmp_path / "repo"),
-               RESTIC_PASSWORD_FILE=str(pw), RESTIC_CACHE_DIR=str(tmp_path / "cache"),
-               RESTIC_PROGRESS_FPS="0.016", HOME=str(tmp_path))
-    tool(["restic", "init", "-q"], env)
+def test_restic_stores_the_new_bytes(mount_factory, vaults, lib, tmp_path, restic):
     m = populated(mount_factory, vaults, lib, tmp_path)
-    tool(["restic", "backup", "-q", "--host", "t", "."], env, cwd=m.mnt)
+    restic("backup", "-q", "--host", "t", ".", cwd=m.mnt)
     remount_with(m, other_password(tmp_path))
-    tool(["restic", "backup", "-q", "--host", "t", "."], env, cwd=m.mnt)
+    restic("backup", "-q", "--host", "t", ".", cwd=m.mnt)
     for rel, data in exports(m.mnt).items():
-        got = tool(["restic", "dump", "-q", "latest", "/" + rel], env).stdout
-        assert got == data, rel
+        assert restic("dump", "-q", "latest", "/" + rel).stdout == data.decode(), rel
 
 
-def test_borg_stores_the_new_bytes(mount_factory, vaults, lib, tmp_path):
-    if shutil.which("borg") is None:
-        pytest.skip("borg is not installed")
-    env = dict(os.environ, BORG_PASSPHRASE="borg test passphrase",
-               BORG_BASE_DIR=str(tmp_path / "borg-base"), BORG_REPO=str(tmp_path / "borg-repo"),
-               BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK="yes", BORG_DISPLAY_PASSPHRASE="no",
-               HOME=str(tmp_path))
-    tool(["borg", "init", "-e", "repokey"], env)
+def test_borg_stores_the_new_bytes(mount_factory, vaults, lib, tmp_path, borg):
     m = populated(mount_factory, vaults, lib, tmp_path)
     # borg never caches the files with the newest ctime of a run: a newer
     # file outside the mount lets it cache every file of the mount
     (tmp_path / "newest").write_text("after the imports\n")
     mnt = m.mnt.name
-    tool(["borg", "create", "::a", mnt, "newest"], env, cwd=tmp_path)
+    borg("create", "::a", mnt, "newest", cwd=tmp_path)
     remount_with(m, other_password(tmp_path))
     (tmp_path / "newest").write_text("after the remount\n")
-    tool(["borg", "create", "::b", mnt, "newest"], env, cwd=tmp_path)
+    borg("create", "::b", mnt, "newest", cwd=tmp_path)
     for rel, data in exports(m.mnt).items():
-        got = tool(["borg", "extract", "--stdout", "::b", f"{mnt}/{rel}"], env,
-                   cwd=tmp_path).stdout
-        assert got == data, rel
+        got = borg("extract", "--stdout", "::b", f"{mnt}/{rel}", cwd=tmp_path).stdout
+        assert got == data.decode(), rel
