@@ -257,8 +257,11 @@ static int run_export(const struct options *o)
         log_err("cannot export vault '%s': %s", vault_name, strerror(-ret));
         goto out;
     }
-    if (write_export(path, data, len) == 0)
+    if (write_export(path, data, len) == 0) {
         status = 0;
+        if (strcmp(path, out) != 0) /* the name is the apps', chosen here: say it */
+            printf("vultfs: exported vault '%s' to %s\n", vault_name, path);
+    }
 out:
     alloc_free(path);
     store_close(store);

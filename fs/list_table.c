@@ -60,6 +60,15 @@ static void join_signers(char *out, size_t cap, const json_t *signers)
     }
 }
 
+/* Names come from backup files: no control character of theirs reaches
+ * the terminal (JSON escapes them; the table shows '?'). */
+static void make_printable(char *text)
+{
+    for (unsigned char *p = (unsigned char *)text; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
 static int fill_row(struct row *r, const json_t *vault)
 {
     const json_t *epochs = json_object_get(vault, "epochs");
@@ -93,6 +102,8 @@ static int fill_row(struct row *r, const json_t *vault)
     snprintf(r->cells[COL_DEVICE], sizeof(r->cells[0]), "%s", text_of(shown, "device"));
     join_signers(r->cells[COL_SIGNERS], sizeof(r->cells[0]), json_object_get(shown, "signers"));
     human_time(r->cells[COL_IMPORT], sizeof(r->cells[0]), last);
+    for (int c = 0; c < COLUMNS; c++)
+        make_printable(r->cells[c]);
     return 0;
 }
 

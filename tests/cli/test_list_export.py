@@ -113,6 +113,17 @@ def test_list_one_superseded_epoch_is_singular(store, pp, tmp_path):
     assert "  warning: history holds 1 superseded epoch:" in "\n".join(table(store, pp))
 
 
+def test_list_shows_no_control_characters(store, pp, tmp_path):
+    """Names come from backup files: an escape sequence in a device name
+    must not reach the terminal through the table."""
+    a = mkvault(tmp_path / "a.vult", "--name", "Esc", "--ecdsa", "02" + "77" * 32,
+                "--device", "dev\x1b]0;owned\x07", "--signers", "dev\x1b]0;owned\x07,b")
+    import_ok(store, pp, a)
+    out = "\n".join(table(store, pp))
+    assert "\x1b" not in out and "\x07" not in out
+    assert "dev?]0;owned?" in out
+
+
 def test_list_empty_store_says_so(store, pp):
     assert table(store, pp) == ["no vaults in this store"]
 
@@ -168,6 +179,8 @@ def test_export_into_a_directory_takes_the_apps_name(store, pp, tmp_path, lib, w
     r = vultfs("export", store, pp, "Dir_Out", outdir, opts=["--export-password", "none"])
     assert r.returncode == 0, r.stderr
     assert [p.name for p in outdir.iterdir()] == [f"Dir_Out-9f3c-{word}2of3.vult"]
+    assert text(r)[0] == f"vultfs: exported vault 'Dir_Out' to {outdir}/Dir_Out-9f3c-" \
+        f"{word}2of3.vult\n"
     (written,) = outdir.iterdir()
     assert inspect(written)["suggested_filename"] == written.name
     # a second export never overwrites the first
