@@ -265,53 +265,95 @@ static void describe_vault_dir(struct store_import_result *result, const struct 
             snprintf(result->dir_name, sizeof(result->dir_name), "%s", store->vaults[i].dir_name);
 }
 
-/* What each outcome tells the user. Every reason takes the device, then the
- * epoch ("%.0s" skips the device where only the epoch is said), except the
- * co-location refusal, which names the epoch first. */
-static const struct outcome_text {
-    const char *reason;
-    bool epoch_first;
-} outcome_texts[] = {
-    [EPOCHS_NEW_VAULT] = {"device %s, epoch %u", false},
-    [EPOCHS_NEW_EPOCH] = {"device %s, epoch %u; the previous epoch moved to history", false},
-    [EPOCHS_HISTORY_INSERT] = {"device %s, history epoch %u", false},
-    [EPOCHS_UNCHANGED] = {"the store already holds this share (device %s)", false},
-    [EPOCHS_STALE] = {"%.0san older share: its generation is epoch %u, kept in history; the "
-                      "vault has been reshared since", false},
-    [EPOCHS_COLOCATION] = {"this store already holds another device's share of this vault "
-                           "(epoch %u); two devices' shares must never be kept in one place "
-                           "(this one is %s's)", true},
-    [EPOCHS_CONFLICT] = {"the store holds a different share for device %s in epoch %u: a "
-                         "damaged or altered file must not replace a good one", false},
-    [EPOCHS_SLOT_TAKEN] = {"%.0sepoch %u of this vault holds another generation, or this "
-                           "generation is already held as another epoch", false},
-    [EPOCHS_INCOMPLETE] = {"incomplete backup: it lacks a key share for its ECDSA or EdDSA "
-                           "public key, so it could not sign", false},
-    [EPOCHS_WRONG_PLACE] = {"this is a share of another vault than the directory it was "
-                            "written into", false},
+/* What each outcome tells the user: {vault} is the vault's name, {device}
+ * this file's device, {held} the device whose share the store keeps in
+ * {epoch}, the epoch it became or matched. */
+static const char *const outcome_texts[] = {
+    [EPOCHS_NEW_VAULT] = "device {device}, epoch {epoch}",
+    [EPOCHS_NEW_EPOCH] = "device {device}, epoch {epoch}; the previous epoch moved to history",
+    [EPOCHS_HISTORY_INSERT] = "device {device}, history epoch {epoch}",
+    [EPOCHS_UNCHANGED] = "the store already holds this share (device {device})",
+    [EPOCHS_STALE] = "an older share of vault \"{vault}\": its generation is epoch {epoch}, "
+                     "kept in history; the vault has been reshared since",
+    [EPOCHS_COLOCATION] = "the store keeps device \"{held}\"'s share of vault \"{vault}\" "
+                          "(epoch {epoch}); this file is device \"{device}\"'s, and two "
+                          "devices' shares of a vault must never be kept in one place",
+    [EPOCHS_CONFLICT] = "the store holds a different share of vault \"{vault}\" for device "
+                        "\"{device}\" in epoch {epoch}: a damaged or altered file must not "
+                        "replace a good one",
+    [EPOCHS_SLOT_TAKEN] = "epoch {epoch} of vault \"{vault}\" holds another generation, or this "
+                          "generation is already held as another epoch",
+    [EPOCHS_INCOMPLETE] = "incomplete backup of vault \"{vault}\": it lacks a key share for its "
+                          "ECDSA or EdDSA public key, so it could not sign",
+    [EPOCHS_WRONG_PLACE] = "this is a share of vault \"{vault}\", not of the vault whose "
+                           "directory it was written into",
 };
+
+struct outcome_words {
+    const char *vault, *device, *held;
+    char epoch[16];
+};
+
+/* text with each {word} replaced by its value; cut at cap. */
+static void expand(char *out, size_t cap, const char *text, const struct outcome_words *w)
+{
+    const struct {
+        const char *key, *value;
+    } words[] = {{"{vault}", w->vault}, {"{device}", w->device}, {"{held}", w->held},
+                 {"{epoch}", w->epoch}};
+    size_t used = 0;
+
+    while (*text && used + 1 < cap) {
+        size_t i = 0, n = sizeof(words) / sizeof(words[0]);
+        while (i < n && strncmp(text, words[i].key, strlen(words[i].key)) != 0)
+            i++;
+        if (i == n) {
+            out[used++] = *text++;
+            continue;
+        }
+        used += (size_t)snprintf(out + used, cap - used, "%s", words[i].value);
+        used = used < cap ? used : cap - 1;
+        text += strlen(words[i].key);
+    }
+    out[used] = '\0';
+}
+
+/* The name and the kept device of epoch in the vault the store holds under
+ * ecdsa, when it holds one. */
+static void held_words(struct outcome_words *w, const struct store *store, const char *ecdsa,
+                       uint32_t epoch)
+{
+    for (size_t i = 0; i < store->vault_count; i++) {
+        const struct store_vault *v = &store->vaults[i];
+        if (strcmp(v->public_key_ecdsa, ecdsa) != 0)
+            continue;
+        const struct store_epoch *e = store_vault_epoch(v, epoch);
+        if (!e)
+            e = v->latest;
+        if (v->latest)
+            w->vault = v->latest->facts.name;
+        if (e)
+            w->held = e->facts.device;
+    }
+}
 
 /* Fills in the outcome and its reason; returns the outcome's errno. */
 static int describe_outcome(struct store_import_result *result, const struct epochs_decision *d,
+                            const struct store *store, const char *ecdsa, const char *name,
                             const char *device)
 {
     size_t rows = sizeof(outcome_texts) / sizeof(outcome_texts[0]);
-    const struct outcome_text *text = (size_t)d->outcome < rows ? &outcome_texts[d->outcome] : NULL;
+    const char *text = (size_t)d->outcome < rows ? outcome_texts[d->outcome] : NULL;
+    struct outcome_words w = {.vault = name, .device = device, .held = ""};
 
     result->outcome = d->outcome;
     result->epoch = d->epoch;
-    if (!text || !text->reason) {
-        result->reason[0] = '\0'; /* epochs_decide gives none of the others */
-        return epochs_errno(d->outcome);
+    result->reason[0] = '\0'; /* epochs_decide gives none of the others */
+    if (text) {
+        snprintf(w.epoch, sizeof(w.epoch), "%u", d->epoch);
+        held_words(&w, store, ecdsa, d->epoch);
+        expand(result->reason, sizeof(result->reason), text, &w);
     }
-    /* the formats are this table's, checked by the tests of each outcome */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    if (text->epoch_first)
-        snprintf(result->reason, sizeof(result->reason), text->reason, d->epoch, device);
-    else
-        snprintf(result->reason, sizeof(result->reason), text->reason, device, d->epoch);
-#pragma GCC diagnostic pop
     return epochs_errno(d->outcome);
 }
 
@@ -375,9 +417,10 @@ static int apply(struct store *store, const struct vult_file *file, const struct
     size_t count = 0;
     char *ecdsa = alloc_strndup(v->public_key_ecdsa.ptr, v->public_key_ecdsa.len);
     char *device = alloc_strndup(v->local_party_id.ptr, v->local_party_id.len);
+    char *name = alloc_strndup(v->name.ptr ? v->name.ptr : "", v->name.len);
     int ret = -ENOMEM;
 
-    if (!ecdsa || !device)
+    if (!ecdsa || !device || !name)
         goto out_failed;
     epochs_describe(&candidate.share, v);
     candidate.complete = vult_vault_is_complete(v);
@@ -401,12 +444,13 @@ static int apply(struct store *store, const struct vult_file *file, const struct
             goto out;
         describe_vault_dir(result, store, ecdsa);
     }
-    ret = describe_outcome(result, &d, device);
+    ret = describe_outcome(result, &d, store, ecdsa, name, device);
     goto out;
 out_failed:
     failed(result, ret);
 out:
     alloc_free(entries);
+    alloc_free(name);
     alloc_free(device);
     alloc_free(ecdsa);
     return ret;
@@ -440,7 +484,8 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
     case -EACCES:
         return set_outcome(result, EPOCHS_WRONG_PASSWORD,
                       "encrypted, and none of the passwords fits (export password, store "
-                      "passphrase, --import-passwords)");
+                      "passphrase, --import-passwords): put its password in a file, one per "
+                      "line, and pass --import-passwords FILE (mount: -o import_passwords=FILE)");
     case -EFBIG:
         return set_outcome(result, EPOCHS_TOO_LARGE, "too large for a Vultisig backup");
     case -EINVAL:

@@ -148,6 +148,21 @@ struct store_export_info {
 int store_export_info(struct store_export_info *out, struct store *store,
                       const struct store_vault *vault, uint32_t epoch) VULTFS_WUR;
 
+/* A mount calls this once store_set_export has set what it serves. The
+ * store remembers a fingerprint of the export settings (a keyed hash,
+ * never the password) and when it last changed; with other settings than
+ * last time (another export password or scheme, or a new passphrase that is
+ * the export password), that time becomes now, so every export shows as
+ * changed to backup tools (store_export_time). 0, -EINVAL (no export
+ * settings yet), or -errno when the stamp could not be written (the time
+ * is still used for this mount). */
+int store_export_stamp(struct store *store) VULTFS_WUR;
+
+/* An export's mtime and ctime: the later of its epoch's import and the
+ * last change of the export settings (store_export_stamp). */
+void store_export_time(int64_t *sec, int32_t *nsec, const struct store *store,
+                       const struct store_epoch *epoch);
+
 /* ---- the tree ----------------------------------------------------------- */
 
 size_t store_vault_count(const struct store *store);

@@ -1,6 +1,7 @@
 /*
  * store_private: what the store's modules share (store.c, index.c, record.c,
- * names.c, views.c, listing.c, export.c, import.c, forget.c, fsck.c). Not
+ * names.c, views.c, listing.c, export.c, export_stamp.c, import.c, forget.c,
+ * fsck.c). Not
  * for fs/: store.h is the public API.
  */
 #ifndef VULTFS_STORE_PRIVATE_H
@@ -54,6 +55,8 @@ struct store {
     uint8_t *export_key; /* alloc_secret */
     uint8_t export_salt[BACKUP_CRYPTO_SALT_BYTES];
     struct export_entry *exports;
+    int64_t exports_changed_sec; /* export_stamp.c: the settings' last change */
+    int32_t exports_changed_nsec;
 
     size_t max_import;
     uint64_t generation;

@@ -174,6 +174,19 @@ int cli_set_export(struct store *store, bool none, const char *password_file,
     return ret;
 }
 
+int cli_stamp_exports(struct store *store)
+{
+    int ret = store_export_stamp(store);
+    if (ret == -ENOMEM) {
+        log_err("cannot set up exports: %s", strerror(-ret));
+        return ret;
+    }
+    if (ret < 0)
+        log_warn("cannot record the export settings in the store: %s (exports show as "
+                 "changed now; the next mount that can write says so again)", strerror(-ret));
+    return 0;
+}
+
 int cli_each_password_line(const char *path, int (*add)(void *ctx, const struct secret *line),
                            void *ctx)
 {

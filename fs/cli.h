@@ -50,6 +50,10 @@ int cli_set_export(struct store *store, bool none, const char *password_file,
  * the first error, which it returns; logs one line naming path on failure. */
 int cli_each_password_line(const char *path, int (*add)(void *ctx, const struct secret *line),
                            void *ctx);
+/* Records the export settings a mount serves (store_export_stamp), so
+ * that exports show as changed after the settings changed. Logs; only a
+ * lack of memory fails (a store on read-only media still mounts). */
+int cli_stamp_exports(struct store *store);
 
 /* Each line of path (may be NULL) becomes an import password. Logs. */
 int cli_add_import_passwords(struct store *store, const char *path);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -17,7 +18,9 @@
 #include "cli.h"
 #include "commands.h"
 #include "import_zip.h"
+#include "export_name.h"
 #include "io.h"
+#include "list_table.h"
 #include "log.h"
 #include "options.h"
 #include "store.h"
@@ -166,14 +169,79 @@ static const char export_usage[] =
     "that the Vultisig apps import; with --zip, every vault's current share\n"
     "into one new zip, as the apps' \"all vaults\" backup. The export\n"
     "password defaults to the store passphrase; 'none' writes unencrypted.\n"
+    "OUT is a new file, a directory (the file gets the apps' own name there,\n"
+    "<name>-<last4>-share<i>of<n>.vult, 'part' for GG20) or - for stdout.\n"
     "The store is only read: it may be mounted, or on read-only media.\n";
+
+static bool write_all(int fd, const uint8_t *data, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        data += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* Where OUT puts the export: OUT itself, or the apps' name inside the
+ * directory OUT. *path is alloc_bytes. */
+static int export_path(char **path, const struct store *store, const char *out,
+                       const char *vault_name, uint32_t epoch)
+{
+    struct stat st;
+    char *name = NULL;
+
+    if (stat(out, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        *path = alloc_strndup(out, strlen(out));
+        return *path ? 0 : -ENOMEM;
+    }
+    int ret = export_name(&name, store, vault_name, epoch);
+    if (ret < 0)
+        return ret;
+    size_t cap = strlen(out) + strlen(name) + 2;
+    *path = alloc_bytes(cap);
+    if (*path)
+        snprintf(*path, cap, "%s/%s", out, name);
+    alloc_free(name);
+    return *path ? 0 : -ENOMEM;
+}
+
+/* Writes the export to stdout, or to a new file (never over another). */
+static int write_export(const char *path, const uint8_t *data, size_t len)
+{
+    if (strcmp(path, "-") == 0) {
+        if (!write_all(STDOUT_FILENO, data, len) || fflush(stdout) != 0) {
+            log_err("cannot write the export to stdout: %s", strerror(errno));
+            return -EIO;
+        }
+        return 0;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        log_err("cannot create %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    bool ok = write_all(fd, data, len) && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok) {
+        log_err("cannot write %s: %s", path, strerror(errno));
+        unlink(path);
+        return -EIO;
+    }
+    return 0;
+}
 
 static int run_export(const struct options *o)
 {
     struct store *store = NULL;
     struct secret passphrase;
+    char *path = NULL;
     int status = 1, ret;
-    const char *vault_name = o->operands[1], *out_path = o->operands[2];
+    const char *vault_name = o->operands[1], *out = o->operands[2];
 
     if (o->export_password_file && o->export_none) {
         log_err("give --export-password-file or --export-password none, not both");
@@ -192,6 +260,8 @@ static int run_export(const struct options *o)
     const uint8_t *data;
     size_t len;
     ret = epoch ? store_export(&data, &len, store, vault, epoch) : -ENOENT;
+    if (ret == 0)
+        ret = export_path(&path, store, out, vault_name, epoch);
     if (ret == -ENOENT) {
         log_err("vault '%s' has no epoch %u", vault_name, epoch);
         goto out;
@@ -200,20 +270,13 @@ static int run_export(const struct options *o)
         log_err("cannot export vault '%s': %s", vault_name, strerror(-ret));
         goto out;
     }
-    int fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        log_err("cannot create %s: %s", out_path, strerror(errno));
-        goto out;
+    if (write_export(path, data, len) == 0) {
+        status = 0;
+        if (strcmp(path, out) != 0) /* the name is the apps', chosen here: say it */
+            printf("vultfs: exported vault '%s' to %s\n", vault_name, path);
     }
-    bool ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok) {
-        log_err("cannot write %s: %s", out_path, strerror(errno));
-        unlink(out_path);
-        goto out;
-    }
-    status = 0;
 out:
+    alloc_free(path);
     store_close(store);
     secret_free(&passphrase);
     return status;
@@ -240,10 +303,13 @@ int cmd_export(int argc, char **argv)
 /* ---- list, fsck, forget, passwd ------------------------------------------- */
 
 static const char list_usage[] =
-    "usage: vultfs list [--passphrase-file F] STORE\n"
+    "usage: vultfs list [--passphrase-file F] [--json] STORE\n"
     "\n"
-    "Prints the store's vaults and their epochs as JSON (public facts only).\n"
-    "The store is only read: it may be mounted, or on read-only media.\n";
+    "Prints the store's vaults as a table: each vault's epochs, the device\n"
+    "whose share the store keeps, the signers, the last import, and warnings\n"
+    "(superseded epochs in history/ can still sign). --json prints every\n"
+    "epoch's public facts as JSON, for scripts. The store is only read: it\n"
+    "may be mounted, or on read-only media.\n";
 
 static int run_list(const struct options *o)
 {
@@ -253,9 +319,11 @@ static int run_list(const struct options *o)
     if (open_store(&store, &passphrase, o->operands[0], o, true) < 0)
         return 1;
     int ret = store_list_json(&text, store);
-    if (ret == 0)
+    if (ret == 0 && o->json)
         printf("%s\n", text);
-    else
+    else if (ret == 0)
+        ret = list_table_print(stdout, text);
+    if (ret < 0)
         log_err("cannot list the store: %s", strerror(-ret));
     free(text);
     store_close(store);
@@ -265,7 +333,7 @@ static int run_list(const struct options *o)
 
 int cmd_list(int argc, char **argv)
 {
-    return options_run(argc, argv, list_usage, store_accepts, 1, 1, run_list);
+    return options_run(argc, argv, list_usage, store_accepts | OPTION_JSON, 1, 1, run_list);
 }
 
 static const char fsck_usage[] =

@@ -5,6 +5,7 @@
 
 #include "alloc.h"
 #include "import_zip.h"
+#include "fm_names.h"
 #include "log.h"
 #include "vault_json_rule.h"
 
@@ -15,6 +16,8 @@ static bool is_json_place(const struct tree_node *n)
 
 int commit_can_create(const struct tree_node *n)
 {
+    if (fm_names_is_metadata(n->name))
+        return -EPERM; /* a file manager's bookkeeping: see fm_names.h */
     switch (n->parent) {
     case TREE_IN_NOTHING:
         return -ENOENT;

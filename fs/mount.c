@@ -262,6 +262,7 @@ static struct store *open_store(const struct options *o, const char *store_dir)
     if (cli_open_store(&store, store_dir, &passphrase) == 0 &&
         (cli_set_export(store, o->export_none, o->export_password_file, o->scheme,
                         &passphrase) < 0 ||
+         cli_stamp_exports(store) < 0 ||
          cli_add_import_passwords(store, o->import_passwords) < 0)) {
         store_close(store);
         store = NULL;

@@ -130,6 +130,8 @@ static int on_option(void *data, const char *arg, int key, struct fuse_args *out
     case FUSE_OPT_KEY_NONOPT:
         return add_operand(o, arg);
     default:
+        if (strcmp(arg, "-") == 0)
+            return add_operand(o, arg); /* stdin or stdout, as an operand */
         /* -o name[=value] that is not ours: FUSE's, for a mount */
         if (arg[0] != '-' && o->keep_fuse_options)
             return 1;

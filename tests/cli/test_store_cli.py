@@ -136,7 +136,8 @@ def inspect_json(path, password_file=None):
 
 
 def listing(store, pp):
-    r = vultfs("list", store, pp=pp)
+    """`vultfs list --json`: (its text, the parsed JSON)."""
+    r = vultfs_opts("list", ["--json"], store, pp=pp)
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
     return r.stdout, json.loads(r.stdout)
@@ -258,7 +259,7 @@ def test_init_default_cost_is_not_the_test_cost(tmp_path, pp):
     kdf = json.loads((path / "vultfs.json").read_text())["kdf"]
     assert kdf["algorithm"] == "argon2id13"
     assert kdf["memlimit"] >= 64 * MiB and kdf["opslimit"] >= 2, kdf
-    r = run([VULTFS, "list", "--passphrase-file", pp, path], timeout=60)
+    r = run([VULTFS, "list", "--json", "--passphrase-file", pp, path], timeout=60)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == []
 
