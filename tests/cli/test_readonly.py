@@ -42,7 +42,7 @@ def test_read_only_commands_on_read_only_media(tmp_path, store, pp, readonly):
         (readonly / "probe").write_text("the bind mount must be read-only")
     before = snapshot(store, with_lock=True)
 
-    r = run([VULTFS, "list", "--passphrase-file", pp, readonly])
+    r = run([VULTFS, "list", "--json", "--passphrase-file", pp, readonly])
     assert r.returncode == 0, r.stderr
     assert [len(v["epochs"]) for v in json.loads(r.stdout)] == [2]
     out = tmp_path / "out.vult"

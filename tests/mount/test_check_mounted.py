@@ -42,7 +42,7 @@ def test_list_export_fsck_inspect_a_mounted_store(m, vaults, lib, tmp_path):
     before = lib.snapshot(m.mnt)
     store_files = sorted(p.name for p in m.store.rglob("*"))
 
-    r = run([VULTFS, "list", "--passphrase-file", m.pp, m.store], check=False)
+    r = run([VULTFS, "list", "--json", "--passphrase-file", m.pp, m.store], check=False)
     assert r.returncode == 0, r.stderr
     [vault] = json.loads(r.stdout)
     assert [(e["epoch"], e["current"]) for e in vault["epochs"]] == [(1, False), (2, True)]
