@@ -40,6 +40,20 @@ def test_failures_before_mounting(mount_factory, lib, tmp_path):
     assert not os.path.ismount(other)
 
 
+def test_max_import_refuses_overflow_and_garbage(lib, tmp_path):
+    """A size that wraps when its suffix is applied (17592186044417M is 1M
+    modulo 2^64), a sign, spaces or a suffix we do not know: one clear
+    line, nothing mounted."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    for size in ("17592186044417M", "18446744073709551617", "16385k", "17M", "0", "-1",
+                 "+1", " 1", "1Mx", "1MiB", "1k5", "1e3", "0x10", ""):
+        line = mount_fails(lib, ["-o", f"max_import={size}", tmp_path / "store", mnt],
+                           "max_import")
+        assert "16M" in line, line
+        assert not os.path.ismount(mnt)
+
+
 def test_extpass_export_options(mount_factory, vaults, lib, tmp_path):
     m = mount_factory("x", start=False)
     export_pw = tmp_path / "export-pw"
