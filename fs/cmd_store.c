@@ -298,7 +298,7 @@ static int run_forget(const struct options *o)
         snprintf(prompt, sizeof(prompt),
                  "Destroy every share of vault '%s' in this store? Type its name to confirm: ",
                  vault);
-        if (secret_from_tty(&answer, prompt, 1) < 0) {
+        if (secret_answer_from_tty(&answer, prompt) < 0) {
             log_err("forget needs a terminal to confirm, or --yes");
             goto out;
         }
