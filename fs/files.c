@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "alloc.h"
 #include "attr.h"
 #include "commit.h"
@@ -169,6 +171,18 @@ int files_op_read(const char *path, char *buf, size_t size, off_t off,
     return op_end(&op, ret);
 }
 
+/* What a tool writes is a share in plaintext (or its export password's
+ * ciphertext), and buf is libfuse's own memory: its receive buffer, or a
+ * heap copy it frees without wiping when the request came through a pipe.
+ * Either would keep the bytes in ordinary memory (not locked, dumpable)
+ * until reused. libfuse has no further use for them once write returns,
+ * so buf is wiped here, once the bytes are in staging's secret memory (or
+ * refused): casting away its const is the point. */
+static void wipe_written(const char *buf, size_t size)
+{
+    sodium_memzero((void *)(uintptr_t)buf, size);
+}
+
 int files_op_write(const char *path, const char *buf, size_t size, off_t off,
                    struct fuse_file_info *fi)
 {
@@ -177,10 +191,13 @@ int files_op_write(const char *path, const char *buf, size_t size, off_t off,
     int ret;
 
     (void)path;
-    if (!h || h->kind != HANDLE_STAGE)
+    if (!h || h->kind != HANDLE_STAGE) {
+        wipe_written(buf, size);
         return -EBADF;
+    }
     op_begin_handle(&op);
     ret = staging_write(&op.fs->staging, h->stage, buf, size, off);
+    wipe_written(buf, size);
     return op_end(&op, ret < 0 ? ret : (int)size);
 }
 
