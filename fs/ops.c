@@ -300,13 +300,6 @@ static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_inf
     return accept_if_exists(path, fi);
 }
 
-static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
-{
-    /* imports are durable when they return; staged bytes have no disk */
-    (void)path, (void)datasync, (void)fi;
-    return 0;
-}
-
 static int op_statfs(const char *path, struct statvfs *sv)
 {
     size_t files = 1;
@@ -389,7 +382,7 @@ const struct fuse_operations ops_table = {
     .write = files_op_write,
     .flush = files_op_flush,
     .release = files_op_release,
-    .fsync = op_fsync,
+    .fsync = files_op_fsync,
     .truncate = files_op_truncate,
     .utimens = op_utimens,
     .chmod = op_chmod,

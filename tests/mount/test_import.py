@@ -252,3 +252,38 @@ def test_real_backups(mount_factory, lib):
         assert facts["scheme"] == "current"
         assert os.getxattr(m / vault, "user.vult.pubkey.ecdsa").decode() == \
             facts["public_key_ecdsa"]
+
+
+def test_fsync_imports(m, vaults, lib):
+    """fsync asks for the bytes to be checked and stored: it imports (the
+    refusal is its errno, the import is done when it returns), and the close
+    after it reports the same result without importing again. dd conv=fsync
+    fails on a refused file."""
+    m.expect(r"import of /(bad|dd)\.vult: unreadable")
+    good = vaults.make().read_bytes()
+    fd = os.open(m / "good.vult", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        os.write(fd, good)
+        os.fsync(fd)
+        assert os.listdir(m.mnt) == [NAME]  # stored before close
+    finally:
+        os.close(fd)
+    fd = os.open(m / "bad.vult", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        os.write(fd, b"not a backup\n")
+        with pytest.raises(OSError) as err:
+            os.fsync(fd)
+        assert err.value.errno == errno.EINVAL
+    finally:
+        with pytest.raises(OSError) as err:
+            os.close(fd)
+        assert err.value.errno == errno.EINVAL
+    log = m.log_path.read_text().splitlines()
+    for name in ("good", "bad"):
+        assert len([x for x in log if f"import of /{name}.vult:" in x]) == 1, name
+    src = m.base / "dd-src"
+    src.write_bytes(b"still not a backup\n")
+    r = lib.run(["dd", f"if={src}", f"of={m / 'dd.vult'}", "conv=fsync", "status=none"],
+                check=False)
+    assert r.returncode == 1 and os.strerror(errno.EINVAL) in r.stderr, r.stderr
+    assert os.listdir(m.mnt) == [NAME]
