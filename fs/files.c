@@ -21,9 +21,10 @@ enum handle_kind {
 
 struct handle {
     enum handle_kind kind;
-    const uint8_t *data; /* EXPORT: borrowed, valid until store_close; JSON: json */
+    const uint8_t *data; /* EXPORT: export; JSON: json */
     size_t len;
-    char *json; /* owned (alloc_bytes) */
+    uint8_t *export; /* owned (alloc_secret): this open's copy of the export */
+    char *json;      /* owned (alloc_bytes) */
     struct staging_handle *stage;
 };
 
@@ -55,6 +56,7 @@ static void handle_free(struct vultfs *fs, struct fuse_file_info *fi)
     if (!h)
         return;
     staging_release(&fs->staging, h->stage);
+    alloc_secret_free(h->export);
     alloc_free(h->json);
     alloc_free(h);
     fi->fh = 0;
@@ -110,27 +112,61 @@ int files_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
     return op_end(&op, ret);
 }
 
-/* A read-only open of a store file: its export, or a vault.json snapshot. */
+/* This open's own copy of an epoch's export: an import that replaces the
+ * epoch (or anything the store's cache does) never changes what an open
+ * handle reads. Unencrypted exports are the share itself: secret memory. */
+static int copy_export(struct handle *h, struct vultfs *fs, const struct tree_node *n)
+{
+    const uint8_t *data;
+    size_t len;
+    int ret = store_export(&data, &len, fs->store, n->vault, n->epoch->number);
+
+    if (ret < 0)
+        return ret;
+    h->export = alloc_secret(len ? len : 1);
+    if (!h->export)
+        return -ENOMEM;
+    memcpy(h->export, data, len);
+    h->data = h->export;
+    h->len = len;
+    return 0;
+}
+
+/* A read-only open of a store file (kind: TREE_SHARE, TREE_EPOCH or
+ * TREE_JSON): a snapshot of its export or of vault.json. share.vult and
+ * vault.json change with imports, and the kernel's page cache is one per
+ * file, not per open: a handle opened before an import would fill it
+ * with the old bytes under the new size. Those two are read with direct
+ * I/O, so every read comes from its own handle's snapshot. History files
+ * never change within a mount and stay cached. */
 static int open_read(struct vultfs *fs, const char *path, const struct tree_node *n,
-                     struct fuse_file_info *fi)
+                     enum tree_kind kind, struct fuse_file_info *fi)
 {
     struct handle *h;
-    int ret = handle_new(fi, n->kind == TREE_JSON ? HANDLE_JSON : HANDLE_EXPORT);
+    int ret = handle_new(fi, kind == TREE_JSON ? HANDLE_JSON : HANDLE_EXPORT);
 
     if (ret < 0)
         return ret;
     h = handle_of(fi);
-    if (n->kind == TREE_JSON) {
+    if (kind == TREE_JSON) {
         ret = store_vault_json(&h->json, &h->len, fs->store, n->vault);
         h->data = (const uint8_t *)h->json;
     } else {
-        ret = store_export(&h->data, &h->len, fs->store, n->vault, n->epoch->number);
+        ret = copy_export(h, fs, n);
         if (ret < 0)
             log_err("reading %s: %s", path, strerror(-ret));
     }
     if (ret < 0)
         handle_free(fs, fi);
+    fi->direct_io = kind != TREE_EPOCH;
     return ret;
+}
+
+/* What a read-only open of n reads: the store file, also while someone
+ * writes over it (a staged shadow), until an import is accepted. */
+static enum tree_kind read_kind(const struct tree_node *n)
+{
+    return n->kind == TREE_STAGED ? n->under : n->kind;
 }
 
 int files_op_open(const char *path, struct fuse_file_info *fi)
@@ -143,10 +179,10 @@ int files_op_open(const char *path, struct fuse_file_info *fi)
         return op_end(&op, ret);
     if (tree_is_dir(n->kind))
         ret = -EISDIR;
-    else if ((fi->flags & O_ACCMODE) != O_RDONLY || n->kind == TREE_STAGED)
+    else if ((fi->flags & O_ACCMODE) != O_RDONLY || read_kind(n) == TREE_NONE)
         ret = open_write(op.fs, path, n, fi->flags & O_TRUNC, fi);
     else
-        ret = open_read(op.fs, path, n, fi);
+        ret = open_read(op.fs, path, n, read_kind(n), fi);
     return op_end(&op, ret);
 }
 
