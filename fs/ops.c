@@ -8,7 +8,9 @@
  * Caching: attributes and entries are not cached by the kernel (timeouts
  * 0: an import changes sizes and makes names appear and vanish), file data
  * is, with libfuse's auto_cache (kept across opens while size and mtime
- * stay the same; every import that changes an export changes its mtime).
+ * stay the same; every import that changes an export changes its mtime),
+ * except share.vult and vault.json: they change with imports, and each
+ * open reads its own snapshot with direct I/O (files.c, open_read).
  * Files opened for writing use direct I/O, so what a tool writes never
  * lands in the page cache of an export.
  */

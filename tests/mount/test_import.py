@@ -290,7 +290,7 @@ def test_fsync_imports(m, vaults, lib):
     assert os.listdir(m.mnt) == [NAME]
 
 
-TTL = 2  # seconds, for the mount (VULTFS_TEST_STAGING_TTL), instead of 60
+TTL = 4  # seconds, for the mount (VULTFS_TEST_STAGING_TTL), instead of 60
 
 
 def wait_until(condition, what, timeout=30):
