@@ -68,6 +68,7 @@ def test_init_answered_at_once_never_hangs(tmp_path):
             os.write(t.master, f"{SECRET}\n{SECRET}\n".encode())
             assert t.wait() == 0, (run, t.proc.stderr.read())
             assert t.echo_is_on()
+            assert SECRET not in drain(t.master)  # typed without echo
         finally:
             t.close()
     pp = tmp_path / "pp"
