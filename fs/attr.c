@@ -123,6 +123,12 @@ static int attr_of_node(const struct vultfs *fs, struct stat *st, const struct t
         fill(fs, st, v->ino_json, S_IFREG | 0600, v->json_size, v->changed_sec, v->changed_nsec);
         return 0;
     case TREE_STAGED:
+        if (n->under != TREE_NONE) {
+            /* written over: the store file shows until an import is accepted */
+            struct tree_node stored = *n;
+            stored.kind = n->under;
+            return attr_of(fs, st, &stored);
+        }
         staged_attr(fs, st, n->staged, staged_ino(n));
         return 0;
     case TREE_NONE:

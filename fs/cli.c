@@ -139,7 +139,8 @@ int cli_confirm_name(const char *prompt, const char *name, const char *command)
 {
     struct secret answer;
 
-    if (secret_from_tty(&answer, prompt, 1) < 0) {
+    /* not a secret: the answer echoes, so a typo shows (secret_answer_from_tty) */
+    if (secret_answer_from_tty(&answer, prompt) < 0) {
         log_err("%s needs a terminal to confirm, or --yes", command);
         return -ENOTTY;
     }

@@ -8,7 +8,9 @@
  * Caching: attributes and entries are not cached by the kernel (timeouts
  * 0: an import changes sizes and makes names appear and vanish), file data
  * is, with libfuse's auto_cache (kept across opens while size and mtime
- * stay the same; every import that changes an export changes its mtime).
+ * stay the same; every import that changes an export changes its mtime),
+ * except share.vult and vault.json: they change with imports, and each
+ * open reads its own snapshot with direct I/O (files.c, open_read).
  * Files opened for writing use direct I/O, so what a tool writes never
  * lands in the page cache of an export.
  */
@@ -333,13 +335,6 @@ static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_inf
     return accept_if_exists(path, fi);
 }
 
-static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
-{
-    /* imports are durable when they return; staged bytes have no disk */
-    (void)path, (void)datasync, (void)fi;
-    return 0;
-}
-
 static int op_statfs(const char *path, struct statvfs *sv)
 {
     size_t files = 1;
@@ -422,7 +417,7 @@ const struct fuse_operations ops_table = {
     .write = files_op_write,
     .flush = files_op_flush,
     .release = files_op_release,
-    .fsync = op_fsync,
+    .fsync = files_op_fsync,
     .truncate = files_op_truncate,
     .utimens = op_utimens,
     .chmod = op_chmod,

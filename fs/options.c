@@ -158,25 +158,29 @@ static void check_accepted(struct options *o)
     }
 }
 
-/* "1048576", "512k", "2M" -> bytes; 0 when malformed. */
+/* "1048576", "512k", "2M" -> bytes; 0 when malformed (a sign, spaces,
+ * another suffix or trailing bytes) or too large. The limit is checked
+ * before the suffix is applied: a shift would wrap (17592186044417M is
+ * 1M modulo 2^64). */
 static size_t parse_size(const char *text)
 {
+    unsigned long long n, limit = VULT_MAX_FILE_BYTES;
+    unsigned shift = 0;
     char *end;
-    unsigned long long n;
 
-    if (!*text || *text == '-')
+    if (*text < '0' || *text > '9')
         return 0;
     errno = 0;
     n = strtoull(text, &end, 10);
     if (errno)
         return 0;
     if (*end == 'k' || *end == 'K')
-        n <<= 10, end++;
+        shift = 10, end++;
     else if (*end == 'm' || *end == 'M')
-        n <<= 20, end++;
-    if (*end || n > VULT_MAX_FILE_BYTES)
+        shift = 20, end++;
+    if (*end || n > limit >> shift)
         return 0;
-    return (size_t)n;
+    return (size_t)(n << shift);
 }
 
 static uint32_t parse_epoch(const char *text)
@@ -202,8 +206,9 @@ static void convert(struct options *o)
         o->bad = true;
     }
     if (o->max_import_text && !(o->max_import = parse_size(o->max_import_text))) {
-        log_err("bad -o max_import=%s: give a size in bytes (k and M suffixes work), "
-                "at most %u", o->max_import_text, VULT_MAX_FILE_BYTES);
+        log_err("bad max_import '%s': give a size from 1 byte to %u bytes (16M), as "
+                "digits with an optional k or M suffix", o->max_import_text,
+                VULT_MAX_FILE_BYTES);
         o->bad = true;
     }
 }

@@ -22,6 +22,12 @@ void staging_init(struct staging *st, size_t cap)
     memset(st, 0, sizeof(*st));
     st->cap_bytes = cap;
     st->next_ino = STAGING_INO_BASE;
+    st->ttl_seconds = STAGING_TTL_SECONDS;
+}
+
+void staging_set_ttl(struct staging *st, unsigned seconds)
+{
+    st->ttl_seconds = seconds;
 }
 
 size_t staging_cap(const struct staging *st)
@@ -314,6 +320,7 @@ int staging_truncate_file(struct staging *st, struct staging_file *file, off_t s
         return size == (off_t)file->size ? 0 : -EPERM;
     if ((size_t)size > file->buf.limit)
         return -EFBIG;
+    clock_gettime(CLOCK_MONOTONIC, &file->idle_since);
     return buf_set_len(st, &file->buf, (size_t)size);
 }
 
@@ -332,6 +339,8 @@ void staging_release(struct staging *st, struct staging_handle *h)
     buf_free(st, &h->buf);
     alloc_free(h);
     f->opens--;
+    if (!f->opens)
+        clock_gettime(CLOCK_MONOTONIC, &f->idle_since);
     if (!f->temp && !f->opens && (f->imported || f->shadow))
         f->gone = true;
     maybe_free(st, f);
@@ -358,7 +367,31 @@ int staging_move(struct staging *st, struct staging_file *file, const char *to)
     /* a temporary renamed to a temporary stays one; callers never move
      * onto a final name (that is an import) */
     file->temp = staging_is_temp_name(name ? name + 1 : to) || file->temp;
+    clock_gettime(CLOCK_MONOTONIC, &file->idle_since);
     return 0;
+}
+
+static bool has_expired(const struct staging *st, const struct staging_file *f,
+                        const struct timespec *now)
+{
+    if (f->opens || f->gone)
+        return false;
+    time_t idle = now->tv_sec - f->idle_since.tv_sec;
+    if (now->tv_nsec < f->idle_since.tv_nsec)
+        idle--;
+    return idle >= (time_t)st->ttl_seconds;
+}
+
+void staging_expire(struct staging *st, const struct timespec *now)
+{
+    struct staging_file *f = st->files;
+
+    while (f) {
+        struct staging_file *next = f->next;
+        if (has_expired(st, f, now))
+            staging_remove(st, f);
+        f = next;
+    }
 }
 
 void staging_clear(struct staging *st)

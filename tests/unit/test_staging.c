@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -233,6 +234,53 @@ static void test_paths(void)
     CHECK_EQ_INT(st.total_bytes, 0);
 }
 
+static struct timespec seconds_from_now(time_t seconds)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += seconds;
+    return t;
+}
+
+/* DESIGN: a closed temporary nobody renamed, and an empty file created and
+ * closed without a write, vanish after STAGING_TTL_SECONDS; a file a handle
+ * holds never does; their memory is given back. */
+static void test_expiry(void)
+{
+    struct staging st;
+    struct staging_handle *held, *h;
+    struct timespec soon = seconds_from_now(STAGING_TTL_SECONDS - 1);
+    struct timespec later = seconds_from_now(STAGING_TTL_SECONDS + 1);
+
+    staging_init(&st, CAP);
+    CHECK_EQ_INT(staging_open(&h, &st, "/.left.tmp", true, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_write(&st, h, "stale", 5, 0), 0);
+    staging_release(&st, h);
+    CHECK_EQ_INT(staging_open(&h, &st, "/touched.vult", true, false, NULL, 0), 0);
+    staging_release(&st, h);
+    CHECK_EQ_INT(staging_open(&held, &st, "/.held.tmp", true, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_write(&st, held, "held", 4, 0), 0);
+
+    staging_expire(&st, &soon);
+    CHECK(staging_find(&st, "/.left.tmp") != NULL);
+    CHECK(staging_find(&st, "/touched.vult") != NULL);
+    staging_expire(&st, &later);
+    CHECK(staging_find(&st, "/.left.tmp") == NULL);
+    CHECK(staging_find(&st, "/touched.vult") == NULL);
+    struct staging_file *f = held->file;
+    CHECK(staging_find(&st, "/.held.tmp") == f);
+    staging_release(&st, held); /* idle from now on */
+    soon = seconds_from_now(STAGING_TTL_SECONDS - 1);
+    staging_expire(&st, &soon);
+    CHECK(staging_find(&st, "/.held.tmp") == f);
+    CHECK_EQ_INT(staging_move(&st, f, "/.moved.tmp"), 0);
+    staging_set_ttl(&st, 0);
+    staging_expire(&st, &soon);
+    CHECK(st.files == NULL);
+    CHECK_EQ_INT(st.total_bytes, 0);
+    staging_clear(&st);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -245,5 +293,6 @@ int main(void)
     test_cap();
     test_zip_cap();
     test_paths();
+    test_expiry();
     return check_done("test_staging");
 }
