@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -122,7 +121,9 @@ static int write_config(int dirfd, const uint8_t *master, const char *passphrase
                        "master_key", sealed_b64);
     if (!config)
         goto out;
-    ret = index_dumps(&text, config, JSON_INDENT(2) | JSON_SORT_KEYS);
+    ret = config_add_checksum(config);
+    if (ret == 0)
+        ret = index_dumps(&text, config, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (ret < 0)
         goto out;
     ret = io_write_atomic(dirfd, CONFIG_NAME, text, strlen(text), 0600);
@@ -163,10 +164,19 @@ int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
     dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0)
         return -errno;
-    ret = io_list_dir(dirfd, refuse_any_entry, NULL);
+    /* another user's directory stays theirs (they could plant links in
+     * it): checked before the chmod that makes ours private */
+    struct stat st;
+    if (fstat(dirfd, &st) < 0 || fchmod(dirfd, st.st_uid == geteuid() ? 0700 : st.st_mode) < 0) {
+        ret = -errno;
+        goto out_close;
+    }
+    ret = storedir_check(dirfd);
+    if (ret == 0)
+        ret = io_list_dir(dirfd, refuse_any_entry, NULL);
     if (ret < 0)
         goto out_close;
-    if (fchmod(dirfd, 0700) < 0 || mkdirat(dirfd, SHARES_DIR, 0700) < 0) {
+    if (mkdirat(dirfd, SHARES_DIR, 0700) < 0) {
         ret = -errno;
         goto out_close;
     }
@@ -191,31 +201,18 @@ out_close:
 
 static int take_lock(struct store *store, int *busy_pid)
 {
-    char text[32];
-    ssize_t n;
+    int ret = storedir_lock(store->dirfd);
 
-    store->lockfd = openat(store->dirfd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (store->lockfd < 0)
-        return -errno;
-    if (flock(store->lockfd, LOCK_EX | LOCK_NB) < 0) {
-        int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-        n = pread(store->lockfd, text, sizeof(text) - 1, 0);
-        if (busy_pid && n > 0) {
-            text[n] = '\0';
-            *busy_pid = atoi(text);
-        }
-        return err;
-    }
+    if (ret == -EBUSY && busy_pid)
+        *busy_pid = storedir_read_pid(store->dirfd);
+    if (ret < 0)
+        return ret;
     return store_claim_lock(store);
 }
 
 int store_claim_lock(struct store *store)
 {
-    char text[32];
-    int n = snprintf(text, sizeof(text), "%d\n", (int)getpid());
-    if (ftruncate(store->lockfd, 0) < 0 || pwrite(store->lockfd, text, (size_t)n, 0) != n)
-        return -errno;
-    return 0;
+    return storedir_write_pid(store->dirfd);
 }
 
 static int derive_subkeys(struct store *store)
@@ -263,12 +260,13 @@ static int unwrap_master(struct store *store, const char *passphrase, size_t pas
     size_t sealed_len = 0, master_len = 0;
     int ret;
 
+    /* read_config verified the fields: a failure here is memory */
     ret = kdf_from_json(&kdf, json_object_get(store->config, "kdf"));
     if (ret < 0)
-        return -EIO;
+        return ret == -ENOMEM ? ret : -EBADMSG;
     ret = b64_to(&sealed, &sealed_len, index_str(store->config, "master_key"));
     if (ret < 0)
-        return ret == -ENOMEM ? ret : -EIO;
+        return ret == -ENOMEM ? ret : -EBADMSG;
     wrap_key = alloc_secret(SEAL_KEY_BYTES);
     ret = wrap_key ? seal_derive_key(wrap_key, passphrase, passphrase_len, &kdf) : -ENOMEM;
     if (ret == 0)
@@ -277,9 +275,9 @@ static int unwrap_master(struct store *store, const char *passphrase, size_t pas
     if (ret == -EBADMSG)
         ret = -EACCES; /* the one way a right record fails to open */
     else if (ret == 0 && master_len != SEAL_KEY_BYTES)
-        ret = -EIO;
-    else if (ret == -EINVAL)
-        ret = -EIO;
+        ret = -EBADMSG;
+    else if (ret == -EINVAL || ret == -EIO)
+        ret = -EBADMSG; /* not a sealed record, or its checksum fails */
     if (ret == 0) {
         store->master = master;
         master = NULL;
@@ -335,7 +333,8 @@ static void remove_stale_temps(int dirfd)
     }
 }
 
-/* Reads vultfs.json into store->config and checks its format version. */
+/* Reads vultfs.json into store->config and checks its format version and
+ * every field: -EBADMSG for a damaged config (see config.c). */
 static int read_config(struct store *store)
 {
     uint8_t *text = NULL;
@@ -344,22 +343,16 @@ static int read_config(struct store *store)
     int ret = io_read_file(&text, &text_len, store->dirfd, CONFIG_NAME, MAX_CONFIG_BYTES);
 
     if (ret < 0)
-        return ret;
+        return ret == -EIO || ret == -EFBIG ? -EBADMSG : ret;
     store->config = json_loadb((const char *)text, text_len, 0, &error);
     alloc_free(text);
-    if (!store->config || !json_is_integer(json_object_get(store->config, "format"))) {
-        ret = store->config ? -EIO : -ENOMEM;
-        if (!store->config && error.text[0])
-            ret = -EIO;
-        return ret;
-    }
-    json_int_t format = json_integer_value(json_object_get(store->config, "format"));
-    if (format > STORE_FORMAT_VERSION)
+    if (!store->config)
+        return json_error_code(&error) == json_error_out_of_memory ? -ENOMEM : -EBADMSG;
+    json_t *format = json_object_get(store->config, "format");
+    if (json_is_integer(format) && json_integer_value(format) > STORE_FORMAT_VERSION)
         return -EPROTONOSUPPORT;
-    if (format < 1)
-        return -EIO;
     /* format 1 is the first: older formats to migrate from would go here */
-    return 0;
+    return config_verify(store->config);
 }
 
 int store_open(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
@@ -373,7 +366,7 @@ int store_open(struct store **out, int *busy_pid, const char *dir, const char *p
         *busy_pid = 0;
     if (!store)
         return -ENOMEM;
-    store->dirfd = store->sharesfd = store->lockfd = -1;
+    store->dirfd = store->sharesfd = -1;
     store->max_import = STORE_DEFAULT_MAX_IMPORT;
 
     store->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -381,13 +374,17 @@ int store_open(struct store **out, int *busy_pid, const char *dir, const char *p
         ret = -errno;
         goto out_fail;
     }
+    ret = storedir_check(store->dirfd);
+    if (ret < 0)
+        goto out_fail;
     ret = read_config(store);
     if (ret < 0)
         goto out_fail;
 
-    store->sharesfd = openat(store->dirfd, SHARES_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    store->sharesfd = openat(store->dirfd, SHARES_DIR,
+                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (store->sharesfd < 0) {
-        ret = errno == ENOENT ? -EIO : -errno;
+        ret = errno == ENOENT || errno == ENOTDIR ? -EIO : -errno;
         goto out_fail;
     }
     ret = unwrap_master(store, passphrase, passphrase_len);
@@ -401,6 +398,8 @@ int store_open(struct store **out, int *busy_pid, const char *dir, const char *p
     if (ret < 0)
         goto out_fail;
     ret = index_read(&store->index, store);
+    if (ret == -EBADMSG)
+        ret = -EIO; /* -EBADMSG names a damaged config (store.h) */
     if (ret < 0)
         goto out_fail;
     store->keycache = vult_keycache_new();
@@ -438,12 +437,10 @@ void store_close(struct store *store)
     alloc_secret_free(store->master);
     json_decref(store->index);
     json_decref(store->config);
-    if (store->lockfd >= 0)
-        close(store->lockfd); /* releases the flock */
     if (store->sharesfd >= 0)
         close(store->sharesfd);
     if (store->dirfd >= 0)
-        close(store->dirfd);
+        close(store->dirfd); /* releases the flock (the last descriptor of it) */
     sodium_memzero(store, sizeof(*store));
     alloc_free(store);
 }

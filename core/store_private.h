@@ -37,7 +37,6 @@ struct export_entry; /* export.c */
 struct store {
     int dirfd;
     int sharesfd;
-    int lockfd;
     json_t *config;
     json_t *index;
     uint8_t *master; /* alloc_secret, SEAL_KEY_BYTES */
@@ -100,6 +99,22 @@ int views_rebuild(struct store *store);
 
 /* export.c */
 void export_free_all(struct store *store);
+
+/* config.c: vultfs.json's fields and checksum */
+/* 0, or -EBADMSG when a field is missing, out of range or does not match
+ * the checksum; -ENOMEM. */
+int config_verify(const json_t *config);
+/* Sets config's checksum over its other fields. 0 or -ENOMEM. */
+int config_add_checksum(json_t *config);
+
+/* storedir.c: the directory's owner and mode, the lock, the pid file */
+/* 0, or -EPERM when store_dir_problem finds the directory unsafe. */
+int storedir_check(int dirfd);
+/* flock on the directory itself: 0, -EBUSY (held by another opener). */
+int storedir_lock(int dirfd);
+int storedir_write_pid(int dirfd);
+/* The pid the lock file names, 0 when unknown. */
+int storedir_read_pid(int dirfd);
 
 /* store.c */
 /* A NUL-terminated copy of a password in secret memory. 0 or -ENOMEM. */

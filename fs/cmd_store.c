@@ -76,6 +76,11 @@ static int run_init(const struct options *o)
         log_err("%s is not empty: a store is created in a new or empty directory", dir);
         return 1;
     }
+    char problem[512];
+    if (ret == -EPERM && store_diagnose(problem, sizeof(problem), dir)) {
+        log_err("cannot create store %s: %s", dir, problem);
+        return 1;
+    }
     if (ret < 0) {
         log_err("cannot create store %s: %s", dir, strerror(-ret));
         return 1;
