@@ -101,5 +101,8 @@ int config_verify(const json_t *config)
     if (!kdf_is_valid(json_object_get(config, "kdf")) ||
         !is_b64_of_len(json_object_get(config, "master_key"), seal_sealed_len(SEAL_KEY_BYTES)))
         return -EBADMSG;
+    const json_t *pending = json_object_get(config, PENDING_KEY_FIELD);
+    if (pending && !is_b64_of_len(pending, seal_sealed_len(SEAL_KEY_BYTES)))
+        return -EBADMSG;
     return 0;
 }

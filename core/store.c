@@ -93,45 +93,65 @@ static int kdf_from_json(struct seal_kdf *kdf, const json_t *obj)
     return seal_kdf_check(kdf);
 }
 
-/* Writes vultfs.json: the master key sealed under the passphrase key. */
-static int write_config(int dirfd, const uint8_t *master, const char *passphrase,
-                        size_t passphrase_len, const struct seal_kdf *kdf)
+/* master sealed under wrap_key, as base64 (alloc_bytes), into *out. */
+static int sealed_b64(char **out, const uint8_t *master, const uint8_t *wrap_key)
 {
-    uint8_t *wrap_key = alloc_secret(SEAL_KEY_BYTES);
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
-    char *sealed_b64 = NULL, *text = NULL;
+    int ret = seal_record(&sealed, &sealed_len, master, SEAL_KEY_BYTES, SEAL_KIND_MASTER_KEY,
+                          MASTER_KEY_ID, wrap_key);
+
+    if (ret < 0)
+        return ret;
+    *out = b64_of(sealed, sealed_len);
+    alloc_free(sealed);
+    return *out ? 0 : -ENOMEM;
+}
+
+/* The config's JSON: the master key (and the pending one of an unfinished
+ * rekey, rekey.c) sealed under wrap_key, and the checksum. */
+static int config_json(json_t **out, const uint8_t *master, const uint8_t *pending,
+                       const uint8_t *wrap_key, const struct seal_kdf *kdf)
+{
+    char *master_b64 = NULL, *pending_b64 = NULL;
+    int ret = sealed_b64(&master_b64, master, wrap_key);
+
+    if (ret == 0 && pending)
+        ret = sealed_b64(&pending_b64, pending, wrap_key);
+    if (ret == 0) {
+        *out = json_pack("{s:i, s:o, s:s}", "format", STORE_FORMAT_VERSION, "kdf", kdf_json(kdf),
+                         "master_key", master_b64);
+        ret = *out ? 0 : -ENOMEM;
+    }
+    if (ret == 0 && pending_b64 &&
+        json_object_set_new(*out, PENDING_KEY_FIELD, json_string(pending_b64)) != 0)
+        ret = -ENOMEM;
+    if (ret == 0)
+        ret = config_add_checksum(*out);
+    alloc_free(pending_b64);
+    alloc_free(master_b64);
+    return ret;
+}
+
+int store_write_config(int dirfd, const uint8_t *master, const uint8_t *pending,
+                       const char *passphrase, size_t passphrase_len, const struct seal_kdf *kdf)
+{
+    uint8_t *wrap_key = alloc_secret(SEAL_KEY_BYTES);
+    char *text = NULL;
     json_t *config = NULL;
-    int ret = -ENOMEM;
+    int ret;
 
     if (!wrap_key)
         return -ENOMEM;
     ret = seal_derive_key(wrap_key, passphrase, passphrase_len, kdf);
-    if (ret < 0)
-        goto out;
-    ret = seal_record(&sealed, &sealed_len, master, SEAL_KEY_BYTES, SEAL_KIND_MASTER_KEY,
-                      MASTER_KEY_ID, wrap_key);
-    if (ret < 0)
-        goto out;
-    ret = -ENOMEM;
-    sealed_b64 = b64_of(sealed, sealed_len);
-    if (!sealed_b64)
-        goto out;
-    config = json_pack("{s:i, s:o, s:s}", "format", STORE_FORMAT_VERSION, "kdf", kdf_json(kdf),
-                       "master_key", sealed_b64);
-    if (!config)
-        goto out;
-    ret = config_add_checksum(config);
+    if (ret == 0)
+        ret = config_json(&config, master, pending, wrap_key, kdf);
     if (ret == 0)
         ret = index_dumps(&text, config, JSON_INDENT(2) | JSON_SORT_KEYS);
-    if (ret < 0)
-        goto out;
-    ret = io_write_atomic(dirfd, CONFIG_NAME, text, strlen(text), 0600);
-out:
+    if (ret == 0)
+        ret = io_write_atomic(dirfd, CONFIG_NAME, text, strlen(text), 0600);
     alloc_free(text);
     json_decref(config);
-    alloc_free(sealed_b64);
-    alloc_free(sealed);
     alloc_secret_free(wrap_key);
     return ret;
 }
@@ -192,7 +212,7 @@ int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
     ret = record_write_sealed(dirfd, INDEX_NAME, (const uint8_t *)empty_index,
                               strlen(empty_index), SEAL_KIND_INDEX, INDEX_ID, master);
     if (ret == 0)
-        ret = write_config(dirfd, master, passphrase, passphrase_len, kdf);
+        ret = store_write_config(dirfd, master, NULL, passphrase, passphrase_len, kdf);
     alloc_secret_free(master);
 out_close:
     close(dirfd);
@@ -215,14 +235,22 @@ int store_claim_lock(struct store *store)
     return storedir_write_pid(store->dirfd);
 }
 
-static int derive_subkeys(struct store *store)
+void store_record_key(uint8_t out[SEAL_KEY_BYTES], const uint8_t *master)
 {
-    store->record_key = alloc_secret(SEAL_KEY_BYTES);
-    store->nonce_key = alloc_secret(SEAL_KEY_BYTES);
-    store->inode_key = alloc_secret(SEAL_KEY_BYTES);
+    seal_subkey(out, SUBKEY_RECORD_NAME, SUBKEY_CONTEXT, master);
+}
+
+int store_derive_subkeys(struct store *store)
+{
+    if (!store->record_key)
+        store->record_key = alloc_secret(SEAL_KEY_BYTES);
+    if (!store->nonce_key)
+        store->nonce_key = alloc_secret(SEAL_KEY_BYTES);
+    if (!store->inode_key)
+        store->inode_key = alloc_secret(SEAL_KEY_BYTES);
     if (!store->record_key || !store->nonce_key || !store->inode_key)
         return -ENOMEM;
-    seal_subkey(store->record_key, SUBKEY_RECORD_NAME, SUBKEY_CONTEXT, store->master);
+    store_record_key(store->record_key, store->master);
     seal_subkey(store->nonce_key, SUBKEY_EXPORT_NONCE, SUBKEY_CONTEXT, store->master);
     seal_subkey(store->inode_key, SUBKEY_INODE, SUBKEY_CONTEXT, store->master);
     uint8_t salt_key[SEAL_KEY_BYTES];
@@ -253,7 +281,10 @@ static int add_password(struct store *store, const char *text, size_t len)
     return ret;
 }
 
-static int unwrap_master(struct store *store, const char *passphrase, size_t passphrase_len)
+/* The key in the config's field (master_key, or a rekey's pending key)
+ * into store->master, replacing the one there. */
+static int unwrap_master(struct store *store, const char *field, const char *passphrase,
+                         size_t passphrase_len)
 {
     struct seal_kdf kdf;
     uint8_t *sealed = NULL, *master = NULL, *wrap_key = NULL;
@@ -264,7 +295,7 @@ static int unwrap_master(struct store *store, const char *passphrase, size_t pas
     ret = kdf_from_json(&kdf, json_object_get(store->config, "kdf"));
     if (ret < 0)
         return ret == -ENOMEM ? ret : -EBADMSG;
-    ret = b64_to(&sealed, &sealed_len, index_str(store->config, "master_key"));
+    ret = b64_to(&sealed, &sealed_len, index_str(store->config, field));
     if (ret < 0)
         return ret == -ENOMEM ? ret : -EBADMSG;
     wrap_key = alloc_secret(SEAL_KEY_BYTES);
@@ -279,6 +310,7 @@ static int unwrap_master(struct store *store, const char *passphrase, size_t pas
     else if (ret == -EINVAL || ret == -EIO)
         ret = -EBADMSG; /* not a sealed record, or its checksum fails */
     if (ret == 0) {
+        alloc_secret_free(store->master);
         store->master = master;
         master = NULL;
     }
@@ -355,6 +387,23 @@ static int read_config(struct store *store)
     return config_verify(store->config);
 }
 
+/* A rekey that stopped after writing the index under its new key and
+ * before dropping the old key from the config (rekey.c): the index opens
+ * with the pending key, which is then the master key. */
+static int open_with_pending_key(struct store *store, const char *passphrase,
+                                 size_t passphrase_len)
+{
+    int ret = unwrap_master(store, PENDING_KEY_FIELD, passphrase, passphrase_len);
+
+    if (ret == -EACCES)
+        ret = -EBADMSG; /* the master key opened: the pending one is damaged */
+    if (ret == 0)
+        ret = store_derive_subkeys(store);
+    if (ret == 0)
+        ret = index_read(&store->index, store);
+    return ret;
+}
+
 int store_open(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
                size_t passphrase_len)
 {
@@ -387,10 +436,10 @@ int store_open(struct store **out, int *busy_pid, const char *dir, const char *p
         ret = errno == ENOENT || errno == ENOTDIR ? -EIO : -errno;
         goto out_fail;
     }
-    ret = unwrap_master(store, passphrase, passphrase_len);
+    ret = unwrap_master(store, "master_key", passphrase, passphrase_len);
     if (ret < 0)
         goto out_fail;
-    ret = derive_subkeys(store);
+    ret = store_derive_subkeys(store);
     if (ret < 0)
         goto out_fail;
     /* only a right passphrase touches the lock file */
@@ -398,6 +447,8 @@ int store_open(struct store **out, int *busy_pid, const char *dir, const char *p
     if (ret < 0)
         goto out_fail;
     ret = index_read(&store->index, store);
+    if (ret == -EBADMSG && json_object_get(store->config, PENDING_KEY_FIELD))
+        ret = open_with_pending_key(store, passphrase, passphrase_len);
     if (ret == -EBADMSG)
         ret = -EIO; /* -EBADMSG names a damaged config (store.h) */
     if (ret < 0)
@@ -445,6 +496,15 @@ void store_close(struct store *store)
     alloc_free(store);
 }
 
+int store_kdf(struct seal_kdf *kdf, const struct store *store)
+{
+    int ret = kdf_from_json(kdf, json_object_get(store->config, "kdf"));
+    if (ret < 0)
+        return ret == -ENOMEM ? ret : -EIO;
+    randombytes_buf(kdf->salt, sizeof(kdf->salt));
+    return 0;
+}
+
 int store_passwd(struct store *store, const char *passphrase, size_t passphrase_len,
                  const struct seal_kdf *kdf)
 {
@@ -453,14 +513,14 @@ int store_passwd(struct store *store, const char *passphrase, size_t passphrase_
     if (!passphrase_len)
         return -EINVAL;
     if (!kdf) {
-        int ret = kdf_from_json(&fresh, json_object_get(store->config, "kdf"));
+        int ret = store_kdf(&fresh, store);
         if (ret < 0)
-            return -EIO;
-        randombytes_buf(fresh.salt, sizeof(fresh.salt));
+            return ret;
         kdf = &fresh;
     }
     store_tidy_before_change(store);
-    return write_config(store->dirfd, store->master, passphrase, passphrase_len, kdf);
+    return store_write_config(store->dirfd, store->master, NULL, passphrase, passphrase_len,
+                              kdf);
 }
 
 /* ---- import settings ----------------------------------------------------- */

@@ -116,6 +116,17 @@ void store_close(struct store *store);
 int store_passwd(struct store *store, const char *passphrase, size_t passphrase_len,
                  const struct seal_kdf *kdf) VULTFS_WUR;
 
+/* A new passphrase and a new master key: every share record and the index
+ * are sealed again under the new key (core/rekey.c says how, crash-safe),
+ * so an old copy of vultfs.json with the old passphrase opens nothing.
+ * Exports change (their salt and nonces derive from the master key): set
+ * the export again (store_set_export). *switched tells which passphrase
+ * opens the store after a failure: false the old one, true the new one
+ * (then close the store and open it again). 0, -EINVAL (empty
+ * passphrase), -ENOMEM, -errno of a write. */
+int store_rekey(struct store *store, bool *switched, const char *passphrase,
+                size_t passphrase_len, const struct seal_kdf *kdf) VULTFS_WUR;
+
 /* ---- passwords and exports --------------------------------------------- */
 
 /* How exports are written: password NULL means unencrypted (the apps'

@@ -20,6 +20,7 @@
 #define LOCK_NAME "lock"
 #define SHARES_DIR "shares"
 #define MASTER_KEY_ID "master-key"
+#define PENDING_KEY_FIELD "pending_master_key" /* an unfinished rekey's (rekey.c) */
 #define INDEX_ID "index"
 #define RECORD_NAME_BYTES 16 /* keyed hash of the Vault bytes, hex in names */
 #define MAX_CONFIG_BYTES (64u << 10)
@@ -117,6 +118,16 @@ int storedir_write_pid(int dirfd);
 int storedir_read_pid(int dirfd);
 
 /* store.c */
+/* Writes vultfs.json: master (and pending, NULL but during a rekey) sealed
+ * under the passphrase key, with kdf's cost and salt. Atomic. */
+int store_write_config(int dirfd, const uint8_t *master, const uint8_t *pending,
+                       const char *passphrase, size_t passphrase_len, const struct seal_kdf *kdf);
+/* The record-name subkey of master into out. */
+void store_record_key(uint8_t out[SEAL_KEY_BYTES], const uint8_t *master);
+/* The store's Argon2id cost with a fresh salt. 0, -EIO, -ENOMEM. */
+int store_kdf(struct seal_kdf *kdf, const struct store *store);
+/* The subkeys of store->master (again, after the master key changed). */
+int store_derive_subkeys(struct store *store);
 /* A NUL-terminated copy of a password in secret memory. 0 or -ENOMEM. */
 int store_password_copy(struct password *out, const char *text, size_t len);
 bool store_is_stale_temp(const char *name);

@@ -12,7 +12,7 @@
 #include "store.h"
 #include "vult.h"
 
-enum { KEY_HELP, KEY_FOREGROUND, KEY_YES, KEY_EXPORT_PASSWORD };
+enum { KEY_HELP, KEY_FOREGROUND, KEY_YES, KEY_EXPORT_PASSWORD, KEY_REKEY };
 
 /* One option, three spellings: --long=F, --long F and -o short=F. The
  * fuse_opt value of each is its option_bit (a %s template stores no value),
@@ -46,6 +46,7 @@ static const struct fuse_opt option_table[] = {
     FUSE_OPT_KEY("-f", KEY_FOREGROUND),
     FUSE_OPT_KEY("--foreground", KEY_FOREGROUND),
     FUSE_OPT_KEY("--yes", KEY_YES),
+    FUSE_OPT_KEY("--rekey", KEY_REKEY),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_END,
@@ -114,6 +115,9 @@ static int on_option(void *data, const char *arg, int key, struct fuse_args *out
     case KEY_YES:
         o->yes = 1;
         return 0;
+    case KEY_REKEY:
+        o->rekey = 1;
+        return 0;
     case KEY_EXPORT_PASSWORD:
         return take_export_password(o, arg);
     case FUSE_OPT_KEY_NONOPT:
@@ -150,6 +154,10 @@ static void check_accepted(struct options *o)
     }
     if (o->yes && !(o->accepted & OPTION_YES)) {
         log_err("unknown option --yes for this command");
+        o->bad = true;
+    }
+    if (o->rekey && !(o->accepted & OPTION_REKEY)) {
+        log_err("unknown option --rekey for this command");
         o->bad = true;
     }
 }

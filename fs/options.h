@@ -32,6 +32,7 @@ enum option_bit {
     OPTION_EPOCH = 1u << 11,
     OPTION_YES = 1u << 12,
     OPTION_PASSWORD_FILE = 1u << 13,
+    OPTION_REKEY = 1u << 14,
 };
 
 struct options {
@@ -40,7 +41,7 @@ struct options {
     char *export_password_file, *export_password, *export_scheme;
     char *import_passwords, *log_file, *max_import_text, *cost, *epoch_text;
     char *password_file;
-    int foreground, yes, help;
+    int foreground, yes, help, rekey;
     /* checked and converted by options_parse */
     bool export_none;                 /* --export-password none */
     enum backup_crypto_scheme scheme; /* default current */
