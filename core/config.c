@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 #include <xxhash.h>
 
 #include "alloc.h"
@@ -52,17 +53,16 @@ int config_add_checksum(json_t *config)
     return ret;
 }
 
-/* A base64 field that decodes to exactly want bytes. */
+/* A base64 field that decodes to exactly want bytes (at most 96). */
 static bool is_b64_of_len(const json_t *value, size_t want)
 {
+    uint8_t buf[96];
     const char *text = json_string_value(value);
-    size_t len = text ? strlen(text) : 0;
-    uint8_t *buf = alloc_bytes(len / 4 * 3 + 1);
-    size_t got = 0;
-    bool ok = text && buf && vult_base64_decode_to(buf, len / 4 * 3 + 1, &got, text, len) == 0 &&
-              got == want;
+    size_t len = text ? strlen(text) : 0, got = 0;
+    bool ok = text && len / 4 * 3 <= sizeof(buf) &&
+              vult_base64_decode_to(buf, sizeof(buf), &got, text, len) == 0 && got == want;
 
-    alloc_free(buf);
+    sodium_memzero(buf, sizeof(buf));
     return ok;
 }
 
@@ -98,6 +98,7 @@ int config_verify(const json_t *config)
         if (!json_is_string(stored) || strcmp(json_string_value(stored), sum) != 0)
             return -EBADMSG;
     }
+    _Static_assert(SEAL_OVERHEAD + SEAL_KEY_BYTES <= 96, "a sealed key fits is_b64_of_len");
     if (!kdf_is_valid(json_object_get(config, "kdf")) ||
         !is_b64_of_len(json_object_get(config, "master_key"), seal_sealed_len(SEAL_KEY_BYTES)))
         return -EBADMSG;

@@ -112,7 +112,7 @@ int io_write_atomic(int dirfd, const char *name, const void *data, size_t len,
     err = fault(IO_STEP_OPEN);
     if (err)
         return err;
-    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;
 

@@ -36,6 +36,13 @@ struct keyset {
     uint8_t *master, *record_key; /* alloc_secret */
 };
 
+/* What the rekey makes: the new keys, and the names of the records sealed
+ * under them (a JSON object used as a set). */
+struct rekey {
+    struct keyset fresh;
+    json_t *named;
+};
+
 static void swap_keys(struct store *store, struct keyset *k)
 {
     uint8_t *master = store->master, *record_key = store->record_key;
@@ -64,8 +71,9 @@ static void free_keyset(struct keyset *k)
 
 /* Seals one share again under the new keys; sets its new record name in
  * epoch (a copy of the index's). */
-static int reseal_share(struct store *store, struct keyset *fresh, json_t *epoch)
+static int reseal_share(struct store *store, struct rekey *rk, json_t *epoch)
 {
+    struct keyset *fresh = &rk->fresh;
     char record[2 * RECORD_NAME_BYTES + 1], name[2 * RECORD_NAME_BYTES + 8];
     uint8_t *vault = NULL;
     size_t len = 0;
@@ -81,68 +89,58 @@ static int reseal_share(struct store *store, struct keyset *fresh, json_t *epoch
                                   store->master);
     swap_keys(store, fresh);
     alloc_secret_free(vault);
-    if (ret == 0 && json_object_set_new(epoch, "record", json_string(record)) != 0)
+    if (ret == 0 && (json_object_set_new(epoch, "record", json_string(record)) != 0 ||
+                     json_object_set_new(rk->named, record, json_true()) != 0))
         ret = -ENOMEM;
     return ret;
 }
 
-/* Every epoch of every vault in index, as f(store, ctx, epoch). */
-static int each_epoch(json_t *index, struct store *store, void *ctx,
-                      int (*f)(struct store *, void *, json_t *))
+/* Step 1: every epoch's share, sealed again; index is the copy to write. */
+static int reseal_all(struct store *store, struct rekey *rk, json_t *index)
 {
     size_t i, j;
     json_t *v, *e;
     json_array_foreach(json_object_get(index, "vaults"), i, v)
         json_array_foreach(json_object_get(v, "epochs"), j, e) {
-            int ret = f(store, ctx, e);
+            int ret = reseal_share(store, rk, e);
             if (ret < 0)
                 return ret;
         }
     return 0;
 }
 
-static int reseal_each(struct store *store, void *fresh, json_t *epoch)
-{
-    return reseal_share(store, fresh, epoch);
-}
-
-static bool in_index(const json_t *index, const char *record)
-{
-    size_t i, j;
-    json_t *v, *e;
-    json_array_foreach(json_object_get(index, "vaults"), i, v)
-        json_array_foreach(json_object_get(v, "epochs"), j, e)
-            if (strcmp(index_str(e, "record"), record) == 0)
-                return true;
-    return false;
-}
-
 /* Step 4's cleanup: every record the new index does not name goes (the old
  * key's, and what an interrupted rekey or import left). One that stays is
  * unreferenced and harmless (fsck says so). */
+struct cleanup {
+    int sharesfd;
+    const json_t *named;
+};
+
 static int remove_if_unreferenced(void *ctx, const char *name)
 {
-    struct store *store = ctx;
+    const struct cleanup *c = ctx;
     char record[2 * RECORD_NAME_BYTES + 1];
     size_t len = strlen(name);
 
     if (len != 2 * RECORD_NAME_BYTES + 4 || strcmp(name + len - 4, ".rec") != 0)
         return 0;
     snprintf(record, sizeof(record), "%.*s", 2 * RECORD_NAME_BYTES, name);
-    if (!in_index(store->index, record)) {
-        int removed = unlinkat(store->sharesfd, name, 0);
+    if (!json_object_get(c->named, record)) {
+        int removed = unlinkat(c->sharesfd, name, 0);
         (void)removed;
     }
     return 0;
 }
 
 /* After the switch: the store's views and subkeys follow the new key. */
-static int adopt(struct store *store, json_t *index)
+static int adopt(struct store *store, json_t *index, const json_t *named)
 {
+    struct cleanup cleanup = {store->sharesfd, named};
     json_decref(store->index);
     store->index = index;
     /* tidying only: the rekey is complete whether or not this works */
-    if (io_list_dir(store->sharesfd, remove_if_unreferenced, store) == 0) {
+    if (io_list_dir(store->sharesfd, remove_if_unreferenced, &cleanup) == 0) {
         int synced = io_sync_dir(store->sharesfd);
         (void)synced;
     }
@@ -155,46 +153,48 @@ static int adopt(struct store *store, json_t *index)
 int store_rekey(struct store *store, bool *switched, const char *passphrase,
                 size_t passphrase_len, const struct seal_kdf *kdf)
 {
-    struct keyset fresh = {NULL, NULL};
+    struct rekey rk = {{NULL, NULL}, json_object()};
     struct seal_kdf cost;
     json_t *index = NULL;
     int ret;
 
     *switched = false;
-    if (!passphrase_len)
-        return -EINVAL;
-    if (!kdf) {
+    ret = passphrase_len ? 0 : -EINVAL;
+    if (ret == 0 && !kdf) {
         ret = store_kdf(&cost, store);
-        if (ret < 0)
-            return ret;
         kdf = &cost;
     }
+    if (ret == 0 && !rk.named)
+        ret = -ENOMEM;
+    if (ret < 0)
+        goto out;
     store_tidy_before_change(store);
-    ret = new_keyset(&fresh);
+    ret = new_keyset(&rk.fresh);
     index = ret == 0 ? index_copy(store->index) : NULL;
     if (ret == 0 && !index)
         ret = -ENOMEM;
     if (ret == 0)
-        ret = each_epoch(index, store, &fresh, reseal_each); /* step 1 */
+        ret = reseal_all(store, &rk, index); /* step 1 */
     if (ret == 0)
-        ret = store_write_config(store->dirfd, store->master, fresh.master, passphrase,
+        ret = store_write_config(store->dirfd, store->master, rk.fresh.master, passphrase,
                                  passphrase_len, kdf); /* step 2 */
     if (ret < 0)
         goto out;
     *switched = true;
-    swap_keys(store, &fresh); /* fresh now holds the old keys */
+    swap_keys(store, &rk.fresh); /* rk.fresh now holds the old keys */
     ret = index_write(store, index); /* step 3 */
     if (ret == 0)
         ret = store_write_config(store->dirfd, store->master, NULL, passphrase, passphrase_len,
                                  kdf); /* step 4 */
     if (ret < 0) {
-        swap_keys(store, &fresh); /* the open store goes on as it was */
+        swap_keys(store, &rk.fresh); /* the open store goes on as it was */
         goto out;
     }
-    ret = adopt(store, index);
+    ret = adopt(store, index, rk.named);
     index = NULL;
 out:
     json_decref(index);
-    free_keyset(&fresh);
+    json_decref(rk.named);
+    free_keyset(&rk.fresh);
     return ret;
 }

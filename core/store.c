@@ -436,6 +436,9 @@ int store_open(struct store **out, int *busy_pid, const char *dir, const char *p
         ret = errno == ENOENT || errno == ENOTDIR ? -EIO : -errno;
         goto out_fail;
     }
+    ret = storedir_check(store->sharesfd);
+    if (ret < 0)
+        goto out_fail;
     ret = unwrap_master(store, "master_key", passphrase, passphrase_len);
     if (ret < 0)
         goto out_fail;

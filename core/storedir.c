@@ -123,25 +123,38 @@ static int diagnose_files(char *out, size_t out_len, int dirfd)
     return 0;
 }
 
-int store_diagnose(char *out, size_t out_len, const char *dir)
+/* The directory's owner or mode, as a phrase; 0 when it is safe. */
+static int diagnose_dir(char *out, size_t out_len, int fd, const char *what)
 {
     struct stat st;
     const char *problem;
-    int found = 0;
+
+    if (fstat(fd, &st) < 0 || !(problem = store_dir_problem(&st)))
+        return 0;
+    if (st.st_uid != geteuid())
+        snprintf(out, out_len, "%s %s (owner uid %u, not uid %u)", what, problem,
+                 (unsigned)st.st_uid, (unsigned)geteuid());
+    else
+        snprintf(out, out_len, "%s %s (mode %04o): chmod 700 it", what, problem,
+                 (unsigned)(st.st_mode & 07777));
+    return 1;
+}
+
+int store_diagnose(char *out, size_t out_len, const char *dir)
+{
+    int found, sharesfd;
     int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     if (dirfd < 0)
         return 0;
-    if (fstat(dirfd, &st) == 0 && (problem = store_dir_problem(&st))) {
-        if (st.st_uid != geteuid())
-            snprintf(out, out_len, "the store directory %s (owner uid %u, not uid %u)", problem,
-                     (unsigned)st.st_uid, (unsigned)geteuid());
-        else
-            snprintf(out, out_len, "the store directory %s (mode %04o): chmod 700 it", problem,
-                     (unsigned)(st.st_mode & 07777));
-        found = 1;
-    } else {
+    found = diagnose_dir(out, out_len, dirfd, "the store directory");
+    if (!found)
         found = diagnose_files(out, out_len, dirfd);
+    sharesfd = found ? -1
+                     : openat(dirfd, SHARES_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sharesfd >= 0) {
+        found = diagnose_dir(out, out_len, sharesfd, "its directory shares/");
+        close(sharesfd);
     }
     close(dirfd);
     return found;

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from test_store_cli import (VULTFS, assert_ok_one_line, import_ok, inspect_json, mkvault,  # noqa: F401
-                            new_vault, pp, run, store, vultfs, write_secret)
+from test_store_cli import (VULTFS, assert_ok_one_line, exported, import_ok,  # noqa: F401
+                            inspect_json, new_vault, pp, run, store, vultfs, write_secret)
 
 EXPORT_FACTS = ("name", "public_key_ecdsa", "signers", "local_party_id", "key_shares")
 
@@ -39,13 +39,9 @@ def fsck_clean(store, pp):
 
 
 @pytest.fixture
-def two_vaults(store, pp, tmp_path):
-    a1 = new_vault(tmp_path / "a1.vult", "--device", "dev-x", "--signers", "dev-x,dev-y",
-                   name="Alpha")
-    a2 = mkvault(tmp_path / "a2.vult", "--from", a1, "--signers", "dev-x,dev-y,dev-z",
-                 "--tag", "second")
-    b = new_vault(tmp_path / "b.vult", name="Beta")
-    import_ok(store, pp, a1, a2, b)
+def two_vaults(store, pp, exported, tmp_path):
+    """Export Me (two epochs) and Beta."""
+    import_ok(store, pp, new_vault(tmp_path / "b.vult", name="Beta"))
     return store
 
 
@@ -63,7 +59,7 @@ def test_rekey_leaves_an_old_config_copy_nothing_to_open(two_vaults, pp, tmp_pat
     old_records = sorted(p.name for p in (store / "shares").glob("*.rec"))
     vaults = listing(store, pp)
     export_pw = write_secret(tmp_path / "export-pw", "export password")
-    before = export_of(store, pp, "Alpha", tmp_path / "before.vult", export_pw)
+    before = export_of(store, pp, "Export Me", tmp_path / "before.vult", export_pw)
 
     new = write_secret(tmp_path / "new-pp", "the new passphrase")
     rekey(store, pp, new)
@@ -75,7 +71,7 @@ def test_rekey_leaves_an_old_config_copy_nothing_to_open(two_vaults, pp, tmp_pat
     assert len(new_records) == 3 and not set(new_records) & set(old_records)
     # exports hold the same share; their bytes change (salt and nonce derive
     # from the master key)
-    after = export_of(store, new, "Alpha", tmp_path / "after.vult", export_pw)
+    after = export_of(store, new, "Export Me", tmp_path / "after.vult", export_pw)
     assert after != before
     got, want = inspect_json(tmp_path / "after.vult", export_pw), inspect_json(
         tmp_path / "before.vult", export_pw)
@@ -91,7 +87,7 @@ def test_rekey_leaves_an_old_config_copy_nothing_to_open(two_vaults, pp, tmp_pat
     r = vultfs("fsck", store, pp=pp)
     assert "0 records ok, 0 damaged, 3 missing, 3 unreferenced" in r.stdout, r.stdout
     r = run([VULTFS, "export", "--passphrase-file", pp, "--export-password-file", export_pw,
-             store, "Alpha", tmp_path / "stolen.vult"])
+             store, "Export Me", tmp_path / "stolen.vult"])
     assert r.returncode == 1
     assert not (tmp_path / "stolen.vult").exists()
 

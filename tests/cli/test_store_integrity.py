@@ -73,6 +73,10 @@ def test_store_writable_by_others_is_refused(filled, pp, bits):
     assert_one_error_line(r, str(filled), "writable by group or others", "chmod 700")
     assert snapshot(filled, with_lock=True) == before
     os.chmod(filled, 0o700)
+    os.chmod(filled / "shares", 0o700 | bits)
+    r = quick("list", filled, pp=pp)
+    assert_one_error_line(r, "shares/ is writable by group or others", "chmod 700")
+    os.chmod(filled / "shares", 0o700)
     assert quick("list", filled, pp=pp).returncode == 0
 
 
