@@ -133,6 +133,23 @@ static int remove_if_unreferenced(void *ctx, const char *name)
     return 0;
 }
 
+/* Whether vultfs.json on disk is step 2's: after a write that failed, the
+ * passphrase that opens the store is the new one. */
+static bool config_has_pending_key(int dirfd)
+{
+    uint8_t *text = NULL;
+    size_t len = 0;
+    bool found = false;
+
+    if (io_read_file(&text, &len, dirfd, CONFIG_NAME, MAX_CONFIG_BYTES) == 0) {
+        json_t *config = json_loadb((const char *)text, len, 0, NULL);
+        found = json_object_get(config, PENDING_KEY_FIELD) != NULL;
+        json_decref(config);
+    }
+    alloc_free(text);
+    return found;
+}
+
 /* After the switch: the store's views and subkeys follow the new key. */
 static int adopt(struct store *store, json_t *index, const json_t *named)
 {
@@ -175,12 +192,14 @@ int store_rekey(struct store *store, bool *switched, const char *passphrase,
         ret = -ENOMEM;
     if (ret == 0)
         ret = reseal_all(store, &rk, index); /* step 1 */
-    if (ret == 0)
+    if (ret == 0) {
         ret = store_write_config(store->dirfd, store->master, rk.fresh.master, passphrase,
                                  passphrase_len, kdf); /* step 2 */
+        /* a failed directory fsync comes after the rename (io.h) */
+        *switched = ret == 0 || config_has_pending_key(store->dirfd);
+    }
     if (ret < 0)
         goto out;
-    *switched = true;
     swap_keys(store, &rk.fresh); /* rk.fresh now holds the old keys */
     ret = index_write(store, index); /* step 3 */
     if (ret == 0)
