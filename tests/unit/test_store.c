@@ -1096,6 +1096,17 @@ static void test_passphrase_and_lock(void)
     CHECK(snap_same(before, after, __LINE__));
     snap_free(after);
     snap_free(before);
+    /* ... and still busy with the lock file deleted: the lock is the directory's */
+    {
+        char lock_path[4096];
+        snprintf(lock_path, sizeof(lock_path), "%s/lock", dir);
+        CHECK_EQ_INT(unlink(lock_path), 0);
+        ret = store_open(&t, &busy, dir, PASS, PASS_LEN);
+        CHECK_EQ_INT(ret, -EBUSY);
+        CHECK(t == NULL);
+        store_close(t);
+        t = NULL;
+    }
     store_close(s);
     s = NULL;
 
