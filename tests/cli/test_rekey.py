@@ -5,7 +5,6 @@ before; and a SIGKILL at any write, fsync, rename or unlink (strace's fault
 injection, as in test_crash.py) leaves a store that opens with the old
 passphrase or the new one, holding the same vaults.
 """
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from test_store_cli import (VULTFS, assert_ok_one_line, exported, import_ok,  # noqa: F401
-                            inspect_json, new_vault, pp, run, store, vultfs, write_secret)
+                            inspect_json, listing, new_vault, pp, run, store, vultfs,
+                            write_secret)
 
 EXPORT_FACTS = ("name", "public_key_ecdsa", "signers", "local_party_id", "key_shares")
 
@@ -26,9 +26,8 @@ def rekey(store, old, new, check=True):
     return r
 
 
-def listing(store, pp):
-    r = vultfs("list", store, pp=pp)
-    return json.loads(r.stdout) if r.returncode == 0 else None
+def vaults_of(store, pp):
+    return listing(store, pp)[1]
 
 
 def fsck_clean(store, pp):
@@ -57,7 +56,7 @@ def test_rekey_leaves_an_old_config_copy_nothing_to_open(two_vaults, pp, tmp_pat
     old_config = (store / "vultfs.json").read_bytes()
     old_index = (store / "index.rec").read_bytes()
     old_records = sorted(p.name for p in (store / "shares").glob("*.rec"))
-    vaults = listing(store, pp)
+    vaults = vaults_of(store, pp)
     export_pw = write_secret(tmp_path / "export-pw", "export password")
     before = export_of(store, pp, "Export Me", tmp_path / "before.vult", export_pw)
 
@@ -65,7 +64,7 @@ def test_rekey_leaves_an_old_config_copy_nothing_to_open(two_vaults, pp, tmp_pat
     rekey(store, pp, new)
 
     # the store is whole under the new passphrase; every record is new
-    assert listing(store, new) == vaults
+    assert vaults_of(store, new) == vaults
     assert "3 records ok, 0 damaged, 0 missing, 0 unreferenced" in fsck_clean(store, new)
     new_records = sorted(p.name for p in (store / "shares").glob("*.rec"))
     assert len(new_records) == 3 and not set(new_records) & set(old_records)
@@ -103,7 +102,7 @@ def test_plain_passwd_still_keeps_the_key(two_vaults, pp, tmp_path):
 
 def opens_with(store, *pps):
     """The passphrases (of pps) the store opens with."""
-    return [p for p in pps if listing(store, p) is not None]
+    return [p for p in pps if vultfs("fsck", store, pp=p).returncode == 0]
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
@@ -112,7 +111,7 @@ def test_kill_at_every_step_of_a_rekey(two_vaults, pp, tmp_path, syscall):
     pristine = tmp_path / "pristine"
     shutil.copytree(two_vaults, pristine)
     new = write_secret(tmp_path / "new-pp", "the new passphrase")
-    vaults = listing(two_vaults, pp)
+    vaults = vaults_of(two_vaults, pp)
     killed = 0
     for n in range(1, 80):
         store = tmp_path / f"s{n}"
@@ -125,7 +124,7 @@ def test_kill_at_every_step_of_a_rekey(two_vaults, pp, tmp_path, syscall):
             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         works = opens_with(store, pp, new)
         assert len(works) == 1, (n, works)  # one passphrase, never neither
-        assert listing(store, works[0]) == vaults, n
+        assert vaults_of(store, works[0]) == vaults, n
         fsck_clean(store, works[0])
         if res.returncode == 0:
             assert works == [new]
@@ -133,7 +132,7 @@ def test_kill_at_every_step_of_a_rekey(two_vaults, pp, tmp_path, syscall):
         killed += 1
         # running it again finishes the job; what the crash left goes
         rekey(store, works[0], new)
-        assert listing(store, new) == vaults
+        assert vaults_of(store, new) == vaults
         assert " 0 unreferenced, 0 temporary" in fsck_clean(store, new), n
         shutil.rmtree(store)
     else:
