@@ -1636,6 +1636,24 @@ static void alloc_loop_open(const struct alloc_mode *mode)
 
 #define NEW_PASS "a new passphrase"
 
+/* A fresh store holding a (epochs 1 and 2, from b) and the other vault. */
+static struct store *store_of_three(char **dir)
+{
+    struct blob a = synth(&spec_a), b = synth(&spec_b), o = synth(&spec_other);
+    struct store_import_result r;
+    struct store *s = fresh_store(dir);
+
+    if (s) {
+        CHECK_EQ_INT(store_import(s, a.bytes, a.len, NULL, &r), 0);
+        CHECK_EQ_INT(store_import(s, b.bytes, b.len, NULL, &r), 0);
+        CHECK_EQ_INT(store_import(s, o.bytes, o.len, NULL, &r), 0);
+    }
+    free(a.bytes);
+    free(b.bytes);
+    free(o.bytes);
+    return s;
+}
+
 /* A rekey with the n-th allocation or I/O step failing (fail, undone by
  * unfail), for every n: the store opens with the old passphrase or, once
  * the rekey says it switched, the new one, with the same vaults and no
@@ -1643,17 +1661,12 @@ static void alloc_loop_open(const struct alloc_mode *mode)
 static bool rekey_failing_at(long n, void (*fail)(long n, void *ctx), long (*unfail)(void *ctx),
                              void *ctx, const char *ref)
 {
-    struct blob a = synth(&spec_a), b = synth(&spec_b), o = synth(&spec_other);
-    struct store_import_result r;
     char *dir = NULL;
-    struct store *s = fresh_store(&dir);
+    struct store *s = store_of_three(&dir);
     bool switched = false;
 
     if (!s)
         return true;
-    CHECK_EQ_INT(store_import(s, a.bytes, a.len, NULL, &r), 0);
-    CHECK_EQ_INT(store_import(s, b.bytes, b.len, NULL, &r), 0);
-    CHECK_EQ_INT(store_import(s, o.bytes, o.len, NULL, &r), 0);
     fail(n, ctx);
     int ret = store_rekey(s, &switched, NEW_PASS, strlen(NEW_PASS), NULL);
     long failures = unfail(ctx);
@@ -1678,9 +1691,6 @@ static bool rekey_failing_at(long n, void (*fail)(long n, void *ctx), long (*unf
     }
     store_close(s);
     rm_rf(dir);
-    free(a.bytes);
-    free(b.bytes);
-    free(o.bytes);
     return failures == 0;
 }
 
@@ -1713,17 +1723,12 @@ static long unfail_io(void *ctx)
 static void rekey_loops(void)
 {
     char *dir = NULL, *ref = NULL;
-    struct store *s = fresh_store(&dir);
-    struct blob a = synth(&spec_a), b = synth(&spec_b), o = synth(&spec_other);
-    struct store_import_result r;
+    struct store *s = store_of_three(&dir);
     struct fault f;
     long n;
 
     if (!s)
         return;
-    CHECK_EQ_INT(store_import(s, a.bytes, a.len, NULL, &r), 0);
-    CHECK_EQ_INT(store_import(s, b.bytes, b.len, NULL, &r), 0);
-    CHECK_EQ_INT(store_import(s, o.bytes, o.len, NULL, &r), 0);
     ref = state_of(s, 0);
     store_close(s);
     rm_rf(dir);
@@ -1743,9 +1748,6 @@ static void rekey_loops(void)
                 alloc_modes[i].name, n);
     }
     free(ref);
-    free(a.bytes);
-    free(b.bytes);
-    free(o.bytes);
 }
 
 static void alloc_loops(void)
