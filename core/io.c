@@ -112,7 +112,7 @@ int io_write_atomic(int dirfd, const char *name, const void *data, size_t len,
     err = fault(IO_STEP_OPEN);
     if (err)
         return err;
-    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;
 
@@ -145,14 +145,18 @@ out_unlink:
     return err;
 }
 
+/* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused
+ * as not a regular file right after). A store file is never opened
+ * through a link (store_file), a file the user names may be. */
 static int read_whole(uint8_t **out, size_t *out_len, int dirfd, const char *name,
-                      size_t max_len, bool secret)
+                      size_t max_len, bool secret, bool store_file)
 {
     struct stat st;
     uint8_t *buf = NULL;
     size_t len, got = 0;
     int err = 0;
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dirfd, name,
+                    O_RDONLY | O_NONBLOCK | O_CLOEXEC | (store_file ? O_NOFOLLOW : 0));
 
     if (fd < 0)
         return -errno;
@@ -161,7 +165,7 @@ static int read_whole(uint8_t **out, size_t *out_len, int dirfd, const char *nam
         goto out_close;
     }
     if (!S_ISREG(st.st_mode)) {
-        err = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        err = S_ISDIR(st.st_mode) ? -EISDIR : store_file ? -EIO : -EINVAL;
         goto out_close;
     }
     if ((uintmax_t)st.st_size > max_len) {
@@ -204,13 +208,13 @@ out_close:
 int io_read_file(uint8_t **out, size_t *out_len, int dirfd, const char *name,
                  size_t max_len)
 {
-    return read_whole(out, out_len, dirfd, name, max_len, false);
+    return read_whole(out, out_len, dirfd, name, max_len, false, true);
 }
 
 int io_read_secret(uint8_t **out, size_t *out_len, int dirfd, const char *name,
                    size_t max_len)
 {
-    return read_whole(out, out_len, dirfd, name, max_len, true);
+    return read_whole(out, out_len, dirfd, name, max_len, true, false);
 }
 
 int io_remove(int dirfd, const char *name)

@@ -32,13 +32,16 @@ void io_set_fault_hook(io_fault_hook hook, void *ctx);
 int io_write_atomic(int dirfd, const char *name, const void *data, size_t len,
                     mode_t mode) VULTFS_WUR;
 
-/* Reads dirfd/name whole into *out (alloc_bytes; caller alloc_free()s).
- * -ENOENT, -EFBIG when larger than max_len, other -errno. */
+/* Reads the store file dirfd/name whole into *out (alloc_bytes; caller
+ * alloc_free()s). Never follows a link (-ELOOP) and never waits on a FIFO:
+ * anything but a regular file is -EIO. -ENOENT, -EFBIG when larger than
+ * max_len, other -errno. */
 int io_read_file(uint8_t **out, size_t *out_len, int dirfd, const char *name,
                  size_t max_len) VULTFS_WUR;
 
-/* The same into secret memory (alloc_secret; caller alloc_secret_free()s),
- * for files that may hold an unencrypted share: backups a user imports. */
+/* A file the user names (it may be a link; not a regular file: -EINVAL),
+ * into secret memory (alloc_secret; caller alloc_secret_free()s), for
+ * files that may hold an unencrypted share: backups a user imports. */
 int io_read_secret(uint8_t **out, size_t *out_len, int dirfd, const char *name,
                    size_t max_len) VULTFS_WUR;
 

@@ -30,6 +30,9 @@ _Static_assert(SEAL_TAG_BYTES == crypto_aead_xchacha20poly1305_ietf_ABYTES,
                "AEAD tag size");
 _Static_assert(SEAL_KDF_SALT_BYTES == crypto_pwhash_SALTBYTES, "salt size");
 _Static_assert(SEAL_KEY_BYTES == crypto_kdf_KEYBYTES, "kdf key size");
+_Static_assert(SEAL_KDF_OPSLIMIT_MIN >= crypto_pwhash_OPSLIMIT_MIN &&
+                   SEAL_KDF_MEMLIMIT_MIN >= crypto_pwhash_MEMLIMIT_MIN,
+               "cost bounds within libsodium's");
 
 static void store_le64(uint8_t *p, uint64_t v)
 {
@@ -89,10 +92,8 @@ void seal_kdf_default(struct seal_kdf *kdf)
 
 int seal_kdf_check(const struct seal_kdf *kdf)
 {
-    if (kdf->opslimit < crypto_pwhash_OPSLIMIT_MIN ||
-        kdf->opslimit > crypto_pwhash_OPSLIMIT_MAX ||
-        kdf->memlimit < crypto_pwhash_MEMLIMIT_MIN ||
-        kdf->memlimit > crypto_pwhash_MEMLIMIT_MAX)
+    if (kdf->opslimit < SEAL_KDF_OPSLIMIT_MIN || kdf->opslimit > SEAL_KDF_OPSLIMIT_MAX ||
+        kdf->memlimit < SEAL_KDF_MEMLIMIT_MIN || kdf->memlimit > SEAL_KDF_MEMLIMIT_MAX)
         return -EINVAL;
     return 0;
 }

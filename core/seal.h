@@ -42,9 +42,18 @@ struct seal_kdf {
     uint8_t salt[SEAL_KDF_SALT_BYTES];
 };
 
+/* The Argon2id cost a store may ask for: libsodium's minimums, and at most
+ * four times the moderate default (ops 3, 256 MiB), which bounds one
+ * derivation to some ten seconds and 1 GiB; a larger value read from
+ * vultfs.json is damage, not a setting (it would hang every command). */
+#define SEAL_KDF_OPSLIMIT_MIN 1u
+#define SEAL_KDF_OPSLIMIT_MAX 12u
+#define SEAL_KDF_MEMLIMIT_MIN 8192u
+#define SEAL_KDF_MEMLIMIT_MAX (1024u << 20)
+
 /* Fills kdf with moderate limits and a fresh random salt. */
 void seal_kdf_default(struct seal_kdf *kdf);
-/* Limits libsodium accepts for Argon2id: 0 or -EINVAL. */
+/* Limits within the bounds above: 0 or -EINVAL. */
 int seal_kdf_check(const struct seal_kdf *kdf) VULTFS_WUR;
 
 /* key = Argon2id(passphrase, kdf). -ENOMEM when the memory limit cannot

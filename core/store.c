@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,43 +93,65 @@ static int kdf_from_json(struct seal_kdf *kdf, const json_t *obj)
     return seal_kdf_check(kdf);
 }
 
-/* Writes vultfs.json: the master key sealed under the passphrase key. */
-static int write_config(int dirfd, const uint8_t *master, const char *passphrase,
-                        size_t passphrase_len, const struct seal_kdf *kdf)
+/* master sealed under wrap_key, as base64 (alloc_bytes), into *out. */
+static int sealed_b64(char **out, const uint8_t *master, const uint8_t *wrap_key)
 {
-    uint8_t *wrap_key = alloc_secret(SEAL_KEY_BYTES);
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
-    char *sealed_b64 = NULL, *text = NULL;
+    int ret = seal_record(&sealed, &sealed_len, master, SEAL_KEY_BYTES, SEAL_KIND_MASTER_KEY,
+                          MASTER_KEY_ID, wrap_key);
+
+    if (ret < 0)
+        return ret;
+    *out = b64_of(sealed, sealed_len);
+    alloc_free(sealed);
+    return *out ? 0 : -ENOMEM;
+}
+
+/* The config's JSON: the master key (and the pending one of an unfinished
+ * rekey, rekey.c) sealed under wrap_key, and the checksum. */
+static int config_json(json_t **out, const uint8_t *master, const uint8_t *pending,
+                       const uint8_t *wrap_key, const struct seal_kdf *kdf)
+{
+    char *master_b64 = NULL, *pending_b64 = NULL;
+    int ret = sealed_b64(&master_b64, master, wrap_key);
+
+    if (ret == 0 && pending)
+        ret = sealed_b64(&pending_b64, pending, wrap_key);
+    if (ret == 0) {
+        *out = json_pack("{s:i, s:o, s:s}", "format", STORE_FORMAT_VERSION, "kdf", kdf_json(kdf),
+                         "master_key", master_b64);
+        ret = *out ? 0 : -ENOMEM;
+    }
+    if (ret == 0 && pending_b64 &&
+        json_object_set_new(*out, PENDING_KEY_FIELD, json_string(pending_b64)) != 0)
+        ret = -ENOMEM;
+    if (ret == 0)
+        ret = config_add_checksum(*out);
+    alloc_free(pending_b64);
+    alloc_free(master_b64);
+    return ret;
+}
+
+int store_write_config(int dirfd, const uint8_t *master, const uint8_t *pending,
+                       const char *passphrase, size_t passphrase_len, const struct seal_kdf *kdf)
+{
+    uint8_t *wrap_key = alloc_secret(SEAL_KEY_BYTES);
+    char *text = NULL;
     json_t *config = NULL;
-    int ret = -ENOMEM;
+    int ret;
 
     if (!wrap_key)
         return -ENOMEM;
     ret = seal_derive_key(wrap_key, passphrase, passphrase_len, kdf);
-    if (ret < 0)
-        goto out;
-    ret = seal_record(&sealed, &sealed_len, master, SEAL_KEY_BYTES, SEAL_KIND_MASTER_KEY,
-                      MASTER_KEY_ID, wrap_key);
-    if (ret < 0)
-        goto out;
-    ret = -ENOMEM;
-    sealed_b64 = b64_of(sealed, sealed_len);
-    if (!sealed_b64)
-        goto out;
-    config = json_pack("{s:i, s:o, s:s}", "format", STORE_FORMAT_VERSION, "kdf", kdf_json(kdf),
-                       "master_key", sealed_b64);
-    if (!config)
-        goto out;
-    ret = index_dumps(&text, config, JSON_INDENT(2) | JSON_SORT_KEYS);
-    if (ret < 0)
-        goto out;
-    ret = io_write_atomic(dirfd, CONFIG_NAME, text, strlen(text), 0600);
-out:
+    if (ret == 0)
+        ret = config_json(&config, master, pending, wrap_key, kdf);
+    if (ret == 0)
+        ret = index_dumps(&text, config, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (ret == 0)
+        ret = io_write_atomic(dirfd, CONFIG_NAME, text, strlen(text), 0600);
     alloc_free(text);
     json_decref(config);
-    alloc_free(sealed_b64);
-    alloc_free(sealed);
     alloc_secret_free(wrap_key);
     return ret;
 }
@@ -163,10 +184,19 @@ int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
     dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0)
         return -errno;
-    ret = io_list_dir(dirfd, refuse_any_entry, NULL);
+    /* another user's directory stays theirs (they could plant links in
+     * it): checked before the chmod that makes ours private */
+    struct stat st;
+    if (fstat(dirfd, &st) < 0 || fchmod(dirfd, st.st_uid == geteuid() ? 0700 : st.st_mode) < 0) {
+        ret = -errno;
+        goto out_close;
+    }
+    ret = storedir_check(dirfd);
+    if (ret == 0)
+        ret = io_list_dir(dirfd, refuse_any_entry, NULL);
     if (ret < 0)
         goto out_close;
-    if (fchmod(dirfd, 0700) < 0 || mkdirat(dirfd, SHARES_DIR, 0700) < 0) {
+    if (mkdirat(dirfd, SHARES_DIR, 0700) < 0) {
         ret = -errno;
         goto out_close;
     }
@@ -182,7 +212,7 @@ int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
     ret = record_write_sealed(dirfd, INDEX_NAME, (const uint8_t *)empty_index,
                               strlen(empty_index), SEAL_KIND_INDEX, INDEX_ID, master);
     if (ret == 0)
-        ret = write_config(dirfd, master, passphrase, passphrase_len, kdf);
+        ret = store_write_config(dirfd, master, NULL, passphrase, passphrase_len, kdf);
     alloc_secret_free(master);
 out_close:
     close(dirfd);
@@ -191,41 +221,36 @@ out_close:
 
 static int take_lock(struct store *store, int *busy_pid)
 {
-    char text[32];
-    ssize_t n;
+    int ret = storedir_lock(store->dirfd);
 
-    store->lockfd = openat(store->dirfd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (store->lockfd < 0)
-        return -errno;
-    if (flock(store->lockfd, LOCK_EX | LOCK_NB) < 0) {
-        int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-        n = pread(store->lockfd, text, sizeof(text) - 1, 0);
-        if (busy_pid && n > 0) {
-            text[n] = '\0';
-            *busy_pid = atoi(text);
-        }
-        return err;
-    }
+    if (ret == -EBUSY && busy_pid)
+        *busy_pid = storedir_read_pid(store->dirfd);
+    if (ret < 0)
+        return ret;
     return store_claim_lock(store);
 }
 
 int store_claim_lock(struct store *store)
 {
-    char text[32];
-    int n = snprintf(text, sizeof(text), "%d\n", (int)getpid());
-    if (ftruncate(store->lockfd, 0) < 0 || pwrite(store->lockfd, text, (size_t)n, 0) != n)
-        return -errno;
-    return 0;
+    return storedir_write_pid(store->dirfd);
 }
 
-static int derive_subkeys(struct store *store)
+void store_record_key(uint8_t out[SEAL_KEY_BYTES], const uint8_t *master)
 {
-    store->record_key = alloc_secret(SEAL_KEY_BYTES);
-    store->nonce_key = alloc_secret(SEAL_KEY_BYTES);
-    store->inode_key = alloc_secret(SEAL_KEY_BYTES);
+    seal_subkey(out, SUBKEY_RECORD_NAME, SUBKEY_CONTEXT, master);
+}
+
+int store_derive_subkeys(struct store *store)
+{
+    if (!store->record_key)
+        store->record_key = alloc_secret(SEAL_KEY_BYTES);
+    if (!store->nonce_key)
+        store->nonce_key = alloc_secret(SEAL_KEY_BYTES);
+    if (!store->inode_key)
+        store->inode_key = alloc_secret(SEAL_KEY_BYTES);
     if (!store->record_key || !store->nonce_key || !store->inode_key)
         return -ENOMEM;
-    seal_subkey(store->record_key, SUBKEY_RECORD_NAME, SUBKEY_CONTEXT, store->master);
+    store_record_key(store->record_key, store->master);
     seal_subkey(store->nonce_key, SUBKEY_EXPORT_NONCE, SUBKEY_CONTEXT, store->master);
     seal_subkey(store->inode_key, SUBKEY_INODE, SUBKEY_CONTEXT, store->master);
     uint8_t salt_key[SEAL_KEY_BYTES];
@@ -256,19 +281,23 @@ static int add_password(struct store *store, const char *text, size_t len)
     return ret;
 }
 
-static int unwrap_master(struct store *store, const char *passphrase, size_t passphrase_len)
+/* The key in the config's field (master_key, or a rekey's pending key)
+ * into store->master, replacing the one there. */
+static int unwrap_master(struct store *store, const char *field, const char *passphrase,
+                         size_t passphrase_len)
 {
     struct seal_kdf kdf;
     uint8_t *sealed = NULL, *master = NULL, *wrap_key = NULL;
     size_t sealed_len = 0, master_len = 0;
     int ret;
 
+    /* read_config verified the fields: a failure here is memory */
     ret = kdf_from_json(&kdf, json_object_get(store->config, "kdf"));
     if (ret < 0)
-        return -EIO;
-    ret = b64_to(&sealed, &sealed_len, index_str(store->config, "master_key"));
+        return ret == -ENOMEM ? ret : -EBADMSG;
+    ret = b64_to(&sealed, &sealed_len, index_str(store->config, field));
     if (ret < 0)
-        return ret == -ENOMEM ? ret : -EIO;
+        return ret == -ENOMEM ? ret : -EBADMSG;
     wrap_key = alloc_secret(SEAL_KEY_BYTES);
     ret = wrap_key ? seal_derive_key(wrap_key, passphrase, passphrase_len, &kdf) : -ENOMEM;
     if (ret == 0)
@@ -277,10 +306,11 @@ static int unwrap_master(struct store *store, const char *passphrase, size_t pas
     if (ret == -EBADMSG)
         ret = -EACCES; /* the one way a right record fails to open */
     else if (ret == 0 && master_len != SEAL_KEY_BYTES)
-        ret = -EIO;
-    else if (ret == -EINVAL)
-        ret = -EIO;
+        ret = -EBADMSG;
+    else if (ret == -EINVAL || ret == -EIO)
+        ret = -EBADMSG; /* not a sealed record, or its checksum fails */
     if (ret == 0) {
+        alloc_secret_free(store->master);
         store->master = master;
         master = NULL;
     }
@@ -337,7 +367,8 @@ static void remove_stale_temps(int dirfd)
     }
 }
 
-/* Reads vultfs.json into store->config and checks its format version. */
+/* Reads vultfs.json into store->config and checks its format version and
+ * every field: -EBADMSG for a damaged config (see config.c). */
 static int read_config(struct store *store)
 {
     uint8_t *text = NULL;
@@ -346,22 +377,33 @@ static int read_config(struct store *store)
     int ret = io_read_file(&text, &text_len, store->dirfd, CONFIG_NAME, MAX_CONFIG_BYTES);
 
     if (ret < 0)
-        return ret;
+        return ret == -EIO || ret == -EFBIG ? -EBADMSG : ret;
     store->config = json_loadb((const char *)text, text_len, 0, &error);
     alloc_free(text);
-    if (!store->config || !json_is_integer(json_object_get(store->config, "format"))) {
-        ret = store->config ? -EIO : -ENOMEM;
-        if (!store->config && error.text[0])
-            ret = -EIO;
-        return ret;
-    }
-    json_int_t format = json_integer_value(json_object_get(store->config, "format"));
-    if (format > STORE_FORMAT_VERSION)
+    if (!store->config)
+        return json_error_code(&error) == json_error_out_of_memory ? -ENOMEM : -EBADMSG;
+    json_t *format = json_object_get(store->config, "format");
+    if (json_is_integer(format) && json_integer_value(format) > STORE_FORMAT_VERSION)
         return -EPROTONOSUPPORT;
-    if (format < 1)
-        return -EIO;
     /* format 1 is the first: older formats to migrate from would go here */
-    return 0;
+    return config_verify(store->config);
+}
+
+/* A rekey that stopped after writing the index under its new key and
+ * before dropping the old key from the config (rekey.c): the index opens
+ * with the pending key, which is then the master key. */
+static int open_with_pending_key(struct store *store, const char *passphrase,
+                                 size_t passphrase_len)
+{
+    int ret = unwrap_master(store, PENDING_KEY_FIELD, passphrase, passphrase_len);
+
+    if (ret == -EACCES)
+        ret = -EBADMSG; /* the master key opened: the pending one is damaged */
+    if (ret == 0)
+        ret = store_derive_subkeys(store);
+    if (ret == 0)
+        ret = index_read(&store->index, store);
+    return ret;
 }
 
 static int open_store(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
@@ -375,7 +417,7 @@ static int open_store(struct store **out, int *busy_pid, const char *dir, const 
         *busy_pid = 0;
     if (!store)
         return -ENOMEM;
-    store->dirfd = store->sharesfd = store->lockfd = -1;
+    store->dirfd = store->sharesfd = -1;
     store->max_import = STORE_DEFAULT_MAX_IMPORT;
 
     store->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -383,19 +425,26 @@ static int open_store(struct store **out, int *busy_pid, const char *dir, const 
         ret = -errno;
         goto out_fail;
     }
+    ret = storedir_check(store->dirfd);
+    if (ret < 0)
+        goto out_fail;
     ret = read_config(store);
     if (ret < 0)
         goto out_fail;
 
-    store->sharesfd = openat(store->dirfd, SHARES_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    store->sharesfd = openat(store->dirfd, SHARES_DIR,
+                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (store->sharesfd < 0) {
-        ret = errno == ENOENT ? -EIO : -errno;
+        ret = errno == ENOENT || errno == ENOTDIR ? -EIO : -errno;
         goto out_fail;
     }
-    ret = unwrap_master(store, passphrase, passphrase_len);
+    ret = storedir_check(store->sharesfd);
     if (ret < 0)
         goto out_fail;
-    ret = derive_subkeys(store);
+    ret = unwrap_master(store, "master_key", passphrase, passphrase_len);
+    if (ret < 0)
+        goto out_fail;
+    ret = store_derive_subkeys(store);
     if (ret < 0)
         goto out_fail;
     /* only a right passphrase touches the lock file; a reader takes none */
@@ -404,6 +453,10 @@ static int open_store(struct store **out, int *busy_pid, const char *dir, const 
     if (ret < 0)
         goto out_fail;
     ret = index_read(&store->index, store);
+    if (ret == -EBADMSG && json_object_get(store->config, PENDING_KEY_FIELD))
+        ret = open_with_pending_key(store, passphrase, passphrase_len);
+    if (ret == -EBADMSG)
+        ret = -EIO; /* -EBADMSG names a damaged config (store.h) */
     if (ret < 0)
         goto out_fail;
     store->keycache = vult_keycache_new();
@@ -453,14 +506,21 @@ void store_close(struct store *store)
     alloc_secret_free(store->master);
     json_decref(store->index);
     json_decref(store->config);
-    if (store->lockfd >= 0)
-        close(store->lockfd); /* releases the flock */
     if (store->sharesfd >= 0)
         close(store->sharesfd);
     if (store->dirfd >= 0)
-        close(store->dirfd);
+        close(store->dirfd); /* releases the flock (the last descriptor of it) */
     sodium_memzero(store, sizeof(*store));
     alloc_free(store);
+}
+
+int store_kdf(struct seal_kdf *kdf, const struct store *store)
+{
+    int ret = kdf_from_json(kdf, json_object_get(store->config, "kdf"));
+    if (ret < 0)
+        return ret == -ENOMEM ? ret : -EIO;
+    randombytes_buf(kdf->salt, sizeof(kdf->salt));
+    return 0;
 }
 
 int store_passwd(struct store *store, const char *passphrase, size_t passphrase_len,
@@ -473,14 +533,14 @@ int store_passwd(struct store *store, const char *passphrase, size_t passphrase_
     if (!passphrase_len)
         return -EINVAL;
     if (!kdf) {
-        int ret = kdf_from_json(&fresh, json_object_get(store->config, "kdf"));
+        int ret = store_kdf(&fresh, store);
         if (ret < 0)
-            return -EIO;
-        randombytes_buf(fresh.salt, sizeof(fresh.salt));
+            return ret;
         kdf = &fresh;
     }
     store_tidy_before_change(store);
-    return write_config(store->dirfd, store->master, passphrase, passphrase_len, kdf);
+    return store_write_config(store->dirfd, store->master, NULL, passphrase, passphrase_len,
+                              kdf);
 }
 
 /* ---- import settings ----------------------------------------------------- */

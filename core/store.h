@@ -7,7 +7,8 @@
  *   index.rec          the index (JSON), sealed under the master key
  *   shares/<hex>.rec   one imported Vault protobuf each, verbatim, sealed;
  *                      the name is a keyed hash: it reveals nothing
- *   lock               held (flock) by the one opener; holds its pid
+ *   lock               the pid of the one opener, for messages; the lock
+ *                      itself is a flock on the directory (storedir.c)
  *
  * Every change goes through io_write_atomic, share record first, index
  * last: a crash leaves the old index (and at most an unreferenced record)
@@ -78,13 +79,28 @@ struct store_vault {
 int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
                const struct seal_kdf *kdf) VULTFS_WUR;
 
+struct stat;
+/* Why a directory cannot hold a store safely (static text: "is owned by
+ * another user", "is writable by group or others"), or NULL when it can. */
+const char *store_dir_problem(const struct stat *st);
+
+/* After store_open failed: what is wrong with the store at dir, as a
+ * phrase for a message (the directory's owner or mode, a link or FIFO in
+ * place of a store file). 1 with out filled, 0 when nothing is found. */
+int store_diagnose(char *out, size_t out_len, const char *dir);
+
 /* Opens and locks a store. -ENOENT (no store there), -EBUSY (locked by
  * another opener; *busy_pid set when known), -EACCES (wrong passphrase),
- * -EPROTONOSUPPORT (a newer format than this build knows), -EIO / -EBADMSG
- * (damaged config or index, or an index that does not encode back to the
+ * -EPROTONOSUPPORT (a newer format than this build knows), -EBADMSG
+ * (vultfs.json damaged: a field missing, out of range or not matching its
+ * checksum; checked before any key derivation), -EIO (a damaged index,
+ * or an index that does not encode back to the
  * bytes read: the JSON parser went wrong, as jansson 2.14 can after a
  * failed allocation; nothing is trusted or changed, opening again may
- * work), -ENOMEM. */
+ * work), -EPERM (the directory is not the caller's or is writable by
+ * others: store_dir_problem), -ELOOP (a symbolic link in place of a store
+ * file; a FIFO or device is -EIO), -ENOMEM. The lock is a flock on the
+ * directory, held until store_close. */
 int store_open(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
                size_t passphrase_len) VULTFS_WUR;
 
@@ -108,6 +124,17 @@ void store_close(struct store *store);
  * cost unless kdf is given). Crash-safe: one atomic config write. */
 int store_passwd(struct store *store, const char *passphrase, size_t passphrase_len,
                  const struct seal_kdf *kdf) VULTFS_WUR;
+
+/* A new passphrase and a new master key: every share record and the index
+ * are sealed again under the new key (core/rekey.c says how, crash-safe),
+ * so an old copy of vultfs.json with the old passphrase opens nothing.
+ * Exports change (their salt and nonces derive from the master key): set
+ * the export again (store_set_export). *switched tells which passphrase
+ * opens the store after a failure: false the old one, true the new one
+ * (then close the store and open it again). 0, -EINVAL (empty
+ * passphrase), -ENOMEM, -errno of a write. */
+int store_rekey(struct store *store, bool *switched, const char *passphrase,
+                size_t passphrase_len, const struct seal_kdf *kdf) VULTFS_WUR;
 
 /* ---- passwords and exports --------------------------------------------- */
 

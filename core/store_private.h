@@ -21,6 +21,7 @@
 #define LOCK_NAME "lock"
 #define SHARES_DIR "shares"
 #define MASTER_KEY_ID "master-key"
+#define PENDING_KEY_FIELD "pending_master_key" /* an unfinished rekey's (rekey.c) */
 #define INDEX_ID "index"
 #define RECORD_NAME_BYTES 16 /* keyed hash of the Vault bytes, hex in names */
 #define MAX_CONFIG_BYTES (64u << 10)
@@ -38,7 +39,6 @@ struct export_entry; /* export.c */
 struct store {
     int dirfd;
     int sharesfd;
-    int lockfd;
     bool read_only; /* store_open_readonly: no lock, and nothing is changed */
     json_t *config;
     json_t *index;
@@ -105,7 +105,33 @@ int views_rebuild(struct store *store);
 /* export.c */
 void export_free_all(struct store *store);
 
+/* config.c: vultfs.json's fields and checksum */
+/* 0, or -EBADMSG when a field is missing, out of range or does not match
+ * the checksum; -ENOMEM. */
+int config_verify(const json_t *config);
+/* Sets config's checksum over its other fields. 0 or -ENOMEM. */
+int config_add_checksum(json_t *config);
+
+/* storedir.c: the directory's owner and mode, the lock, the pid file */
+/* 0, or -EPERM when store_dir_problem finds the directory unsafe. */
+int storedir_check(int dirfd);
+/* flock on the directory itself: 0, -EBUSY (held by another opener). */
+int storedir_lock(int dirfd);
+int storedir_write_pid(int dirfd);
+/* The pid the lock file names, 0 when unknown. */
+int storedir_read_pid(int dirfd);
+
 /* store.c */
+/* Writes vultfs.json: master (and pending, NULL but during a rekey) sealed
+ * under the passphrase key, with kdf's cost and salt. Atomic. */
+int store_write_config(int dirfd, const uint8_t *master, const uint8_t *pending,
+                       const char *passphrase, size_t passphrase_len, const struct seal_kdf *kdf);
+/* The record-name subkey of master into out. */
+void store_record_key(uint8_t out[SEAL_KEY_BYTES], const uint8_t *master);
+/* The store's Argon2id cost with a fresh salt. 0, -EIO, -ENOMEM. */
+int store_kdf(struct seal_kdf *kdf, const struct store *store);
+/* The subkeys of store->master (again, after the master key changed). */
+int store_derive_subkeys(struct store *store);
 /* A NUL-terminated copy of a password in secret memory. 0 or -ENOMEM. */
 int store_password_copy(struct password *out, const char *text, size_t len);
 bool store_is_stale_temp(const char *name);

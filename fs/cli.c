@@ -93,6 +93,13 @@ int cli_parse_scheme(enum backup_crypto_scheme *scheme, const char *text)
 /* One clear line for each way opening a store fails. */
 static int report_open(int ret, const char *dir, int busy_pid)
 {
+    char problem[512];
+
+    if (ret < 0 && ret != -EBUSY && ret != -EACCES &&
+        store_diagnose(problem, sizeof(problem), dir)) {
+        log_err("store %s is refused: %s", dir, problem);
+        return ret;
+    }
     switch (ret) {
     case 0:
         break;
@@ -112,9 +119,12 @@ static int report_open(int ret, const char *dir, int busy_pid)
         log_err("store %s has a newer format than this vultfs knows (%d): upgrade vultfs", dir,
                 STORE_FORMAT_VERSION);
         break;
-    case -EIO:
     case -EBADMSG:
-        log_err("store %s is damaged: its configuration or index does not verify", dir);
+        log_err("store %s is damaged: vultfs.json is damaged (a value out of range or not "
+                "matching its checksum); restore it from a backup", dir);
+        break;
+    case -EIO:
+        log_err("store %s is damaged: its index does not verify", dir);
         break;
     default:
         log_err("cannot open store %s: %s", dir, strerror(-ret));

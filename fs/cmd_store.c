@@ -83,6 +83,11 @@ static int run_init(const struct options *o)
         log_err("%s is not empty: a store is created in a new or empty directory", dir);
         return 1;
     }
+    char problem[512];
+    if (ret == -EPERM && store_diagnose(problem, sizeof(problem), dir)) {
+        log_err("cannot create store %s: %s", dir, problem);
+        return 1;
+    }
     if (ret < 0) {
         log_err("cannot create store %s: %s", dir, strerror(-ret));
         return 1;
@@ -423,9 +428,30 @@ int cmd_forget(int argc, char **argv)
 }
 
 static const char passwd_usage[] =
-    "usage: vultfs passwd [--passphrase-file F] [--new-passphrase-file F] STORE\n"
+    "usage: vultfs passwd [--passphrase-file F] [--new-passphrase-file F] [--rekey] STORE\n"
     "\n"
-    "Changes the store passphrase (the shares are not rewritten).\n";
+    "Changes the store passphrase. Without --rekey only vultfs.json is\n"
+    "rewritten: the master key stays, so an old copy of vultfs.json still\n"
+    "opens the store with the old passphrase. --rekey also makes a new master\n"
+    "key and seals every record again under it: use it when a passphrase or\n"
+    "a copy of vultfs.json may have leaked. Exports change with the key.\n";
+
+static int change_passphrase(struct store *store, const struct secret *fresh, bool rekey)
+{
+    bool switched = false;
+    int ret = rekey ? store_rekey(store, &switched, fresh->text, fresh->len, NULL)
+                    : store_passwd(store, fresh->text, fresh->len, NULL);
+
+    if (ret == 0)
+        printf(rekey ? "vultfs: passphrase and master key changed, every record sealed again\n"
+                     : "vultfs: passphrase changed\n");
+    else if (switched)
+        log_err("cannot finish the new master key: %s (the new passphrase opens the store; run "
+                "vultfs passwd --rekey again)", strerror(-ret));
+    else
+        log_err("cannot change the passphrase: %s (the old one still works)", strerror(-ret));
+    return ret;
+}
 
 static int run_passwd(const struct options *o)
 {
@@ -436,12 +462,7 @@ static int run_passwd(const struct options *o)
         return 1;
     if (cli_get_secret(&fresh, o->new_passphrase_file, "New store passphrase: ",
                        "new store passphrase", 1) == 0) {
-        int ret = store_passwd(store, fresh.text, fresh.len, NULL);
-        if (ret < 0)
-            log_err("cannot change the passphrase: %s (the old one still works)", strerror(-ret));
-        else
-            printf("vultfs: passphrase changed\n");
-        status = ret < 0;
+        status = change_passphrase(store, &fresh, o->rekey) < 0;
         secret_free(&fresh);
     }
     store_close(store);
@@ -451,5 +472,5 @@ static int run_passwd(const struct options *o)
 
 int cmd_passwd(int argc, char **argv)
 {
-    return options_run(argc, argv, passwd_usage, store_accepts, 1, 1, run_passwd);
+    return options_run(argc, argv, passwd_usage, store_accepts | OPTION_REKEY, 1, 1, run_passwd);
 }

@@ -51,6 +51,7 @@ static const struct fuse_opt option_table[] = {
     OPTION_FLAG("--yes", yes, OPTION_YES),
     OPTION_FLAG("--json", json, OPTION_JSON),
     OPTION_FLAG("--zip", zip, OPTION_ZIP),
+    OPTION_FLAG("--rekey", rekey, OPTION_REKEY),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_END,

@@ -34,6 +34,7 @@ enum option_bit {
     OPTION_PASSWORD_FILE = 1u << 13,
     OPTION_JSON = 1u << 14,
     OPTION_ZIP = 1u << 15,
+    OPTION_REKEY = 1u << 16,
 };
 
 struct options {
@@ -42,7 +43,7 @@ struct options {
     char *export_password_file, *export_password, *export_scheme;
     char *import_passwords, *log_file, *max_import_text, *cost, *epoch_text;
     char *password_file;
-    int foreground, yes, json, zip; /* flags: non-zero when given */
+    int foreground, yes, json, zip, rekey; /* flags: non-zero when given */
     int help;
     /* checked and converted by options_parse */
     bool export_none;                 /* --export-password none */

@@ -1096,6 +1096,17 @@ static void test_passphrase_and_lock(void)
     CHECK(snap_same(before, after, __LINE__));
     snap_free(after);
     snap_free(before);
+    /* ... and still busy with the lock file deleted: the lock is the directory's */
+    {
+        char lock_path[4096];
+        snprintf(lock_path, sizeof(lock_path), "%s/lock", dir);
+        CHECK_EQ_INT(unlink(lock_path), 0);
+        ret = store_open(&t, &busy, dir, PASS, PASS_LEN);
+        CHECK_EQ_INT(ret, -EBUSY);
+        CHECK(t == NULL);
+        store_close(t);
+        t = NULL;
+    }
     store_close(s);
     s = NULL;
 
@@ -1621,6 +1632,124 @@ static void alloc_loop_open(const struct alloc_mode *mode)
     rm_rf(dir);
 }
 
+/* ---- rekey ------------------------------------------------------------------------------------- */
+
+#define NEW_PASS "a new passphrase"
+
+/* A fresh store holding a (epochs 1 and 2, from b) and the other vault. */
+static struct store *store_of_three(char **dir)
+{
+    struct blob a = synth(&spec_a), b = synth(&spec_b), o = synth(&spec_other);
+    struct store_import_result r;
+    struct store *s = fresh_store(dir);
+
+    if (s) {
+        CHECK_EQ_INT(store_import(s, a.bytes, a.len, NULL, &r), 0);
+        CHECK_EQ_INT(store_import(s, b.bytes, b.len, NULL, &r), 0);
+        CHECK_EQ_INT(store_import(s, o.bytes, o.len, NULL, &r), 0);
+    }
+    free(a.bytes);
+    free(b.bytes);
+    free(o.bytes);
+    return s;
+}
+
+/* A rekey with the n-th allocation or I/O step failing (fail, undone by
+ * unfail), for every n: the store opens with the old passphrase or, once
+ * the rekey says it switched, the new one, with the same vaults and no
+ * damaged or missing record. Returns true once nothing failed. */
+static bool rekey_failing_at(long n, void (*fail)(long n, void *ctx), long (*unfail)(void *ctx),
+                             void *ctx, const char *ref)
+{
+    char *dir = NULL;
+    struct store *s = store_of_three(&dir);
+    bool switched = false;
+
+    if (!s)
+        return true;
+    fail(n, ctx);
+    int ret = store_rekey(s, &switched, NEW_PASS, strlen(NEW_PASS), NULL);
+    long failures = unfail(ctx);
+    store_close(s);
+    s = NULL;
+    if (!failures)
+        CHECK(ret == 0 && switched);
+    bool new_pass = ret == 0 || switched;
+    CHECK_EQ_INT(store_open(&s, NULL, dir, new_pass ? NEW_PASS : PASS,
+                            strlen(new_pass ? NEW_PASS : PASS)), 0);
+    struct store *other = NULL;
+    CHECK_EQ_INT(store_open(&other, NULL, dir, new_pass ? PASS : NEW_PASS,
+                            strlen(new_pass ? PASS : NEW_PASS)), -EACCES);
+    if (s) {
+        char *now = state_of(s, 0);
+        CHECK_EQ_STR(now, ref);
+        free(now);
+        check_fsck_clean(s, ret < 0, __LINE__);
+    } else {
+        fprintf(stderr, "  rekey failing at %ld (ret %d, switched %d): the store does not open\n",
+                n, ret, switched);
+    }
+    store_close(s);
+    rm_rf(dir);
+    return failures == 0;
+}
+
+static void fail_alloc(long n, void *ctx)
+{
+    ((const struct alloc_mode *)ctx)->fail(n);
+}
+
+static long unfail_alloc(void *ctx)
+{
+    long failures = alloc_failures();
+    (void)ctx;
+    alloc_fail_after(-1);
+    return failures;
+}
+
+static void fail_io(long n, void *ctx)
+{
+    struct fault *f = ctx;
+    *f = (struct fault){.n = (int)n, .err = -EIO};
+    io_set_fault_hook(fault_nth, f);
+}
+
+static long unfail_io(void *ctx)
+{
+    io_set_fault_hook(NULL, NULL);
+    return ((struct fault *)ctx)->fired;
+}
+
+static void rekey_loops(void)
+{
+    char *dir = NULL, *ref = NULL;
+    struct store *s = store_of_three(&dir);
+    struct fault f;
+    long n;
+
+    if (!s)
+        return;
+    ref = state_of(s, 0);
+    store_close(s);
+    rm_rf(dir);
+    for (n = 1; n < 200 && !rekey_failing_at(n, fail_io, unfail_io, &f, ref); n++)
+        ;
+    CHECK(n > 10 && n < 200);
+    fprintf(stderr, "store: rekey survives a failed I/O step at each of %ld steps\n", n - 1);
+    /* every allocation of the first 64, then every 24th: each round costs
+     * some 25 fsyncs, and the allocations repeat per record */
+    for (size_t i = 0; i < sizeof(alloc_modes) / sizeof(alloc_modes[0]); i++) {
+        void *mode = (void *)&alloc_modes[i];
+        for (n = 0; n < 20000 && !rekey_failing_at(n, fail_alloc, unfail_alloc, mode, ref);
+             n += n < 64 ? 1 : 24)
+            ;
+        CHECK(n > 10 && n < 20000);
+        fprintf(stderr, "store: rekey survives a failure (%s) at allocations 0..%ld\n",
+                alloc_modes[i].name, n);
+    }
+    free(ref);
+}
+
 static void alloc_loops(void)
 {
     for (size_t i = 0; i < sizeof(alloc_modes) / sizeof(alloc_modes[0]); i++) {
@@ -1655,6 +1784,7 @@ int main(int argc, char **argv)
     test_synthetic_restore_orders();
     test_passphrase_and_lock();
     test_wrong_passphrase_fresh();
+    rekey_loops();
     test_vault_json_and_names(fx);
     test_persistence(fx);
     if (fx) {
