@@ -40,6 +40,8 @@ int store_forget(struct store *store, const char *dir_name)
 
     /* index first: a crash after it leaves unreferenced records, which
      * fsck reports, never a reference to a missing one */
+    if (!store->tidied)
+        record_remove_unreferenced(store);
     store_tidy_before_change(store);
     ret = index_write(store, index);
     if (ret < 0) {

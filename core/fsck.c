@@ -1,6 +1,8 @@
 /*
  * fsck: verifies every record the index references and reports what an
- * interrupted write left behind. Never changes the store.
+ * interrupted write left behind: a share record no epoch references is a
+ * finding (an encrypted copy of a share nobody was told is stored), which
+ * the next change removes. Never changes the store.
  */
 #include "store_private.h"
 
@@ -26,17 +28,6 @@ __attribute__((format(printf, 3, 4))) static void report(void (*line)(void *, co
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     line(ctx, text);
-}
-
-static bool referenced(const json_t *index, const char *record)
-{
-    size_t i, j;
-    json_t *v, *e;
-    json_array_foreach(json_object_get(index, "vaults"), i, v)
-        json_array_foreach(json_object_get(v, "epochs"), j, e)
-            if (strcmp(index_str(e, "record"), record) == 0)
-                return true;
-    return false;
 }
 
 static int check_share(struct store *store, const json_t *epoch)
@@ -89,17 +80,13 @@ static int report_if_temp(void *ctx, const char *name)
 static int report_if_orphaned(void *ctx, const char *name)
 {
     struct walk *w = ctx;
-    size_t len = strlen(name);
     char record[2 * RECORD_NAME_BYTES + 1];
 
-    if (store_is_stale_temp(name) || len != 2 * RECORD_NAME_BYTES + 4 ||
-        strcmp(name + len - 4, ".rec") != 0)
-        return 0;
-    snprintf(record, sizeof(record), "%.*s", 2 * RECORD_NAME_BYTES, name);
-    if (!referenced(w->store->index, record)) {
+    if (record_of_file(record, name) && !record_referenced(w->store->index, record)) {
         w->rep->records_orphaned++;
         report(w->report_line, w->ctx,
-               "unreferenced share record %s (left by an interrupted import; harmless)", name);
+               "unreferenced share record %s (a share the index does not know, left by an "
+               "interrupted import; removed by the next change)", name);
     }
     return 0;
 }
@@ -138,5 +125,5 @@ int store_fsck(struct store *store, struct store_fsck_report *rep,
     ret = io_list_dir(store->sharesfd, report_if_orphaned, &walk);
     if (ret < 0)
         return ret;
-    return rep->records_bad || rep->records_missing ? -EIO : 0;
+    return rep->records_bad || rep->records_missing || rep->records_orphaned ? -EIO : 0;
 }

@@ -13,6 +13,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdint.h>
@@ -211,7 +212,7 @@ static char *state_of(const struct store *s, int what)
     }
     for (size_t i = 0; i < store_vault_count(s); i++) {
         const struct store_vault *v = store_vault_at(s, i);
-        fprintf(f, "vault dir=%s ecdsa=%s current=%u latest=%u", v->dir_name,
+        fprintf(f, "vault dir=%s ecdsa=%s current=%" PRIu64 " latest=%" PRIu64, v->dir_name,
                 v->public_key_ecdsa, v->current ? v->current->number : 0,
                 v->latest ? v->latest->number : 0);
         if (what & STATE_INODES)
@@ -224,7 +225,7 @@ static char *state_of(const struct store *s, int what)
             const struct store_epoch *e = &v->epochs[j];
             const struct store_facts *x = &e->facts;
             fprintf(f,
-                    "  epoch %u current=%d name=%s device=%s prefix=%s ecdsa=%s eddsa=%s "
+                    "  epoch %" PRIu64 " current=%d name=%s device=%s prefix=%s ecdsa=%s eddsa=%s "
                     "signers=%s(%zu) lib=%s created=%s chain=%s shares=%zu",
                     e->number, e->current, x->name, x->device, x->reshare_prefix,
                     x->public_key_ecdsa, x->public_key_eddsa, x->signers, x->signer_count,
@@ -322,6 +323,10 @@ struct edit {
     const char *signers[8];  /* new committee (NULL-terminated) */
     const char *device;      /* another local_party_id */
     bool flip_keyshare_byte; /* one byte of the first key share changed */
+    /* a reshare renews every key share: new FAKE ones, in the right shape
+     * for the lib_type, made from this text (and flip_keyshare_byte then
+     * changes the first one's text) */
+    const char *renew;
     bool drop_eddsa_share;   /* incomplete */
 };
 
@@ -353,7 +358,17 @@ static struct blob derive(const char *fx, const char *name, const char *password
     }
     if (ed->device)
         v.local_party_id = (struct vult_str){ed->device, strlen(ed->device)};
-    if (ed->flip_keyshare_byte) {
+    if (ed->renew) {
+        static char renewed[VULT_MAX_KEY_SHARES][400];
+        for (size_t i = 0; i < v.key_share_count; i++) {
+            char text[200];
+            snprintf(text, sizeof(text), "%s %zu%s", ed->renew, i,
+                     ed->flip_keyshare_byte && i == 0 ? " flipped" : "");
+            int n = synth_fake_share(renewed[i], sizeof(renewed[i]), (unsigned)v.lib_type, text);
+            CHECK(n > 0);
+            v.key_shares[i].keyshare = (struct vult_str){renewed[i], n > 0 ? (size_t)n : 0};
+        }
+    } else if (ed->flip_keyshare_byte) {
         struct vult_str ks = v.key_shares[0].keyshare;
         flipped = malloc(ks.len);
         memcpy(flipped, ks.ptr, ks.len);
@@ -412,7 +427,7 @@ static int expect_import(struct store *s, const char *dir, struct blob file,
         CHECK_EQ_INT(r.epoch, want_epoch);
     CHECK(memchr(r.reason, '\0', sizeof(r.reason)) != NULL && r.reason[0] != '\0');
     if (ret != want_ret || r.outcome != want_outcome || (want_epoch && r.epoch != want_epoch))
-        fprintf(stderr, "  (line %d) import: %d %s epoch %u: %s\n", line, ret,
+        fprintf(stderr, "  (line %d) import: %d %s epoch %" PRIu64 ": %s\n", line, ret,
                 epochs_outcome_name(r.outcome), r.epoch, r.reason);
     if (no_change) {
         struct snap *after = snap_take(dir);
@@ -684,17 +699,20 @@ static void test_fixture_reshares(const char *fx)
     char *dir = NULL;
     struct store *s = fresh_store(&dir);
     struct blob hp = read_fixture(fx, "honeypot.bak");
-    struct blob hp2 = derive(fx, "honeypot.bak", NULL, &(struct edit){.prefix = "0badc0de"});
+    struct blob hp2 = derive(fx, "honeypot.bak", NULL,
+                                 &(struct edit){.prefix = "0badc0de", .renew = "hp2"});
     struct blob hp2_flip = derive(fx, "honeypot.bak", NULL,
-                                  &(struct edit){.prefix = "0badc0de", .flip_keyshare_byte = true});
+                                  &(struct edit){.prefix = "0badc0de", .renew = "hp2",
+                                                 .flip_keyshare_byte = true});
     struct blob hp_flip = derive(fx, "honeypot.bak", NULL, &(struct edit){.flip_keyshare_byte = true});
     struct blob hp2_dev = derive(fx, "honeypot.bak", NULL,
-                                 &(struct edit){.prefix = "0badc0de", .device = "iPhone-0000"});
+                                 &(struct edit){.prefix = "0badc0de", .device = "iPhone-0000",
+                                                .renew = "hp2 other device"});
     struct blob hp3_inc = derive(fx, "honeypot.bak", NULL,
                                  &(struct edit){.prefix = "feedf00d", .drop_eddsa_share = true});
     struct blob t1 = read_fixture(fx, "Test-part1of2.vult"),
                 t2 = read_fixture(fx, "Test-part2of2.vult");
-    struct blob t1r = derive(fx, "Test-part1of2.vult", NULL, &(struct edit){.prefix = "12345678"});
+    struct blob t1r = derive(fx, "Test-part1of2.vult", NULL, &(struct edit){.prefix = "12345678", .renew = "t1r"});
     struct blob enc = read_fixture(fx, "TestFastVault-44fd-share1of2-Vultiserver.vult");
     struct store_import_result r;
 
@@ -755,7 +773,7 @@ static void test_fixture_reshares(const char *fx)
     CHECK(store_import(s, enc_half.bytes, enc_half.len, NULL, &r) < 0);
     /* over a small import cap */
     store_set_max_import(s, 4096);
-    EXPECT(s, dir, t1r, NULL, 0, -EFBIG, EPOCHS_TOO_LARGE, 0);
+    EXPECT(s, dir, t1, NULL, 0, -EFBIG, EPOCHS_TOO_LARGE, 0);
     EXPECT(s, dir, enc, NULL, 0, -EFBIG, EPOCHS_TOO_LARGE, 0);
     store_set_max_import(s, STORE_DEFAULT_MAX_IMPORT);
     /* now it knows the password */
@@ -786,13 +804,15 @@ static void test_fixture_history(const char *fx)
     const char *d = "vulticli01";
     struct blob gen_a = read_fixture(fx, "qa-fast-share1of2.vult");
     struct blob gen_b = derive(fx, "qa-fast-share1of2.vult", NULL,
-                               &(struct edit){.signers = {"iPhone-CBC", "Server-97859", "Mac-1"}});
+                               &(struct edit){.signers = {"iPhone-CBC", "Server-97859", "Mac-1"},
+                                              .renew = "gen b"});
     struct blob gen_c = derive(fx, "qa-fast-share1of2.vult", NULL,
-                               &(struct edit){.signers = {"iPhone-CBC", "Mac-1"}});
+                               &(struct edit){.signers = {"iPhone-CBC", "Mac-1"}, .renew = "gen c"});
     struct blob gen_d = derive(fx, "qa-fast-share1of2.vult", NULL,
-                               &(struct edit){.signers = {"iPhone-CBC", "Mac-1", "Pixel-2"}});
+                               &(struct edit){.signers = {"iPhone-CBC", "Mac-1", "Pixel-2"},
+                                              .renew = "gen d"});
     struct blob gen_e = derive(fx, "qa-fast-share1of2.vult", NULL,
-                               &(struct edit){.signers = {"iPhone-CBC", "Pixel-2"}});
+                               &(struct edit){.signers = {"iPhone-CBC", "Pixel-2"}, .renew = "gen e"});
     /* gen A's signers, reordered: the same generation */
     struct blob gen_a_reordered = derive(
         fx, "qa-fast-share1of2.vult", NULL,
@@ -905,7 +925,8 @@ static void test_persistence(const char *fx)
     held[count++].file = synth(&spec_other);
     if (fx) {
         held[count++].file = read_fixture(fx, "honeypot.bak");
-        held[count++].file = derive(fx, "honeypot.bak", NULL, &(struct edit){.prefix = "0badc0de"});
+        held[count++].file = derive(fx, "honeypot.bak", NULL,
+                                 &(struct edit){.prefix = "0badc0de", .renew = "hp2"});
         held[count].file = read_fixture(fx, "qa-fast-share2of2.vult");
         held[count++].plain = false;
         CHECK_EQ_INT(store_add_import_password(s, "vulticli01", 10), 0);
