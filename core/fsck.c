@@ -30,6 +30,25 @@ __attribute__((format(printf, 3, 4))) static void report(void (*line)(void *, co
     line(ctx, text);
 }
 
+/* The index's key-share digests (when stored) are the record's. */
+static bool same_key_shares(const json_t *epoch, const struct epochs_entry *d)
+{
+    const json_t *list = json_object_get(epoch, "key_shares");
+    uint8_t want[EPOCHS_DIGEST_BYTES];
+    size_t i;
+    json_t *hex;
+
+    if (!list)
+        return true; /* an epoch imported before they were kept */
+    if (json_array_size(list) != d->key_share_count)
+        return false;
+    json_array_foreach(list, i, hex)
+        if (index_hex_decode(want, sizeof(want), json_string_value(hex)) < 0 ||
+            memcmp(want, d->key_shares[i], sizeof(want)) != 0)
+            return false;
+    return true;
+}
+
 static int check_share(struct store *store, const json_t *epoch)
 {
     const char *record = index_str(epoch, "record");
@@ -48,7 +67,7 @@ static int check_share(struct store *store, const json_t *epoch)
         if (index_hex_decode(want, sizeof(want), index_str(epoch, "shares")) < 0 ||
             memcmp(want, d.shares, sizeof(want)) != 0 ||
             index_hex_decode(want, sizeof(want), index_str(epoch, "generation")) < 0 ||
-            memcmp(want, d.generation, sizeof(want)) != 0)
+            memcmp(want, d.generation, sizeof(want)) != 0 || !same_key_shares(epoch, &d))
             ret = -EBADMSG;
     }
     sodium_memzero(&v, sizeof(v));
