@@ -133,6 +133,20 @@ static void test_store_paths(const struct tree *t, const char *dir_name)
     CHECK_EQ_INT(n.kind, TREE_NONE);
     CHECK_EQ_INT(n.parent, TREE_IN_HISTORY);
     CHECK_EQ_INT(n.slot, 2);
+    CHECK(!n.bad_slot);
+    /* a number past the bound is nothing there, and never another slot
+     * (4294967296 was slot 0, 4294967297 slot 1 to a 32-bit parser) */
+    static const char *const bad[] = {"/history/epoch-4294967297.vult",
+                                      "/history/epoch-1000001.vult", "/history/epoch-01.vult"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        path_of(path, sizeof(path), dir_name, bad[i]);
+        CHECK_EQ_INT(tree_resolve(&n, t, path), 0);
+        CHECK_EQ_INT(n.kind, TREE_NONE);
+        CHECK_EQ_INT(n.parent, TREE_IN_HISTORY);
+        CHECK_EQ_INT(n.slot, 0);
+        CHECK(n.bad_slot);
+        CHECK_EQ_INT(tree_exists(&n), -ENOENT);
+    }
 }
 
 /* Where nothing is: what a lookup says and where a file could be made. */
