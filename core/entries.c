@@ -177,7 +177,8 @@ int entries_store_key_shares(json_t *vault, const struct epochs_entry *list, siz
     json_t *e;
 
     json_array_foreach(json_object_get(vault, "epochs"), i, e) {
-        if (json_object_get(e, "key_shares") || i >= count || list[i].number != index_num(e, "number"))
+        if (json_object_get(e, "key_shares") || i >= count ||
+            list[i].number != index_num(e, "number"))
             continue;
         if (json_object_set_new(e, "key_shares", entries_key_shares_json(&list[i])) < 0)
             return -ENOMEM;

@@ -1028,7 +1028,8 @@ static void test_fixture_reshares(const char *fx)
                                  &(struct edit){.prefix = "feedf00d", .drop_eddsa_share = true});
     struct blob t1 = read_fixture(fx, "Test-part1of2.vult"),
                 t2 = read_fixture(fx, "Test-part2of2.vult");
-    struct blob t1r = derive(fx, "Test-part1of2.vult", NULL, &(struct edit){.prefix = "12345678", .renew = "t1r"});
+    struct blob t1r = derive(fx, "Test-part1of2.vult", NULL,
+                             &(struct edit){.prefix = "12345678", .renew = "t1r"});
     struct blob enc = read_fixture(fx, "TestFastVault-44fd-share1of2-Vultiserver.vult");
     struct store_import_result r;
 
@@ -1123,12 +1124,14 @@ static void test_fixture_history(const char *fx)
                                &(struct edit){.signers = {"iPhone-CBC", "Server-97859", "Mac-1"},
                                               .renew = "gen b"});
     struct blob gen_c = derive(fx, "qa-fast-share1of2.vult", NULL,
-                               &(struct edit){.signers = {"iPhone-CBC", "Mac-1"}, .renew = "gen c"});
+                               &(struct edit){.signers = {"iPhone-CBC", "Mac-1"},
+                                              .renew = "gen c"});
     struct blob gen_d = derive(fx, "qa-fast-share1of2.vult", NULL,
                                &(struct edit){.signers = {"iPhone-CBC", "Mac-1", "Pixel-2"},
                                               .renew = "gen d"});
     struct blob gen_e = derive(fx, "qa-fast-share1of2.vult", NULL,
-                               &(struct edit){.signers = {"iPhone-CBC", "Pixel-2"}, .renew = "gen e"});
+                               &(struct edit){.signers = {"iPhone-CBC", "Pixel-2"},
+                                              .renew = "gen e"});
     /* gen A's signers, reordered: the same generation */
     struct blob gen_a_reordered = derive(
         fx, "qa-fast-share1of2.vult", NULL,
