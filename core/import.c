@@ -326,7 +326,9 @@ static int repair_if_damaged(bool *repaired, struct store *store, const struct v
 }
 
 /* A change the rules accept needs every held epoch's key shares (no two
- * epochs share one): without them it is refused, never guessed. */
+ * epochs share one): without them it is refused, never guessed. A refusal
+ * stands without them: what it found is there, the rest could only add
+ * another reason. */
 static int refuse_unreadable(struct store_import_result *result,
                              const struct entries_unreadable *u)
 {

@@ -873,8 +873,9 @@ static void test_index_without_key_shares(void)
     damage_record(s, dir, SYNTH_ECDSA, 2);
     expect_import(s, dir, c, NULL, 0, -EIO, EPOCHS_FAILED, 0, __LINE__, &r);
     CHECK(strstr(r.reason, "epoch 2") != NULL && strstr(r.reason, "run vultfs fsck") != NULL);
-    /* refusals need no key shares; the repair brings them back */
+    /* a refusal stands on what it found; the repair brings them back */
     EXPECT(s, dir, a, NULL, 0, -EEXIST, EPOCHS_STALE, 1);
+    EXPECT(s, dir, altered, NULL, 0, -EEXIST, EPOCHS_CONFLICT, 2);
     CHECK_EQ_INT(store_import(s, b.bytes, b.len, NULL, &r), 0);
     CHECK(strstr(r.reason, "rewritten") != NULL);
     EXPECT(s, dir, c, NULL, 0, 0, EPOCHS_NEW_EPOCH, 3);
