@@ -76,7 +76,7 @@ static int stored_key_shares(struct epochs_entry *e, const json_t *epoch)
 
 /* An epoch imported before key-share digests were stored: they come from
  * its record, which must still describe the epoch the index says. */
-static int key_shares_from_record(struct epochs_entry *e, struct store *store,
+static int key_shares_from_record(struct epochs_entry *e, const struct store *store,
                                   const json_t *epoch)
 {
     uint8_t *plain = NULL;
@@ -103,7 +103,7 @@ static int key_shares_from_record(struct epochs_entry *e, struct store *store,
     return ret;
 }
 
-static int entry_of(struct epochs_entry *e, struct store *store, const json_t *epoch,
+static int entry_of(struct epochs_entry *e, const struct store *store, const json_t *epoch,
                     struct entries_unreadable *unreadable)
 {
     const json_t *facts = json_object_get(epoch, "facts");
@@ -133,7 +133,7 @@ static int entry_of(struct epochs_entry *e, struct store *store, const json_t *e
 }
 
 int entries_of(struct epochs_entry **out, size_t *count, struct entries_unreadable *unreadable,
-               struct store *store, const json_t *vault)
+               const struct store *store, const json_t *vault)
 {
     const json_t *epochs = json_object_get(vault, "epochs");
     size_t n = json_array_size(epochs), i;

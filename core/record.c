@@ -44,7 +44,8 @@ int record_read_sealed(uint8_t **plain, size_t *len, int dirfd, const char *name
     return ret;
 }
 
-int record_load_share(uint8_t **vault_bytes, size_t *len, struct store *store, const char *record)
+int record_load_share(uint8_t **vault_bytes, size_t *len, const struct store *store,
+                      const char *record)
 {
     char name[2 * RECORD_NAME_BYTES + 8];
     snprintf(name, sizeof(name), "%s.rec", record);

@@ -84,7 +84,8 @@ int record_write_sealed(int dirfd, const char *name, const uint8_t *plain, size_
                         enum seal_kind kind, const char *id, const uint8_t *key);
 int record_read_sealed(uint8_t **plain, size_t *len, int dirfd, const char *name, size_t max_len,
                        enum seal_kind kind, const char *id, const uint8_t *key);
-int record_load_share(uint8_t **vault_bytes, size_t *len, struct store *store, const char *record);
+int record_load_share(uint8_t **vault_bytes, size_t *len, const struct store *store,
+                      const char *record);
 int record_name(char *out, const struct store *store, const uint8_t *vault, size_t len);
 /* Is name a share record's file ("<hex>.rec")? Then record gets its name. */
 bool record_of_file(char record[2 * RECORD_NAME_BYTES + 1], const char *name);
@@ -111,7 +112,7 @@ struct entries_unreadable {
  * named in *unreadable. *out is alloc_zeroed; caller alloc_free()s.
  * -ENOMEM, -EIO (an index entry that does not parse). */
 int entries_of(struct epochs_entry **out, size_t *count, struct entries_unreadable *unreadable,
-               struct store *store, const json_t *vault);
+               const struct store *store, const json_t *vault);
 /* An epoch's "key_shares" field (a new array of hex digests), or NULL. */
 json_t *entries_key_shares_json(const struct epochs_entry *e);
 /* Stores "key_shares" in each epoch of vault (an index object in the order
