@@ -170,7 +170,6 @@ int store_export_info(struct store_export_info *out, struct store *store,
     out->data = entry->data;
     out->len = entry->len;
     out->ino = e->ino;
-    out->mtime_sec = e->imported_sec;
-    out->mtime_nsec = e->imported_nsec;
+    store_export_time(&out->mtime_sec, &out->mtime_nsec, store, e);
     return 0;
 }

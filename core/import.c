@@ -86,6 +86,80 @@ struct held {
     struct entries_unreadable unreadable;
 };
 
+/* Appends the epochs destroyed with store_forget_epoch: superseded epochs
+ * known by their number and generation only. With them the same generation
+ * stays stale and their numbers are not given again. */
+static int add_forgotten(struct epochs_entry **list, size_t *count, const json_t *vault)
+{
+    const json_t *forgotten = json_object_get(vault, "forgotten");
+    size_t n = json_array_size(forgotten), i;
+    json_t *e;
+
+    if (!n)
+        return 0;
+    struct epochs_entry *grown = alloc_resize(*list, (*count + n) * sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    *list = grown;
+    memset(grown + *count, 0, n * sizeof(*grown));
+    json_array_foreach(forgotten, i, e) {
+        grown[*count + i].number = index_num(e, "number");
+        if (index_hex_decode(grown[*count + i].generation, EPOCHS_DIGEST_BYTES,
+                             index_str(e, "generation")) < 0)
+            return -EIO;
+        /* markers made before they kept lib_type (GG20 then) have none */
+        const char *lib = index_str(e, "lib_type");
+        if (*lib && entries_lib_type(&grown[*count + i].lib_type, lib) < 0)
+            return -EIO;
+    }
+    *count += n;
+    return 0;
+}
+
+/* Every epoch held of a vault, forgotten ones too. */
+static int held_entries(struct epochs_entry **out, size_t *count,
+                        struct entries_unreadable *unreadable, const struct store *store,
+                        const json_t *vault)
+{
+    int ret = entries_of(out, count, unreadable, store, vault);
+    if (ret == 0 && (ret = add_forgotten(out, count, vault)) < 0) {
+        alloc_free(*out);
+        *out = NULL;
+    }
+    return ret;
+}
+
+int store_vault_entries(struct epochs_entry **out, size_t *count, const struct store *store,
+                        const struct store_vault *vault)
+{
+    const json_t *found = index_find_vault(store->index, vault->public_key_ecdsa, NULL);
+    struct entries_unreadable unreadable; /* its epochs lack key-share digests only */
+    return found ? held_entries(out, count, &unreadable, store, found) : -ENOENT;
+}
+
+/* A share of a forgotten epoch's generation stays stale for good: 0, or
+ * the refusal's errno with result filled in. */
+static int refuse_forgotten(struct store_import_result *result, const json_t *vault,
+                            const struct epochs_entry *share)
+{
+    char generation[2 * EPOCHS_DIGEST_BYTES + 1];
+    size_t i;
+    json_t *e;
+
+    index_hex_encode(generation, share->generation, EPOCHS_DIGEST_BYTES);
+    json_array_foreach(json_object_get(vault, "forgotten"), i, e) {
+        if (strcmp(index_str(e, "generation"), generation) != 0)
+            continue;
+        result->epoch = index_num(e, "number");
+        return set_outcome(result, EPOCHS_STALE,
+                           "an older share: its generation was epoch %" PRIu64 ", destroyed on "
+                           "purpose "
+                           "(vultfs forget --epoch); the vault has been reshared since",
+                           result->epoch);
+    }
+    return 0;
+}
+
 static json_t *epoch_json(const struct epochs_entry *d, uint64_t number, bool current,
                           const char *record, size_t vault_len, json_t *facts)
 {
@@ -155,54 +229,95 @@ static void describe_vault_dir(struct store_import_result *result, const struct 
             snprintf(result->dir_name, sizeof(result->dir_name), "%s", store->vaults[i].dir_name);
 }
 
-/* What each outcome tells the user. Every reason takes the device, then the
- * epoch ("%.0s" skips the device where only the epoch is said), except the
- * co-location refusal, which names the epoch first. */
-static const struct outcome_text {
-    const char *reason;
-    bool epoch_first;
-} outcome_texts[] = {
-    [EPOCHS_NEW_VAULT] = {"device %s, epoch %" PRIu64, false},
-    [EPOCHS_NEW_EPOCH] = {"device %s, epoch %" PRIu64 "; the previous epoch moved to history",
-                          false},
-    [EPOCHS_HISTORY_INSERT] = {"device %s, history epoch %" PRIu64, false},
-    [EPOCHS_UNCHANGED] = {"the store already holds this share (device %s)", false},
-    [EPOCHS_STALE] = {"%.0san older share: its generation is epoch %" PRIu64 ", kept in history; "
-                      "the vault has been reshared since", false},
-    [EPOCHS_COLOCATION] = {"this store already holds another device's share of this vault "
-                           "(epoch %" PRIu64 "); two devices' shares must never be kept in one "
-                           "place (this one is %s's)", true},
-    [EPOCHS_CONFLICT] = {"the store holds a different share for device %s in epoch %" PRIu64
-                         ": a damaged or altered file must not replace a good one", false},
-    [EPOCHS_SLOT_TAKEN] = {"%.0sepoch %" PRIu64 " of this vault holds another generation, or "
-                           "this generation is already held as another epoch", false},
-    [EPOCHS_INCOMPLETE] = {"incomplete backup: it lacks a key share for its ECDSA or EdDSA "
-                           "public key, so it could not sign", false},
-    [EPOCHS_WRONG_PLACE] = {"this is a share of another vault than the directory it was "
-                            "written into", false},
+/* What each outcome tells the user: {vault} is the vault's name, {device}
+ * this file's device, {held} the device whose share the store keeps in
+ * {epoch}, the epoch it became or matched. */
+static const char *const outcome_texts[] = {
+    [EPOCHS_NEW_VAULT] = "device {device}, epoch {epoch}",
+    [EPOCHS_NEW_EPOCH] = "device {device}, epoch {epoch}; the previous epoch moved to history",
+    [EPOCHS_HISTORY_INSERT] = "device {device}, history epoch {epoch}",
+    [EPOCHS_UNCHANGED] = "the store already holds this share (device {device})",
+    [EPOCHS_STALE] = "an older share of vault \"{vault}\": its generation is epoch {epoch}, "
+                     "kept in history; the vault has been reshared since",
+    [EPOCHS_COLOCATION] = "the store keeps device \"{held}\"'s share of vault \"{vault}\" "
+                          "(epoch {epoch}); this file is device \"{device}\"'s, and two "
+                          "devices' shares of a vault must never be kept in one place",
+    [EPOCHS_CONFLICT] = "the store holds a different share of vault \"{vault}\" for device "
+                        "\"{device}\" in epoch {epoch}: a damaged or altered file must not "
+                        "replace a good one",
+    [EPOCHS_SLOT_TAKEN] = "epoch {epoch} of vault \"{vault}\" holds another generation, or this "
+                          "generation is already held as another epoch",
+    [EPOCHS_INCOMPLETE] = "incomplete backup of vault \"{vault}\": it lacks a key share for its "
+                          "ECDSA or EdDSA public key, so it could not sign",
+    [EPOCHS_WRONG_PLACE] = "this is a share of vault \"{vault}\", not of the vault whose "
+                           "directory it was written into",
 };
+
+struct outcome_words {
+    const char *vault, *device, *held;
+    char epoch[24];
+};
+
+/* text with each {word} replaced by its value; cut at cap. */
+static void expand(char *out, size_t cap, const char *text, const struct outcome_words *w)
+{
+    const struct {
+        const char *key, *value;
+    } words[] = {{"{vault}", w->vault}, {"{device}", w->device}, {"{held}", w->held},
+                 {"{epoch}", w->epoch}};
+    size_t used = 0;
+
+    while (*text && used + 1 < cap) {
+        size_t i = 0, n = sizeof(words) / sizeof(words[0]);
+        while (i < n && strncmp(text, words[i].key, strlen(words[i].key)) != 0)
+            i++;
+        if (i == n) {
+            out[used++] = *text++;
+            continue;
+        }
+        used += (size_t)snprintf(out + used, cap - used, "%s", words[i].value);
+        used = used < cap ? used : cap - 1;
+        text += strlen(words[i].key);
+    }
+    out[used] = '\0';
+}
+
+/* The name and the kept device of epoch in the vault the store holds under
+ * ecdsa, when it holds one. */
+static void held_words(struct outcome_words *w, const struct store *store, const char *ecdsa,
+                       uint64_t epoch)
+{
+    for (size_t i = 0; i < store->vault_count; i++) {
+        const struct store_vault *v = &store->vaults[i];
+        if (strcmp(v->public_key_ecdsa, ecdsa) != 0)
+            continue;
+        const struct store_epoch *e = store_vault_epoch(v, epoch);
+        if (!e)
+            e = v->latest;
+        if (v->latest)
+            w->vault = v->latest->facts.name;
+        if (e)
+            w->held = e->facts.device;
+    }
+}
 
 /* Fills in the outcome and its reason; returns the outcome's errno. */
 static int describe_outcome(struct store_import_result *result, const struct epochs_decision *d,
+                            const struct store *store, const char *ecdsa, const char *name,
                             const char *device)
 {
     size_t rows = sizeof(outcome_texts) / sizeof(outcome_texts[0]);
-    const struct outcome_text *text = (size_t)d->outcome < rows ? &outcome_texts[d->outcome] : NULL;
+    const char *text = (size_t)d->outcome < rows ? outcome_texts[d->outcome] : NULL;
+    struct outcome_words w = {.vault = name, .device = device, .held = ""};
 
     result->outcome = d->outcome;
     result->epoch = d->epoch;
-    if (!text || !text->reason) {
-        result->reason[0] = '\0'; /* epochs_decide gives none of the others */
-        return epochs_errno(d->outcome);
+    result->reason[0] = '\0'; /* epochs_decide gives none of the others */
+    if (text) {
+        snprintf(w.epoch, sizeof(w.epoch), "%" PRIu64, d->epoch);
+        held_words(&w, store, ecdsa, d->epoch);
+        expand(result->reason, sizeof(result->reason), text, &w);
     }
-    /* the formats are this table's, checked by the tests of each outcome */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    if (text->epoch_first)
-        snprintf(result->reason, sizeof(result->reason), text->reason, d->epoch, device);
-    else
-        snprintf(result->reason, sizeof(result->reason), text->reason, device, d->epoch);
-#pragma GCC diagnostic pop
     return epochs_errno(d->outcome);
 }
 
@@ -347,10 +462,11 @@ static int apply(struct store *store, const struct vult_file *file, const struct
     struct held held = {0};
     char *ecdsa = alloc_strndup(v->public_key_ecdsa.ptr, v->public_key_ecdsa.len);
     char *device = alloc_strndup(v->local_party_id.ptr, v->local_party_id.len);
+    char *name = alloc_strndup(v->name.ptr ? v->name.ptr : "", v->name.len);
     bool repaired = false;
     int ret = -ENOMEM;
 
-    if (!ecdsa || !device)
+    if (!ecdsa || !device || !name)
         goto out_failed;
     epochs_describe(&candidate.share, v);
     candidate.complete = vult_vault_is_complete(v);
@@ -359,14 +475,16 @@ static int apply(struct store *store, const struct vult_file *file, const struct
         goto out_failed;
     candidate.history_slot = target ? target->history_slot : 0;
     held.vault = index_find_vault(store->index, ecdsa, NULL);
-    if (held.vault &&
-        (ret = entries_of(&held.entries, &held.count, &held.unreadable, store, held.vault)) < 0)
+    if (held.vault && (ret = held_entries(&held.entries, &held.count, &held.unreadable, store,
+                                          held.vault)) < 0)
         goto out_failed;
+    describe_vault_dir(result, store, ecdsa);
+    if ((ret = refuse_forgotten(result, held.vault, &candidate.share)) < 0)
+        goto out;
 
     struct epochs_decision d = epochs_decide(held.entries, held.count, &candidate);
     result->outcome = d.outcome;
     result->epoch = d.epoch;
-    describe_vault_dir(result, store, ecdsa);
     if (changes_store(d.outcome) && held.unreadable.any) {
         ret = refuse_unreadable(result, &held.unreadable);
         goto out;
@@ -382,7 +500,7 @@ static int apply(struct store *store, const struct vult_file *file, const struct
         if (ret < 0)
             goto out;
     }
-    ret = describe_outcome(result, &d, device);
+    ret = describe_outcome(result, &d, store, ecdsa, name, device);
     if (repaired)
         snprintf(result->reason + strlen(result->reason),
                  sizeof(result->reason) - strlen(result->reason),
@@ -392,6 +510,7 @@ out_failed:
     failed(result, ret);
 out:
     alloc_free(held.entries);
+    alloc_free(name);
     alloc_free(device);
     alloc_free(ecdsa);
     return ret;
@@ -406,6 +525,10 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
     int ret;
 
     memset(result, 0, sizeof(*result));
+    if (store->read_only) {
+        set_outcome(result, EPOCHS_FAILED, "the store was opened read-only");
+        return -EROFS;
+    }
     if (file_len > store->max_import)
         return set_outcome(result, EPOCHS_TOO_LARGE, "larger than the import limit of %zu bytes",
                       store->max_import);
@@ -421,7 +544,8 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
     case -EACCES:
         return set_outcome(result, EPOCHS_WRONG_PASSWORD,
                       "encrypted, and none of the passwords fits (export password, store "
-                      "passphrase, --import-passwords)");
+                      "passphrase, --import-passwords): put its password in a file, one per "
+                      "line, and pass --import-passwords FILE (mount: -o import_passwords=FILE)");
     case -EFBIG:
         return set_outcome(result, EPOCHS_TOO_LARGE, "too large for a Vultisig backup");
     case -EINVAL:

@@ -303,7 +303,9 @@ static void remove_stale_temps(int dirfd);
 
 void store_tidy_before_change(struct store *store)
 {
-    if (store->tidied)
+    /* a reader removes nothing: the temporaries it sees may be a mount's
+     * writes in flight */
+    if (store->tidied || store->read_only)
         return;
     remove_stale_temps(store->dirfd);
     remove_stale_temps(store->sharesfd);
@@ -362,8 +364,8 @@ static int read_config(struct store *store)
     return 0;
 }
 
-int store_open(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
-               size_t passphrase_len)
+static int open_store(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
+                      size_t passphrase_len, bool read_only)
 {
     struct store *store = alloc_zeroed(1, sizeof(*store));
     int ret;
@@ -396,8 +398,9 @@ int store_open(struct store **out, int *busy_pid, const char *dir, const char *p
     ret = derive_subkeys(store);
     if (ret < 0)
         goto out_fail;
-    /* only a right passphrase touches the lock file */
-    ret = take_lock(store, busy_pid);
+    /* only a right passphrase touches the lock file; a reader takes none */
+    store->read_only = read_only;
+    ret = read_only ? 0 : take_lock(store, busy_pid);
     if (ret < 0)
         goto out_fail;
     ret = index_read(&store->index, store);
@@ -420,6 +423,18 @@ int store_open(struct store **out, int *busy_pid, const char *dir, const char *p
 out_fail:
     store_close(store);
     return ret;
+}
+
+int store_open(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
+               size_t passphrase_len)
+{
+    return open_store(out, busy_pid, dir, passphrase, passphrase_len, false);
+}
+
+int store_open_readonly(struct store **out, const char *dir, const char *passphrase,
+                        size_t passphrase_len)
+{
+    return open_store(out, NULL, dir, passphrase, passphrase_len, true);
 }
 
 void store_close(struct store *store)
@@ -453,6 +468,8 @@ int store_passwd(struct store *store, const char *passphrase, size_t passphrase_
 {
     struct seal_kdf fresh;
 
+    if (store->read_only)
+        return -EROFS;
     if (!passphrase_len)
         return -EINVAL;
     if (!kdf) {

@@ -88,6 +88,15 @@ int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
 int store_open(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
                size_t passphrase_len) VULTFS_WUR;
 
+/* Opens a store to read it, without its lock: on read-only media, or while
+ * it is mounted (every change replaces the index atomically, so the index
+ * read is whole). Nothing that changes the store works through it:
+ * store_import, store_forget, store_forget_epoch and store_passwd return
+ * -EROFS, and stale temporary files are left alone. Errors as store_open,
+ * without -EBUSY. */
+int store_open_readonly(struct store **out, const char *dir, const char *passphrase,
+                        size_t passphrase_len) VULTFS_WUR;
+
 /* Records the calling process as the lock holder: a daemon calls it after
  * forking, so "in use by pid N" names the process that holds the store. */
 int store_claim_lock(struct store *store) VULTFS_WUR;
@@ -139,6 +148,21 @@ struct store_export_info {
 int store_export_info(struct store_export_info *out, struct store *store,
                       const struct store_vault *vault, uint64_t epoch) VULTFS_WUR;
 
+/* A mount calls this once store_set_export has set what it serves. The
+ * store remembers a fingerprint of the export settings (a keyed hash,
+ * never the password) and when it last changed; with other settings than
+ * last time (another export password or scheme, or a new passphrase that is
+ * the export password), that time becomes now, so every export shows as
+ * changed to backup tools (store_export_time). 0, -EINVAL (no export
+ * settings yet), or -errno when the stamp could not be written (the time
+ * is still used for this mount). */
+int store_export_stamp(struct store *store) VULTFS_WUR;
+
+/* An export's mtime and ctime: the later of its epoch's import and the
+ * last change of the export settings (store_export_stamp). */
+void store_export_time(int64_t *sec, int32_t *nsec, const struct store *store,
+                       const struct store_epoch *epoch);
+
 /* ---- the tree ----------------------------------------------------------- */
 
 size_t store_vault_count(const struct store *store);
@@ -146,6 +170,13 @@ size_t store_vault_count(const struct store *store);
 const struct store_vault *store_vault_at(const struct store *store, size_t index);
 const struct store_vault *store_vault_by_dir(const struct store *store, const char *dir_name);
 const struct store_epoch *store_vault_epoch(const struct store_vault *vault, uint64_t number);
+
+/* What the store holds of a vault's epochs as the rules see them
+ * (epochs_decide), for classifying backup files against it; forgotten
+ * epochs (store_forget_epoch) are among them, never current. *out is
+ * alloc_zeroed (alloc_free). -EIO (a damaged index), -ENOMEM. */
+int store_vault_entries(struct epochs_entry **out, size_t *count, const struct store *store,
+                        const struct store_vault *vault) VULTFS_WUR;
 
 /* The pretty JSON of a vault's public facts (vault.json): deterministic,
  * no local times. *out is alloc_bytes, NUL-terminated; caller frees. */
@@ -175,7 +206,8 @@ struct store_import_result {
  * and a distinct -errno for each refusal: -EINVAL, -EACCES, -EFBIG,
  * -EEXIST, -EPERM; -EIO/-ENOSPC/-ENOMEM when the store could not be
  * written (then nothing changed; -EIO also when the new index did not
- * decode back to itself, so it was never written). result is always filled
+ * decode back to itself, so it was never written; -EROFS through
+ * store_open_readonly). result is always filled
  * in (EPOCHS_FAILED with a reason for those). An accepted change is durable
  * when this returns. */
 int store_import(struct store *store, const uint8_t *file, size_t file_len,
@@ -187,6 +219,15 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
 /* Removes a vault and all its epochs (the deliberate way to destroy
  * shares). -ENOENT when no such vault. */
 int store_forget(struct store *store, const char *dir_name) VULTFS_WUR;
+
+/* Removes one superseded epoch of a vault (its record and its epoch in the
+ * index): old epochs are live secrets, and this is the deliberate way to
+ * destroy one. The vault keeps a marker of that generation (its number and
+ * generation digest, no secret), so a later import of it is refused as
+ * stale, and its number is not given again. Never the current epoch
+ * (-EPERM). -ENOENT when no such vault or epoch. */
+int store_forget_epoch(struct store *store, const char *dir_name,
+                       uint32_t number) VULTFS_WUR;
 
 struct store_fsck_report {
     size_t records_ok;

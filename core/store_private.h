@@ -1,6 +1,7 @@
 /*
  * store_private: what the store's modules share (store.c, index.c, record.c,
- * names.c, views.c, listing.c, export.c, import.c, forget.c, fsck.c). Not
+ * names.c, views.c, listing.c, export.c, export_stamp.c, import.c, forget.c,
+ * fsck.c). Not
  * for fs/: store.h is the public API.
  */
 #ifndef VULTFS_STORE_PRIVATE_H
@@ -38,6 +39,7 @@ struct store {
     int dirfd;
     int sharesfd;
     int lockfd;
+    bool read_only; /* store_open_readonly: no lock, and nothing is changed */
     json_t *config;
     json_t *index;
     uint8_t *master; /* alloc_secret, SEAL_KEY_BYTES */
@@ -53,6 +55,8 @@ struct store {
     uint8_t *export_key; /* alloc_secret */
     uint8_t export_salt[BACKUP_CRYPTO_SALT_BYTES];
     struct export_entry *exports;
+    int64_t exports_changed_sec; /* export_stamp.c: the settings' last change */
+    int32_t exports_changed_nsec;
 
     size_t max_import;
     uint64_t generation;
@@ -113,6 +117,9 @@ struct entries_unreadable {
  * -ENOMEM, -EIO (an index entry that does not parse). */
 int entries_of(struct epochs_entry **out, size_t *count, struct entries_unreadable *unreadable,
                const struct store *store, const json_t *vault);
+/* A stored lib_type (facts.lib_type): a name ("GG20") or, for a value the
+ * apps did not name, the number itself. 0 or -EIO. */
+int entries_lib_type(uint64_t *out, const char *text);
 /* An epoch's "key_shares" field (a new array of hex digests), or NULL. */
 json_t *entries_key_shares_json(const struct epochs_entry *e);
 /* Stores "key_shares" in each epoch of vault (an index object in the order

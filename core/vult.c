@@ -592,13 +592,61 @@ void vult_file_clear(struct vult_file *file)
     memset(file, 0, sizeof(*file));
 }
 
+/* The apps' container: base64 of {version, vault, is_encrypted}, where
+ * vault is base64 of the Vault bytes or of an encrypted blob of them. On
+ * success *plain is secret memory the caller frees. */
+static int decode_container(uint8_t **plain, size_t *plain_len, uint64_t *version,
+                            enum backup_crypto_scheme *scheme, const uint8_t *file,
+                            size_t file_len, const struct vult_password *passwords,
+                            size_t password_count, struct vult_keycache *cache)
+{
+    uint8_t *outer = NULL, *inner = NULL;
+    size_t outer_len = 0, inner_len = 0;
+    struct container container;
+    int ret;
+
+    ret = base64_decode(&outer, &outer_len, (const char *)file, file_len);
+    if (ret < 0)
+        return ret;
+    ret = parse_container(&container, outer, outer_len);
+    if (ret < 0)
+        goto out_free_outer;
+    ret = base64_decode(&inner, &inner_len, container.vault.ptr, container.vault.len);
+    if (ret < 0)
+        goto out_free_outer;
+    *version = container.version;
+
+    if (!container.is_encrypted) {
+        *scheme = BACKUP_CRYPTO_NONE;
+        *plain = inner;
+        *plain_len = inner_len;
+        inner = NULL;
+        goto out_free_inner;
+    }
+    *plain = alloc_secret(inner_len ? inner_len : 1);
+    if (!*plain) {
+        ret = -ENOMEM;
+        goto out_free_inner;
+    }
+    ret = decrypt_blob(*plain, plain_len, scheme, inner, inner_len, passwords, password_count,
+                       cache);
+    if (ret < 0) {
+        alloc_secret_free(*plain);
+        *plain = NULL;
+    }
+out_free_inner:
+    alloc_secret_free(inner);
+out_free_outer:
+    alloc_secret_free(outer);
+    return ret;
+}
+
 int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
                 const struct vult_password *passwords, size_t password_count,
                 struct vult_keycache *cache)
 {
-    uint8_t *outer = NULL, *inner = NULL, *plain = NULL;
-    size_t outer_len = 0, inner_len = 0, plain_len = 0;
-    struct container container;
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
     struct vult_vault vault;
     int ret;
 
@@ -611,58 +659,25 @@ int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
     if (dat != DAT_NOT_DAT) {
         /* A 2024 backup: its JSON becomes Vault bytes, checked below as
          * any file's are, and it is kept as a current .vult would be. */
-        container.version = VULT_CONTAINER_VERSION;
+        out->version = VULT_CONTAINER_VERSION;
         out->scheme = dat == DAT_PLAIN ? BACKUP_CRYPTO_NONE : BACKUP_CRYPTO_LEGACY;
         ret = dat_decode(&plain, &plain_len, file, file_len, dat, passwords, password_count);
-        if (ret < 0)
-            goto out_free_plain;
-        goto out_check_vault;
-    }
-
-    ret = base64_decode(&outer, &outer_len, (const char *)file, file_len);
-    if (ret < 0)
-        return ret;
-    ret = parse_container(&container, outer, outer_len);
-    if (ret < 0)
-        goto out_free_outer;
-    ret = base64_decode(&inner, &inner_len, container.vault.ptr, container.vault.len);
-    if (ret < 0)
-        goto out_free_outer;
-
-    if (!container.is_encrypted) {
-        out->scheme = BACKUP_CRYPTO_NONE;
-        plain = inner;
-        plain_len = inner_len;
-        inner = NULL;
     } else {
-        plain = alloc_secret(inner_len ? inner_len : 1);
-        if (!plain) {
-            ret = -ENOMEM;
-            goto out_free_inner;
-        }
-        ret = decrypt_blob(plain, &plain_len, &out->scheme, inner, inner_len, passwords,
-                           password_count, cache);
-        if (ret < 0)
-            goto out_free_plain;
+        ret = decode_container(&plain, &plain_len, &out->version, &out->scheme, file, file_len,
+                               passwords, password_count, cache);
     }
+    if (ret < 0)
+        goto out;
 
-out_check_vault:
     ret = vult_vault_parse(&vault, plain, plain_len);
     sodium_memzero(&vault, sizeof(vault));
     if (ret < 0)
-        goto out_free_plain;
-
-    out->version = container.version;
+        goto out;
     out->vault_bytes = plain;
     out->vault_len = plain_len;
     plain = NULL;
-
-out_free_plain:
+out:
     alloc_secret_free(plain);
-out_free_inner:
-    alloc_secret_free(inner);
-out_free_outer:
-    alloc_secret_free(outer);
     if (ret < 0)
         memset(out, 0, sizeof(*out));
     return ret;

@@ -57,10 +57,44 @@ static void root_attr(const struct vultfs *fs, struct stat *st)
     fill(fs, st, TREE_ROOT_INO, S_IFDIR | 0700, 0, sec, nsec);
 }
 
+/* A directory's link count is 2 + its subdirectories (find and ls rely
+ * on it), so it counts what readdir lists (ops.c's list_dir). */
+static nlink_t subdirectories(const struct vultfs *fs, const struct tree_node *n)
+{
+    const struct tree_placeholder *p = n->placeholder;
+    nlink_t count = 0;
+
+    switch (n->kind) {
+    case TREE_ROOT:
+        count = store_vault_count(fs->store);
+        for (p = fs->tree.placeholders; p; p = p->next)
+            count += !store_vault_by_dir(fs->store, p->name);
+        return count;
+    case TREE_VAULT:
+        return !p || p->history_made;
+    case TREE_PLACEHOLDER:
+        return p->history_made;
+    default:
+        return 0;
+    }
+}
+
+static int attr_of_node(const struct vultfs *fs, struct stat *st, const struct tree_node *n);
+
 int attr_of(const struct vultfs *fs, struct stat *st, const struct tree_node *n)
+{
+    int ret = attr_of_node(fs, st, n);
+    if (ret == 0 && S_ISDIR(st->st_mode))
+        st->st_nlink = 2 + subdirectories(fs, n);
+    return ret;
+}
+
+static int attr_of_node(const struct vultfs *fs, struct stat *st, const struct tree_node *n)
 {
     const struct store_vault *v = n->vault;
     const struct tree_placeholder *p = n->placeholder;
+    int64_t sec;
+    int32_t nsec;
 
     switch (n->kind) {
     case TREE_ROOT:
@@ -81,13 +115,20 @@ int attr_of(const struct vultfs *fs, struct stat *st, const struct tree_node *n)
         return 0;
     case TREE_SHARE:
     case TREE_EPOCH:
+        store_export_time(&sec, &nsec, fs->store, n->epoch);
         fill(fs, st, n->epoch->ino, S_IFREG | (n->kind == TREE_SHARE ? 0600 : 0400),
-             n->epoch->export_size, n->epoch->imported_sec, n->epoch->imported_nsec);
+             n->epoch->export_size, sec, nsec);
         return 0;
     case TREE_JSON:
         fill(fs, st, v->ino_json, S_IFREG | 0600, v->json_size, v->changed_sec, v->changed_nsec);
         return 0;
     case TREE_STAGED:
+        if (n->under != TREE_NONE) {
+            /* written over: the store file shows until an import is accepted */
+            struct tree_node stored = *n;
+            stored.kind = n->under;
+            return attr_of(fs, st, &stored);
+        }
         staged_attr(fs, st, n->staged, staged_ino(n));
         return 0;
     case TREE_NONE:

@@ -90,11 +90,9 @@ int cli_parse_scheme(enum backup_crypto_scheme *scheme, const char *text)
     return 0;
 }
 
-int cli_open_store(struct store **out, const char *dir, const struct secret *passphrase)
+/* One clear line for each way opening a store fails. */
+static int report_open(int ret, const char *dir, int busy_pid)
 {
-    int busy_pid = 0;
-    int ret = store_open(out, &busy_pid, dir, passphrase->text, passphrase->len);
-
     switch (ret) {
     case 0:
         break;
@@ -125,6 +123,32 @@ int cli_open_store(struct store **out, const char *dir, const struct secret *pas
     return ret;
 }
 
+int cli_open_store(struct store **out, const char *dir, const struct secret *passphrase)
+{
+    int busy_pid = 0;
+    int ret = store_open(out, &busy_pid, dir, passphrase->text, passphrase->len);
+    return report_open(ret, dir, busy_pid);
+}
+
+int cli_open_store_readonly(struct store **out, const char *dir, const struct secret *passphrase)
+{
+    return report_open(store_open_readonly(out, dir, passphrase->text, passphrase->len), dir, 0);
+}
+
+int cli_confirm_name(const char *prompt, const char *name, const char *command)
+{
+    struct secret answer;
+
+    /* not a secret: the answer echoes, so a typo shows (secret_answer_from_tty) */
+    if (secret_answer_from_tty(&answer, prompt) < 0) {
+        log_err("%s needs a terminal to confirm, or --yes", command);
+        return -ENOTTY;
+    }
+    bool confirmed = strcmp(answer.text, name) == 0;
+    secret_free(&answer);
+    return confirmed ? 0 : -ECANCELED;
+}
+
 int cli_set_export(struct store *store, bool none, const char *password_file,
                    enum backup_crypto_scheme scheme, const struct secret *passphrase)
 {
@@ -151,7 +175,21 @@ int cli_set_export(struct store *store, bool none, const char *password_file,
     return ret;
 }
 
-int cli_add_import_passwords(struct store *store, const char *path)
+int cli_stamp_exports(struct store *store)
+{
+    int ret = store_export_stamp(store);
+    if (ret == -ENOMEM) {
+        log_err("cannot set up exports: %s", strerror(-ret));
+        return ret;
+    }
+    if (ret < 0)
+        log_warn("cannot record the export settings in the store: %s (exports show as "
+                 "changed now; the next mount that can write says so again)", strerror(-ret));
+    return 0;
+}
+
+int cli_each_password_line(const char *path, int (*add)(void *ctx, const struct secret *line),
+                           void *ctx)
 {
     struct secret *lines = NULL;
     size_t count = 0;
@@ -165,10 +203,20 @@ int cli_add_import_passwords(struct store *store, const char *path)
         return ret;
     }
     for (size_t i = 0; i < count && ret == 0; i++)
-        ret = store_add_import_password(store, lines[i].text, lines[i].len);
+        ret = add(ctx, &lines[i]);
     if (ret < 0)
         log_err("import passwords from %s: %s", path,
                 ret == -ENOSPC ? "too many" : strerror(-ret));
     secret_free_list(lines, count);
     return ret;
+}
+
+static int add_to_store(void *ctx, const struct secret *line)
+{
+    return store_add_import_password(ctx, line->text, line->len);
+}
+
+int cli_add_import_passwords(struct store *store, const char *path)
+{
+    return cli_each_password_line(path, add_to_store, store);
 }

@@ -31,10 +31,29 @@ int cli_parse_scheme(enum backup_crypto_scheme *scheme, const char *text);
 /* store_open with one clear line for each way it fails. */
 int cli_open_store(struct store **out, const char *dir, const struct secret *passphrase);
 
+/* store_open_readonly likewise, for the commands that only read: they work
+ * on read-only media and while the store is mounted. */
+int cli_open_store_readonly(struct store **out, const char *dir,
+                            const struct secret *passphrase);
+
+/* Asks on the terminal (prompt) for name to be typed: 0 when it was,
+ * -ECANCELED when something else was, -ENOTTY (logged, naming command)
+ * without a terminal. The caller says what is kept. */
+int cli_confirm_name(const char *prompt, const char *name, const char *command);
+
 /* How exports are encrypted: unencrypted (none), with the password in
  * password_file, or else with the store passphrase. Logs on failure. */
 int cli_set_export(struct store *store, bool none, const char *password_file,
                    enum backup_crypto_scheme scheme, const struct secret *passphrase);
+
+/* Calls add for each line of the passwords file path (NULL: none), up to
+ * the first error, which it returns; logs one line naming path on failure. */
+int cli_each_password_line(const char *path, int (*add)(void *ctx, const struct secret *line),
+                           void *ctx);
+/* Records the export settings a mount serves (store_export_stamp), so
+ * that exports show as changed after the settings changed. Logs; only a
+ * lack of memory fails (a store on read-only media still mounts). */
+int cli_stamp_exports(struct store *store);
 
 /* Each line of path (may be NULL) becomes an import password. Logs. */
 int cli_add_import_passwords(struct store *store, const char *path);

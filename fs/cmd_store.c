@@ -1,12 +1,15 @@
 /*
  * The offline commands: init, import, export, list, fsck, forget, passwd.
- * They apply the same rules as the mount, with no FUSE involved.
+ * They apply the same rules as the mount, with no FUSE involved. list,
+ * export and fsck only read, without the store's lock. export --zip and
+ * forget --epoch are in cmd_export_zip.c and cmd_forget_epoch.c.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -14,7 +17,10 @@
 #include "alloc.h"
 #include "cli.h"
 #include "commands.h"
+#include "import_zip.h"
+#include "export_name.h"
 #include "io.h"
+#include "list_table.h"
 #include "log.h"
 #include "options.h"
 #include "store.h"
@@ -27,15 +33,16 @@ static const unsigned store_accepts =
     OPTION_EPOCH | OPTION_YES;
 
 /* Opens a store with the passphrase from the options or the terminal; one
- * clear line on failure. */
+ * clear line on failure. to_read: without its lock (store_open_readonly). */
 static int open_store(struct store **store, struct secret *passphrase, const char *dir,
-                      const struct options *o)
+                      const struct options *o, bool to_read)
 {
     int ret = cli_get_secret(passphrase, o->passphrase_file, "Store passphrase: ",
                              "store passphrase", 0);
     if (ret < 0)
         return ret;
-    ret = cli_open_store(store, dir, passphrase);
+    ret = to_read ? cli_open_store_readonly(store, dir, passphrase)
+                  : cli_open_store(store, dir, passphrase);
     if (ret < 0)
         secret_free(passphrase);
     return ret;
@@ -94,16 +101,18 @@ int cmd_init(int argc, char **argv)
 static const char import_usage[] =
     "usage: vultfs import [--passphrase-file F] [--import-passwords F] STORE FILE...\n"
     "\n"
-    "Imports backup files (.vult, .bak) under the same rules as a mount: one\n"
-    "line per file; exits 1 if any was refused. Encrypted files are tried\n"
-    "with the store passphrase and each line of --import-passwords.\n";
+    "Imports backup files (.vult, .bak, .dat) under the same rules as a mount:\n"
+    "one line per file; exits 1 if any was refused. A .zip is the apps'\n"
+    "\"all vaults\" backup: each of its entries is imported, one line each.\n"
+    "Encrypted files are tried with the store passphrase and each line of\n"
+    "--import-passwords.\n";
 
 static int run_import(const struct options *o)
 {
     struct store *store = NULL;
     struct secret passphrase;
     int status = 0;
-    if (open_store(&store, &passphrase, o->operands[0], o) < 0)
+    if (open_store(&store, &passphrase, o->operands[0], o, false) < 0)
         return 1;
     if (cli_add_import_passwords(store, o->import_passwords) < 0) {
         status = 1;
@@ -113,6 +122,10 @@ static int run_import(const struct options *o)
         uint8_t *bytes = NULL;
         size_t len = 0;
         struct store_import_result result;
+        if (import_zip_named(o->operands[i])) { /* the apps' "all vaults" zip */
+            status |= import_zip_file(store, o->operands[i]) < 0;
+            continue;
+        }
         int ret = io_read_secret(&bytes, &len, AT_FDCWD, o->operands[i], store_max_import(store) + 1);
         if (ret == -EFBIG) {
             ret = store_import(store, NULL, store_max_import(store) + 1, NULL, &result);
@@ -150,23 +163,91 @@ static const char export_usage[] =
     "usage: vultfs export [--passphrase-file F] [--export-scheme current|legacy]\n"
     "                     [--export-password-file F | --export-password none]\n"
     "                     [--epoch N] STORE VAULT OUT\n"
+    "       vultfs export --zip [OPTIONS] STORE OUT.zip\n"
     "\n"
     "Writes a vault's share (the current epoch, or epoch N) as a .vult file\n"
-    "that the Vultisig apps import. The export password defaults to the\n"
-    "store passphrase; 'none' writes it unencrypted.\n";
+    "that the Vultisig apps import; with --zip, every vault's current share\n"
+    "into one new zip, as the apps' \"all vaults\" backup. The export\n"
+    "password defaults to the store passphrase; 'none' writes unencrypted.\n"
+    "OUT is a new file, a directory (the file gets the apps' own name there,\n"
+    "<name>-<last4>-share<i>of<n>.vult, 'part' for GG20) or - for stdout.\n"
+    "The store is only read: it may be mounted, or on read-only media.\n";
+
+static bool write_all(int fd, const uint8_t *data, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        data += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* Where OUT puts the export: OUT itself, or the apps' name inside the
+ * directory OUT. *path is alloc_bytes. */
+static int export_path(char **path, const struct store *store, const char *out,
+                       const char *vault_name, uint32_t epoch)
+{
+    struct stat st;
+    char *name = NULL;
+
+    if (stat(out, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        *path = alloc_strndup(out, strlen(out));
+        return *path ? 0 : -ENOMEM;
+    }
+    int ret = export_name(&name, store, vault_name, epoch);
+    if (ret < 0)
+        return ret;
+    size_t cap = strlen(out) + strlen(name) + 2;
+    *path = alloc_bytes(cap);
+    if (*path)
+        snprintf(*path, cap, "%s/%s", out, name);
+    alloc_free(name);
+    return *path ? 0 : -ENOMEM;
+}
+
+/* Writes the export to stdout, or to a new file (never over another). */
+static int write_export(const char *path, const uint8_t *data, size_t len)
+{
+    if (strcmp(path, "-") == 0) {
+        if (!write_all(STDOUT_FILENO, data, len) || fflush(stdout) != 0) {
+            log_err("cannot write the export to stdout: %s", strerror(errno));
+            return -EIO;
+        }
+        return 0;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        log_err("cannot create %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    bool ok = write_all(fd, data, len) && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok) {
+        log_err("cannot write %s: %s", path, strerror(errno));
+        unlink(path);
+        return -EIO;
+    }
+    return 0;
+}
 
 static int run_export(const struct options *o)
 {
     struct store *store = NULL;
     struct secret passphrase;
+    char *path = NULL;
     int status = 1, ret;
-    const char *vault_name = o->operands[1], *out_path = o->operands[2];
+    const char *vault_name = o->operands[1], *out = o->operands[2];
 
     if (o->export_password_file && o->export_none) {
         log_err("give --export-password-file or --export-password none, not both");
         return 2;
     }
-    if (open_store(&store, &passphrase, o->operands[0], o) < 0)
+    if (open_store(&store, &passphrase, o->operands[0], o, true) < 0)
         return 1;
     if (cli_set_export(store, o->export_none, o->export_password_file, o->scheme, &passphrase) < 0)
         goto out;
@@ -179,6 +260,8 @@ static int run_export(const struct options *o)
     const uint8_t *data;
     size_t len;
     ret = epoch ? store_export(&data, &len, store, vault, epoch) : -ENOENT;
+    if (ret == 0)
+        ret = export_path(&path, store, out, vault_name, epoch);
     if (ret == -ENOENT) {
         log_err("vault '%s' has no epoch %u", vault_name, epoch);
         goto out;
@@ -187,48 +270,60 @@ static int run_export(const struct options *o)
         log_err("cannot export vault '%s': %s", vault_name, strerror(-ret));
         goto out;
     }
-    int fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        log_err("cannot create %s: %s", out_path, strerror(errno));
-        goto out;
+    if (write_export(path, data, len) == 0) {
+        status = 0;
+        if (strcmp(path, out) != 0) /* the name is the apps', chosen here: say it */
+            printf("vultfs: exported vault '%s' to %s\n", vault_name, path);
     }
-    bool ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok) {
-        log_err("cannot write %s: %s", out_path, strerror(errno));
-        unlink(out_path);
-        goto out;
-    }
-    status = 0;
 out:
+    alloc_free(path);
     store_close(store);
     secret_free(&passphrase);
     return status;
 }
 
+/* One vault, or with --zip every vault (cmd_export_zip.c). */
+static int run_export_either(const struct options *o)
+{
+    if (o->zip)
+        return export_zip_run(o);
+    if (o->operand_count != 3) {
+        fputs(export_usage, stderr);
+        return 2;
+    }
+    return run_export(o);
+}
+
 int cmd_export(int argc, char **argv)
 {
-    return options_run(argc, argv, export_usage, store_accepts, 3, 3, run_export);
+    return options_run(argc, argv, export_usage, store_accepts | OPTION_ZIP, 2, 3,
+                       run_export_either);
 }
 
 /* ---- list, fsck, forget, passwd ------------------------------------------- */
 
 static const char list_usage[] =
-    "usage: vultfs list [--passphrase-file F] STORE\n"
+    "usage: vultfs list [--passphrase-file F] [--json] STORE\n"
     "\n"
-    "Prints the store's vaults and their epochs as JSON (public facts only).\n";
+    "Prints the store's vaults as a table: each vault's epochs, the device\n"
+    "whose share the store keeps, the signers, the last import, and warnings\n"
+    "(superseded epochs in history/ can still sign). --json prints every\n"
+    "epoch's public facts as JSON, for scripts. The store is only read: it\n"
+    "may be mounted, or on read-only media.\n";
 
 static int run_list(const struct options *o)
 {
     struct store *store = NULL;
     struct secret passphrase;
     char *text = NULL;
-    if (open_store(&store, &passphrase, o->operands[0], o) < 0)
+    if (open_store(&store, &passphrase, o->operands[0], o, true) < 0)
         return 1;
     int ret = store_list_json(&text, store);
-    if (ret == 0)
+    if (ret == 0 && o->json)
         printf("%s\n", text);
-    else
+    else if (ret == 0)
+        ret = list_table_print(stdout, text);
+    if (ret < 0)
         log_err("cannot list the store: %s", strerror(-ret));
     free(text);
     store_close(store);
@@ -238,14 +333,15 @@ static int run_list(const struct options *o)
 
 int cmd_list(int argc, char **argv)
 {
-    return options_run(argc, argv, list_usage, store_accepts, 1, 1, run_list);
+    return options_run(argc, argv, list_usage, store_accepts | OPTION_JSON, 1, 1, run_list);
 }
 
 static const char fsck_usage[] =
     "usage: vultfs fsck [--passphrase-file F] STORE\n"
     "\n"
     "Verifies every record of the store (checksums and authentication tags)\n"
-    "and the index. Reports what it finds; never changes the store.\n";
+    "and the index. Reports what it finds; never changes the store, which may\n"
+    "be mounted or on read-only media.\n";
 
 static void print_finding(void *ctx, const char *line)
 {
@@ -258,7 +354,7 @@ static int run_fsck(const struct options *o)
     struct store *store = NULL;
     struct secret passphrase;
     struct store_fsck_report rep;
-    if (open_store(&store, &passphrase, o->operands[0], o) < 0)
+    if (open_store(&store, &passphrase, o->operands[0], o, true) < 0)
         return 1;
     int ret = store_fsck(store, &rep, print_finding, NULL);
     printf("vultfs: fsck: %zu records ok, %zu damaged, %zu missing, %zu unreferenced, "
@@ -275,10 +371,13 @@ int cmd_fsck(int argc, char **argv)
 }
 
 static const char forget_usage[] =
-    "usage: vultfs forget [--passphrase-file F] [--yes] STORE VAULT\n"
+    "usage: vultfs forget [--passphrase-file F] [--yes] [--epoch N] STORE VAULT\n"
     "\n"
-    "Removes a vault and every epoch of it from the store: the only way to\n"
-    "destroy shares. Asks for confirmation on the terminal unless --yes.\n";
+    "Removes a vault and every epoch of it from the store: the way to destroy\n"
+    "shares. With --epoch N, only the superseded epoch N (history/epoch-N.vult),\n"
+    "never the current one: do that once the new generation's backups are\n"
+    "safely elsewhere, since the old share can still sign with its generation.\n"
+    "Asks for confirmation on the terminal (type the vault's name) unless --yes.\n";
 
 static int run_forget(const struct options *o)
 {
@@ -286,28 +385,24 @@ static int run_forget(const struct options *o)
     struct secret passphrase;
     int status = 1;
     const char *vault = o->operands[1];
-    if (open_store(&store, &passphrase, o->operands[0], o) < 0)
+    if (o->epoch)
+        return forget_epoch_run(o);
+    if (open_store(&store, &passphrase, o->operands[0], o, false) < 0)
         return 1;
     if (!store_vault_by_dir(store, vault)) {
         log_err("no vault '%s' in this store", vault);
         goto out;
     }
     if (!o->yes) {
-        struct secret answer;
         char prompt[512];
         snprintf(prompt, sizeof(prompt),
                  "Destroy every share of vault '%s' in this store? Type its name to confirm: ",
                  vault);
-        if (secret_from_tty(&answer, prompt, 1) < 0) {
-            log_err("forget needs a terminal to confirm, or --yes");
-            goto out;
-        }
-        bool confirmed = strcmp(answer.text, vault) == 0;
-        secret_free(&answer);
-        if (!confirmed) {
+        int ret = cli_confirm_name(prompt, vault, "forget");
+        if (ret == -ECANCELED)
             log_err("not confirmed: vault '%s' is kept", vault);
+        if (ret < 0)
             goto out;
-        }
     }
     int ret = store_forget(store, vault);
     if (ret < 0) {
@@ -337,7 +432,7 @@ static int run_passwd(const struct options *o)
     struct store *store = NULL;
     struct secret passphrase, fresh;
     int status = 1;
-    if (open_store(&store, &passphrase, o->operands[0], o) < 0)
+    if (open_store(&store, &passphrase, o->operands[0], o, false) < 0)
         return 1;
     if (cli_get_secret(&fresh, o->new_passphrase_file, "New store passphrase: ",
                        "new store passphrase", 1) == 0) {

@@ -15,5 +15,12 @@ int cmd_fsck(int argc, char **argv);
 int cmd_forget(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+
+/* Parts of a subcommand in a file of their own, run with its options. */
+struct options;
+int export_zip_run(const struct options *o); /* export --zip */
+int forget_epoch_run(const struct options *o); /* forget --epoch N */
 
 #endif

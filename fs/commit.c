@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "import_zip.h"
+#include "fm_names.h"
 #include "log.h"
 #include "vault_json_rule.h"
 
@@ -14,6 +16,8 @@ static bool is_json_place(const struct tree_node *n)
 
 int commit_can_create(const struct tree_node *n)
 {
+    if (fm_names_is_metadata(n->name))
+        return -EPERM; /* a file manager's bookkeeping: see fm_names.h */
     switch (n->parent) {
     case TREE_IN_NOTHING:
         return -ENOENT;
@@ -101,9 +105,11 @@ int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at
         return commit_json(fs, path, at, data, len);
     if (too_big) {
         log_warn("import of %s: %s: larger than the import limit of %zu bytes", path,
-                 epochs_outcome_name(EPOCHS_TOO_LARGE), staging_cap(&fs->staging));
+                 epochs_outcome_name(EPOCHS_TOO_LARGE), staging_cap_for(&fs->staging, path));
         return -EFBIG;
     }
+    if (at->parent == TREE_IN_ROOT && import_zip_named(path)) /* the apps' "all vaults" */
+        return import_zip_data(fs->store, path, data ? data : (const uint8_t *)"", len, false);
     target.dir_name = at->parent == TREE_IN_ROOT ? NULL : at->dir;
     target.history_slot = at->parent == TREE_IN_HISTORY ? at->slot : 0;
     ret = store_import(fs->store, data ? data : (const uint8_t *)"", len, &target, &result);

@@ -1,6 +1,7 @@
 /*
  * commit: what becomes of bytes written into the mount. A file closed (or
- * a temporary renamed) under a final name is imported into the store; a
+ * a temporary renamed) under a final name is imported into the store (a
+ * .zip in the root entry by entry, as the apps' "all vaults" backup); a
  * write of vault.json follows core's vault_json_rule. Each outcome is
  * logged once, naming the path.
  */

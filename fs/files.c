@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "alloc.h"
 #include "attr.h"
 #include "commit.h"
@@ -19,9 +21,10 @@ enum handle_kind {
 
 struct handle {
     enum handle_kind kind;
-    const uint8_t *data; /* EXPORT: borrowed, valid until store_close; JSON: json */
+    const uint8_t *data; /* EXPORT: export; JSON: json */
     size_t len;
-    char *json; /* owned (alloc_bytes) */
+    uint8_t *export; /* owned (alloc_secret): this open's copy of the export */
+    char *json;      /* owned (alloc_bytes) */
     struct staging_handle *stage;
 };
 
@@ -53,6 +56,7 @@ static void handle_free(struct vultfs *fs, struct fuse_file_info *fi)
     if (!h)
         return;
     staging_release(&fs->staging, h->stage);
+    alloc_secret_free(h->export);
     alloc_free(h->json);
     alloc_free(h);
     fi->fh = 0;
@@ -108,21 +112,47 @@ int files_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
     return op_end(&op, ret);
 }
 
-/* A read-only open of a store file: its export, or a vault.json snapshot. */
+/* This open's own copy of an epoch's export: an import that replaces the
+ * epoch (or anything the store's cache does) never changes what an open
+ * handle reads. Unencrypted exports are the share itself: secret memory. */
+static int copy_export(struct handle *h, struct vultfs *fs, const struct tree_node *n)
+{
+    const uint8_t *data;
+    size_t len;
+    int ret = store_export(&data, &len, fs->store, n->vault, n->epoch->number);
+
+    if (ret < 0)
+        return ret;
+    h->export = alloc_secret(len ? len : 1);
+    if (!h->export)
+        return -ENOMEM;
+    memcpy(h->export, data, len);
+    h->data = h->export;
+    h->len = len;
+    return 0;
+}
+
+/* A read-only open of a store file (kind: TREE_SHARE, TREE_EPOCH or
+ * TREE_JSON): a snapshot of its export or of vault.json. share.vult and
+ * vault.json change with imports, and the kernel's page cache is one per
+ * file, not per open: a handle opened before an import would fill it
+ * with the old bytes under the new size. Those two are read with direct
+ * I/O, so every read comes from its own handle's snapshot. History files
+ * never change within a mount and stay cached. */
 static int open_read(struct vultfs *fs, const char *path, const struct tree_node *n,
-                     struct fuse_file_info *fi)
+                     enum tree_kind kind, struct fuse_file_info *fi)
 {
     struct handle *h;
-    int ret = handle_new(fi, n->kind == TREE_JSON ? HANDLE_JSON : HANDLE_EXPORT);
+    int ret = handle_new(fi, kind == TREE_JSON ? HANDLE_JSON : HANDLE_EXPORT);
 
     if (ret < 0)
         return ret;
     h = handle_of(fi);
-    if (n->kind == TREE_JSON) {
+    if (kind == TREE_JSON) {
         ret = store_vault_json(&h->json, &h->len, fs->store, n->vault);
         h->data = (const uint8_t *)h->json;
     } else {
-        ret = store_export(&h->data, &h->len, fs->store, n->vault, n->epoch->number);
+        ret = copy_export(h, fs, n);
         if (ret == -EIO || ret == -EBADMSG)
             log_err("reading %s: the record of vault '%s' is damaged (%s); run vultfs fsck, "
                     "then import a good copy of the share to repair it",
@@ -132,7 +162,15 @@ static int open_read(struct vultfs *fs, const char *path, const struct tree_node
     }
     if (ret < 0)
         handle_free(fs, fi);
+    fi->direct_io = kind != TREE_EPOCH;
     return ret;
+}
+
+/* What a read-only open of n reads: the store file, also while someone
+ * writes over it (a staged shadow), until an import is accepted. */
+static enum tree_kind read_kind(const struct tree_node *n)
+{
+    return n->kind == TREE_STAGED ? n->under : n->kind;
 }
 
 int files_op_open(const char *path, struct fuse_file_info *fi)
@@ -145,10 +183,10 @@ int files_op_open(const char *path, struct fuse_file_info *fi)
         return op_end(&op, ret);
     if (tree_is_dir(n->kind))
         ret = -EISDIR;
-    else if ((fi->flags & O_ACCMODE) != O_RDONLY || n->kind == TREE_STAGED)
+    else if ((fi->flags & O_ACCMODE) != O_RDONLY || read_kind(n) == TREE_NONE)
         ret = open_write(op.fs, path, n, fi->flags & O_TRUNC, fi);
     else
-        ret = open_read(op.fs, path, n, fi);
+        ret = open_read(op.fs, path, n, read_kind(n), fi);
     return op_end(&op, ret);
 }
 
@@ -173,6 +211,18 @@ int files_op_read(const char *path, char *buf, size_t size, off_t off,
     return op_end(&op, ret);
 }
 
+/* What a tool writes is a share in plaintext (or its export password's
+ * ciphertext), and buf is libfuse's own memory: its receive buffer, or a
+ * heap copy it frees without wiping when the request came through a pipe.
+ * Either would keep the bytes in ordinary memory (not locked, dumpable)
+ * until reused. libfuse has no further use for them once write returns,
+ * so buf is wiped here, once the bytes are in staging's secret memory (or
+ * refused): casting away its const is the point. */
+static void wipe_written(const char *buf, size_t size)
+{
+    sodium_memzero((void *)(uintptr_t)buf, size);
+}
+
 int files_op_write(const char *path, const char *buf, size_t size, off_t off,
                    struct fuse_file_info *fi)
 {
@@ -181,10 +231,13 @@ int files_op_write(const char *path, const char *buf, size_t size, off_t off,
     int ret;
 
     (void)path;
-    if (!h || h->kind != HANDLE_STAGE)
+    if (!h || h->kind != HANDLE_STAGE) {
+        wipe_written(buf, size);
         return -EBADF;
+    }
     op_begin_handle(&op);
     ret = staging_write(&op.fs->staging, h->stage, buf, size, off);
+    wipe_written(buf, size);
     return op_end(&op, ret < 0 ? ret : (int)size);
 }
 
@@ -227,6 +280,17 @@ int files_op_flush(const char *path, struct fuse_file_info *fi)
         return 0;
     op_begin_handle(&op);
     return op_end(&op, flush_stage(op.fs, h->stage));
+}
+
+/* fsync asks for what close does here: the bytes checked and stored
+ * (dd conv=fsync, rsync --fsync), so a file with a final name is imported
+ * now and fsync gets the errno; the close that follows repeats the result
+ * and imports nothing again. Temporaries have nothing to store until they
+ * are renamed. */
+int files_op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+    (void)datasync;
+    return files_op_flush(path, fi);
 }
 
 int files_op_release(const char *path, struct fuse_file_info *fi)

@@ -21,6 +21,7 @@ int files_op_read(const char *path, char *buf, size_t size, off_t off,
 int files_op_write(const char *path, const char *buf, size_t size, off_t off,
                    struct fuse_file_info *fi);
 int files_op_flush(const char *path, struct fuse_file_info *fi);
+int files_op_fsync(const char *path, int datasync, struct fuse_file_info *fi);
 int files_op_release(const char *path, struct fuse_file_info *fi);
 int files_op_truncate(const char *path, off_t size, struct fuse_file_info *fi);
 

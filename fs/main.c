@@ -26,11 +26,15 @@ static const char usage_text[] =
     "  (vultfs STORE MOUNTPOINT -o OPTIONS, as mount.fuse3 runs it, is a mount)\n"
     "  import  [--import-passwords F] STORE FILE...   import backups, as a mount would\n"
     "  export  [--export-password-file F | --export-password none] STORE VAULT OUT\n"
+    "  export  --zip [...] STORE OUT.zip              every vault, as the apps' \"all vaults\" zip\n"
     "  list    STORE                                  the store's vaults and epochs (JSON)\n"
     "  fsck    STORE                                  verify every record\n"
     "  forget  STORE VAULT                            remove a vault, deliberately\n"
+    "  forget  --epoch N STORE VAULT                  remove one superseded epoch, deliberately\n"
     "  passwd  STORE                                  change the store passphrase\n"
     "  inspect [--password-file F] FILE.vult          a backup's public facts (JSON)\n"
+    "  check   [--json] [STORE] PATH...               is each backup current? (changes nothing)\n"
+    "  audit   [--json] PATH...                       shares of one vault that sit together\n"
     "\n"
     "Run 'vultfs COMMAND --help' for a command's options.\n"
     "  -h, --help      this text\n"
@@ -51,6 +55,8 @@ static const struct command commands[] = {
     {"forget", cmd_forget},
     {"passwd", cmd_passwd},
     {"mount", cmd_mount},
+    {"check", cmd_check},
+    {"audit", cmd_audit},
 };
 
 /* mount.fuse3 runs "vultfs STORE MOUNTPOINT -o OPTIONS" for mount(8) and

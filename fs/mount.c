@@ -47,7 +47,8 @@ static const char mount_usage[] =
     "                               legacy: older apps and the published SDK\n"
     "  --import-passwords F         more passwords to try on imports, one a line\n"
     "  --log-file F                 also append log lines to F\n"
-    "  --max-import N               the largest import (bytes, k/M suffix; default 1M)\n"
+    "  --max-import N               the largest import (bytes, k/M suffix; default 1M,\n"
+    "                               at most 16M)\n"
     "  -f, --foreground             stay in the foreground, log to stderr\n"
     "  -o OPTS                      the options above as name=value (passphrase_file=F,\n"
     "                               export_scheme=legacy, max_import=N, ...) and FUSE\n"
@@ -130,6 +131,31 @@ static int fsname_prefix(char **opts)
     return 0;
 }
 
+/* fuse_opt's callback for allow_other: note it, and keep it for FUSE. */
+static int note_allow_other(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+    (void)arg, (void)outargs;
+    if (key == 1)
+        *(bool *)data = true;
+    return 1;
+}
+
+/* Whether the user's FUSE options let other users in. */
+static int wants_allow_other(bool *out, const struct options *o)
+{
+    static const struct fuse_opt allow_other[] = {FUSE_OPT_KEY("allow_other", 1), FUSE_OPT_END};
+    struct fuse_args copy = FUSE_ARGS_INIT(0, NULL);
+    int ret = 0;
+
+    *out = false;
+    for (int i = 0; i < o->fuse.argc && ret == 0; i++)
+        ret = fuse_opt_add_arg(&copy, o->fuse.argv[i]);
+    if (ret == 0)
+        ret = fuse_opt_parse(&copy, out, allow_other, note_allow_other);
+    fuse_opt_free_args(&copy);
+    return ret;
+}
+
 /* FUSE's arguments: ours first (the store's path as the source in
  * /proc/mounts, fuse.vultfs as the type), then the user's, which may
  * override them. */
@@ -138,6 +164,7 @@ static struct fuse *make_fuse(const struct options *o, const char *store_path, s
     struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
     char *ours = NULL;
     struct fuse *fuse = NULL;
+    bool allow_other;
 
     if (fuse_opt_add_arg(&args, "vultfs") < 0 || fuse_opt_add_opt_escaped(&ours, store_path) < 0 ||
         fsname_prefix(&ours) < 0 || fuse_opt_add_opt(&ours, "subtype=vultfs") < 0 ||
@@ -146,6 +173,12 @@ static struct fuse *make_fuse(const struct options *o, const char *store_path, s
     for (int i = 1; i < o->fuse.argc; i++)
         if (fuse_opt_add_arg(&args, o->fuse.argv[i]) < 0)
             goto out;
+    /* vultfs answers every request itself and checks no one's identity:
+     * once other users may reach the mount, the kernel must apply the
+     * modes (0700 directories, 0600 shares of the mounting user) */
+    if (wants_allow_other(&allow_other, o) < 0 ||
+        (allow_other && fuse_opt_add_arg(&args, "-odefault_permissions") < 0))
+        goto out;
     fuse = fuse_new(&args, &ops_table, sizeof(ops_table), fs);
 out:
     free(ours);
@@ -262,6 +295,7 @@ static struct store *open_store(const struct options *o, const char *store_dir)
     if (cli_open_store(&store, store_dir, &passphrase) == 0 &&
         (cli_set_export(store, o->export_none, o->export_password_file, o->scheme,
                         &passphrase) < 0 ||
+         cli_stamp_exports(store) < 0 ||
          cli_add_import_passwords(store, o->import_passwords) < 0)) {
         store_close(store);
         store = NULL;

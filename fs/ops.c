@@ -8,7 +8,9 @@
  * Caching: attributes and entries are not cached by the kernel (timeouts
  * 0: an import changes sizes and makes names appear and vanish), file data
  * is, with libfuse's auto_cache (kept across opens while size and mtime
- * stay the same; every import that changes an export changes its mtime).
+ * stay the same; every import that changes an export changes its mtime),
+ * except share.vult and vault.json: they change with imports, and each
+ * open reads its own snapshot with direct I/O (files.c, open_read).
  * Files opened for writing use direct I/O, so what a tool writes never
  * lands in the page cache of an export.
  */
@@ -24,6 +26,7 @@
 #include "attr.h"
 #include "commit.h"
 #include "files.h"
+#include "fm_names.h"
 #include "log.h"
 #include "vultfs.h"
 #include "xattr.h"
@@ -122,6 +125,25 @@ static void list_dir(struct listing *l, const struct vultfs *fs, const struct tr
     }
 }
 
+/* What ".." of the directory at path is: the inode of the one above it
+ * (the root's own for the root). */
+static uint64_t parent_ino(const struct vultfs *fs, const char *path)
+{
+    char parent[TREE_NAME_MAX * 3 + 4];
+    const char *slash = strrchr(path, '/');
+    size_t len = slash && slash != path ? (size_t)(slash - path) : 1;
+    struct tree_node n;
+    struct stat st;
+
+    if (len >= sizeof(parent))
+        return TREE_ROOT_INO;
+    memcpy(parent, path, len);
+    parent[len] = '\0';
+    if (tree_resolve(&n, &fs->tree, parent) == 0 && attr_of(fs, &st, &n) == 0)
+        return st.st_ino;
+    return TREE_ROOT_INO;
+}
+
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
                       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
@@ -138,10 +160,21 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
     if (ret < 0)
         return op_end(&op, ret);
     add_entry(&l, ".", self.st_ino, S_IFDIR);
-    add_entry(&l, "..", 0, S_IFDIR);
+    /* not 0: readdir(3) skips entries with inode 0, so ls -a would miss it */
+    add_entry(&l, "..", parent_ino(op.fs, path), S_IFDIR);
     list_dir(&l, op.fs, &op.node);
     staging_foreach_in(&op.fs->staging, path, add_staged, &l);
     return op_end(&op, 0);
+}
+
+/* gio trash and KDE make .Trash-UID at the root to move a file there: say
+ * once why there is none, and leave nothing behind. */
+static int refuse_metadata_dir(const char *path, const char *name)
+{
+    if (fm_names_is_trash(name))
+        log_info("mkdir of %s refused: the mount has no trash, as it never deletes shares "
+                 "(vultfs forget does, offline)", path);
+    return -EPERM;
 }
 
 static int op_mkdir(const char *path, mode_t mode)
@@ -155,6 +188,8 @@ static int op_mkdir(const char *path, mode_t mode)
         return op_end(&op, ret);
     if (n->kind != TREE_NONE)
         ret = -EEXIST;
+    else if (fm_names_is_metadata(n->name))
+        ret = refuse_metadata_dir(path, n->name);
     else if (n->parent == TREE_IN_ROOT)
         ret = tree_placeholder_add(&op.fs->tree, n->name); /* a vault directory being restored */
     else if (n->parent == TREE_IN_DIR && n->placeholder && strcmp(n->name, "history") == 0)
@@ -301,13 +336,6 @@ static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_inf
     return accept_if_exists(path, fi);
 }
 
-static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
-{
-    /* imports are durable when they return; staged bytes have no disk */
-    (void)path, (void)datasync, (void)fi;
-    return 0;
-}
-
 static int op_statfs(const char *path, struct statvfs *sv)
 {
     size_t files = 1;
@@ -390,7 +418,7 @@ const struct fuse_operations ops_table = {
     .write = files_op_write,
     .flush = files_op_flush,
     .release = files_op_release,
-    .fsync = op_fsync,
+    .fsync = files_op_fsync,
     .truncate = files_op_truncate,
     .utimens = op_utimens,
     .chmod = op_chmod,

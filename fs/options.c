@@ -12,7 +12,7 @@
 #include "store.h"
 #include "vult.h"
 
-enum { KEY_HELP, KEY_FOREGROUND, KEY_YES, KEY_EXPORT_PASSWORD };
+enum { KEY_HELP, KEY_EXPORT_PASSWORD };
 
 /* One option, three spellings: --long=F, --long F and -o short=F. The
  * fuse_opt value of each is its option_bit (a %s template stores no value),
@@ -21,6 +21,9 @@ enum { KEY_HELP, KEY_FOREGROUND, KEY_YES, KEY_EXPORT_PASSWORD };
     {"--" long_name "=%s", offsetof(struct options, field), bit},                  \
     {"--" long_name " %s", offsetof(struct options, field), bit},                  \
     {mount_name "=%s", offsetof(struct options, field), bit}
+
+/* A flag: fuse_opt stores its bit in the int field, so non-zero is given. */
+#define OPTION_FLAG(name, field, bit) {name, offsetof(struct options, field), bit}
 
 static const struct fuse_opt option_table[] = {
     OPTION_TEXT("passphrase-file", "passphrase_file", passphrase_file, OPTION_PASSPHRASE_FILE),
@@ -43,22 +46,36 @@ static const struct fuse_opt option_table[] = {
     OPTION_TEXT("cost", "cost", cost, OPTION_COST),
     OPTION_TEXT("epoch", "epoch", epoch_text, OPTION_EPOCH),
     OPTION_TEXT("password-file", "password_file", password_file, OPTION_PASSWORD_FILE),
-    FUSE_OPT_KEY("-f", KEY_FOREGROUND),
-    FUSE_OPT_KEY("--foreground", KEY_FOREGROUND),
-    FUSE_OPT_KEY("--yes", KEY_YES),
+    OPTION_FLAG("--foreground", foreground, OPTION_FOREGROUND),
+    OPTION_FLAG("-f", foreground, OPTION_FOREGROUND),
+    OPTION_FLAG("--yes", yes, OPTION_YES),
+    OPTION_FLAG("--json", json, OPTION_JSON),
+    OPTION_FLAG("--zip", zip, OPTION_ZIP),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_END,
 };
 
+static bool is_key(const struct fuse_opt *opt)
+{
+    return opt->offset == -1U;
+}
+
 static bool is_text_option(const struct fuse_opt *opt)
 {
-    return opt->offset != -1U;
+    return !is_key(opt) && strchr(opt->templ, '%');
 }
 
 static char **text_field(struct options *o, const struct fuse_opt *opt)
 {
     return (char **)((char *)o + opt->offset);
+}
+
+static bool is_given(struct options *o, const struct fuse_opt *opt)
+{
+    if (is_text_option(opt))
+        return *text_field(o, opt) != NULL;
+    return *(int *)((char *)o + opt->offset) != 0; /* a flag */
 }
 
 static int add_operand(struct options *o, const char *arg)
@@ -108,17 +125,13 @@ static int on_option(void *data, const char *arg, int key, struct fuse_args *out
     case KEY_HELP:
         o->help = 1;
         return 0;
-    case KEY_FOREGROUND:
-        o->foreground = 1;
-        return 0;
-    case KEY_YES:
-        o->yes = 1;
-        return 0;
     case KEY_EXPORT_PASSWORD:
         return take_export_password(o, arg);
     case FUSE_OPT_KEY_NONOPT:
         return add_operand(o, arg);
     default:
+        if (strcmp(arg, "-") == 0)
+            return add_operand(o, arg); /* stdin or stdout, as an operand */
         /* -o name[=value] that is not ours: FUSE's, for a mount */
         if (arg[0] != '-' && o->keep_fuse_options)
             return 1;
@@ -135,44 +148,39 @@ static void check_accepted(struct options *o)
 
     for (const struct fuse_opt *opt = option_table; opt->templ; opt++) {
         unsigned bit = (unsigned)opt->value;
-        if (!is_text_option(opt) || !*text_field(o, opt) || (o->accepted & bit) ||
-            (reported & bit))
+        if (is_key(opt) || !is_given(o, opt) || (o->accepted & bit) || (reported & bit))
             continue;
-        /* the first template of each is "--name=%s" */
+        /* the first template of each is "--name=%s" or the flag "--name" */
         log_err("unknown option %.*s for this command", (int)strcspn(opt->templ, "="),
                 opt->templ);
         reported |= bit;
         o->bad = true;
     }
-    if (o->foreground && !(o->accepted & OPTION_FOREGROUND)) {
-        log_err("unknown option --foreground for this command");
-        o->bad = true;
-    }
-    if (o->yes && !(o->accepted & OPTION_YES)) {
-        log_err("unknown option --yes for this command");
-        o->bad = true;
-    }
 }
 
-/* "1048576", "512k", "2M" -> bytes; 0 when malformed. */
+/* "1048576", "512k", "2M" -> bytes; 0 when malformed (a sign, spaces,
+ * another suffix or trailing bytes) or too large. The limit is checked
+ * before the suffix is applied: a shift would wrap (17592186044417M is
+ * 1M modulo 2^64). */
 static size_t parse_size(const char *text)
 {
+    unsigned long long n, limit = VULT_MAX_FILE_BYTES;
+    unsigned shift = 0;
     char *end;
-    unsigned long long n;
 
-    if (!*text || *text == '-')
+    if (*text < '0' || *text > '9')
         return 0;
     errno = 0;
     n = strtoull(text, &end, 10);
     if (errno)
         return 0;
     if (*end == 'k' || *end == 'K')
-        n <<= 10, end++;
+        shift = 10, end++;
     else if (*end == 'm' || *end == 'M')
-        n <<= 20, end++;
-    if (*end || n > VULT_MAX_FILE_BYTES)
+        shift = 20, end++;
+    if (*end || n > limit >> shift)
         return 0;
-    return (size_t)n;
+    return (size_t)(n << shift);
 }
 
 static uint32_t parse_epoch(const char *text)
@@ -198,8 +206,9 @@ static void convert(struct options *o)
         o->bad = true;
     }
     if (o->max_import_text && !(o->max_import = parse_size(o->max_import_text))) {
-        log_err("bad -o max_import=%s: give a size in bytes (k and M suffixes work), "
-                "at most %u", o->max_import_text, VULT_MAX_FILE_BYTES);
+        log_err("bad max_import '%s': give a size from 1 byte to %u bytes (16M), as "
+                "digits with an optional k or M suffix", o->max_import_text,
+                VULT_MAX_FILE_BYTES);
         o->bad = true;
     }
 }

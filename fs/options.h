@@ -32,6 +32,8 @@ enum option_bit {
     OPTION_EPOCH = 1u << 11,
     OPTION_YES = 1u << 12,
     OPTION_PASSWORD_FILE = 1u << 13,
+    OPTION_JSON = 1u << 14,
+    OPTION_ZIP = 1u << 15,
 };
 
 struct options {
@@ -40,7 +42,8 @@ struct options {
     char *export_password_file, *export_password, *export_scheme;
     char *import_passwords, *log_file, *max_import_text, *cost, *epoch_text;
     char *password_file;
-    int foreground, yes, help;
+    int foreground, yes, json, zip; /* flags: non-zero when given */
+    int help;
     /* checked and converted by options_parse */
     bool export_none;                 /* --export-password none */
     enum backup_crypto_scheme scheme; /* default current */

@@ -2,7 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -77,13 +80,84 @@ int secret_from_file(struct secret *out, const char *path, int allow_empty)
     return 0;
 }
 
-/* One line from fd into buf (SECRET_MAX_BYTES + 1), without its newline:
- * 0, or -EFBIG when it is longer. */
-static int read_line(int fd, char *buf, size_t *used)
+/* ---- the terminal ---------------------------------------------------------
+ *
+ * While a prompt waits, the terminal may be in no-echo mode: a signal that
+ * ends or stops the program must not leave it so. These signals are
+ * blocked except inside ppoll, so each one is seen whenever it comes; the
+ * terminal is restored, then the signal is sent again under the program's
+ * own disposition (a stop, after which the prompt is shown again). A
+ * signal the program ignores stays ignored. Prompts run before any thread
+ * exists (the mount asks before fuse_new).
+ */
+
+static const int tty_signals[] = {SIGINT, SIGTERM, SIGTSTP, SIGHUP, SIGQUIT};
+#define TTY_SIGNAL_COUNT (sizeof(tty_signals) / sizeof(tty_signals[0]))
+
+static volatile sig_atomic_t tty_caught;
+
+static void on_tty_signal(int sig)
 {
+    tty_caught = sig;
+}
+
+struct tty_prompt {
+    int fd;
+    struct termios saved;
+    bool echo; /* an answer, not a secret: shown as typed */
+    struct sigaction old_actions[TTY_SIGNAL_COUNT];
+    bool caught[TTY_SIGNAL_COUNT]; /* our handler is installed */
+    sigset_t old_mask;
+};
+
+static void catch_signals(struct tty_prompt *p)
+{
+    struct sigaction sa;
+    sigset_t block;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_tty_signal; /* no SA_RESTART: ppoll must return */
+    sigemptyset(&sa.sa_mask);
+    sigemptyset(&block);
+    tty_caught = 0;
+    for (size_t i = 0; i < TTY_SIGNAL_COUNT; i++) {
+        p->caught[i] = sigaction(tty_signals[i], NULL, &p->old_actions[i]) == 0 &&
+                       p->old_actions[i].sa_handler != SIG_IGN &&
+                       sigaction(tty_signals[i], &sa, NULL) == 0;
+        if (p->caught[i])
+            sigaddset(&block, tty_signals[i]);
+    }
+    pthread_sigmask(SIG_BLOCK, &block, &p->old_mask);
+}
+
+/* The old dispositions back, and a caught signal sent again under them
+ * (delivered when the old mask is restored). */
+static void release_signals(struct tty_prompt *p, int sig)
+{
+    for (size_t i = 0; i < TTY_SIGNAL_COUNT; i++)
+        if (p->caught[i])
+            sigaction(tty_signals[i], &p->old_actions[i], NULL);
+    if (sig)
+        raise(sig);
+    pthread_sigmask(SIG_SETMASK, &p->old_mask, NULL);
+}
+
+/* One line from the terminal into buf (SECRET_MAX_BYTES + 1), without its
+ * newline: 0, -EFBIG when it is longer, -EINTR on one of tty_signals. */
+static int read_line(const struct tty_prompt *p, char *buf, size_t *used)
+{
+    struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+
     for (;;) {
         char c;
-        ssize_t n = read(fd, &c, 1);
+        if (tty_caught)
+            return -EINTR;
+        if (ppoll(&pfd, 1, NULL, &p->old_mask) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        ssize_t n = read(p->fd, &c, 1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0 || c == '\n')
@@ -94,62 +168,78 @@ static int read_line(int fd, char *buf, size_t *used)
     }
 }
 
-int secret_from_tty(struct secret *out, const char *prompt, int allow_empty)
+/* Shows prompt and reads one line; the terminal is as it was afterwards,
+ * whatever happened. */
+static int prompt_once(struct tty_prompt *p, const char *prompt, char *buf, size_t *used)
 {
-    struct termios saved, quiet;
-    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-    char *buf;
-    size_t used = 0;
-    int ret = 0;
+    struct termios mode = p->saved;
+    int ret, sig;
 
-    memset(out, 0, sizeof(*out));
-    if (fd < 0 || !isatty(fd)) {
-        if (fd >= 0)
-            close(fd);
-        return -ENOTTY;
-    }
-    buf = alloc_secret(SECRET_MAX_BYTES + 1);
-    if (!buf) {
-        close(fd);
-        return -ENOMEM;
-    }
-    if (tcgetattr(fd, &saved) < 0) {
+    if (!p->echo)
+        mode.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+    mode.c_lflag |= ICANON;
+    catch_signals(p);
+    /* the mode is set before the prompt shows, with TCSANOW: TCSAFLUSH
+     * would discard an answer typed as soon as the prompt appears (or
+     * typed ahead, as a pty answering both prompts of init at once) */
+    if (tcsetattr(p->fd, TCSANOW, &mode) < 0 || write(p->fd, prompt, strlen(prompt)) < 0)
         ret = -ENOTTY;
-        goto out_free;
-    }
-    quiet = saved;
-    quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-    quiet.c_lflag |= ICANON;
-    /* echo off (and earlier typing dropped) before the prompt shows: an
-     * answer typed as soon as the prompt appears must not be flushed */
-    if (tcsetattr(fd, TCSAFLUSH, &quiet) < 0) {
-        ret = -ENOTTY;
-        goto out_free;
-    }
-    if (write(fd, prompt, strlen(prompt)) < 0) {
-        tcsetattr(fd, TCSAFLUSH, &saved);
-        ret = -ENOTTY;
-        goto out_free;
-    }
-    ret = read_line(fd, buf, &used);
-    tcsetattr(fd, TCSAFLUSH, &saved);
-    if (write(fd, "\n", 1) < 0) {
+    else
+        ret = read_line(p, buf, used);
+    tcsetattr(p->fd, TCSANOW, &p->saved);
+    sig = tty_caught;
+    if ((!p->echo || sig) && write(p->fd, "\n", 1) < 0) {
         /* only cosmetics: the prompt's line is not ended */
     }
+    release_signals(p, sig);
+    return ret;
+}
+
+/* Asks on /dev/tty until a line is read; after a stop (SIGTSTP) and
+ * continue, asks again. */
+static int ask_tty(struct secret *out, const char *prompt, int allow_empty, bool echo)
+{
+    struct tty_prompt p = {.echo = echo};
+    char *buf = NULL;
+    size_t used = 0;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    p.fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (p.fd < 0)
+        return -ENOTTY;
+    ret = !isatty(p.fd) || tcgetattr(p.fd, &p.saved) < 0 ? -ENOTTY : 0;
+    if (ret == 0 && !(buf = alloc_secret(SECRET_MAX_BYTES + 1)))
+        ret = -ENOMEM;
+    while (ret == 0) {
+        used = 0;
+        ret = prompt_once(&p, prompt, buf, &used);
+        if (ret != -EINTR || tty_caught != SIGTSTP)
+            break;
+        sodium_memzero(buf, used); /* continued after a stop: ask again */
+        ret = 0;
+    }
+    close(p.fd);
     if (ret == 0 && !used && !allow_empty)
         ret = -EINVAL;
-    if (ret < 0)
-        goto out_free;
+    if (ret < 0) {
+        alloc_secret_free(buf);
+        return ret;
+    }
     buf[used] = '\0';
     out->text = buf;
     out->len = used;
-    close(fd);
     return 0;
+}
 
-out_free:
-    alloc_secret_free(buf);
-    close(fd);
-    return ret;
+int secret_from_tty(struct secret *out, const char *prompt, int allow_empty)
+{
+    return ask_tty(out, prompt, allow_empty, false);
+}
+
+int secret_answer_from_tty(struct secret *out, const char *prompt)
+{
+    return ask_tty(out, prompt, 1, true);
 }
 
 int secret_from_command(struct secret *out, const char *cmd)

@@ -22,8 +22,15 @@ struct secret {
 int secret_from_file(struct secret *out, const char *path, int allow_empty);
 
 /* Reads a line from /dev/tty with echo off after printing prompt to it.
- * -ENOTTY when there is no terminal. */
+ * -ENOTTY when there is no terminal. The terminal is restored before a
+ * SIGINT, SIGTERM, SIGHUP or SIGQUIT takes effect (then -EINTR if the
+ * program survives it); after SIGTSTP and SIGCONT the prompt shows again.
+ * Input typed ahead is kept. */
 int secret_from_tty(struct secret *out, const char *prompt, int allow_empty);
+
+/* The same with echo on, for answers that are not secrets (a
+ * confirmation); an empty answer is allowed. */
+int secret_answer_from_tty(struct secret *out, const char *prompt);
 
 /* Runs cmd through /bin/sh and takes the first line of its stdout.
  * -ECHILD when it exits non-zero. */

@@ -2,8 +2,10 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alloc.h"
+#include "backup_zip.h"
 #include "store.h"
 
 /* In-memory files get inode numbers from a range of their own; the store's
@@ -20,10 +22,24 @@ void staging_init(struct staging *st, size_t cap)
     memset(st, 0, sizeof(*st));
     st->cap_bytes = cap;
     st->next_ino = STAGING_INO_BASE;
+    st->ttl_seconds = STAGING_TTL_SECONDS;
+}
+
+void staging_set_ttl(struct staging *st, unsigned seconds)
+{
+    st->ttl_seconds = seconds;
 }
 
 size_t staging_cap(const struct staging *st)
 {
+    return st->cap_bytes;
+}
+
+size_t staging_cap_for(const struct staging *st, const char *path)
+{
+    bool in_root = path[0] == '/' && !strchr(path + 1, '/');
+    if (in_root && strcasestr(path, ".zip") && BACKUP_ZIP_MAX_FILE > st->cap_bytes)
+        return BACKUP_ZIP_MAX_FILE;
     return st->cap_bytes;
 }
 
@@ -55,15 +71,15 @@ static int buf_reserve(struct staging *st, struct staging_buf *b, size_t want)
 {
     if (want <= b->cap)
         return 0;
-    if (want > st->cap_bytes)
+    if (want > b->limit)
         return -EFBIG;
     size_t cap = b->cap * 2;
     if (cap < STAGING_MIN_CAP)
         cap = STAGING_MIN_CAP;
     if (cap < want)
         cap = want;
-    if (cap > st->cap_bytes)
-        cap = st->cap_bytes;
+    if (cap > b->limit)
+        cap = b->limit;
     if (st->total_bytes - b->cap + cap > total_cap(st))
         return -ENOSPC; /* too much staged at once; the tool sees a full disk */
     uint8_t *data = alloc_secret(cap);
@@ -164,6 +180,7 @@ static struct staging_file *file_new(struct staging *st, const char *path)
         return NULL;
     }
     f->temp = staging_is_temp_name(name ? name + 1 : path);
+    f->buf.limit = staging_cap_for(st, path);
     f->ino = st->next_ino++;
     clock_gettime(CLOCK_REALTIME, &f->created);
     f->next = st->files;
@@ -193,6 +210,7 @@ int staging_open(struct staging_handle **out, struct staging *st, const char *pa
         goto out_fail;
     }
     h->file = f;
+    h->buf.limit = f->buf.limit;
     if (f->temp) {
         if (truncate && (ret = buf_set_len(st, &f->buf, 0)) < 0)
             goto out_fail;
@@ -246,7 +264,7 @@ int staging_write(struct staging *st, struct staging_handle *h, const void *data
 
     if (off < 0)
         return -EINVAL;
-    if ((size_t)off > st->cap_bytes || size > st->cap_bytes - (size_t)off) {
+    if ((size_t)off > b->limit || size > b->limit - (size_t)off) {
         mark_too_big(h);
         return -EFBIG;
     }
@@ -281,7 +299,7 @@ int staging_truncate(struct staging *st, struct staging_handle *h, off_t size)
 
     if (size < 0)
         return -EINVAL;
-    if ((size_t)size > st->cap_bytes) {
+    if ((size_t)size > b->limit) {
         mark_too_big(h);
         return -EFBIG;
     }
@@ -300,8 +318,9 @@ int staging_truncate_file(struct staging *st, struct staging_file *file, off_t s
         return -EINVAL;
     if (!file->temp)
         return size == (off_t)file->size ? 0 : -EPERM;
-    if ((size_t)size > st->cap_bytes)
+    if ((size_t)size > file->buf.limit)
         return -EFBIG;
+    clock_gettime(CLOCK_MONOTONIC, &file->idle_since);
     return buf_set_len(st, &file->buf, (size_t)size);
 }
 
@@ -320,6 +339,8 @@ void staging_release(struct staging *st, struct staging_handle *h)
     buf_free(st, &h->buf);
     alloc_free(h);
     f->opens--;
+    if (!f->opens)
+        clock_gettime(CLOCK_MONOTONIC, &f->idle_since);
     if (!f->temp && !f->opens && (f->imported || f->shadow))
         f->gone = true;
     maybe_free(st, f);
@@ -346,7 +367,31 @@ int staging_move(struct staging *st, struct staging_file *file, const char *to)
     /* a temporary renamed to a temporary stays one; callers never move
      * onto a final name (that is an import) */
     file->temp = staging_is_temp_name(name ? name + 1 : to) || file->temp;
+    clock_gettime(CLOCK_MONOTONIC, &file->idle_since);
     return 0;
+}
+
+static bool has_expired(const struct staging *st, const struct staging_file *f,
+                        const struct timespec *now)
+{
+    if (f->opens || f->gone)
+        return false;
+    time_t idle = now->tv_sec - f->idle_since.tv_sec;
+    if (now->tv_nsec < f->idle_since.tv_nsec)
+        idle--;
+    return idle >= (time_t)st->ttl_seconds;
+}
+
+void staging_expire(struct staging *st, const struct timespec *now)
+{
+    struct staging_file *f = st->files;
+
+    while (f) {
+        struct staging_file *next = f->next;
+        if (has_expired(st, f, now))
+            staging_remove(st, f);
+        f = next;
+    }
 }
 
 void staging_clear(struct staging *st)

@@ -8,8 +8,11 @@
  * are imported. Temporary names (hidden dotfiles, "*.part", "*~") share one
  * buffer that outlives release, because tools rename them after close,
  * often before the kernel's asynchronous release arrives; they stay until
- * renamed, unlinked or unmounted. Buffers are secret memory (alloc_secret)
- * and never grow past the import cap.
+ * renamed or unlinked, or until they expire: a file that no handle holds
+ * and nobody renamed for STAGING_TTL_SECONDS vanishes (staging_expire), a
+ * temporary a tool left behind as much as an empty file created and closed
+ * without a write. Buffers are secret memory (alloc_secret) and never grow
+ * past the import cap (a zip's cap for the apps' zips).
  *
  * All state is in one struct staging that the caller owns; it is not
  * thread-safe, so the mount holds its lock (struct vultfs) around every
@@ -24,9 +27,13 @@
 #include <sys/types.h>
 #include <time.h>
 
+/* DESIGN, "Writing = importing": how long a closed staged file stays. */
+#define STAGING_TTL_SECONDS 60
+
 struct staging_buf {
     uint8_t *data; /* alloc_secret, or NULL while empty */
     size_t len, cap;
+    size_t limit; /* it never grows past this: staging_cap_for its path */
 };
 
 struct staging_file {
@@ -40,6 +47,7 @@ struct staging_file {
     unsigned opens;
     uint64_t ino;
     struct timespec created;
+    struct timespec idle_since; /* CLOCK_MONOTONIC: last release or rename */
     struct staging_buf buf; /* temp: the content */
     size_t size;            /* final names: size of the latest writer's buffer */
     struct staging_file *next;
@@ -60,11 +68,17 @@ struct staging {
     size_t cap_bytes;   /* the import cap: no buffer grows past it */
     size_t total_bytes; /* all buffers together, held to 16 caps (64 MiB at least) */
     uint64_t next_ino;
+    unsigned ttl_seconds; /* STAGING_TTL_SECONDS, unless a test sets another */
 };
 
 /* An empty staging area whose buffers are held to cap bytes. */
 void staging_init(struct staging *st, size_t cap);
 size_t staging_cap(const struct staging *st);
+/* The cap for a file written at path: the import cap, or the apps' zip
+ * cap (BACKUP_ZIP_MAX_FILE, when larger) for a zip in the root ("/x.zip")
+ * and for a temporary there named after one (".x.zip.Ab12Cd"), so that a
+ * 20 MiB "all vaults" zip can be copied in. */
+size_t staging_cap_for(const struct staging *st, const char *path);
 
 /* Hidden files (".name.XXXXXX", ".goutputstream-XXXXXX"), "*.part", "*~". */
 bool staging_is_temp_name(const char *name);
@@ -103,7 +117,8 @@ size_t staging_size(const struct staging_file *file);
 /* Frees the handle (NULL is fine); an imported or shadowing file with no
  * opens left leaves the tree. A final name opened but never written stays
  * (touch; tar creates, sets xattrs, then opens again to write) until a
- * writer's import; a temporary stays until renamed, unlinked or unmounted.
+ * writer's import or until it expires; a temporary until renamed, unlinked
+ * or expired.
  * mknod never makes a file here: the mount refuses it. */
 void staging_release(struct staging *st, struct staging_handle *h);
 
@@ -112,6 +127,16 @@ void staging_remove(struct staging *st, struct staging_file *file);
 
 /* Moves a temporary to another path, replacing a temporary there. -ENOMEM. */
 int staging_move(struct staging *st, struct staging_file *file, const char *to);
+
+/* For tests only (the mount's VULTFS_TEST_STAGING_TTL): how long a closed
+ * file stays, instead of STAGING_TTL_SECONDS. */
+void staging_set_ttl(struct staging *st, unsigned seconds);
+
+/* Takes out of the tree (and frees) every file that no handle holds and
+ * that has been idle (released, renamed) for the TTL at now
+ * (CLOCK_MONOTONIC). The mount calls it before each operation, so no one
+ * can see an expired file. */
+void staging_expire(struct staging *st, const struct timespec *now);
 
 /* Drops every file and buffer (unmount). */
 void staging_clear(struct staging *st);

@@ -1,10 +1,27 @@
 #include "vultfs.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fuse_ops.h"
+
+/* Tests set VULTFS_TEST_STAGING_TTL (seconds) so as not to wait a minute
+ * for staged files to expire; nothing else should. */
+static void staging_ttl_for_tests(struct staging *staging)
+{
+    const char *text = getenv("VULTFS_TEST_STAGING_TTL");
+    char *end;
+    unsigned long seconds;
+
+    if (!text || *text < '0' || *text > '9')
+        return;
+    seconds = strtoul(text, &end, 10);
+    if (*end == '\0' && seconds <= STAGING_TTL_SECONDS)
+        staging_set_ttl(staging, (unsigned)seconds);
+}
 
 void vultfs_init(struct vultfs *fs, struct store *store, const struct options *options)
 {
@@ -15,6 +32,7 @@ void vultfs_init(struct vultfs *fs, struct store *store, const struct options *o
     fs->owner_uid = getuid();
     fs->owner_gid = getgid();
     staging_init(&fs->staging, options->max_import);
+    staging_ttl_for_tests(&fs->staging);
     tree_init(&fs->tree, store, &fs->staging);
     store_set_max_import(store, options->max_import);
 }
@@ -36,9 +54,14 @@ struct vultfs *vultfs_current(void)
 
 void op_begin_handle(struct op *op)
 {
+    struct timespec now;
+
     memset(op, 0, sizeof(*op));
     op->fs = vultfs_current();
     pthread_mutex_lock(&op->fs->lock);
+    /* before anything looks at the tree: an expired file is never seen */
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    staging_expire(&op->fs->staging, &now);
 }
 
 int op_begin(struct op *op, const char *path)

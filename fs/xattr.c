@@ -39,10 +39,13 @@ static int xattr_id(const char *name)
  * epoch, else its latest; *superseded for history files. */
 static const struct store_epoch *facts_epoch(const struct tree_node *n, bool *superseded)
 {
-    *superseded = n->kind == TREE_EPOCH;
-    if (n->kind == TREE_VAULT)
+    /* a store file being written over shows its own until an import */
+    enum tree_kind kind = n->kind == TREE_STAGED ? n->under : n->kind;
+
+    *superseded = kind == TREE_EPOCH;
+    if (kind == TREE_VAULT)
         return n->vault->current ? n->vault->current : n->vault->latest;
-    if (n->kind == TREE_SHARE || n->kind == TREE_EPOCH)
+    if (kind == TREE_SHARE || kind == TREE_EPOCH)
         return n->epoch;
     return NULL;
 }

@@ -11,6 +11,7 @@ packages=(
     meson ninja-build pkg-config gcc
     libfuse3-dev fuse3 libsodium-dev libjansson-dev libxxhash-dev
     nettle-dev  # AES-256-CBC (.dat), PBKDF2 with the CPU's SHA extensions
+    libzip-dev  # the apps' multi-vault .zip backups: a well-kept reader, not ours
     # tests: mount tests drive real tools
     python3 python3-pytest attr rsync tar nodejs libglib2.0-bin
     restic borgbackup rclone strace

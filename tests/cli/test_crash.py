@@ -33,7 +33,7 @@ def run(args, check=True):
 
 def state(store, pp):
     """What the store holds: vault -> [(epoch, current, device)]."""
-    out = json.loads(run([VULTFS, "list", "--passphrase-file", pp, store]).stdout)
+    out = json.loads(run([VULTFS, "list", "--json", "--passphrase-file", pp, store]).stdout)
     return {v["public_key_ecdsa"]: sorted((e["epoch"], e["current"], e["device"])
                                           for e in v["epochs"]) for v in out}
 

@@ -54,6 +54,7 @@ def test_man_page_documents_the_units(installed):
     _, root = installed
     text = (root / "share/man/man1/vultfs.1").read_text()
     assert "vultfs@" in text and "systemd-creds" in text and "LoadCredential" in text
+    assert "fuse.vultfs" in text and "passphrase_file=" in text
 
 
 @pytest.mark.parametrize("kind", ["system", "user"])

@@ -289,7 +289,7 @@ class Store:
         return r.returncode == 0
 
     def export(self, case, step, *options):
-        r = run([VULTFS, "list", "--passphrase-file", self.secrets["pp"], self.path])
+        r = run([VULTFS, "list", "--json", "--passphrase-file", self.secrets["pp"], self.path])
         assert r.returncode == 0, r.stderr
         directory = json.loads(r.stdout)[0]["directory"]
         out = case.dir / f"{step}.vult"

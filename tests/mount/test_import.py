@@ -8,6 +8,7 @@ import errno
 import json
 import os
 import re
+import time
 
 import pytest
 
@@ -252,3 +253,94 @@ def test_real_backups(mount_factory, lib):
         assert facts["scheme"] == "current"
         assert os.getxattr(m / vault, "user.vult.pubkey.ecdsa").decode() == \
             facts["public_key_ecdsa"]
+
+
+def test_fsync_imports(m, vaults, lib):
+    """fsync asks for the bytes to be checked and stored: it imports (the
+    refusal is its errno, the import is done when it returns), and the close
+    after it reports the same result without importing again. dd conv=fsync
+    fails on a refused file."""
+    m.expect(r"import of /(bad|dd)\.vult: unreadable")
+    good = vaults.make().read_bytes()
+    fd = os.open(m / "good.vult", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        os.write(fd, good)
+        os.fsync(fd)
+        assert os.listdir(m.mnt) == [NAME]  # stored before close
+    finally:
+        os.close(fd)
+    fd = os.open(m / "bad.vult", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        os.write(fd, b"not a backup\n")
+        with pytest.raises(OSError) as err:
+            os.fsync(fd)
+        assert err.value.errno == errno.EINVAL
+    finally:
+        with pytest.raises(OSError) as err:
+            os.close(fd)
+        assert err.value.errno == errno.EINVAL
+    log = m.log_path.read_text().splitlines()
+    for name in ("good", "bad"):
+        assert len([x for x in log if f"import of /{name}.vult:" in x]) == 1, name
+    src = m.base / "dd-src"
+    src.write_bytes(b"still not a backup\n")
+    r = lib.run(["dd", f"if={src}", f"of={m / 'dd.vult'}", "conv=fsync", "status=none"],
+                check=False)
+    assert r.returncode == 1 and os.strerror(errno.EINVAL) in r.stderr, r.stderr
+    assert os.listdir(m.mnt) == [NAME]
+
+
+TTL = 4  # seconds, for the mount (VULTFS_TEST_STAGING_TTL), instead of 60
+
+
+def wait_until(condition, what, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def test_staged_files_expire(mount_factory, monkeypatch):
+    """DESIGN: a closed temporary that no handle holds and nobody renamed
+    vanishes after a while (60 s; TTL here), as does an empty file created
+    and closed without a write; one that a handle holds stays."""
+    monkeypatch.setenv("VULTFS_TEST_STAGING_TTL", str(TTL))
+    m = mount_factory("ttl")
+    (m / "touched.vult").touch()
+    (m / ".left-behind.tmp").write_bytes(b"never renamed")
+    held = os.open(m / ".held.tmp", os.O_WRONLY | os.O_CREAT)
+    try:
+        os.write(held, b"still being written")
+        assert sorted(os.listdir(m.mnt)) == [".held.tmp", ".left-behind.tmp", "touched.vult"]
+        wait_until(lambda: os.listdir(m.mnt) == [".held.tmp"], "closed files expire")
+        time.sleep(TTL + 1)
+        assert os.listdir(m.mnt) == [".held.tmp"]
+    finally:
+        os.close(held)
+    wait_until(lambda: os.listdir(m.mnt) == [], "the held one expires once closed")
+
+
+def test_stale_temporaries_stop_blocking_imports(mount_factory, vaults, lib, monkeypatch):
+    """64 temporaries of 1 MiB left behind fill all the room staging has;
+    once they expire, imports work again (not only after unmount)."""
+    monkeypatch.setenv("VULTFS_TEST_STAGING_TTL", str(TTL))
+    m = mount_factory("full")
+    chunk = b"T" * (1 << 20)
+    for i in range(64):
+        fd = os.open(m / f".left-behind.{i}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        try:
+            os.write(fd, chunk)
+        except OSError as e:
+            assert e.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
+    good = vaults.make().read_bytes()
+    tries = []
+
+    def imported():
+        tries.append(lib.write_close(m / f"try{len(tries)}.vult", good))
+        return tries[-1] is None
+
+    wait_until(imported, "an import after the temporaries expired")
+    # the refused tries were empty files: they expire too
+    wait_until(lambda: os.listdir(m.mnt) == [NAME], "only the vault is left")

@@ -50,10 +50,6 @@ class Load:
         self.errors = []
         self.lock = threading.Lock()
         self.ops = 0
-        # Vaults whose reshare is acknowledged. A share.vult read while its
-        # vault changes epoch can mix the two exports (old bytes, new size):
-        # a known bug, test_concurrent_reads.py; readers read settled ones.
-        self.settled = set()
 
     def fail(self, what):
         with self.lock:
@@ -70,18 +66,16 @@ class Load:
             self.fail(f"{what} of {where}: {got}, expected {expect}")
 
     def writer(self, mine, first_time):
-        # Everything is written under a new name in the root (an import like
-        # any other): a share.vult being overwritten shows the writer's
-        # unchecked bytes to readers meanwhile, see test_concurrent_reads.py.
+        # The reshare and the refused shares are written over share.vult,
+        # while readers read it (test_concurrent_reads.py has the details).
         for v in mine:
+            share = f"{v.name}/share.vult"
             if first_time:
                 self.write(f"{v.name}.new.vult", v.gen1, None, "new vault")
-                self.write(f"{v.name}.reshare.vult", v.gen2, None, "reshare")
-                with self.lock:
-                    self.settled.add(v.name)
+                self.write(share, v.gen2, None, "reshare")
             self.write(f"{v.name}.again.vult", v.gen2, None, "same share again")
-            self.write(f"{v.name}.stale.vult", v.gen1, ("close", errno.EEXIST), "stale share")
-            self.write(f"{v.name}.other.vult", v.other, ("close", errno.EPERM), "co-location")
+            self.write(share, v.gen1, ("close", errno.EEXIST), "stale share")
+            self.write(share, v.other, ("close", errno.EPERM), "co-location")
 
     def reader(self, seed):
         rnd = random.Random(seed)
@@ -104,9 +98,7 @@ class Load:
         name = rnd.choice(names)
         v = self.by_name[name]
         d = self.m / name
-        with self.lock:
-            settled = name in self.settled
-        share = (d / "share.vult").read_bytes() if settled else v.gen2
+        share = (d / "share.vult").read_bytes()
         if share not in (v.gen1, v.gen2):
             what = "the refused other device's share" if share == v.other else "no share"
             self.fail(f"{name}/share.vult read {len(share)} bytes, {what} (gen1 {len(v.gen1)},"

@@ -2,7 +2,12 @@
 fail before mounting."""
 import json
 import os
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
 
 NAME = "Demo Vault (synthetic)"
 
@@ -40,6 +45,57 @@ def test_failures_before_mounting(mount_factory, lib, tmp_path):
     assert not os.path.ismount(other)
 
 
+def test_max_import_refuses_overflow_and_garbage(lib, tmp_path):
+    """A size that wraps when its suffix is applied (17592186044417M is 1M
+    modulo 2^64), a sign, spaces or a suffix we do not know: one clear
+    line, nothing mounted."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    for size in ("17592186044417M", "18446744073709551617", "16385k", "17M", "0", "-1",
+                 "+1", " 1", "1Mx", "1MiB", "1k5", "1e3", "0x10", ""):
+        line = mount_fails(lib, ["-o", f"max_import={size}", tmp_path / "store", mnt],
+                           "max_import")
+        assert "16M" in line, line
+        assert not os.path.ismount(mnt)
+
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root and setpriv to act as another user")
+def test_allow_other_honours_the_modes(mount_factory, vaults, lib):
+    """With -o allow_other, another user reaches the mount but not the
+    mounting user's shares: the directories are 0700 and the shares 0600,
+    and the kernel applies them (default_permissions)."""
+    public = Path(tempfile.mkdtemp(prefix="vultfs-allow-other-"))
+    m = mount_factory("o", ["-o", "allow_other"], start=False)
+    try:
+        public.chmod(0o755)  # the test's own tmp_path is private to root
+        intruder = public / "intruder.vult"  # readable by the other user
+        shutil.copy(vaults.make(name="Intruder"), intruder)
+        intruder.chmod(0o644)
+        m.mnt = public / "mnt"
+        m.mnt.mkdir(mode=0o755)
+        m.start()
+        lib.run(["cp", vaults.make(), m.mnt])
+        share = m / NAME / "share.vult"
+        assert len(share.read_bytes()) > 0  # the owner reads it
+        st = os.stat(share)
+        assert (st.st_uid, st.st_mode & 0o777) == (0, 0o600)
+        # the other user gets as far as the mount, and no further
+        r = lib.run(NOBODY + ["stat", "-c", "%u %a", m.mnt], check=False)
+        assert (r.returncode, r.stdout.split()) == (0, ["0", "700"]), r.stderr
+        for args in (["cat", share], ["ls", m.mnt], ["getfattr", "-d", share],
+                     ["cp", intruder, m.mnt]):
+            r = lib.run(NOBODY + args, check=False)
+            assert r.returncode != 0 and "Permission denied" in r.stderr, (args, r.stdout)
+        assert os.listdir(m.mnt) == [NAME]
+    finally:
+        m.stop()
+        shutil.rmtree(public, ignore_errors=True)
+
+
 def test_extpass_export_options(mount_factory, vaults, lib, tmp_path):
     m = mount_factory("x", start=False)
     export_pw = tmp_path / "export-pw"
@@ -66,8 +122,8 @@ def test_daemon_mode(mount_factory, vaults, lib, tmp_path):
         lib.run(["cp", vaults.make(), m.mnt])
         assert os.listdir(m.mnt) == [NAME]
         # the store names the daemon (not the parent that exited) as its holder
-        r = lib.run([lib.VULTFS, "list", "--passphrase-file", m.pp, m.store], check=False,
-                    stdin=subprocess.DEVNULL)
+        r = lib.run([lib.VULTFS, "import", "--passphrase-file", m.pp, m.store,
+                     vaults.make()], check=False, stdin=subprocess.DEVNULL)
         assert r.returncode == 1 and "is in use by pid" in r.stderr
         pid = int(r.stderr.split("pid")[1].split()[0])
         with open(f"/proc/{pid}/cmdline", "rb") as f:

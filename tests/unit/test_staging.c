@@ -6,10 +6,12 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "alloc.h"
+#include "backup_zip.h"
 #include "check.h"
 #include "staging.h"
 
@@ -169,6 +171,31 @@ static void test_cap(void)
     staging_clear(&st);
 }
 
+/* The apps' zips in the root, and temporaries named after one, get the
+ * zip's cap; a zip deeper down and every other name keep the import cap. */
+static void test_zip_cap(void)
+{
+    struct staging st;
+    struct staging_handle *h;
+    const char *zip_cap[] = {"/vaults_backup_2026-01-02_030405.zip", "/ALL.ZIP",
+                             "/.all.zip.Ab12Cd"};
+    const char *import_cap[] = {"/Vault/all.zip", "/all.vult", "/Vault/.all.zip.Ab12Cd"};
+
+    staging_init(&st, CAP);
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_EQ_INT(staging_cap_for(&st, zip_cap[i]), BACKUP_ZIP_MAX_FILE);
+        CHECK_EQ_INT(staging_cap_for(&st, import_cap[i]), CAP);
+    }
+    CHECK_EQ_INT(staging_open(&h, &st, zip_cap[0], true, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_write(&st, h, "x", 1, 3 * CAP), 0);
+    CHECK_EQ_INT(staging_write(&st, h, "x", 1, BACKUP_ZIP_MAX_FILE), -EFBIG);
+    staging_release(&st, h);
+    CHECK_EQ_INT(staging_open(&h, &st, import_cap[0], true, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_write(&st, h, "x", 1, CAP), -EFBIG);
+    staging_release(&st, h);
+    staging_clear(&st);
+}
+
 static void count_file(void *ctx, const struct staging_file *file)
 {
     (void)file;
@@ -207,6 +234,53 @@ static void test_paths(void)
     CHECK_EQ_INT(st.total_bytes, 0);
 }
 
+static struct timespec seconds_from_now(time_t seconds)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += seconds;
+    return t;
+}
+
+/* DESIGN: a closed temporary nobody renamed, and an empty file created and
+ * closed without a write, vanish after STAGING_TTL_SECONDS; a file a handle
+ * holds never does; their memory is given back. */
+static void test_expiry(void)
+{
+    struct staging st;
+    struct staging_handle *held, *h;
+    struct timespec soon = seconds_from_now(STAGING_TTL_SECONDS - 1);
+    struct timespec later = seconds_from_now(STAGING_TTL_SECONDS + 1);
+
+    staging_init(&st, CAP);
+    CHECK_EQ_INT(staging_open(&h, &st, "/.left.tmp", true, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_write(&st, h, "stale", 5, 0), 0);
+    staging_release(&st, h);
+    CHECK_EQ_INT(staging_open(&h, &st, "/touched.vult", true, false, NULL, 0), 0);
+    staging_release(&st, h);
+    CHECK_EQ_INT(staging_open(&held, &st, "/.held.tmp", true, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_write(&st, held, "held", 4, 0), 0);
+
+    staging_expire(&st, &soon);
+    CHECK(staging_find(&st, "/.left.tmp") != NULL);
+    CHECK(staging_find(&st, "/touched.vult") != NULL);
+    staging_expire(&st, &later);
+    CHECK(staging_find(&st, "/.left.tmp") == NULL);
+    CHECK(staging_find(&st, "/touched.vult") == NULL);
+    struct staging_file *f = held->file;
+    CHECK(staging_find(&st, "/.held.tmp") == f);
+    staging_release(&st, held); /* idle from now on */
+    soon = seconds_from_now(STAGING_TTL_SECONDS - 1);
+    staging_expire(&st, &soon);
+    CHECK(staging_find(&st, "/.held.tmp") == f);
+    CHECK_EQ_INT(staging_move(&st, f, "/.moved.tmp"), 0);
+    staging_set_ttl(&st, 0);
+    staging_expire(&st, &soon);
+    CHECK(st.files == NULL);
+    CHECK_EQ_INT(st.total_bytes, 0);
+    staging_clear(&st);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -217,6 +291,8 @@ int main(void)
     test_temporaries();
     test_final_name_truncate_by_path();
     test_cap();
+    test_zip_cap();
     test_paths();
+    test_expiry();
     return check_done("test_staging");
 }

@@ -1,0 +1,50 @@
+/*
+ * freshness: is a backup file current? The pure classification behind
+ * `vultfs check`. It asks the store's own rules (epochs_decide) what an
+ * import of the file would do and names that in a user's words; nothing
+ * here touches disk or changes anything.
+ */
+#ifndef VULTFS_FRESHNESS_H
+#define VULTFS_FRESHNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "epochs.h"
+
+enum freshness_verdict {
+    FRESHNESS_CURRENT,      /* the store's current epoch, same device */
+    FRESHNESS_STALE,        /* its generation is a superseded epoch */
+    FRESHNESS_NEWER,        /* a generation the store has not seen: import it */
+    FRESHNESS_OTHER_DEVICE, /* another device's share of a vault the store keeps */
+    FRESHNESS_NOT_HELD,     /* a vault the store does not hold */
+    FRESHNESS_ALTERED,      /* same device and generation, other key shares */
+    FRESHNESS_INCOMPLETE,   /* lacks a key share for a public key: cannot sign */
+    FRESHNESS_NOT_BACKUP,   /* not a Vultisig backup */
+    FRESHNESS_UNREADABLE,   /* no password fits, or a damaged backup */
+};
+
+struct freshness {
+    enum freshness_verdict verdict;
+    uint32_t epoch;         /* the held epoch it matched (0: none) */
+    uint32_t superseded_by; /* STALE: the next epoch the store holds after it */
+};
+
+/* Classifies a share (epochs_describe of the file) against every epoch the
+ * store holds of its vault (none: not held). held_device_left: the store's
+ * current device is not among the share's signers (it left the vault, so
+ * another device's newer share may follow it; see DESIGN.md). */
+struct freshness freshness_classify(const struct epochs_entry *entries, size_t count,
+                                    const struct epochs_entry *share, bool complete,
+                                    bool held_device_left);
+
+/* True for the verdicts that leave a check's exit status 0. */
+bool freshness_ok(enum freshness_verdict verdict);
+
+/* One word for a table and for JSON: "current", "stale", "newer",
+ * "other-device", "not-held", "altered", "incomplete", "not-a-backup",
+ * "unreadable". */
+const char *freshness_name(enum freshness_verdict verdict);
+
+#endif

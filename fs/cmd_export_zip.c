@@ -1,0 +1,143 @@
+/*
+ * vultfs export --zip: every vault's current share in one zip, as the
+ * Vultisig apps write their "all vaults" backup: flat .vult entries with
+ * the apps' names (<name>-<last4>-share<i>of<n>.vult, "part" for GG20) and
+ * one export password, so a new phone imports all of this location's
+ * vaults in one step.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "alloc.h"
+#include "backup_zip.h"
+#include "cli.h"
+#include "commands.h"
+#include "log.h"
+#include "options.h"
+#include "store.h"
+
+static uint64_t lib_type_number(const char *text)
+{
+    if (strcmp(text, "GG20") == 0)
+        return VULT_LIB_GG20;
+    if (strcmp(text, "DKLS") == 0)
+        return VULT_LIB_DKLS;
+    if (strcmp(text, "KEYIMPORT") == 0)
+        return VULT_LIB_KEYIMPORT;
+    return strtoull(text, NULL, 10);
+}
+
+static struct vult_str view(const char *text)
+{
+    return (struct vult_str){text, strlen(text)};
+}
+
+/* The apps' name for a vault's current share (vult_suggested_filename on
+ * its public facts; the signers in the share's order come from vault.json). */
+static char *entry_name(const struct store *store, const struct store_vault *vault)
+{
+    const struct store_facts *facts = &vault->current->facts;
+    struct vult_vault v;
+    char *json_text = NULL, *name = NULL;
+    size_t json_len, i;
+    json_t *e;
+
+    if (store_vault_json(&json_text, &json_len, store, vault) < 0)
+        return NULL;
+    json_t *obj = json_loadb(json_text, json_len, 0, NULL);
+    memset(&v, 0, sizeof(v));
+    v.name = view(facts->name);
+    v.public_key_ecdsa = view(facts->public_key_ecdsa);
+    v.local_party_id = view(facts->device);
+    v.lib_type = lib_type_number(facts->lib_type);
+    json_array_foreach(json_object_get(obj, "epochs"), i, e) {
+        if ((uint64_t)json_integer_value(json_object_get(e, "epoch")) != vault->current->number)
+            continue;
+        const json_t *signers = json_object_get(e, "signers");
+        for (size_t j = 0; j < json_array_size(signers) && j < VULT_MAX_SIGNERS; j++)
+            v.signers[v.signer_count++] = view(json_string_value(json_array_get(signers, j)));
+        name = vult_suggested_filename(&v);
+    }
+    json_decref(obj);
+    alloc_free(json_text);
+    return name;
+}
+
+static void free_files(struct backup_zip_file *files, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        alloc_free((char *)files[i].name);
+    alloc_free(files);
+}
+
+/* Every current share: its apps' name and export bytes (the store's). */
+static int collect(struct backup_zip_file **out, size_t *count, struct store *store)
+{
+    size_t n = store_vault_count(store), k = 0;
+    struct backup_zip_file *files = alloc_zeroed(n ? n : 1, sizeof(*files));
+    int ret = files ? 0 : -ENOMEM;
+
+    for (size_t i = 0; ret == 0 && i < n; i++) {
+        const struct store_vault *vault = store_vault_at(store, i);
+        if (!vault->current)
+            continue; /* only history held: nothing current to export */
+        ret = store_export(&files[k].data, &files[k].len, store, vault, vault->current->number);
+        if (ret == 0 && !(files[k].name = entry_name(store, vault)))
+            ret = -ENOMEM;
+        if (ret < 0)
+            log_err("cannot export vault '%s': %s", vault->dir_name, strerror(-ret));
+        k++;
+    }
+    *out = files;
+    *count = k;
+    return ret;
+}
+
+int export_zip_run(const struct options *o)
+{
+    struct store *store = NULL;
+    struct secret passphrase = {0};
+    struct backup_zip_file *files = NULL;
+    size_t count = 0;
+    int status = 1;
+
+    if (o->operand_count != 2 || o->epoch) {
+        log_err("export --zip takes STORE OUT.zip and every vault's current epoch "
+                "(see vultfs export --help)");
+        return 2;
+    }
+    if (o->export_password_file && o->export_none) {
+        log_err("give --export-password-file or --export-password none, not both");
+        return 2;
+    }
+    const char *out_path = o->operands[1];
+    if (cli_get_secret(&passphrase, o->passphrase_file, "Store passphrase: ",
+                       "store passphrase", 0) < 0)
+        return 1;
+    if (cli_open_store_readonly(&store, o->operands[0], &passphrase) < 0 ||
+        cli_set_export(store, o->export_none, o->export_password_file, o->scheme, &passphrase) < 0)
+        goto out;
+    if (collect(&files, &count, store) < 0)
+        goto out;
+    if (count == 0) {
+        log_err("the store holds no current share: no zip written");
+        goto out;
+    }
+    int ret = backup_zip_write(out_path, files, count);
+    if (ret == -EEXIST)
+        log_err("cannot write %s: it exists (or two vaults would get one name)", out_path);
+    else if (ret < 0)
+        log_err("cannot write %s: %s", out_path, strerror(-ret));
+    else
+        printf("vultfs: exported %zu vaults to %s\n", count, out_path);
+    status = ret < 0;
+out:
+    free_files(files, count);
+    store_close(store);
+    secret_free(&passphrase);
+    return status;
+}

@@ -1,0 +1,104 @@
+/*
+ * import_zip: the apps' multi-vault zips into a store (see import_zip.h).
+ */
+#include "import_zip.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc.h"
+#include "backup_zip.h"
+#include "io.h"
+#include "log.h"
+#include "store.h"
+
+struct zip_run {
+    const char *path;
+    bool to_stdout;
+    size_t imported; /* entries tried (not skipped) */
+};
+
+bool import_zip_named(const char *path)
+{
+    size_t len = strlen(path);
+    return len > 4 && strcasecmp(path + len - 4, ".zip") == 0;
+}
+
+static void report_entry(void *ctx, const struct backup_zip_entry *e)
+{
+    struct zip_run *run = ctx;
+    const struct store_import_result *r = e->result;
+    const char *outcome = r ? epochs_outcome_name(r->outcome) : "";
+
+    run->imported += !e->skipped;
+
+    if (e->skipped) {
+        if (run->to_stdout)
+            printf("vultfs: import of %s: %s: skipped, %s\n", run->path, e->name,
+                   e->skip_reason);
+        else
+            log_info("import of %s: %s: skipped, %s", run->path, e->name, e->skip_reason);
+    } else if (e->ret == 0 && run->to_stdout) {
+        printf("vultfs: import of %s: %s: %s: %s/ (%s)\n", run->path, e->name, outcome,
+               r->dir_name, r->reason);
+    } else if (e->ret == 0) {
+        log_info("import of %s: %s: %s: /%s/ (%s)", run->path, e->name, outcome, r->dir_name,
+                 r->reason);
+    } else {
+        log_warn("import of %s: %s: refused, %s: %s", run->path, e->name, outcome, r->reason);
+    }
+}
+
+int import_zip_data(struct store *store, const char *path, const uint8_t *data, size_t len,
+                    bool to_stdout)
+{
+    struct zip_run run = {path, to_stdout, 0};
+    int ret = backup_zip_import(store, data, len, report_entry, &run);
+    switch (ret) {
+    case 0:
+        break;
+    case -EFBIG:
+        log_warn("import of %s: refused: over the apps' limits for a backup zip (%d entries, "
+                 "%u MiB inflated, %u MiB an entry); nothing imported", path,
+                 BACKUP_ZIP_MAX_ENTRIES, BACKUP_ZIP_MAX_INFLATED >> 20,
+                 BACKUP_ZIP_MAX_ENTRY >> 20);
+        break;
+    case -EINVAL:
+    case -EACCES:
+        if (run.imported == 0) {
+            log_warn("import of %s: refused: %s", path,
+                     ret == -EACCES ? "its entries are encrypted by zip itself, which the "
+                                      "apps never do"
+                                    : "not a zip, damaged, or no .vult, .bak or .dat in it");
+            break;
+        }
+        log_warn("import of %s: not every entry was imported: %s", path, strerror(-ret));
+        break;
+    case -ENOMEM:
+        log_err("import of %s: out of memory", path);
+        break;
+    default:
+        /* entries were reported one by one; say what the whole came to */
+        log_warn("import of %s: not every entry was imported: %s", path, strerror(-ret));
+        break;
+    }
+    return ret;
+}
+
+int import_zip_file(struct store *store, const char *path)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int ret = io_read_secret(&bytes, &len, AT_FDCWD, path, BACKUP_ZIP_MAX_FILE + 1);
+    if (ret == -EFBIG)
+        ret = import_zip_data(store, path, NULL, BACKUP_ZIP_MAX_FILE + 1, true);
+    else if (ret < 0)
+        log_err("import of %s: cannot read it: %s", path, strerror(-ret));
+    else
+        ret = import_zip_data(store, path, bytes, len, true);
+    alloc_secret_free(bytes);
+    return ret;
+}
