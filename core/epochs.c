@@ -27,12 +27,28 @@ static int compare_str(const void *a, const void *b)
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
+static void digest_of(uint8_t out[EPOCHS_DIGEST_BYTES], const char *domain, struct vult_str s)
+{
+    crypto_generichash_state st;
+
+    crypto_generichash_init(&st, (const uint8_t *)domain, strlen(domain), EPOCHS_DIGEST_BYTES);
+    hash_str(&st, s);
+    crypto_generichash_final(&st, out, EPOCHS_DIGEST_BYTES);
+    sodium_memzero(&st, sizeof(st));
+}
+
+void epochs_device_digest(uint8_t out[EPOCHS_DIGEST_BYTES], const char *name, size_t len)
+{
+    digest_of(out, "vultfs-device", (struct vult_str){name, len});
+}
+
 void epochs_describe(struct epochs_entry *out, const struct vult_vault *vault)
 {
     crypto_generichash_state st;
     struct vult_str sorted[VULT_MAX_SIGNERS];
 
     memset(out, 0, sizeof(*out));
+    out->lib_type = vault->lib_type;
 
     /* generation: what a reshare changes; the signer order is the device's
      * own and differs between shares of one generation */
@@ -44,16 +60,19 @@ void epochs_describe(struct epochs_entry *out, const struct vult_vault *vault)
         hash_str(&st, sorted[i]);
     crypto_generichash_final(&st, out->generation, EPOCHS_DIGEST_BYTES);
 
-    crypto_generichash_init(&st, (const uint8_t *)"vultfs-device", 13, EPOCHS_DIGEST_BYTES);
-    hash_str(&st, vault->local_party_id);
-    crypto_generichash_final(&st, out->device, EPOCHS_DIGEST_BYTES);
+    epochs_device_digest(out->device, vault->local_party_id.ptr, vault->local_party_id.len);
+    for (size_t i = 0; i < vault->signer_count; i++)
+        epochs_device_digest(out->signers[i], vault->signers[i].ptr, vault->signers[i].len);
+    out->signer_count = vault->signer_count;
 
     crypto_generichash_init(&st, (const uint8_t *)"vultfs-keyshares", 16, EPOCHS_DIGEST_BYTES);
     for (size_t i = 0; i < vault->key_share_count; i++) {
         hash_str(&st, vault->key_shares[i].public_key);
         hash_str(&st, vault->key_shares[i].keyshare);
+        digest_of(out->key_shares[i], "vultfs-keyshare", vault->key_shares[i].keyshare);
     }
     crypto_generichash_final(&st, out->shares, EPOCHS_DIGEST_BYTES);
+    out->key_share_count = vault->key_share_count;
     sodium_memzero(&st, sizeof(st));
 }
 
@@ -64,14 +83,47 @@ static bool same(const uint8_t a[EPOCHS_DIGEST_BYTES], const uint8_t b[EPOCHS_DI
     return memcmp(a, b, EPOCHS_DIGEST_BYTES) == 0;
 }
 
-static struct epochs_decision decision(enum epochs_outcome outcome, uint32_t epoch)
+static bool same_generation(const struct epochs_entry *a, const struct epochs_entry *b)
+{
+    return a->lib_type == b->lib_type && same(a->generation, b->generation);
+}
+
+static bool is_signer(const uint8_t device[EPOCHS_DIGEST_BYTES], const struct epochs_entry *e)
+{
+    for (size_t i = 0; i < e->signer_count; i++)
+        if (same(device, e->signers[i]))
+            return true;
+    return false;
+}
+
+/* The one-line invariant: may `later` follow `earlier` in a device's line?
+ * Yes when it is the same device's share, or when the earlier device is
+ * not among the later generation's signers (it left the vault). */
+static bool may_follow(const struct epochs_entry *earlier, const struct epochs_entry *later)
+{
+    return same(earlier->device, later->device) || !is_signer(earlier->device, later);
+}
+
+/* Does any key share of the candidate appear in any held epoch? */
+static bool reuses_key_share(const struct epochs_entry *entries, size_t count,
+                             const struct epochs_entry *incoming)
+{
+    for (size_t i = 0; i < count; i++)
+        for (size_t j = 0; j < entries[i].key_share_count; j++)
+            for (size_t k = 0; k < incoming->key_share_count; k++)
+                if (same(entries[i].key_shares[j], incoming->key_shares[k]))
+                    return true;
+    return false;
+}
+
+static struct epochs_decision decision(enum epochs_outcome outcome, uint64_t epoch)
 {
     return (struct epochs_decision){.outcome = outcome, .epoch = epoch};
 }
 
 /* A share of a generation the store holds, at the right place: the same
  * share is a no-op, anything else is refused. */
-static struct epochs_decision same_generation(const struct epochs_entry *held,
+static struct epochs_decision held_generation(const struct epochs_entry *held,
                                               const struct epochs_entry *incoming)
 {
     if (!same(held->device, incoming->device))
@@ -81,55 +133,105 @@ static struct epochs_decision same_generation(const struct epochs_entry *held,
     return decision(EPOCHS_UNCHANGED, held->number);
 }
 
+/* The epochs just below and just above number n (NULL when none), leaving
+ * out `skip`. */
+static void neighbours(const struct epochs_entry **below, const struct epochs_entry **above,
+                       const struct epochs_entry *entries, size_t count, uint64_t n,
+                       const struct epochs_entry *skip)
+{
+    *below = *above = NULL;
+    for (size_t i = 0; i < count; i++) {
+        const struct epochs_entry *e = &entries[i];
+        if (e == skip)
+            continue;
+        if (e->number < n && (!*below || e->number > (*below)->number))
+            *below = e;
+        if (e->number > n && (!*above || e->number < (*above)->number))
+            *above = e;
+    }
+}
+
+/* A new generation for share.vult: it becomes the newest epoch. */
+static struct epochs_decision new_generation(const struct epochs_entry *entries, size_t count,
+                                             const struct epochs_entry *incoming)
+{
+    const struct epochs_entry *latest, *none;
+
+    if (count == 0)
+        return decision(EPOCHS_NEW_VAULT, 1);
+    neighbours(&latest, &none, entries, count, UINT64_MAX, NULL);
+    if (reuses_key_share(entries, count, incoming))
+        return decision(EPOCHS_CONFLICT, latest->number);
+    if (!may_follow(latest, incoming))
+        return decision(EPOCHS_COLOCATION, latest->number);
+    return decision(EPOCHS_NEW_EPOCH, latest->number + 1);
+}
+
+/* history/epoch-N.vult of a generation not held: a restore puts old
+ * epochs back where they were, in any order, never making them current. */
+static struct epochs_decision history_insert(const struct epochs_entry *entries, size_t count,
+                                             const struct epochs_candidate *candidate)
+{
+    const struct epochs_entry *incoming = &candidate->share, *current = NULL, *below, *above;
+    uint64_t slot = candidate->history_slot;
+    struct epochs_decision d = decision(EPOCHS_HISTORY_INSERT, slot);
+
+    for (size_t i = 0; i < count; i++) {
+        if (entries[i].current)
+            current = &entries[i];
+        else if (entries[i].number == slot)
+            return decision(EPOCHS_SLOT_TAKEN, slot);
+    }
+    if (reuses_key_share(entries, count, incoming))
+        return decision(EPOCHS_CONFLICT, slot);
+    /* the current epoch stays the newest: numbers above it move it up */
+    if (current && current->number <= slot) {
+        d.renumber_current = slot + 1;
+        neighbours(&below, &above, entries, count, slot, current);
+        above = current;
+    } else {
+        neighbours(&below, &above, entries, count, slot, NULL);
+    }
+    if (below && !may_follow(below, incoming))
+        return decision(EPOCHS_COLOCATION, below->number);
+    if (above && !may_follow(incoming, above))
+        return decision(EPOCHS_COLOCATION, above->number);
+    return d;
+}
+
 struct epochs_decision epochs_decide(const struct epochs_entry *entries, size_t count,
                                      const struct epochs_candidate *candidate)
 {
-    const struct epochs_entry *incoming = &candidate->share;
-    const struct epochs_entry *match = NULL, *slot = NULL, *current = NULL;
-    uint32_t highest = 0;
+    const struct epochs_entry *incoming = &candidate->share, *match = NULL;
+    uint64_t slot = candidate->history_slot;
 
     if (!candidate->in_its_place)
         return decision(EPOCHS_WRONG_PLACE, 0);
     if (!candidate->complete)
         return decision(EPOCHS_INCOMPLETE, 0);
+    if (slot > EPOCHS_MAX_SLOT)
+        return decision(EPOCHS_WRONG_PLACE, 0);
 
-    for (size_t i = 0; i < count; i++) {
-        const struct epochs_entry *e = &entries[i];
-        if (same(e->generation, incoming->generation))
-            match = e;
-        if (e->current)
-            current = e;
-        else if (e->number == candidate->history_slot)
-            slot = e;
-        if (e->number > highest)
-            highest = e->number;
-    }
+    for (size_t i = 0; i < count; i++)
+        if (same_generation(&entries[i], incoming))
+            match = &entries[i];
 
-    if (candidate->history_slot == 0) {
+    if (slot == 0) {
         /* share.vult, or a new file: it must be the newest generation */
         if (match && !match->current)
             return decision(EPOCHS_STALE, match->number);
         if (match)
-            return same_generation(match, incoming);
-        return decision(count ? EPOCHS_NEW_EPOCH : EPOCHS_NEW_VAULT, highest + 1);
+            return held_generation(match, incoming);
+        return new_generation(entries, count, incoming);
     }
 
-    /* history/epoch-N.vult: a restore puts old epochs back where they were,
-     * in any order, and never makes them current */
-    if (match && !match->current && match->number == candidate->history_slot)
-        return same_generation(match, incoming);
+    if (match && !match->current && match->number == slot)
+        return held_generation(match, incoming);
     if (match && !same(match->device, incoming->device))
         return decision(EPOCHS_COLOCATION, match->number);
     if (match)
         return decision(EPOCHS_SLOT_TAKEN, match->number);
-    if (slot)
-        return decision(EPOCHS_SLOT_TAKEN, slot->number);
-
-    struct epochs_decision d = decision(EPOCHS_HISTORY_INSERT, candidate->history_slot);
-    /* the current epoch stays the newest: numbers above it move it up */
-    if (current && current->number <= candidate->history_slot)
-        d.renumber_current = candidate->history_slot + 1;
-    return d;
+    return history_insert(entries, count, candidate);
 }
 
 bool epochs_accepted(enum epochs_outcome outcome)

@@ -105,7 +105,7 @@ static int make_export(struct export_entry *entry, struct store *store, const ui
 
 /* The cached export entry of one epoch, made on first use. */
 static int export_entry_of(struct export_entry **out, struct store *store,
-                           const struct store_vault *vault, uint32_t epoch)
+                           const struct store_vault *vault, uint64_t epoch)
 {
     const json_t *vj = index_find_vault(store->index, vault->public_key_ecdsa, NULL);
     const json_t *ej = vj ? index_find_epoch(vj, epoch) : NULL;
@@ -143,7 +143,7 @@ static int export_entry_of(struct export_entry **out, struct store *store,
 }
 
 int store_export(const uint8_t **data, size_t *len, struct store *store,
-                 const struct store_vault *vault, uint32_t epoch)
+                 const struct store_vault *vault, uint64_t epoch)
 {
     struct export_entry *entry;
     int ret = export_entry_of(&entry, store, vault, epoch);
@@ -155,7 +155,7 @@ int store_export(const uint8_t **data, size_t *len, struct store *store,
 }
 
 int store_export_info(struct store_export_info *out, struct store *store,
-                      const struct store_vault *vault, uint32_t epoch)
+                      const struct store_vault *vault, uint64_t epoch)
 {
     const struct store_epoch *e = store_vault_epoch(vault, epoch);
     struct export_entry *entry;

@@ -55,6 +55,8 @@ int store_forget(struct store *store, const char *dir_name)
 
     /* index first: a crash after it leaves unreferenced records, which
      * fsck reports, never a reference to a missing one */
+    if (!store->tidied)
+        record_remove_unreferenced(store);
     store_tidy_before_change(store);
     ret = index_write(store, index);
     if (ret < 0) {
@@ -93,8 +95,10 @@ static int replace_by_marker(json_t *vault, uint32_t number, char **record)
         if (json_object_set_new(vault, "forgotten", forgotten) < 0)
             return -ENOMEM;
     }
-    json_t *marker = json_pack("{s:I, s:s}", "number", (json_int_t)number, "generation",
-                               index_str(epoch, "generation"));
+    /* lib_type too: it is part of the generation (a GG20 to DKLS migration) */
+    json_t *marker = json_pack("{s:I, s:s, s:s}", "number", (json_int_t)number, "generation",
+                               index_str(epoch, "generation"), "lib_type",
+                               index_str(json_object_get(epoch, "facts"), "lib_type"));
     *record = alloc_strndup(index_str(epoch, "record"), strlen(index_str(epoch, "record")));
     if (!marker || !*record || json_array_append_new(forgotten, marker) < 0)
         return -ENOMEM;

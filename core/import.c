@@ -6,6 +6,7 @@
 #include "store_private.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,30 +78,13 @@ static json_t *facts_of(const struct vult_vault *v)
 #undef S
 }
 
-static int entries_of(struct epochs_entry **out, size_t *count, const json_t *vault)
-{
-    const json_t *epochs = json_object_get(vault, "epochs");
-    size_t n = json_array_size(epochs), i;
-    json_t *e;
-    struct epochs_entry *list = alloc_zeroed(n ? n : 1, sizeof(*list));
-
-    if (!list)
-        return -ENOMEM;
-    json_array_foreach(epochs, i, e) {
-        list[i].number = (uint32_t)index_num(e, "number");
-        list[i].current = json_is_true(json_object_get(e, "current"));
-        if (index_hex_decode(list[i].generation, EPOCHS_DIGEST_BYTES,
-                             index_str(e, "generation")) < 0 ||
-            index_hex_decode(list[i].device, EPOCHS_DIGEST_BYTES, index_str(e, "device")) < 0 ||
-            index_hex_decode(list[i].shares, EPOCHS_DIGEST_BYTES, index_str(e, "shares")) < 0) {
-            alloc_free(list);
-            return -EIO;
-        }
-    }
-    *out = list;
-    *count = n;
-    return 0;
-}
+/* What the store holds of the vault a file belongs to, for the rules. */
+struct held {
+    const json_t *vault; /* its index object; NULL for a new vault */
+    struct epochs_entry *entries;
+    size_t count;
+    struct entries_unreadable unreadable;
+};
 
 /* Appends the epochs destroyed with store_forget_epoch: superseded epochs
  * known by their number and generation only. With them the same generation
@@ -119,9 +103,13 @@ static int add_forgotten(struct epochs_entry **list, size_t *count, const json_t
     *list = grown;
     memset(grown + *count, 0, n * sizeof(*grown));
     json_array_foreach(forgotten, i, e) {
-        grown[*count + i].number = (uint32_t)index_num(e, "number");
+        grown[*count + i].number = index_num(e, "number");
         if (index_hex_decode(grown[*count + i].generation, EPOCHS_DIGEST_BYTES,
                              index_str(e, "generation")) < 0)
+            return -EIO;
+        /* markers made before they kept lib_type (GG20 then) have none */
+        const char *lib = index_str(e, "lib_type");
+        if (*lib && entries_lib_type(&grown[*count + i].lib_type, lib) < 0)
             return -EIO;
     }
     *count += n;
@@ -129,9 +117,11 @@ static int add_forgotten(struct epochs_entry **list, size_t *count, const json_t
 }
 
 /* Every epoch held of a vault, forgotten ones too. */
-static int held_entries(struct epochs_entry **out, size_t *count, const json_t *vault)
+static int held_entries(struct epochs_entry **out, size_t *count,
+                        struct entries_unreadable *unreadable, const struct store *store,
+                        const json_t *vault)
 {
-    int ret = entries_of(out, count, vault);
+    int ret = entries_of(out, count, unreadable, store, vault);
     if (ret == 0 && (ret = add_forgotten(out, count, vault)) < 0) {
         alloc_free(*out);
         *out = NULL;
@@ -143,7 +133,8 @@ int store_vault_entries(struct epochs_entry **out, size_t *count, const struct s
                         const struct store_vault *vault)
 {
     const json_t *found = index_find_vault(store->index, vault->public_key_ecdsa, NULL);
-    return found ? held_entries(out, count, found) : -ENOENT;
+    struct entries_unreadable unreadable; /* its epochs lack key-share digests only */
+    return found ? held_entries(out, count, &unreadable, store, found) : -ENOENT;
 }
 
 /* A share of a forgotten epoch's generation stays stale for good: 0, or
@@ -159,16 +150,17 @@ static int refuse_forgotten(struct store_import_result *result, const json_t *va
     json_array_foreach(json_object_get(vault, "forgotten"), i, e) {
         if (strcmp(index_str(e, "generation"), generation) != 0)
             continue;
-        result->epoch = (uint32_t)index_num(e, "number");
+        result->epoch = index_num(e, "number");
         return set_outcome(result, EPOCHS_STALE,
-                           "an older share: its generation was epoch %u, destroyed on purpose "
+                           "an older share: its generation was epoch %" PRIu64 ", destroyed on "
+                           "purpose "
                            "(vultfs forget --epoch); the vault has been reshared since",
                            result->epoch);
     }
     return 0;
 }
 
-static json_t *epoch_json(const struct epochs_entry *d, uint32_t number, bool current,
+static json_t *epoch_json(const struct epochs_entry *d, uint64_t number, bool current,
                           const char *record, size_t vault_len, json_t *facts)
 {
     char gen[2 * EPOCHS_DIGEST_BYTES + 1], dev[sizeof(gen)], shares[sizeof(gen)];
@@ -179,16 +171,17 @@ static json_t *epoch_json(const struct epochs_entry *d, uint32_t number, bool cu
     index_hex_encode(gen, d->generation, EPOCHS_DIGEST_BYTES);
     index_hex_encode(dev, d->device, EPOCHS_DIGEST_BYTES);
     index_hex_encode(shares, d->shares, EPOCHS_DIGEST_BYTES);
-    return json_pack("{s:i, s:b, s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:o}", "number", (int)number,
-                     "current", current, "record", record, "imported_sec", (json_int_t)sec,
-                     "imported_nsec", (json_int_t)nsec, "generation", gen, "device", dev,
-                     "shares", shares, "vault_len", (json_int_t)vault_len, "facts", facts);
+    return json_pack("{s:I, s:b, s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:o}", "number",
+                     (json_int_t)number, "current", current, "record", record, "imported_sec",
+                     (json_int_t)sec, "imported_nsec", (json_int_t)nsec, "generation", gen,
+                     "device", dev, "shares", shares, "key_shares", entries_key_shares_json(d),
+                     "vault_len", (json_int_t)vault_len, "facts", facts);
 }
 
 /* The index after an accepted change, as a new object (the old is kept). */
 static json_t *changed_index(const struct store *store, const struct epochs_decision *d,
                              const char *ecdsa, const struct store_target *target,
-                             json_t *new_epoch)
+                             const struct held *held, json_t *new_epoch)
 {
     json_t *index = index_copy(store->index);
     json_t *vaults = json_object_get(index, "vaults");
@@ -207,6 +200,8 @@ static json_t *changed_index(const struct store *store, const struct epochs_deci
         if (target && target->dir_name &&
             json_object_set_new(vault, "dir_name", json_string(target->dir_name)) < 0)
             goto out_fail;
+    } else if (entries_store_key_shares(vault, held->entries, held->count) < 0) {
+        goto out_fail; /* read from old epochs' records once, kept from now on */
     }
     json_t *epochs = json_object_get(vault, "epochs");
     json_array_foreach(epochs, i, e) {
@@ -215,7 +210,7 @@ static json_t *changed_index(const struct store *store, const struct epochs_deci
             json_object_set_new(e, "current", json_false()) < 0)
             goto out_fail;
         if (d->renumber_current && current &&
-            json_object_set_new(e, "number", json_integer(d->renumber_current)) < 0)
+            json_object_set_new(e, "number", json_integer((json_int_t)d->renumber_current)) < 0)
             goto out_fail;
     }
     if (json_array_append(epochs, new_epoch) < 0)
@@ -224,37 +219,6 @@ static json_t *changed_index(const struct store *store, const struct epochs_deci
 out_fail:
     json_decref(index);
     return NULL;
-}
-
-/* Writes the record and the new index; on failure removes a record it
- * created, so the store is as it was. */
-static int commit(struct store *store, const char *record, const uint8_t *vault, size_t len,
-                  json_t *index)
-{
-    char name[2 * RECORD_NAME_BYTES + 8];
-    struct stat st;
-    int ret;
-
-    store_tidy_before_change(store);
-    snprintf(name, sizeof(name), "%s.rec", record);
-    bool existed = fstatat(store->sharesfd, name, &st, 0) == 0;
-    ret = record_write_sealed(store->sharesfd, name, vault, len, SEAL_KIND_SHARE, record,
-                              store->master);
-    if (ret < 0)
-        return ret;
-    ret = index_write(store, index);
-    if (ret < 0) {
-        /* A failed directory fsync comes after the rename, so the new
-         * index may be in place: put the old one back before removing the
-         * record it would reference. If that fails too, keep the record:
-         * an unreferenced record is harmless, a missing one is not. */
-        int restored = index_write(store, store->index);
-        if (restored == 0 && !existed && unlinkat(store->sharesfd, name, 0) == 0) {
-            int synced = io_sync_dir(store->sharesfd);
-            (void)synced; /* the import already failed; this only tidies up */
-        }
-    }
-    return ret;
 }
 
 static void describe_vault_dir(struct store_import_result *result, const struct store *store,
@@ -291,7 +255,7 @@ static const char *const outcome_texts[] = {
 
 struct outcome_words {
     const char *vault, *device, *held;
-    char epoch[16];
+    char epoch[24];
 };
 
 /* text with each {word} replaced by its value; cut at cap. */
@@ -321,7 +285,7 @@ static void expand(char *out, size_t cap, const char *text, const struct outcome
 /* The name and the kept device of epoch in the vault the store holds under
  * ecdsa, when it holds one. */
 static void held_words(struct outcome_words *w, const struct store *store, const char *ecdsa,
-                       uint32_t epoch)
+                       uint64_t epoch)
 {
     for (size_t i = 0; i < store->vault_count; i++) {
         const struct store_vault *v = &store->vaults[i];
@@ -350,7 +314,7 @@ static int describe_outcome(struct store_import_result *result, const struct epo
     result->epoch = d->epoch;
     result->reason[0] = '\0'; /* epochs_decide gives none of the others */
     if (text) {
-        snprintf(w.epoch, sizeof(w.epoch), "%u", d->epoch);
+        snprintf(w.epoch, sizeof(w.epoch), "%" PRIu64, d->epoch);
         held_words(&w, store, ecdsa, d->epoch);
         expand(result->reason, sizeof(result->reason), text, &w);
     }
@@ -369,7 +333,8 @@ static bool changes_store(enum epochs_outcome outcome)
 static int write_change(struct store *store, const struct vult_file *file,
                         const struct vult_vault *v, const struct epochs_candidate *candidate,
                         const struct epochs_decision *d, const char *ecdsa,
-                        const struct store_target *target, struct store_import_result *result)
+                        const struct store_target *target, const struct held *held,
+                        struct store_import_result *result)
 {
     char record[2 * RECORD_NAME_BYTES + 1];
     json_t *new_epoch = NULL, *index = NULL;
@@ -382,10 +347,10 @@ static int write_change(struct store *store, const struct vult_file *file,
                            record, file->vault_len, facts_of(v));
     if (!new_epoch)
         goto out;
-    index = changed_index(store, d, ecdsa, target, new_epoch);
+    index = changed_index(store, d, ecdsa, target, held, new_epoch);
     if (!index)
         goto out;
-    ret = commit(store, record, file->vault_bytes, file->vault_len, index);
+    ret = record_commit(store, record, file->vault_bytes, file->vault_len, index);
     if (ret < 0) {
         result->outcome = EPOCHS_FAILED;
         snprintf(result->reason, sizeof(result->reason), "the store could not be written: %s",
@@ -409,15 +374,96 @@ out:
     return ret;
 }
 
+/* The index with epoch `number` of vault `ecdsa` now in record `record`
+ * (the same share in other bytes: other non-secret fields). */
+static json_t *index_with_record(const struct store *store, const char *ecdsa, uint64_t number,
+                                 const char *record, const struct vult_vault *v, size_t len,
+                                 const struct epochs_entry *d)
+{
+    json_t *index = index_copy(store->index);
+    json_t *e = index_find_epoch(index_find_vault(index, ecdsa, NULL), number);
+
+    if (!e || json_object_set_new(e, "record", json_string(record)) < 0 ||
+        json_object_set_new(e, "vault_len", json_integer((json_int_t)len)) < 0 ||
+        json_object_set_new(e, "facts", facts_of(v)) < 0 ||
+        json_object_set_new(e, "key_shares", entries_key_shares_json(d)) < 0) {
+        json_decref(index);
+        return NULL;
+    }
+    return index;
+}
+
+/* The same share again (DESIGN: re-importing a good copy is the repair):
+ * when its epoch's record is damaged or missing, it is rewritten from the
+ * file. *repaired says whether it was. */
+static int repair_if_damaged(bool *repaired, struct store *store, const struct vult_file *file,
+                             const struct vult_vault *v, const struct epochs_entry *d,
+                             const char *ecdsa, uint64_t number,
+                             struct store_import_result *result)
+{
+    char record[2 * RECORD_NAME_BYTES + 1];
+    const json_t *e = NULL;
+    json_t *index = NULL;
+    uint8_t *plain = NULL;
+    size_t len = 0;
+    int ret;
+
+    *repaired = false;
+    e = index_find_epoch(index_find_vault(store->index, ecdsa, NULL), number);
+    const char *held = index_str(e, "record");
+    ret = record_load_share(&plain, &len, store, held);
+    alloc_secret_free(plain);
+    if (ret == 0 || ret == -ENOMEM)
+        return ret == 0 ? 0 : failed(result, ret);
+    if ((ret = record_name(record, store, file->vault_bytes, file->vault_len)) < 0)
+        return failed(result, ret);
+    if (strcmp(record, held) != 0 &&
+        !(index = index_with_record(store, ecdsa, number, record, v, file->vault_len, d)))
+        return failed(result, -ENOMEM);
+    ret = record_commit(store, record, file->vault_bytes, file->vault_len, index);
+    if (ret == 0 && index) {
+        json_decref(store->index);
+        store->index = index;
+        index = NULL;
+        record_remove_unreferenced(store); /* the damaged record, now referenced by none */
+        ret = views_rebuild(store);
+    }
+    json_decref(index);
+    if (ret < 0) {
+        result->outcome = EPOCHS_FAILED;
+        snprintf(result->reason, sizeof(result->reason),
+                 "the store's record of this share is damaged and could not be rewritten: %s",
+                 strerror(-ret));
+        return ret;
+    }
+    *repaired = true;
+    return 0;
+}
+
+/* A change the rules accept needs every held epoch's key shares (no two
+ * epochs share one): without them it is refused, never guessed. A refusal
+ * stands without them: what it found is there, the rest could only add
+ * another reason. */
+static int refuse_unreadable(struct store_import_result *result,
+                             const struct entries_unreadable *u)
+{
+    result->outcome = EPOCHS_FAILED;
+    snprintf(result->reason, sizeof(result->reason),
+             "the store's record of epoch %" PRIu64 " of this vault cannot be read (%s), so "
+             "this share cannot be checked against it; run vultfs fsck",
+             u->epoch, u->err == -EIO ? "checksum mismatch" : strerror(-u->err));
+    return -EIO;
+}
+
 static int apply(struct store *store, const struct vult_file *file, const struct vult_vault *v,
                  const struct store_target *target, struct store_import_result *result)
 {
     struct epochs_candidate candidate = {0};
-    struct epochs_entry *entries = NULL;
-    size_t count = 0;
+    struct held held = {0};
     char *ecdsa = alloc_strndup(v->public_key_ecdsa.ptr, v->public_key_ecdsa.len);
     char *device = alloc_strndup(v->local_party_id.ptr, v->local_party_id.len);
     char *name = alloc_strndup(v->name.ptr ? v->name.ptr : "", v->name.len);
+    bool repaired = false;
     int ret = -ENOMEM;
 
     if (!ecdsa || !device || !name)
@@ -428,28 +474,42 @@ static int apply(struct store *store, const struct vult_file *file, const struct
     if (ret < 0)
         goto out_failed;
     candidate.history_slot = target ? target->history_slot : 0;
-    const json_t *vault_json = index_find_vault(store->index, ecdsa, NULL);
-    if (vault_json && (ret = held_entries(&entries, &count, vault_json)) < 0)
+    held.vault = index_find_vault(store->index, ecdsa, NULL);
+    if (held.vault && (ret = held_entries(&held.entries, &held.count, &held.unreadable, store,
+                                          held.vault)) < 0)
         goto out_failed;
     describe_vault_dir(result, store, ecdsa);
-    if ((ret = refuse_forgotten(result, vault_json, &candidate.share)) < 0)
+    if ((ret = refuse_forgotten(result, held.vault, &candidate.share)) < 0)
         goto out;
 
-    struct epochs_decision d = epochs_decide(entries, count, &candidate);
+    struct epochs_decision d = epochs_decide(held.entries, held.count, &candidate);
     result->outcome = d.outcome;
     result->epoch = d.epoch;
+    if (changes_store(d.outcome) && held.unreadable.any) {
+        ret = refuse_unreadable(result, &held.unreadable);
+        goto out;
+    }
     if (changes_store(d.outcome)) {
-        ret = write_change(store, file, v, &candidate, &d, ecdsa, target, result);
+        ret = write_change(store, file, v, &candidate, &d, ecdsa, target, &held, result);
         if (ret < 0)
             goto out;
         describe_vault_dir(result, store, ecdsa);
+    } else if (d.outcome == EPOCHS_UNCHANGED) {
+        ret = repair_if_damaged(&repaired, store, file, v, &candidate.share, ecdsa, d.epoch,
+                                result);
+        if (ret < 0)
+            goto out;
     }
     ret = describe_outcome(result, &d, store, ecdsa, name, device);
+    if (repaired)
+        snprintf(result->reason + strlen(result->reason),
+                 sizeof(result->reason) - strlen(result->reason),
+                 "; its damaged record was rewritten from this file");
     goto out;
 out_failed:
     failed(result, ret);
 out:
-    alloc_free(entries);
+    alloc_free(held.entries);
     alloc_free(name);
     alloc_free(device);
     alloc_free(ecdsa);

@@ -163,7 +163,7 @@ json_t *index_find_vault(const json_t *index, const char *ecdsa, size_t *positio
     return NULL;
 }
 
-json_t *index_find_epoch(const json_t *vault, uint32_t number)
+json_t *index_find_epoch(const json_t *vault, uint64_t number)
 {
     size_t i;
     json_t *e;

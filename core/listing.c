@@ -5,6 +5,7 @@
 #include "store_private.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 #include "alloc.h"
 
 static json_t *signers_array(const struct store *store, const struct store_vault *vault,
-                             uint32_t number)
+                             uint64_t number)
 {
     const json_t *vj = index_find_vault(store->index, vault->public_key_ecdsa, NULL);
     const json_t *ej = vj ? index_find_epoch(vj, number) : NULL;
@@ -47,11 +48,11 @@ int store_vault_json(char **out, size_t *len, const struct store *store,
         if (e->current)
             snprintf(file, sizeof(file), "share.vult");
         else
-            snprintf(file, sizeof(file), "history/epoch-%u.vult", e->number);
+            snprintf(file, sizeof(file), "history/epoch-%" PRIu64 ".vult", e->number);
         if (json_array_append_new(
-                epochs, json_pack("{s:i, s:s, s:b, s:s, s:o, s:s}", "epoch", (int)e->number,
-                                  "file", file, "superseded", !e->current, "device",
-                                  e->facts.device, "signers",
+                epochs, json_pack("{s:I, s:s, s:b, s:s, s:o, s:s}", "epoch",
+                                  (json_int_t)e->number, "file", file, "superseded",
+                                  !e->current, "device", e->facts.device, "signers",
                                   signers_array(store, vault, e->number), "reshare_prefix",
                                   e->facts.reshare_prefix)) < 0) {
             json_decref(epochs);
@@ -63,8 +64,8 @@ int store_vault_json(char **out, size_t *len, const struct store *store,
                     latest->facts.public_key_eddsa, "hex_chain_code",
                     latest->facts.hex_chain_code, "lib_type", latest->facts.lib_type,
                     "created_at", latest->facts.created_at, "current_epoch",
-                    vault->current ? json_integer(vault->current->number) : NULL, "epochs",
-                    epochs);
+                    vault->current ? json_integer((json_int_t)vault->current->number) : NULL,
+                    "epochs", epochs);
     char *text = NULL;
     int ret = dumps_owned(&text, obj); /* obj NULL: -ENOMEM */
     if (ret < 0)
@@ -100,8 +101,9 @@ int store_list_json(char **out, const struct store *store)
             const struct store_epoch *e = &v->epochs[j];
             vult_format_time(when, sizeof(when), e->imported_sec, 0);
             appended = json_array_append_new(
-                epochs, json_pack("{s:i, s:b, s:s, s:o, s:s, s:s, s:s}", "epoch", (int)e->number,
-                                  "current", e->current, "device", e->facts.device, "signers",
+                epochs, json_pack("{s:I, s:b, s:s, s:o, s:s, s:s, s:s}", "epoch",
+                                  (json_int_t)e->number, "current", e->current, "device",
+                                  e->facts.device, "signers",
                                   signers_array(store, v, e->number), "reshare_prefix",
                                   e->facts.reshare_prefix, "lib_type", e->facts.lib_type,
                                   "imported_at", when));

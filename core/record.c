@@ -1,11 +1,17 @@
 /*
  * record: sealed files (seal.h's records written with io_write_atomic) and
- * the share records in shares/, named by a keyed hash of their Vault bytes.
+ * the share records in shares/, named by a keyed hash of their Vault bytes:
+ * writing one with the index that references it, undone on failure, and
+ * removing those no index entry references.
  */
 #include "store_private.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -38,7 +44,8 @@ int record_read_sealed(uint8_t **plain, size_t *len, int dirfd, const char *name
     return ret;
 }
 
-int record_load_share(uint8_t **vault_bytes, size_t *len, struct store *store, const char *record)
+int record_load_share(uint8_t **vault_bytes, size_t *len, const struct store *store,
+                      const char *record)
 {
     char name[2 * RECORD_NAME_BYTES + 8];
     snprintf(name, sizeof(name), "%s.rec", record);
@@ -54,4 +61,111 @@ int record_name(char *out, const struct store *store, const uint8_t *vault, size
         return -EINVAL;
     index_hex_encode(out, digest, sizeof(digest));
     return 0;
+}
+
+bool record_of_file(char record[2 * RECORD_NAME_BYTES + 1], const char *name)
+{
+    size_t len = strlen(name);
+
+    if (len != 2 * RECORD_NAME_BYTES + 4 || strcmp(name + len - 4, ".rec") != 0)
+        return false;
+    for (size_t i = 0; i < 2 * RECORD_NAME_BYTES; i++)
+        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+            return false;
+    memcpy(record, name, 2 * RECORD_NAME_BYTES);
+    record[2 * RECORD_NAME_BYTES] = '\0';
+    return true;
+}
+
+bool record_referenced(const json_t *index, const char *record)
+{
+    size_t i, j;
+    json_t *v, *e;
+    json_array_foreach(json_object_get(index, "vaults"), i, v)
+        json_array_foreach(json_object_get(v, "epochs"), j, e)
+            if (strcmp(index_str(e, "record"), record) == 0)
+                return true;
+    return false;
+}
+
+struct unreferenced {
+    const struct store *store;
+    bool removed;
+};
+
+static int remove_if_unreferenced(void *ctx, const char *name)
+{
+    struct unreferenced *u = ctx;
+    char record[2 * RECORD_NAME_BYTES + 1];
+
+    if (record_of_file(record, name) && !record_referenced(u->store->index, record) &&
+        unlinkat(u->store->sharesfd, name, 0) == 0)
+        u->removed = true;
+    return 0;
+}
+
+void record_remove_unreferenced(struct store *store)
+{
+    struct unreferenced u = {store, false};
+    int listed = io_list_dir(store->sharesfd, remove_if_unreferenced, &u);
+
+    (void)listed; /* tidying only: the store is whole either way */
+    if (u.removed) {
+        int synced = io_sync_dir(store->sharesfd);
+        (void)synced; /* a record that comes back after a crash goes next time */
+    }
+}
+
+/* After a failed index write: is the old index still in place? If not (a
+ * failed directory fsync comes after the rename), put its exact bytes
+ * back. 0 when the old index is in place. */
+static int restore_index(struct store *store, const uint8_t *old, size_t old_len)
+{
+    uint8_t *now = NULL;
+    size_t now_len = 0;
+    int ret = io_read_file(&now, &now_len, store->dirfd, INDEX_NAME, MAX_INDEX_BYTES);
+
+    if (ret == 0 && now_len == old_len && memcmp(now, old, old_len) == 0) {
+        alloc_free(now);
+        return 0;
+    }
+    alloc_free(now);
+    return io_write_atomic(store->dirfd, INDEX_NAME, old, old_len, 0600);
+}
+
+int record_commit(struct store *store, const char *record, const uint8_t *vault, size_t len,
+                  const json_t *index)
+{
+    char name[2 * RECORD_NAME_BYTES + 8];
+    uint8_t *old_index = NULL;
+    size_t old_len = 0;
+    struct stat st;
+    int ret;
+
+    if (!store->tidied)
+        record_remove_unreferenced(store);
+    store_tidy_before_change(store);
+    snprintf(name, sizeof(name), "%s.rec", record);
+    bool existed = fstatat(store->sharesfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (index && (ret = io_read_file(&old_index, &old_len, store->dirfd, INDEX_NAME,
+                                     MAX_INDEX_BYTES)) < 0)
+        return ret;
+    ret = record_write_sealed(store->sharesfd, name, vault, len, SEAL_KIND_SHARE, record,
+                              store->master);
+    if (ret == 0 && index) {
+        ret = index_write(store, index);
+        /* if the old index cannot be put back, the new one may reference
+         * the record: keep it (an unreferenced record is removed later, a
+         * missing one is a lost share) */
+        if (ret < 0 && restore_index(store, old_index, old_len) < 0)
+            existed = true;
+    }
+    /* a failed import leaves no copy of a share the user was told was not
+     * stored (the record's rename may have happened before a failed fsync) */
+    if (ret < 0 && !existed && unlinkat(store->sharesfd, name, 0) == 0) {
+        int synced = io_sync_dir(store->sharesfd);
+        (void)synced; /* the import already failed; a record back after a crash goes later */
+    }
+    alloc_free(old_index);
+    return ret;
 }

@@ -49,7 +49,7 @@ struct store_facts {
 };
 
 struct store_epoch {
-    uint32_t number;
+    uint64_t number;
     bool current; /* false: kept in history/, superseded */
     int64_t imported_sec; /* when this epoch was imported: mtime and ctime */
     int32_t imported_nsec;
@@ -160,7 +160,7 @@ size_t store_max_import(const struct store *store);
  * the next store_set_export or store_forget, or store_close. -ENOENT,
  * -EIO/-EBADMSG (damaged record), -ENOMEM. */
 int store_export(const uint8_t **data, size_t *len, struct store *store,
-                 const struct store_vault *vault, uint32_t epoch) VULTFS_WUR;
+                 const struct store_vault *vault, uint64_t epoch) VULTFS_WUR;
 
 /* Everything a filesystem shows of one epoch's export in one call: the
  * bytes (as store_export, with the same lifetime), and its stable inode
@@ -173,7 +173,7 @@ struct store_export_info {
     int32_t mtime_nsec;
 };
 int store_export_info(struct store_export_info *out, struct store *store,
-                      const struct store_vault *vault, uint32_t epoch) VULTFS_WUR;
+                      const struct store_vault *vault, uint64_t epoch) VULTFS_WUR;
 
 /* A mount calls this once store_set_export has set what it serves. The
  * store remembers a fingerprint of the export settings (a keyed hash,
@@ -196,7 +196,7 @@ size_t store_vault_count(const struct store *store);
 /* Borrowed; valid until the next import, forget, store_set_export or close. */
 const struct store_vault *store_vault_at(const struct store *store, size_t index);
 const struct store_vault *store_vault_by_dir(const struct store *store, const char *dir_name);
-const struct store_epoch *store_vault_epoch(const struct store_vault *vault, uint32_t number);
+const struct store_epoch *store_vault_epoch(const struct store_vault *vault, uint64_t number);
 
 /* What the store holds of a vault's epochs as the rules see them
  * (epochs_decide), for classifying backup files against it; forgotten
@@ -218,12 +218,12 @@ uint64_t store_generation(const struct store *store);
 /* Where a file was written. */
 struct store_target {
     const char *dir_name; /* NULL: the root; else a vault directory name */
-    uint32_t history_slot; /* 0: share.vult or a new file; N: history/epoch-N.vult */
+    uint64_t history_slot; /* 0: share.vult or a new file; N: history/epoch-N.vult */
 };
 
 struct store_import_result {
     enum epochs_outcome outcome;
-    uint32_t epoch;          /* the epoch it became or matched */
+    uint64_t epoch;          /* the epoch it became or matched */
     char dir_name[256];      /* the vault's directory, when known */
     char reason[512];        /* one line, no secrets */
 };
@@ -260,13 +260,14 @@ struct store_fsck_report {
     size_t records_ok;
     size_t records_bad;      /* checksum, tag or content mismatch */
     size_t records_missing;  /* referenced by the index, absent */
-    size_t records_orphaned; /* present, unreferenced: an interrupted import */
+    size_t records_orphaned; /* present, unreferenced: an interrupted import; the
+                                next change removes them */
     size_t temporary_files;  /* an interrupted write; the next change removes them */
 };
 
 /* Verifies every record and the index. report_line (may be NULL) receives
  * one line per finding. Returns 0 when all is well, -EIO when something is
- * damaged or missing. Never changes the store. */
+ * damaged, missing or unreferenced. Never changes the store. */
 int store_fsck(struct store *store, struct store_fsck_report *report,
                void (*report_line)(void *ctx, const char *line), void *ctx) VULTFS_WUR;
 

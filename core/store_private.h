@@ -81,15 +81,50 @@ json_t *index_copy(const json_t *index);
  * allocator. -ENOMEM, or -EIO when the text does not decode to json. */
 int index_dumps(char **out, const json_t *json, size_t flags);
 json_t *index_find_vault(const json_t *index, const char *ecdsa, size_t *position);
-json_t *index_find_epoch(const json_t *vault, uint32_t number);
+json_t *index_find_epoch(const json_t *vault, uint64_t number);
 
 /* record.c */
 int record_write_sealed(int dirfd, const char *name, const uint8_t *plain, size_t len,
                         enum seal_kind kind, const char *id, const uint8_t *key);
 int record_read_sealed(uint8_t **plain, size_t *len, int dirfd, const char *name, size_t max_len,
                        enum seal_kind kind, const char *id, const uint8_t *key);
-int record_load_share(uint8_t **vault_bytes, size_t *len, struct store *store, const char *record);
+int record_load_share(uint8_t **vault_bytes, size_t *len, const struct store *store,
+                      const char *record);
 int record_name(char *out, const struct store *store, const uint8_t *vault, size_t len);
+/* Is name a share record's file ("<hex>.rec")? Then record gets its name. */
+bool record_of_file(char record[2 * RECORD_NAME_BYTES + 1], const char *name);
+bool record_referenced(const json_t *index, const char *record);
+/* Removes the share records no epoch of the index references (left by an
+ * interrupted import or forget). Tidying only: failures are ignored. */
+void record_remove_unreferenced(struct store *store);
+/* Writes a share record and then index (NULL: the record alone). On
+ * failure the store is as it was, byte for byte: a record it created is
+ * removed and an index already renamed into place is put back; -errno. */
+int record_commit(struct store *store, const char *record, const uint8_t *vault, size_t len,
+                  const json_t *index);
+
+/* entries.c */
+/* An epoch whose key-share digests could not be read from its record. */
+struct entries_unreadable {
+    bool any;
+    uint64_t epoch; /* the first such epoch */
+    int err;        /* record_load_share's error, or -EBADMSG */
+};
+/* The rules' view of every epoch of vault (an index object), in index
+ * order. Key-share digests missing from the index are read from the
+ * records; an epoch whose record cannot be read is left without them and
+ * named in *unreadable. *out is alloc_zeroed; caller alloc_free()s.
+ * -ENOMEM, -EIO (an index entry that does not parse). */
+int entries_of(struct epochs_entry **out, size_t *count, struct entries_unreadable *unreadable,
+               const struct store *store, const json_t *vault);
+/* A stored lib_type (facts.lib_type): a name ("GG20") or, for a value the
+ * apps did not name, the number itself. 0 or -EIO. */
+int entries_lib_type(uint64_t *out, const char *text);
+/* An epoch's "key_shares" field (a new array of hex digests), or NULL. */
+json_t *entries_key_shares_json(const struct epochs_entry *e);
+/* Stores "key_shares" in each epoch of vault (an index object in the order
+ * entries_of read it) that lacks it. 0 or -ENOMEM. */
+int entries_store_key_shares(json_t *vault, const struct epochs_entry *list, size_t count);
 
 /* names.c */
 int names_assign(struct store *store);

@@ -29,16 +29,20 @@ void views_free(struct store *store)
 }
 
 static uint64_t inode_of(const struct store *store, const char *ecdsa, const char *kind,
-                         uint32_t number)
+                         uint64_t number)
 {
     crypto_generichash_state st;
     uint64_t ino;
     uint8_t digest[8];
+    uint32_t number32 = (uint32_t)number; /* the inputs of stores made before 64-bit epochs */
 
     crypto_generichash_init(&st, store->inode_key, SEAL_KEY_BYTES, sizeof(digest));
     crypto_generichash_update(&st, (const uint8_t *)ecdsa, strlen(ecdsa) + 1);
     crypto_generichash_update(&st, (const uint8_t *)kind, strlen(kind) + 1);
-    crypto_generichash_update(&st, (const uint8_t *)&number, sizeof(number));
+    if (number <= UINT32_MAX)
+        crypto_generichash_update(&st, (const uint8_t *)&number32, sizeof(number32));
+    else
+        crypto_generichash_update(&st, (const uint8_t *)&number, sizeof(number));
     crypto_generichash_final(&st, digest, sizeof(digest));
     memcpy(&ino, digest, sizeof(ino));
     return ino < 2 ? ino + 2 : ino; /* 1 is the root */
@@ -84,7 +88,7 @@ static int build_vault_view(struct store *store, struct store_vault *view, const
     json_array_foreach(epochs, i, e) {
         struct store_epoch *ep = &list[i];
         const json_t *facts = json_object_get(e, "facts");
-        ep->number = (uint32_t)index_num(e, "number");
+        ep->number = index_num(e, "number");
         ep->current = json_is_true(json_object_get(e, "current"));
         ep->imported_sec = (int64_t)index_num(e, "imported_sec");
         ep->imported_nsec = (int32_t)index_num(e, "imported_nsec");
@@ -178,7 +182,7 @@ const struct store_vault *store_vault_by_dir(const struct store *store, const ch
     return NULL;
 }
 
-const struct store_epoch *store_vault_epoch(const struct store_vault *vault, uint32_t number)
+const struct store_epoch *store_vault_epoch(const struct store_vault *vault, uint64_t number)
 {
     for (size_t i = 0; i < vault->epoch_count; i++)
         if (vault->epochs[i].number == number)

@@ -7,6 +7,7 @@
  * changed, and stores are read without their lock.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -98,7 +99,7 @@ static int add_store_shares(struct audit *a, const struct store *store, const ch
             char where[4096];
             if (!e)
                 continue;
-            snprintf(where, sizeof(where), "%s (store: %s, epoch %u)", dir, vault->dir_name,
+            snprintf(where, sizeof(where), "%s (store: %s, epoch %" PRIu64 ")", dir, vault->dir_name,
                      e->number);
             ret = add_found(a, where, e->facts.name, e->facts.device, vault->public_key_ecdsa,
                             &entries[j], e->facts.signer_count);

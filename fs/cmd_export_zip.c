@@ -55,7 +55,7 @@ static char *entry_name(const struct store *store, const struct store_vault *vau
     v.local_party_id = view(facts->device);
     v.lib_type = lib_type_number(facts->lib_type);
     json_array_foreach(json_object_get(obj, "epochs"), i, e) {
-        if (json_integer_value(json_object_get(e, "epoch")) != vault->current->number)
+        if ((uint64_t)json_integer_value(json_object_get(e, "epoch")) != vault->current->number)
             continue;
         const json_t *signers = json_object_get(e, "signers");
         for (size_t j = 0; j < json_array_size(signers) && j < VULT_MAX_SIGNERS; j++)

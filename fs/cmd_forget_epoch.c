@@ -8,6 +8,7 @@
  * generation (store_forget_epoch), so a copy of the old share stays stale.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -31,13 +32,13 @@ static bool confirmed(const char *vault, const struct store_epoch *e, const char
 {
     char prompt[1024];
     snprintf(prompt, sizeof(prompt),
-             "Destroy epoch %u of vault '%s' (device %s, imported on %s)? It can still sign "
+             "Destroy epoch %" PRIu64 " of vault '%s' (device %s, imported on %s)? It can still sign "
              "with the other devices' shares of its generation; destroy it only when the new "
              "generation's backups are safely elsewhere. Type the vault's name to confirm: ",
              e->number, vault, e->facts.device, when);
     int ret = cli_confirm_name(prompt, vault, "forget --epoch");
     if (ret == -ECANCELED)
-        log_err("not confirmed: epoch %u of vault '%s' is kept", e->number, vault);
+        log_err("not confirmed: epoch %" PRIu64 " of vault '%s' is kept", e->number, vault);
     return ret == 0;
 }
 

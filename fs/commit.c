@@ -25,6 +25,8 @@ int commit_can_create(const struct tree_node *n)
         return -ENOTDIR;
     case TREE_IN_HISTORY:
         /* history/ takes old epochs back by their names, nothing else */
+        if (n->bad_slot && !n->temp)
+            return -EINVAL;
         return n->temp || n->slot ? 0 : -EPERM;
     case TREE_IN_DIR:
         /* a directory made by mkdir has no history/ until one is made */

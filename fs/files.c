@@ -153,7 +153,11 @@ static int open_read(struct vultfs *fs, const char *path, const struct tree_node
         h->data = (const uint8_t *)h->json;
     } else {
         ret = copy_export(h, fs, n);
-        if (ret < 0)
+        if (ret == -EIO || ret == -EBADMSG)
+            log_err("reading %s: the record of vault '%s' is damaged (%s); run vultfs fsck, "
+                    "then import a good copy of the share to repair it",
+                    path, n->vault->dir_name, strerror(-ret));
+        else if (ret < 0)
             log_err("reading %s: %s", path, strerror(-ret));
     }
     if (ret < 0)

@@ -17,6 +17,7 @@
 #include "fuse_ops.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -90,7 +91,7 @@ static void list_history(struct listing *l, const struct store_vault *v)
         const struct store_epoch *e = &v->epochs[i];
         if (e->current)
             continue;
-        snprintf(name, sizeof(name), "epoch-%u.vult", e->number);
+        snprintf(name, sizeof(name), "epoch-%" PRIu64 ".vult", e->number);
         add_entry(l, name, e->ino, S_IFREG);
     }
 }

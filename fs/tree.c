@@ -17,23 +17,41 @@ void tree_init(struct tree *t, const struct store *store, const struct staging *
     t->next_placeholder_ino = PLACEHOLDER_INO_BASE;
 }
 
-uint32_t tree_epoch_slot(const char *name)
+/* "epoch-" digits ".vult": the digits, else NULL (and *len unset). */
+static const char *slot_digits(const char *name, size_t *len)
 {
-    const char *p;
+    size_t n = strlen(name);
+
+    if (n < 6 + 5 || strncmp(name, "epoch-", 6) != 0 || strcmp(name + n - 5, ".vult") != 0)
+        return NULL;
+    *len = n - 6 - 5;
+    return name + 6;
+}
+
+uint64_t tree_epoch_slot(const char *name)
+{
+    size_t len = 0;
+    const char *p = slot_digits(name, &len);
     uint64_t n = 0;
 
-    if (strncmp(name, "epoch-", 6) != 0)
+    /* canonical decimal only: no sign, no leading zero, nothing past the
+     * bound (which also keeps n from overflowing) */
+    if (!p || len == 0 || p[0] == '0')
         return 0;
-    p = name + 6;
-    if (*p < '1' || *p > '9')
-        return 0;
-    while (*p >= '0' && *p <= '9') {
-        n = n * 10 + (uint64_t)(*p - '0');
-        if (n > UINT32_MAX)
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
             return 0;
-        p++;
+        n = n * 10 + (uint64_t)(p[i] - '0');
+        if (n > EPOCHS_MAX_SLOT)
+            return 0;
     }
-    return strcmp(p, ".vult") == 0 ? (uint32_t)n : 0;
+    return n;
+}
+
+bool tree_is_bad_slot(const char *name)
+{
+    size_t len = 0;
+    return slot_digits(name, &len) && tree_epoch_slot(name) == 0;
 }
 
 bool tree_is_dir(enum tree_kind kind)
@@ -179,6 +197,7 @@ int tree_resolve(struct tree_node *out, const struct tree *t, const char *path)
     snprintf(out->name, sizeof(out->name), "%s", parts[count - 1]);
     out->temp = staging_is_temp_name(out->name);
     out->slot = tree_epoch_slot(out->name);
+    out->bad_slot = tree_is_bad_slot(out->name);
     if (count == 1) {
         resolve_top(out, t, parts[0], path);
         return 0;

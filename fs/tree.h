@@ -72,7 +72,8 @@ struct tree_node {
     char dir[TREE_NAME_MAX + 1];  /* the vault directory component, if any */
     char name[TREE_NAME_MAX + 1]; /* the last component ("" for the root) */
     bool temp;                    /* name is a temporary one */
-    uint32_t slot;                /* name is epoch-N.vult: N, else 0 */
+    uint64_t slot;                /* name is epoch-N.vult, 1 <= N <= EPOCHS_MAX_SLOT: N, else 0 */
+    bool bad_slot;                /* name is epoch-*.vult, but not such an N */
     const struct store_vault *vault;      /* the directory's vault, if held */
     const struct store_epoch *epoch;      /* TREE_SHARE, TREE_EPOCH */
     struct tree_placeholder *placeholder; /* the directory was made by mkdir */
@@ -94,8 +95,13 @@ void tree_init(struct tree *t, const struct store *store, const struct staging *
  * otherwise 0, with kind TREE_NONE when nothing is there. */
 int tree_resolve(struct tree_node *out, const struct tree *t, const char *path);
 
-/* "epoch-N.vult" -> N (canonical decimal, N >= 1), else 0. */
-uint32_t tree_epoch_slot(const char *name);
+/* "epoch-N.vult" -> N (canonical decimal, 1 <= N <= EPOCHS_MAX_SLOT),
+ * else 0. */
+uint64_t tree_epoch_slot(const char *name);
+/* Does name look like epoch-<anything>.vult without being a slot above
+ * (epoch-0, epoch-01, epoch-+5, epoch-4294967295)? Creating one is
+ * EINVAL: a history slot must be a number from 1 to EPOCHS_MAX_SLOT. */
+bool tree_is_bad_slot(const char *name);
 
 bool tree_is_dir(enum tree_kind kind);
 

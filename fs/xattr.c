@@ -1,6 +1,7 @@
 #include "xattr.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,7 +51,7 @@ static const struct store_epoch *facts_epoch(const struct tree_node *n, bool *su
 }
 
 /* The value of attribute id on n; number is scratch space. -ENODATA. */
-static int xattr_value(const char **value, char number[16], const struct tree_node *n, int id)
+static int xattr_value(const char **value, char number[24], const struct tree_node *n, int id)
 {
     bool superseded;
     const struct store_epoch *e = facts_epoch(n, &superseded);
@@ -59,7 +60,7 @@ static int xattr_value(const char **value, char number[16], const struct tree_no
         return -ENODATA;
     switch (id) {
     case XATTR_EPOCH:
-        snprintf(number, 16, "%u", e->number);
+        snprintf(number, 24, "%" PRIu64, e->number);
         *value = number;
         return 0;
     case XATTR_DEVICE:
@@ -106,7 +107,7 @@ int xattr_op_get(const char *path, const char *name, char *buf, size_t size)
 {
     int id = xattr_id(name);
     const char *value = NULL;
-    char number[16];
+    char number[24];
     struct op op;
     int ret;
 
@@ -123,7 +124,7 @@ int xattr_op_get(const char *path, const char *name, char *buf, size_t size)
 int xattr_op_list(const char *path, char *buf, size_t size)
 {
     const char *value;
-    char number[16];
+    char number[24];
     size_t total = 0;
     struct op op;
     int ret = op_begin_existing(&op, path);
@@ -156,7 +157,7 @@ int xattr_op_set(const char *path, const char *name, const char *value, size_t s
 {
     int id = xattr_id(name);
     const char *have = NULL;
-    char number[16];
+    char number[24];
     struct op op;
     int ret;
 

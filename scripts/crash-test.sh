@@ -109,7 +109,10 @@ for ((kill_no = 1; kill_no <= kills; kill_no++)); do
     [ -z "$(ls -A "$mnt")" ] || die "files were written into the bare mount point"
     last=$(tail -n 1 "$acks")
     next=$((${last:-0} + 1))
-    if ! timeout 120 "$vultfs" fsck --passphrase-file "$pp" "$store" >"$work/fsck.out" 2>&1; then
+    # a kill may leave an unreferenced record (fsck exits 1 and the next
+    # change removes it): corruption is a damaged or missing one, or no answer
+    timeout 120 "$vultfs" fsck --passphrase-file "$pp" "$store" >"$work/fsck.out" 2>&1 || true
+    if ! grep -q ' 0 damaged, 0 missing, ' "$work/fsck.out"; then
         corrupt=$((corrupt + 1))
         echo "crash-test: fsck failed after kill $kill_no:" >&2
         cat "$work/fsck.out" >&2

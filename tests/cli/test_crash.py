@@ -38,6 +38,19 @@ def state(store, pp):
                                           for e in v["epochs"]) for v in out}
 
 
+def fsck_after_kill(store, pp):
+    """fsck of a store whose import was killed: a kill can leave a temporary
+    file or an unreferenced record (fsck reports the record as a finding,
+    exit 1; the next change removes both), never a damaged or missing one."""
+    fsck = run([VULTFS, "fsck", "--passphrase-file", pp, store], check=False)
+    assert "0 damaged, 0 missing" in fsck.stdout, fsck.stdout + fsck.stderr
+    findings = fsck.stdout.splitlines()[:-1]
+    assert all("unreferenced share record" in f or "leftover temporary file" in f
+               for f in findings), fsck.stdout
+    assert fsck.returncode == (1 if any("unreferenced" in f for f in findings) else 0)
+    return fsck
+
+
 class Store:
     def __init__(self, tmp_path):
         self.tmp = tmp_path
@@ -61,9 +74,7 @@ class Store:
         return state(self.dir, self.pp)
 
     def check_old_or_new(self, before, key, new_epoch):
-        fsck = run([VULTFS, "fsck", "--passphrase-file", self.pp, self.dir], check=False)
-        assert fsck.returncode == 0, fsck.stdout + fsck.stderr
-        assert "0 damaged, 0 missing" in fsck.stdout
+        fsck_after_kill(self.dir, self.pp)
         after = self.state()
         changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
         assert changed <= {key}, changed
@@ -139,9 +150,7 @@ def test_sigkill_during_imports_leaves_old_or_new_state(tmp_path):
             completed += 1
 
         # the store opens, verifies, and holds the old state or the new one
-        fsck = run([VULTFS, "fsck", "--passphrase-file", pp, store], check=False)
-        assert fsck.returncode == 0, fsck.stdout + fsck.stderr
-        assert "0 damaged, 0 missing" in fsck.stdout
+        fsck_after_kill(store, pp)
         after = state(store, pp)
         changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
         assert changed <= {key}, changed
@@ -156,19 +165,24 @@ def test_sigkill_during_imports_leaves_old_or_new_state(tmp_path):
     # the kills must have landed inside imports for this test to mean anything
     assert killed >= ROUNDS // 4, (killed, completed)
 
-    # the last import removed what killed ones left behind; every record is
-    # referenced or reported as unreferenced (harmless leftovers)
+    # the next change removes what killed imports left behind: temporary
+    # files and unreferenced records alike
+    backup = tmp_path / "last.vult"
+    run([MKVAULT, "--name", "Crash last", "--device", "crash-a", "--ecdsa", "02" + "d" * 64,
+         "--signers", "crash-a,crash-b", backup])
+    run([VULTFS, "import", "--passphrase-file", pp, store, backup])
     leftovers = [p.name for p in Path(store).rglob(".*.tmp.*")]
     assert leftovers == []
     fsck = run([VULTFS, "fsck", "--passphrase-file", pp, store])
-    assert "0 damaged, 0 missing" in fsck.stdout
+    assert "0 damaged, 0 missing, 0 unreferenced, 0 temporary" in fsck.stdout
 
 
 def test_leftovers_of_a_crash_are_cleaned_or_reported(tmp_path):
     """A temporary file (a crash before rename) is reported by fsck, which
     changes nothing, and removed by the next change; a record without index
-    entry (a crash between the two renames) is reported as unreferenced,
-    and the store still verifies."""
+    entry (a crash between the two renames: an encrypted copy of a share
+    nobody was told is stored) is a finding (exit 1) and the next change
+    removes it too."""
     pp = tmp_path / "pp"
     pp.write_text("crash test passphrase\n")
     store = tmp_path / "store"
@@ -183,7 +197,8 @@ def test_leftovers_of_a_crash_are_cleaned_or_reported(tmp_path):
     (Path(store) / ".index.rec.tmp.99999").write_bytes(b"partial")
     (shares / ("f" * 32 + ".rec")).write_bytes(record.read_bytes())
 
-    fsck = run([VULTFS, "fsck", "--passphrase-file", pp, store])
+    fsck = run([VULTFS, "fsck", "--passphrase-file", pp, store], check=False)
+    assert fsck.returncode == 1, fsck.stdout
     assert "1 records ok, 0 damaged, 0 missing, 1 unreferenced, 2 temporary" in fsck.stdout
     assert "unreferenced share record " + "f" * 32 + ".rec" in fsck.stdout
     assert "leftover temporary file .index.rec.tmp.99999" in fsck.stdout
@@ -194,3 +209,7 @@ def test_leftovers_of_a_crash_are_cleaned_or_reported(tmp_path):
          "02" + "e" * 64, other])
     run([VULTFS, "import", "--passphrase-file", pp, store, other])
     assert list(Path(store).rglob(".*.tmp.*")) == []
+    assert not (shares / ("f" * 32 + ".rec")).exists()
+    assert record.exists()
+    fsck = run([VULTFS, "fsck", "--passphrase-file", pp, store])
+    assert "2 records ok, 0 damaged, 0 missing, 0 unreferenced, 0 temporary" in fsck.stdout

@@ -762,18 +762,30 @@ def test_fsck_finds_missing_record(store, pp, one_vault):
     assert snapshot(store) == before
 
 
-def test_fsck_reports_unreferenced_record_and_keeps_it(store, pp, one_vault):
-    """A record no index entry names (an interrupted import): harmless, so
-    exit 0, but reported by name, and left where it is."""
+def test_fsck_reports_unreferenced_record_and_next_change_removes_it(store, pp, one_vault,
+                                                                     tmp_path):
+    """A record no index entry names (an interrupted import) is an encrypted
+    copy of a share the user was told was not stored: fsck reports it as a
+    finding, one line, exit 1, changing nothing; the next change removes it."""
     shares = store / "shares"
     orphan = shares / ("ab" * 16 + ".rec")
     orphan.write_bytes((shares / one_vault[0]).read_bytes())
     before = snapshot(store)
     r = vultfs("fsck", store, pp=pp)
-    assert r.returncode == 0, (r.stdout, r.stderr)
-    assert orphan.name in r.stdout and "unreferenced" in r.stdout
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    findings = [line for line in r.stdout.splitlines() if "records ok" not in line]
+    assert len(findings) == 1 and orphan.name in findings[0] and "unreferenced" in findings[0]
     assert "3 records ok, 0 damaged, 0 missing, 1 unreferenced" in r.stdout
     assert snapshot(store) == before
+    # a refused or unchanged import is no change: the record stays
+    import_ok(store, pp, tmp_path / "bystander.vult")
+    assert orphan.exists()
+    import_ok(store, pp, new_vault(tmp_path / "other.vult", name="Another"))
+    assert not orphan.exists()
+    assert all((shares / name).exists() for name in one_vault)
+    r = vultfs("fsck", store, pp=pp)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "4 records ok, 0 damaged, 0 missing, 0 unreferenced" in r.stdout
 
 
 def test_fsck_reports_leftover_temporary_files_and_changes_nothing(store, pp, one_vault):

@@ -15,8 +15,10 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Digests made of one repeated byte: generation g, device d, shares s. */
-static struct epochs_entry entry(uint32_t number, bool current, int g, int d, int s)
+/* Digests made of one repeated byte: generation g, device d, shares s.
+ * The signers are the device alone and the one key share is s, unless a
+ * test says otherwise with signed_by() and key_shares(). */
+static struct epochs_entry entry(uint64_t number, bool current, int g, int d, int s)
 {
     struct epochs_entry e;
     memset(&e, 0, sizeof(e));
@@ -25,10 +27,34 @@ static struct epochs_entry entry(uint32_t number, bool current, int g, int d, in
     memset(e.generation, g, sizeof(e.generation));
     memset(e.device, d, sizeof(e.device));
     memset(e.shares, s, sizeof(e.shares));
+    memset(e.signers[0], d, sizeof(e.signers[0]));
+    e.signer_count = 1;
+    memset(e.key_shares[0], s, sizeof(e.key_shares[0]));
+    e.key_share_count = 1;
     return e;
 }
 
-static struct epochs_candidate candidate(int g, int d, int s, uint32_t slot)
+/* Sets the signers to the devices listed (a 0-terminated list). */
+static struct epochs_entry signed_by(struct epochs_entry e, const int *devices)
+{
+    e.signer_count = 0;
+    for (; *devices; devices++)
+        memset(e.signers[e.signer_count++], *devices, EPOCHS_DIGEST_BYTES);
+    return e;
+}
+
+/* Sets the key shares to the values listed (a 0-terminated list). */
+static struct epochs_entry key_shares(struct epochs_entry e, const int *values)
+{
+    e.key_share_count = 0;
+    for (; *values; values++)
+        memset(e.key_shares[e.key_share_count++], *values, EPOCHS_DIGEST_BYTES);
+    return e;
+}
+
+#define LIST(...) ((const int[]){__VA_ARGS__, 0})
+
+static struct epochs_candidate candidate(int g, int d, int s, uint64_t slot)
 {
     struct epochs_candidate c;
     memset(&c, 0, sizeof(c));
@@ -196,6 +222,150 @@ static void test_history_slots(void)
     CHECK_DECISION(DECIDE(held, 3, c), EPOCHS_HISTORY_INSERT, 4, 5);
 }
 
+
+/* ---- one device's line (co-location across generations) ----------------- */
+
+static void test_new_generation_device(void)
+{
+    /* device A (1) holds epoch 1 of a 2-of-2 vault with B (2) */
+    struct epochs_entry held[1] = {signed_by(entry(1, true, 1, 1, 11), LIST(1, 2))};
+    struct epochs_candidate c;
+
+    /* B's share of a "new generation" that still lists A: co-location (the
+     * bypass: both devices' key shares would sit in this store) */
+    c = candidate(2, 2, 22, 0);
+    c.share = signed_by(c.share, LIST(1, 2, 3));
+    CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_COLOCATION, 1, 0);
+    /* A's own share of the new generation: a new epoch */
+    c = candidate(2, 1, 22, 0);
+    c.share = signed_by(c.share, LIST(1, 2, 3));
+    CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_NEW_EPOCH, 2, 0);
+    /* A left the vault: its successor's share is this location's now */
+    c = candidate(2, 2, 22, 0);
+    c.share = signed_by(c.share, LIST(2, 3));
+    CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_NEW_EPOCH, 2, 0);
+
+    /* only history held (a restore in progress): the newest epoch counts */
+    {
+        struct epochs_entry hist[2] = {signed_by(entry(2, false, 2, 1, 12), LIST(1, 2)),
+                                       signed_by(entry(1, false, 1, 1, 11), LIST(1, 2))};
+        c = candidate(3, 2, 23, 0);
+        c.share = signed_by(c.share, LIST(1, 2));
+        CHECK_DECISION(DECIDE(hist, 2, c), EPOCHS_COLOCATION, 2, 0);
+        c.share = signed_by(c.share, LIST(2, 3));
+        CHECK_DECISION(DECIDE(hist, 2, c), EPOCHS_NEW_EPOCH, 3, 0);
+    }
+}
+
+static void test_history_device_line(void)
+{
+    struct epochs_candidate c;
+
+    /* A (1) kept epochs 1 and 3; inserting B's (2) share as epoch 2 while A
+     * is a signer of 2 (below) or B of 3 (above) breaks the line */
+    {
+        struct epochs_entry held[2] = {signed_by(entry(1, false, 1, 1, 11), LIST(1, 2)),
+                                       signed_by(entry(3, true, 3, 1, 13), LIST(1, 2))};
+        c = candidate(2, 2, 12, 2);
+        c.share = signed_by(c.share, LIST(1, 2));
+        CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_COLOCATION, 1, 0);
+        c.share = signed_by(c.share, LIST(2, 3));
+        CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_COLOCATION, 3, 0);
+        /* A's own epoch 2 is fine */
+        c = candidate(2, 1, 12, 2);
+        c.share = signed_by(c.share, LIST(1, 2));
+        CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_HISTORY_INSERT, 2, 0);
+    }
+    /* B (2) holds epoch 3 after A (1) left; A's old epoch 1 restores fine,
+     * C's (3) does not while B signed epoch 1 ... and C is in epoch 3 */
+    {
+        struct epochs_entry held[1] = {signed_by(entry(3, true, 3, 2, 13), LIST(2, 3))};
+        c = candidate(1, 1, 11, 1);
+        c.share = signed_by(c.share, LIST(1, 2));
+        CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_HISTORY_INSERT, 1, 0);
+        c = candidate(1, 3, 11, 1);
+        c.share = signed_by(c.share, LIST(1, 3));
+        CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_COLOCATION, 3, 0);
+    }
+    /* a slot above the current: the current moves above the insert, and the
+     * line is checked against its new place */
+    {
+        struct epochs_entry held[2] = {signed_by(entry(1, false, 1, 1, 11), LIST(1, 2)),
+                                       signed_by(entry(2, true, 2, 1, 12), LIST(1, 2))};
+        c = candidate(5, 1, 15, 4);
+        c.share = signed_by(c.share, LIST(1, 2));
+        CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_HISTORY_INSERT, 4, 5);
+        /* B (2) at 4, after A's epoch 1 (A is not a signer of 4), but
+         * before A's current, which will be 5 and lists B */
+        c = candidate(5, 2, 15, 4);
+        c.share = signed_by(c.share, LIST(2, 3));
+        CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_COLOCATION, 2, 0);
+    }
+}
+
+/* ---- key shares are never reused across generations ----------------------- */
+
+static void test_reused_key_shares(void)
+{
+    struct epochs_entry held[2] = {key_shares(entry(1, false, 1, 1, 10), LIST(31, 32)),
+                                   key_shares(entry(2, true, 2, 1, 20), LIST(41, 42))};
+    struct epochs_candidate c;
+
+    /* the current share's key shares under an edited signer list */
+    c = candidate(3, 1, 30, 0);
+    c.share = key_shares(c.share, LIST(41, 42));
+    CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_CONFLICT, 2, 0);
+    /* one reused key share is enough, from history too */
+    c.share = key_shares(c.share, LIST(43, 31));
+    CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_CONFLICT, 2, 0);
+    /* all new: a real reshare */
+    c.share = key_shares(c.share, LIST(51, 52));
+    CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_NEW_EPOCH, 3, 0);
+    /* into history too */
+    c = candidate(9, 1, 90, 5);
+    c.share = key_shares(c.share, LIST(32, 99));
+    CHECK_DECISION(DECIDE(held, 2, c), EPOCHS_CONFLICT, 5, 0);
+}
+
+/* ---- lib_type is part of the generation ----------------------------------- */
+
+static void test_lib_type_generation(void)
+{
+    struct epochs_entry held[1] = {entry(1, true, 1, 1, 11)};
+    struct epochs_candidate c;
+
+    /* the same signers and prefix after a GG20 to DKLS migration: new
+     * generation, new epoch (it was "conflict" when lib_type did not count) */
+    c = candidate(1, 1, 12, 0);
+    c.share.lib_type = 1;
+    CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_NEW_EPOCH, 2, 0);
+    /* and the old GG20 share is then stale */
+    {
+        struct epochs_entry after[2] = {entry(1, false, 1, 1, 11), c.share};
+        after[1].number = 2;
+        after[1].current = true;
+        struct epochs_candidate old = candidate(1, 1, 11, 0);
+        CHECK_DECISION(DECIDE(after, 2, old), EPOCHS_STALE, 1, 0);
+    }
+}
+
+/* ---- history slots are bounded ---------------------------------------------- */
+
+static void test_slot_bounds(void)
+{
+    struct epochs_entry held[1] = {entry(1, true, 1, 1, 11)};
+    struct epochs_candidate c = candidate(2, 1, 12, EPOCHS_MAX_SLOT);
+
+    CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_HISTORY_INSERT, EPOCHS_MAX_SLOT,
+                   EPOCHS_MAX_SLOT + 1ull);
+    c.history_slot = EPOCHS_MAX_SLOT + 1ull;
+    CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_WRONG_PLACE, 0, 0);
+    c.history_slot = 4294967295ull;
+    CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_WRONG_PLACE, 0, 0);
+    c.history_slot = UINT64_MAX;
+    CHECK_DECISION(DECIDE(NULL, 0, c), EPOCHS_WRONG_PLACE, 0, 0);
+}
+
 /* ---- restore in any order ------------------------------------------------- */
 
 struct sim {
@@ -238,13 +408,10 @@ static const struct epochs_entry *sim_find(const struct sim *sim, int g)
     return NULL;
 }
 
-static void test_restore_orders(void)
+static void restore_in_every_order(const struct epochs_candidate files[3])
 {
     static const int orders[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
                                      {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
-    /* history/epoch-1 (gen 1), history/epoch-2 (gen 2), share.vult (gen 3) */
-    const struct epochs_candidate files[3] = {candidate(1, 1, 1, 1), candidate(2, 1, 2, 2),
-                                              candidate(3, 1, 3, 0)};
 
     for (int o = 0; o < 6; o++) {
         struct sim sim = {.count = 0};
@@ -271,6 +438,23 @@ static void test_restore_orders(void)
             CHECK_DECISION(d, EPOCHS_UNCHANGED, k + 1u, 0);
         }
     }
+}
+
+static void test_restore_orders(void)
+{
+    /* history/epoch-1 (gen 1), history/epoch-2 (gen 2), share.vult (gen 3) */
+    const struct epochs_candidate same_device[3] = {candidate(1, 1, 1, 1), candidate(2, 1, 2, 2),
+                                                    candidate(3, 1, 3, 0)};
+    restore_in_every_order(same_device);
+
+    /* a line that changed device: A (1) kept epoch 1, left the vault at the
+     * reshare to epoch 2, and this location kept B's (2) share since */
+    struct epochs_candidate line[3] = {candidate(1, 1, 1, 1), candidate(2, 2, 2, 2),
+                                       candidate(3, 2, 3, 0)};
+    line[0].share = signed_by(line[0].share, LIST(1, 2));
+    line[1].share = signed_by(line[1].share, LIST(2, 3));
+    line[2].share = signed_by(line[2].share, LIST(2, 3, 4));
+    restore_in_every_order(line);
 }
 
 /* ---- describing shares ----------------------------------------------------- */
@@ -386,6 +570,8 @@ static void test_describe(void)
     b.created_at_seconds = 12345;
     b.lib_type = VULT_LIB_GG20;
     epochs_describe(&db, &b);
+    CHECK_EQ_INT(db.lib_type, VULT_LIB_GG20);
+    CHECK_EQ_INT(da.lib_type, VULT_LIB_DKLS);
     CHECK(same_digest(da.generation, db.generation));
     CHECK(same_digest(da.device, db.device));
     CHECK(same_digest(da.shares, db.shares));
@@ -395,6 +581,29 @@ static void test_describe(void)
     CHECK(memcmp(&da, &db, sizeof(da)) == 0);
     CHECK(!same_digest(da.generation, da.device));
     CHECK(!same_digest(da.generation, da.shares));
+}
+
+static void test_describe_sets(void)
+{
+    struct vult_vault a = base_vault(), b;
+    struct epochs_entry da, db;
+    uint8_t phone[EPOCHS_DIGEST_BYTES];
+
+    epochs_describe(&da, &a);
+    CHECK_EQ_INT(da.signer_count, 3);
+    CHECK_EQ_INT(da.key_share_count, 2);
+    /* a signer's digest is the digest that device would have */
+    epochs_device_digest(phone, "phone-1", 7);
+    CHECK(same_digest(da.signers[0], phone));
+    CHECK(same_digest(da.device, phone));
+    CHECK(!same_digest(da.signers[1], phone));
+    /* a key share's digest is of its value: the same value under another
+     * public key has the same digest; another value does not */
+    b = a;
+    b.key_shares[0].public_key = STR("03cc");
+    epochs_describe(&db, &b);
+    CHECK(same_digest(da.key_shares[0], db.key_shares[0]));
+    CHECK(!same_digest(da.key_shares[0], da.key_shares[1]));
 }
 
 /* ---- errnos ------------------------------------------------------------------ */
@@ -442,8 +651,14 @@ int main(void)
     test_current_rows();
     test_incomplete_and_place();
     test_history_slots();
+    test_new_generation_device();
+    test_history_device_line();
+    test_reused_key_shares();
+    test_lib_type_generation();
+    test_slot_bounds();
     test_restore_orders();
     test_describe();
+    test_describe_sets();
     test_errnos();
     return check_done("epochs");
 }

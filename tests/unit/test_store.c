@@ -13,6 +13,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdint.h>
@@ -29,6 +30,7 @@
 #include "check.h"
 #include "io.h"
 #include "store.h"
+#include "store_private.h" /* an index as older versions wrote it; a record's file */
 #include "synth.h"
 #include "vult.h"
 
@@ -211,7 +213,7 @@ static char *state_of(const struct store *s, int what)
     }
     for (size_t i = 0; i < store_vault_count(s); i++) {
         const struct store_vault *v = store_vault_at(s, i);
-        fprintf(f, "vault dir=%s ecdsa=%s current=%u latest=%u", v->dir_name,
+        fprintf(f, "vault dir=%s ecdsa=%s current=%" PRIu64 " latest=%" PRIu64, v->dir_name,
                 v->public_key_ecdsa, v->current ? v->current->number : 0,
                 v->latest ? v->latest->number : 0);
         if (what & STATE_INODES)
@@ -224,7 +226,7 @@ static char *state_of(const struct store *s, int what)
             const struct store_epoch *e = &v->epochs[j];
             const struct store_facts *x = &e->facts;
             fprintf(f,
-                    "  epoch %u current=%d name=%s device=%s prefix=%s ecdsa=%s eddsa=%s "
+                    "  epoch %" PRIu64 " current=%d name=%s device=%s prefix=%s ecdsa=%s eddsa=%s "
                     "signers=%s(%zu) lib=%s created=%s chain=%s shares=%zu",
                     e->number, e->current, x->name, x->device, x->reshare_prefix,
                     x->public_key_ecdsa, x->public_key_eddsa, x->signers, x->signer_count,
@@ -322,6 +324,10 @@ struct edit {
     const char *signers[8];  /* new committee (NULL-terminated) */
     const char *device;      /* another local_party_id */
     bool flip_keyshare_byte; /* one byte of the first key share changed */
+    /* a reshare renews every key share: new FAKE ones, in the right shape
+     * for the lib_type, made from this text (and flip_keyshare_byte then
+     * changes the first one's text) */
+    const char *renew;
     bool drop_eddsa_share;   /* incomplete */
 };
 
@@ -353,7 +359,17 @@ static struct blob derive(const char *fx, const char *name, const char *password
     }
     if (ed->device)
         v.local_party_id = (struct vult_str){ed->device, strlen(ed->device)};
-    if (ed->flip_keyshare_byte) {
+    if (ed->renew) {
+        static char renewed[VULT_MAX_KEY_SHARES][400];
+        for (size_t i = 0; i < v.key_share_count; i++) {
+            char text[200];
+            snprintf(text, sizeof(text), "%s %zu%s", ed->renew, i,
+                     ed->flip_keyshare_byte && i == 0 ? " flipped" : "");
+            int n = synth_fake_share(renewed[i], sizeof(renewed[i]), (unsigned)v.lib_type, text);
+            CHECK(n > 0);
+            v.key_shares[i].keyshare = (struct vult_str){renewed[i], n > 0 ? (size_t)n : 0};
+        }
+    } else if (ed->flip_keyshare_byte) {
         struct vult_str ks = v.key_shares[0].keyshare;
         flipped = malloc(ks.len);
         memcpy(flipped, ks.ptr, ks.len);
@@ -412,7 +428,7 @@ static int expect_import(struct store *s, const char *dir, struct blob file,
         CHECK_EQ_INT(r.epoch, want_epoch);
     CHECK(memchr(r.reason, '\0', sizeof(r.reason)) != NULL && r.reason[0] != '\0');
     if (ret != want_ret || r.outcome != want_outcome || (want_epoch && r.epoch != want_epoch))
-        fprintf(stderr, "  (line %d) import: %d %s epoch %u: %s\n", line, ret,
+        fprintf(stderr, "  (line %d) import: %d %s epoch %" PRIu64 ": %s\n", line, ret,
                 epochs_outcome_name(r.outcome), r.epoch, r.reason);
     if (no_change) {
         struct snap *after = snap_take(dir);
@@ -558,6 +574,322 @@ static void test_synthetic_table(void)
     rm_rf(dir);
 }
 
+/* DESIGN's "one device's line" and "no reused key shares" rows (issue 7,
+ * items 1 and 2), and lib_type in the generation, with synthetic vaults. */
+static void test_synthetic_device_line(void)
+{
+    /* laptop-2's share of a "new generation" that still lists phone-1 */
+    static const struct synth_spec other_device_new = {
+        .name = "Synth Vault", .device = "laptop-2", .signers = {"phone-1", "laptop-2", "x"},
+        .lib_type = VULT_LIB_DKLS, .share_tag = "gen2"};
+    /* phone-1's key shares of epoch 1 under an edited signer list */
+    static const struct synth_spec altered_signers = {
+        .name = "Synth Vault", .device = "phone-1", .signers = {"phone-1", "laptop-3"},
+        .lib_type = VULT_LIB_DKLS, .share_tag = "gen1"};
+    /* phone-1 left the vault: its successor's share is this location's */
+    static const struct synth_spec successor = {
+        .name = "Synth Vault", .device = "laptop-2", .signers = {"laptop-2", "server-3"},
+        .lib_type = VULT_LIB_DKLS, .share_tag = "gen2"};
+    char *dir = NULL;
+    struct store *s = fresh_store(&dir);
+    struct blob a = synth(&spec_a), other = synth(&other_device_new),
+                altered = synth(&altered_signers), next = synth(&successor);
+
+    if (!s)
+        return;
+    EXPECT(s, dir, a, NULL, 0, 0, EPOCHS_NEW_VAULT, 1);
+    /* both devices' key shares would sit in this store */
+    EXPECT(s, dir, other, NULL, 0, -EPERM, EPOCHS_COLOCATION, 1);
+    EXPECT(s, dir, other, "Synth Vault", 0, -EPERM, EPOCHS_COLOCATION, 1);
+    /* the altered file takes nothing over; the good one is still current */
+    EXPECT(s, dir, altered, NULL, 0, -EEXIST, EPOCHS_CONFLICT, 1);
+    EXPECT(s, dir, altered, "Synth Vault", 2, -EEXIST, EPOCHS_CONFLICT, 2);
+    EXPECT(s, dir, a, NULL, 0, 0, EPOCHS_UNCHANGED, 1);
+    /* the same after reopening: the rules' facts come from the index */
+    s = reopen(s, dir);
+    if (!s)
+        goto out;
+    EXPECT(s, dir, other, NULL, 0, -EPERM, EPOCHS_COLOCATION, 1);
+    EXPECT(s, dir, altered, NULL, 0, -EEXIST, EPOCHS_CONFLICT, 1);
+    EXPECT(s, dir, a, NULL, 0, 0, EPOCHS_UNCHANGED, 1);
+    EXPECT(s, dir, next, NULL, 0, 0, EPOCHS_NEW_EPOCH, 2);
+    EXPECT(s, dir, a, NULL, 0, -EEXIST, EPOCHS_STALE, 1);
+    check_fsck_clean(s, false, __LINE__);
+out:
+    free(a.bytes);
+    free(other.bytes);
+    free(altered.bytes);
+    free(next.bytes);
+    store_close(s);
+    rm_rf(dir);
+}
+
+static void test_synthetic_migration(void)
+{
+    static const struct synth_spec gg20 = {
+        .name = "Migrating", .device = "phone-1", .signers = {"phone-1", "laptop-2"},
+        .lib_type = VULT_LIB_GG20, .share_tag = "gg20"};
+    static const struct synth_spec dkls = {
+        .name = "Migrating", .device = "phone-1", .signers = {"laptop-2", "phone-1"},
+        .lib_type = VULT_LIB_DKLS, .share_tag = "dkls"};
+    char *dir = NULL;
+    struct store *s = fresh_store(&dir);
+    struct blob old = synth(&gg20), migrated = synth(&dkls);
+
+    if (!s)
+        return;
+    EXPECT(s, dir, old, NULL, 0, 0, EPOCHS_NEW_VAULT, 1);
+    /* the same signers and prefix: a new generation all the same */
+    EXPECT(s, dir, migrated, NULL, 0, 0, EPOCHS_NEW_EPOCH, 2);
+    EXPECT(s, dir, old, NULL, 0, -EEXIST, EPOCHS_STALE, 1);
+    s = reopen(s, dir);
+    const struct store_vault *v = s ? store_vault_by_dir(s, "Migrating") : NULL;
+    CHECK(v && v->epoch_count == 2);
+    if (v && v->epoch_count == 2) {
+        CHECK_EQ_STR(v->epochs[0].facts.lib_type, "GG20");
+        CHECK_EQ_STR(v->epochs[1].facts.lib_type, "DKLS");
+    }
+    if (s) {
+        EXPECT(s, dir, migrated, NULL, 0, 0, EPOCHS_UNCHANGED, 2);
+        EXPECT(s, dir, old, NULL, 0, -EEXIST, EPOCHS_STALE, 1);
+        check_fsck_clean(s, false, __LINE__);
+    }
+    free(old.bytes);
+    free(migrated.bytes);
+    store_close(s);
+    rm_rf(dir);
+}
+
+/* ---- damaged records, older indexes ----------------------------------------------------- */
+
+/* The file of epoch `number`'s share record. */
+static void record_path(char *out, size_t size, const struct store *s, const char *dir,
+                        const char *ecdsa, uint64_t number)
+{
+    const json_t *e = index_find_epoch(index_find_vault(s->index, ecdsa, NULL), number);
+    CHECK(e != NULL);
+    snprintf(out, size, "%s/shares/%s.rec", dir, index_str(e, "record"));
+}
+
+/* Flips one byte in the middle of a record, as a bad disk would. */
+static void damage_record(const struct store *s, const char *dir, const char *ecdsa,
+                          uint64_t number)
+{
+    char path[4096];
+    struct stat st;
+    FILE *f;
+    int c;
+
+    record_path(path, sizeof(path), s, dir, ecdsa, number);
+    f = stat(path, &st) == 0 ? fopen(path, "r+b") : NULL;
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    CHECK(fseek(f, st.st_size / 2, SEEK_SET) == 0 && (c = fgetc(f)) != EOF);
+    CHECK(fseek(f, st.st_size / 2, SEEK_SET) == 0 && fputc(c ^ 0x01, f) != EOF);
+    CHECK(fclose(f) == 0);
+}
+
+static size_t fsck_bad(struct store *s)
+{
+    struct store_fsck_report rep;
+    int ret = store_fsck(s, &rep, NULL, NULL);
+    CHECK(ret == 0 || ret == -EIO);
+    return rep.records_bad + rep.records_missing + rep.records_orphaned;
+}
+
+static size_t count_records(const char *dir)
+{
+    char path[4096];
+    struct dirent *de;
+    size_t n = 0;
+    snprintf(path, sizeof(path), "%s/shares", dir);
+    DIR *d = opendir(path);
+    while (d && (de = readdir(d)))
+        n += strstr(de->d_name, ".rec") != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* The same share in other bytes: its vault renamed. */
+static struct blob renamed_copy(struct blob file, const char *name)
+{
+    struct blob bytes = vault_bytes_of(file, NULL, NULL), out = {NULL, 0};
+    struct vult_vault v;
+    uint8_t *enc = NULL;
+    size_t enc_len = 0;
+
+    if (!bytes.bytes || vult_vault_parse(&v, bytes.bytes, bytes.len) != 0) {
+        CHECK(0);
+        free(bytes.bytes);
+        return out;
+    }
+    v.name = (struct vult_str){name, strlen(name)};
+    if (vult_vault_encode(&enc, &enc_len, &v) == 0) {
+        size_t n = vult_encoded_len(enc_len, BACKUP_CRYPTO_NONE);
+        char *text = malloc(n);
+        if (vult_encode(text, n, enc, enc_len, BACKUP_CRYPTO_NONE, NULL, NULL, NULL) == 0)
+            out = (struct blob){(uint8_t *)text, n};
+        else
+            free(text);
+        alloc_secret_free(enc);
+    }
+    CHECK(out.bytes != NULL);
+    free(bytes.bytes);
+    return out;
+}
+
+/* Importing the same share while its record is damaged or missing: the
+ * record is rewritten from the file (DESIGN; issue 7, item 10). */
+static void test_repair_by_reimport(void)
+{
+    char *dir = NULL;
+    struct store *s = fresh_store(&dir);
+    struct blob a = synth(&spec_a), b = synth(&spec_b), b_renamed = renamed_copy(b, "Renamed");
+    struct store_import_result r;
+    const uint8_t *data;
+    size_t len;
+
+    if (!s)
+        return;
+    EXPECT(s, dir, a, NULL, 0, 0, EPOCHS_NEW_VAULT, 1);
+    EXPECT(s, dir, b, NULL, 0, 0, EPOCHS_NEW_EPOCH, 2);
+    CHECK_EQ_INT(store_set_export(s, NULL, 0, BACKUP_CRYPTO_NONE), 0);
+    damage_record(s, dir, SYNTH_ECDSA, 1);
+    damage_record(s, dir, SYNTH_ECDSA, 2);
+    s = reopen(s, dir); /* no export cached */
+    if (!s)
+        goto out;
+    CHECK_EQ_INT(store_set_export(s, NULL, 0, BACKUP_CRYPTO_NONE), 0);
+    CHECK_EQ_INT(fsck_bad(s), 2);
+    const struct store_vault *v = store_vault_by_dir(s, "Synth Vault");
+    int ret = v ? store_export(&data, &len, s, v, 2) : -1;
+    CHECK(ret == -EIO || ret == -EBADMSG);
+
+    /* the current share, then the history one at its slot */
+    CHECK_EQ_INT(store_import(s, b.bytes, b.len, NULL, &r), 0);
+    CHECK_EQ_STR(epochs_outcome_name(r.outcome), epochs_outcome_name(EPOCHS_UNCHANGED));
+    CHECK(strstr(r.reason, "rewritten") != NULL);
+    CHECK_EQ_INT(fsck_bad(s), 1);
+    CHECK_EQ_INT(store_import(s, a.bytes, a.len, &(struct store_target){"Synth Vault", 1}, &r), 0);
+    CHECK(strstr(r.reason, "rewritten") != NULL);
+    CHECK_EQ_INT(fsck_bad(s), 0);
+    check_fsck_clean(s, false, __LINE__);
+    v = store_vault_by_dir(s, "Synth Vault");
+    CHECK_EQ_INT(v ? store_export(&data, &len, s, v, 2) : -1, 0);
+    CHECK(len == b.len && memcmp(data, b.bytes, len) == 0);
+    CHECK_EQ_INT(v ? store_export(&data, &len, s, v, 1) : -1, 0);
+    CHECK(len == a.len && memcmp(data, a.bytes, len) == 0);
+    /* intact now: the same share again changes nothing */
+    struct store_import_result again;
+    expect_import(s, dir, b, NULL, 0, 0, EPOCHS_UNCHANGED, 2, __LINE__, &again);
+    CHECK(strstr(again.reason, "rewritten") == NULL);
+
+    /* a missing record is rewritten too */
+    char path[4096];
+    record_path(path, sizeof(path), s, dir, SYNTH_ECDSA, 2);
+    CHECK(unlink(path) == 0);
+    CHECK_EQ_INT(fsck_bad(s), 1);
+    CHECK_EQ_INT(store_import(s, b.bytes, b.len, NULL, &r), 0);
+    CHECK(strstr(r.reason, "rewritten") != NULL);
+    check_fsck_clean(s, false, __LINE__);
+
+    /* the same share in other bytes: its own record replaces the damaged one */
+    damage_record(s, dir, SYNTH_ECDSA, 2);
+    CHECK_EQ_INT(store_import(s, b_renamed.bytes, b_renamed.len, NULL, &r), 0);
+    CHECK_EQ_STR(epochs_outcome_name(r.outcome), epochs_outcome_name(EPOCHS_UNCHANGED));
+    CHECK(strstr(r.reason, "rewritten") != NULL);
+    check_fsck_clean(s, false, __LINE__);
+    CHECK_EQ_INT(count_records(dir), 2);
+    s = reopen(s, dir);
+    /* (store_set_export rebuilds the views: look the vault up after it) */
+    CHECK(s && store_set_export(s, NULL, 0, BACKUP_CRYPTO_NONE) == 0);
+    v = s ? store_vault_by_dir(s, "Renamed") : NULL;
+    CHECK(v && v->current && v->current->number == 2);
+    if (s && v) {
+        CHECK_EQ_INT(store_export(&data, &len, s, v, 2), 0);
+        CHECK(len == b_renamed.len && memcmp(data, b_renamed.bytes, len) == 0);
+        check_fsck_clean(s, false, __LINE__);
+    }
+out:
+    free(a.bytes);
+    free(b.bytes);
+    free(b_renamed.bytes);
+    store_close(s);
+    rm_rf(dir);
+}
+
+/* Removes every epoch's "key_shares", as an index written before they
+ * were stored, and reopens. */
+static struct store *as_older_index(struct store *s, const char *dir)
+{
+    size_t i, j;
+    json_t *v, *e;
+    json_array_foreach(json_object_get(s->index, "vaults"), i, v)
+        json_array_foreach(json_object_get(v, "epochs"), j, e)
+            CHECK_EQ_INT(json_object_del(e, "key_shares"), 0);
+    CHECK_EQ_INT(index_write(s, s->index), 0);
+    return reopen(s, dir);
+}
+
+static size_t stored_key_shares(const struct store *s, uint64_t number)
+{
+    const json_t *e = index_find_epoch(index_find_vault(s->index, SYNTH_ECDSA, NULL), number);
+    return json_array_size(json_object_get(e, "key_shares"));
+}
+
+/* Epochs imported before key-share digests were kept: they are read from
+ * the records when the vault is next imported into; an unreadable record
+ * refuses the change instead of guessing. */
+static void test_index_without_key_shares(void)
+{
+    static const struct synth_spec altered_signers = {
+        .name = "Synth Vault", .device = "phone-1", .signers = {"phone-1", "laptop-3"},
+        .lib_type = VULT_LIB_DKLS, .share_tag = "gen1"};
+    char *dir = NULL;
+    struct store *s = fresh_store(&dir);
+    struct blob a = synth(&spec_a), b = synth(&spec_b), c = synth(&spec_c),
+                altered = synth(&altered_signers);
+    struct store_import_result r;
+
+    if (!s)
+        return;
+    EXPECT(s, dir, a, NULL, 0, 0, EPOCHS_NEW_VAULT, 1);
+    CHECK_EQ_INT(stored_key_shares(s, 1), 2);
+    s = as_older_index(s, dir);
+    if (!s)
+        goto out;
+    CHECK_EQ_INT(stored_key_shares(s, 1), 0);
+    EXPECT(s, dir, altered, NULL, 0, -EEXIST, EPOCHS_CONFLICT, 1);
+    EXPECT(s, dir, b, NULL, 0, 0, EPOCHS_NEW_EPOCH, 2);
+    /* read once, kept from then on */
+    CHECK_EQ_INT(stored_key_shares(s, 1), 2);
+    CHECK_EQ_INT(stored_key_shares(s, 2), 2);
+
+    s = as_older_index(s, dir);
+    if (!s)
+        goto out;
+    damage_record(s, dir, SYNTH_ECDSA, 2);
+    expect_import(s, dir, c, NULL, 0, -EIO, EPOCHS_FAILED, 0, __LINE__, &r);
+    CHECK(strstr(r.reason, "epoch 2") != NULL && strstr(r.reason, "run vultfs fsck") != NULL);
+    /* a refusal stands on what it found; the repair brings them back */
+    EXPECT(s, dir, a, NULL, 0, -EEXIST, EPOCHS_STALE, 1);
+    EXPECT(s, dir, altered, NULL, 0, -EEXIST, EPOCHS_CONFLICT, 2);
+    CHECK_EQ_INT(store_import(s, b.bytes, b.len, NULL, &r), 0);
+    CHECK(strstr(r.reason, "rewritten") != NULL);
+    EXPECT(s, dir, c, NULL, 0, 0, EPOCHS_NEW_EPOCH, 3);
+    CHECK_EQ_INT(stored_key_shares(s, 2), 2);
+    check_fsck_clean(s, false, __LINE__);
+out:
+    free(a.bytes);
+    free(b.bytes);
+    free(c.bytes);
+    free(altered.bytes);
+    store_close(s);
+    rm_rf(dir);
+}
+
 /* history/epoch-N.vult: restored in every order, the tree ends the same. */
 static void test_synthetic_restore_orders(void)
 {
@@ -684,17 +1016,21 @@ static void test_fixture_reshares(const char *fx)
     char *dir = NULL;
     struct store *s = fresh_store(&dir);
     struct blob hp = read_fixture(fx, "honeypot.bak");
-    struct blob hp2 = derive(fx, "honeypot.bak", NULL, &(struct edit){.prefix = "0badc0de"});
+    struct blob hp2 = derive(fx, "honeypot.bak", NULL,
+                                 &(struct edit){.prefix = "0badc0de", .renew = "hp2"});
     struct blob hp2_flip = derive(fx, "honeypot.bak", NULL,
-                                  &(struct edit){.prefix = "0badc0de", .flip_keyshare_byte = true});
+                                  &(struct edit){.prefix = "0badc0de", .renew = "hp2",
+                                                 .flip_keyshare_byte = true});
     struct blob hp_flip = derive(fx, "honeypot.bak", NULL, &(struct edit){.flip_keyshare_byte = true});
     struct blob hp2_dev = derive(fx, "honeypot.bak", NULL,
-                                 &(struct edit){.prefix = "0badc0de", .device = "iPhone-0000"});
+                                 &(struct edit){.prefix = "0badc0de", .device = "iPhone-0000",
+                                                .renew = "hp2 other device"});
     struct blob hp3_inc = derive(fx, "honeypot.bak", NULL,
                                  &(struct edit){.prefix = "feedf00d", .drop_eddsa_share = true});
     struct blob t1 = read_fixture(fx, "Test-part1of2.vult"),
                 t2 = read_fixture(fx, "Test-part2of2.vult");
-    struct blob t1r = derive(fx, "Test-part1of2.vult", NULL, &(struct edit){.prefix = "12345678"});
+    struct blob t1r = derive(fx, "Test-part1of2.vult", NULL,
+                             &(struct edit){.prefix = "12345678", .renew = "t1r"});
     struct blob enc = read_fixture(fx, "TestFastVault-44fd-share1of2-Vultiserver.vult");
     struct store_import_result r;
 
@@ -755,7 +1091,7 @@ static void test_fixture_reshares(const char *fx)
     CHECK(store_import(s, enc_half.bytes, enc_half.len, NULL, &r) < 0);
     /* over a small import cap */
     store_set_max_import(s, 4096);
-    EXPECT(s, dir, t1r, NULL, 0, -EFBIG, EPOCHS_TOO_LARGE, 0);
+    EXPECT(s, dir, t1, NULL, 0, -EFBIG, EPOCHS_TOO_LARGE, 0);
     EXPECT(s, dir, enc, NULL, 0, -EFBIG, EPOCHS_TOO_LARGE, 0);
     store_set_max_import(s, STORE_DEFAULT_MAX_IMPORT);
     /* now it knows the password */
@@ -786,13 +1122,17 @@ static void test_fixture_history(const char *fx)
     const char *d = "vulticli01";
     struct blob gen_a = read_fixture(fx, "qa-fast-share1of2.vult");
     struct blob gen_b = derive(fx, "qa-fast-share1of2.vult", NULL,
-                               &(struct edit){.signers = {"iPhone-CBC", "Server-97859", "Mac-1"}});
+                               &(struct edit){.signers = {"iPhone-CBC", "Server-97859", "Mac-1"},
+                                              .renew = "gen b"});
     struct blob gen_c = derive(fx, "qa-fast-share1of2.vult", NULL,
-                               &(struct edit){.signers = {"iPhone-CBC", "Mac-1"}});
+                               &(struct edit){.signers = {"iPhone-CBC", "Mac-1"},
+                                              .renew = "gen c"});
     struct blob gen_d = derive(fx, "qa-fast-share1of2.vult", NULL,
-                               &(struct edit){.signers = {"iPhone-CBC", "Mac-1", "Pixel-2"}});
+                               &(struct edit){.signers = {"iPhone-CBC", "Mac-1", "Pixel-2"},
+                                              .renew = "gen d"});
     struct blob gen_e = derive(fx, "qa-fast-share1of2.vult", NULL,
-                               &(struct edit){.signers = {"iPhone-CBC", "Pixel-2"}});
+                               &(struct edit){.signers = {"iPhone-CBC", "Pixel-2"},
+                                              .renew = "gen e"});
     /* gen A's signers, reordered: the same generation */
     struct blob gen_a_reordered = derive(
         fx, "qa-fast-share1of2.vult", NULL,
@@ -905,7 +1245,8 @@ static void test_persistence(const char *fx)
     held[count++].file = synth(&spec_other);
     if (fx) {
         held[count++].file = read_fixture(fx, "honeypot.bak");
-        held[count++].file = derive(fx, "honeypot.bak", NULL, &(struct edit){.prefix = "0badc0de"});
+        held[count++].file = derive(fx, "honeypot.bak", NULL,
+                                 &(struct edit){.prefix = "0badc0de", .renew = "hp2"});
         held[count].file = read_fixture(fx, "qa-fast-share2of2.vult");
         held[count++].plain = false;
         CHECK_EQ_INT(store_add_import_password(s, "vulticli01", 10), 0);
@@ -1395,6 +1736,7 @@ static void fault_loop(bool new_epoch, int err)
         if (new_epoch)
             CHECK_EQ_INT(store_import(s, a.bytes, a.len, NULL, &r), 0);
         char *old = state_of(s, STATE_ALL);
+        struct snap *files_before = snap_take(dir);
 
         struct fault f = {.n = n, .err = err};
         io_set_fault_hook(fault_nth, &f);
@@ -1405,6 +1747,12 @@ static void fault_loop(bool new_epoch, int err)
             failed++;
             CHECK_EQ_INT(ret, err);
             CHECK_EQ_STR(epochs_outcome_name(r.outcome), epochs_outcome_name(EPOCHS_FAILED));
+            /* byte for byte as it was: no share record left behind (an
+             * encrypted copy of a share the user was told was not stored),
+             * the index put back exactly */
+            struct snap *files_after = snap_take(dir);
+            CHECK(snap_same(files_before, files_after, __LINE__));
+            snap_free(files_after);
             char *mem = state_of(s, STATE_ALL);
             CHECK_EQ_STR(mem, old);
             free(mem);
@@ -1419,7 +1767,7 @@ static void fault_loop(bool new_epoch, int err)
                         n, ret);
             free(now);
             if (s) {
-                check_fsck_clean(s, true, __LINE__);
+                check_fsck_clean(s, false, __LINE__);
                 if (s && store_vault_count(s) == 0)
                     fprintf(stderr, "  (fault at call %d)\n", n);
                 /* and the import goes through afterwards */
@@ -1447,6 +1795,7 @@ static void fault_loop(bool new_epoch, int err)
             }
         }
         free(old);
+        snap_free(files_before);
         store_close(s);
         rm_rf(dir);
     }
@@ -1781,6 +2130,10 @@ int main(int argc, char **argv)
     }
 
     test_synthetic_table();
+    test_synthetic_device_line();
+    test_synthetic_migration();
+    test_repair_by_reimport();
+    test_index_without_key_shares();
     test_synthetic_restore_orders();
     test_passphrase_and_lock();
     test_wrong_passphrase_fresh();

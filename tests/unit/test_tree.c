@@ -68,13 +68,29 @@ static void path_of(char *out, size_t size, const char *dir_name, const char *re
 static void test_epoch_slot(void)
 {
     CHECK_EQ_INT(tree_epoch_slot("epoch-1.vult"), 1);
-    CHECK_EQ_INT(tree_epoch_slot("epoch-4294967295.vult"), UINT32_MAX);
-    CHECK_EQ_INT(tree_epoch_slot("epoch-4294967296.vult"), 0);
-    CHECK_EQ_INT(tree_epoch_slot("epoch-0.vult"), 0);
-    CHECK_EQ_INT(tree_epoch_slot("epoch-01.vult"), 0);
-    CHECK_EQ_INT(tree_epoch_slot("epoch-1.vult.part"), 0);
-    CHECK_EQ_INT(tree_epoch_slot("epoch-.vult"), 0);
-    CHECK_EQ_INT(tree_epoch_slot("share.vult"), 0);
+    CHECK_EQ_INT(tree_epoch_slot("epoch-1000000.vult"), EPOCHS_MAX_SLOT);
+    /* a history slot is 1..EPOCHS_MAX_SLOT in canonical decimal: nothing
+     * else may become a slot, least of all another number */
+    static const char *const bad[] = {
+        "epoch-1000001.vult", "epoch-2147483647.vult", "epoch-4294967295.vult",
+        "epoch-4294967296.vult", "epoch-18446744073709551615.vult",
+        "epoch-18446744073709551617.vult", "epoch-99999999999999999999999.vult", "epoch-0.vult",
+        "epoch-00.vult", "epoch-01.vult", "epoch-+5.vult", "epoch--5.vult", "epoch- 5.vult",
+        "epoch-5 .vult", "epoch-0x10.vult", "epoch-.vult"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_EQ_INT(tree_epoch_slot(bad[i]), 0);
+        CHECK(tree_is_bad_slot(bad[i]));
+        if (tree_epoch_slot(bad[i]) != 0)
+            fprintf(stderr, "  %s became a slot\n", bad[i]);
+    }
+    /* not slot names at all: neither a slot nor a bad one */
+    static const char *const other[] = {"epoch-1.vult.part", "share.vult", "epoch-1.vul",
+                                        ".epoch-1.vult.XXXXXX", "epoch-1.vult~"};
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+        CHECK_EQ_INT(tree_epoch_slot(other[i]), 0);
+        CHECK(!tree_is_bad_slot(other[i]));
+    }
+    CHECK(!tree_is_bad_slot("epoch-7.vult"));
 }
 
 /* The store's own entries. */
@@ -117,6 +133,20 @@ static void test_store_paths(const struct tree *t, const char *dir_name)
     CHECK_EQ_INT(n.kind, TREE_NONE);
     CHECK_EQ_INT(n.parent, TREE_IN_HISTORY);
     CHECK_EQ_INT(n.slot, 2);
+    CHECK(!n.bad_slot);
+    /* a number past the bound is nothing there, and never another slot
+     * (4294967296 was slot 0, 4294967297 slot 1 to a 32-bit parser) */
+    static const char *const bad[] = {"/history/epoch-4294967297.vult",
+                                      "/history/epoch-1000001.vult", "/history/epoch-01.vult"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        path_of(path, sizeof(path), dir_name, bad[i]);
+        CHECK_EQ_INT(tree_resolve(&n, t, path), 0);
+        CHECK_EQ_INT(n.kind, TREE_NONE);
+        CHECK_EQ_INT(n.parent, TREE_IN_HISTORY);
+        CHECK_EQ_INT(n.slot, 0);
+        CHECK(n.bad_slot);
+        CHECK_EQ_INT(tree_exists(&n), -ENOENT);
+    }
 }
 
 /* Where nothing is: what a lookup says and where a file could be made. */
