@@ -17,9 +17,7 @@
 
 #include "alloc.h"
 
-/* facts.lib_type is a name ("GG20") or, for a value the apps did not name,
- * the number itself. */
-static int lib_type_of(uint64_t *out, const char *text)
+int entries_lib_type(uint64_t *out, const char *text)
 {
     char *end = NULL;
 
@@ -115,7 +113,7 @@ static int entry_of(struct epochs_entry *e, const struct store *store, const jso
             0 ||
         index_hex_decode(e->device, EPOCHS_DIGEST_BYTES, index_str(epoch, "device")) < 0 ||
         index_hex_decode(e->shares, EPOCHS_DIGEST_BYTES, index_str(epoch, "shares")) < 0 ||
-        lib_type_of(&e->lib_type, index_str(facts, "lib_type")) < 0 ||
+        entries_lib_type(&e->lib_type, index_str(facts, "lib_type")) < 0 ||
         signers_of(e, json_object_get(facts, "signers")) < 0)
         return -EIO;
     ret = stored_key_shares(e, epoch);

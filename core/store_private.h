@@ -113,6 +113,9 @@ struct entries_unreadable {
  * -ENOMEM, -EIO (an index entry that does not parse). */
 int entries_of(struct epochs_entry **out, size_t *count, struct entries_unreadable *unreadable,
                const struct store *store, const json_t *vault);
+/* A stored lib_type (facts.lib_type): a name ("GG20") or, for a value the
+ * apps did not name, the number itself. 0 or -EIO. */
+int entries_lib_type(uint64_t *out, const char *text);
 /* An epoch's "key_shares" field (a new array of hex digests), or NULL. */
 json_t *entries_key_shares_json(const struct epochs_entry *e);
 /* Stores "key_shares" in each epoch of vault (an index object in the order
