@@ -80,7 +80,7 @@ int store_forget(struct store *store, const char *dir_name)
 /* Takes epoch number out of vault (an object of index) and leaves its
  * marker in "forgotten": the number and the generation digest, which are
  * public facts. *record gets the record's name (freed by the caller). */
-static int replace_by_marker(json_t *vault, uint32_t number, char **record)
+static int replace_by_marker(json_t *vault, uint64_t number, char **record)
 {
     json_t *epochs = json_object_get(vault, "epochs");
     json_t *epoch = index_find_epoch(vault, number);
@@ -108,7 +108,7 @@ static int replace_by_marker(json_t *vault, uint32_t number, char **record)
     return -EIO;
 }
 
-int store_forget_epoch(struct store *store, const char *dir_name, uint32_t number)
+int store_forget_epoch(struct store *store, const char *dir_name, uint64_t number)
 {
     const struct store_vault *view = store_vault_by_dir(store, dir_name);
     const struct store_epoch *epoch = view ? store_vault_epoch(view, number) : NULL;

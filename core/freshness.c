@@ -5,38 +5,23 @@
 
 #include <string.h>
 
-static bool same_digest(const uint8_t *a, const uint8_t *b)
-{
-    return memcmp(a, b, EPOCHS_DIGEST_BYTES) == 0;
-}
-
 /* The epoch that superseded number: the lowest one held above it. */
-static uint32_t next_epoch(const struct epochs_entry *entries, size_t count, uint32_t number)
+static uint64_t next_epoch(const struct epochs_entry *entries, size_t count, uint64_t number)
 {
-    uint32_t next = 0;
+    uint64_t next = 0;
     for (size_t i = 0; i < count; i++)
         if (entries[i].number > number && (!next || entries[i].number < next))
             next = entries[i].number;
     return next;
 }
 
-static const struct epochs_entry *current_of(const struct epochs_entry *entries, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        if (entries[i].current)
-            return &entries[i];
-    return NULL;
-}
-
 struct freshness freshness_classify(const struct epochs_entry *entries, size_t count,
-                                    const struct epochs_entry *share, bool complete,
-                                    bool held_device_left)
+                                    const struct epochs_entry *share, bool complete)
 {
     struct epochs_candidate candidate = {.share = *share, .complete = complete,
                                          .in_its_place = true, .history_slot = 0};
     struct epochs_decision d = epochs_decide(entries, count, &candidate);
     struct freshness f = {.verdict = FRESHNESS_UNREADABLE, .epoch = d.epoch};
-    const struct epochs_entry *current = current_of(entries, count);
 
     switch (d.outcome) {
     case EPOCHS_NEW_VAULT:
@@ -47,12 +32,10 @@ struct freshness freshness_classify(const struct epochs_entry *entries, size_t c
         f.verdict = FRESHNESS_CURRENT;
         break;
     case EPOCHS_NEW_EPOCH:
-        /* a new generation is this location's only when it is the held
-         * device's, or that device left the vault (DESIGN.md) */
+        /* the rules took it as this location's: the held device's, or that
+         * device left the vault (else it is EPOCHS_COLOCATION) */
         f.epoch = 0;
-        f.verdict = !current || same_digest(current->device, share->device) || held_device_left
-                        ? FRESHNESS_NEWER
-                        : FRESHNESS_OTHER_DEVICE;
+        f.verdict = FRESHNESS_NEWER;
         break;
     case EPOCHS_STALE:
         f.verdict = FRESHNESS_STALE;

@@ -27,17 +27,14 @@ enum freshness_verdict {
 
 struct freshness {
     enum freshness_verdict verdict;
-    uint32_t epoch;         /* the held epoch it matched (0: none) */
-    uint32_t superseded_by; /* STALE: the next epoch the store holds after it */
+    uint64_t epoch;         /* the held epoch it matched (0: none) */
+    uint64_t superseded_by; /* STALE: the next epoch the store holds after it */
 };
 
 /* Classifies a share (epochs_describe of the file) against every epoch the
- * store holds of its vault (none: not held). held_device_left: the store's
- * current device is not among the share's signers (it left the vault, so
- * another device's newer share may follow it; see DESIGN.md). */
+ * store holds of its vault (none: not held), by the store's own rules. */
 struct freshness freshness_classify(const struct epochs_entry *entries, size_t count,
-                                    const struct epochs_entry *share, bool complete,
-                                    bool held_device_left);
+                                    const struct epochs_entry *share, bool complete);
 
 /* True for the verdicts that leave a check's exit status 0. */
 bool freshness_ok(enum freshness_verdict verdict);

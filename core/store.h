@@ -254,7 +254,7 @@ int store_forget(struct store *store, const char *dir_name) VULTFS_WUR;
  * stale, and its number is not given again. Never the current epoch
  * (-EPERM). -ENOENT when no such vault or epoch. */
 int store_forget_epoch(struct store *store, const char *dir_name,
-                       uint32_t number) VULTFS_WUR;
+                       uint64_t number) VULTFS_WUR;
 
 struct store_fsck_report {
     size_t records_ok;

@@ -6,6 +6,7 @@
  * without taking its lock). The rules are the store's own (freshness_classify
  * asks epochs_decide).
  */
+#include <inttypes.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,7 +44,7 @@ struct check_row {
     const char *status;
     const char *vault;
     const char *device;
-    uint32_t epoch, superseded_by;
+    uint64_t epoch, superseded_by;
     char superseded_on[32];
     char note[512];
 };
@@ -75,11 +76,11 @@ static void explain(struct check_row *row, const struct freshness *f,
     const char *held = vault && vault->current ? vault->current->facts.device : "?";
     switch (f->verdict) {
     case FRESHNESS_CURRENT:
-        snprintf(row->note, sizeof(row->note), "the store's current epoch %u", f->epoch);
+        snprintf(row->note, sizeof(row->note), "the store's current epoch %" PRIu64, f->epoch);
         break;
     case FRESHNESS_STALE:
         snprintf(row->note, sizeof(row->note),
-                 "superseded by epoch %u (imported on %s): do not rely on it; it can sign "
+                 "superseded by epoch %" PRIu64 " (imported on %s): do not rely on it; it can sign "
                  "only with the other devices' shares of its own generation", f->superseded_by,
                  row->superseded_on);
         break;
@@ -96,7 +97,7 @@ static void explain(struct check_row *row, const struct freshness *f,
         break;
     case FRESHNESS_ALTERED:
         snprintf(row->note, sizeof(row->note),
-                 "same device and generation as epoch %u but other key shares: damaged or "
+                 "same device and generation as epoch %" PRIu64 " but other key shares: damaged or "
                  "altered", f->epoch);
         break;
     case FRESHNESS_INCOMPLETE:
@@ -124,8 +125,7 @@ static int row_against_store(struct check_row *row, bool *ok, const struct store
             if (ret < 0)
                 return ret;
         }
-        bool left = vault && vault->current && !scan_has_signer(item, vault->current->facts.device);
-        f = freshness_classify(entries, count, &item->digest, item->complete, left);
+        f = freshness_classify(entries, count, &item->digest, item->complete);
         alloc_free(entries);
         row->vault = item->name;
         row->device = item->device;

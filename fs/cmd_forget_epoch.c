@@ -54,11 +54,11 @@ static int forget_checked(struct store *store, const char *vault_name,
         return 1;
     }
     if (!e) {
-        log_err("vault '%s' has no epoch %u", vault_name, o->epoch);
+        log_err("vault '%s' has no epoch %" PRIu64, vault_name, o->epoch);
         return 1;
     }
     if (e->current) {
-        log_err("epoch %u is the current epoch of vault '%s': it is never forgotten "
+        log_err("epoch %" PRIu64 " is the current epoch of vault '%s': it is never forgotten "
                 "(forget the whole vault with: vultfs forget STORE VAULT)", o->epoch, vault_name);
         return 1;
     }
@@ -68,11 +68,11 @@ static int forget_checked(struct store *store, const char *vault_name,
         return 1;
     int ret = store_forget_epoch(store, vault_name, o->epoch);
     if (ret < 0) {
-        log_err("cannot forget epoch %u of vault '%s': %s", o->epoch, vault_name,
+        log_err("cannot forget epoch %" PRIu64 " of vault '%s': %s", o->epoch, vault_name,
                 strerror(-ret));
         return 1;
     }
-    printf("vultfs: forgot epoch %u of vault '%s' (device %s, imported on %s)\n", o->epoch,
+    printf("vultfs: forgot epoch %" PRIu64 " of vault '%s' (device %s, imported on %s)\n", o->epoch,
            vault_name, device, when);
     return 0;
 }

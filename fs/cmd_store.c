@@ -4,6 +4,7 @@
  * export and fsck only read, without the store's lock. export --zip and
  * forget --epoch are in cmd_export_zip.c and cmd_forget_epoch.c.
  */
+#include <inttypes.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -195,7 +196,7 @@ static bool write_all(int fd, const uint8_t *data, size_t len)
 /* Where OUT puts the export: OUT itself, or the apps' name inside the
  * directory OUT. *path is alloc_bytes. */
 static int export_path(char **path, const struct store *store, const char *out,
-                       const char *vault_name, uint32_t epoch)
+                       const char *vault_name, uint64_t epoch)
 {
     struct stat st;
     char *name = NULL;
@@ -261,14 +262,14 @@ static int run_export(const struct options *o)
         log_err("no vault '%s' in this store (vultfs list shows them)", vault_name);
         goto out;
     }
-    uint32_t epoch = o->epoch ? o->epoch : (vault->current ? vault->current->number : 0);
+    uint64_t epoch = o->epoch ? o->epoch : (vault->current ? vault->current->number : 0);
     const uint8_t *data;
     size_t len;
     ret = epoch ? store_export(&data, &len, store, vault, epoch) : -ENOENT;
     if (ret == 0)
         ret = export_path(&path, store, out, vault_name, epoch);
     if (ret == -ENOENT) {
-        log_err("vault '%s' has no epoch %u", vault_name, epoch);
+        log_err("vault '%s' has no epoch %" PRIu64, vault_name, epoch);
         goto out;
     }
     if (ret < 0) {

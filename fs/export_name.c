@@ -26,7 +26,7 @@ static bool text_is(const json_t *obj, const char *key, const char *want)
 
 /* The listing's epoch (it keeps each signer whole, where the views join
  * them with commas, which a device name may contain). */
-static const json_t *find_epoch(const json_t *list, const char *dir_name, uint32_t epoch,
+static const json_t *find_epoch(const json_t *list, const char *dir_name, uint64_t epoch,
                                 const json_t **vault)
 {
     size_t i, j;
@@ -44,7 +44,7 @@ static const json_t *find_epoch(const json_t *list, const char *dir_name, uint32
     return NULL;
 }
 
-int export_name(char **out, const struct store *store, const char *dir_name, uint32_t epoch)
+int export_name(char **out, const struct store *store, const char *dir_name, uint64_t epoch)
 {
     struct vult_vault *facts = NULL; /* only the naming fields are set */
     const json_t *vault = NULL, *e, *signer;

@@ -13,6 +13,6 @@ struct store;
 
 /* The name of epoch's export of the vault in directory dir_name. *out is
  * alloc_bytes (caller alloc_frees). 0, -ENOENT or -ENOMEM. */
-int export_name(char **out, const struct store *store, const char *dir_name, uint32_t epoch);
+int export_name(char **out, const struct store *store, const char *dir_name, uint64_t epoch);
 
 #endif

@@ -1,5 +1,6 @@
 #include "options.h"
 
+#include <inttypes.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -184,15 +185,16 @@ static size_t parse_size(const char *text)
     return (size_t)(n << shift);
 }
 
-static uint32_t parse_epoch(const char *text)
+static uint64_t parse_epoch(const char *text)
 {
     char *end;
-    unsigned long epoch;
+    unsigned long long epoch;
 
     if (*text < '0' || *text > '9')
         return 0;
-    epoch = strtoul(text, &end, 10);
-    return *end || epoch > UINT32_MAX ? 0 : (uint32_t)epoch;
+    errno = 0;
+    epoch = strtoull(text, &end, 10);
+    return *end || errno ? 0 : (uint64_t)epoch;
 }
 
 /* The texts that have a meaning beyond themselves, checked once. */

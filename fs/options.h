@@ -48,7 +48,7 @@ struct options {
     /* checked and converted by options_parse */
     bool export_none;                 /* --export-password none */
     enum backup_crypto_scheme scheme; /* default current */
-    uint32_t epoch;                   /* 0 when absent */
+    uint64_t epoch;                   /* 0 when absent */
     size_t max_import;                /* default STORE_DEFAULT_MAX_IMPORT */
     /* the operands, in order (owned) */
     char **operands;

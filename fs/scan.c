@@ -264,14 +264,6 @@ bool scan_is_store(const char *dir)
            S_ISREG(st.st_mode);
 }
 
-bool scan_has_signer(const struct scan_item *item, const char *device)
-{
-    for (size_t i = 0; i < item->signer_count; i++)
-        if (strcmp(item->signers[i], device) == 0)
-            return true;
-    return false;
-}
-
 const char *scan_reason(const struct scan_item *item)
 {
     switch (item->error) {

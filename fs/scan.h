@@ -47,9 +47,6 @@ int scan_paths(struct scan *out, char *const *paths, size_t path_count,
 /* Is dir a vultfs store (it holds vultfs.json)? */
 bool scan_is_store(const char *dir);
 
-/* Does the share of item list device among its signers? */
-bool scan_has_signer(const struct scan_item *item, const char *device);
-
 /* A short reason for an unreadable item: "no password fits", ... */
 const char *scan_reason(const struct scan_item *item);
 

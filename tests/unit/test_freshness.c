@@ -57,47 +57,48 @@ static void test_against_held_vault(void)
     struct freshness f;
 
     share = described("a", "a", "c", NULL, "3", 0, false);
-    f = freshness_classify(held, 3, &share, true, false);
+    f = freshness_classify(held, 3, &share, true);
     CHECK_EQ_INT(f.verdict, FRESHNESS_CURRENT);
     CHECK_EQ_INT(f.epoch, 3);
     CHECK(freshness_ok(f.verdict));
 
     share = described("a", "a", "b", NULL, "1", 0, false);
-    f = freshness_classify(held, 3, &share, true, false);
+    f = freshness_classify(held, 3, &share, true);
     CHECK_EQ_INT(f.verdict, FRESHNESS_STALE);
     CHECK_EQ_INT(f.epoch, 1);
     CHECK_EQ_INT(f.superseded_by, 2); /* the next epoch, not the current one */
     CHECK(!freshness_ok(f.verdict));
 
     share = described("b", "a", "b", "c", "b2", 0, false); /* another device's, epoch 2 */
-    f = freshness_classify(held, 3, &share, true, false);
+    f = freshness_classify(held, 3, &share, true);
     CHECK_EQ_INT(f.verdict, FRESHNESS_STALE);
     CHECK_EQ_INT(f.superseded_by, 3);
 
     share = described("a", "a", "d", NULL, "4", 0, false);
-    f = freshness_classify(held, 3, &share, true, false);
+    f = freshness_classify(held, 3, &share, true);
     CHECK_EQ_INT(f.verdict, FRESHNESS_NEWER);
     CHECK(freshness_ok(f.verdict));
 
     share = described("d", "a", "d", NULL, "d4", 0, false); /* newer, another device */
-    f = freshness_classify(held, 3, &share, true, false);
+    f = freshness_classify(held, 3, &share, true);
     CHECK_EQ_INT(f.verdict, FRESHNESS_OTHER_DEVICE);
-    f = freshness_classify(held, 3, &share, true, true); /* the held device left */
+    share = described("d", "d", "e", NULL, "d5", 0, false); /* the held device "a" left */
+    f = freshness_classify(held, 3, &share, true);
     CHECK_EQ_INT(f.verdict, FRESHNESS_NEWER);
 
     share = described("c", "a", "c", NULL, "c3", 0, false);
-    f = freshness_classify(held, 3, &share, true, false);
+    f = freshness_classify(held, 3, &share, true);
     CHECK_EQ_INT(f.verdict, FRESHNESS_OTHER_DEVICE);
     CHECK_EQ_INT(f.epoch, 3);
     CHECK(freshness_ok(f.verdict));
 
     share = described("a", "a", "c", NULL, "altered", 0, false);
-    f = freshness_classify(held, 3, &share, true, false);
+    f = freshness_classify(held, 3, &share, true);
     CHECK_EQ_INT(f.verdict, FRESHNESS_ALTERED);
     CHECK(!freshness_ok(f.verdict));
 
     share = described("a", "a", "c", NULL, "3", 0, false);
-    f = freshness_classify(held, 3, &share, false, false);
+    f = freshness_classify(held, 3, &share, false);
     CHECK_EQ_INT(f.verdict, FRESHNESS_INCOMPLETE);
     CHECK(!freshness_ok(f.verdict));
 }
@@ -105,7 +106,7 @@ static void test_against_held_vault(void)
 static void test_not_held(void)
 {
     struct epochs_entry share = described("a", "a", "b", NULL, "1", 0, false);
-    struct freshness f = freshness_classify(NULL, 0, &share, true, false);
+    struct freshness f = freshness_classify(NULL, 0, &share, true);
     CHECK_EQ_INT(f.verdict, FRESHNESS_NOT_HELD);
     CHECK_EQ_INT(f.epoch, 0);
     CHECK(freshness_ok(f.verdict));
