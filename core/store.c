@@ -335,31 +335,51 @@ static void remove_stale_temps(int dirfd)
     }
 }
 
-/* Reads vultfs.json into store->config and checks its format version. */
+int store_config_parse(json_t **out, const uint8_t *text, size_t len)
+{
+    json_error_t error;
+    struct seal_kdf kdf;
+    uint8_t *sealed = NULL;
+    size_t sealed_len = 0;
+    json_t *config = json_loadb((const char *)text, len, 0, &error);
+    int ret = 0;
+
+    *out = NULL;
+    if (!config)
+        return error.text[0] ? -EIO : -ENOMEM;
+    if (!json_is_integer(json_object_get(config, "format")))
+        ret = -EIO;
+    json_int_t format = json_integer_value(json_object_get(config, "format"));
+    if (ret == 0 && format > STORE_FORMAT_VERSION)
+        ret = -EPROTONOSUPPORT;
+    else if (ret == 0 && format < 1)
+        ret = -EIO;
+    /* format 1 is the first: older formats to migrate from would go here */
+    if (ret == 0)
+        ret = kdf_from_json(&kdf, json_object_get(config, "kdf"));
+    if (ret == 0)
+        ret = b64_to(&sealed, &sealed_len, index_str(config, "master_key"));
+    alloc_free(sealed);
+    if (ret < 0) {
+        json_decref(config);
+        return ret == -ENOMEM || ret == -EPROTONOSUPPORT ? ret : -EIO;
+    }
+    *out = config;
+    return 0;
+}
+
+/* Reads vultfs.json into store->config (see store_config_parse). */
 static int read_config(struct store *store)
 {
     uint8_t *text = NULL;
     size_t text_len = 0;
-    json_error_t error;
     int ret = io_read_file(&text, &text_len, store->dirfd, CONFIG_NAME, MAX_CONFIG_BYTES);
 
     if (ret < 0)
         return ret;
-    store->config = json_loadb((const char *)text, text_len, 0, &error);
+    ret = store_config_parse(&store->config, text, text_len);
     alloc_free(text);
-    if (!store->config || !json_is_integer(json_object_get(store->config, "format"))) {
-        ret = store->config ? -EIO : -ENOMEM;
-        if (!store->config && error.text[0])
-            ret = -EIO;
-        return ret;
-    }
-    json_int_t format = json_integer_value(json_object_get(store->config, "format"));
-    if (format > STORE_FORMAT_VERSION)
-        return -EPROTONOSUPPORT;
-    if (format < 1)
-        return -EIO;
-    /* format 1 is the first: older formats to migrate from would go here */
-    return 0;
+    return ret;
 }
 
 int store_open(struct store **out, int *busy_pid, const char *dir, const char *passphrase,

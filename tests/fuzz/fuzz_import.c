@@ -1,0 +1,161 @@
+/*
+ * fuzz_import: libFuzzer target for the whole import path, bytes in and
+ * outcome out: store_import, as `cp FILE mount/` and `vultfs import` run it.
+ *
+ * One scratch store (tmpfs, minimum Argon2id cost, passphrase
+ * FUZZ_PASSWORD, so encrypted seeds decode) takes every input in turn, so
+ * later inputs meet the vaults earlier ones left. Where an input is
+ * written depends on its size (see target_for): the root, its vault's
+ * directory, or a history slot. After each import:
+ *   - the outcome is one of DESIGN's, with its errno and a reason that
+ *     holds no key share;
+ *   - a refused import, or an unchanged one, left every file of the store
+ *     byte for byte as it was (a digest of the tree before and after);
+ *   - an accepted change shows in the tree where the result says;
+ *   - every REOPEN_EVERY changes, the store closes, opens again with the
+ *     same listing, and fsck finds nothing.
+ * The store is made anew when it holds MAX_VAULTS vaults, to keep speed.
+ *
+ * Seeds: tests/fuzz/run.sh gives it mkvault output (new vaults, reshares,
+ * other devices, encrypted ones) and ../shared/fixtures.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../unit/synth.h" /* SYNTH_FAKE_MARKER */
+#include "alloc.h"
+#include "fuzz.h"
+#include "store.h"
+
+#define REOPEN_EVERY 8
+#define MAX_VAULTS 32
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char *dir;
+static struct store *store;
+static unsigned long changes, reopens;
+static unsigned long outcomes[EPOCHS_FAILED + 1];
+
+/* At exit: the outcomes seen, so a run shows what it reached. */
+static void close_store(void)
+{
+    fprintf(stderr, "fuzz_import: %lu changes, %lu reopen checks; outcomes:", changes, reopens);
+    for (int o = 0; o <= EPOCHS_FAILED; o++)
+        fprintf(stderr, " %s=%lu", epochs_outcome_name((enum epochs_outcome)o), outcomes[o]);
+    fprintf(stderr, "\n");
+    store_close(store);
+    fuzz_remove_tree(dir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fuzz_init_core();
+    dir = fuzz_scratch_dir();
+    store = fuzz_store_create(dir);
+    atexit(close_store);
+    return 0;
+}
+
+/* Where the file is written, from its size so a reproducer replays it:
+ * the root, the first vault's directory, or one of its history slots. */
+static struct store_target target_for(size_t size)
+{
+    /* a copy: the import rebuilds the views the name lives in */
+    static char dir_name[256];
+    const struct store_vault *first = store_vault_at(store, 0);
+    struct store_target target = {NULL, 0};
+
+    if (!first || size % 4 == 0)
+        return target;
+    snprintf(dir_name, sizeof(dir_name), "%s", first->dir_name);
+    target.dir_name = dir_name;
+    if (size % 4 >= 2)
+        target.history_slot = (uint32_t)(size / 4 % 3 + 1);
+    return target;
+}
+
+static void no_key_share_in(const char *text)
+{
+    FUZZ_ASSERT(strstr(text, SYNTH_FAKE_MARKER) == NULL);
+}
+
+static void check_outcome(int ret, const struct store_import_result *result)
+{
+    FUZZ_ASSERT(result->outcome <= EPOCHS_FAILED);
+    /* the store is on tmpfs with room: it can always be written */
+    FUZZ_ASSERT(result->outcome != EPOCHS_FAILED);
+    FUZZ_ASSERT(ret == epochs_errno(result->outcome));
+    FUZZ_ASSERT((ret == 0) == epochs_accepted(result->outcome));
+    FUZZ_ASSERT(memchr(result->reason, '\0', sizeof(result->reason)) != NULL);
+    FUZZ_ASSERT(result->reason[0] != '\0');
+    FUZZ_ASSERT(memchr(result->dir_name, '\0', sizeof(result->dir_name)) != NULL);
+    no_key_share_in(result->reason);
+}
+
+/* An accepted change is where the result says it is. */
+static void check_change(const struct store_import_result *result)
+{
+    const struct store_vault *vault = store_vault_by_dir(store, result->dir_name);
+    FUZZ_ASSERT(vault != NULL);
+    const struct store_epoch *epoch = store_vault_epoch(vault, result->epoch);
+    FUZZ_ASSERT(epoch != NULL);
+    FUZZ_ASSERT(epoch->current == (result->outcome != EPOCHS_HISTORY_INSERT));
+}
+
+/* Closes and opens the store: the same listing, and fsck finds nothing. */
+static void check_reopens(void)
+{
+    char *before = NULL, *after = NULL;
+    struct store_fsck_report report;
+
+    FUZZ_ASSERT(store_list_json(&before, store) == 0);
+    store_close(store);
+    store = NULL;
+    FUZZ_ASSERT(fuzz_store_open(&store, dir) == 0);
+    FUZZ_ASSERT(store_list_json(&after, store) == 0);
+    FUZZ_ASSERT(strcmp(before, after) == 0);
+    free(before);
+    free(after);
+    FUZZ_ASSERT(store_fsck(store, &report, NULL, NULL) == 0);
+    FUZZ_ASSERT(report.records_bad == 0 && report.records_missing == 0 &&
+                report.records_orphaned == 0 && report.temporary_files == 0);
+}
+
+static void start_again(void)
+{
+    store_close(store);
+    fuzz_remove_tree(dir);
+    store = fuzz_store_create(dir);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct store_import_result result;
+    uint8_t before[32], after[32];
+    struct store_target target = target_for(size);
+
+    fuzz_tree_digest(before, dir);
+    int ret = store_import(store, data, size, &target, &result);
+    check_outcome(ret, &result);
+    outcomes[result.outcome]++;
+    fuzz_tree_digest(after, dir);
+
+    bool changed = ret == 0 && result.outcome != EPOCHS_UNCHANGED;
+    FUZZ_ASSERT((memcmp(before, after, sizeof(before)) != 0) == changed);
+    if (!changed)
+        return 0;
+    check_change(&result);
+    if (++changes % REOPEN_EVERY == 0) {
+        check_reopens();
+        reopens++;
+    }
+    if (store_vault_count(store) >= MAX_VAULTS)
+        start_again();
+    return 0;
+}
