@@ -45,9 +45,15 @@ extern const uint8_t fuzz_record_key[SEAL_KEY_BYTES];
  * exits when the CPU lacks AES-GCM. */
 void fuzz_init_core(void);
 
-/* A fresh directory under $FUZZ_TMP (tests/fuzz/run.sh makes one on
- * tmpfs), else /dev/shm, else /tmp. Exits on failure. Caller frees. */
-char *fuzz_scratch_dir(void);
+/* The process's scratch directory, made on the first call under
+ * $FUZZ_TMP (tests/fuzz/run.sh makes one on tmpfs), else /dev/shm, else
+ * /tmp, and removed at exit with the store in it closed. Exits when it
+ * cannot be made. */
+struct fuzz_scratch {
+    char *dir;
+    struct store *store; /* NULL until a target puts one there */
+};
+struct fuzz_scratch *fuzz_scratch(void);
 
 /* Removes a directory tree (a scratch store); errors are ignored. */
 void fuzz_remove_tree(const char *dir);

@@ -10,7 +10,8 @@
  *   - the outcome is one of DESIGN's, with its errno and a reason that
  *     holds no key share;
  *   - a refused import, or an unchanged one, left every file of the store
- *     byte for byte as it was (a digest of the tree before and after);
+ *     byte for byte as it was (a digest of the tree before and after,
+ *     the one before kept from the input before);
  *   - an accepted change shows in the tree where the result says;
  *   - every REOPEN_EVERY changes, the store closes, opens again with the
  *     same listing, and fsck finds nothing.
@@ -30,25 +31,25 @@
 #include "store.h"
 
 #define REOPEN_EVERY 8
-#define MAX_VAULTS 32
+#define MAX_VAULTS 8
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
 
-static char *dir;
-static struct store *store;
+static struct fuzz_scratch *scratch; /* scratch->store: the store */
+static uint8_t digest[32]; /* of the store's files as they are now */
 static unsigned long changes, reopens;
 static unsigned long outcomes[EPOCHS_FAILED + 1];
 
 /* At exit: the outcomes seen, so a run shows what it reached. */
-static void close_store(void)
+static void print_outcomes(void)
 {
     fprintf(stderr, "fuzz_import: %lu changes, %lu reopen checks; outcomes:", changes, reopens);
     for (int o = 0; o <= EPOCHS_FAILED; o++)
         fprintf(stderr, " %s=%lu", epochs_outcome_name((enum epochs_outcome)o), outcomes[o]);
     fprintf(stderr, "\n");
-    store_close(store);
-    fuzz_remove_tree(dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -56,10 +57,38 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fuzz_init_core();
-    dir = fuzz_scratch_dir();
-    store = fuzz_store_create(dir);
-    atexit(close_store);
+    scratch = fuzz_scratch();
+    scratch->store = fuzz_store_create(scratch->dir);
+    fuzz_tree_digest(digest, scratch->dir);
+    atexit(print_outcomes);
     return 0;
+}
+
+/* Half the mutations of an unencrypted backup change the Vault inside it
+ * and wrap it again, so they reach the rules rather than the base64 check;
+ * the others (and those of anything else) change the bytes as they are. */
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+{
+    struct vult_file file;
+    size_t len = 0;
+    uint8_t *vault = NULL;
+
+    if (seed % 2 == 0 && vult_decode(&file, data, size, NULL, 0, NULL) == 0) {
+        size_t cap = file.vault_len + 256;
+        vault = malloc(cap);
+        FUZZ_ASSERT(vault != NULL);
+        memcpy(vault, file.vault_bytes, file.vault_len);
+        len = LLVMFuzzerMutate(vault, file.vault_len, cap);
+        vult_file_clear(&file);
+    }
+    if (vault && vult_encoded_len(len, BACKUP_CRYPTO_NONE) <= max_size &&
+        vult_encode((char *)data, max_size, vault, len, BACKUP_CRYPTO_NONE, NULL, NULL, NULL) ==
+            0)
+        size = vult_encoded_len(len, BACKUP_CRYPTO_NONE);
+    else
+        size = LLVMFuzzerMutate(data, size, max_size);
+    free(vault);
+    return size;
 }
 
 /* Where the file is written, from its size so a reproducer replays it:
@@ -68,7 +97,7 @@ static struct store_target target_for(size_t size)
 {
     /* a copy: the import rebuilds the views the name lives in */
     static char dir_name[256];
-    const struct store_vault *first = store_vault_at(store, 0);
+    const struct store_vault *first = store_vault_at(scratch->store, 0);
     struct store_target target = {NULL, 0};
 
     if (!first || size % 4 == 0)
@@ -101,7 +130,7 @@ static void check_outcome(int ret, const struct store_import_result *result)
 /* An accepted change is where the result says it is. */
 static void check_change(const struct store_import_result *result)
 {
-    const struct store_vault *vault = store_vault_by_dir(store, result->dir_name);
+    const struct store_vault *vault = store_vault_by_dir(scratch->store, result->dir_name);
     FUZZ_ASSERT(vault != NULL);
     const struct store_epoch *epoch = store_vault_epoch(vault, result->epoch);
     FUZZ_ASSERT(epoch != NULL);
@@ -111,51 +140,55 @@ static void check_change(const struct store_import_result *result)
 /* Closes and opens the store: the same listing, and fsck finds nothing. */
 static void check_reopens(void)
 {
-    char *before = NULL, *after = NULL;
+    uint8_t after[32];
+    char *before = NULL, *listed = NULL;
     struct store_fsck_report report;
 
-    FUZZ_ASSERT(store_list_json(&before, store) == 0);
-    store_close(store);
-    store = NULL;
-    FUZZ_ASSERT(fuzz_store_open(&store, dir) == 0);
-    FUZZ_ASSERT(store_list_json(&after, store) == 0);
-    FUZZ_ASSERT(strcmp(before, after) == 0);
+    FUZZ_ASSERT(store_list_json(&before, scratch->store) == 0);
+    store_close(scratch->store);
+    scratch->store = NULL;
+    FUZZ_ASSERT(fuzz_store_open(&scratch->store, scratch->dir) == 0);
+    FUZZ_ASSERT(store_list_json(&listed, scratch->store) == 0);
+    FUZZ_ASSERT(strcmp(before, listed) == 0);
     free(before);
-    free(after);
-    FUZZ_ASSERT(store_fsck(store, &report, NULL, NULL) == 0);
+    free(listed);
+    FUZZ_ASSERT(store_fsck(scratch->store, &report, NULL, NULL) == 0);
     FUZZ_ASSERT(report.records_bad == 0 && report.records_missing == 0 &&
                 report.records_orphaned == 0 && report.temporary_files == 0);
+    fuzz_tree_digest(after, scratch->dir); /* reopening changes no file */
+    FUZZ_ASSERT(memcmp(after, digest, sizeof(digest)) == 0);
 }
 
 static void start_again(void)
 {
-    store_close(store);
-    fuzz_remove_tree(dir);
-    store = fuzz_store_create(dir);
+    store_close(scratch->store);
+    fuzz_remove_tree(scratch->dir);
+    scratch->store = fuzz_store_create(scratch->dir);
+    fuzz_tree_digest(digest, scratch->dir);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct store_import_result result;
-    uint8_t before[32], after[32];
+    uint8_t after[32];
     struct store_target target = target_for(size);
 
-    fuzz_tree_digest(before, dir);
-    int ret = store_import(store, data, size, &target, &result);
+    int ret = store_import(scratch->store, data, size, &target, &result);
     check_outcome(ret, &result);
     outcomes[result.outcome]++;
-    fuzz_tree_digest(after, dir);
+    fuzz_tree_digest(after, scratch->dir);
 
     bool changed = ret == 0 && result.outcome != EPOCHS_UNCHANGED;
-    FUZZ_ASSERT((memcmp(before, after, sizeof(before)) != 0) == changed);
+    FUZZ_ASSERT((memcmp(digest, after, sizeof(digest)) != 0) == changed);
     if (!changed)
         return 0;
+    memcpy(digest, after, sizeof(digest));
     check_change(&result);
     if (++changes % REOPEN_EVERY == 0) {
         check_reopens();
         reopens++;
     }
-    if (store_vault_count(store) >= MAX_VAULTS)
+    if (store_vault_count(scratch->store) >= MAX_VAULTS)
         start_again();
     return 0;
 }

@@ -29,8 +29,7 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char *dir;
-static struct store *store;
+static struct store *store; /* in the scratch directory */
 static char *share_file; /* the synthetic share imported into each index */
 static size_t share_len;
 
@@ -41,20 +40,13 @@ static const struct synth_spec share_spec = {
     .lib_type = VULT_LIB_DKLS,
 };
 
-static void close_store(void)
-{
-    store_close(store);
-    fuzz_remove_tree(dir);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     fuzz_init_core();
-    dir = fuzz_scratch_dir();
-    store = fuzz_store_create(dir);
-    atexit(close_store);
+    struct fuzz_scratch *scratch = fuzz_scratch();
+    store = scratch->store = fuzz_store_create(scratch->dir);
     share_file = synth_file(&share_spec, &share_len);
     FUZZ_ASSERT(share_file != NULL);
     return 0;

@@ -29,23 +29,15 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* A scratch directory for record_read_sealed, which reads a file. */
-static char *scratch;
+/* The scratch directory, for record_read_sealed, which reads a file. */
 static int scratch_fd = -1;
-
-static void remove_scratch(void)
-{
-    fuzz_remove_tree(scratch);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     fuzz_init_core();
-    scratch = fuzz_scratch_dir();
-    atexit(remove_scratch);
-    scratch_fd = open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    scratch_fd = open(fuzz_scratch()->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     FUZZ_ASSERT(scratch_fd >= 0);
     return 0;
 }

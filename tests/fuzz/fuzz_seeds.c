@@ -121,8 +121,8 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    char *dir = fuzz_scratch_dir();
-    struct store *store = fuzz_store_create(dir);
+    struct fuzz_scratch *scratch = fuzz_scratch();
+    struct store *store = scratch->store = fuzz_store_create(scratch->dir);
     if (io_read_file(&config, &config_len, store->dirfd, CONFIG_NAME, MAX_CONFIG_BYTES) < 0)
         return 1;
     put(OUT_CONFIG, CONFIG_NAME, config, config_len);
@@ -132,8 +132,5 @@ int main(int argc, char **argv)
         import_one(store, argv[i], (unsigned)(i - 1), &changes);
     seal_random_key(master);
     put_sealed("master.rec", master, sizeof(master), SEAL_KIND_MASTER_KEY, MASTER_KEY_ID);
-    store_close(store);
-    fuzz_remove_tree(dir);
-    free(dir);
-    return 0;
+    return 0; /* the scratch store is closed and removed at exit */
 }

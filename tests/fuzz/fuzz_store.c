@@ -31,18 +31,29 @@ void fuzz_init_core(void)
     alloc_install_jansson();
 }
 
-char *fuzz_scratch_dir(void)
+static struct fuzz_scratch scratch;
+
+static void remove_scratch(void)
+{
+    store_close(scratch.store);
+    scratch.store = NULL;
+    fuzz_remove_tree(scratch.dir);
+}
+
+struct fuzz_scratch *fuzz_scratch(void)
 {
     const char *parent = getenv("FUZZ_TMP");
-    char *dir;
 
+    if (scratch.dir)
+        return &scratch;
     if (!parent || !*parent)
         parent = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    if (asprintf(&dir, "%s/vultfs-fuzz-XXXXXX", parent) < 0 || !mkdtemp(dir)) {
+    if (asprintf(&scratch.dir, "%s/vultfs-fuzz-XXXXXX", parent) < 0 || !mkdtemp(scratch.dir)) {
         perror("fuzz: scratch directory");
         exit(1);
     }
-    return dir;
+    atexit(remove_scratch);
+    return &scratch;
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
