@@ -30,6 +30,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct store *store; /* in the scratch directory */
+static unsigned long decoded, viewed; /* inputs that got that far */
+
+/* At exit: how far the inputs got, so a run shows what it reached. */
+static void print_reach(void)
+{
+    fprintf(stderr, "fuzz_index: %lu indexes decoded, %lu viewed and imported into\n", decoded,
+            viewed);
+}
 static char *share_file; /* the synthetic share imported into each index */
 static size_t share_len;
 
@@ -47,6 +55,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_init_core();
     struct fuzz_scratch *scratch = fuzz_scratch();
     store = scratch->store = fuzz_store_create(scratch->dir);
+    atexit(print_reach);
     share_file = synth_file(&share_spec, &share_len);
     FUZZ_ASSERT(share_file != NULL);
     return 0;
@@ -105,12 +114,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     again = json_dumps(index, JSON_COMPACT | JSON_SORT_KEYS);
     FUZZ_ASSERT(again != NULL && strlen(again) == size && memcmp(again, data, size) == 0);
     free(again);
+    decoded++;
 
     store->index = index;
     ret = views_rebuild(store);
     /* -ENOENT: a vault without epochs has no vault.json (never written so) */
     FUZZ_ASSERT(ret == 0 || ret == -ENOENT || ret == -ENOMEM);
     if (ret == 0) {
+        viewed++;
         walk_views();
         import_share();
     }
