@@ -8,7 +8,7 @@
  * written depends on its size (see target_for): the root, its vault's
  * directory, or a history slot. After each import:
  *   - the outcome is one of DESIGN's, with its errno and a reason that
- *     holds no key share;
+ *     holds no key share and not the passphrase;
  *   - a refused import, or an unchanged one, left every file of the store
  *     byte for byte as it was (a digest of the tree before and after,
  *     the one before kept from the input before);
@@ -109,12 +109,45 @@ static struct store_target target_for(size_t size)
     return target;
 }
 
-static void no_key_share_in(const char *text)
+static bool holds(struct vult_str field, const char *text)
 {
-    FUZZ_ASSERT(strstr(text, SYNTH_FAKE_MARKER) == NULL);
+    return field.ptr && memmem(field.ptr, field.len, text, strlen(text)) != NULL;
 }
 
-static void check_outcome(int ret, const struct store_import_result *result)
+/* Does a public field of the backup (what a reason may name) hold text? */
+static bool in_public_field(const uint8_t *data, size_t size, const char *text)
+{
+    const struct vult_password pw = {FUZZ_PASSWORD, sizeof(FUZZ_PASSWORD) - 1};
+    struct vult_file file;
+    struct vult_vault v;
+    bool found = false;
+
+    if (vult_decode(&file, data, size, &pw, 1, NULL) < 0)
+        return false;
+    if (vult_vault_parse(&v, file.vault_bytes, file.vault_len) == 0) {
+        found = holds(v.name, text) || holds(v.local_party_id, text) ||
+                holds(v.reshare_prefix, text) || holds(v.public_key_ecdsa, text) ||
+                holds(v.public_key_eddsa, text);
+        for (size_t i = 0; i < v.signer_count; i++)
+            found = found || holds(v.signers[i], text);
+    }
+    vult_file_clear(&file);
+    return found;
+}
+
+/* A reason is logged: it never holds a key share (each fake one holds
+ * SYNTH_FAKE_MARKER) or the passphrase, unless a mutation put that text
+ * in a field the reason names (a device, a signer, the vault's name). */
+static void no_secret_in(const char *reason, const uint8_t *data, size_t size)
+{
+    const char *secrets[] = {SYNTH_FAKE_MARKER, FUZZ_PASSWORD};
+
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+        FUZZ_ASSERT(!strstr(reason, secrets[i]) || in_public_field(data, size, secrets[i]));
+}
+
+static void check_outcome(int ret, const struct store_import_result *result,
+                          const uint8_t *data, size_t size)
 {
     FUZZ_ASSERT(result->outcome <= EPOCHS_FAILED);
     /* the store is on tmpfs with room: it can always be written */
@@ -124,7 +157,7 @@ static void check_outcome(int ret, const struct store_import_result *result)
     FUZZ_ASSERT(memchr(result->reason, '\0', sizeof(result->reason)) != NULL);
     FUZZ_ASSERT(result->reason[0] != '\0');
     FUZZ_ASSERT(memchr(result->dir_name, '\0', sizeof(result->dir_name)) != NULL);
-    no_key_share_in(result->reason);
+    no_secret_in(result->reason, data, size);
 }
 
 /* An accepted change is where the result says it is. */
@@ -174,7 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct store_target target = target_for(size);
 
     int ret = store_import(scratch->store, data, size, &target, &result);
-    check_outcome(ret, &result);
+    check_outcome(ret, &result, data, size);
     outcomes[result.outcome]++;
     fuzz_tree_digest(after, scratch->dir);
 

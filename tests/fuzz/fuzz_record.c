@@ -138,6 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fixed = malloc(size);
     FUZZ_ASSERT(fixed != NULL);
     memcpy(fixed, data, size);
+    /* seal.h's layout: the u64 after the 8-byte prefix, over nonce..end */
     uint64_t sum = XXH3_64bits(fixed + SEAL_HEADER_BYTES, size - SEAL_HEADER_BYTES);
     for (int i = 0; i < 8; i++)
         fixed[8 + i] = (uint8_t)(sum >> (8 * i));
