@@ -106,7 +106,7 @@ void export_free_all(struct store *store);
  * version, the Argon2id parameters and the sealed master key's encoding.
  * Runs no Argon2id, so any bytes can be fed to it (tests/fuzz). *out is
  * the config; 0, -EIO (damaged), -EPROTONOSUPPORT (newer), -ENOMEM. */
-int store_config_parse(json_t **out, const uint8_t *text, size_t len);
+int store_config_parse(json_t **out, const uint8_t *text, size_t len) VULTFS_WUR;
 /* A NUL-terminated copy of a password in secret memory. 0 or -ENOMEM. */
 int store_password_copy(struct password *out, const char *text, size_t len);
 bool store_is_stale_temp(const char *name);
