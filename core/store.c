@@ -367,26 +367,42 @@ static void remove_stale_temps(int dirfd)
     }
 }
 
+int store_config_parse(json_t **out, const uint8_t *text, size_t len)
+{
+    json_error_t error;
+    json_t *config = json_loadb((const char *)text, len, 0, &error);
+    int ret;
+
+    *out = NULL;
+    if (!config)
+        return json_error_code(&error) == json_error_out_of_memory ? -ENOMEM : -EBADMSG;
+    json_t *format = json_object_get(config, "format");
+    /* format 1 is the first: older formats to migrate from would go here */
+    if (json_is_integer(format) && json_integer_value(format) > STORE_FORMAT_VERSION)
+        ret = -EPROTONOSUPPORT;
+    else
+        ret = config_verify(config);
+    if (ret < 0) {
+        json_decref(config);
+        return ret;
+    }
+    *out = config;
+    return 0;
+}
+
 /* Reads vultfs.json into store->config and checks its format version and
- * every field: -EBADMSG for a damaged config (see config.c). */
+ * every field (store_config_parse): -EBADMSG for a damaged config. */
 static int read_config(struct store *store)
 {
     uint8_t *text = NULL;
     size_t text_len = 0;
-    json_error_t error;
     int ret = io_read_file(&text, &text_len, store->dirfd, CONFIG_NAME, MAX_CONFIG_BYTES);
 
     if (ret < 0)
         return ret == -EIO || ret == -EFBIG ? -EBADMSG : ret;
-    store->config = json_loadb((const char *)text, text_len, 0, &error);
+    ret = store_config_parse(&store->config, text, text_len);
     alloc_free(text);
-    if (!store->config)
-        return json_error_code(&error) == json_error_out_of_memory ? -ENOMEM : -EBADMSG;
-    json_t *format = json_object_get(store->config, "format");
-    if (json_is_integer(format) && json_integer_value(format) > STORE_FORMAT_VERSION)
-        return -EPROTONOSUPPORT;
-    /* format 1 is the first: older formats to migrate from would go here */
-    return config_verify(store->config);
+    return ret;
 }
 
 /* A rekey that stopped after writing the index under its new key and

@@ -167,6 +167,11 @@ void store_record_key(uint8_t out[SEAL_KEY_BYTES], const uint8_t *master);
 int store_kdf(struct seal_kdf *kdf, const struct store *store);
 /* The subkeys of store->master (again, after the master key changed). */
 int store_derive_subkeys(struct store *store);
+/* vultfs.json's text, checked up to the KDF and no further: its format
+ * version, the Argon2id parameters and the sealed master key's encoding.
+ * Runs no Argon2id, so any bytes can be fed to it (tests/fuzz). *out is
+ * the config; 0, -EBADMSG (damaged), -EPROTONOSUPPORT (newer), -ENOMEM. */
+int store_config_parse(json_t **out, const uint8_t *text, size_t len) VULTFS_WUR;
 /* A NUL-terminated copy of a password in secret memory. 0 or -ENOMEM. */
 int store_password_copy(struct password *out, const char *text, size_t len);
 bool store_is_stale_temp(const char *name);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages vultfs needs to build and test, and only those
 # that are missing: quick and silent when everything is there.
-#   scripts/deps.sh          build, unit and mount tests
-#   scripts/deps.sh fuzz     also clang and its sanitizer runtimes (tests/fuzz)
+#   scripts/deps.sh          build, unit, mount and fuzz tests
+#   scripts/deps.sh fuzz     the same (clang is in the default set now)
 #   scripts/deps.sh bench    also gocryptfs, the encrypted baseline of scripts/bench.sh
 set -euo pipefail
 
@@ -15,10 +15,12 @@ packages=(
     # tests: mount tests drive real tools
     python3 python3-pytest attr rsync tar nodejs libglib2.0-bin
     restic borgbackup rclone strace
+    # tests/fuzz (scripts/test.sh runs each target): libFuzzer, ASan, UBSan
+    clang-14 libclang-rt-14-dev
 )
 for extra in "$@"; do
     case "$extra" in
-    fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
+    fuzz) ;; # kept for old callers: the default set has it
     bench) packages+=(gocryptfs) ;;
     *) echo "vultfs: deps.sh: unknown group '$extra' (only: fuzz, bench)" >&2; exit 2 ;;
     esac

@@ -3,7 +3,10 @@
 #   1. the C unit tests of core/ and fs/tree.c, fs/staging.c (meson test,
 #      without its cli and mount suites);
 #   2. the same unit tests built with AddressSanitizer and UBSan;
-#   3. the pytest suites tests/cli and tests/mount, against the built binaries.
+#   3. the pytest suites tests/cli and tests/mount, against the built binaries;
+#   4. a short run of each libFuzzer target (tests/fuzz/run.sh, clang-14):
+#      one pass per target that ran clean, one failure per target that
+#      found something (its reproducer is printed) or could not be built.
 # The last line is always "N passed, N failed", summed over the suites
 # (skipped tests count in neither). Exits non-zero when a test failed or a
 # suite could not run. Needs no terminal; run it as root on Debian 12 so
@@ -145,6 +148,26 @@ EOF
     fi
 }
 
+# A short run of each fuzz target. tests/fuzz/run.sh prints one line per
+# target ("fuzz: T ok" or "fuzz: T FAILED: reproducer ..."); a build that
+# fails (no clang: scripts/deps.sh could not install it) fails the step.
+fuzz_seconds=${VULTFS_FUZZ_SECONDS:-20}
+fuzz_targets=(vult config index record import)
+run_fuzz() {
+    local out rc=0 ok bad
+    out=$(timeout --kill-after=10 $((fuzz_seconds * ${#fuzz_targets[@]} + 600)) \
+        tests/fuzz/run.sh "$fuzz_seconds" "${fuzz_targets[@]}" </dev/null) || rc=$?
+    [ -z "$out" ] || echo "$out"
+    ok=$(grep -c '^fuzz: [a-z]* ok' <<<"$out")
+    bad=$(grep -c '^fuzz: [a-z]* FAILED' <<<"$out")
+    passed=$((passed + ok))
+    failed=$((failed + bad))
+    if [ $((ok + bad)) -ne ${#fuzz_targets[@]} ]; then
+        note "the fuzz targets did not all run (tests/fuzz/run.sh exit $rc)"
+        failed=$((failed + ${#fuzz_targets[@]} - ok - bad))
+    fi
+}
+
 if ! build_tree; then
     note "the build failed; no tests ran"
     broken=1
@@ -158,4 +181,5 @@ else
     broken=1
 fi
 run_pytest
+run_fuzz
 finish

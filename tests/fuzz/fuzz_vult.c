@@ -26,10 +26,8 @@
 
 #include "alloc.h"
 #include "backup_crypto.h"
+#include "fuzz.h" /* FUZZ_ASSERT; seeds encrypted with FUZZ_PASSWORD get past the tag */
 #include "vult.h"
-
-/* Seeds encrypted with this password get past the AES-GCM tag. */
-#define FUZZ_PASSWORD "fuzz-password"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -38,22 +36,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * PBKDF2 iterations once, not on every execution. */
 static struct vult_keycache *cache;
 
-#define FUZZ_ASSERT(cond)                                                        \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "fuzz_vult: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                             \
-        }                                                                        \
-    } while (0)
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    if (backup_crypto_init() < 0) {
-        fprintf(stderr, "fuzz_vult: no AES-256-GCM on this CPU\n");
-        exit(1);
-    }
+    fuzz_init_core();
     cache = vult_keycache_new();
     if (!cache)
         exit(1);
