@@ -6,6 +6,7 @@ check, restic and borg take the new bytes instead of silently keeping the
 old ones. With the same settings, nothing moves.
 """
 import os
+from types import SimpleNamespace
 import time
 
 # the restic and borg fixtures: a repository each, in tmp_path
@@ -25,7 +26,15 @@ def exports(root):
 
 
 def stats(root):
-    return {rel: os.stat(os.path.join(root, rel)) for rel in exports(root)}
+    """What backup tools compare, per export: inode, size, mtime, ctime, mode.
+    Not st_dev: a remount may get another device number on a busy machine
+    (another FUSE mount took the old one), which vultfs does not choose."""
+    out = {}
+    for rel in exports(root):
+        st = os.stat(os.path.join(root, rel))
+        out[rel] = SimpleNamespace(st_ino=st.st_ino, st_size=st.st_size, st_mode=st.st_mode,
+                                   st_mtime_ns=st.st_mtime_ns, st_ctime_ns=st.st_ctime_ns)
+    return out
 
 
 def populated(mount_factory, vaults, lib, tmp_path, name="src"):
