@@ -107,7 +107,7 @@ static int make_export(struct export_entry *entry, struct store *store, const ui
 static int export_entry_of(struct export_entry **out, struct store *store,
                            const struct store_vault *vault, uint32_t epoch)
 {
-    const json_t *vj = index_find_vault(store->index, vault->public_key_ecdsa, NULL);
+    const json_t *vj = index_vault_of(store, vault->public_key_ecdsa);
     const json_t *ej = vj ? index_find_epoch(vj, epoch) : NULL;
     const char *record = index_str(ej, "record");
     uint8_t *plain = NULL;

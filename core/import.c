@@ -1,7 +1,8 @@
 /*
  * import: applies epochs_decide's rules to one backup file. A change is
- * made on a deep copy of the index; the share record is written first and
- * the index last, and only then does the copy replace the index in memory.
+ * made on a deep copy of the vault's part of the index; the share record
+ * is written first and the vault's index record last, and only then does
+ * the copy replace the vault in memory.
  */
 #include "store_private.h"
 
@@ -119,24 +120,24 @@ static json_t *epoch_json(const struct epochs_entry *d, uint32_t number, bool cu
                      "shares", shares, "vault_len", (json_int_t)vault_len, "facts", facts);
 }
 
-/* The index after an accepted change, as a new object (the old is kept). */
-static json_t *changed_index(const struct store *store, const struct epochs_decision *d,
+/* The vault after an accepted change, as a new object (the old is kept). */
+static json_t *changed_vault(const struct store *store, const struct epochs_decision *d,
                              const char *ecdsa, const struct store_target *target,
                              json_t *new_epoch)
 {
-    json_t *index = index_copy(store->index);
-    json_t *vaults = json_object_get(index, "vaults");
+    const json_t *old = index_vault_of(store, ecdsa);
     json_t *vault;
     size_t i;
     json_t *e;
 
-    if (!index)
-        return NULL;
-    vault = index_find_vault(index, ecdsa, NULL);
-    if (!vault) {
+    if (old) {
+        vault = index_copy(old);
+        if (!vault)
+            return NULL;
+    } else {
         vault = json_pack("{s:s, s:[]}", "ecdsa", ecdsa, "epochs");
-        if (!vault || json_array_append_new(vaults, vault) < 0)
-            goto out_fail;
+        if (!vault)
+            return NULL;
         /* a restore names the directory first: remember it (see names_assign) */
         if (target && target->dir_name &&
             json_object_set_new(vault, "dir_name", json_string(target->dir_name)) < 0)
@@ -154,16 +155,16 @@ static json_t *changed_index(const struct store *store, const struct epochs_deci
     }
     if (json_array_append(epochs, new_epoch) < 0)
         goto out_fail;
-    return index;
+    return vault;
 out_fail:
-    json_decref(index);
+    json_decref(vault);
     return NULL;
 }
 
-/* Writes the record and the new index; on failure removes a record it
- * created, so the store is as it was. */
+/* Writes the record and the vault's new index record; on failure removes a
+ * record it created, so the store is as it was. */
 static int commit(struct store *store, const char *record, const uint8_t *vault, size_t len,
-                  json_t *index)
+                  const json_t *vault_json)
 {
     char name[2 * RECORD_NAME_BYTES + 8];
     struct stat st;
@@ -176,13 +177,14 @@ static int commit(struct store *store, const char *record, const uint8_t *vault,
                               store->master);
     if (ret < 0)
         return ret;
-    ret = index_write(store, index);
+    ret = index_save_vault(store, vault_json);
     if (ret < 0) {
         /* A failed directory fsync comes after the rename, so the new
-         * index may be in place: put the old one back before removing the
-         * record it would reference. If that fails too, keep the record:
-         * an unreferenced record is harmless, a missing one is not. */
-        int restored = index_write(store, store->index);
+         * record may be in place: put the old one back before removing the
+         * share record it would reference. If that fails too, keep the
+         * share record: an unreferenced record is harmless, a missing one
+         * is not. */
+        int restored = index_restore_vault(store, index_str(vault_json, "ecdsa"));
         if (restored == 0 && !existed && unlinkat(store->sharesfd, name, 0) == 0) {
             int synced = io_sync_dir(store->sharesfd);
             (void)synced; /* the import already failed; this only tidies up */
@@ -194,9 +196,9 @@ static int commit(struct store *store, const char *record, const uint8_t *vault,
 static void describe_vault_dir(struct store_import_result *result, const struct store *store,
                                const char *ecdsa)
 {
-    for (size_t i = 0; i < store->vault_count; i++)
-        if (strcmp(store->vaults[i].public_key_ecdsa, ecdsa) == 0)
-            snprintf(result->dir_name, sizeof(result->dir_name), "%s", store->vaults[i].dir_name);
+    const struct store_vault *v = views_by_ecdsa(store, ecdsa);
+    if (v)
+        snprintf(result->dir_name, sizeof(result->dir_name), "%s", v->dir_name);
 }
 
 /* What each outcome tells the user. Every reason takes the device, then the
@@ -264,7 +266,7 @@ static int write_change(struct store *store, const struct vult_file *file,
                         const struct store_target *target, struct store_import_result *result)
 {
     char record[2 * RECORD_NAME_BYTES + 1];
-    json_t *new_epoch = NULL, *index = NULL;
+    json_t *new_epoch = NULL, *vault = NULL;
     int ret = record_name(record, store, file->vault_bytes, file->vault_len);
 
     if (ret < 0)
@@ -274,20 +276,18 @@ static int write_change(struct store *store, const struct vult_file *file,
                            record, file->vault_len, facts_of(v));
     if (!new_epoch)
         goto out;
-    index = changed_index(store, d, ecdsa, target, new_epoch);
-    if (!index)
+    vault = changed_vault(store, d, ecdsa, target, new_epoch);
+    if (!vault)
         goto out;
-    ret = commit(store, record, file->vault_bytes, file->vault_len, index);
+    ret = commit(store, record, file->vault_bytes, file->vault_len, vault);
     if (ret < 0) {
         result->outcome = EPOCHS_FAILED;
         snprintf(result->reason, sizeof(result->reason), "the store could not be written: %s",
                  strerror(-ret));
         goto out;
     }
-    json_decref(store->index);
-    store->index = index;
-    index = NULL;
-    ret = views_rebuild(store);
+    ret = index_set_vault(store, vault);
+    vault = NULL;
     if (ret < 0) {
         /* durable on disk; the views come back on the next open */
         result->outcome = EPOCHS_FAILED;
@@ -296,7 +296,7 @@ static int write_change(struct store *store, const struct vult_file *file,
 out:
     if (ret < 0 && result->outcome != EPOCHS_FAILED)
         failed(result, ret);
-    json_decref(index);
+    json_decref(vault);
     json_decref(new_epoch);
     return ret;
 }
@@ -319,7 +319,7 @@ static int apply(struct store *store, const struct vult_file *file, const struct
     if (ret < 0)
         goto out_failed;
     candidate.history_slot = target ? target->history_slot : 0;
-    const json_t *vault_json = index_find_vault(store->index, ecdsa, NULL);
+    const json_t *vault_json = index_vault_of(store, ecdsa);
     if (vault_json && (ret = entries_of(&entries, &count, vault_json)) < 0)
         goto out_failed;
 

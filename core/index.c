@@ -1,18 +1,27 @@
 /*
- * index: the sealed index (index.rec), the store's one source of truth, and
- * the lookups into it. The index is JSON: {"format":1,"vaults":[{"ecdsa",
- * "dir_name"?, "epochs":[{"number","current","record","generation","device",
- * "shares","vault_len","imported_sec","imported_nsec","facts"}]}]}.
+ * index: the store's one source of truth, and the lookups into it. In
+ * memory the index is JSON: {"format":1,"vaults":[{"ecdsa", "dir_name"?,
+ * "epochs":[{"number","current","record","generation","device","shares",
+ * "vault_len","imported_sec","imported_nsec","facts"}]}]}. On disk each
+ * vault's object is its own sealed record in vaults/, so a change writes
+ * one small record whatever the store's size; stores made before that
+ * hold the whole index in index.rec until their first change.
  */
 #include "store_private.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
 
 #include "alloc.h"
+#include "io.h"
 
 void index_hex_encode(char *out, const uint8_t *bin, size_t len)
 {
@@ -81,41 +90,209 @@ static int encode_checked(char **out, const json_t *index)
     return index_dumps(out, index, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
-int index_write(struct store *store, const json_t *index)
-{
-    char *text = NULL;
-    int ret = encode_checked(&text, index);
-
-    if (ret < 0)
-        return ret;
-    ret = record_write_sealed(store->dirfd, INDEX_NAME, (const uint8_t *)text, strlen(text),
-                              SEAL_KIND_INDEX, INDEX_ID, store->master);
-    sodium_memzero(text, strlen(text));
-    alloc_free(text);
-    return ret;
-}
-
-/* Decodes the index and checks that it encodes back to the same bytes. */
+/* Decodes JSON text and checks that it encodes back to the same bytes. */
 static int decode_checked(json_t **out, const uint8_t *plain, size_t len)
 {
     json_error_t error;
-    json_t *index = json_loadb((const char *)plain, len, 0, &error);
+    json_t *json = json_loadb((const char *)plain, len, 0, &error);
     char *again = NULL;
     int ret;
 
-    if (!index)
+    if (!json)
         return json_failure(&error);
-    if (!json_is_array(json_object_get(index, "vaults"))) {
-        json_decref(index);
-        return -EIO;
-    }
-    ret = encode_checked(&again, index);
+    ret = encode_checked(&again, json);
     if (ret == 0 && (strlen(again) != len || memcmp(again, plain, len) != 0))
         ret = -EIO; /* the parser read something else than was written */
     if (again) {
         sodium_memzero(again, strlen(again));
         alloc_free(again);
     }
+    if (ret < 0) {
+        json_decref(json);
+        return ret;
+    }
+    *out = json;
+    return 0;
+}
+
+/* ---- the order of vaults and the lookup by key --------------------------- */
+
+static int reserve_order(struct store *store, size_t count)
+{
+    if (count <= store->order_cap)
+        return 0;
+    size_t cap = store->order_cap ? store->order_cap * 2 : 64;
+    while (cap < count)
+        cap *= 2;
+    uint64_t *order = alloc_resize(store->vault_order, cap * sizeof(*order));
+    if (!order)
+        return -ENOMEM;
+    store->vault_order = order;
+    store->order_cap = cap;
+    return 0;
+}
+
+json_t *index_vault_of(const struct store *store, const char *ecdsa)
+{
+    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
+    return at ? json_array_get(json_object_get(store->index, "vaults"), at - 1) : NULL;
+}
+
+/* ---- index.rec: the whole index in one record (format 1) ---------------- */
+
+static int read_whole_index(json_t **out, struct store *store)
+{
+    uint8_t *plain = NULL;
+    size_t len = 0, count;
+    int ret = record_read_sealed(&plain, &len, store->dirfd, INDEX_NAME, MAX_INDEX_BYTES,
+                                 SEAL_KIND_INDEX, INDEX_ID, store->master);
+    if (ret < 0)
+        return ret == -ENOENT ? -EIO : ret;
+    ret = decode_checked(out, plain, len);
+    alloc_secret_free(plain);
+    if (ret < 0)
+        return ret;
+    count = json_array_size(json_object_get(*out, "vaults"));
+    if (!json_is_array(json_object_get(*out, "vaults")))
+        ret = -EIO;
+    else
+        ret = reserve_order(store, count);
+    for (size_t i = 0; ret == 0 && i < count; i++)
+        store->vault_order[i] = i;
+    store->next_order = count;
+    if (ret < 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return ret;
+}
+
+/* ---- vaults/: one record per vault ---------------------------------------- */
+
+/* A record holds {"order": n, "vault": {...}}: the vault's JSON object as
+ * the index has it, and its place in the index (names go to the first
+ * vault with a name, so the order must survive). Its file name is a keyed
+ * hash of the ECDSA key, and the name is the record's sealed id. */
+#define VAULT_RECORD_HEX (2 * RECORD_NAME_BYTES)
+
+static void vault_record_name(char hex[VAULT_RECORD_HEX + 1], const struct store *store,
+                              const char *ecdsa)
+{
+    static const char domain[] = "vultfs vault record";
+    crypto_generichash_state st;
+    uint8_t digest[RECORD_NAME_BYTES];
+
+    crypto_generichash_init(&st, store->record_key, SEAL_KEY_BYTES, sizeof(digest));
+    crypto_generichash_update(&st, (const uint8_t *)domain, sizeof(domain));
+    crypto_generichash_update(&st, (const uint8_t *)ecdsa, strlen(ecdsa));
+    crypto_generichash_final(&st, digest, sizeof(digest));
+    index_hex_encode(hex, digest, sizeof(digest));
+}
+
+struct vault_record_path {
+    char file[VAULT_RECORD_HEX + 8];
+    char id[VAULT_RECORD_HEX + 8];
+};
+
+static void vault_record_path(struct vault_record_path *p, const char *hex)
+{
+    snprintf(p->file, sizeof(p->file), "%s.rec", hex);
+    snprintf(p->id, sizeof(p->id), "vault-%s", hex);
+}
+
+static int write_vault_record(struct store *store, int dirfd, const json_t *vault,
+                              uint64_t order)
+{
+    char hex[VAULT_RECORD_HEX + 1];
+    struct vault_record_path path;
+    json_t *record = json_pack("{s:I, s:O}", "order", (json_int_t)order, "vault", vault);
+    char *text = NULL;
+    int ret = record ? encode_checked(&text, record) : -ENOMEM;
+
+    json_decref(record);
+    if (ret < 0)
+        return ret;
+    vault_record_name(hex, store, index_str(vault, "ecdsa"));
+    vault_record_path(&path, hex);
+    ret = record_write_sealed(dirfd, path.file, (const uint8_t *)text, strlen(text),
+                              SEAL_KIND_INDEX, path.id, store->master);
+    sodium_memzero(text, strlen(text));
+    alloc_free(text);
+    return ret;
+}
+
+/* What reading vaults/ collects: each record's vault and order. */
+struct loaded {
+    struct store *store;
+    json_t *vaults; /* in directory order */
+    json_t *orders;
+};
+
+/* One vault record: opened, decoded, and checked to be the record of the
+ * key its name says. */
+static int load_vault_record(void *ctx, const char *name)
+{
+    struct loaded *l = ctx;
+    char hex[VAULT_RECORD_HEX + 1];
+    struct vault_record_path path;
+    uint8_t *plain = NULL;
+    size_t len = 0;
+    json_t *record = NULL;
+
+    if (store_is_stale_temp(name) || strlen(name) != VAULT_RECORD_HEX + 4 ||
+        strcmp(name + VAULT_RECORD_HEX, ".rec") != 0)
+        return 0; /* an interrupted write's leftover */
+    snprintf(hex, sizeof(hex), "%.*s", VAULT_RECORD_HEX, name);
+    vault_record_path(&path, hex);
+    int ret = record_read_sealed(&plain, &len, l->store->vaultsfd, name, MAX_INDEX_BYTES,
+                                 SEAL_KIND_INDEX, path.id, l->store->master);
+    if (ret == 0)
+        ret = decode_checked(&record, plain, len);
+    alloc_secret_free(plain);
+    if (ret < 0)
+        return ret == -ENOENT ? -EIO : ret;
+    json_t *vault = json_object_get(record, "vault");
+    json_t *order = json_object_get(record, "order");
+    char want[VAULT_RECORD_HEX + 1];
+    vault_record_name(want, l->store, index_str(vault, "ecdsa"));
+    if (!json_is_object(vault) || !json_is_integer(order) || json_integer_value(order) < 0 ||
+        !json_is_array(json_object_get(vault, "epochs")) || strcmp(want, hex) != 0)
+        ret = -EIO;
+    else if (json_array_append(l->vaults, vault) < 0 || json_array_append(l->orders, order) < 0)
+        ret = -ENOMEM;
+    json_decref(record);
+    return ret;
+}
+
+static int compare_order(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b; /* [order, position read] */
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+/* The index {"format":1,"vaults":[...]} from l, in the vaults' order. */
+static int index_from_records(json_t **out, struct store *store, const struct loaded *l)
+{
+    size_t count = json_array_size(l->vaults);
+    uint64_t(*pairs)[2] = alloc_zeroed(count ? count : 1, sizeof(*pairs));
+    json_t *index = json_pack("{s:i, s:[]}", "format", 1, "vaults");
+    json_t *vaults = json_object_get(index, "vaults");
+    int ret = pairs && index ? reserve_order(store, count) : -ENOMEM;
+
+    for (size_t i = 0; ret == 0 && i < count; i++)
+        pairs[i][0] = (uint64_t)json_integer_value(json_array_get(l->orders, i)), pairs[i][1] = i;
+    if (ret == 0)
+        qsort(pairs, count, sizeof(*pairs), compare_order);
+    store->next_order = 0;
+    for (size_t i = 0; ret == 0 && i < count; i++) {
+        if (i && pairs[i][0] == pairs[i - 1][0])
+            ret = -EIO; /* two records claim one place */
+        else if (json_array_append(vaults, json_array_get(l->vaults, pairs[i][1])) < 0)
+            ret = -ENOMEM;
+        store->vault_order[i] = pairs[i][0];
+        store->next_order = pairs[i][0] + 1;
+    }
+    alloc_free(pairs);
     if (ret < 0) {
         json_decref(index);
         return ret;
@@ -124,17 +301,209 @@ static int decode_checked(json_t **out, const uint8_t *plain, size_t len)
     return 0;
 }
 
+static int read_vault_records(json_t **out, struct store *store)
+{
+    struct loaded l = {store, json_array(), json_array()};
+    int ret = l.vaults && l.orders ? io_list_dir(store->vaultsfd, load_vault_record, &l) : -ENOMEM;
+
+    if (ret == 0)
+        ret = index_from_records(out, store, &l);
+    json_decref(l.vaults);
+    json_decref(l.orders);
+    return ret;
+}
+
 int index_read(json_t **out, struct store *store)
 {
-    uint8_t *plain = NULL;
-    size_t len = 0;
-    int ret = record_read_sealed(&plain, &len, store->dirfd, INDEX_NAME, MAX_INDEX_BYTES,
-                                 SEAL_KIND_INDEX, INDEX_ID, store->master);
+    int fd = openat(store->dirfd, VAULTS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
     *out = NULL;
+    if (fd < 0 && errno != ENOENT)
+        return -errno;
+    if (fd < 0)
+        return read_whole_index(out, store);
+    store->vaultsfd = fd;
+    store->per_vault = true;
+    return read_vault_records(out, store);
+}
+
+/* ---- from index.rec to vaults/ --------------------------------------------- */
+
+static int remove_entry(void *ctx, const char *name)
+{
+    int dirfd = *(const int *)ctx;
+    return unlinkat(dirfd, name, 0) == 0 || errno == ENOENT ? 0 : -errno;
+}
+
+/* Removes vaults.new/, left by a migration that did not finish. */
+static int remove_unfinished(struct store *store)
+{
+    int fd = openat(store->dirfd, VAULTS_NEW_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int ret;
+
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    ret = io_list_dir(fd, remove_entry, &fd);
+    close(fd);
+    if (ret == 0 && unlinkat(store->dirfd, VAULTS_NEW_DIR, AT_REMOVEDIR) < 0)
+        ret = -errno;
+    return ret;
+}
+
+/* Every vault's record into vaults.new/, which then becomes vaults/ in one
+ * rename; index.rec goes last. A crash before the rename leaves index.rec
+ * the index (and vaults.new/ to remove); after it, vaults/ is whole and is
+ * the index, and a leftover index.rec is removed by the next change. */
+static int migrate(struct store *store)
+{
+    const json_t *vaults = json_object_get(store->index, "vaults");
+    int ret = remove_unfinished(store), fd;
+
     if (ret < 0)
-        return ret == -ENOENT ? -EIO : ret;
-    ret = decode_checked(out, plain, len);
-    alloc_secret_free(plain);
+        return ret;
+    if (mkdirat(store->dirfd, VAULTS_NEW_DIR, 0700) < 0)
+        return -errno;
+    fd = openat(store->dirfd, VAULTS_NEW_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    for (size_t i = 0; ret == 0 && i < json_array_size(vaults); i++)
+        ret = write_vault_record(store, fd, json_array_get(vaults, i), store->vault_order[i]);
+    if (ret == 0)
+        ret = io_sync_dir(fd);
+    if (ret == 0 && renameat(store->dirfd, VAULTS_NEW_DIR, store->dirfd, VAULTS_DIR) < 0)
+        ret = -errno;
+    if (ret < 0) {
+        close(fd);
+        return ret;
+    }
+    /* renamed: vaults/ is the index now, even if its durability is in doubt */
+    store->vaultsfd = fd;
+    store->per_vault = true;
+    return io_sync_dir(store->dirfd);
+}
+
+static int remove_if_stale(void *ctx, const char *name)
+{
+    int dirfd = *(const int *)ctx;
+    if (store_is_stale_temp(name)) {
+        int removed = unlinkat(dirfd, name, 0);
+        (void)removed; /* tidying only: a leftover is never read */
+    }
+    return 0;
+}
+
+/* Before the first change: a store with index.rec gets vaults/; leftovers
+ * of an interrupted migration or record write go. */
+static int prepare_change(struct store *store)
+{
+    int ret = store->per_vault ? 0 : migrate(store);
+
+    if (ret < 0 || store->vaults_tidied)
+        return ret;
+    bool removed = unlinkat(store->dirfd, INDEX_NAME, 0) == 0;
+    int tidied = remove_unfinished(store);
+    tidied = io_list_dir(store->vaultsfd, remove_if_stale, &store->vaultsfd);
+    if (removed) {
+        int synced = io_sync_dir(store->dirfd);
+        (void)synced; /* tidying only: vaults/ is the index either way */
+    }
+    (void)tidied;
+    store->vaults_tidied = true;
+    return 0;
+}
+
+/* ---- changes ----------------------------------------------------------------- */
+
+int index_save_vault(struct store *store, const json_t *vault)
+{
+    const char *ecdsa = index_str(vault, "ecdsa");
+    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
+    int ret = prepare_change(store);
+
+    if (ret < 0)
+        return ret;
+    return write_vault_record(store, store->vaultsfd, vault,
+                              at ? store->vault_order[at - 1] : store->next_order);
+}
+
+static int remove_vault_record(struct store *store, const char *ecdsa)
+{
+    char hex[VAULT_RECORD_HEX + 1];
+    struct vault_record_path path;
+    int ret = prepare_change(store);
+
+    if (ret < 0)
+        return ret;
+    vault_record_name(hex, store, ecdsa);
+    vault_record_path(&path, hex);
+    ret = io_remove(store->vaultsfd, path.file);
+    return ret == -ENOENT ? 0 : ret;
+}
+
+int index_restore_vault(struct store *store, const char *ecdsa)
+{
+    const json_t *vault = index_vault_of(store, ecdsa);
+    return vault ? index_save_vault(store, vault) : remove_vault_record(store, ecdsa);
+}
+
+int index_set_vault(struct store *store, json_t *vault)
+{
+    json_t *vaults = json_object_get(store->index, "vaults");
+    const char *ecdsa = index_str(vault, "ecdsa");
+    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
+    size_t position = at ? at - 1 : json_array_size(vaults);
+    json_t *old = at ? json_incref(json_array_get(vaults, position)) : NULL;
+    int ret = reserve_order(store, position + 1);
+
+    if (ret == 0 && at)
+        ret = json_array_set_new(vaults, position, vault) < 0 ? -EIO : 0;
+    else if (ret == 0)
+        ret = json_array_append_new(vaults, vault) < 0 ? -ENOMEM : 0;
+    else
+        json_decref(vault);
+    if (ret < 0)
+        return ret;
+    if (!at)
+        store->vault_order[position] = store->next_order++;
+    ret = views_update(store, position, old); /* old's text stays valid until here */
+    json_decref(old);
+    return ret;
+}
+
+int index_remove_vault(struct store *store, const char *ecdsa)
+{
+    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
+    int ret;
+
+    if (!at)
+        return -ENOENT;
+    ret = remove_vault_record(store, ecdsa);
+    if (ret < 0)
+        return ret;
+    size_t count = json_array_size(json_object_get(store->index, "vaults"));
+    memmove(&store->vault_order[at - 1], &store->vault_order[at],
+            (count - at) * sizeof(*store->vault_order));
+    if (json_array_remove(json_object_get(store->index, "vaults"), at - 1) < 0)
+        return -EIO;
+    return views_rebuild(store);
+}
+
+int index_for_each_record(struct store *store,
+                          int (*each)(void *ctx, int dirfd, const char *name, const char *id),
+                          void *ctx)
+{
+    const json_t *vaults = json_object_get(store->index, "vaults");
+    int ret = 0;
+
+    if (!store->per_vault)
+        return each(ctx, store->dirfd, INDEX_NAME, INDEX_ID);
+    for (size_t i = 0; ret == 0 && i < json_array_size(vaults); i++) {
+        char hex[VAULT_RECORD_HEX + 1];
+        struct vault_record_path path;
+        vault_record_name(hex, store, index_str(json_array_get(vaults, i), "ecdsa"));
+        vault_record_path(&path, hex);
+        ret = each(ctx, store->vaultsfd, path.file, path.id);
+    }
     return ret;
 }
 

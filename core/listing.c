@@ -16,7 +16,7 @@
 static json_t *signers_array(const struct store *store, const struct store_vault *vault,
                              uint32_t number)
 {
-    const json_t *vj = index_find_vault(store->index, vault->public_key_ecdsa, NULL);
+    const json_t *vj = index_vault_of(store, vault->public_key_ecdsa);
     const json_t *ej = vj ? index_find_epoch(vj, number) : NULL;
     json_t *signers = json_object_get(json_object_get(ej, "facts"), "signers");
     return signers ? index_copy(signers) : json_array();
@@ -93,7 +93,7 @@ int store_list_json(char **out, const struct store *store)
     if (!list)
         return -ENOMEM;
     for (size_t i = 0; i < store->vault_count; i++) {
-        const struct store_vault *v = &store->vaults[i];
+        const struct store_vault *v = store->vaults[i];
         json_t *epochs = json_array();
         int appended = epochs ? 0 : -1;
         for (size_t j = 0; appended == 0 && j < v->epoch_count; j++) {

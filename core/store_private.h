@@ -13,10 +13,13 @@
 #include <jansson.h>
 
 #include "store.h"
+#include "strmap.h"
 #include "vult.h"
 
 #define CONFIG_NAME "vultfs.json"
-#define INDEX_NAME "index.rec"
+#define INDEX_NAME "index.rec" /* format 1 before its first change */
+#define VAULTS_DIR "vaults"     /* one sealed record per vault */
+#define VAULTS_NEW_DIR "vaults.new" /* being made from index.rec */
 #define LOCK_NAME "lock"
 #define SHARES_DIR "shares"
 #define MASTER_KEY_ID "master-key"
@@ -58,9 +61,20 @@ struct store {
     uint64_t generation;
     bool tidied; /* stale temporary files removed (see remove_stale_temps) */
 
-    /* views of the index */
-    struct store_vault *vaults;
-    size_t vault_count;
+    /* the index on disk: vaults/<hex>.rec, one per vault (index.c); until
+     * the first change of a store made before them, index.rec */
+    bool per_vault;
+    int vaultsfd;          /* vaults/, when per_vault */
+    bool vaults_tidied;    /* leftovers of a migration or a write removed */
+    uint64_t *vault_order; /* per position in "vaults": the order records keep */
+    size_t order_cap;
+    uint64_t next_order;
+    struct strmap by_ecdsa; /* ECDSA key -> position + 1 in "vaults" */
+
+    /* views of the index (views.c) */
+    struct store_vault **vaults; /* by position in "vaults" */
+    size_t vault_count, vault_cap;
+    struct strmap by_dir; /* dir_name -> struct store_vault * */
 };
 
 /* index.c */
@@ -68,8 +82,31 @@ void index_hex_encode(char *out, const uint8_t *bin, size_t len);
 int index_hex_decode(uint8_t *out, size_t len, const char *hex);
 const char *index_str(const json_t *obj, const char *key);
 uint64_t index_num(const json_t *obj, const char *key);
-int index_write(struct store *store, const json_t *index);
+/* Reads the index: the vault records, or index.rec in a store that has not
+ * changed since they came (its vault order too). */
 int index_read(json_t **out, struct store *store);
+/* Writes one vault's JSON object (with its "ecdsa") as its record: one
+ * io_write_atomic, whatever the store's size. The first change of a store
+ * that still has index.rec writes every vault's record first. Changes
+ * nothing in memory (index_set_vault does). */
+int index_save_vault(struct store *store, const json_t *vault);
+/* Puts the vault's record back as the index in memory has it (its record
+ * removed when the index has no such vault): undoes index_save_vault. */
+int index_restore_vault(struct store *store, const char *ecdsa);
+/* The vault in memory, replaced or appended (takes vault's reference),
+ * and its view. On -ENOMEM the views are rebuilt or empty, as after
+ * views_rebuild. */
+int index_set_vault(struct store *store, json_t *vault);
+/* Removes a vault: its record (durably), then from memory. */
+int index_remove_vault(struct store *store, const char *ecdsa);
+/* The vault's JSON object in the index, by hash; NULL when none. */
+json_t *index_vault_of(const struct store *store, const char *ecdsa);
+/* Every sealed record of the index (not the share records: their names
+ * are the epochs' "record"), for re-sealing: each(ctx, dirfd, name, id),
+ * kind SEAL_KIND_INDEX. A non-zero return stops and is returned. */
+int index_for_each_record(struct store *store,
+                          int (*each)(void *ctx, int dirfd, const char *name, const char *id),
+                          void *ctx);
 /* json_deep_copy, checked equal to the original; NULL on failure. */
 json_t *index_copy(const json_t *index);
 /* json_dumps(json, flags), decoded again and checked equal to json (see
@@ -88,15 +125,26 @@ int record_load_share(uint8_t **vault_bytes, size_t *len, struct store *store, c
 int record_name(char *out, const struct store *store, const uint8_t *vault, size_t len);
 
 /* names.c */
+/* Every vault's directory name (by_dir filled again). */
 int names_assign(struct store *store);
+/* The name of the vault appended last, as names_assign would give it (see
+ * names.c: the others' names stay as they are). */
+int names_assign_last(struct store *store);
 /* Is target's directory where this share belongs: its own vault's, or a new
  * directory (a restore's mkdir) with the name it would get? 0 or -ENOMEM. */
 int names_in_its_place(bool *out, const struct store *store, const struct store_target *target,
                        const struct vult_vault *v, const char *ecdsa);
 
 /* views.c */
+/* Frees the views, the maps and the vault order (at store_close). */
 void views_free(struct store *store);
 int views_rebuild(struct store *store);
+/* The view of the vault at position made again from its JSON, which
+ * replaced old_json there (NULL: appended at position vault_count). Names
+ * change only when what they derive from does. On failure, as
+ * views_rebuild. */
+int views_update(struct store *store, size_t position, const json_t *old_json);
+const struct store_vault *views_by_ecdsa(const struct store *store, const char *ecdsa);
 
 /* export.c */
 void export_free_all(struct store *store);
