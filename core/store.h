@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "backup_crypto.h"
 #include "epochs.h"
@@ -120,11 +121,27 @@ void store_set_max_import(struct store *store, size_t max_bytes);
 size_t store_max_import(const struct store *store);
 
 /* The export bytes of one epoch (requires store_set_export): deterministic,
- * cached. *data belongs to the store's export cache: it stays valid until
- * the next store_set_export or store_forget, or store_close. -ENOENT,
- * -EIO/-EBADMSG (damaged record), -ENOMEM. */
+ * cached. *data belongs to the store's export cache, which is bounded: it
+ * stays valid until the next call that makes an export (store_export,
+ * store_export_info, store_export_read), store_set_export, store_forget
+ * or store_close. -ENOENT, -EIO/-EBADMSG (damaged record), -ENOMEM. */
 int store_export(const uint8_t **data, size_t *len, struct store *store,
                  const struct store_vault *vault, uint32_t epoch) VULTFS_WUR;
+
+/* What an epoch's export is made of (a share record, whose bytes never
+ * change): held by an open file, it reads the same bytes whatever is
+ * imported later. Cheap: nothing is decrypted. -ENOENT, -EINVAL (no
+ * store_set_export yet). */
+struct store_export_ref {
+    char record[33];
+};
+int store_export_ref(struct store_export_ref *out, const struct store *store,
+                     const struct store_vault *vault, uint32_t epoch) VULTFS_WUR;
+/* Copies up to size bytes of ref's export from off into buf (made and
+ * cached when the cache does not hold it): the number copied, 0 at the
+ * end, or -errno as store_export. */
+ssize_t store_export_read(struct store *store, const struct store_export_ref *ref, void *buf,
+                          size_t size, off_t off) VULTFS_WUR;
 
 /* Everything a filesystem shows of one epoch's export in one call: the
  * bytes (as store_export, with the same lifetime), and its stable inode

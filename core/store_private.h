@@ -55,7 +55,11 @@ struct store {
     enum backup_crypto_scheme export_scheme;
     uint8_t *export_key; /* alloc_secret */
     uint8_t export_salt[BACKUP_CRYPTO_SALT_BYTES];
-    struct export_entry *exports;
+    /* the export cache (export.c) */
+    struct strmap exports_by_record;
+    struct export_entry *export_newest, *export_oldest;
+    size_t export_bytes; /* locked, in whole pages */
+    size_t export_cap;   /* 0: EXPORT_CACHE_BYTES */
 
     size_t max_import;
     uint64_t generation;

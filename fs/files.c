@@ -12,14 +12,15 @@
 #include "vultfs.h"
 
 enum handle_kind {
-    HANDLE_EXPORT, /* a .vult file read: the store's cached export */
+    HANDLE_EXPORT, /* a .vult file read: its export, made on first read */
     HANDLE_JSON,   /* vault.json read: a snapshot */
     HANDLE_STAGE,  /* anything opened for writing, and staged files */
 };
 
 struct handle {
     enum handle_kind kind;
-    const uint8_t *data; /* EXPORT: borrowed, valid until store_close; JSON: json */
+    struct store_export_ref ref; /* EXPORT: what the bytes are made of */
+    const uint8_t *data; /* JSON: json */
     size_t len;
     char *json; /* owned (alloc_bytes) */
     struct staging_handle *stage;
@@ -122,9 +123,8 @@ static int open_read(struct vultfs *fs, const char *path, const struct tree_node
         ret = store_vault_json(&h->json, &h->len, fs->store, n->vault);
         h->data = (const uint8_t *)h->json;
     } else {
-        ret = store_export(&h->data, &h->len, fs->store, n->vault, n->epoch->number);
-        if (ret < 0)
-            log_err("reading %s: %s", path, strerror(-ret));
+        /* the bytes come on read (often from the page cache instead) */
+        ret = store_export_ref(&h->ref, fs->store, n->vault, n->epoch->number);
     }
     if (ret < 0)
         handle_free(fs, fi);
@@ -155,12 +155,15 @@ int files_op_read(const char *path, char *buf, size_t size, off_t off,
     struct op op;
     int ret = 0;
 
-    (void)path;
     if (!h)
         return -EBADF;
     op_begin_handle(&op);
     if (h->kind == HANDLE_STAGE) {
         ret = (int)staging_read(h->stage, buf, size, off);
+    } else if (h->kind == HANDLE_EXPORT) {
+        ret = (int)store_export_read(op.fs->store, &h->ref, buf, size, off);
+        if (ret < 0)
+            log_err("reading %s: %s", path ? path : "an open file", strerror(-ret));
     } else if (off >= 0 && (size_t)off < h->len) {
         size_t n = h->len - (size_t)off < size ? h->len - (size_t)off : size;
         memcpy(buf, h->data + off, n);
