@@ -4,14 +4,18 @@
  * On disk (a directory, 0700; files 0600):
  *   vultfs.json        format version, Argon2id parameters and salt, and the
  *                      master key sealed under the passphrase key
- *   index.rec          the index (JSON), sealed under the master key
+ *   vaults/<hex>.rec   the index (JSON), one record per vault, sealed under
+ *                      the master key; the name is a keyed hash of the
+ *                      vault's ECDSA key (a store made before vaults/ has
+ *                      the whole index in index.rec until its first change)
  *   shares/<hex>.rec   one imported Vault protobuf each, verbatim, sealed;
  *                      the name is a keyed hash: it reveals nothing
  *   lock               held (flock) by the one opener; holds its pid
  *
- * Every change goes through io_write_atomic, share record first, index
- * last: a crash leaves the old index (and at most an unreferenced record)
- * or the new one. The import rules are epochs_decide's; this module applies
+ * Every change goes through io_write_atomic, share record first, the
+ * vault's index record last: a crash leaves the old record (and at most an
+ * unreferenced share record) or the new one. An import writes those two
+ * files whatever the store's size. The import rules are epochs_decide's; this module applies
  * them. Not thread-safe: callers serialize.
  */
 #ifndef VULTFS_STORE_H
