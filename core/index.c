@@ -117,19 +117,25 @@ static int decode_checked(json_t **out, const uint8_t *plain, size_t len)
 
 /* ---- the order of vaults and the lookup by key --------------------------- */
 
+int index_reserve(void **array, size_t *cap, size_t count, size_t elem_size)
+{
+    if (count <= *cap)
+        return 0;
+    size_t want = *cap ? *cap * 2 : 64;
+    while (want < count)
+        want *= 2;
+    void *grown = alloc_resize(*array, want * elem_size);
+    if (!grown)
+        return -ENOMEM;
+    *array = grown;
+    *cap = want;
+    return 0;
+}
+
 static int reserve_order(struct store *store, size_t count)
 {
-    if (count <= store->order_cap)
-        return 0;
-    size_t cap = store->order_cap ? store->order_cap * 2 : 64;
-    while (cap < count)
-        cap *= 2;
-    uint64_t *order = alloc_resize(store->vault_order, cap * sizeof(*order));
-    if (!order)
-        return -ENOMEM;
-    store->vault_order = order;
-    store->order_cap = cap;
-    return 0;
+    return index_reserve((void **)&store->vault_order, &store->order_cap, count,
+                         sizeof(*store->vault_order));
 }
 
 json_t *index_vault_of(const struct store *store, const char *ecdsa)

@@ -111,6 +111,9 @@ json_t *index_vault_of(const struct store *store, const char *ecdsa);
 int index_for_each_record(struct store *store,
                           int (*each)(void *ctx, int dirfd, const char *name, const char *id),
                           void *ctx);
+/* Room for count elements of elem_size in *array (capacity *cap, doubled
+ * as needed). 0 or -ENOMEM (*array unchanged). */
+int index_reserve(void **array, size_t *cap, size_t count, size_t elem_size);
 /* json_deep_copy, checked equal to the original; NULL on failure. */
 json_t *index_copy(const json_t *index);
 /* json_dumps(json, flags), decoded again and checked equal to json (see

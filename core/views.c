@@ -152,17 +152,8 @@ static int build_vault_view(struct store *store, struct store_vault *view, const
 
 static int reserve_views(struct store *store, size_t count)
 {
-    if (count <= store->vault_cap)
-        return 0;
-    size_t cap = store->vault_cap ? store->vault_cap * 2 : 64;
-    while (cap < count)
-        cap *= 2;
-    struct store_vault **vaults = alloc_resize(store->vaults, cap * sizeof(*vaults));
-    if (!vaults)
-        return -ENOMEM;
-    store->vaults = vaults;
-    store->vault_cap = cap;
-    return 0;
+    return index_reserve((void **)&store->vaults, &store->vault_cap, count,
+                         sizeof(*store->vaults));
 }
 
 /* vault.json's size, once per change rather than on every stat */
