@@ -321,7 +321,7 @@ static int read_vault_records(json_t **out, struct store *store)
 
 int index_read(json_t **out, struct store *store)
 {
-    int fd = openat(store->dirfd, VAULTS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = openat(store->dirfd, VAULTS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
     *out = NULL;
     if (fd < 0 && errno != ENOENT)
@@ -344,7 +344,7 @@ static int remove_entry(void *ctx, const char *name)
 /* Removes vaults.new/, left by a migration that did not finish. */
 static int remove_unfinished(struct store *store)
 {
-    int fd = openat(store->dirfd, VAULTS_NEW_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = openat(store->dirfd, VAULTS_NEW_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     int ret;
 
     if (fd < 0)
@@ -369,7 +369,7 @@ static int migrate(struct store *store)
         return ret;
     if (mkdirat(store->dirfd, VAULTS_NEW_DIR, 0700) < 0)
         return -errno;
-    fd = openat(store->dirfd, VAULTS_NEW_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fd = openat(store->dirfd, VAULTS_NEW_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     for (size_t i = 0; ret == 0 && i < json_array_size(vaults); i++)
@@ -494,21 +494,28 @@ int index_remove_vault(struct store *store, const char *ecdsa)
     return views_rebuild(store);
 }
 
-int index_for_each_record(struct store *store,
-                          int (*each)(void *ctx, int dirfd, const char *name, const char *id),
-                          void *ctx)
+int index_for_each_record(struct store *store, index_record_fn each, void *ctx)
 {
     const json_t *vaults = json_object_get(store->index, "vaults");
-    int ret = 0;
+    int ret = store->per_vault ? 0 : each(ctx, store->dirfd, INDEX_NAME, SEAL_KIND_INDEX, INDEX_ID);
 
-    if (!store->per_vault)
-        return each(ctx, store->dirfd, INDEX_NAME, INDEX_ID);
     for (size_t i = 0; ret == 0 && i < json_array_size(vaults); i++) {
+        const json_t *vault = json_array_get(vaults, i), *e;
         char hex[VAULT_RECORD_HEX + 1];
         struct vault_record_path path;
-        vault_record_name(hex, store, index_str(json_array_get(vaults, i), "ecdsa"));
-        vault_record_path(&path, hex);
-        ret = each(ctx, store->vaultsfd, path.file, path.id);
+        size_t j;
+        if (store->per_vault) {
+            vault_record_name(hex, store, index_str(vault, "ecdsa"));
+            vault_record_path(&path, hex);
+            ret = each(ctx, store->vaultsfd, path.file, SEAL_KIND_INDEX, path.id);
+        }
+        json_array_foreach(json_object_get(vault, "epochs"), j, e) {
+            char name[2 * RECORD_NAME_BYTES + 8];
+            if (ret != 0)
+                break;
+            snprintf(name, sizeof(name), "%s.rec", index_str(e, "record"));
+            ret = each(ctx, store->sharesfd, name, SEAL_KIND_SHARE, index_str(e, "record"));
+        }
     }
     return ret;
 }
