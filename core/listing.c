@@ -58,12 +58,18 @@ int store_vault_json(char **out, size_t *len, const struct store *store,
             return -ENOMEM; /* never a vault.json with an epoch missing */
         }
     }
+    /* "o*" leaves a NULL out: made here, so that a failed allocation is an
+     * error and never a vault.json without its current epoch */
+    json_t *current = vault->current ? json_integer(vault->current->number) : NULL;
+    if (vault->current && !current) {
+        json_decref(epochs);
+        return -ENOMEM;
+    }
     obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o*, s:o}", "name", latest->facts.name,
                     "public_key_ecdsa", latest->facts.public_key_ecdsa, "public_key_eddsa",
                     latest->facts.public_key_eddsa, "hex_chain_code",
                     latest->facts.hex_chain_code, "lib_type", latest->facts.lib_type,
-                    "created_at", latest->facts.created_at, "current_epoch",
-                    vault->current ? json_integer(vault->current->number) : NULL, "epochs",
+                    "created_at", latest->facts.created_at, "current_epoch", current, "epochs",
                     epochs);
     char *text = NULL;
     int ret = dumps_owned(&text, obj); /* obj NULL: -ENOMEM */

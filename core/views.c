@@ -245,6 +245,9 @@ int views_update(struct store *store, size_t position, const json_t *old_json)
 {
     int ret = 0;
 
+    /* views left empty by a failure earlier: all of them again */
+    if (position > store->vault_count || (old_json && position == store->vault_count))
+        return views_rebuild(store);
     if (old_json) {
         ret = replace_view(store, position, old_json);
     } else {

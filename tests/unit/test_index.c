@@ -50,9 +50,10 @@ static struct store *open_store(const char *dir)
     return s;
 }
 
-/* Vault k: its own key; names repeat every 7 vaults, so some directory
- * names clash and take a key suffix; tag varies the share (a reshare). */
-static int import_vault(struct store *s, unsigned k, const char *tag, const char *dir_name)
+/* Vault k's backup: its own key; names repeat every 7 vaults, so some
+ * directory names clash and take a key suffix; tag varies the share (a
+ * reshare). */
+static char *vault_file(unsigned k, const char *tag, size_t *len)
 {
     char ecdsa[67], name[32];
     snprintf(ecdsa, sizeof(ecdsa), "02%064x", k);
@@ -68,14 +69,23 @@ static int import_vault(struct store *s, unsigned k, const char *tag, const char
     };
     if (tag && strcmp(tag, "t0") != 0)
         spec.signers[1] = "index-c"; /* another generation: a new epoch */
-    size_t len = 0;
-    char *file = synth_file(&spec, &len);
+    char *file = synth_file(&spec, len);
+    CHECK(file != NULL);
+    return file;
+}
+
+static int import_file(struct store *s, const char *file, size_t len, const char *dir_name)
+{
     struct store_import_result result;
     struct store_target target = {dir_name, 0};
-    CHECK(file != NULL);
-    if (!file)
-        return -ENOMEM;
-    int ret = store_import(s, (const uint8_t *)file, len, &target, &result);
+    return store_import(s, (const uint8_t *)file, len, &target, &result);
+}
+
+static int import_vault(struct store *s, unsigned k, const char *tag, const char *dir_name)
+{
+    size_t len = 0;
+    char *file = vault_file(k, tag, &len);
+    int ret = file ? import_file(s, file, len, dir_name) : -ENOMEM;
     alloc_free(file);
     return ret;
 }
@@ -95,6 +105,9 @@ static char *shown(const struct store *s)
         const struct store_vault *v = store_vault_at(s, i);
         CHECK_EQ_INT(store_vault_json(&json, &len, s, v), 0);
         CHECK_EQ_INT(len, v->json_size);
+        if (len != v->json_size)
+            fprintf(stderr, "%s: vault.json is %zu bytes, its size says %zu\n", v->dir_name, len,
+                    v->json_size);
         CHECK(store_vault_by_dir(s, v->dir_name) == v);
         all = realloc(all, cap + len + strlen(v->dir_name) + 1);
         strcat(strcat(all, v->dir_name), json);
@@ -333,6 +346,38 @@ static void test_every_record(const char *dir)
     store_close(s);
 }
 
+/* A failed allocation anywhere in an import, then a good import: the store
+ * in memory is what it is on disk (as opened again), whatever failed. */
+static void test_failed_allocations(const char *dir)
+{
+    struct store *s = open_store(dir);
+    unsigned k = 100;
+    for (long n = 0; n < 2000 && s; n++) {
+        size_t len = 0;
+        char *file = vault_file(k++, n % 2 ? "t0" : "t1", &len);
+        alloc_fail_once(n);
+        int ret = file ? import_file(s, file, len, NULL) : -ENOMEM;
+        bool failed = alloc_failures() > 0;
+        alloc_fail_once(-1);
+        alloc_free(file);
+        CHECK_EQ_INT(import_vault(s, k++, "t0", NULL), 0);
+        char *was = shown(s);
+        store_close(s);
+        s = open_store(dir);
+        char *again = s ? shown(s) : NULL;
+        CHECK(again && strcmp(was, again) == 0);
+        if (!again || strcmp(was, again) != 0)
+            fprintf(stderr, "after a failed allocation %ld\n", n);
+        free(was);
+        free(again);
+        if (!failed) {
+            CHECK_EQ_INT(ret, 0);
+            break;
+        }
+    }
+    store_close(s);
+}
+
 int main(void)
 {
     char tmpl[] = "/tmp/vultfs-test-index-XXXXXX";
@@ -348,6 +393,7 @@ int main(void)
     test_one_record_per_change(dir);
     test_migration(dir);
     test_every_record(dir);
+    test_failed_allocations(dir);
     test_swapped_records(dir);
     rm_rf(dir);
     return check_done("index");
