@@ -154,6 +154,9 @@ int views_rebuild(struct store *store);
  * views_rebuild. */
 int views_update(struct store *store, size_t position, const json_t *old_json);
 const struct store_vault *views_by_ecdsa(const struct store *store, const char *ecdsa);
+/* Every epoch's export size, after store_set_export (nothing else
+ * changes: no view is made again). */
+void views_set_export_sizes(struct store *store);
 
 /* export.c */
 void export_free_all(struct store *store);

@@ -285,6 +285,20 @@ const struct store_vault *store_vault_by_dir(const struct store *store, const ch
     return strmap_get(&store->by_dir, dir_name);
 }
 
+void views_set_export_sizes(struct store *store)
+{
+    for (size_t i = 0; i < store->vault_count; i++) {
+        struct store_vault *v = store->vaults[i];
+        const json_t *vj = index_vault_of(store, v->public_key_ecdsa);
+        for (size_t j = 0; j < v->epoch_count; j++) {
+            struct store_epoch *e = (struct store_epoch *)&v->epochs[j];
+            size_t vault_len = (size_t)index_num(index_find_epoch(vj, e->number), "vault_len");
+            e->export_size = vult_encoded_len(vault_len, store->export_scheme);
+        }
+    }
+    store->generation++;
+}
+
 const struct store_vault *views_by_ecdsa(const struct store *store, const char *ecdsa)
 {
     uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
