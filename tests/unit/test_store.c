@@ -834,7 +834,7 @@ static struct store *as_older_index(struct store *s, const char *dir)
     json_array_foreach(json_object_get(s->index, "vaults"), i, v)
         json_array_foreach(json_object_get(v, "epochs"), j, e)
             CHECK_EQ_INT(json_object_del(e, "key_shares"), 0);
-    CHECK_EQ_INT(index_write(s, s->index), 0);
+    CHECK_EQ_INT(index_write_all(s, s->index), 0);
     return reopen(s, dir);
 }
 
