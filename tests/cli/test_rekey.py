@@ -13,6 +13,7 @@ import pytest
 
 from test_store_cli import (VULTFS, assert_ok_one_line, exported, import_ok,  # noqa: F401
                             inspect_json, listing, new_vault, pp, run, store, vultfs,
+                            vultfs_opts,
                             write_secret)
 
 EXPORT_FACTS = ("name", "public_key_ecdsa", "signers", "local_party_id", "key_shares")
@@ -30,8 +31,14 @@ def vaults_of(store, pp):
     return listing(store, pp)[1]
 
 
-def fsck_clean(store, pp):
+def fsck_clean(store, pp, unreferenced_allowed=False):
+    """fsck finds nothing damaged or missing; an interrupted rekey may leave
+    unreferenced records (a finding: fsck exits 1), which the next change
+    removes."""
     r = vultfs("fsck", store, pp=pp)
+    if unreferenced_allowed and r.returncode == 1:
+        assert " 0 damaged, 0 missing," in r.stdout, r.stdout + r.stderr
+        return
     assert r.returncode == 0, r.stdout + r.stderr
     assert " 0 damaged, 0 missing" in r.stdout, r.stdout
     return r.stdout
@@ -105,7 +112,7 @@ def test_plain_passwd_still_keeps_the_key(two_vaults, pp, tmp_path):
 
 def opens_with(store, *pps):
     """The passphrases (of pps) the store opens with."""
-    return [p for p in pps if vultfs("fsck", store, pp=p).returncode == 0]
+    return [p for p in pps if vultfs_opts("list", ["--json"], store, pp=p).returncode == 0]
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
@@ -128,7 +135,7 @@ def test_kill_at_every_step_of_a_rekey(two_vaults, pp, tmp_path, syscall):
         works = opens_with(store, pp, new)
         assert len(works) == 1, (n, works)  # one passphrase, never neither
         assert vaults_of(store, works[0]) == vaults, n
-        fsck_clean(store, works[0])
+        fsck_clean(store, works[0], unreferenced_allowed=res.returncode != 0)
         if res.returncode == 0:
             assert works == [new]
             break
