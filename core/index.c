@@ -356,13 +356,11 @@ static int remove_unfinished(struct store *store)
     return ret;
 }
 
-/* Every vault's record into vaults.new/, which then becomes vaults/ in one
- * rename; index.rec goes last. A crash before the rename leaves index.rec
- * the index (and vaults.new/ to remove); after it, vaults/ is whole and is
- * the index, and a leftover index.rec is removed by the next change. */
-static int migrate(struct store *store)
+/* Every vault of index (positions as in the index in memory) into a fresh
+ * vaults.new/; its descriptor, or -errno. */
+static int write_new_dir(struct store *store, const json_t *index)
 {
-    const json_t *vaults = json_object_get(store->index, "vaults");
+    const json_t *vaults = json_object_get(index, "vaults");
     int ret = remove_unfinished(store), fd;
 
     if (ret < 0)
@@ -376,16 +374,63 @@ static int migrate(struct store *store)
         ret = write_vault_record(store, fd, json_array_get(vaults, i), store->vault_order[i]);
     if (ret == 0)
         ret = io_sync_dir(fd);
-    if (ret == 0 && renameat(store->dirfd, VAULTS_NEW_DIR, store->dirfd, VAULTS_DIR) < 0)
-        ret = -errno;
     if (ret < 0) {
         close(fd);
         return ret;
+    }
+    return fd;
+}
+
+/* A store with index.rec: every vault's record into vaults.new/, which then
+ * becomes vaults/ in one rename; index.rec goes last (prepare_change). A
+ * crash before the rename leaves index.rec the index (and vaults.new/ to
+ * remove); after it, vaults/ is whole and is the index, and a leftover
+ * index.rec is removed by the next change. */
+static int migrate(struct store *store)
+{
+    int fd = write_new_dir(store, store->index);
+
+    if (fd < 0)
+        return fd;
+    if (renameat(store->dirfd, VAULTS_NEW_DIR, store->dirfd, VAULTS_DIR) < 0) {
+        close(fd);
+        return -errno;
     }
     /* renamed: vaults/ is the index now, even if its durability is in doubt */
     store->vaultsfd = fd;
     store->per_vault = true;
     return io_sync_dir(store->dirfd);
+}
+
+int index_write_all(struct store *store, const json_t *index)
+{
+    int fd, ret;
+
+    if (json_array_size(json_object_get(index, "vaults")) !=
+        json_array_size(json_object_get(store->index, "vaults")))
+        return -EINVAL; /* the order of each position is the index in memory's */
+    if (!store->per_vault) {
+        json_t *kept = store->index; /* migrate writes store->index */
+        store->index = (json_t *)index;
+        ret = migrate(store);
+        store->index = kept;
+        return ret;
+    }
+    fd = write_new_dir(store, index);
+    if (fd < 0)
+        return fd;
+    if (renameat2(store->dirfd, VAULTS_NEW_DIR, store->dirfd, VAULTS_DIR, RENAME_EXCHANGE) < 0) {
+        ret = -errno;
+        close(fd);
+        return ret;
+    }
+    /* exchanged: the new records are vaults/, the old ones vaults.new/ */
+    close(store->vaultsfd);
+    store->vaultsfd = fd;
+    ret = io_sync_dir(store->dirfd);
+    int removed = remove_unfinished(store);
+    (void)removed; /* the old records: the next change removes them otherwise */
+    return ret;
 }
 
 static int remove_if_stale(void *ctx, const char *name)

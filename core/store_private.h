@@ -94,6 +94,13 @@ int index_read(json_t **out, struct store *store);
  * that still has index.rec writes every vault's record first. Changes
  * nothing in memory (index_set_vault does). */
 int index_save_vault(struct store *store, const json_t *vault);
+/* The whole index written at once, atomically, under the store's current
+ * master key: every vault's record into vaults.new/, then one
+ * renameat2(RENAME_EXCHANGE) with vaults/ (or one rename, for a store that
+ * still has index.rec). For passwd --rekey's "index under the new key" step:
+ * at any moment every record in vaults/ is sealed under one key. index has
+ * the vaults of the index in memory, in its order (else -EINVAL). */
+int index_write_all(struct store *store, const json_t *index);
 /* Puts the vault's record back as the index in memory has it (its record
  * removed when the index has no such vault): undoes index_save_vault. */
 int index_restore_vault(struct store *store, const char *ecdsa);
