@@ -581,6 +581,9 @@ int index_change_vault(struct store *store, const json_t *vault, bool *intact)
 
 int index_write_all(struct store *store, const json_t *index)
 {
+    if (json_array_size(json_object_get(index, "vaults")) !=
+        json_array_size(json_object_get(store->index, "vaults")))
+        return -EINVAL; /* the order of each position is the index in memory's */
     int fd = write_new_dir(store, index);
 
     if (fd < 0)
@@ -597,8 +600,11 @@ int index_write_all(struct store *store, const json_t *index)
     close_vaults(store);
     store->vaultsfd = fd;
     store->per_vault = true;
-    store->vaults_tidied = false;
-    return io_sync_dir(store->dirfd);
+    store->vaults_tidied = false; /* index.rec, if any, goes with index_tidy */
+    ret = io_sync_dir(store->dirfd);
+    int removed = remove_unfinished(store);
+    (void)removed; /* the old records: index_tidy removes them otherwise */
+    return ret;
 }
 
 int index_set_vault(struct store *store, json_t *vault)

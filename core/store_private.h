@@ -100,9 +100,13 @@ int index_read(json_t **out, struct store *store);
  * and vaults/ included), unless *intact says that putting it back failed
  * too. Changes nothing in memory (index_set_vault does). */
 int index_change_vault(struct store *store, const json_t *vault, bool *intact);
-/* Every vault of index written under the store's keys into a new vaults/,
- * which replaces the old one in one atomic step (passwd --rekey's step 3);
- * the old records are removed by index_tidy. */
+/* The whole index written at once, atomically, under the store's current
+ * master key: every vault's record into vaults.new/, then one
+ * renameat2(RENAME_EXCHANGE) with vaults/ (or one rename, for a store that
+ * still has index.rec), then the old records go. For passwd --rekey's
+ * "index under the new key" step: at any moment every record in vaults/ is
+ * sealed under one key. index has the vaults of the index in memory, in
+ * its order (else -EINVAL). */
 int index_write_all(struct store *store, const json_t *index);
 /* After a change: leftovers of a migration, a rekey or an interrupted
  * write go, once per open (not in a read-only one). */

@@ -118,15 +118,15 @@ static char *shown(const struct store *s)
 }
 
 struct listing {
-    char names[64][64];
-    int64_t mtimes[64];
+    char names[2048][72];
+    int64_t mtimes[2048];
     size_t n;
 };
 
 static int add_name(void *ctx, const char *name)
 {
     struct listing *l = ctx;
-    if (l->n < 64)
+    if (l->n < 2048)
         snprintf(l->names[l->n++], sizeof(l->names[0]), "%s", name);
     return 0;
 }
@@ -378,6 +378,36 @@ static void test_failed_allocations(const char *dir)
     store_close(s);
 }
 
+/* The whole index at once (passwd --rekey's step): every record written
+ * anew into vaults.new/, exchanged with vaults/ in one rename; the store
+ * opens the same, and nothing is left beside vaults/. */
+static void test_write_all(const char *dir)
+{
+    struct store *s = open_store(dir);
+    char *was = shown(s);
+    struct listing before = list_records(dir);
+    usleep(20000);
+    json_t *fewer = json_pack("{s:i, s:[]}", "format", 1, "vaults");
+    CHECK_EQ_INT(index_write_all(s, fewer), -EINVAL);
+    json_decref(fewer);
+    CHECK_EQ_INT(index_write_all(s, s->index), 0);
+    struct listing after = list_records(dir);
+    CHECK_EQ_INT(after.n, before.n);
+    CHECK_EQ_INT(records_written(&before, &after), before.n);
+    CHECK(!exists_in(dir, "vaults.new"));
+    CHECK_EQ_INT(import_vault(s, 70, "t0", NULL), 0); /* vaults/ is the one written */
+    char *changed = shown(s);
+    store_close(s);
+    s = open_store(dir);
+    char *again = shown(s);
+    CHECK_EQ_STR(again, changed);
+    CHECK(strlen(changed) > strlen(was));
+    free(was);
+    free(changed);
+    free(again);
+    store_close(s);
+}
+
 int main(void)
 {
     char tmpl[] = "/tmp/vultfs-test-index-XXXXXX";
@@ -394,6 +424,7 @@ int main(void)
     test_migration(dir);
     test_every_record(dir);
     test_failed_allocations(dir);
+    test_write_all(dir);
     test_swapped_records(dir);
     rm_rf(dir);
     return check_done("index");
