@@ -1,7 +1,7 @@
 /*
  * export: how exports are written (scheme, password, key) and the exports
- * themselves, built on first read and cached until the settings change or
- * the store closes. Encrypted exports are deterministic: the nonce is a
+ * themselves, built on first read and cached by share record (bounded,
+ * least recently used out) until the settings change or the store closes. Encrypted exports are deterministic: the nonce is a
  * keyed hash (see make_export).
  */
 #include "store_private.h"
@@ -15,21 +15,88 @@
 
 #include "alloc.h"
 
+/* Exports are cached in locked memory, least recently used first out once
+ * they hold more than EXPORT_CACHE_BYTES (counted in whole pages, as they
+ * are locked): a non-root user's RLIMIT_MEMLOCK is often 8 MiB, and the
+ * kernel's page cache keeps what is read often anyway. */
+#define EXPORT_CACHE_BYTES ((size_t)2 << 20)
+#define PAGE_BYTES ((size_t)4096)
+
 struct export_entry {
-    char record[2 * RECORD_NAME_BYTES + 1];
+    char record[2 * RECORD_NAME_BYTES + 1]; /* by_record's key */
     uint8_t *data; /* alloc_secret: unencrypted exports are the share itself */
     size_t len;
-    struct export_entry *next;
+    struct export_entry *newer, *older; /* the LRU list */
 };
+
+static size_t cost_of(const struct export_entry *e)
+{
+    return (e->len + PAGE_BYTES - 1) / PAGE_BYTES * PAGE_BYTES + PAGE_BYTES;
+}
+
+static void unlink_entry(struct store *store, struct export_entry *e)
+{
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        store->export_newest = e->older;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        store->export_oldest = e->newer;
+    e->newer = e->older = NULL;
+}
+
+static void push_newest(struct store *store, struct export_entry *e)
+{
+    e->older = store->export_newest;
+    e->newer = NULL;
+    if (store->export_newest)
+        store->export_newest->newer = e;
+    else
+        store->export_oldest = e;
+    store->export_newest = e;
+}
+
+static void free_entry(struct export_entry *e)
+{
+    alloc_secret_free(e->data);
+    alloc_free(e);
+}
 
 void export_free_all(struct store *store)
 {
-    while (store->exports) {
-        struct export_entry *next = store->exports->next;
-        alloc_secret_free(store->exports->data);
-        alloc_free(store->exports);
-        store->exports = next;
+    while (store->export_oldest) {
+        struct export_entry *e = store->export_oldest;
+        unlink_entry(store, e);
+        free_entry(e);
     }
+    strmap_free(&store->exports_by_record);
+    store->export_bytes = 0;
+}
+
+/* Drops the least recently used exports but keep until the cache fits
+ * again; the map is filled anew (it has no removal). */
+static int evict_for(struct store *store, const struct export_entry *keep)
+{
+    size_t cap = store->export_cap ? store->export_cap : EXPORT_CACHE_BYTES;
+    bool evicted = false;
+
+    while (store->export_bytes > cap && store->export_oldest &&
+           store->export_oldest != keep) {
+        struct export_entry *e = store->export_oldest;
+        unlink_entry(store, e);
+        store->export_bytes -= cost_of(e);
+        free_entry(e);
+        evicted = true;
+    }
+    if (!evicted)
+        return 0;
+    strmap_clear(&store->exports_by_record);
+    for (struct export_entry *e = store->export_newest; e; e = e->older)
+        if (strmap_put(&store->exports_by_record, e->record, e) < 0)
+            return -ENOMEM; /* cannot happen: the map only shrank */
+    return 0;
 }
 
 int store_set_export(struct store *store, const char *password, size_t password_len,
@@ -73,7 +140,8 @@ int store_set_export(struct store *store, const char *password, size_t password_
     }
     store->export_scheme = scheme;
     store->export_set = true;
-    return views_rebuild(store);
+    views_set_export_sizes(store);
+    return 0;
 }
 
 /* The nonce is a keyed hash of the key and the plaintext
@@ -103,50 +171,96 @@ static int make_export(struct export_entry *entry, struct store *store, const ui
     return 0;
 }
 
-/* The cached export entry of one epoch, made on first use. */
-static int export_entry_of(struct export_entry **out, struct store *store,
-                           const struct store_vault *vault, uint64_t epoch)
+/* The share record an epoch's export is made of. */
+static int record_of(const char **out, const struct store *store,
+                     const struct store_vault *vault, uint64_t epoch)
 {
-    const json_t *vj = index_find_vault(store->index, vault->public_key_ecdsa, NULL);
+    const json_t *vj = index_vault_of(store, vault->public_key_ecdsa);
     const json_t *ej = vj ? index_find_epoch(vj, epoch) : NULL;
-    const char *record = index_str(ej, "record");
+
+    if (!store->export_set)
+        return -EINVAL;
+    if (!ej)
+        return -ENOENT;
+    *out = index_str(ej, "record");
+    return 0;
+}
+
+/* The cached export of a share record, made on first use. Valid until the
+ * next call that makes an export. */
+static int export_entry_of(struct export_entry **out, struct store *store, const char *record)
+{
+    struct export_entry *entry = strmap_get(&store->exports_by_record, record);
     uint8_t *plain = NULL;
     size_t plain_len = 0;
     int ret;
 
     if (!store->export_set)
         return -EINVAL;
-    if (!ej)
-        return -ENOENT;
-    for (struct export_entry *e = store->exports; e; e = e->next) {
-        if (strcmp(e->record, record) == 0) {
-            *out = e;
-            return 0;
-        }
+    if (entry) {
+        unlink_entry(store, entry);
+        push_newest(store, entry);
+        *out = entry;
+        return 0;
     }
-    struct export_entry *entry = alloc_zeroed(1, sizeof(*entry));
+    entry = alloc_zeroed(1, sizeof(*entry));
     if (!entry)
         return -ENOMEM;
+    snprintf(entry->record, sizeof(entry->record), "%s", record);
     ret = record_load_share(&plain, &plain_len, store, record);
     if (ret == 0)
         ret = make_export(entry, store, plain, plain_len);
     alloc_secret_free(plain);
+    if (ret == 0 && strmap_put(&store->exports_by_record, entry->record, entry) < 0)
+        ret = -ENOMEM;
     if (ret < 0) {
-        alloc_free(entry);
+        free_entry(entry);
         return ret;
     }
-    snprintf(entry->record, sizeof(entry->record), "%s", record);
-    entry->next = store->exports;
-    store->exports = entry;
+    push_newest(store, entry);
+    store->export_bytes += cost_of(entry);
     *out = entry;
-    return 0;
+    return evict_for(store, entry);
+}
+
+static int epoch_entry(struct export_entry **out, struct store *store,
+                       const struct store_vault *vault, uint64_t epoch)
+{
+    const char *record = NULL;
+    int ret = record_of(&record, store, vault, epoch);
+    return ret < 0 ? ret : export_entry_of(out, store, record);
+}
+
+int store_export_ref(struct store_export_ref *out, const struct store *store,
+                     const struct store_vault *vault, uint64_t epoch)
+{
+    const char *record = NULL;
+    int ret = record_of(&record, store, vault, epoch);
+    if (ret == 0)
+        snprintf(out->record, sizeof(out->record), "%s", record);
+    return ret;
+}
+
+ssize_t store_export_read(struct store *store, const struct store_export_ref *ref, void *buf,
+                          size_t size, off_t off)
+{
+    struct export_entry *entry;
+    int ret = export_entry_of(&entry, store, ref->record);
+
+    if (ret < 0)
+        return ret;
+    if (off < 0 || (size_t)off >= entry->len)
+        return 0;
+    size_t n = entry->len - (size_t)off < size ? entry->len - (size_t)off : size;
+    memcpy(buf, entry->data + off, n);
+    return (ssize_t)n;
 }
 
 int store_export(const uint8_t **data, size_t *len, struct store *store,
                  const struct store_vault *vault, uint64_t epoch)
 {
     struct export_entry *entry;
-    int ret = export_entry_of(&entry, store, vault, epoch);
+    int ret = epoch_entry(&entry, store, vault, epoch);
     if (ret < 0)
         return ret;
     *data = entry->data;
@@ -164,7 +278,7 @@ int store_export_info(struct store_export_info *out, struct store *store,
     memset(out, 0, sizeof(*out));
     if (!e)
         return -ENOENT;
-    ret = export_entry_of(&entry, store, vault, epoch);
+    ret = epoch_entry(&entry, store, vault, epoch);
     if (ret < 0)
         return ret;
     out->data = entry->data;

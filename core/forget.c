@@ -27,54 +27,36 @@ static int remove_record(struct store *store, const char *record)
 int store_forget(struct store *store, const char *dir_name)
 {
     const struct store_vault *view = store_vault_by_dir(store, dir_name);
-    size_t index_pos;
+    size_t i;
+    json_t *e;
     int ret;
 
     if (store->read_only)
         return -EROFS;
     if (!view)
         return -ENOENT;
-    json_t *index = index_copy(store->index);
-    if (!index)
-        return -ENOMEM;
-    json_t *vault = index_find_vault(index, view->public_key_ecdsa, &index_pos);
-    json_t *records = json_array();
-    size_t i;
-    json_t *e;
-    ret = records && vault ? 0 : -ENOMEM;
-    json_array_foreach(json_object_get(vault, "epochs"), i, e)
-        if (ret == 0 && json_array_append_new(records, json_string(index_str(e, "record"))) < 0)
-            ret = -ENOMEM;
-    if (ret == 0 && json_array_remove(json_object_get(index, "vaults"), index_pos) < 0)
-        ret = -EIO;
-    if (ret < 0) {
-        json_decref(records);
-        json_decref(index);
-        return ret;
-    }
+    json_t *vault = json_incref(index_vault_of(store, view->public_key_ecdsa));
+    if (!vault)
+        return -EIO;
 
     /* index first: a crash after it leaves unreferenced records, which
      * fsck reports, never a reference to a missing one */
     if (!store->tidied)
         record_remove_unreferenced(store);
     store_tidy_before_change(store);
-    ret = index_write(store, index);
-    if (ret < 0) {
-        json_decref(records);
-        json_decref(index);
-        return ret;
+    ret = index_remove_vault(store, index_str(vault, "ecdsa"));
+    if (ret < 0 && index_vault_of(store, index_str(vault, "ecdsa"))) {
+        json_decref(vault);
+        return ret; /* still in the index: its records stay */
     }
-    json_decref(store->index);
-    store->index = index;
-    json_array_foreach(records, i, e) {
-        int err = remove_record(store, json_string_value(e));
+    json_array_foreach(json_object_get(vault, "epochs"), i, e) {
+        int err = remove_record(store, index_str(e, "record"));
         if (err < 0 && ret == 0)
             ret = err;
     }
-    json_decref(records);
+    json_decref(vault);
     export_free_all(store);
-    int rebuilt = views_rebuild(store);
-    return ret < 0 ? ret : rebuilt;
+    return ret;
 }
 
 /* Takes epoch number out of vault (an object of index) and leaves its
@@ -121,25 +103,25 @@ int store_forget_epoch(struct store *store, const char *dir_name, uint64_t numbe
         return -ENOENT;
     if (epoch->current)
         return -EPERM; /* the share this location keeps: forget the vault instead */
-    json_t *index = index_copy(store->index);
-    ret = index ? replace_by_marker(index_find_vault(index, view->public_key_ecdsa, NULL),
-                                    number, &record)
-                : -ENOMEM;
+    const json_t *held = index_vault_of(store, view->public_key_ecdsa);
+    json_t *vault = held ? index_copy(held) : NULL;
+    ret = !held ? -EIO : vault ? replace_by_marker(vault, number, &record) : -ENOMEM;
     if (ret == 0) {
-        /* index first, as store_forget: a crash leaves an unreferenced record */
+        /* the vault's record first, as store_forget: a crash leaves an
+         * unreferenced share record */
+        bool intact; /* the share record stays either way */
         store_tidy_before_change(store);
-        ret = index_write(store, index);
+        ret = index_change_vault(store, vault, &intact);
     }
     if (ret < 0) {
         alloc_free(record);
-        json_decref(index);
+        json_decref(vault);
         return ret;
     }
-    json_decref(store->index);
-    store->index = index;
-    ret = remove_record(store, record);
+    ret = index_set_vault(store, vault); /* takes vault */
+    int removed = remove_record(store, record);
+    ret = ret < 0 ? ret : removed;
     alloc_free(record);
     export_free_all(store);
-    int rebuilt = views_rebuild(store);
-    return ret < 0 ? ret : rebuilt;
+    return ret;
 }

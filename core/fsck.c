@@ -140,6 +140,10 @@ int store_fsck(struct store *store, struct store_fsck_report *rep,
     int listed = io_list_dir(store->dirfd, report_if_temp, &walk);
     walk.prefix = "shares/";
     listed = io_list_dir(store->sharesfd, report_if_temp, &walk);
+    if (store->per_vault) {
+        walk.prefix = "vaults/";
+        listed = io_list_dir(store->vaultsfd, report_if_temp, &walk);
+    }
     (void)listed;
     ret = io_list_dir(store->sharesfd, report_if_orphaned, &walk);
     if (ret < 0)

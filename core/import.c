@@ -1,7 +1,8 @@
 /*
  * import: applies epochs_decide's rules to one backup file. A change is
- * made on a deep copy of the index; the share record is written first and
- * the index last, and only then does the copy replace the index in memory.
+ * made on a deep copy of the vault's part of the index; the share record
+ * is written first and the vault's index record last, and only then does
+ * the copy replace the vault in memory.
  */
 #include "store_private.h"
 
@@ -132,7 +133,7 @@ static int held_entries(struct epochs_entry **out, size_t *count,
 int store_vault_entries(struct epochs_entry **out, size_t *count, const struct store *store,
                         const struct store_vault *vault)
 {
-    const json_t *found = index_find_vault(store->index, vault->public_key_ecdsa, NULL);
+    const json_t *found = index_vault_of(store, vault->public_key_ecdsa);
     struct entries_unreadable unreadable; /* its epochs lack key-share digests only */
     return found ? held_entries(out, count, &unreadable, store, found) : -ENOENT;
 }
@@ -178,24 +179,20 @@ static json_t *epoch_json(const struct epochs_entry *d, uint64_t number, bool cu
                      "vault_len", (json_int_t)vault_len, "facts", facts);
 }
 
-/* The index after an accepted change, as a new object (the old is kept). */
-static json_t *changed_index(const struct store *store, const struct epochs_decision *d,
+/* The vault after an accepted change, as a new object (the old is kept). */
+static json_t *changed_vault(const struct store *store, const struct epochs_decision *d,
                              const char *ecdsa, const struct store_target *target,
                              const struct held *held, json_t *new_epoch)
 {
-    json_t *index = index_copy(store->index);
-    json_t *vaults = json_object_get(index, "vaults");
+    const json_t *old = index_vault_of(store, ecdsa);
     json_t *vault;
     size_t i;
     json_t *e;
 
-    if (!index)
+    vault = old ? index_copy(old) : json_pack("{s:s, s:[]}", "ecdsa", ecdsa, "epochs");
+    if (!vault)
         return NULL;
-    vault = index_find_vault(index, ecdsa, NULL);
-    if (!vault) {
-        vault = json_pack("{s:s, s:[]}", "ecdsa", ecdsa, "epochs");
-        if (!vault || json_array_append_new(vaults, vault) < 0)
-            goto out_fail;
+    if (!old) {
         /* a restore names the directory first: remember it (see names_assign) */
         if (target && target->dir_name &&
             json_object_set_new(vault, "dir_name", json_string(target->dir_name)) < 0)
@@ -215,18 +212,18 @@ static json_t *changed_index(const struct store *store, const struct epochs_deci
     }
     if (json_array_append(epochs, new_epoch) < 0)
         goto out_fail;
-    return index;
+    return vault;
 out_fail:
-    json_decref(index);
+    json_decref(vault);
     return NULL;
 }
 
 static void describe_vault_dir(struct store_import_result *result, const struct store *store,
                                const char *ecdsa)
 {
-    for (size_t i = 0; i < store->vault_count; i++)
-        if (strcmp(store->vaults[i].public_key_ecdsa, ecdsa) == 0)
-            snprintf(result->dir_name, sizeof(result->dir_name), "%s", store->vaults[i].dir_name);
+    const struct store_vault *v = views_by_ecdsa(store, ecdsa);
+    if (v)
+        snprintf(result->dir_name, sizeof(result->dir_name), "%s", v->dir_name);
 }
 
 /* What each outcome tells the user: {vault} is the vault's name, {device}
@@ -287,18 +284,15 @@ static void expand(char *out, size_t cap, const char *text, const struct outcome
 static void held_words(struct outcome_words *w, const struct store *store, const char *ecdsa,
                        uint64_t epoch)
 {
-    for (size_t i = 0; i < store->vault_count; i++) {
-        const struct store_vault *v = &store->vaults[i];
-        if (strcmp(v->public_key_ecdsa, ecdsa) != 0)
-            continue;
-        const struct store_epoch *e = store_vault_epoch(v, epoch);
-        if (!e)
-            e = v->latest;
-        if (v->latest)
-            w->vault = v->latest->facts.name;
-        if (e)
-            w->held = e->facts.device;
-    }
+    const struct store_vault *v = views_by_ecdsa(store, ecdsa);
+    const struct store_epoch *e = v ? store_vault_epoch(v, epoch) : NULL;
+
+    if (v && !e)
+        e = v->latest;
+    if (v && v->latest)
+        w->vault = v->latest->facts.name;
+    if (e)
+        w->held = e->facts.device;
 }
 
 /* Fills in the outcome and its reason; returns the outcome's errno. */
@@ -337,7 +331,7 @@ static int write_change(struct store *store, const struct vult_file *file,
                         struct store_import_result *result)
 {
     char record[2 * RECORD_NAME_BYTES + 1];
-    json_t *new_epoch = NULL, *index = NULL;
+    json_t *new_epoch = NULL, *vault = NULL;
     int ret = record_name(record, store, file->vault_bytes, file->vault_len);
 
     if (ret < 0)
@@ -347,20 +341,18 @@ static int write_change(struct store *store, const struct vult_file *file,
                            record, file->vault_len, facts_of(v));
     if (!new_epoch)
         goto out;
-    index = changed_index(store, d, ecdsa, target, held, new_epoch);
-    if (!index)
+    vault = changed_vault(store, d, ecdsa, target, held, new_epoch);
+    if (!vault)
         goto out;
-    ret = record_commit(store, record, file->vault_bytes, file->vault_len, index);
+    ret = record_commit(store, record, file->vault_bytes, file->vault_len, vault);
     if (ret < 0) {
         result->outcome = EPOCHS_FAILED;
         snprintf(result->reason, sizeof(result->reason), "the store could not be written: %s",
                  strerror(-ret));
         goto out;
     }
-    json_decref(store->index);
-    store->index = index;
-    index = NULL;
-    ret = views_rebuild(store);
+    ret = index_set_vault(store, vault);
+    vault = NULL;
     if (ret < 0) {
         /* durable on disk; the views come back on the next open */
         result->outcome = EPOCHS_FAILED;
@@ -369,19 +361,20 @@ static int write_change(struct store *store, const struct vult_file *file,
 out:
     if (ret < 0 && result->outcome != EPOCHS_FAILED)
         failed(result, ret);
-    json_decref(index);
+    json_decref(vault);
     json_decref(new_epoch);
     return ret;
 }
 
-/* The index with epoch `number` of vault `ecdsa` now in record `record`
- * (the same share in other bytes: other non-secret fields). */
-static json_t *index_with_record(const struct store *store, const char *ecdsa, uint64_t number,
+/* Vault `ecdsa` with its epoch `number` now in record `record` (the same
+ * share in other bytes: other non-secret fields), as a new object. */
+static json_t *vault_with_record(const struct store *store, const char *ecdsa, uint64_t number,
                                  const char *record, const struct vult_vault *v, size_t len,
                                  const struct epochs_entry *d)
 {
-    json_t *index = index_copy(store->index);
-    json_t *e = index_find_epoch(index_find_vault(index, ecdsa, NULL), number);
+    const json_t *held = index_vault_of(store, ecdsa);
+    json_t *index = held ? index_copy(held) : NULL;
+    json_t *e = index_find_epoch(index, number);
 
     if (!e || json_object_set_new(e, "record", json_string(record)) < 0 ||
         json_object_set_new(e, "vault_len", json_integer((json_int_t)len)) < 0 ||
@@ -403,13 +396,13 @@ static int repair_if_damaged(bool *repaired, struct store *store, const struct v
 {
     char record[2 * RECORD_NAME_BYTES + 1];
     const json_t *e = NULL;
-    json_t *index = NULL;
+    json_t *vault = NULL;
     uint8_t *plain = NULL;
     size_t len = 0;
     int ret;
 
     *repaired = false;
-    e = index_find_epoch(index_find_vault(store->index, ecdsa, NULL), number);
+    e = index_find_epoch(index_vault_of(store, ecdsa), number);
     const char *held = index_str(e, "record");
     ret = record_load_share(&plain, &len, store, held);
     alloc_secret_free(plain);
@@ -418,17 +411,15 @@ static int repair_if_damaged(bool *repaired, struct store *store, const struct v
     if ((ret = record_name(record, store, file->vault_bytes, file->vault_len)) < 0)
         return failed(result, ret);
     if (strcmp(record, held) != 0 &&
-        !(index = index_with_record(store, ecdsa, number, record, v, file->vault_len, d)))
+        !(vault = vault_with_record(store, ecdsa, number, record, v, file->vault_len, d)))
         return failed(result, -ENOMEM);
-    ret = record_commit(store, record, file->vault_bytes, file->vault_len, index);
-    if (ret == 0 && index) {
-        json_decref(store->index);
-        store->index = index;
-        index = NULL;
+    ret = record_commit(store, record, file->vault_bytes, file->vault_len, vault);
+    if (ret == 0 && vault) {
+        ret = index_set_vault(store, vault); /* takes vault */
+        vault = NULL;
         record_remove_unreferenced(store); /* the damaged record, now referenced by none */
-        ret = views_rebuild(store);
     }
-    json_decref(index);
+    json_decref(vault);
     if (ret < 0) {
         result->outcome = EPOCHS_FAILED;
         snprintf(result->reason, sizeof(result->reason),
@@ -474,7 +465,7 @@ static int apply(struct store *store, const struct vult_file *file, const struct
     if (ret < 0)
         goto out_failed;
     candidate.history_slot = target ? target->history_slot : 0;
-    held.vault = index_find_vault(store->index, ecdsa, NULL);
+    held.vault = index_vault_of(store, ecdsa);
     if (held.vault && (ret = held_entries(&held.entries, &held.count, &held.unreadable, store,
                                           held.vault)) < 0)
         goto out_failed;

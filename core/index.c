@@ -1,18 +1,27 @@
 /*
- * index: the sealed index (index.rec), the store's one source of truth, and
- * the lookups into it. The index is JSON: {"format":1,"vaults":[{"ecdsa",
- * "dir_name"?, "epochs":[{"number","current","record","generation","device",
- * "shares","vault_len","imported_sec","imported_nsec","facts"}]}]}.
+ * index: the store's one source of truth, and the lookups into it. In
+ * memory the index is JSON: {"format":1,"vaults":[{"ecdsa", "dir_name"?,
+ * "epochs":[{"number","current","record","generation","device","shares",
+ * "vault_len","imported_sec","imported_nsec","facts"}]}]}. On disk each
+ * vault's object is its own sealed record in vaults/, so a change writes
+ * one small record whatever the store's size; stores made before that
+ * hold the whole index in index.rec until their first change.
  */
 #include "store_private.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
 
 #include "alloc.h"
+#include "io.h"
 
 void index_hex_encode(char *out, const uint8_t *bin, size_t len)
 {
@@ -81,41 +90,215 @@ static int encode_checked(char **out, const json_t *index)
     return index_dumps(out, index, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
-int index_write(struct store *store, const json_t *index)
-{
-    char *text = NULL;
-    int ret = encode_checked(&text, index);
-
-    if (ret < 0)
-        return ret;
-    ret = record_write_sealed(store->dirfd, INDEX_NAME, (const uint8_t *)text, strlen(text),
-                              SEAL_KIND_INDEX, INDEX_ID, store->master);
-    sodium_memzero(text, strlen(text));
-    alloc_free(text);
-    return ret;
-}
-
-/* Decodes the index and checks that it encodes back to the same bytes. */
+/* Decodes JSON text and checks that it encodes back to the same bytes. */
 static int decode_checked(json_t **out, const uint8_t *plain, size_t len)
 {
     json_error_t error;
-    json_t *index = json_loadb((const char *)plain, len, 0, &error);
+    json_t *json = json_loadb((const char *)plain, len, 0, &error);
     char *again = NULL;
     int ret;
 
-    if (!index)
+    if (!json)
         return json_failure(&error);
-    if (!json_is_array(json_object_get(index, "vaults"))) {
-        json_decref(index);
-        return -EIO;
-    }
-    ret = encode_checked(&again, index);
+    ret = encode_checked(&again, json);
     if (ret == 0 && (strlen(again) != len || memcmp(again, plain, len) != 0))
         ret = -EIO; /* the parser read something else than was written */
     if (again) {
         sodium_memzero(again, strlen(again));
         alloc_free(again);
     }
+    if (ret < 0) {
+        json_decref(json);
+        return ret;
+    }
+    *out = json;
+    return 0;
+}
+
+/* ---- the order of vaults and the lookup by key --------------------------- */
+
+int index_reserve(void **array, size_t *cap, size_t count, size_t elem_size)
+{
+    if (count <= *cap)
+        return 0;
+    size_t want = *cap ? *cap * 2 : 64;
+    while (want < count)
+        want *= 2;
+    void *grown = alloc_resize(*array, want * elem_size);
+    if (!grown)
+        return -ENOMEM;
+    *array = grown;
+    *cap = want;
+    return 0;
+}
+
+static int reserve_order(struct store *store, size_t count)
+{
+    return index_reserve((void **)&store->vault_order, &store->order_cap, count,
+                         sizeof(*store->vault_order));
+}
+
+json_t *index_vault_of(const struct store *store, const char *ecdsa)
+{
+    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
+    return at ? json_array_get(json_object_get(store->index, "vaults"), at - 1) : NULL;
+}
+
+/* ---- index.rec: the whole index in one record (format 1) ---------------- */
+
+static int read_whole_index(json_t **out, struct store *store)
+{
+    uint8_t *plain = NULL;
+    size_t len = 0, count;
+    int ret = record_read_sealed(&plain, &len, store->dirfd, INDEX_NAME, MAX_INDEX_BYTES,
+                                 SEAL_KIND_INDEX, INDEX_ID, store->master);
+    if (ret < 0)
+        return ret == -ENOENT ? -EIO : ret;
+    ret = decode_checked(out, plain, len);
+    alloc_secret_free(plain);
+    if (ret < 0)
+        return ret;
+    count = json_array_size(json_object_get(*out, "vaults"));
+    if (!json_is_array(json_object_get(*out, "vaults")))
+        ret = -EIO;
+    else
+        ret = reserve_order(store, count);
+    for (size_t i = 0; ret == 0 && i < count; i++)
+        store->vault_order[i] = i;
+    store->next_order = count;
+    if (ret < 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return ret;
+}
+
+/* ---- vaults/: one record per vault ---------------------------------------- */
+
+/* A record holds {"order": n, "vault": {...}}: the vault's JSON object as
+ * the index has it, and its place in the index (names go to the first
+ * vault with a name, so the order must survive). Its file name is a keyed
+ * hash of the ECDSA key, and the name is the record's sealed id. */
+#define VAULT_RECORD_HEX (2 * RECORD_NAME_BYTES)
+
+static void vault_record_name(char hex[VAULT_RECORD_HEX + 1], const struct store *store,
+                              const char *ecdsa)
+{
+    static const char domain[] = "vultfs vault record";
+    crypto_generichash_state st;
+    uint8_t digest[RECORD_NAME_BYTES];
+
+    crypto_generichash_init(&st, store->record_key, SEAL_KEY_BYTES, sizeof(digest));
+    crypto_generichash_update(&st, (const uint8_t *)domain, sizeof(domain));
+    crypto_generichash_update(&st, (const uint8_t *)ecdsa, strlen(ecdsa));
+    crypto_generichash_final(&st, digest, sizeof(digest));
+    index_hex_encode(hex, digest, sizeof(digest));
+}
+
+struct vault_record_path {
+    char file[VAULT_RECORD_HEX + 8];
+    char id[VAULT_RECORD_HEX + 8];
+};
+
+static void vault_record_path(struct vault_record_path *p, const char *hex)
+{
+    snprintf(p->file, sizeof(p->file), "%s.rec", hex);
+    snprintf(p->id, sizeof(p->id), "vault-%s", hex);
+}
+
+static int write_vault_record(struct store *store, int dirfd, const json_t *vault,
+                              uint64_t order)
+{
+    char hex[VAULT_RECORD_HEX + 1];
+    struct vault_record_path path;
+    json_t *record = json_pack("{s:I, s:O}", "order", (json_int_t)order, "vault", vault);
+    char *text = NULL;
+    int ret = record ? encode_checked(&text, record) : -ENOMEM;
+
+    json_decref(record);
+    if (ret < 0)
+        return ret;
+    vault_record_name(hex, store, index_str(vault, "ecdsa"));
+    vault_record_path(&path, hex);
+    ret = record_write_sealed(dirfd, path.file, (const uint8_t *)text, strlen(text),
+                              SEAL_KIND_INDEX, path.id, store->master);
+    sodium_memzero(text, strlen(text));
+    alloc_free(text);
+    return ret;
+}
+
+/* What reading vaults/ collects: each record's vault and order. */
+struct loaded {
+    struct store *store;
+    json_t *vaults; /* in directory order */
+    json_t *orders;
+};
+
+/* One vault record: opened, decoded, and checked to be the record of the
+ * key its name says. */
+static int load_vault_record(void *ctx, const char *name)
+{
+    struct loaded *l = ctx;
+    char hex[VAULT_RECORD_HEX + 1];
+    struct vault_record_path path;
+    uint8_t *plain = NULL;
+    size_t len = 0;
+    json_t *record = NULL;
+
+    if (store_is_stale_temp(name) || strlen(name) != VAULT_RECORD_HEX + 4 ||
+        strcmp(name + VAULT_RECORD_HEX, ".rec") != 0)
+        return 0; /* an interrupted write's leftover */
+    snprintf(hex, sizeof(hex), "%.*s", VAULT_RECORD_HEX, name);
+    vault_record_path(&path, hex);
+    int ret = record_read_sealed(&plain, &len, l->store->vaultsfd, name, MAX_INDEX_BYTES,
+                                 SEAL_KIND_INDEX, path.id, l->store->master);
+    if (ret == 0)
+        ret = decode_checked(&record, plain, len);
+    alloc_secret_free(plain);
+    if (ret < 0)
+        return ret == -ENOENT ? -EIO : ret;
+    json_t *vault = json_object_get(record, "vault");
+    json_t *order = json_object_get(record, "order");
+    char want[VAULT_RECORD_HEX + 1];
+    vault_record_name(want, l->store, index_str(vault, "ecdsa"));
+    if (!json_is_object(vault) || !json_is_integer(order) || json_integer_value(order) < 0 ||
+        !json_is_array(json_object_get(vault, "epochs")) || strcmp(want, hex) != 0)
+        ret = -EIO;
+    else if (json_array_append(l->vaults, vault) < 0 || json_array_append(l->orders, order) < 0)
+        ret = -ENOMEM;
+    json_decref(record);
+    return ret;
+}
+
+static int compare_order(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b; /* [order, position read] */
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+/* The index {"format":1,"vaults":[...]} from l, in the vaults' order. */
+static int index_from_records(json_t **out, struct store *store, const struct loaded *l)
+{
+    size_t count = json_array_size(l->vaults);
+    uint64_t(*pairs)[2] = alloc_zeroed(count ? count : 1, sizeof(*pairs));
+    json_t *index = json_pack("{s:i, s:[]}", "format", 1, "vaults");
+    json_t *vaults = json_object_get(index, "vaults");
+    int ret = pairs && index ? reserve_order(store, count) : -ENOMEM;
+
+    for (size_t i = 0; ret == 0 && i < count; i++)
+        pairs[i][0] = (uint64_t)json_integer_value(json_array_get(l->orders, i)), pairs[i][1] = i;
+    if (ret == 0)
+        qsort(pairs, count, sizeof(*pairs), compare_order);
+    store->next_order = 0;
+    for (size_t i = 0; ret == 0 && i < count; i++) {
+        if (i && pairs[i][0] == pairs[i - 1][0])
+            ret = -EIO; /* two records claim one place */
+        else if (json_array_append(vaults, json_array_get(l->vaults, pairs[i][1])) < 0)
+            ret = -ENOMEM;
+        store->vault_order[i] = pairs[i][0];
+        store->next_order = pairs[i][0] + 1;
+    }
+    alloc_free(pairs);
     if (ret < 0) {
         json_decref(index);
         return ret;
@@ -124,17 +307,372 @@ static int decode_checked(json_t **out, const uint8_t *plain, size_t len)
     return 0;
 }
 
+static int read_vault_records(json_t **out, struct store *store)
+{
+    struct loaded l = {store, json_array(), json_array()};
+    int ret = l.vaults && l.orders ? io_list_dir(store->vaultsfd, load_vault_record, &l) : -ENOMEM;
+
+    if (ret == 0)
+        ret = index_from_records(out, store, &l);
+    json_decref(l.vaults);
+    json_decref(l.orders);
+    return ret;
+}
+
+static int open_subdir(int dirfd, const char *name)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int ret = fd < 0 ? -errno : storedir_check(fd); /* as shares/: ours, private */
+
+    if (fd >= 0 && ret < 0)
+        close(fd);
+    return ret < 0 ? ret : fd;
+}
+
+static void close_vaults(struct store *store)
+{
+    if (store->per_vault)
+        close(store->vaultsfd);
+    store->vaultsfd = -1;
+    store->per_vault = false;
+}
+
 int index_read(json_t **out, struct store *store)
 {
-    uint8_t *plain = NULL;
-    size_t len = 0;
-    int ret = record_read_sealed(&plain, &len, store->dirfd, INDEX_NAME, MAX_INDEX_BYTES,
-                                 SEAL_KIND_INDEX, INDEX_ID, store->master);
+    int fd = open_subdir(store->dirfd, VAULTS_DIR);
+
     *out = NULL;
+    close_vaults(store); /* read again (a rekey's pending key): from the start */
+    if (fd == -ENOENT)
+        return read_whole_index(out, store);
+    if (fd < 0)
+        return fd == -ENOTDIR || fd == -ELOOP ? -EIO : fd;
+    store->vaultsfd = fd;
+    store->per_vault = true;
+    return read_vault_records(out, store);
+}
+
+/* ---- from index.rec to vaults/ --------------------------------------------- */
+
+static int remove_entry(void *ctx, const char *name)
+{
+    int dirfd = *(const int *)ctx;
+    return unlinkat(dirfd, name, 0) == 0 || errno == ENOENT ? 0 : -errno;
+}
+
+/* Removes vaults.new/: left by a migration that did not finish, or the old
+ * key's records after a rekey. */
+static int remove_unfinished(struct store *store)
+{
+    int fd = openat(store->dirfd, VAULTS_NEW_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int ret;
+
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    ret = io_list_dir(fd, remove_entry, &fd);
+    close(fd);
+    if (ret == 0 && unlinkat(store->dirfd, VAULTS_NEW_DIR, AT_REMOVEDIR) < 0)
+        ret = -errno;
+    return ret;
+}
+
+/* Every vault of index, sealed into a new vaults.new/ (synced); its
+ * descriptor, or -errno (nothing left behind but vaults.new/). */
+static int write_new_dir(struct store *store, const json_t *index)
+{
+    const json_t *vaults = json_object_get(index, "vaults");
+    int ret = remove_unfinished(store), fd;
+
     if (ret < 0)
-        return ret == -ENOENT ? -EIO : ret;
-    ret = decode_checked(out, plain, len);
-    alloc_secret_free(plain);
+        return ret;
+    if (mkdirat(store->dirfd, VAULTS_NEW_DIR, 0700) < 0)
+        return -errno;
+    fd = open_subdir(store->dirfd, VAULTS_NEW_DIR);
+    if (fd < 0)
+        return fd;
+    for (size_t i = 0; ret == 0 && i < json_array_size(vaults); i++)
+        ret = write_vault_record(store, fd, json_array_get(vaults, i), store->vault_order[i]);
+    if (ret == 0)
+        ret = io_sync_dir(fd);
+    if (ret < 0) {
+        close(fd);
+        return ret;
+    }
+    return fd;
+}
+
+/* Every vault's record into vaults.new/, which then becomes vaults/ in one
+ * rename. index.rec stays until the change that needed vaults/ is made
+ * (index_finish_change): a crash before the rename leaves index.rec the
+ * index (and vaults.new/ to remove); after it, vaults/ is whole and is the
+ * index, and a leftover index.rec is removed by the next change. */
+static int migrate(struct store *store)
+{
+    int fd = write_new_dir(store, store->index);
+
+    if (fd < 0)
+        return fd;
+    if (renameat(store->dirfd, VAULTS_NEW_DIR, store->dirfd, VAULTS_DIR) < 0) {
+        close(fd);
+        return -errno;
+    }
+    store->vaultsfd = fd;
+    store->per_vault = true;
+    return io_sync_dir(store->dirfd);
+}
+
+/* Undoes migrate: vaults/ goes back to vaults.new/ in one rename (index.rec,
+ * never touched, is the index again), which then goes. */
+static int undo_migration(struct store *store)
+{
+    if (store->per_vault &&
+        renameat(store->dirfd, VAULTS_DIR, store->dirfd, VAULTS_NEW_DIR) < 0)
+        return -errno;
+    close_vaults(store);
+    int ret = remove_unfinished(store);
+    int synced = io_sync_dir(store->dirfd);
+    return ret < 0 ? ret : synced;
+}
+
+static int remove_if_stale(void *ctx, const char *name)
+{
+    int dirfd = *(const int *)ctx;
+    if (store_is_stale_temp(name)) {
+        int removed = unlinkat(dirfd, name, 0);
+        (void)removed; /* tidying only: a leftover is never read */
+    }
+    return 0;
+}
+
+/* After a change: a leftover index.rec, vaults.new/ and interrupted record
+ * writes go (once per open). Tidying only: vaults/ is the index. */
+void index_tidy(struct store *store)
+{
+    if (!store->per_vault || store->vaults_tidied || store->read_only)
+        return;
+    bool removed = unlinkat(store->dirfd, INDEX_NAME, 0) == 0;
+    int tidied = remove_unfinished(store);
+    tidied = io_list_dir(store->vaultsfd, remove_if_stale, &store->vaultsfd);
+    if (removed) {
+        int synced = io_sync_dir(store->dirfd);
+        (void)synced;
+    }
+    (void)tidied;
+    store->vaults_tidied = true;
+}
+
+/* ---- changes ----------------------------------------------------------------- */
+
+/* What a change of one vault's record replaced, to put it back. */
+struct undo {
+    bool migrated;          /* vaults/ made by this change from index.rec */
+    char file[VAULT_RECORD_HEX + 8];
+    uint8_t *old;           /* the record's bytes before, when it existed */
+    size_t old_len;
+};
+
+static int begin_change(struct undo *u, struct store *store, const char *ecdsa)
+{
+    char hex[VAULT_RECORD_HEX + 1];
+    struct vault_record_path path;
+    int ret;
+
+    memset(u, 0, sizeof(*u));
+    if (store->read_only)
+        return -EROFS;
+    vault_record_name(hex, store, ecdsa);
+    vault_record_path(&path, hex);
+    snprintf(u->file, sizeof(u->file), "%s", path.file);
+    if (!store->per_vault) {
+        u->migrated = true;
+        ret = migrate(store);
+        if (ret < 0 && undo_migration(store) < 0)
+            return -EIO; /* cannot happen unless the disk fails twice */
+        return ret;
+    }
+    ret = io_read_file(&u->old, &u->old_len, store->vaultsfd, u->file, MAX_INDEX_BYTES);
+    return ret == -ENOENT ? 0 : ret;
+}
+
+/* Puts the store back as begin_change found it, byte for byte. */
+static int undo_change(struct store *store, const struct undo *u)
+{
+    uint8_t *now = NULL;
+    size_t now_len = 0;
+    int ret;
+
+    if (u->migrated)
+        return undo_migration(store);
+    ret = io_read_file(&now, &now_len, store->vaultsfd, u->file, MAX_INDEX_BYTES);
+    bool same = u->old ? ret == 0 && now_len == u->old_len && memcmp(now, u->old, now_len) == 0
+                       : ret == -ENOENT;
+    alloc_free(now);
+    if (same)
+        return 0;
+    if (u->old)
+        return io_write_atomic(store->vaultsfd, u->file, u->old, u->old_len, 0600);
+    ret = unlinkat(store->vaultsfd, u->file, 0) == 0 ? 0 : -errno;
+    return ret == 0 || ret == -ENOENT ? io_sync_dir(store->vaultsfd) : ret;
+}
+
+/* write(store, ctx) made as one change of the vault under ecdsa: on
+ * failure the index on disk is put back byte for byte (*intact false when
+ * that failed too). */
+static int change(struct store *store, const char *ecdsa, bool *intact,
+                  int (*write)(struct store *, const void *), const void *ctx)
+{
+    struct undo u;
+    int ret = begin_change(&u, store, ecdsa);
+
+    *intact = true;
+    if (ret < 0)
+        return ret;
+    ret = write(store, ctx);
+    if (ret < 0)
+        *intact = undo_change(store, &u) == 0;
+    else
+        index_tidy(store);
+    alloc_free(u.old);
+    return ret;
+}
+
+static int write_vault(struct store *store, const void *vault)
+{
+    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, index_str(vault, "ecdsa"));
+    return write_vault_record(store, store->vaultsfd, vault,
+                              at ? store->vault_order[at - 1] : store->next_order);
+}
+
+static int remove_vault(struct store *store, const void *ecdsa)
+{
+    char hex[VAULT_RECORD_HEX + 1];
+    struct vault_record_path path;
+
+    vault_record_name(hex, store, ecdsa);
+    vault_record_path(&path, hex);
+    int ret = io_remove(store->vaultsfd, path.file);
+    return ret == -ENOENT ? 0 : ret;
+}
+
+/* Room for one more vault in memory, made before the change is written:
+ * once it is on disk, index_set_vault must not fail to take it in (the
+ * next change would write this vault's record without it). jansson keeps
+ * an array's capacity when an element is removed. */
+static int reserve_room(struct store *store)
+{
+    json_t *vaults = json_object_get(store->index, "vaults");
+    size_t count = json_array_size(vaults);
+    int ret = reserve_order(store, count + 1);
+
+    if (ret == 0 && json_array_append_new(vaults, json_null()) < 0)
+        return -ENOMEM;
+    if (ret == 0 && json_array_remove(vaults, count) < 0)
+        return -EIO;
+    return ret;
+}
+
+int index_change_vault(struct store *store, const json_t *vault, bool *intact)
+{
+    int ret = reserve_room(store);
+
+    *intact = true;
+    return ret < 0 ? ret : change(store, index_str(vault, "ecdsa"), intact, write_vault, vault);
+}
+
+int index_write_all(struct store *store, const json_t *index)
+{
+    if (json_array_size(json_object_get(index, "vaults")) !=
+        json_array_size(json_object_get(store->index, "vaults")))
+        return -EINVAL; /* the order of each position is the index in memory's */
+    int fd = write_new_dir(store, index);
+
+    if (fd < 0)
+        return fd;
+    /* one atomic step: the old records end in vaults.new/, which goes after */
+    int ret = store->per_vault ? renameat2(store->dirfd, VAULTS_NEW_DIR, store->dirfd, VAULTS_DIR,
+                                           RENAME_EXCHANGE)
+                               : renameat(store->dirfd, VAULTS_NEW_DIR, store->dirfd, VAULTS_DIR);
+    if (ret < 0) {
+        ret = -errno;
+        close(fd);
+        return ret;
+    }
+    close_vaults(store);
+    store->vaultsfd = fd;
+    store->per_vault = true;
+    store->vaults_tidied = false; /* index.rec, if any, goes with index_tidy */
+    ret = io_sync_dir(store->dirfd);
+    int removed = remove_unfinished(store);
+    (void)removed; /* the old records: index_tidy removes them otherwise */
+    return ret;
+}
+
+int index_set_vault(struct store *store, json_t *vault)
+{
+    json_t *vaults = json_object_get(store->index, "vaults");
+    const char *ecdsa = index_str(vault, "ecdsa");
+    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
+    size_t position = at ? at - 1 : json_array_size(vaults);
+    json_t *old = at ? json_incref(json_array_get(vaults, position)) : NULL;
+    int ret = reserve_order(store, position + 1);
+
+    if (ret == 0 && at)
+        ret = json_array_set_new(vaults, position, vault) < 0 ? -EIO : 0;
+    else if (ret == 0)
+        ret = json_array_append_new(vaults, vault) < 0 ? -ENOMEM : 0;
+    else
+        json_decref(vault);
+    if (ret < 0)
+        return ret;
+    if (!at)
+        store->vault_order[position] = store->next_order++;
+    ret = views_update(store, position, old); /* old's text stays valid until here */
+    json_decref(old);
+    return ret;
+}
+
+int index_remove_vault(struct store *store, const char *ecdsa)
+{
+    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
+    int ret;
+
+    if (!at)
+        return -ENOENT;
+    bool intact;
+    ret = change(store, ecdsa, &intact, remove_vault, ecdsa);
+    if (ret < 0)
+        return ret;
+    size_t count = json_array_size(json_object_get(store->index, "vaults"));
+    memmove(&store->vault_order[at - 1], &store->vault_order[at],
+            (count - at) * sizeof(*store->vault_order));
+    if (json_array_remove(json_object_get(store->index, "vaults"), at - 1) < 0)
+        return -EIO;
+    return views_rebuild(store);
+}
+
+int index_for_each_record(struct store *store, index_record_fn each, void *ctx)
+{
+    const json_t *vaults = json_object_get(store->index, "vaults");
+    int ret = store->per_vault ? 0 : each(ctx, store->dirfd, INDEX_NAME, SEAL_KIND_INDEX, INDEX_ID);
+
+    for (size_t i = 0; ret == 0 && i < json_array_size(vaults); i++) {
+        const json_t *vault = json_array_get(vaults, i), *e;
+        char hex[VAULT_RECORD_HEX + 1];
+        struct vault_record_path path;
+        size_t j;
+        if (store->per_vault) {
+            vault_record_name(hex, store, index_str(vault, "ecdsa"));
+            vault_record_path(&path, hex);
+            ret = each(ctx, store->vaultsfd, path.file, SEAL_KIND_INDEX, path.id);
+        }
+        json_array_foreach(json_object_get(vault, "epochs"), j, e) {
+            char name[2 * RECORD_NAME_BYTES + 8];
+            if (ret != 0)
+                break;
+            snprintf(name, sizeof(name), "%s.rec", index_str(e, "record"));
+            ret = each(ctx, store->sharesfd, name, SEAL_KIND_SHARE, index_str(e, "record"));
+        }
+    }
     return ret;
 }
 

@@ -17,7 +17,7 @@
 static json_t *signers_array(const struct store *store, const struct store_vault *vault,
                              uint64_t number)
 {
-    const json_t *vj = index_find_vault(store->index, vault->public_key_ecdsa, NULL);
+    const json_t *vj = index_vault_of(store, vault->public_key_ecdsa);
     const json_t *ej = vj ? index_find_epoch(vj, number) : NULL;
     json_t *signers = json_object_get(json_object_get(ej, "facts"), "signers");
     return signers ? index_copy(signers) : json_array();
@@ -59,13 +59,19 @@ int store_vault_json(char **out, size_t *len, const struct store *store,
             return -ENOMEM; /* never a vault.json with an epoch missing */
         }
     }
+    /* "o*" leaves a NULL out: made here, so that a failed allocation is an
+     * error and never a vault.json without its current epoch */
+    json_t *current = vault->current ? json_integer((json_int_t)vault->current->number) : NULL;
+    if (vault->current && !current) {
+        json_decref(epochs);
+        return -ENOMEM;
+    }
     obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o*, s:o}", "name", latest->facts.name,
                     "public_key_ecdsa", latest->facts.public_key_ecdsa, "public_key_eddsa",
                     latest->facts.public_key_eddsa, "hex_chain_code",
                     latest->facts.hex_chain_code, "lib_type", latest->facts.lib_type,
-                    "created_at", latest->facts.created_at, "current_epoch",
-                    vault->current ? json_integer((json_int_t)vault->current->number) : NULL,
-                    "epochs", epochs);
+                    "created_at", latest->facts.created_at, "current_epoch", current, "epochs",
+                    epochs);
     char *text = NULL;
     int ret = dumps_owned(&text, obj); /* obj NULL: -ENOMEM */
     if (ret < 0)
@@ -94,7 +100,7 @@ int store_list_json(char **out, const struct store *store)
     if (!list)
         return -ENOMEM;
     for (size_t i = 0; i < store->vault_count; i++) {
-        const struct store_vault *v = &store->vaults[i];
+        const struct store_vault *v = store->vaults[i];
         json_t *epochs = json_array();
         int appended = epochs ? 0 : -1;
         for (size_t j = 0; appended == 0 && j < v->epoch_count; j++) {

@@ -48,10 +48,7 @@ static const char *last4(const char *ecdsa)
 
 static bool name_taken(const struct store *store, const char *dir)
 {
-    for (size_t i = 0; i < store->vault_count; i++)
-        if (store->vaults[i].dir_name && strcmp(store->vaults[i].dir_name, dir) == 0)
-            return true;
-    return false;
+    return strmap_get(&store->by_dir, dir) != NULL;
 }
 
 /* The directory a vault was restored under (mkdir, then a share written
@@ -74,39 +71,67 @@ static char *remembered_name(const struct store *store, const struct store_vault
     return own ? alloc_strndup(hint, strlen(hint)) : NULL;
 }
 
+/* The name from the vault's own name: plain, or with more and more of the
+ * key when that is taken. */
+static char *derived_name(const struct store *store, const struct store_vault *v)
+{
+    const char *name = v->latest ? v->latest->facts.name : "vault";
+    size_t klen = strlen(v->public_key_ecdsa);
+    size_t suffix_len = 4;
+    char *dir = sanitize_name(name, NULL);
+
+    while (dir && name_taken(store, dir)) {
+        size_t take = suffix_len < klen ? suffix_len : klen;
+        alloc_free(dir);
+        dir = sanitize_name(name, v->public_key_ecdsa + klen - take);
+        if (take == klen)
+            break; /* the whole key: cannot clash with another key */
+        suffix_len += 4;
+    }
+    return dir;
+}
+
+static int take_name(struct store *store, struct store_vault *v, char *dir)
+{
+    v->dir_name = dir;
+    return dir && strmap_put(&store->by_dir, dir, v) == 0 ? 0 : -ENOMEM;
+}
+
 /* Directory names: a vault keeps the name it was restored under; otherwise
  * the first vault with a name keeps it, and later ones with the same name
  * get "-<last 4 hex of the ECDSA key>" (more hex if needed). */
 int names_assign(struct store *store)
 {
     const json_t *vaults = json_object_get(store->index, "vaults");
+    int ret = 0;
 
-    for (size_t i = 0; i < store->vault_count; i++)
-        store->vaults[i].dir_name = remembered_name(store, &store->vaults[i],
-                                                    json_array_get(vaults, i));
+    strmap_clear(&store->by_dir);
     for (size_t i = 0; i < store->vault_count; i++) {
-        struct store_vault *v = &store->vaults[i];
-        const char *name = v->latest ? v->latest->facts.name : "vault";
-        size_t klen = strlen(v->public_key_ecdsa);
-        size_t suffix_len = 4;
-        char *dir;
-
-        if (v->dir_name)
-            continue;
-        dir = sanitize_name(name, NULL);
-        while (dir && name_taken(store, dir)) {
-            size_t take = suffix_len < klen ? suffix_len : klen;
-            alloc_free(dir);
-            dir = sanitize_name(name, v->public_key_ecdsa + klen - take);
-            if (take == klen)
-                break; /* the whole key: cannot clash with another key */
-            suffix_len += 4;
-        }
-        if (!dir)
-            return -ENOMEM;
-        v->dir_name = dir;
+        alloc_free((char *)store->vaults[i]->dir_name);
+        store->vaults[i]->dir_name = NULL;
     }
-    return 0;
+    for (size_t i = 0; ret == 0 && i < store->vault_count; i++) {
+        char *dir = remembered_name(store, store->vaults[i], json_array_get(vaults, i));
+        if (dir)
+            ret = take_name(store, store->vaults[i], dir);
+    }
+    for (size_t i = 0; ret == 0 && i < store->vault_count; i++)
+        if (!store->vaults[i]->dir_name)
+            ret = take_name(store, store->vaults[i], derived_name(store, store->vaults[i]));
+    return ret;
+}
+
+/* The vault appended last gets what names_assign would give it: the others
+ * keep theirs. Its remembered name is one no vault has (an import into a
+ * vault's directory is that vault's, names_in_its_place), so it takes no
+ * name from an earlier vault, and earlier vaults never look at later ones. */
+int names_assign_last(struct store *store)
+{
+    size_t last = store->vault_count - 1;
+    struct store_vault *v = store->vaults[last];
+    char *dir = remembered_name(store, v,
+                                json_array_get(json_object_get(store->index, "vaults"), last));
+    return take_name(store, v, dir ? dir : derived_name(store, v));
 }
 
 /* Is dir_name where this share belongs? Its own vault's directory, or a

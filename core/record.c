@@ -116,56 +116,35 @@ void record_remove_unreferenced(struct store *store)
     }
 }
 
-/* After a failed index write: is the old index still in place? If not (a
- * failed directory fsync comes after the rename), put its exact bytes
- * back. 0 when the old index is in place. */
-static int restore_index(struct store *store, const uint8_t *old, size_t old_len)
-{
-    uint8_t *now = NULL;
-    size_t now_len = 0;
-    int ret = io_read_file(&now, &now_len, store->dirfd, INDEX_NAME, MAX_INDEX_BYTES);
-
-    if (ret == 0 && now_len == old_len && memcmp(now, old, old_len) == 0) {
-        alloc_free(now);
-        return 0;
-    }
-    alloc_free(now);
-    return io_write_atomic(store->dirfd, INDEX_NAME, old, old_len, 0600);
-}
-
 int record_commit(struct store *store, const char *record, const uint8_t *vault, size_t len,
-                  const json_t *index)
+                  const json_t *vault_json)
 {
     char name[2 * RECORD_NAME_BYTES + 8];
-    uint8_t *old_index = NULL;
-    size_t old_len = 0;
     struct stat st;
+    bool intact = true;
     int ret;
 
+    if (store->read_only)
+        return -EROFS;
     if (!store->tidied)
         record_remove_unreferenced(store);
     store_tidy_before_change(store);
     snprintf(name, sizeof(name), "%s.rec", record);
     bool existed = fstatat(store->sharesfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-    if (index && (ret = io_read_file(&old_index, &old_len, store->dirfd, INDEX_NAME,
-                                     MAX_INDEX_BYTES)) < 0)
-        return ret;
     ret = record_write_sealed(store->sharesfd, name, vault, len, SEAL_KIND_SHARE, record,
                               store->master);
-    if (ret == 0 && index) {
-        ret = index_write(store, index);
-        /* if the old index cannot be put back, the new one may reference
-         * the record: keep it (an unreferenced record is removed later, a
-         * missing one is a lost share) */
-        if (ret < 0 && restore_index(store, old_index, old_len) < 0)
-            existed = true;
-    }
+    /* if the vault's old record cannot be put back, the new one may
+     * reference the share record: keep it (an unreferenced record is
+     * removed later, a missing one is a lost share) */
+    if (ret == 0 && vault_json)
+        ret = index_change_vault(store, vault_json, &intact);
+    if (!intact)
+        existed = true;
     /* a failed import leaves no copy of a share the user was told was not
      * stored (the record's rename may have happened before a failed fsync) */
     if (ret < 0 && !existed && unlinkat(store->sharesfd, name, 0) == 0) {
         int synced = io_sync_dir(store->sharesfd);
         (void)synced; /* the import already failed; a record back after a crash goes later */
     }
-    alloc_free(old_index);
     return ret;
 }

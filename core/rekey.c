@@ -3,15 +3,19 @@
  * for when a passphrase or a copy of vultfs.json may have leaked: after
  * it, an old vultfs.json with the old passphrase opens nothing the store
  * holds. Every share record is sealed again under the new key (and named
- * by the new key's hash, so it gets a new name), then the index.
+ * by the new key's hash, so it gets a new name), then the index (every
+ * vault's record, in a new vaults/).
  *
  * Crash-safe in four steps, each atomic:
  *   1. the new share records, under new names (the old index never sees
  *      them: at most unreferenced records, as after an interrupted import);
  *   2. vultfs.json with the new passphrase holding both keys, the old one
  *      as master_key and the new one as pending_master_key;
- *   3. the index, under the new key and naming the new records;
- *   4. vultfs.json with only the new key; then the old records go.
+ *   3. the index, under the new key and naming the new records: written
+ *      into vaults.new/, which then changes places with vaults/ in one
+ *      rename (index_write_all);
+ *   4. vultfs.json with only the new key; then the old records go (the
+ *      old vault records, now in vaults.new/, and index.rec with them).
  * store_open reads the index with master_key and, when that fails and a
  * pending key is there, with the pending key (a crash between 3 and 4).
  * Before step 2 the old passphrase opens the old store; after it the new
@@ -156,6 +160,7 @@ static int adopt(struct store *store, json_t *index, const json_t *named)
     struct cleanup cleanup = {store->sharesfd, named};
     json_decref(store->index);
     store->index = index;
+    index_tidy(store);
     /* tidying only: the rekey is complete whether or not this works */
     if (io_list_dir(store->sharesfd, remove_if_unreferenced, &cleanup) == 0) {
         int synced = io_sync_dir(store->sharesfd);
@@ -201,7 +206,7 @@ int store_rekey(struct store *store, bool *switched, const char *passphrase,
     if (ret < 0)
         goto out;
     swap_keys(store, &rk.fresh); /* rk.fresh now holds the old keys */
-    ret = index_write(store, index); /* step 3 */
+    ret = index_write_all(store, index); /* step 3 */
     if (ret == 0)
         ret = store_write_config(store->dirfd, store->master, NULL, passphrase, passphrase_len,
                                  kdf); /* step 4 */

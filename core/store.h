@@ -4,15 +4,19 @@
  * On disk (a directory, 0700; files 0600):
  *   vultfs.json        format version, Argon2id parameters and salt, and the
  *                      master key sealed under the passphrase key
- *   index.rec          the index (JSON), sealed under the master key
+ *   vaults/<hex>.rec   the index (JSON), one record per vault, sealed under
+ *                      the master key; the name is a keyed hash of the
+ *                      vault's ECDSA key (a store made before vaults/ has
+ *                      the whole index in index.rec until its first change)
  *   shares/<hex>.rec   one imported Vault protobuf each, verbatim, sealed;
  *                      the name is a keyed hash: it reveals nothing
  *   lock               the pid of the one opener, for messages; the lock
  *                      itself is a flock on the directory (storedir.c)
  *
- * Every change goes through io_write_atomic, share record first, index
- * last: a crash leaves the old index (and at most an unreferenced record)
- * or the new one. The import rules are epochs_decide's; this module applies
+ * Every change goes through io_write_atomic, share record first, the
+ * vault's index record last: a crash leaves the old record (and at most an
+ * unreferenced share record) or the new one. An import writes those two
+ * files whatever the store's size. The import rules are epochs_decide's; this module applies
  * them. Not thread-safe: callers serialize.
  */
 #ifndef VULTFS_STORE_H
@@ -21,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "backup_crypto.h"
 #include "epochs.h"
@@ -156,11 +161,27 @@ void store_set_max_import(struct store *store, size_t max_bytes);
 size_t store_max_import(const struct store *store);
 
 /* The export bytes of one epoch (requires store_set_export): deterministic,
- * cached. *data belongs to the store's export cache: it stays valid until
- * the next store_set_export or store_forget, or store_close. -ENOENT,
- * -EIO/-EBADMSG (damaged record), -ENOMEM. */
+ * cached. *data belongs to the store's export cache, which is bounded: it
+ * stays valid until the next call that makes an export (store_export,
+ * store_export_info, store_export_read), store_set_export, store_forget
+ * or store_close. -ENOENT, -EIO/-EBADMSG (damaged record), -ENOMEM. */
 int store_export(const uint8_t **data, size_t *len, struct store *store,
                  const struct store_vault *vault, uint64_t epoch) VULTFS_WUR;
+
+/* What an epoch's export is made of (a share record, whose bytes never
+ * change): held by an open file, it reads the same bytes whatever is
+ * imported later. Cheap: nothing is decrypted. -ENOENT, -EINVAL (no
+ * store_set_export yet). */
+struct store_export_ref {
+    char record[33];
+};
+int store_export_ref(struct store_export_ref *out, const struct store *store,
+                     const struct store_vault *vault, uint64_t epoch) VULTFS_WUR;
+/* Copies up to size bytes of ref's export from off into buf (made and
+ * cached when the cache does not hold it): the number copied, 0 at the
+ * end, or -errno as store_export. */
+ssize_t store_export_read(struct store *store, const struct store_export_ref *ref, void *buf,
+                          size_t size, off_t off) VULTFS_WUR;
 
 /* Everything a filesystem shows of one epoch's export in one call: the
  * bytes (as store_export, with the same lifetime), and its stable inode

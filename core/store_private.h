@@ -14,10 +14,13 @@
 #include <jansson.h>
 
 #include "store.h"
+#include "strmap.h"
 #include "vult.h"
 
 #define CONFIG_NAME "vultfs.json"
-#define INDEX_NAME "index.rec"
+#define INDEX_NAME "index.rec" /* format 1 before its first change */
+#define VAULTS_DIR "vaults"     /* one sealed record per vault */
+#define VAULTS_NEW_DIR "vaults.new" /* being made from index.rec */
 #define LOCK_NAME "lock"
 #define SHARES_DIR "shares"
 #define MASTER_KEY_ID "master-key"
@@ -54,17 +57,32 @@ struct store {
     enum backup_crypto_scheme export_scheme;
     uint8_t *export_key; /* alloc_secret */
     uint8_t export_salt[BACKUP_CRYPTO_SALT_BYTES];
-    struct export_entry *exports;
     int64_t exports_changed_sec; /* export_stamp.c: the settings' last change */
     int32_t exports_changed_nsec;
+    /* the export cache (export.c) */
+    struct strmap exports_by_record;
+    struct export_entry *export_newest, *export_oldest;
+    size_t export_bytes; /* locked, in whole pages */
+    size_t export_cap;   /* 0: EXPORT_CACHE_BYTES */
 
     size_t max_import;
     uint64_t generation;
     bool tidied; /* stale temporary files removed (see remove_stale_temps) */
 
-    /* views of the index */
-    struct store_vault *vaults;
-    size_t vault_count;
+    /* the index on disk: vaults/<hex>.rec, one per vault (index.c); until
+     * the first change of a store made before them, index.rec */
+    bool per_vault;
+    int vaultsfd;          /* vaults/, when per_vault */
+    bool vaults_tidied;    /* leftovers of a migration or a write removed */
+    uint64_t *vault_order; /* per position in "vaults": the order records keep */
+    size_t order_cap;
+    uint64_t next_order;
+    struct strmap by_ecdsa; /* ECDSA key -> position + 1 in "vaults" */
+
+    /* views of the index (views.c) */
+    struct store_vault **vaults; /* by position in "vaults" */
+    size_t vault_count, vault_cap;
+    struct strmap by_dir; /* dir_name -> struct store_vault * */
 };
 
 /* index.c */
@@ -72,8 +90,46 @@ void index_hex_encode(char *out, const uint8_t *bin, size_t len);
 int index_hex_decode(uint8_t *out, size_t len, const char *hex);
 const char *index_str(const json_t *obj, const char *key);
 uint64_t index_num(const json_t *obj, const char *key);
-int index_write(struct store *store, const json_t *index);
+/* Reads the index: the vault records, or index.rec in a store that has not
+ * changed since they came (its vault order too). */
 int index_read(json_t **out, struct store *store);
+/* Writes one vault's JSON object (with its "ecdsa") as its record: one
+ * io_write_atomic, whatever the store's size. The first change of a store
+ * that still has index.rec writes every vault's record first (vaults/).
+ * On failure the index on disk is as it was, byte for byte (index.rec
+ * and vaults/ included), unless *intact says that putting it back failed
+ * too. Changes nothing in memory (index_set_vault does). */
+int index_change_vault(struct store *store, const json_t *vault, bool *intact);
+/* The whole index written at once, atomically, under the store's current
+ * master key: every vault's record into vaults.new/, then one
+ * renameat2(RENAME_EXCHANGE) with vaults/ (or one rename, for a store that
+ * still has index.rec), then the old records go. For passwd --rekey's
+ * "index under the new key" step: at any moment every record in vaults/ is
+ * sealed under one key. index has the vaults of the index in memory, in
+ * its order (else -EINVAL). */
+int index_write_all(struct store *store, const json_t *index);
+/* After a change: leftovers of a migration, a rekey or an interrupted
+ * write go, once per open (not in a read-only one). */
+void index_tidy(struct store *store);
+/* The vault in memory, replaced or appended (takes vault's reference),
+ * and its view. On -ENOMEM the views are rebuilt or empty, as after
+ * views_rebuild. */
+int index_set_vault(struct store *store, json_t *vault);
+/* Removes a vault: its record (durably), then from memory. */
+int index_remove_vault(struct store *store, const char *ecdsa);
+/* The vault's JSON object in the index, by hash; NULL when none. */
+json_t *index_vault_of(const struct store *store, const char *ecdsa);
+/* Every sealed record of the store but the master key's (in vultfs.json),
+ * for re-sealing them all: the index's records (each vault's, or index.rec
+ * before the first change) and every epoch's share record, as
+ * each(ctx, dirfd, name, kind, id), where id is what the record is sealed
+ * under. A non-zero return of each stops the walk and is returned. */
+typedef int (*index_record_fn)(void *ctx, int dirfd, const char *name, enum seal_kind kind,
+                               const char *id);
+int index_for_each_record(struct store *store, index_record_fn each, void *ctx);
+/* Room for count elements of elem_size in *array (capacity *cap, doubled
+ * as needed). 0 or -ENOMEM (*array unchanged). */
+int index_reserve(void **array, size_t *cap, size_t count, size_t elem_size);
 /* json_deep_copy, checked equal to the original; NULL on failure. */
 json_t *index_copy(const json_t *index);
 /* json_dumps(json, flags), decoded again and checked equal to json (see
@@ -97,11 +153,12 @@ bool record_referenced(const json_t *index, const char *record);
 /* Removes the share records no epoch of the index references (left by an
  * interrupted import or forget). Tidying only: failures are ignored. */
 void record_remove_unreferenced(struct store *store);
-/* Writes a share record and then index (NULL: the record alone). On
- * failure the store is as it was, byte for byte: a record it created is
- * removed and an index already renamed into place is put back; -errno. */
+/* Writes a share record and then the vault's index record (vault_json, a
+ * vault object of the index; NULL: the share record alone). On failure
+ * the store is as it was, byte for byte: a record it created is removed
+ * and the index is put back (index_change_vault); -errno. */
 int record_commit(struct store *store, const char *record, const uint8_t *vault, size_t len,
-                  const json_t *index);
+                  const json_t *vault_json);
 
 /* entries.c */
 /* An epoch whose key-share digests could not be read from its record. */
@@ -127,15 +184,29 @@ json_t *entries_key_shares_json(const struct epochs_entry *e);
 int entries_store_key_shares(json_t *vault, const struct epochs_entry *list, size_t count);
 
 /* names.c */
+/* Every vault's directory name (by_dir filled again). */
 int names_assign(struct store *store);
+/* The name of the vault appended last, as names_assign would give it (see
+ * names.c: the others' names stay as they are). */
+int names_assign_last(struct store *store);
 /* Is target's directory where this share belongs: its own vault's, or a new
  * directory (a restore's mkdir) with the name it would get? 0 or -ENOMEM. */
 int names_in_its_place(bool *out, const struct store *store, const struct store_target *target,
                        const struct vult_vault *v, const char *ecdsa);
 
 /* views.c */
+/* Frees the views, the maps and the vault order (at store_close). */
 void views_free(struct store *store);
 int views_rebuild(struct store *store);
+/* The view of the vault at position made again from its JSON, which
+ * replaced old_json there (NULL: appended at position vault_count). Names
+ * change only when what they derive from does. On failure, as
+ * views_rebuild. */
+int views_update(struct store *store, size_t position, const json_t *old_json);
+const struct store_vault *views_by_ecdsa(const struct store *store, const char *ecdsa);
+/* Every epoch's export size, after store_set_export (nothing else
+ * changes: no view is made again). */
+void views_set_export_sizes(struct store *store);
 
 /* export.c */
 void export_free_all(struct store *store);

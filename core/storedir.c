@@ -107,11 +107,12 @@ static const char *kind_of(mode_t mode)
 /* Names the first store file that is not what it should be. */
 static int diagnose_files(char *out, size_t out_len, int dirfd)
 {
-    static const char *const files[] = {CONFIG_NAME, INDEX_NAME, LOCK_NAME, SHARES_DIR};
+    static const char *const files[] = {CONFIG_NAME, INDEX_NAME, LOCK_NAME, SHARES_DIR,
+                                        VAULTS_DIR};
     struct stat st;
 
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        bool want_dir = strcmp(files[i], SHARES_DIR) == 0;
+        bool want_dir = strcmp(files[i], SHARES_DIR) == 0 || strcmp(files[i], VAULTS_DIR) == 0;
         if (fstatat(dirfd, files[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue;
         if (want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode))
@@ -140,9 +141,56 @@ static int diagnose_dir(char *out, size_t out_len, int fd, const char *what)
     return 1;
 }
 
+/* The owner or mode of the store's subdirectory name, as diagnose_dir. */
+static int diagnose_subdir(char *out, size_t out_len, int dirfd, const char *name,
+                           const char *what)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int found = fd >= 0 ? diagnose_dir(out, out_len, fd, what) : 0;
+
+    if (fd >= 0)
+        close(fd);
+    return found;
+}
+
+struct entry_problem {
+    int dirfd;
+    char *out;
+    size_t out_len;
+    bool found;
+};
+
+static int diagnose_entry(void *ctx, const char *name)
+{
+    struct entry_problem *p = ctx;
+    struct stat st;
+
+    if (p->found || store_is_stale_temp(name) ||
+        fstatat(p->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISREG(st.st_mode))
+        return 0;
+    snprintf(p->out, p->out_len, "%s/%s is %s, not a regular file", VAULTS_DIR, name,
+             kind_of(st.st_mode));
+    p->found = true;
+    return 0;
+}
+
+/* The first file in vaults/ that is not a regular file. */
+static int diagnose_vault_records(char *out, size_t out_len, int dirfd)
+{
+    struct entry_problem p = {-1, out, out_len, false};
+
+    p.dirfd = openat(dirfd, VAULTS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (p.dirfd < 0)
+        return 0;
+    int listed = io_list_dir(p.dirfd, diagnose_entry, &p);
+    (void)listed; /* a diagnosis only: nothing found is said as nothing */
+    close(p.dirfd);
+    return p.found;
+}
+
 int store_diagnose(char *out, size_t out_len, const char *dir)
 {
-    int found, sharesfd;
+    int found;
     int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     if (dirfd < 0)
@@ -150,12 +198,12 @@ int store_diagnose(char *out, size_t out_len, const char *dir)
     found = diagnose_dir(out, out_len, dirfd, "the store directory");
     if (!found)
         found = diagnose_files(out, out_len, dirfd);
-    sharesfd = found ? -1
-                     : openat(dirfd, SHARES_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sharesfd >= 0) {
-        found = diagnose_dir(out, out_len, sharesfd, "its directory shares/");
-        close(sharesfd);
-    }
+    if (!found)
+        found = diagnose_subdir(out, out_len, dirfd, SHARES_DIR, "its directory shares/");
+    if (!found)
+        found = diagnose_subdir(out, out_len, dirfd, VAULTS_DIR, "its directory vaults/");
+    if (!found)
+        found = diagnose_vault_records(out, out_len, dirfd);
     close(dirfd);
     return found;
 }

@@ -69,12 +69,34 @@ static char *entry_name(const struct store *store, const struct store_vault *vau
 
 static void free_files(struct backup_zip_file *files, size_t count)
 {
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
         alloc_free((char *)files[i].name);
+        alloc_secret_free((uint8_t *)files[i].data);
+    }
     alloc_free(files);
 }
 
-/* Every current share: its apps' name and export bytes (the store's). */
+/* A copy of the vault's current export: the store's cache is bounded, so
+ * the bytes it lends may be gone after the next export. */
+static int copy_export(struct backup_zip_file *file, struct store *store,
+                       const struct store_vault *vault)
+{
+    const uint8_t *data;
+    size_t len;
+    int ret = store_export(&data, &len, store, vault, vault->current->number);
+    uint8_t *copy = ret == 0 ? alloc_secret(len ? len : 1) : NULL;
+
+    if (ret < 0)
+        return ret;
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, data, len);
+    file->data = copy;
+    file->len = len;
+    return 0;
+}
+
+/* Every current share: its apps' name and a copy of its export bytes. */
 static int collect(struct backup_zip_file **out, size_t *count, struct store *store)
 {
     size_t n = store_vault_count(store), k = 0;
@@ -85,7 +107,7 @@ static int collect(struct backup_zip_file **out, size_t *count, struct store *st
         const struct store_vault *vault = store_vault_at(store, i);
         if (!vault->current)
             continue; /* only history held: nothing current to export */
-        ret = store_export(&files[k].data, &files[k].len, store, vault, vault->current->number);
+        ret = copy_export(&files[k], store, vault);
         if (ret == 0 && !(files[k].name = entry_name(store, vault)))
             ret = -ENOMEM;
         if (ret < 0)

@@ -195,14 +195,16 @@ def test_leftovers_of_a_crash_are_cleaned_or_reported(tmp_path):
     record = next(shares.glob("*.rec"))
     (shares / ".0123456789abcdef0123456789abcdef.rec.tmp.99999").write_bytes(b"partial")
     (Path(store) / ".index.rec.tmp.99999").write_bytes(b"partial")
+    (Path(store) / "vaults" / ("." + "a" * 32 + ".rec.tmp.99999")).write_bytes(b"partial")
     (shares / ("f" * 32 + ".rec")).write_bytes(record.read_bytes())
 
     fsck = run([VULTFS, "fsck", "--passphrase-file", pp, store], check=False)
     assert fsck.returncode == 1, fsck.stdout
-    assert "1 records ok, 0 damaged, 0 missing, 1 unreferenced, 2 temporary" in fsck.stdout
+    assert "1 records ok, 0 damaged, 0 missing, 1 unreferenced, 3 temporary" in fsck.stdout
     assert "unreferenced share record " + "f" * 32 + ".rec" in fsck.stdout
     assert "leftover temporary file .index.rec.tmp.99999" in fsck.stdout
-    assert len(list(Path(store).rglob(".*.tmp.*"))) == 2
+    assert "leftover temporary file vaults/." + "a" * 32 + ".rec.tmp.99999" in fsck.stdout
+    assert len(list(Path(store).rglob(".*.tmp.*"))) == 3
 
     other = tmp_path / "other.vult"
     run([MKVAULT, "--device", "crash-a", "--signers", "crash-a,crash-b", "--ecdsa",

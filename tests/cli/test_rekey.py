@@ -61,7 +61,7 @@ def export_of(store, pp, vault, out, password):
 def test_rekey_leaves_an_old_config_copy_nothing_to_open(two_vaults, pp, tmp_path):
     store = two_vaults
     old_config = (store / "vultfs.json").read_bytes()
-    old_index = (store / "index.rec").read_bytes()
+    old_index = {p.name: p.read_bytes() for p in (store / "vaults").iterdir()}
     old_records = sorted(p.name for p in (store / "shares").glob("*.rec"))
     vaults = vaults_of(store, pp)
     export_pw = write_secret(tmp_path / "export-pw", "export password")
@@ -89,7 +89,10 @@ def test_rekey_leaves_an_old_config_copy_nothing_to_open(two_vaults, pp, tmp_pat
     (store / "vultfs.json").write_bytes(old_config)
     r = vultfs("list", store, pp=pp)
     assert r.returncode == 1 and "index does not verify" in r.stderr, r.stderr
-    (store / "index.rec").write_bytes(old_index)
+    shutil.rmtree(store / "vaults")
+    (store / "vaults").mkdir(mode=0o700)
+    for name, data in old_index.items():
+        (store / "vaults" / name).write_bytes(data)
     r = vultfs("fsck", store, pp=pp)
     assert "0 records ok, 0 damaged, 3 missing, 3 unreferenced" in r.stdout, r.stdout
     r = run([VULTFS, "export", "--passphrase-file", pp, "--export-password-file", export_pw,

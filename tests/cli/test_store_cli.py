@@ -818,7 +818,7 @@ def test_damaged_record_fails_export_cleanly(store, pp, tmp_path):
 
 def test_damaged_index_is_reported(store, pp, tmp_path):
     import_ok(store, pp, new_vault(tmp_path / "v.vult"))
-    index = store / "index.rec"
+    (index,) = (store / "vaults").iterdir()  # the vault's part of the index
     data = bytearray(index.read_bytes())
     data[len(data) // 2] ^= 0x01
     index.write_bytes(bytes(data))

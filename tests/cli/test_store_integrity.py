@@ -82,13 +82,18 @@ def test_store_writable_by_others_is_refused(filled, pp, bits):
 
 # ---- links, FIFOs and devices in place of store files (item 7) ---------------
 
-STORE_FILES = ["vultfs.json", "index.rec", "lock", "shares", "record"]
+STORE_FILES = ["vultfs.json", "vaults", "vault record", "lock", "shares", "record"]
 
 
 def replace_with(store, name, kind, victim):
-    path = a_record(store) if name == "record" else Path(store) / name
+    if name == "record":
+        path = a_record(store)
+    elif name == "vault record":
+        path = next((Path(store) / "vaults").glob("*.rec"))
+    else:
+        path = Path(store) / name
     if path.is_dir():
-        os.rename(path, Path(store).parent / "shares-moved")
+        os.rename(path, Path(store).parent / (path.name + "-moved"))
     elif path.exists():
         os.rename(path, Path(store).parent / (path.name + ".moved"))
     if kind == "symlink":
@@ -99,7 +104,7 @@ def replace_with(store, name, kind, victim):
         os.symlink("/dev/null", path)  # a link to a device: refused as a link
         os.unlink(path)
         os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # /dev/null
-    return path.name
+    return "vaults/" + path.name if name == "vault record" else path.name
 
 
 @needs_root

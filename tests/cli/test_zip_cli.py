@@ -153,3 +153,26 @@ def test_fixtures_zip_names_match_the_apps_and_round_trip(tmp_path, store, pp):
     r = run([VULTFS, "import", "--passphrase-file", pp, "--import-passwords", pw, second, out])
     assert r.returncode == 0, r.stderr
     assert vault_names(second, pp) == vault_names(store, pp)
+
+
+def test_export_zip_more_vaults_than_the_export_cache_holds(tmp_path, store, pp):
+    """The export cache keeps about 2 MiB (a few hundred small exports):
+    every entry of the zip is still its own vault's export."""
+    keys = [fresh_ecdsa() for _ in range(300)]
+    files = [mkvault(tmp_path / f"v{i}.vult", "--ecdsa", key, "--name", f"Many {i}")
+             for i, key in enumerate(keys)]
+    import_ok(store, pp, *files)
+    out = tmp_path / "many.zip"
+    r = run([VULTFS, "export", "--zip", "--passphrase-file", pp, "--export-password", "none",
+             store, out])
+    assert r.returncode == 0, r.stderr
+    assert f"exported {len(keys)} vaults" in r.stdout
+    found = set()
+    with zipfile.ZipFile(out) as z:
+        for i, name in enumerate(z.namelist()):
+            entry = tmp_path / f"entry{i}.vult"
+            entry.write_bytes(z.read(name))
+            shown = json.loads(run([VULTFS, "inspect", entry]).stdout)
+            assert name.startswith(shown["name"] + "-"), name
+            found.add(shown["public_key_ecdsa"])
+    assert found == set(keys)
