@@ -11,19 +11,27 @@
  * synthetic share is imported into it: no crash, no sanitizer report, only
  * the errnos the API names. The store's own index is put back after.
  *
+ * The input is the whole index of a store of the first layout (index.rec):
+ * the first change of such a store moves it into one record per vault in
+ * vaults/, so after each input that directory goes again, and the next
+ * input is read from index.rec as the first is.
+ *
  * Seeds: tests/fuzz/run.sh has fuzz_seeds write the indexes of a real
  * store as it takes a few imports.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "../unit/synth.h"
 #include "alloc.h"
 #include "fuzz.h"
+#include "io.h"
 #include "store_private.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -96,6 +104,27 @@ static void import_share(void)
     FUZZ_ASSERT(memchr(result.reason, '\0', sizeof(result.reason)) != NULL);
 }
 
+static int remove_entry(void *ctx, const char *name)
+{
+    int dirfd = *(const int *)ctx;
+    FUZZ_ASSERT(unlinkat(dirfd, name, 0) == 0);
+    return 0;
+}
+
+/* Removes the directory name of the store (one level deep) if it is there. */
+static void remove_subdir(const char *name)
+{
+    int fd = openat(store->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0) {
+        FUZZ_ASSERT(errno == ENOENT);
+        return;
+    }
+    FUZZ_ASSERT(io_list_dir(fd, remove_entry, &fd) == 0);
+    close(fd);
+    FUZZ_ASSERT(unlinkat(store->dirfd, name, AT_REMOVEDIR) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_t *own = store->index, *index = NULL;
@@ -125,7 +154,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         walk_views();
         import_share();
     }
-    views_free(store);
+    views_free(store); /* also closes vaults/ if an import made it */
+    remove_subdir(VAULTS_DIR);
+    remove_subdir(VAULTS_NEW_DIR);
     json_decref(store->index); /* index, or what an import made of it */
     store->index = own;
     FUZZ_ASSERT(views_rebuild(store) == 0);
