@@ -39,7 +39,8 @@ enum dat_form {
     DAT_ANDROID,  /* base64 lines of AES-CBC */
 };
 
-/* Which .dat form a file (trailing white space already cut) has, or
+/* Which .dat form a file has (an iOS blob as it is, a text form with its
+ * trailing white space cut), or
  * DAT_NOT_DAT: hex text starting with "7b" ('{'); mostly bytes that no
  * text has (an AES-GCM blob); base64 broken into lines (Android). A .vult
  * is one line of base64, so it is never taken for a .dat. */

@@ -422,6 +422,37 @@ static int open_with_pending_key(struct store *store, const char *passphrase,
     return ret;
 }
 
+/* The store directory, its config and shares/, each checked (owner, mode,
+ * a real directory): what an open needs before any key. */
+static int open_dirs(struct store *store, const char *dir)
+{
+    int ret;
+
+    store->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (store->dirfd < 0)
+        return -errno;
+    ret = storedir_check(store->dirfd);
+    if (ret == 0)
+        ret = read_config(store);
+    if (ret < 0)
+        return ret;
+    store->sharesfd = openat(store->dirfd, SHARES_DIR,
+                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (store->sharesfd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? -EIO : -errno;
+    return storedir_check(store->sharesfd);
+}
+
+/* The index, under the master key (or a rekey's pending one). */
+static int open_index(struct store *store, const char *passphrase, size_t passphrase_len)
+{
+    int ret = index_read(&store->index, store);
+
+    if (ret == -EBADMSG && json_object_get(store->config, PENDING_KEY_FIELD))
+        ret = open_with_pending_key(store, passphrase, passphrase_len);
+    return ret == -EBADMSG ? -EIO : ret; /* -EBADMSG names a damaged config (store.h) */
+}
+
 static int open_store(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
                       size_t passphrase_len, bool read_only)
 {
@@ -436,54 +467,24 @@ static int open_store(struct store **out, int *busy_pid, const char *dir, const 
     store->dirfd = store->sharesfd = -1;
     store->max_import = STORE_DEFAULT_MAX_IMPORT;
 
-    store->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (store->dirfd < 0) {
-        ret = -errno;
-        goto out_fail;
-    }
-    ret = storedir_check(store->dirfd);
-    if (ret < 0)
-        goto out_fail;
-    ret = read_config(store);
-    if (ret < 0)
-        goto out_fail;
-
-    store->sharesfd = openat(store->dirfd, SHARES_DIR,
-                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (store->sharesfd < 0) {
-        ret = errno == ENOENT || errno == ENOTDIR ? -EIO : -errno;
-        goto out_fail;
-    }
-    ret = storedir_check(store->sharesfd);
-    if (ret < 0)
-        goto out_fail;
-    ret = unwrap_master(store, "master_key", passphrase, passphrase_len);
-    if (ret < 0)
-        goto out_fail;
-    ret = store_derive_subkeys(store);
+    ret = open_dirs(store, dir);
+    if (ret == 0)
+        ret = unwrap_master(store, "master_key", passphrase, passphrase_len);
+    if (ret == 0)
+        ret = store_derive_subkeys(store);
     if (ret < 0)
         goto out_fail;
     /* only a right passphrase touches the lock file; a reader takes none */
     store->read_only = read_only;
     ret = read_only ? 0 : take_lock(store, busy_pid);
-    if (ret < 0)
-        goto out_fail;
-    ret = index_read(&store->index, store);
-    if (ret == -EBADMSG && json_object_get(store->config, PENDING_KEY_FIELD))
-        ret = open_with_pending_key(store, passphrase, passphrase_len);
-    if (ret == -EBADMSG)
-        ret = -EIO; /* -EBADMSG names a damaged config (store.h) */
+    if (ret == 0)
+        ret = open_index(store, passphrase, passphrase_len);
     if (ret < 0)
         goto out_fail;
     store->keycache = vult_keycache_new();
-    if (!store->keycache) {
-        ret = -ENOMEM;
-        goto out_fail;
-    }
-    ret = add_password(store, passphrase, passphrase_len);
-    if (ret < 0)
-        goto out_fail;
-    ret = views_rebuild(store);
+    ret = store->keycache ? add_password(store, passphrase, passphrase_len) : -ENOMEM;
+    if (ret == 0)
+        ret = views_rebuild(store);
     if (ret < 0)
         goto out_fail;
     *out = store;

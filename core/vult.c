@@ -653,9 +653,15 @@ int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
     memset(out, 0, sizeof(*out));
     if (file_len > VULT_MAX_FILE_BYTES)
         return -EFBIG;
-    while (file_len && strchr(" \t\r\n", file[file_len - 1]) && file[file_len - 1])
-        file_len--; /* editors and `echo` add a newline; the apps never do */
+    /* An iOS .dat is binary, and its last byte may be a newline: it is
+     * taken as it is. Text forms lose the newline editors and `echo` add
+     * (the apps never write one). */
     enum dat_form dat = dat_detect(file, file_len);
+    if (dat != DAT_IOS) {
+        while (file_len && strchr(" \t\r\n", file[file_len - 1]) && file[file_len - 1])
+            file_len--;
+        dat = dat_detect(file, file_len);
+    }
     if (dat != DAT_NOT_DAT) {
         /* A 2024 backup: its JSON becomes Vault bytes, checked below as
          * any file's are, and it is kept as a current .vult would be. */

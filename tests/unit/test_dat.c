@@ -74,15 +74,22 @@ static struct buf hex_of(const struct buf *in)
     return b;
 }
 
-static struct buf ios_of(const struct buf *hex, const char *password)
+static struct buf ios_with_nonce(const struct buf *hex, const char *password,
+                                 const uint8_t nonce[12])
 {
-    uint8_t key[32], nonce[12] = "ios-nonce-1";
+    uint8_t key[32];
     struct buf b = {malloc(hex->len + 28 + 1), hex->len + 28};
     backup_crypto_key_legacy(key, (const uint8_t *)password, strlen(password));
     if (backup_crypto_encrypt(b.data, hex->data, hex->len, BACKUP_CRYPTO_LEGACY, NULL, nonce,
                               key) != 0)
         b.len = 0;
     return b;
+}
+
+static struct buf ios_of(const struct buf *hex, const char *password)
+{
+    static const uint8_t nonce[12] = "ios-nonce-1";
+    return ios_with_nonce(hex, password, nonce);
 }
 
 /* AES-256-CBC, zero IV, PKCS#7 padding byte `pad` (0: the right one). */
@@ -161,6 +168,36 @@ static void check_facts(const struct vult_file *file, int64_t created_at)
     CHECK_EQ_INT(v.created_at_seconds, created_at);
     CHECK(v.key_share_count == 2 && str_is(v.key_shares[0].keyshare, SHARE_ECDSA));
     CHECK(vult_vault_is_complete(&v));
+}
+
+/* An iOS .dat is binary: its last byte (of the GCM tag) is any byte, a
+ * newline or a space among them (1 file in 64), and none may be cut as a
+ * text file's trailing newline is. */
+static void test_ios_blob_ending_in_white_space(void)
+{
+    static const char *const right[] = {PASSWORD};
+    struct buf json = vault_json(1, "735000000", ""), hex = hex_of(&json);
+    const char *ends = " \t\r\n";
+
+    for (const char *end = ends; *end; end++) {
+        struct buf blob = {0};
+        uint8_t nonce[12] = {0};
+        for (uint32_t n = 0; n < 100000; n++) {
+            memcpy(nonce, &n, sizeof(n));
+            free(blob.data);
+            blob = ios_with_nonce(&hex, PASSWORD, nonce);
+            if (blob.len && blob.data[blob.len - 1] == (uint8_t)*end)
+                break;
+        }
+        CHECK(blob.len && blob.data[blob.len - 1] == (uint8_t)*end);
+        struct vult_file file;
+        CHECK_EQ_INT(dat_detect(blob.data, blob.len), DAT_IOS);
+        CHECK_EQ_INT(decode_with(&file, &blob, right, 1), 0);
+        vult_file_clear(&file);
+        free(blob.data);
+    }
+    free(json.data);
+    free(hex.data);
 }
 
 static void test_four_forms(void)
@@ -478,6 +515,7 @@ int main(void)
     }
     alloc_install_jansson();
     test_four_forms();
+    test_ios_blob_ending_in_white_space();
     test_bad_input();
     test_lucky_wrong_password();
     test_dates();
