@@ -1,10 +1,11 @@
 /*
  * base64: see base64.h.
  *
- * Letters are classified with arithmetic on 16-bit lanes (a range test is
- * the sign bits of c - lo and hi - c), never with a table or a branch, and
- * the work goes in blocks of 64 letters: loops with a constant trip count
- * over restrict pointers, which the compiler vectorizes at -O2. Decoding
+ * Letters are classified with arithmetic on bytes (letters are ASCII, so a
+ * range test is the sign bits of c - lo and hi - c on 7-bit values), never
+ * with a table or a branch, and the work goes in blocks of 64 letters:
+ * loops with a constant trip count over restrict pointers, which the
+ * compiler vectorizes at -O2 (16 bytes at a time with SSE2). Decoding
  * checks and converts in the same pass; a bad letter only sets a mask, so
  * the time does not depend on where (or whether) the text is bad.
  */
@@ -19,34 +20,37 @@
 #define BLOCK_LETTERS (BLOCK_QUANTA * 4)
 #define BLOCK_BYTES (BLOCK_QUANTA * 3)
 
-/* All ones when lo <= c <= hi, else zero (c and the bounds below 256). */
-static inline uint16_t mask_in_range(uint16_t c, uint16_t lo, uint16_t hi)
+/* All ones when lo <= c <= hi, for c, lo and hi below 128: then c - lo
+ * and hi - c fit in 8 signed bits, and their sign bits tell. */
+static inline uint8_t mask_in_range7(uint8_t c, uint8_t lo, uint8_t hi)
 {
-    return (uint16_t)((((uint16_t)(c - lo) | (uint16_t)(hi - c)) >> 15) - 1);
+    return (uint8_t)((((uint8_t)(c - lo) | (uint8_t)(hi - c)) >> 7) - 1);
 }
 
 /* The value (0-63) of letter c; *letter is all ones when c is a letter. */
-static inline uint16_t letter_value(uint16_t c, uint16_t *letter)
+static inline uint8_t letter_value(uint8_t c, uint8_t *letter)
 {
-    uint16_t upper = mask_in_range(c, 'A', 'Z');
-    uint16_t lower = mask_in_range(c, 'a', 'z');
-    uint16_t digit = mask_in_range(c, '0', '9');
-    uint16_t plus = mask_in_range(c, '+', '+');
-    uint16_t slash = mask_in_range(c, '/', '/');
+    uint8_t low = c & 0x7f; /* bytes 0x80-0xFF are never letters: */
+    uint8_t ascii = (uint8_t)((c >> 7) - 1); /* all ones below 0x80 */
+    uint8_t upper = mask_in_range7(low, 'A', 'Z');
+    uint8_t lower = mask_in_range7(low, 'a', 'z');
+    uint8_t digit = mask_in_range7(low, '0', '9');
+    uint8_t plus = mask_in_range7(low, '+', '+');
+    uint8_t slash = mask_in_range7(low, '/', '/');
 
-    *letter = upper | lower | digit | plus | slash;
-    return (uint16_t)((upper & (c - 'A')) | (lower & (c - 'a' + 26)) |
-                      (digit & (c - '0' + 52)) | (plus & 62) | (slash & 63));
+    *letter = (upper | lower | digit | plus | slash) & ascii;
+    return (uint8_t)((upper & (uint8_t)(low - 'A')) | (lower & (uint8_t)(low - 'a' + 26)) |
+                     (digit & (uint8_t)(low + 52 - '0')) | (plus & 62) | (slash & 63));
 }
 
 /* The letter of value v (0-63): 'A' plus the offset of v's range. */
-static inline char letter_of(uint16_t v)
+static inline char letter_of(uint8_t v)
 {
-    uint16_t c = (uint16_t)(v + 'A');
-    c = (uint16_t)(c + (mask_in_range(v, 26, 63) & ('a' - 26 - 'A')));
-    c = (uint16_t)(c - (mask_in_range(v, 52, 63) & ('a' - 26 - ('0' - 52))));
-    c = (uint16_t)(c - (mask_in_range(v, 62, 63) & ('0' - 52 - ('+' - 62))));
-    c = (uint16_t)(c + (mask_in_range(v, 63, 63) & ('/' - '+' - 1)));
+    uint8_t c = (uint8_t)(v + 'A');
+    c = (uint8_t)(c + (mask_in_range7(v, 26, 63) & ('a' - 26 - 'A')));
+    c = (uint8_t)(c - (mask_in_range7(v, 52, 63) & ('a' - 26 - ('0' - 52))));
+    c = (uint8_t)(c - (mask_in_range7(v, 62, 63) & ('0' - 52 - ('+' - 62))));
+    c = (uint8_t)(c + (mask_in_range7(v, 63, 63) & ('/' - '+' - 1)));
     return (char)c;
 }
 
@@ -54,12 +58,12 @@ static inline char letter_of(uint16_t v)
 static inline uint16_t letters_to_values(uint8_t *restrict values, const char *restrict text,
                                          size_t n)
 {
-    uint16_t not_letter = 0;
+    uint8_t not_letter = 0;
 
     for (size_t i = 0; i < n; i++) {
-        uint16_t letter;
-        values[i] = (uint8_t)letter_value((uint8_t)text[i], &letter);
-        not_letter |= (uint16_t)~letter;
+        uint8_t letter;
+        values[i] = letter_value((uint8_t)text[i], &letter);
+        not_letter |= (uint8_t)~letter;
     }
     return not_letter;
 }
@@ -207,7 +211,7 @@ static inline uint16_t count_block(const uint8_t *text, size_t n)
     uint16_t count = 0;
 
     for (size_t i = 0; i < n; i++) {
-        uint16_t letter;
+        uint8_t letter;
         (void)letter_value(text[i], &letter);
         count = (uint16_t)(count + (~letter & 1));
     }
