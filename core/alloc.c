@@ -148,11 +148,9 @@ static pthread_mutex_t secret_blocks_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The capacity sodium_malloc gives size anyway: its pages minus the canary. */
 static size_t capacity_for(size_t size)
 {
-    static size_t page;
-    if (!page) {
-        long n = sysconf(_SC_PAGESIZE);
-        page = n > 0 ? (size_t)n : 4096;
-    }
+    long n = sysconf(_SC_PAGESIZE); /* glibc reads it from the aux vector */
+    size_t page = n > 0 ? (size_t)n : 4096;
+
     if (size > SIZE_MAX - SODIUM_CANARY_BYTES - page)
         return size;
     return (size + SODIUM_CANARY_BYTES + page - 1) / page * page - SODIUM_CANARY_BYTES;
