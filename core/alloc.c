@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Successful allocations left before failures start; negative: hook off. */
 static atomic_long fail_countdown = -1;
@@ -118,19 +119,81 @@ void alloc_free(void *ptr)
     free(ptr);
 }
 
-/* Live secret blocks, for alloc_relock_secrets. */
+/* Secret blocks: the live ones (for alloc_secret_free and
+ * alloc_relock_secrets) and spare ones, freed and wiped but kept mapped
+ * and locked for reuse. A sodium_malloc costs an mmap, three mprotects,
+ * an mlock and a madvise, and its sodium_free as many again; an import
+ * allocates and frees the same few sizes every time (the file, the two
+ * base64 layers). Spares are bounded so locked memory stays bounded.
+ *
+ * A block is sodium_malloc(cap), with cap chosen so that its end meets the
+ * guard page (cap + the 16-byte canary is whole pages); the caller's size
+ * bytes end there too, so an overrun faults exactly as sodium_malloc(size)
+ * would. */
+#define SPARE_BLOCKS 8
+#define SPARE_BYTES ((size_t)1 << 20)
+#define SODIUM_CANARY_BYTES 16
+
 struct secret_block {
-    void *ptr;
+    uint8_t *base; /* what sodium_malloc returned */
+    size_t cap;
+    uint8_t *ptr; /* what the caller has: base + cap - size */
     size_t size;
     struct secret_block *next;
 };
-static struct secret_block *secret_blocks;
+static struct secret_block *secret_blocks, *spare_blocks; /* spares: newest first */
+static size_t spare_count, spare_bytes;
 static pthread_mutex_t secret_blocks_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The capacity sodium_malloc gives size anyway: its pages minus the canary. */
+static size_t capacity_for(size_t size)
+{
+    long n = sysconf(_SC_PAGESIZE); /* glibc reads it from the aux vector */
+    size_t page = n > 0 ? (size_t)n : 4096;
+
+    if (size > SIZE_MAX - SODIUM_CANARY_BYTES - page)
+        return size;
+    return (size + SODIUM_CANARY_BYTES + page - 1) / page * page - SODIUM_CANARY_BYTES;
+}
+
+/* The smallest spare that holds size and wastes at most a quarter of the
+ * pages it would need; NULL if none. Called with the lock held. */
+static struct secret_block *take_spare(size_t size)
+{
+    size_t want = capacity_for(size), most = want + want / 4;
+    struct secret_block **best = NULL;
+
+    for (struct secret_block **link = &spare_blocks; *link; link = &(*link)->next)
+        if ((*link)->cap >= size && (*link)->cap <= most && (!best || (*link)->cap < (*best)->cap))
+            best = link;
+    if (!best)
+        return NULL;
+    struct secret_block *block = *best;
+    *best = block->next;
+    spare_count--;
+    spare_bytes -= block->cap;
+    return block;
+}
+
+static struct secret_block *new_block(size_t size)
+{
+    struct secret_block *block = malloc(sizeof(*block));
+    size_t cap = capacity_for(size);
+
+    if (!block)
+        return NULL;
+    block->base = sodium_malloc(cap);
+    if (!block->base) {
+        free(block);
+        return NULL;
+    }
+    block->cap = cap;
+    return block;
+}
 
 void *alloc_secret(size_t size)
 {
     struct secret_block *block;
-    void *ptr;
 
     if (inject_failure())
         return NULL;
@@ -138,20 +201,58 @@ void *alloc_secret(size_t size)
      * is idempotent and thread-safe, so callers need not order it. */
     if (sodium_init() < 0)
         return NULL;
-    block = malloc(sizeof(*block));
+    size = size ? size : 1;
+    pthread_mutex_lock(&secret_blocks_lock);
+    block = take_spare(size);
+    pthread_mutex_unlock(&secret_blocks_lock);
+    if (!block)
+        block = new_block(size);
     if (!block)
         return NULL;
-    ptr = sodium_malloc(size ? size : 1);
-    if (!ptr) {
-        free(block);
-        return NULL;
-    }
-    *block = (struct secret_block){ptr, size ? size : 1, NULL};
+    block->ptr = block->base + block->cap - size;
+    block->size = size;
     pthread_mutex_lock(&secret_blocks_lock);
     block->next = secret_blocks;
     secret_blocks = block;
     pthread_mutex_unlock(&secret_blocks_lock);
-    return ptr;
+    return block->ptr;
+}
+
+/* Keeps a wiped block as the newest spare; the oldest go past the bounds.
+ * Returns the list of blocks to release. Called with the lock held. */
+static struct secret_block *keep_spare(struct secret_block *block)
+{
+    struct secret_block *out = NULL;
+
+    if (block->cap > SPARE_BYTES)
+        return block;
+    block->next = spare_blocks;
+    spare_blocks = block;
+    spare_count++;
+    spare_bytes += block->cap;
+    while (spare_count > SPARE_BLOCKS || spare_bytes > SPARE_BYTES) {
+        struct secret_block **oldest = &spare_blocks;
+        while ((*oldest)->next)
+            oldest = &(*oldest)->next;
+        struct secret_block *gone = *oldest;
+        *oldest = NULL;
+        spare_count--;
+        spare_bytes -= gone->cap;
+        gone->next = out;
+        out = gone;
+    }
+    return out;
+}
+
+static void release_blocks(struct secret_block *list)
+{
+    while (list) {
+        struct secret_block *next = list->next;
+        /* sodium_free wipes the block before unmapping it. */
+        sodium_free(list->base);
+        free(list);
+        list = next;
+    }
 }
 
 void alloc_secret_free(void *ptr)
@@ -169,9 +270,18 @@ void alloc_secret_free(void *ptr)
         }
     }
     pthread_mutex_unlock(&secret_blocks_lock);
-    free(found);
-    /* sodium_free wipes the block before unmapping it. */
-    sodium_free(ptr);
+    if (!found) {
+        sodium_free(ptr);
+        return;
+    }
+    /* Only [ptr, ptr + size) was ever handed out: the rest of a spare is
+     * zeros from an earlier wipe or sodium_malloc's filler. */
+    sodium_memzero(found->ptr, found->size);
+    found->next = NULL;
+    pthread_mutex_lock(&secret_blocks_lock);
+    struct secret_block *released = keep_spare(found);
+    pthread_mutex_unlock(&secret_blocks_lock);
+    release_blocks(released);
 }
 
 int alloc_relock_secrets(void)
@@ -179,7 +289,10 @@ int alloc_relock_secrets(void)
     int ret = 0;
     pthread_mutex_lock(&secret_blocks_lock);
     for (struct secret_block *b = secret_blocks; b; b = b->next)
-        if (sodium_mlock(b->ptr, b->size) != 0 && ret == 0)
+        if (sodium_mlock(b->base, b->cap) != 0 && ret == 0)
+            ret = -errno;
+    for (struct secret_block *b = spare_blocks; b; b = b->next)
+        if (sodium_mlock(b->base, b->cap) != 0 && ret == 0)
             ret = -errno;
     pthread_mutex_unlock(&secret_blocks_lock);
     return ret;

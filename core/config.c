@@ -20,6 +20,7 @@
 #include <xxhash.h>
 
 #include "alloc.h"
+#include "base64.h"
 
 #define CHECKSUM_KEY "checksum"
 #define CHECKSUM_HEX 16
@@ -60,7 +61,7 @@ static bool is_b64_of_len(const json_t *value, size_t want)
     const char *text = json_string_value(value);
     size_t len = text ? strlen(text) : 0, got = 0;
     bool ok = text && len / 4 * 3 <= sizeof(buf) &&
-              vult_base64_decode_to(buf, sizeof(buf), &got, text, len) == 0 && got == want;
+              base64_decode(buf, sizeof(buf), &got, text, len) == 0 && got == want;
 
     sodium_memzero(buf, sizeof(buf));
     return ok;

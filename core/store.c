@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "alloc.h"
+#include "base64.h"
 #include "io.h"
 
 /* Subkeys of the master key, one per purpose. */
@@ -35,10 +36,12 @@ enum subkey_id {
 
 static char *b64_of(const uint8_t *bin, size_t len)
 {
-    size_t cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
-    char *text = alloc_bytes(cap);
-    if (text)
-        sodium_bin2base64(text, cap, bin, len, sodium_base64_VARIANT_ORIGINAL);
+    size_t n = base64_encoded_len(len);
+    char *text = alloc_bytes(n + 1);
+    if (text) {
+        base64_encode(text, bin, len);
+        text[n] = '\0';
+    }
     return text;
 }
 
@@ -50,7 +53,7 @@ static int b64_to(uint8_t **out, size_t *out_len, const char *text)
         return -EINVAL;
     if (!buf)
         return -ENOMEM;
-    if (vult_base64_decode_to(buf, len + 1, out_len, text, len) != 0) {
+    if (base64_decode(buf, len + 1, out_len, text, len) != 0) {
         alloc_free(buf);
         return -EINVAL;
     }

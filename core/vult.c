@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "alloc.h"
+#include "base64.h"
 #include "dat.h"
 #include "pb.h"
 
@@ -163,7 +164,7 @@ static bool keyshare_is_well_formed(struct vult_str ks, uint64_t lib_type)
 {
     if (!ks.len)
         return true;
-    if (vult_base64_is_canonical(ks.ptr, ks.len))
+    if (base64_is_canonical(ks.ptr, ks.len))
         return true;
     if (lib_type != VULT_LIB_GG20)
         return false;
@@ -408,75 +409,8 @@ static int parse_container(struct container *out, const uint8_t *bytes, size_t l
     return have_vault && out->vault.len ? 0 : -EINVAL;
 }
 
-/* The value of a base64 letter of the original alphabet, or -1. Written
- * out rather than left to sodium_base642bin: libsodium 1.0.18 (Debian 12)
- * decodes every byte from 0x80 to 0xFF as '/', so a damaged byte there
- * would import as different key bytes. */
-static int base64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Padding: the text is whole quanta, '=' only as the last one or two
- * bytes. Canonical: the bits a padded final quantum leaves unused are
- * zero; otherwise several texts decode to the same bytes and a changed
- * letter would pass unnoticed. Every encoder writes zeros there. */
-bool vult_base64_is_canonical(const char *text, size_t len)
-{
-    size_t pad = 0;
-
-    if (len % 4 != 0)
-        return false;
-    if (len && text[len - 1] == '=')
-        pad = text[len - 2] == '=' ? 2 : 1;
-    for (size_t i = 0; i < len - pad; i++)
-        if (base64_value((unsigned char)text[i]) < 0)
-            return false;
-    if (!pad)
-        return true;
-    int last = base64_value((unsigned char)text[len - pad - 1]);
-    return (last & (pad == 2 ? 0x0f : 0x03)) == 0;
-}
-
-int vult_base64_decode_to(uint8_t *out, size_t out_cap, size_t *out_len, const char *text,
-                          size_t text_len)
-{
-    size_t n = 0;
-    uint32_t acc = 0;
-    unsigned bits = 0;
-
-    *out_len = 0;
-    if (!vult_base64_is_canonical(text, text_len))
-        return -EINVAL;
-    while (text_len && text[text_len - 1] == '=')
-        text_len--;
-    if (out_cap < text_len / 4 * 3 + (text_len % 4 ? text_len % 4 - 1 : 0))
-        return -EINVAL;
-    for (size_t i = 0; i < text_len; i++) {
-        acc = (acc << 6) | (uint32_t)base64_value((unsigned char)text[i]);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (uint8_t)(acc >> bits);
-        }
-    }
-    sodium_memzero(&acc, sizeof(acc));
-    *out_len = n;
-    return 0;
-}
-
 /* Strict base64 into a fresh secret buffer. */
-static int base64_decode(uint8_t **out, size_t *out_len, const char *text, size_t text_len)
+static int decode_to_secret(uint8_t **out, size_t *out_len, const char *text, size_t text_len)
 {
     size_t cap = text_len / 4 * 3 + 3;
     uint8_t *buf = alloc_secret(cap);
@@ -484,18 +418,13 @@ static int base64_decode(uint8_t **out, size_t *out_len, const char *text, size_
 
     if (!buf)
         return -ENOMEM;
-    ret = vult_base64_decode_to(buf, cap, out_len, text, text_len);
+    ret = base64_decode(buf, cap, out_len, text, text_len);
     if (ret < 0) {
         alloc_secret_free(buf);
         return ret;
     }
     *out = buf;
     return 0;
-}
-
-static size_t base64_len(size_t bin_len)
-{
-    return (bin_len + 2) / 3 * 4;
 }
 
 /* ---- key cache --------------------------------------------------------- */
@@ -605,13 +534,13 @@ static int decode_container(uint8_t **plain, size_t *plain_len, uint64_t *versio
     struct container container;
     int ret;
 
-    ret = base64_decode(&outer, &outer_len, (const char *)file, file_len);
+    ret = decode_to_secret(&outer, &outer_len, (const char *)file, file_len);
     if (ret < 0)
         return ret;
     ret = parse_container(&container, outer, outer_len);
     if (ret < 0)
         goto out_free_outer;
-    ret = base64_decode(&inner, &inner_len, container.vault.ptr, container.vault.len);
+    ret = decode_to_secret(&inner, &inner_len, container.vault.ptr, container.vault.len);
     if (ret < 0)
         goto out_free_outer;
     *version = container.version;
@@ -658,9 +587,12 @@ int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
      * (the apps never write one). */
     enum dat_form dat = dat_detect(file, file_len);
     if (dat != DAT_IOS) {
-        while (file_len && strchr(" \t\r\n", file[file_len - 1]) && file[file_len - 1])
-            file_len--;
-        dat = dat_detect(file, file_len);
+        size_t text_len = file_len;
+        while (text_len && strchr(" \t\r\n", file[text_len - 1]) && file[text_len - 1])
+            text_len--;
+        if (text_len != file_len) /* the same bytes classify the same */
+            dat = dat_detect(file, text_len);
+        file_len = text_len;
     }
     if (dat != DAT_NOT_DAT) {
         /* A 2024 backup: its JSON becomes Vault bytes, checked below as
@@ -704,7 +636,7 @@ size_t vult_encoded_len(size_t vault_len, enum backup_crypto_scheme scheme)
 {
     size_t blob_len = scheme == BACKUP_CRYPTO_NONE ? vault_len
                                                     : backup_crypto_blob_len(scheme, vault_len);
-    return base64_len(container_len(base64_len(blob_len), scheme));
+    return base64_encoded_len(container_len(base64_encoded_len(blob_len), scheme));
 }
 
 int vult_encode(char *out, size_t out_cap, const uint8_t *vault, size_t vault_len,
@@ -714,12 +646,12 @@ int vult_encode(char *out, size_t out_cap, const uint8_t *vault, size_t vault_le
 {
     size_t blob_len = scheme == BACKUP_CRYPTO_NONE ? vault_len
                                                     : backup_crypto_blob_len(scheme, vault_len);
-    size_t inner_len = base64_len(blob_len);
+    size_t inner_len = base64_encoded_len(blob_len);
     size_t outer_len = container_len(inner_len, scheme);
     uint8_t *blob = NULL, *outer = NULL;
     int ret = -ENOMEM;
 
-    if (out_cap < base64_len(outer_len))
+    if (out_cap < base64_encoded_len(outer_len))
         return -EINVAL;
     /* Secret buffers throughout: for NONE every stage is the share itself. */
     outer = alloc_secret(outer_len);
@@ -739,29 +671,14 @@ int vult_encode(char *out, size_t out_cap, const uint8_t *vault, size_t vault_le
     pb_write_varint(&w, VULT_CONTAINER_VERSION);
     pb_write_tag(&w, CONTAINER_VAULT, PB_BYTES);
     pb_write_varint(&w, inner_len);
-    char *inner = alloc_secret(inner_len + 1);
-    if (!inner) {
-        ret = -ENOMEM;
-        goto out;
-    }
-    sodium_bin2base64(inner, inner_len + 1, blob ? blob : vault, blob_len,
-                      sodium_base64_VARIANT_ORIGINAL);
-    pb_write_raw(&w, inner, inner_len);
-    alloc_secret_free(inner);
+    /* Both layers are encoded in place: into the container, then into out. */
+    base64_encode((char *)outer + w.len, blob ? blob : vault, blob_len);
+    w.len += inner_len;
     if (scheme != BACKUP_CRYPTO_NONE) {
         pb_write_tag(&w, CONTAINER_IS_ENCRYPTED, PB_VARINT);
         pb_write_varint(&w, 1);
     }
-
-    char *text = alloc_secret(base64_len(outer_len) + 1);
-    if (!text) {
-        ret = -ENOMEM;
-        goto out;
-    }
-    sodium_bin2base64(text, base64_len(outer_len) + 1, outer, outer_len,
-                      sodium_base64_VARIANT_ORIGINAL);
-    memcpy(out, text, base64_len(outer_len));
-    alloc_secret_free(text);
+    base64_encode(out, outer, outer_len);
     ret = 0;
 out:
     alloc_secret_free(blob);

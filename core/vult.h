@@ -146,17 +146,6 @@ char *vult_suggested_filename(const struct vult_vault *vault);
  * the demo; never used on imported shares). *out is alloc_secret. */
 int vult_vault_encode(uint8_t **out, size_t *out_len, const struct vult_vault *vault) VULTFS_WUR;
 
-/* Strict base64 as the apps write it (original alphabet, padded): true when
- * every byte is in A-Za-z0-9+/, '=' appears only as one or two final
- * padding bytes, and the unused bits of the last letter are zero. */
-bool vult_base64_is_canonical(const char *text, size_t len);
-
-/* Decodes canonical base64 (vult_base64_is_canonical) into out, which must
- * hold len / 4 * 3 bytes. Returns 0, or -EINVAL (not canonical base64, or
- * out_cap too small). */
-int vult_base64_decode_to(uint8_t *out, size_t out_cap, size_t *out_len, const char *text,
-                          size_t text_len) VULTFS_WUR;
-
 /* RFC 3339 UTC text of created_at ("2024-05-01T12:00:00Z", with
  * fractional seconds when nanos != 0) into buf; "" when unset. */
 void vult_format_time(char *buf, size_t buf_len, int64_t seconds, int32_t nanos);

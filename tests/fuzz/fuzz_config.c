@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "alloc.h"
+#include "base64.h"
 #include "fuzz.h"
 #include "store_private.h"
 
@@ -44,7 +45,7 @@ static void check_master_key(const json_t *config)
     sealed = alloc_bytes(len + 1);
     FUZZ_ASSERT(sealed != NULL);
     /* the parser checked that it decodes */
-    FUZZ_ASSERT(vult_base64_decode_to(sealed, len + 1, &sealed_len, b64, len) == 0);
+    FUZZ_ASSERT(base64_decode(sealed, len + 1, &sealed_len, b64, len) == 0);
     int ret = seal_open_record(&plain, &plain_len, sealed, sealed_len, SEAL_KIND_MASTER_KEY,
                                MASTER_KEY_ID, fuzz_record_key);
     FUZZ_ASSERT(ret == 0 || ret == -EINVAL || ret == -EIO || ret == -EBADMSG);

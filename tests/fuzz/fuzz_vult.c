@@ -8,7 +8,11 @@
  *      vult_vault_parse of what it returns;
  *   2. as raw Vault protobuf bytes: vult_vault_parse directly;
  *   3. as the JSON inside a 2024 .dat: hex-encoded, then vult_decode (the
- *      .dat reader; encrypted .dat seeds reach it through way 1).
+ *      .dat reader; encrypted .dat seeds reach it through way 1);
+ *   4. as base64 text and as bytes: strict base64 is one text per byte
+ *      string, so what decodes must encode to the very same text, what is
+ *      encoded must decode to the same bytes, and the canonical check and
+ *      the decoder must agree.
  * Whatever parses is then pushed through the rest of the codec (the
  * presentation helpers, vult_vault_encode, vult_encode) and must come back
  * the same: a crash, a sanitizer report or a failed round trip is a bug.
@@ -16,6 +20,7 @@
  * Seeds: tests/fuzz/run.sh makes small synthetic ones with mkvault (some
  * encrypted with FUZZ_PASSWORD) and adds ../shared/fixtures.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,10 +31,44 @@
 
 #include "alloc.h"
 #include "backup_crypto.h"
+#include "base64.h"
 #include "fuzz.h" /* FUZZ_ASSERT; seeds encrypted with FUZZ_PASSWORD get past the tag */
 #include "vult.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
+/* base64 both ways over the input (see way 4 above). */
+static void check_base64(const uint8_t *data, size_t size)
+{
+    const char *text = (const char *)data;
+    size_t cap = size / 4 * 3, len = 1, encoded = base64_encoded_len(size);
+    uint8_t *bin = malloc(cap ? cap : 1);
+    char *again = malloc(encoded ? encoded : 1);
+    FUZZ_ASSERT(bin != NULL && again != NULL);
+
+    int ret = base64_decode(bin, cap, &len, text, size);
+    FUZZ_ASSERT(ret == 0 || ret == -EINVAL);
+    FUZZ_ASSERT(base64_is_canonical(text, size) == (ret == 0));
+    if (ret == 0) {
+        FUZZ_ASSERT(base64_encoded_len(len) == size);
+        base64_encode(again, bin, len);
+        FUZZ_ASSERT(memcmp(again, text, size) == 0);
+    } else {
+        FUZZ_ASSERT(len == 0);
+    }
+    free(bin);
+
+    /* and the input as bytes */
+    uint8_t *back = malloc(size ? size : 1);
+    FUZZ_ASSERT(back != NULL);
+    base64_encode(again, data, size);
+    FUZZ_ASSERT(base64_count_non_letters((const uint8_t *)again, encoded) ==
+                (size_t)(size % 3 ? 3 - size % 3 : 0));
+    FUZZ_ASSERT(base64_decode(back, size, &len, again, encoded) == 0);
+    FUZZ_ASSERT(len == size && memcmp(back, data, size) == 0);
+    free(back);
+    free(again);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Lives for the whole run: a current-scheme seed then costs its 600,000
@@ -164,5 +203,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* 3. The JSON of a .dat, as the apps wrote it: hex text. */
     check_dat_json(data, size);
+
+    /* 4. base64, both ways. */
+    check_base64(data, size);
     return 0;
 }

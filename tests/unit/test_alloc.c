@@ -4,10 +4,18 @@
  */
 #include "alloc.h"
 #include "check.h"
+#include "locked.h"
 
+#include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void test_plain_heap(void)
 {
@@ -103,6 +111,72 @@ static void test_secret_heap(void)
     alloc_secret_free(k);
 }
 
+/* True when writing the byte just past ptr[0..size) kills a child with a
+ * fault: the guard page is still right behind the block. */
+static bool overrun_faults(uint8_t *ptr, size_t size)
+{
+    int status = 0;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0)
+            dup2(null, 2); /* a sanitizer's report of the fault is expected */
+        signal(SIGSEGV, SIG_DFL);
+        ((volatile uint8_t *)ptr)[size] = 1;
+        _exit(0);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return false;
+    return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Freed secret blocks are kept for reuse: a reused one comes back wiped,
+ * with the guard page right after the caller's last byte, the failure hook
+ * still decides first, and what is kept stays within its bound. */
+static void test_secret_reuse(void)
+{
+    static const size_t sizes[][2] = {{5000, 4900}, {100000, 90000}, {32, 32}, {1, 0}};
+
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        uint8_t *first = alloc_secret(sizes[i][0]);
+        CHECK(first != NULL);
+        if (!first)
+            continue;
+        memset(first, 0xa5, sizes[i][0]);
+        alloc_secret_free(first);
+        size_t size = sizes[i][1] ? sizes[i][1] : 1;
+        uint8_t *again = alloc_secret(sizes[i][1]);
+        CHECK(again != NULL);
+        if (!again)
+            continue;
+        CHECK(memchr(again, 0xa5, size) == NULL);
+        CHECK(overrun_faults(again, size));
+        memset(again, 0x5a, size);
+        alloc_secret_free(again);
+    }
+
+    alloc_fail_once(0);
+    CHECK(alloc_secret(5000) == NULL);
+    uint8_t *k = alloc_secret(5000);
+    CHECK(k != NULL);
+    alloc_secret_free(k);
+    CHECK_EQ_INT(alloc_failures(), 1);
+
+    /* 40 blocks of 200 KB freed: at most 1 MiB (and a page per block of
+     * sodium's canary) stays locked. */
+    long before = locked_bytes();
+    uint8_t *blocks[40];
+    for (size_t i = 0; i < 40; i++) {
+        blocks[i] = alloc_secret(200000 + i * 4096);
+        CHECK(blocks[i] != NULL);
+    }
+    for (size_t i = 0; i < 40; i++)
+        alloc_secret_free(blocks[i]);
+    long after = locked_bytes();
+    CHECK(before >= 0 && after >= 0 && after - before <= (1024 + 8 * 4) * 1024);
+}
+
 static void test_jansson(void)
 {
     json_t *obj;
@@ -136,6 +210,7 @@ int main(void)
     test_fail_once();
     test_zero_and_overflow();
     test_secret_heap();
+    test_secret_reuse();
     test_jansson();
     return check_done("alloc");
 }

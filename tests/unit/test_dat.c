@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -472,6 +473,79 @@ static void test_detect(void)
     CHECK_EQ_INT(dat_detect(random, 20), DAT_NOT_DAT);
 }
 
+/* dat_detect as it was before it counted in blocks, byte by byte with
+ * branches: the classification must not have changed. */
+static enum dat_form detect_reference(const uint8_t *file, size_t len)
+{
+    static const char text_bytes[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+    size_t not_text = 0;
+    bool line_break = false, hex = len >= 2 && file[0] == '7' && (file[1] | 0x20) == 'b';
+
+    for (size_t i = 0; hex && i < len; i++)
+        hex = file[i] && strchr("0123456789abcdefABCDEF", file[i]);
+    if (hex)
+        return DAT_PLAIN;
+    for (size_t i = 0; i < len; i++) {
+        if (file[i] == '\n' || file[i] == '\r')
+            line_break = true;
+        else if (!file[i] || !strchr(text_bytes, file[i]))
+            not_text++;
+    }
+    if (not_text * 2 > len && len >= BACKUP_CRYPTO_LEGACY_OVERHEAD)
+        return DAT_IOS;
+    return line_break && not_text == 0 ? DAT_ANDROID : DAT_NOT_DAT;
+}
+
+/* Random bytes, and crafted mixes of the bytes that decide the form
+ * (letters, '=', line breaks, hex, NUL, high bytes) with about half of
+ * them not text, at lengths around the blob minimum and the block size. */
+static void test_detect_unchanged(void)
+{
+    static const uint8_t deciding[] = {'A', 'z', '0', '+', '/', '=', '\n', '\r', ' ', '\t',
+                                       '7', 'b', 'B', 'f', 0,   0x80, 0xff, '-', '_', 0x7f};
+    uint8_t file[300];
+    size_t checked = 0, forms[4] = {0};
+
+    for (int round = 0; round < 20000; round++) {
+        size_t len = randombytes_uniform(sizeof(file) + 1);
+        uint32_t style = randombytes_uniform(4);
+        randombytes_buf(file, len);
+        for (size_t i = 0; style && i < len; i++) {
+            if (style == 1) /* the deciding bytes only */
+                file[i] = deciding[randombytes_uniform(sizeof(deciding))];
+            else if (style == 2) /* base64 text with a few other bytes */
+                file[i] = randombytes_uniform(50) ? deciding[randombytes_uniform(6)]
+                                                  : deciding[randombytes_uniform(sizeof(deciding))];
+            else if (i < 2) /* hex text, sometimes with one other byte */
+                file[i] = "7b"[i];
+            else
+                file[i] = randombytes_uniform(200) ? "0123456789abcdefABCDEF"[randombytes_uniform(22)]
+                                                   : deciding[randombytes_uniform(sizeof(deciding))];
+        }
+        if (len > 10 && randombytes_uniform(3) == 0) /* a line break or two */
+            file[randombytes_uniform((uint32_t)len)] = randombytes_uniform(2) ? '\n' : '\r';
+        enum dat_form want = detect_reference(file, len);
+        CHECK_EQ_INT(dat_detect(file, len), want);
+        forms[want]++;
+        checked++;
+    }
+    /* exactly at the threshold: k bytes not text among len */
+    for (size_t len = 0; len <= 140; len++) {
+        for (size_t k = len / 2 > 2 ? len / 2 - 2 : 0; k <= len && k <= len / 2 + 2; k++) {
+            memset(file, 'Q', len);
+            for (size_t i = 0; i < k; i++)
+                file[(i * 7) % len] = 0x80 | (uint8_t)i;
+            if (len > k + 1)
+                file[len - 1] = '\n';
+            CHECK_EQ_INT(dat_detect(file, len), detect_reference(file, len));
+        }
+    }
+    /* every form came up, so the comparison covered each */
+    CHECK(forms[DAT_NOT_DAT] && forms[DAT_PLAIN] && forms[DAT_IOS] && forms[DAT_ANDROID]);
+    CHECK(checked == 20000);
+}
+
 /* Failing every allocation from the N-th on, for every N: -ENOMEM, or the very
  * same Vault bytes (jansson has parsed wrong JSON after one failed
  * allocation before, upstream issue 655), never anything else. */
@@ -521,6 +595,7 @@ int main(void)
     test_dates();
     test_lib_type();
     test_detect();
+    test_detect_unchanged();
     test_allocation_failures();
     return check_done("dat");
 }

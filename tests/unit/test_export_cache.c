@@ -16,6 +16,7 @@
 
 #include "alloc.h"
 #include "check.h"
+#include "locked.h"
 #include "store.h"
 #include "synth.h"
 
@@ -27,20 +28,6 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 {
     (void)st, (void)flag, (void)ftw;
     return remove(path);
-}
-
-/* The calling process's locked memory (VmLck), in bytes. */
-static long locked_bytes(void)
-{
-    char line[256];
-    long kib = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmLck: %ld kB", &kib) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kib * 1024;
 }
 
 static void import_vault(struct store *s, unsigned k, const char *tag)
