@@ -25,15 +25,20 @@ static void fix_checksum(uint8_t *rec, size_t len)
         rec[8 + i] = (uint8_t)(sum >> (8 * i));
 }
 
-/* Opens rec and, when that succeeds, frees the plaintext. */
+/* Opens rec and, when that succeeds, frees the plaintext. The opener into
+ * plain heap (for the index's records) must answer exactly the same. */
 static int try_open(const uint8_t *rec, size_t len, enum seal_kind kind,
                     const char *id, const uint8_t *key)
 {
-    uint8_t *out = NULL;
-    size_t out_len = 0;
+    uint8_t *out = NULL, *pub = NULL;
+    size_t out_len = 0, pub_len = 0;
     int err = seal_open_record(&out, &out_len, rec, len, kind, id, key);
 
+    CHECK_EQ_INT(seal_open_public(&pub, &pub_len, rec, len, kind, id, key), err);
+    if (err == 0)
+        CHECK(pub && pub_len == out_len && memcmp(pub, out, out_len) == 0);
     alloc_secret_free(out);
+    alloc_free(pub);
     return err;
 }
 
