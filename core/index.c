@@ -90,24 +90,41 @@ static int encode_checked(char **out, const json_t *index)
     return index_dumps(out, index, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
-/* Decodes JSON text and checks that it encodes back to the same bytes.
- * One encoding, unchecked: were the encoder wrong, its text would not be
- * the bytes read either (an index is public facts: nothing to wipe). */
+/* json_dump_callback's sink that compares what is dumped with text. */
+struct same_text {
+    const uint8_t *text;
+    size_t len, at;
+    bool differs;
+};
+
+static int compare_dumped(const char *chunk, size_t size, void *data)
+{
+    struct same_text *c = data;
+
+    if (size > c->len - c->at || memcmp(c->text + c->at, chunk, size) != 0) {
+        c->differs = true;
+        return -1;
+    }
+    c->at += size;
+    return 0;
+}
+
+/* Decodes JSON text and checks that it encodes back to the same bytes,
+ * compared as the encoder writes them (no copy of the text): were the
+ * encoder wrong, its text would not be the bytes read either. */
 static int decode_checked(json_t **out, const uint8_t *plain, size_t len)
 {
     json_error_t error;
     json_t *json = json_loadb((const char *)plain, len, 0, &error);
-    char *again;
+    struct same_text c = {plain, len, 0, false};
     int ret = 0;
 
     if (!json)
         return json_failure(&error);
-    again = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!again)
-        ret = -ENOMEM;
-    else if (strlen(again) != len || memcmp(again, plain, len) != 0)
+    if (json_dump_callback(json, compare_dumped, &c, JSON_COMPACT | JSON_SORT_KEYS) < 0)
+        ret = c.differs ? -EIO : -ENOMEM;
+    else if (c.at != len)
         ret = -EIO; /* the parser read something else than was written */
-    alloc_free(again);
     if (ret < 0) {
         json_decref(json);
         return ret;
@@ -145,19 +162,29 @@ json_t *index_vault_of(const struct store *store, const char *ecdsa)
     return at ? json_array_get(json_object_get(store->index, "vaults"), at - 1) : NULL;
 }
 
-/* An index record's text. It holds public facts and key-share digests,
- * nothing secret, so it is opened into plain heap: a guarded, locked
- * mapping per record was most of opening a store of thousands of vaults. */
-static int read_index_record(uint8_t **plain, size_t *len, int dirfd, const char *name,
+/* A buffer for index records' text, grown as needed and kept: one for
+ * every record read at open. */
+struct plain_buf {
+    uint8_t *bytes;
+    size_t cap;
+};
+
+/* An index record's text into buf. It holds public facts and key-share
+ * digests, nothing secret: opened into plain heap, one buffer for all (a
+ * guarded, locked mapping per record was most of opening a store of
+ * thousands of vaults). */
+static int read_index_record(struct plain_buf *buf, size_t *len, int dirfd, const char *name,
                              const char *id, const struct store *store)
 {
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
     int ret = io_read_file(&sealed, &sealed_len, dirfd, name, MAX_INDEX_BYTES);
 
-    if (ret < 0)
-        return ret;
-    ret = seal_open_public(plain, len, sealed, sealed_len, SEAL_KIND_INDEX, id, store->master);
+    if (ret == 0 && sealed_len > buf->cap)
+        ret = index_reserve((void **)&buf->bytes, &buf->cap, sealed_len, 1);
+    if (ret == 0)
+        ret = seal_open_into(buf->bytes, buf->cap, len, sealed, sealed_len, SEAL_KIND_INDEX, id,
+                             store->master);
     alloc_free(sealed);
     return ret;
 }
@@ -166,13 +193,14 @@ static int read_index_record(uint8_t **plain, size_t *len, int dirfd, const char
 
 static int read_whole_index(json_t **out, struct store *store)
 {
-    uint8_t *plain = NULL;
+    struct plain_buf plain = {NULL, 0};
     size_t len = 0, count;
     int ret = read_index_record(&plain, &len, store->dirfd, INDEX_NAME, INDEX_ID, store);
+    if (ret == 0)
+        ret = decode_checked(out, plain.bytes, len);
+    alloc_free(plain.bytes);
     if (ret < 0)
         return ret == -ENOENT ? -EIO : ret;
-    ret = decode_checked(out, plain, len);
-    alloc_free(plain);
     if (ret < 0)
         return ret;
     count = json_array_size(json_object_get(*out, "vaults"));
@@ -249,6 +277,7 @@ struct loaded {
     struct store *store;
     json_t *vaults; /* in directory order */
     json_t *orders;
+    struct plain_buf plain;
 };
 
 /* One vault record: opened, decoded, and checked to be the record of the
@@ -258,7 +287,6 @@ static int load_vault_record(void *ctx, const char *name)
     struct loaded *l = ctx;
     char hex[VAULT_RECORD_HEX + 1];
     struct vault_record_path path;
-    uint8_t *plain = NULL;
     size_t len = 0;
     json_t *record = NULL;
 
@@ -267,10 +295,9 @@ static int load_vault_record(void *ctx, const char *name)
         return 0; /* an interrupted write's leftover */
     snprintf(hex, sizeof(hex), "%.*s", VAULT_RECORD_HEX, name);
     vault_record_path(&path, hex);
-    int ret = read_index_record(&plain, &len, l->store->vaultsfd, name, path.id, l->store);
+    int ret = read_index_record(&l->plain, &len, l->store->vaultsfd, name, path.id, l->store);
     if (ret == 0)
-        ret = decode_checked(&record, plain, len);
-    alloc_free(plain);
+        ret = decode_checked(&record, l->plain.bytes, len);
     if (ret < 0)
         return ret == -ENOENT ? -EIO : ret;
     json_t *vault = json_object_get(record, "vault");
@@ -325,9 +352,10 @@ static int index_from_records(json_t **out, struct store *store, const struct lo
 
 static int read_vault_records(json_t **out, struct store *store)
 {
-    struct loaded l = {store, json_array(), json_array()};
+    struct loaded l = {store, json_array(), json_array(), {NULL, 0}};
     int ret = l.vaults && l.orders ? io_list_dir(store->vaultsfd, load_vault_record, &l) : -ENOMEM;
 
+    alloc_free(l.plain.bytes);
     if (ret == 0)
         ret = index_from_records(out, store, &l);
     json_decref(l.vaults);

@@ -218,26 +218,21 @@ int seal_open_record(uint8_t **plain, size_t *plain_len, const uint8_t *sealed,
     return 0;
 }
 
-int seal_open_public(uint8_t **plain, size_t *plain_len, const uint8_t *sealed,
-                     size_t sealed_len, enum seal_kind kind, const char *id,
-                     const uint8_t key[SEAL_KEY_BYTES])
+int seal_open_into(uint8_t *out, size_t out_cap, size_t *plain_len, const uint8_t *sealed,
+                   size_t sealed_len, enum seal_kind kind, const char *id,
+                   const uint8_t key[SEAL_KEY_BYTES])
 {
     int err = check_layout(sealed, sealed_len, kind);
-    size_t out_len = err ? 0 : sealed_len - SEAL_OVERHEAD;
-    uint8_t *out;
 
     if (err)
         return err;
-    out = alloc_bytes(out_len ? out_len : 1);
-    if (!out)
-        return -ENOMEM;
+    if (out_cap < sealed_len - SEAL_OVERHEAD)
+        return -EINVAL;
     err = open_into(out, sealed, sealed_len, id, key);
     if (err) {
-        sodium_memzero(out, out_len);
-        alloc_free(out);
+        sodium_memzero(out, sealed_len - SEAL_OVERHEAD);
         return err;
     }
-    *plain = out;
-    *plain_len = out_len;
+    *plain_len = sealed_len - SEAL_OVERHEAD;
     return 0;
 }
