@@ -153,19 +153,17 @@ static int put_vault_json(struct text *t, const struct store *store,
 
     if (!latest)
         return -ENOENT;
+    const char *facts[][2] = {{"name", latest->facts.name},
+                              {"public_key_ecdsa", latest->facts.public_key_ecdsa},
+                              {"public_key_eddsa", latest->facts.public_key_eddsa},
+                              {"hex_chain_code", latest->facts.hex_chain_code},
+                              {"lib_type", latest->facts.lib_type},
+                              {"created_at", latest->facts.created_at}};
     put(t, "{", 1);
-    put_key(t, 1, true, "name");
-    put_string(t, latest->facts.name);
-    put_key(t, 1, false, "public_key_ecdsa");
-    put_string(t, latest->facts.public_key_ecdsa);
-    put_key(t, 1, false, "public_key_eddsa");
-    put_string(t, latest->facts.public_key_eddsa);
-    put_key(t, 1, false, "hex_chain_code");
-    put_string(t, latest->facts.hex_chain_code);
-    put_key(t, 1, false, "lib_type");
-    put_string(t, latest->facts.lib_type);
-    put_key(t, 1, false, "created_at");
-    put_string(t, latest->facts.created_at);
+    for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]); i++) {
+        put_key(t, 1, i == 0, facts[i][0]);
+        put_string(t, facts[i][1]);
+    }
     if (vault->current) {
         put_key(t, 1, false, "current_epoch");
         put_number(t, vault->current->number);
