@@ -272,12 +272,89 @@ static int write_vault_record(struct store *store, int dirfd, const json_t *vaul
     return ret;
 }
 
+/* ---- one value where a vault repeats it ------------------------------------
+ * jansson values are reference counted and nothing in the store changes one
+ * in place, so one value can stand in several places of the index without
+ * changing a byte of any encoding. Shared: what a vault always repeats (its
+ * ECDSA key in each epoch's facts, the device among the signers) and the
+ * values of a few fields from a small closed set (lib_type's names, the
+ * empty reshare prefix of DKLS vaults, epoch numbers and key-share counts).
+ * At 10,000 vaults that is 4-5 MB of the index's ~50 in memory. */
+#define SHARED_MAX 32
+
+struct shared_values {
+    json_t *values[SHARED_MAX]; /* a reference each */
+    size_t count;
+};
+
+static bool shareable(const json_t *v)
+{
+    return (json_is_string(v) && json_string_length(v) <= 16) ||
+           (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 256);
+}
+
+/* obj's key takes an equal value held already (sv) or its value is kept */
+static void share_value(struct shared_values *sv, json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+
+    if (!shareable(v))
+        return;
+    for (size_t i = 0; i < sv->count; i++) {
+        if (json_equal(sv->values[i], v)) {
+            /* the key exists: set replaces its value and allocates nothing
+             * (on a failure obj is as it was) */
+            int set = sv->values[i] == v ? 0 : json_object_set(obj, key, sv->values[i]);
+            (void)set;
+            return;
+        }
+    }
+    if (sv->count < SHARED_MAX)
+        sv->values[sv->count++] = json_incref(v);
+}
+
+/* obj's key takes same when their values are equal strings */
+static void share_same(json_t *obj, const char *key, json_t *same)
+{
+    json_t *v = json_object_get(obj, key);
+
+    if (v && v != same && json_is_string(same) && json_equal(v, same)) {
+        int set = json_object_set(obj, key, same); /* allocates nothing */
+        (void)set; /* on failure obj is as it was */
+    }
+}
+
+static void share_vault_values(struct shared_values *sv, json_t *vault)
+{
+    json_t *ecdsa = json_object_get(vault, "ecdsa"), *e, *signer;
+    size_t i, j;
+
+    json_array_foreach(json_object_get(vault, "epochs"), i, e) {
+        json_t *facts = json_object_get(e, "facts");
+        share_value(sv, e, "number");
+        share_value(sv, facts, "lib_type");
+        share_value(sv, facts, "reshare_prefix");
+        share_value(sv, facts, "key_share_count");
+        share_same(facts, "public_key_ecdsa", ecdsa);
+        json_array_foreach(json_object_get(facts, "signers"), j, signer)
+            share_same(facts, "device", signer);
+    }
+}
+
+static void shared_values_free(struct shared_values *sv)
+{
+    for (size_t i = 0; i < sv->count; i++)
+        json_decref(sv->values[i]);
+    sv->count = 0;
+}
+
 /* What reading vaults/ collects: each record's vault and order. */
 struct loaded {
     struct store *store;
     json_t *vaults; /* in directory order */
     json_t *orders;
     struct plain_buf plain;
+    struct shared_values shared;
 };
 
 /* One vault record: opened, decoded, and checked to be the record of the
@@ -309,6 +386,8 @@ static int load_vault_record(void *ctx, const char *name)
         ret = -EIO;
     else if (json_array_append(l->vaults, vault) < 0 || json_array_append(l->orders, order) < 0)
         ret = -ENOMEM;
+    if (ret == 0)
+        share_vault_values(&l->shared, vault);
     json_decref(record);
     return ret;
 }
@@ -352,10 +431,11 @@ static int index_from_records(json_t **out, struct store *store, const struct lo
 
 static int read_vault_records(json_t **out, struct store *store)
 {
-    struct loaded l = {store, json_array(), json_array(), {NULL, 0}};
+    struct loaded l = {store, json_array(), json_array(), {NULL, 0}, {{NULL}, 0}};
     int ret = l.vaults && l.orders ? io_list_dir(store->vaultsfd, load_vault_record, &l) : -ENOMEM;
 
     alloc_free(l.plain.bytes);
+    shared_values_free(&l.shared);
     if (ret == 0)
         ret = index_from_records(out, store, &l);
     json_decref(l.vaults);
