@@ -90,23 +90,41 @@ static int encode_checked(char **out, const json_t *index)
     return index_dumps(out, index, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
-/* Decodes JSON text and checks that it encodes back to the same bytes. */
+/* json_dump_callback's sink that compares what is dumped with text. */
+struct same_text {
+    const uint8_t *text;
+    size_t len, at;
+    bool differs;
+};
+
+static int compare_dumped(const char *chunk, size_t size, void *data)
+{
+    struct same_text *c = data;
+
+    if (size > c->len - c->at || memcmp(c->text + c->at, chunk, size) != 0) {
+        c->differs = true;
+        return -1;
+    }
+    c->at += size;
+    return 0;
+}
+
+/* Decodes JSON text and checks that it encodes back to the same bytes,
+ * compared as the encoder writes them (no copy of the text): were the
+ * encoder wrong, its text would not be the bytes read either. */
 static int decode_checked(json_t **out, const uint8_t *plain, size_t len)
 {
     json_error_t error;
     json_t *json = json_loadb((const char *)plain, len, 0, &error);
-    char *again = NULL;
-    int ret;
+    struct same_text c = {plain, len, 0, false};
+    int ret = 0;
 
     if (!json)
         return json_failure(&error);
-    ret = encode_checked(&again, json);
-    if (ret == 0 && (strlen(again) != len || memcmp(again, plain, len) != 0))
+    if (json_dump_callback(json, compare_dumped, &c, JSON_COMPACT | JSON_SORT_KEYS) < 0)
+        ret = c.differs ? -EIO : -ENOMEM;
+    else if (c.at != len)
         ret = -EIO; /* the parser read something else than was written */
-    if (again) {
-        sodium_memzero(again, strlen(again));
-        alloc_free(again);
-    }
     if (ret < 0) {
         json_decref(json);
         return ret;
@@ -144,18 +162,45 @@ json_t *index_vault_of(const struct store *store, const char *ecdsa)
     return at ? json_array_get(json_object_get(store->index, "vaults"), at - 1) : NULL;
 }
 
+/* A buffer for index records' text, grown as needed and kept: one for
+ * every record read at open. */
+struct plain_buf {
+    uint8_t *bytes;
+    size_t cap;
+};
+
+/* An index record's text into buf. It holds public facts and key-share
+ * digests, nothing secret: opened into plain heap, one buffer for all (a
+ * guarded, locked mapping per record was most of opening a store of
+ * thousands of vaults). */
+static int read_index_record(struct plain_buf *buf, size_t *len, int dirfd, const char *name,
+                             const char *id, const struct store *store)
+{
+    uint8_t *sealed = NULL;
+    size_t sealed_len = 0;
+    int ret = io_read_file(&sealed, &sealed_len, dirfd, name, MAX_INDEX_BYTES);
+
+    if (ret == 0 && sealed_len > buf->cap)
+        ret = index_reserve((void **)&buf->bytes, &buf->cap, sealed_len, 1);
+    if (ret == 0)
+        ret = seal_open_into(buf->bytes, buf->cap, len, sealed, sealed_len, SEAL_KIND_INDEX, id,
+                             store->master);
+    alloc_free(sealed);
+    return ret;
+}
+
 /* ---- index.rec: the whole index in one record (format 1) ---------------- */
 
 static int read_whole_index(json_t **out, struct store *store)
 {
-    uint8_t *plain = NULL;
+    struct plain_buf plain = {NULL, 0};
     size_t len = 0, count;
-    int ret = record_read_sealed(&plain, &len, store->dirfd, INDEX_NAME, MAX_INDEX_BYTES,
-                                 SEAL_KIND_INDEX, INDEX_ID, store->master);
+    int ret = read_index_record(&plain, &len, store->dirfd, INDEX_NAME, INDEX_ID, store);
+    if (ret == 0)
+        ret = decode_checked(out, plain.bytes, len);
+    alloc_free(plain.bytes);
     if (ret < 0)
         return ret == -ENOENT ? -EIO : ret;
-    ret = decode_checked(out, plain, len);
-    alloc_secret_free(plain);
     if (ret < 0)
         return ret;
     count = json_array_size(json_object_get(*out, "vaults"));
@@ -227,11 +272,89 @@ static int write_vault_record(struct store *store, int dirfd, const json_t *vaul
     return ret;
 }
 
+/* ---- one value where a vault repeats it ------------------------------------
+ * jansson values are reference counted and nothing in the store changes one
+ * in place, so one value can stand in several places of the index without
+ * changing a byte of any encoding. Shared: what a vault always repeats (its
+ * ECDSA key in each epoch's facts, the device among the signers) and the
+ * values of a few fields from a small closed set (lib_type's names, the
+ * empty reshare prefix of DKLS vaults, epoch numbers and key-share counts).
+ * At 10,000 vaults that is 4-5 MB of the index's ~50 in memory. */
+#define SHARED_MAX 32
+
+struct shared_values {
+    json_t *values[SHARED_MAX]; /* a reference each */
+    size_t count;
+};
+
+static bool shareable(const json_t *v)
+{
+    return (json_is_string(v) && json_string_length(v) <= 16) ||
+           (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 256);
+}
+
+/* obj's key takes an equal value held already (sv) or its value is kept */
+static void share_value(struct shared_values *sv, json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+
+    if (!shareable(v))
+        return;
+    for (size_t i = 0; i < sv->count; i++) {
+        if (json_equal(sv->values[i], v)) {
+            /* the key exists: set replaces its value and allocates nothing
+             * (on a failure obj is as it was) */
+            int set = sv->values[i] == v ? 0 : json_object_set(obj, key, sv->values[i]);
+            (void)set;
+            return;
+        }
+    }
+    if (sv->count < SHARED_MAX)
+        sv->values[sv->count++] = json_incref(v);
+}
+
+/* obj's key takes same when their values are equal strings */
+static void share_same(json_t *obj, const char *key, json_t *same)
+{
+    json_t *v = json_object_get(obj, key);
+
+    if (v && v != same && json_is_string(same) && json_equal(v, same)) {
+        int set = json_object_set(obj, key, same); /* allocates nothing */
+        (void)set; /* on failure obj is as it was */
+    }
+}
+
+static void share_vault_values(struct shared_values *sv, json_t *vault)
+{
+    json_t *ecdsa = json_object_get(vault, "ecdsa"), *e, *signer;
+    size_t i, j;
+
+    json_array_foreach(json_object_get(vault, "epochs"), i, e) {
+        json_t *facts = json_object_get(e, "facts");
+        share_value(sv, e, "number");
+        share_value(sv, facts, "lib_type");
+        share_value(sv, facts, "reshare_prefix");
+        share_value(sv, facts, "key_share_count");
+        share_same(facts, "public_key_ecdsa", ecdsa);
+        json_array_foreach(json_object_get(facts, "signers"), j, signer)
+            share_same(facts, "device", signer);
+    }
+}
+
+static void shared_values_free(struct shared_values *sv)
+{
+    for (size_t i = 0; i < sv->count; i++)
+        json_decref(sv->values[i]);
+    sv->count = 0;
+}
+
 /* What reading vaults/ collects: each record's vault and order. */
 struct loaded {
     struct store *store;
     json_t *vaults; /* in directory order */
     json_t *orders;
+    struct plain_buf plain;
+    struct shared_values shared;
 };
 
 /* One vault record: opened, decoded, and checked to be the record of the
@@ -241,7 +364,6 @@ static int load_vault_record(void *ctx, const char *name)
     struct loaded *l = ctx;
     char hex[VAULT_RECORD_HEX + 1];
     struct vault_record_path path;
-    uint8_t *plain = NULL;
     size_t len = 0;
     json_t *record = NULL;
 
@@ -250,11 +372,9 @@ static int load_vault_record(void *ctx, const char *name)
         return 0; /* an interrupted write's leftover */
     snprintf(hex, sizeof(hex), "%.*s", VAULT_RECORD_HEX, name);
     vault_record_path(&path, hex);
-    int ret = record_read_sealed(&plain, &len, l->store->vaultsfd, name, MAX_INDEX_BYTES,
-                                 SEAL_KIND_INDEX, path.id, l->store->master);
+    int ret = read_index_record(&l->plain, &len, l->store->vaultsfd, name, path.id, l->store);
     if (ret == 0)
-        ret = decode_checked(&record, plain, len);
-    alloc_secret_free(plain);
+        ret = decode_checked(&record, l->plain.bytes, len);
     if (ret < 0)
         return ret == -ENOENT ? -EIO : ret;
     json_t *vault = json_object_get(record, "vault");
@@ -266,6 +386,8 @@ static int load_vault_record(void *ctx, const char *name)
         ret = -EIO;
     else if (json_array_append(l->vaults, vault) < 0 || json_array_append(l->orders, order) < 0)
         ret = -ENOMEM;
+    if (ret == 0)
+        share_vault_values(&l->shared, vault);
     json_decref(record);
     return ret;
 }
@@ -309,9 +431,11 @@ static int index_from_records(json_t **out, struct store *store, const struct lo
 
 static int read_vault_records(json_t **out, struct store *store)
 {
-    struct loaded l = {store, json_array(), json_array()};
+    struct loaded l = {store, json_array(), json_array(), {NULL, 0}, {{NULL}, 0}};
     int ret = l.vaults && l.orders ? io_list_dir(store->vaultsfd, load_vault_record, &l) : -ENOMEM;
 
+    alloc_free(l.plain.bytes);
+    shared_values_free(&l.shared);
     if (ret == 0)
         ret = index_from_records(out, store, &l);
     json_decref(l.vaults);

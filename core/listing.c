@@ -31,64 +31,184 @@ static int dumps_owned(char **out, json_t *json)
     return ret;
 }
 
+/* ---- vault.json, written directly ----------------------------------------
+ * The bytes json_dumps(JSON_INDENT(2) | JSON_PRESERVE_ORDER) makes of it,
+ * written without a JSON tree: with no buffer the same code only counts,
+ * so a view's size costs no allocation (10,000 of them at open) and
+ * always matches the text. */
+struct text {
+    char *buf; /* NULL: count only */
+    size_t len;
+};
+
+static void put(struct text *t, const char *s, size_t n)
+{
+    if (t->buf)
+        memcpy(t->buf + t->len, s, n);
+    t->len += n;
+}
+
+static void put_s(struct text *t, const char *s)
+{
+    put(t, s, strlen(s));
+}
+
+/* A JSON string as jansson writes it: UTF-8 as it is; '"', '\\' and
+ * control characters escaped. */
+static void put_string(struct text *t, const char *s)
+{
+    static const char short_escape[] = "btn?fr"; /* \b \t \n, \f \r: 8-13 */
+    char esc[8];
+
+    put(t, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            esc[0] = '\\', esc[1] = (char)*p;
+            put(t, esc, 2);
+        } else if (*p >= 0x20) {
+            put(t, (const char *)p, 1);
+        } else if (*p >= 8 && *p <= 13 && *p != 11) {
+            esc[0] = '\\', esc[1] = short_escape[*p - 8];
+            put(t, esc, 2);
+        } else {
+            snprintf(esc, sizeof(esc), "\\u%04X", *p);
+            put(t, esc, 6);
+        }
+    }
+    put(t, "\"", 1);
+}
+
+/* ,\n and indent, then "key": (no comma before the first of an object) */
+static void put_key(struct text *t, int depth, bool first, const char *key)
+{
+    put_s(t, first ? "\n" : ",\n");
+    for (int i = 0; i < depth; i++)
+        put(t, "  ", 2);
+    put_string(t, key);
+    put(t, ": ", 2);
+}
+
+static void put_number(struct text *t, uint64_t n)
+{
+    char digits[24];
+    snprintf(digits, sizeof(digits), "%" PRIu64, n);
+    put_s(t, digits);
+}
+
+/* An epoch's "signers", from the index (a name may hold a comma). */
+static int put_signers(struct text *t, const struct store *store, const struct store_vault *vault,
+                       uint64_t number)
+{
+    const json_t *vj = index_vault_of(store, vault->public_key_ecdsa);
+    const json_t *ej = vj ? index_find_epoch(vj, number) : NULL;
+    const json_t *signers = json_object_get(json_object_get(ej, "facts"), "signers"), *s;
+    size_t i;
+
+    put_key(t, 3, false, "signers");
+    if (json_array_size(signers) == 0) {
+        put_s(t, "[]");
+        return 0;
+    }
+    put(t, "[", 1);
+    json_array_foreach(signers, i, s) {
+        if (!json_is_string(s))
+            return -EIO; /* an import stores names only */
+        put_s(t, i ? ",\n        " : "\n        ");
+        put_string(t, json_string_value(s));
+    }
+    put_s(t, "\n      ]");
+    return 0;
+}
+
+static int put_epoch(struct text *t, const struct store *store, const struct store_vault *vault,
+                     const struct store_epoch *e)
+{
+    char file[64];
+
+    if (e->current)
+        snprintf(file, sizeof(file), "share.vult");
+    else
+        snprintf(file, sizeof(file), "history/epoch-%" PRIu64 ".vult", e->number);
+    put_s(t, e == vault->epochs ? "\n    {" : ",\n    {");
+    put_key(t, 3, true, "epoch");
+    put_number(t, e->number);
+    put_key(t, 3, false, "file");
+    put_string(t, file);
+    put_key(t, 3, false, "superseded");
+    put_s(t, e->current ? "false" : "true");
+    put_key(t, 3, false, "device");
+    put_string(t, e->facts.device);
+    int ret = put_signers(t, store, vault, e->number);
+    put_key(t, 3, false, "reshare_prefix");
+    put_string(t, e->facts.reshare_prefix);
+    put_s(t, "\n    }");
+    return ret;
+}
+
+static int put_vault_json(struct text *t, const struct store *store,
+                          const struct store_vault *vault)
+{
+    const struct store_epoch *latest = vault->latest;
+    int ret = 0;
+
+    if (!latest)
+        return -ENOENT;
+    const char *facts[][2] = {{"name", latest->facts.name},
+                              {"public_key_ecdsa", latest->facts.public_key_ecdsa},
+                              {"public_key_eddsa", latest->facts.public_key_eddsa},
+                              {"hex_chain_code", latest->facts.hex_chain_code},
+                              {"lib_type", latest->facts.lib_type},
+                              {"created_at", latest->facts.created_at}};
+    put(t, "{", 1);
+    for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]); i++) {
+        put_key(t, 1, i == 0, facts[i][0]);
+        put_string(t, facts[i][1]);
+    }
+    if (vault->current) {
+        put_key(t, 1, false, "current_epoch");
+        put_number(t, vault->current->number);
+    }
+    put_key(t, 1, false, "epochs");
+    put(t, "[", 1);
+    for (size_t i = 0; ret == 0 && i < vault->epoch_count; i++)
+        ret = put_epoch(t, store, vault, &vault->epochs[i]);
+    put_s(t, "\n  ]\n}\n"); /* a text file ends with a newline */
+    return ret;
+}
+
+int listing_vault_json_len(size_t *len, const struct store *store,
+                           const struct store_vault *vault)
+{
+    struct text count = {NULL, 0};
+    int ret = put_vault_json(&count, store, vault);
+
+    *len = count.len;
+    return ret;
+}
+
 int store_vault_json(char **out, size_t *len, const struct store *store,
                      const struct store_vault *vault)
 {
-    const struct store_epoch *latest = vault->latest;
-    json_t *epochs = json_array();
-    json_t *obj;
-    char file[64];
+    struct text t = {NULL, 0};
+    int ret = listing_vault_json_len(&t.len, store, vault);
 
-    if (!latest || !epochs) {
-        json_decref(epochs);
-        return latest ? -ENOMEM : -ENOENT;
-    }
-    for (size_t i = 0; i < vault->epoch_count; i++) {
-        const struct store_epoch *e = &vault->epochs[i];
-        if (e->current)
-            snprintf(file, sizeof(file), "share.vult");
-        else
-            snprintf(file, sizeof(file), "history/epoch-%" PRIu64 ".vult", e->number);
-        if (json_array_append_new(
-                epochs, json_pack("{s:I, s:s, s:b, s:s, s:o, s:s}", "epoch",
-                                  (json_int_t)e->number, "file", file, "superseded",
-                                  !e->current, "device", e->facts.device, "signers",
-                                  signers_array(store, vault, e->number), "reshare_prefix",
-                                  e->facts.reshare_prefix)) < 0) {
-            json_decref(epochs);
-            return -ENOMEM; /* never a vault.json with an epoch missing */
-        }
-    }
-    /* "o*" leaves a NULL out: made here, so that a failed allocation is an
-     * error and never a vault.json without its current epoch */
-    json_t *current = vault->current ? json_integer((json_int_t)vault->current->number) : NULL;
-    if (vault->current && !current) {
-        json_decref(epochs);
-        return -ENOMEM;
-    }
-    obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o*, s:o}", "name", latest->facts.name,
-                    "public_key_ecdsa", latest->facts.public_key_ecdsa, "public_key_eddsa",
-                    latest->facts.public_key_eddsa, "hex_chain_code",
-                    latest->facts.hex_chain_code, "lib_type", latest->facts.lib_type,
-                    "created_at", latest->facts.created_at, "current_epoch", current, "epochs",
-                    epochs);
-    char *text = NULL;
-    int ret = dumps_owned(&text, obj); /* obj NULL: -ENOMEM */
     if (ret < 0)
         return ret;
-    /* a text file ends with a newline */
-    size_t n = strlen(text);
-    char *withnl = alloc_bytes(n + 2);
-    if (!withnl) {
-        free(text);
+    t.buf = alloc_bytes(t.len + 1);
+    if (!t.buf)
         return -ENOMEM;
+    size_t want = t.len;
+    t.len = 0;
+    ret = put_vault_json(&t, store, vault);
+    if (ret == 0 && t.len != want)
+        ret = -EIO; /* the index changed under us: cannot happen under the store's lock */
+    if (ret < 0) {
+        alloc_free(t.buf);
+        return ret;
     }
-    memcpy(withnl, text, n);
-    withnl[n] = '\n';
-    withnl[n + 1] = '\0';
-    alloc_free(text);
-    *out = withnl;
-    *len = n + 1;
+    t.buf[t.len] = '\0';
+    *out = t.buf;
+    *len = t.len;
     return 0;
 }
 

@@ -178,40 +178,61 @@ out_free_rec:
     return err;
 }
 
+/* Opens sealed into out (out_len bytes, the plaintext's size). */
+static int open_into(uint8_t *out, const uint8_t *sealed, size_t sealed_len, const char *id,
+                     const uint8_t key[SEAL_KEY_BYTES])
+{
+    uint8_t *ad;
+    size_t ad_len;
+    int err = make_ad(&ad, &ad_len, sealed, id);
+
+    if (err)
+        return err;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            out, NULL, NULL, sealed + SEAL_CIPHER_OFFSET, sealed_len - SEAL_CIPHER_OFFSET, ad,
+            ad_len, sealed + SEAL_HEADER_BYTES, key) != 0)
+        err = -EBADMSG;
+    alloc_free(ad);
+    return err;
+}
+
 int seal_open_record(uint8_t **plain, size_t *plain_len, const uint8_t *sealed,
                      size_t sealed_len, enum seal_kind kind, const char *id,
                      const uint8_t key[SEAL_KEY_BYTES])
 {
-    uint8_t *out, *ad;
-    size_t out_len, ad_len;
+    int err = check_layout(sealed, sealed_len, kind);
+    uint8_t *out;
+
+    if (err)
+        return err;
+    out = alloc_secret(sealed_len - SEAL_OVERHEAD);
+    if (!out)
+        return -ENOMEM;
+    err = open_into(out, sealed, sealed_len, id, key);
+    if (err) {
+        alloc_secret_free(out); /* wipes what a failed decryption may have left */
+        return err;
+    }
+    *plain = out;
+    *plain_len = sealed_len - SEAL_OVERHEAD;
+    return 0;
+}
+
+int seal_open_into(uint8_t *out, size_t out_cap, size_t *plain_len, const uint8_t *sealed,
+                   size_t sealed_len, enum seal_kind kind, const char *id,
+                   const uint8_t key[SEAL_KEY_BYTES])
+{
     int err = check_layout(sealed, sealed_len, kind);
 
     if (err)
         return err;
-    out_len = sealed_len - SEAL_OVERHEAD;
-    out = alloc_secret(out_len);
-    if (!out)
-        return -ENOMEM;
-    err = make_ad(&ad, &ad_len, sealed, id);
-    if (err)
-        goto out_free_out;
-
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-            out, NULL, NULL, sealed + SEAL_CIPHER_OFFSET,
-            sealed_len - SEAL_CIPHER_OFFSET, ad, ad_len,
-            sealed + SEAL_HEADER_BYTES, key) != 0) {
-        err = -EBADMSG;
-        goto out_free_ad;
+    if (out_cap < sealed_len - SEAL_OVERHEAD)
+        return -EINVAL;
+    err = open_into(out, sealed, sealed_len, id, key);
+    if (err) {
+        sodium_memzero(out, sealed_len - SEAL_OVERHEAD);
+        return err;
     }
-    alloc_free(ad);
-    *plain = out;
-    *plain_len = out_len;
+    *plain_len = sealed_len - SEAL_OVERHEAD;
     return 0;
-
-out_free_ad:
-    alloc_free(ad);
-out_free_out:
-    /* Wipes whatever the failed decryption may have left in out. */
-    alloc_secret_free(out);
-    return err;
 }

@@ -87,4 +87,14 @@ int seal_open_record(uint8_t **plain, size_t *plain_len, const uint8_t *sealed,
                      size_t sealed_len, enum seal_kind kind, const char *id,
                      const uint8_t key[SEAL_KEY_BYTES]) VULTFS_WUR;
 
+/* The same into the caller's buffer out (out_cap bytes, at least
+ * sealed_len - SEAL_OVERHEAD, else -EINVAL), for records that hold no
+ * secret: the index's public facts and key-share digests. Saves a
+ * guarded, locked mapping (about ten system calls) per record, which was
+ * most of opening a store of thousands of vaults, and lets one buffer
+ * serve every record. On failure out is wiped. */
+int seal_open_into(uint8_t *out, size_t out_cap, size_t *plain_len, const uint8_t *sealed,
+                   size_t sealed_len, enum seal_kind kind, const char *id,
+                   const uint8_t key[SEAL_KEY_BYTES]) VULTFS_WUR;
+
 #endif

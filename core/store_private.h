@@ -208,6 +208,12 @@ const struct store_vault *views_by_ecdsa(const struct store *store, const char *
  * changes: no view is made again). */
 void views_set_export_sizes(struct store *store);
 
+/* listing.c */
+/* The size of store_vault_json's text, counted without making it. 0,
+ * -ENOENT (no epoch), -EIO (a signer that is not a name). */
+int listing_vault_json_len(size_t *len, const struct store *store,
+                           const struct store_vault *vault);
+
 /* export.c */
 void export_free_all(struct store *store);
 

@@ -20,7 +20,9 @@ mount -t tmpfs -o mode=0700 vultfs-bench "$tmpfs" || die "cannot mount a tmpfs a
 tmpfs_mounted=1
 
 have_gc=0
-if command -v gocryptfs >/dev/null; then
+if ((figures_only)); then
+    : # no baselines
+elif command -v gocryptfs >/dev/null; then
     have_gc=1
 else
     say "note: gocryptfs is missing (scripts/deps.sh bench): its baseline is skipped"
@@ -100,6 +102,18 @@ fi
 new_store() { # DIR: an empty store, --cost min
     rm -rf "$1"
     timeout 60 "$vultfs" init --cost min --passphrase-file "$pp" "$1" >/dev/null || die "vultfs init $1 failed"
+}
+
+# offline_store DIR COUNT: a new store of the first COUNT inputs, made by
+# `vultfs import` (the import path of a cp into the mount, without one
+# process and one mount request per file), a thousand files per process.
+offline_store() {
+    local i
+    new_store "$1"
+    for ((i = 0; i < $2; i += 1000)); do
+        timeout 3600 "$vultfs" import --passphrase-file "$pp" "$1" "${files[@]:i:$(($2 - i < 1000 ? $2 - i : 1000))}" \
+            >>"$log" 2>&1 || die "offline import into $1 failed"
+    done
 }
 
 # copy_files MODE DEST FIRST STEP: files FIRST, FIRST+STEP, ... into DEST,
@@ -197,8 +211,12 @@ ratio() { # NAME NUMERATOR DENOMINATOR
 }
 
 # ---- 1. imports, one cp at a time and 8 streams ------------------------------
-import_workload 1 "import $scale_n, one cp at a time (durable)"
-import_workload 8 "import $scale_n, 8 parallel streams (durable)"
+if ((figures_only)); then
+    offline_store "$kept_store" "$scale_n"
+else
+    import_workload 1 "import $scale_n, one cp at a time (durable)"
+    import_workload 8 "import $scale_n, 8 parallel streams (durable)"
+fi
 
 # ---- 2. one more vault into the store of N; and into a store of 100 -----------
 # one_more SAMPLES FIRST: mounts $store, cps extras FIRST.. one at a time
@@ -219,20 +237,20 @@ one_more=() one_100=()
 one_more one_more 0
 srow "cp of 1 more vault into a store of $scale_n" one_more "" "" ""
 store=$sdir/store-100
-new_store "$store"
-timeout 600 "$vultfs" import --passphrase-file "$pp" "$store" "${files[@]:0:100}" >>"$log" 2>&1 ||
-    die "offline import of 100 vaults failed"
+offline_store "$store" $((scale_n < 100 ? scale_n : 100))
 one_more one_100 "$srun"
 rm -rf "$store"
 store=$kept_store
 
 # ---- 3. the same tree in tmpfs, on disk and in gocryptfs -----------------------
-mount_fs --export-password none
-timeout 3600 cp -r "$mnt/." "$tmpfs/tree" || die "cp -r of the mount failed"
-unmount_fs
-timeout 3600 cp -r "$tmpfs/tree" "$disk/tree"
-((have_gc == 0)) || timeout 3600 cp -r "$tmpfs/tree" "$gc_mnt/tree"
-sync -f "$disk/tree"
+if ((figures_only == 0)); then
+    mount_fs --export-password none
+    timeout 3600 cp -r "$mnt/." "$tmpfs/tree" || die "cp -r of the mount failed"
+    unmount_fs
+    timeout 3600 cp -r "$tmpfs/tree" "$disk/tree"
+    ((have_gc == 0)) || timeout 3600 cp -r "$tmpfs/tree" "$gc_mnt/tree"
+    sync -f "$disk/tree"
+fi
 
 # ---- 4. mount time ---------------------------------------------------------------
 mv_=() mg_=()
@@ -266,7 +284,9 @@ for ((r = 0; r < srun; r++)); do
     copy_out "$mnt" cv
     copy_out "$mnt" wv
     rss_kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$fs_pid/status")
+    lck_kib=$(awk '/^VmLck:/ { print $2 }' "/proc/$fs_pid/status")
     unmount_fs
+    ((figures_only == 0)) || break # the daemon's memory: one run is enough
     if ((have_gc)); then
         gc_unmount
         drop_caches
@@ -284,6 +304,7 @@ srow "cp -r out of $scale_n vaults, cold" cv cg cd_ ct
 srow "cp -r out of $scale_n vaults, warm" wv wg wd wt
 
 # ---- 6. metadata walk: ls -lR and find -ls ---------------------------------------
+# (6 and 7 make no FIGURE: not with --figures-only)
 walk() { # DIR SAMPLES
     local t0 t1
     local -n out=$2
@@ -294,14 +315,14 @@ walk() { # DIR SAMPLES
     out+=($((t1 - t0)))
 }
 lv=() lg=() ld=() lt=()
-mount_fs --export-password none
-for ((r = 0; r < srun; r++)); do
+((figures_only)) || mount_fs --export-password none
+for ((r = 0; r < srun * (1 - figures_only); r++)); do
     walk "$mnt" lv
     ((have_gc == 0)) || walk "$gc_mnt/tree" lg
     walk "$disk/tree" ld
     walk "$tmpfs/tree" lt
 done
-srow "metadata walk (ls -lR + find -ls)" lv lg ld lt
+((figures_only)) || srow "metadata walk (ls -lR + find -ls)" lv lg ld lt
 
 # ---- 7. second restic backup of an unchanged tree --------------------------------
 restic_second() { # DIR KIND SAMPLES
@@ -320,7 +341,9 @@ restic_second() { # DIR KIND SAMPLES
     unset RESTIC_REPOSITORY RESTIC_CACHE_DIR RESTIC_PASSWORD
 }
 rv=() rg=() rd=() rt=()
-if command -v restic >/dev/null; then
+if ((figures_only)); then
+    : # no restic line
+elif command -v restic >/dev/null; then
     restic_second "$mnt" vultfs rv
     ((have_gc == 0)) || restic_second "$gc_mnt/tree" gocryptfs rg
     restic_second "$disk/tree" disk rd
@@ -329,7 +352,7 @@ else
     say "note: restic is missing (scripts/deps.sh): its workload is skipped"
 fi
 unmount_fs
-srow "second restic backup, unchanged" rv rg rd rt
+((figures_only)) || srow "second restic backup, unchanged" rv rg rd rt
 
 # ---- table, ratios, figures --------------------------------------------------------
 say ""
@@ -345,15 +368,17 @@ cold_l="cp -r out of $scale_n vaults, cold"
 warm_l="cp -r out of $scale_n vaults, warm"
 walk_l="metadata walk (ls -lR + find -ls)"
 rest_l="second restic backup, unchanged"
-ratio read_vs_gocryptfs "${sval[$cold_l,cv]}" "${sval[$cold_l,cg]}"
-ratio read_warm_vs_gocryptfs "${sval[$warm_l,wv]}" "${sval[$warm_l,wg]}"
-ratio read_vs_tmpfs "${sval[$warm_l,wv]}" "${sval[$warm_l,wt]}"
-ratio read_cold_vs_tmpfs "${sval[$cold_l,cv]}" "${sval[$cold_l,ct]}"
-ratio import_vs_fsync_floor "${sval[$seq_l,iv]}" "${sval[$seq_l,id]}"
-ratio import_vs_gocryptfs "${sval[$seq_l,iv]}" "${sval[$seq_l,ig]}"
-ratio import_parallel_vs_gocryptfs "${sval[$par_l,iv]}" "${sval[$par_l,ig]}"
-ratio lsR_vs_gocryptfs "${sval[$walk_l,lv]}" "${sval[$walk_l,lg]}"
-ratio restic_vs_gocryptfs "${sval[$rest_l,rv]}" "${sval[$rest_l,rg]}"
+if ((figures_only == 0)); then
+    ratio read_vs_gocryptfs "${sval[$cold_l,cv]}" "${sval[$cold_l,cg]}"
+    ratio read_warm_vs_gocryptfs "${sval[$warm_l,wv]}" "${sval[$warm_l,wg]}"
+    ratio read_vs_tmpfs "${sval[$warm_l,wv]}" "${sval[$warm_l,wt]}"
+    ratio read_cold_vs_tmpfs "${sval[$cold_l,cv]}" "${sval[$cold_l,ct]}"
+    ratio import_vs_fsync_floor "${sval[$seq_l,iv]}" "${sval[$seq_l,id]}"
+    ratio import_vs_gocryptfs "${sval[$seq_l,iv]}" "${sval[$seq_l,ig]}"
+    ratio import_parallel_vs_gocryptfs "${sval[$par_l,iv]}" "${sval[$par_l,ig]}"
+    ratio lsR_vs_gocryptfs "${sval[$walk_l,lv]}" "${sval[$walk_l,lg]}"
+    ratio restic_vs_gocryptfs "${sval[$rest_l,rv]}" "${sval[$rest_l,rg]}"
+fi
 awk -v u="$(median "${mv_[@]}")" 'BEGIN { printf "FIGURE mount_ms %d\n", u / 1000 }'
 awk -v k="$rss_kib" 'BEGIN { printf "FIGURE rss_mib %.1f\n", k / 1024 }'
 awk -v u="$(median "${one_100[@]}")" 'BEGIN { printf "FIGURE import_ms_at_100 %.1f\n", u / 1000 }'
@@ -361,8 +386,14 @@ if ((scale_n >= 10000)); then
     awk -v u="$(median "${one_more[@]}")" -v n="$scale_n" \
         'BEGIN { printf "FIGURE import_ms_at_10000 %.1f\n", u / 1000 }'
 else
-    say "FIGURE import_ms_at_10000 skipped (run with --full)"
+    say "FIGURE import_ms_at_10000 skipped (run with --full or --vaults 10000)"
 fi
+say "daemon locked memory (VmLck) after the cp -r: $(awk -v k="$lck_kib" 'BEGIN { printf "%.1f", k / 1024 }') MiB"
 say ""
+if ((figures_only)); then
+    say "--figures-only: the store made by vultfs import; mount and one-more-vault medians of $srun runs,"
+    say "memory after one cold and one warm cp -r of the whole mount (wall clock; no baselines)."
+    return 0
+fi
 say "medians of $srun runs, wall clock; tmpfs and disk imports are dd conv=fsync per file,"
 say "gocryptfs imports too (forward mode, -scryptn 10); cold = remount + page-cache drop."

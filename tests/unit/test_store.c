@@ -1704,6 +1704,113 @@ static void test_vault_json_and_names(const char *fx)
     rm_rf(dir);
 }
 
+/* vault.json is written without a JSON tree (listing.c): its text must be
+ * exactly what jansson makes of the same document, whatever the names
+ * hold, and the size a stat shows must be the text's. */
+static void check_vault_json_as_jansson(const struct store *s, const struct store_vault *v)
+{
+    char *text = NULL;
+    size_t len = 0;
+    json_error_t error;
+
+    CHECK_EQ_INT(store_vault_json(&text, &len, s, v), 0);
+    if (!text)
+        return;
+    CHECK_EQ_INT(v->json_size, len);
+    CHECK_EQ_INT(strlen(text), len);
+    json_t *doc = json_loadb(text, len, 0, &error);
+    CHECK(doc != NULL);
+    char *again = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    CHECK(again != NULL);
+    if (again) {
+        size_t n = strlen(again);
+        CHECK(len == n + 1 && memcmp(text, again, n) == 0 && text[n] == '\n');
+        if (len != n + 1 || memcmp(text, again, n) != 0)
+            fprintf(stderr, "  ours:\n%s  jansson's:\n%s\n", text, again);
+    }
+    alloc_free(again);
+    json_decref(doc);
+    alloc_free(text);
+}
+
+static void test_vault_json_text(void)
+{
+    char *dir = NULL;
+    struct store *s = fresh_store(&dir);
+    char odd_ecdsa[] = SYNTH_ECDSA;
+    struct synth_spec odd = {
+        .name = "q\"b\\s/\x01\x08\x09\x0a\x0b\x0c\x0d\x1f\x7f \xc3\xa9 \xf0\x9f\x94\x91",
+        .ecdsa = odd_ecdsa, .device = "dev\"ice\\1", .signers = {"dev\"ice\\1", "a,b", "\t"},
+        .reshare_prefix = "pre\x02", .lib_type = VULT_LIB_GG20, .share_tag = "odd"};
+
+    if (!s)
+        return;
+    memcpy(odd_ecdsa + strlen(odd_ecdsa) - 4, "0dd0", 4);
+    struct blob a = synth(&spec_a), b = synth(&spec_b), o = synth(&odd);
+    EXPECT(s, dir, a, NULL, 0, 0, EPOCHS_NEW_VAULT, 1);
+    EXPECT(s, dir, b, "Synth Vault", 0, 0, EPOCHS_NEW_EPOCH, 2); /* 1 is history */
+    EXPECT(s, dir, o, NULL, 0, 0, EPOCHS_NEW_VAULT, 1);
+    CHECK_EQ_INT(store_vault_count(s), 2);
+    for (size_t i = 0; i < store_vault_count(s); i++)
+        check_vault_json_as_jansson(s, store_vault_at(s, i));
+    s = reopen(s, dir); /* the sizes made at open, too */
+    for (size_t i = 0; s && i < store_vault_count(s); i++)
+        check_vault_json_as_jansson(s, store_vault_at(s, i));
+    free(a.bytes);
+    free(b.bytes);
+    free(o.bytes);
+    store_close(s);
+    rm_rf(dir);
+}
+
+/* An opened index holds one value where vaults repeat it (index.c): a
+ * change of one vault after reopening must leave every other vault, in
+ * memory and on disk, exactly as it was. */
+static void test_shared_values_after_reopen(void)
+{
+    char *dir = NULL;
+    struct store *s = fresh_store(&dir);
+    struct synth_spec twin = spec_a; /* same lib type, prefix, numbers */
+    char twin_ecdsa[] = SYNTH_ECDSA;
+
+    if (!s)
+        return;
+    memcpy(twin_ecdsa + strlen(twin_ecdsa) - 4, "7777", 4);
+    twin.ecdsa = twin_ecdsa;
+    twin.name = "Twin Vault";
+    struct blob a = synth(&spec_a), t = synth(&twin), b = synth(&spec_b);
+    EXPECT(s, dir, a, NULL, 0, 0, EPOCHS_NEW_VAULT, 1);
+    EXPECT(s, dir, t, NULL, 0, 0, EPOCHS_NEW_VAULT, 1);
+    s = reopen(s, dir);
+    if (s) {
+        char *twin_json = NULL, *again = NULL;
+        size_t len = 0;
+        json_t *twin_before = index_copy(index_vault_of(s, twin_ecdsa));
+        CHECK(twin_before != NULL);
+        CHECK_EQ_INT(store_vault_json(&twin_json, &len, s, store_vault_by_dir(s, "Twin Vault")), 0);
+        EXPECT(s, dir, b, "Synth Vault", 0, 0, EPOCHS_NEW_EPOCH, 2);
+        CHECK(json_equal(index_vault_of(s, twin_ecdsa), twin_before));
+        CHECK_EQ_INT(store_vault_json(&again, &len, s, store_vault_by_dir(s, "Twin Vault")), 0);
+        CHECK_EQ_STR(again, twin_json);
+        check_fsck_clean(s, false, __LINE__);
+        char *st = state_of(s, STATE_ALL);
+        s = reopen(s, dir); /* from disk: the twin's record as it was */
+        char *st2 = s ? state_of(s, STATE_ALL) : NULL;
+        CHECK_EQ_STR(st2, st);
+        CHECK(s && json_equal(index_vault_of(s, twin_ecdsa), twin_before));
+        free(st);
+        free(st2);
+        json_decref(twin_before);
+        alloc_free(twin_json);
+        alloc_free(again);
+    }
+    free(a.bytes);
+    free(t.bytes);
+    free(b.bytes);
+    store_close(s);
+    rm_rf(dir);
+}
+
 /* ---- I/O faults: every step of an import, failed once -------------------------------------- */
 
 struct fault {
@@ -2152,6 +2259,8 @@ int main(int argc, char **argv)
     test_wrong_passphrase_fresh();
     rekey_loops();
     test_vault_json_and_names(fx);
+    test_vault_json_text();
+    test_shared_values_after_reopen();
     test_persistence(fx);
     if (fx) {
         test_fixture_colocation(fx);
