@@ -5,14 +5,13 @@
  * operation starts with op_begin (the mount's lock and what the path
  * names, vultfs.h) and ends with op_end.
  *
- * Caching: attributes and entries are not cached by the kernel (timeouts
- * 0: an import changes sizes and makes names appear and vanish), file data
- * is, with libfuse's auto_cache (kept across opens while size and mtime
- * stay the same; every import that changes an export changes its mtime),
- * except share.vult and vault.json: they change with imports, and each
- * open reads its own snapshot with direct I/O (files.c, open_read).
- * Files opened for writing use direct I/O, so what a tool writes never
- * lands in the page cache of an export.
+ * Caching: the kernel keeps entries and attributes for ANNOUNCED_TIMEOUT
+ * and file pages across opens (files.c and kcache.h decide keep_cache),
+ * because every change the mount makes is told to it at once (notify.h):
+ * imports, vault.json writes, files leaving the tree. Negative entries are
+ * not kept (a new vault's directory shows to the next lookup). Files
+ * opened for writing use direct I/O, so what a tool writes never lands in
+ * the page cache of an export.
  */
 #include "fuse_ops.h"
 
@@ -28,6 +27,7 @@
 #include "files.h"
 #include "fm_names.h"
 #include "log.h"
+#include "notify.h"
 #include "vultfs.h"
 #include "xattr.h"
 
@@ -274,7 +274,9 @@ static int rename_temp(struct vultfs *fs, const struct tree_node *src, const cha
         return ret;
     if (dst->temp)
         return staging_move(&fs->staging, f, to);
+    uint64_t generation = store_generation(fs->store);
     ret = commit_write(fs, to, dst, f->buf.data, f->buf.len, f->too_big);
+    notify_commit(fs, to, generation);
     if (ret == 0)
         staging_remove(&fs->staging, f);
     return ret;
@@ -381,19 +383,28 @@ static int op_mknod(const char *path, mode_t mode, dev_t dev)
 
 /* ---- setup ------------------------------------------------------------------ */
 
+/* Seconds the kernel keeps entries and attributes: what the mount changes
+ * is announced, so this bounds only what it does not announce (a staged
+ * file that expires, STAGING_TTL_SECONDS after its last use) and a change
+ * whose announcement timed out (notify_settle). One second, as go-fuse
+ * (gocryptfs) does: a walk (ls -lR, cp -r, restic) looks an entry up and
+ * then stats and reads it within that time. */
+#define ANNOUNCED_TIMEOUT 1.0
+
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
+    /* nothing is kept without a notifier to announce changes */
+    double timeout = vultfs_current()->notify ? ANNOUNCED_TIMEOUT : 0;
+
     cfg->use_ino = 1;
     cfg->readdir_ino = 0;
     cfg->nullpath_ok = 0; /* paths for readdir; unlinked files still get NULL */
     cfg->hard_remove = 1; /* no .fuse_hidden renames: rename means import here */
-    cfg->entry_timeout = 0;
+    cfg->entry_timeout = timeout;
     cfg->negative_timeout = 0;
-    cfg->attr_timeout = 0;
+    cfg->attr_timeout = timeout;
     cfg->kernel_cache = 0;
-    cfg->auto_cache = 1;
-    cfg->ac_attr_timeout_set = 1;
-    cfg->ac_attr_timeout = 0; /* fuse_new derived it from the old attr_timeout */
+    cfg->auto_cache = 0; /* files.c sets keep_cache itself */
     if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
         conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
     conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
