@@ -214,6 +214,7 @@ static int choose_caching(struct handle *h, struct vultfs *fs, const char *path,
         ret = kcache_open(&mode, &h->cached, cache, path, content_key(h), h->len);
     fi->direct_io = mode == KCACHE_DIRECT;
     fi->keep_cache = mode == KCACHE_KEEP;
+    fi->noflush = 1; /* a read-only handle has nothing to flush: no request at close */
     return ret;
 }
 

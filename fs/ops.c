@@ -51,15 +51,46 @@ struct listing {
     void *buf;
     fuse_fill_dir_t filler;
     const struct tree *tree;
+    const struct vultfs *fs;
+    const char *path; /* the directory's */
+    bool plus;        /* readdirplus: each entry with its attributes */
+    off_t skip;       /* entries the kernel has already */
+    off_t next;       /* the offset after the entry being added */
+    bool full;        /* the kernel's buffer is: the next call goes on */
 };
 
+/* With readdirplus, the kernel gets each entry's attributes (as getattr
+ * would give them) with its name, and needs no lookup and no stat of it
+ * after (ls -l, cp -r and backup tools stat everything they list). */
+static bool entry_attr(struct stat *st, const struct listing *l, const char *name)
+{
+    char path[3 * TREE_NAME_MAX + 8];
+    struct tree_node n;
+    int len = snprintf(path, sizeof(path), "%s/%s", strcmp(l->path, "/") ? l->path : "", name);
+
+    return len > 0 && (size_t)len < sizeof(path) && tree_resolve(&n, l->tree, path) == 0 &&
+           attr_of(l->fs, st, &n) == 0;
+}
+
+/* Entries go with offsets, one call filling as much as the kernel's
+ * buffer takes: libfuse 3.14 drops the attributes of a listing filled
+ * without offsets. */
 static void add_entry(struct listing *l, const char *name, uint64_t ino, mode_t mode)
 {
+    bool dots = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+    enum fuse_fill_dir_flags plus = 0;
     struct stat st;
-    memset(&st, 0, sizeof(st));
-    st.st_ino = (ino_t)ino;
-    st.st_mode = mode;
-    l->filler(l->buf, name, &st, 0, 0);
+
+    if (l->full || l->next++ < l->skip)
+        return;
+    if (l->plus && !dots && entry_attr(&st, l, name)) {
+        plus = FUSE_FILL_DIR_PLUS;
+    } else {
+        memset(&st, 0, sizeof(st));
+        st.st_ino = (ino_t)ino;
+        st.st_mode = mode;
+    }
+    l->full = l->filler(l->buf, name, &st, l->next, plus) != 0;
 }
 
 /* Staged files in a directory, except those shadowing a listed store file. */
@@ -149,19 +180,25 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 {
     struct stat self;
     struct op op;
-    int ret = op_begin(&op, path);
-    struct listing l = {buf, filler, &op.fs->tree};
+    int ret = op_begin_existing(&op, path);
+    struct listing l = {.buf = buf,
+                        .filler = filler,
+                        .tree = &op.fs->tree,
+                        .fs = op.fs,
+                        .path = path,
+                        .plus = flags & FUSE_READDIR_PLUS,
+                        .skip = off < 0 ? 0 : off};
 
-    (void)off, (void)fi, (void)flags;
-    if (ret == 0)
-        ret = attr_of(op.fs, &self, &op.node);
+    (void)fi;
     if (ret == 0 && !tree_is_dir(op.node.kind))
         ret = -ENOTDIR;
+    if (ret == 0 && l.skip == 0)
+        ret = attr_of(op.fs, &self, &op.node);
     if (ret < 0)
         return op_end(&op, ret);
-    add_entry(&l, ".", self.st_ino, S_IFDIR);
+    add_entry(&l, ".", l.skip == 0 ? self.st_ino : 0, S_IFDIR);
     /* not 0: readdir(3) skips entries with inode 0, so ls -a would miss it */
-    add_entry(&l, "..", parent_ino(op.fs, path), S_IFDIR);
+    add_entry(&l, "..", l.skip <= 1 ? parent_ino(op.fs, path) : 0, S_IFDIR);
     list_dir(&l, op.fs, &op.node);
     staging_foreach_in(&op.fs->staging, path, add_staged, &l);
     return op_end(&op, 0);

@@ -141,3 +141,23 @@ def test_directories_show_the_time_of_an_import_made_elsewhere(mount_factory, va
     changed = os.stat(d / "share.vult").st_mtime_ns
     assert os.stat(m.mnt).st_mtime_ns == changed > before[0]
     assert os.stat(d).st_mtime_ns == changed
+
+
+def test_a_long_listing_comes_whole_with_its_attributes(mount_factory, vaults, lib):
+    """A root too long for one readdir buffer (long names: several calls,
+    each going on at an offset) lists every vault once, and what the
+    listing gives the kernel (readdirplus) is what stat gives."""
+    m = mount_factory("a", PLAIN)
+    # about 350 bytes an entry: more than the kernel's largest readdir buffer (128 KiB)
+    names = [f"{'Long vault name ' * 12}{k:03d}" for k in range(400)]
+    files = [vaults.make(name=n, ecdsa=lib.ecdsa(100 + k)) for k, n in enumerate(names)]
+    lib.run(["cp", *files, m.mnt])
+    listed = os.listdir(m.mnt)
+    assert sorted(listed) == sorted(names)
+    inodes = {e.name: e.stat(follow_symlinks=False).st_ino for e in os.scandir(m.mnt)}
+    assert inodes == {n: os.stat(m / n).st_ino for n in names}
+    shown = lib.run(["ls", "-ln", m / names[-1]]).stdout.splitlines()
+    sizes = {line.split()[-1]: int(line.split()[4]) for line in shown[1:]}
+    d = m / names[-1]
+    assert sizes == {n: os.stat(d / n).st_size for n in ("history", "share.vult", "vault.json")}
+    assert sizes["share.vult"] == files[-1].stat().st_size
