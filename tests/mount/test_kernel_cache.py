@@ -17,14 +17,20 @@ def read_all(path):
         return f.read()
 
 
+def vault_and_reshare(m, vaults, lib, name, k):
+    """A vault (gen1, copied in) and a reshare with one more signer (gen2)."""
+    gen1 = vaults.make(name=name, ecdsa=lib.ecdsa(k))
+    gen2 = vaults.make(from_=gen1, signers="demo-device-1,demo-device-3,demo-device-4",
+                       tag="g2")
+    lib.run(["cp", gen1, m.mnt])
+    return gen1, gen2
+
+
 def test_a_reader_who_cached_share_vult_reads_the_new_export(mount_factory, vaults, lib):
     """share.vult read (its pages and size cached), then a reshare copied
     in: the next read and stat show the new share, whole."""
     m = mount_factory("a", PLAIN)
-    gen1 = vaults.make(name="Cached", ecdsa=lib.ecdsa(1))
-    gen2 = vaults.make(from_=gen1, signers="demo-device-1,demo-device-3,demo-device-4",
-                       tag="g2")
-    lib.run(["cp", gen1, m.mnt])
+    gen1, gen2 = vault_and_reshare(m, vaults, lib, "Cached", 1)
     share = m / "Cached" / "share.vult"
     assert read_all(share) == gen1.read_bytes()
     assert read_all(share) == gen1.read_bytes()  # now from the page cache
@@ -39,10 +45,7 @@ def test_vault_json_shows_its_new_size_and_text_at_once(mount_factory, vaults, l
     """vault.json read, then a reshare with more signers: its size and text
     are the new ones (a stale size would cut the text short)."""
     m = mount_factory("a", PLAIN)
-    gen1 = vaults.make(name="Facts", ecdsa=lib.ecdsa(2))
-    gen2 = vaults.make(from_=gen1, signers="demo-device-1,demo-device-3,demo-device-4",
-                       tag="g2")
-    lib.run(["cp", gen1, m.mnt])
+    _, gen2 = vault_and_reshare(m, vaults, lib, "Facts", 2)
     facts = m / "Facts" / "vault.json"
     before = read_all(facts)
     assert os.stat(facts).st_size == len(before)
