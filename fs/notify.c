@@ -221,12 +221,29 @@ void notify_commit(struct vultfs *fs, const char *path, uint64_t generation_befo
         notify_all_vaults(fs);
 }
 
+/* Whether a store file is at path: only those are read through the page
+ * cache, so only they get a kcache record (a temporary's random name,
+ * renamed away, would otherwise leave one behind for good). */
+static bool store_file_at(const struct vultfs *fs, const char *path)
+{
+    struct tree_node n;
+    enum tree_kind kind;
+
+    if (tree_resolve(&n, &fs->tree, path) < 0)
+        return false;
+    kind = n.kind == TREE_STAGED ? n.under : n.kind;
+    return kind == TREE_SHARE || kind == TREE_EPOCH || kind == TREE_JSON;
+}
+
 void notify_left(struct vultfs *fs, const char *path)
 {
     struct notify *n = fs->notify;
+    bool counted;
 
-    if (n)
-        queue(n, path, kcache_changed(&n->cache, path) == 0, strchr(path + 1, '/') == NULL);
+    if (!n)
+        return;
+    counted = store_file_at(fs, path) && kcache_changed(&n->cache, path) == 0;
+    queue(n, path, counted, strchr(path + 1, '/') == NULL);
 }
 
 void notify_reader_end(struct vultfs *fs, struct kcache_file *file)
