@@ -774,32 +774,6 @@ int index_remove_vault(struct store *store, const char *ecdsa)
     return views_rebuild(store);
 }
 
-int index_for_each_record(struct store *store, index_record_fn each, void *ctx)
-{
-    const json_t *vaults = json_object_get(store->index, "vaults");
-    int ret = store->per_vault ? 0 : each(ctx, store->dirfd, INDEX_NAME, SEAL_KIND_INDEX, INDEX_ID);
-
-    for (size_t i = 0; ret == 0 && i < json_array_size(vaults); i++) {
-        const json_t *vault = json_array_get(vaults, i), *e;
-        char hex[VAULT_RECORD_HEX + 1];
-        struct vault_record_path path;
-        size_t j;
-        if (store->per_vault) {
-            vault_record_name(hex, store, index_str(vault, "ecdsa"));
-            vault_record_path(&path, hex);
-            ret = each(ctx, store->vaultsfd, path.file, SEAL_KIND_INDEX, path.id);
-        }
-        json_array_foreach(json_object_get(vault, "epochs"), j, e) {
-            char name[2 * RECORD_NAME_BYTES + 8];
-            if (ret != 0)
-                break;
-            snprintf(name, sizeof(name), "%s.rec", index_str(e, "record"));
-            ret = each(ctx, store->sharesfd, name, SEAL_KIND_SHARE, index_str(e, "record"));
-        }
-    }
-    return ret;
-}
-
 /* A deep copy to change, checked against the original (see above). */
 json_t *index_copy(const json_t *index)
 {

@@ -119,14 +119,6 @@ int index_set_vault(struct store *store, json_t *vault);
 int index_remove_vault(struct store *store, const char *ecdsa);
 /* The vault's JSON object in the index, by hash; NULL when none. */
 json_t *index_vault_of(const struct store *store, const char *ecdsa);
-/* Every sealed record of the store but the master key's (in vultfs.json),
- * for re-sealing them all: the index's records (each vault's, or index.rec
- * before the first change) and every epoch's share record, as
- * each(ctx, dirfd, name, kind, id), where id is what the record is sealed
- * under. A non-zero return of each stops the walk and is returned. */
-typedef int (*index_record_fn)(void *ctx, int dirfd, const char *name, enum seal_kind kind,
-                               const char *id);
-int index_for_each_record(struct store *store, index_record_fn each, void *ctx);
 /* Room for count elements of elem_size in *array (capacity *cap, doubled
  * as needed). 0 or -ENOMEM (*array unchanged). */
 int index_reserve(void **array, size_t *cap, size_t count, size_t elem_size);

@@ -1,7 +1,10 @@
 #include "attr.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "notify.h"
 
 static void fill(const struct vultfs *fs, struct stat *st, uint64_t ino, mode_t mode,
                  size_t size, int64_t sec, int32_t nsec)
@@ -81,6 +84,22 @@ static nlink_t subdirectories(const struct vultfs *fs, const struct tree_node *n
 
 static int attr_of_node(const struct vultfs *fs, struct stat *st, const struct tree_node *n);
 
+/* A store file's size: while handles reading it through the page cache
+ * are open, the size of what they read (kcache.h: the kernel stops a
+ * buffered read at the size it last saw). */
+static size_t shown_size(const struct vultfs *fs, const struct tree_node *n, size_t size)
+{
+    const struct kcache *cache = notify_kcache(fs);
+    char path[2 * TREE_NAME_MAX + 16];
+    size_t held;
+
+    if (!cache)
+        return size;
+    snprintf(path, sizeof(path), n->kind == TREE_EPOCH ? "/%s/history/%s" : "/%s/%s", n->dir,
+             n->name);
+    return kcache_held_size(cache, path, &held) ? held : size;
+}
+
 int attr_of(const struct vultfs *fs, struct stat *st, const struct tree_node *n)
 {
     int ret = attr_of_node(fs, st, n);
@@ -117,10 +136,11 @@ static int attr_of_node(const struct vultfs *fs, struct stat *st, const struct t
     case TREE_EPOCH:
         store_export_time(&sec, &nsec, fs->store, n->epoch);
         fill(fs, st, n->epoch->ino, S_IFREG | (n->kind == TREE_SHARE ? 0600 : 0400),
-             n->epoch->export_size, sec, nsec);
+             shown_size(fs, n, n->epoch->export_size), sec, nsec);
         return 0;
     case TREE_JSON:
-        fill(fs, st, v->ino_json, S_IFREG | 0600, v->json_size, v->changed_sec, v->changed_nsec);
+        fill(fs, st, v->ino_json, S_IFREG | 0600, shown_size(fs, n, v->json_size), v->changed_sec,
+             v->changed_nsec);
         return 0;
     case TREE_STAGED:
         if (n->under != TREE_NONE) {

@@ -7,6 +7,7 @@
 #include "import_zip.h"
 #include "fm_names.h"
 #include "log.h"
+#include "notify.h"
 #include "vault_json_rule.h"
 
 static bool is_json_place(const struct tree_node *n)
@@ -114,5 +115,6 @@ int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at
     target.history_slot = at->parent == TREE_IN_HISTORY ? at->slot : 0;
     ret = store_import(fs->store, data ? data : (const uint8_t *)"", len, &target, &result);
     log_import(path, ret, &result);
+    if (ret == 0) notify_vault(fs, result.dir_name); /* notify.h: the kernel caches it */
     return ret;
 }

@@ -6,25 +6,28 @@
 #include <string.h>
 
 #include <sodium.h>
+#include <xxhash.h>
 
 #include "alloc.h"
 #include "attr.h"
 #include "commit.h"
 #include "log.h"
+#include "notify.h"
 #include "vultfs.h"
 
 enum handle_kind {
-    HANDLE_EXPORT, /* a .vult file read: the store's cached export */
+    HANDLE_EXPORT, /* a .vult file read: an epoch's export, by its share record */
     HANDLE_JSON,   /* vault.json read: a snapshot */
     HANDLE_STAGE,  /* anything opened for writing, and staged files */
 };
 
 struct handle {
     enum handle_kind kind;
-    const uint8_t *data; /* EXPORT: export; JSON: json */
-    size_t len;
-    uint8_t *export; /* owned (alloc_secret): this open's copy of the export */
-    char *json;      /* owned (alloc_bytes) */
+    struct store_export_ref ref; /* EXPORT: the record its export is made of */
+    size_t len;                  /* EXPORT, JSON: the content's size */
+    char *json;                  /* owned (alloc_bytes) */
+    struct kcache_file *cached;  /* read through the page cache (kcache.h), or NULL */
+    struct kcache_file *writing; /* writes over a store file (kcache.h), or NULL */
     struct staging_handle *stage;
 };
 
@@ -49,14 +52,27 @@ static int handle_new(struct fuse_file_info *fi, enum handle_kind kind)
     return 0;
 }
 
+/* Releases a staged file's handle; a file that leaves the tree with it (an
+ * import ran, or it was written over a store file) is told to the kernel. */
+static void release_stage(struct vultfs *fs, struct staging_handle *stage)
+{
+    char *path = stage ? alloc_strndup(stage->file->path, strlen(stage->file->path)) : NULL;
+
+    staging_release(&fs->staging, stage);
+    if (path && !staging_find(&fs->staging, path))
+        notify_left(fs, path);
+    alloc_free(path);
+}
+
 static void handle_free(struct vultfs *fs, struct fuse_file_info *fi)
 {
     struct handle *h = handle_of(fi);
 
     if (!h)
         return;
-    staging_release(&fs->staging, h->stage);
-    alloc_secret_free(h->export);
+    release_stage(fs, h->stage);
+    notify_reader_end(fs, h->cached);
+    notify_writer_end(h->writing);
     alloc_free(h->json);
     alloc_free(h);
     fi->fh = 0;
@@ -93,6 +109,36 @@ static int open_write(struct vultfs *fs, const char *path, const struct tree_nod
     return ret;
 }
 
+/* What a read-only open of n reads: the store file, also while someone
+ * writes over it (a staged shadow), until an import is accepted. */
+static enum tree_kind read_kind(const struct tree_node *n)
+{
+    return n->kind == TREE_STAGED ? n->under : n->kind;
+}
+
+/* Opens for writing; over a store file only once the readers that read it
+ * through the page cache have gone (kcache.h says why). */
+static int open_write_gated(struct op *op, const char *path, bool truncate,
+                            struct fuse_file_info *fi)
+{
+    enum tree_kind stored = read_kind(&op->node);
+    struct kcache_file *writing = NULL;
+    bool waited = false;
+    int ret = 0;
+
+    if (stored == TREE_SHARE || stored == TREE_EPOCH || stored == TREE_JSON)
+        writing = notify_writer_begin(op->fs, path, &waited);
+    if (waited) /* the lock was let go: the store may have changed */
+        ret = tree_resolve(&op->node, &op->fs->tree, path);
+    if (ret == 0)
+        ret = open_write(op->fs, path, &op->node, truncate, fi);
+    if (ret == 0)
+        handle_of(fi)->writing = writing;
+    else
+        notify_writer_end(writing);
+    return ret;
+}
+
 int files_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
     struct op op;
@@ -106,39 +152,75 @@ int files_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
         ret = -EISDIR;
     else if (n->kind != TREE_NONE)
         ret = (fi->flags & O_EXCL) ? -EEXIST
-                                   : open_write(op.fs, path, n, fi->flags & O_TRUNC, fi);
+                                   : open_write_gated(&op, path, fi->flags & O_TRUNC, fi);
     else if ((ret = commit_can_create(n)) == 0)
         ret = open_write(op.fs, path, n, true, fi);
     return op_end(&op, ret);
 }
 
-/* This open's own copy of an epoch's export: an import that replaces the
- * epoch (or anything the store's cache does) never changes what an open
- * handle reads. Unencrypted exports are the share itself: secret memory. */
-static int copy_export(struct handle *h, struct vultfs *fs, const struct tree_node *n)
+static int log_read_error(const char *path, const struct tree_node *n, int ret)
+{
+    if (ret == -EIO || ret == -EBADMSG)
+        log_err("reading %s: the record of vault '%s' is damaged (%s); run vultfs fsck, "
+                "then import a good copy of the share to repair it",
+                path, n->vault->dir_name, strerror(-ret));
+    else if (ret < 0)
+        log_err("reading %s: %s", path, strerror(-ret));
+    return ret;
+}
+
+/* An epoch's export is read by the share record it is made of: an import
+ * that replaces the epoch never changes what an open handle reads (the
+ * export of a record is the same bytes for the whole mount, remade when
+ * the store's bounded cache dropped it). */
+static int export_ref(struct handle *h, struct vultfs *fs, const char *path,
+                      const struct tree_node *n)
+{
+    h->len = n->epoch->export_size;
+    return log_read_error(path, n,
+                          store_export_ref(&h->ref, fs->store, n->vault, n->epoch->number));
+}
+
+/* Makes the export now (the reads that follow find it in the store's
+ * cache), so that a damaged record fails the open. */
+static int export_make(struct vultfs *fs, const char *path, const struct tree_node *n)
 {
     const uint8_t *data;
     size_t len;
-    int ret = store_export(&data, &len, fs->store, n->vault, n->epoch->number);
+    return log_read_error(path, n,
+                          store_export(&data, &len, fs->store, n->vault, n->epoch->number));
+}
 
-    if (ret < 0)
-        return ret;
-    h->export = alloc_secret(len ? len : 1);
-    if (!h->export)
-        return -ENOMEM;
-    memcpy(h->export, data, len);
-    h->data = h->export;
-    h->len = len;
-    return 0;
+/* What the content of h is, for kcache: the share record (its export is
+ * fixed for the mount) or vault.json's text. */
+static uint64_t content_key(const struct handle *h)
+{
+    if (h->kind == HANDLE_JSON)
+        return XXH3_64bits(h->json, h->len);
+    return XXH3_64bits(h->ref.record, strlen(h->ref.record));
+}
+
+/* How the kernel reads what h holds: its page cache when kcache says the
+ * pages hold this content or no other (keep_cache when they already hold
+ * it), direct I/O otherwise (kcache.h says why). */
+static int choose_caching(struct handle *h, struct vultfs *fs, const char *path,
+                          struct fuse_file_info *fi)
+{
+    struct kcache *cache = notify_kcache(fs);
+    enum kcache_mode mode = KCACHE_DIRECT;
+    int ret = 0;
+
+    if (cache)
+        ret = kcache_open(&mode, &h->cached, cache, path, content_key(h), h->len);
+    fi->direct_io = mode == KCACHE_DIRECT;
+    fi->keep_cache = mode == KCACHE_KEEP;
+    fi->noflush = 1; /* a read-only handle has nothing to flush: no request at close */
+    return ret;
 }
 
 /* A read-only open of a store file (kind: TREE_SHARE, TREE_EPOCH or
- * TREE_JSON): a snapshot of its export or of vault.json. share.vult and
- * vault.json change with imports, and the kernel's page cache is one per
- * file, not per open: a handle opened before an import would fill it
- * with the old bytes under the new size. Those two are read with direct
- * I/O, so every read comes from its own handle's snapshot. History files
- * never change within a mount and stay cached. */
+ * TREE_JSON): its export or a snapshot of vault.json, read through the
+ * kernel's page cache as choose_caching says. */
 static int open_read(struct vultfs *fs, const char *path, const struct tree_node *n,
                      enum tree_kind kind, struct fuse_file_info *fi)
 {
@@ -148,29 +230,18 @@ static int open_read(struct vultfs *fs, const char *path, const struct tree_node
     if (ret < 0)
         return ret;
     h = handle_of(fi);
-    if (kind == TREE_JSON) {
+    if (kind == TREE_JSON)
         ret = store_vault_json(&h->json, &h->len, fs->store, n->vault);
-        h->data = (const uint8_t *)h->json;
-    } else {
-        ret = copy_export(h, fs, n);
-        if (ret == -EIO || ret == -EBADMSG)
-            log_err("reading %s: the record of vault '%s' is damaged (%s); run vultfs fsck, "
-                    "then import a good copy of the share to repair it",
-                    path, n->vault->dir_name, strerror(-ret));
-        else if (ret < 0)
-            log_err("reading %s: %s", path, strerror(-ret));
-    }
+    else
+        ret = export_ref(h, fs, path, n);
+    if (ret == 0)
+        ret = choose_caching(h, fs, path, fi);
+    /* pages the kernel keeps need no export (a warm read makes none) */
+    if (ret == 0 && kind != TREE_JSON && !fi->keep_cache)
+        ret = export_make(fs, path, n);
     if (ret < 0)
         handle_free(fs, fi);
-    fi->direct_io = kind != TREE_EPOCH;
     return ret;
-}
-
-/* What a read-only open of n reads: the store file, also while someone
- * writes over it (a staged shadow), until an import is accepted. */
-static enum tree_kind read_kind(const struct tree_node *n)
-{
-    return n->kind == TREE_STAGED ? n->under : n->kind;
 }
 
 int files_op_open(const char *path, struct fuse_file_info *fi)
@@ -179,12 +250,17 @@ int files_op_open(const char *path, struct fuse_file_info *fi)
     const struct tree_node *n = &op.node;
     int ret = op_begin_existing(&op, path);
 
+    /* the kernel opens only what it has an entry of: one for a file that
+     * has left the tree since is stale, and ESTALE makes it look again
+     * (then a create goes ahead) */
+    if (ret == -ENOENT)
+        ret = -ESTALE;
     if (ret < 0)
         return op_end(&op, ret);
     if (tree_is_dir(n->kind))
         ret = -EISDIR;
     else if ((fi->flags & O_ACCMODE) != O_RDONLY || read_kind(n) == TREE_NONE)
-        ret = open_write(op.fs, path, n, fi->flags & O_TRUNC, fi);
+        ret = open_write_gated(&op, path, fi->flags & O_TRUNC, fi);
     else
         ret = open_read(op.fs, path, n, read_kind(n), fi);
     return op_end(&op, ret);
@@ -203,9 +279,11 @@ int files_op_read(const char *path, char *buf, size_t size, off_t off,
     op_begin_handle(&op);
     if (h->kind == HANDLE_STAGE) {
         ret = (int)staging_read(h->stage, buf, size, off);
+    } else if (h->kind == HANDLE_EXPORT) {
+        ret = (int)store_export_read(op.fs->store, &h->ref, buf, size, off);
     } else if (off >= 0 && (size_t)off < h->len) {
         size_t n = h->len - (size_t)off < size ? h->len - (size_t)off : size;
-        memcpy(buf, h->data + off, n);
+        memcpy(buf, h->json + off, n);
         ret = (int)n;
     }
     return op_end(&op, ret);
@@ -256,14 +334,19 @@ static int flush_stage(struct vultfs *fs, struct staging_handle *s)
     if (f->discarded)
         return 0;
     ret = tree_resolve(&at, &fs->tree, f->path);
-    if (ret == 0)
+    if (ret == 0) {
+        uint64_t generation = store_generation(fs->store);
         ret = commit_write(fs, f->path, &at, s->buf.data, s->buf.len, s->too_big);
+        notify_commit(fs, f->path, generation);
+    }
     s->imported = true;
     s->result = ret;
     f->imported = true;
     /* imported or refused, the file leaves the tree (what it became shows) */
-    if (f->opens == 1)
+    if (f->opens == 1) {
         f->gone = true;
+        notify_left(fs, f->path);
+    }
     return ret;
 }
 
@@ -274,12 +357,16 @@ int files_op_flush(const char *path, struct fuse_file_info *fi)
 {
     struct handle *h = handle_of(fi);
     struct op op;
+    int ret;
 
     (void)path;
     if (!h || h->kind != HANDLE_STAGE)
         return 0;
     op_begin_handle(&op);
-    return op_end(&op, flush_stage(op.fs, h->stage));
+    ret = op_end(&op, flush_stage(op.fs, h->stage));
+    /* what the tool does next (stat, ls, read) sees what the import did */
+    notify_settle(op.fs);
+    return ret;
 }
 
 /* fsync asks for what close does here: the bytes checked and stored

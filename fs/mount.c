@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "log.h"
+#include "notify.h"
 #include "mounted.h"
 #include "options.h"
 #include "store.h"
@@ -218,7 +219,9 @@ static void become_daemon(struct store *store)
         log_warn("cannot lock secrets in memory (they stay out of core dumps)");
 }
 
-static int run_loop(struct fuse *fuse, const char *mountpoint)
+/* The notifier's thread starts here, in the daemon (threads do not survive
+ * fuse_daemonize's fork), and stops before the unmount. */
+static int run_loop(struct fuse *fuse, struct vultfs *fs, const char *mountpoint)
 {
     struct fuse_loop_config *loop = fuse_loop_cfg_create();
     int ret;
@@ -226,13 +229,17 @@ static int run_loop(struct fuse *fuse, const char *mountpoint)
     if (!loop)
         return -ENOMEM;
     fuse_loop_cfg_set_clone_fd(loop, 0);
+    if (fs->notify && (ret = notify_start(fs, fuse)) < 0)
+        log_warn("no notifier thread (%s): the kernel caches nothing of the mount",
+                 strerror(-ret));
     log_info("serving on %s", mountpoint);
     ret = fuse_loop_mt(fuse, loop);
+    notify_free(fs);
     fuse_loop_cfg_destroy(loop);
     return ret;
 }
 
-static int serve(struct fuse *fuse, struct store *store, const char *mountpoint,
+static int serve(struct fuse *fuse, struct vultfs *fs, const char *mountpoint,
                  const struct options *o)
 {
     struct fuse_session *se = fuse_get_session(fuse);
@@ -249,13 +256,13 @@ static int serve(struct fuse *fuse, struct store *store, const char *mountpoint,
         return 1;
     }
     if (!o->foreground)
-        become_daemon(store);
+        become_daemon(fs->store);
     if (fuse_set_signal_handlers(se) != 0) {
         log_err("cannot set signal handlers");
         fuse_unmount(fuse);
         return 1;
     }
-    ret = run_loop(fuse, mountpoint);
+    ret = run_loop(fuse, fs, mountpoint);
     fuse_remove_signal_handlers(se);
     fuse_unmount(fuse);
     if (ret < 0) {
@@ -335,13 +342,16 @@ int cmd_mount(int argc, char **argv)
         goto out;
     }
     vultfs_init(&fs, store, &o);
+    if (notify_new(&fs) < 0)
+        log_warn("no memory for the notifier: the kernel caches nothing of the mount");
     fuse = make_fuse(&o, store_path, &fs);
     if (!fuse) {
         log_err("bad FUSE options (see the line above)");
     } else {
-        status = serve(fuse, store, mountpoint, &o);
+        status = serve(fuse, &fs, mountpoint, &o);
         fuse_destroy(fuse);
     }
+    notify_free(&fs);
     vultfs_destroy(&fs);
 
 out:

@@ -5,14 +5,13 @@
  * operation starts with op_begin (the mount's lock and what the path
  * names, vultfs.h) and ends with op_end.
  *
- * Caching: attributes and entries are not cached by the kernel (timeouts
- * 0: an import changes sizes and makes names appear and vanish), file data
- * is, with libfuse's auto_cache (kept across opens while size and mtime
- * stay the same; every import that changes an export changes its mtime),
- * except share.vult and vault.json: they change with imports, and each
- * open reads its own snapshot with direct I/O (files.c, open_read).
- * Files opened for writing use direct I/O, so what a tool writes never
- * lands in the page cache of an export.
+ * Caching: the kernel keeps entries and attributes for ANNOUNCED_TIMEOUT
+ * and file pages across opens (files.c and kcache.h decide keep_cache),
+ * because every change the mount makes is told to it at once (notify.h):
+ * imports, vault.json writes, files leaving the tree. Negative entries are
+ * not kept (a new vault's directory shows to the next lookup). Files
+ * opened for writing use direct I/O, so what a tool writes never lands in
+ * the page cache of an export.
  */
 #include "fuse_ops.h"
 
@@ -28,6 +27,7 @@
 #include "files.h"
 #include "fm_names.h"
 #include "log.h"
+#include "notify.h"
 #include "vultfs.h"
 #include "xattr.h"
 
@@ -51,15 +51,46 @@ struct listing {
     void *buf;
     fuse_fill_dir_t filler;
     const struct tree *tree;
+    const struct vultfs *fs;
+    const char *path; /* the directory's */
+    bool plus;        /* readdirplus: each entry with its attributes */
+    off_t skip;       /* entries the kernel has already */
+    off_t next;       /* the offset after the entry being added */
+    bool full;        /* the kernel's buffer is: the next call goes on */
 };
 
+/* With readdirplus, the kernel gets each entry's attributes (as getattr
+ * would give them) with its name, and needs no lookup and no stat of it
+ * after (ls -l, cp -r and backup tools stat everything they list). */
+static bool entry_attr(struct stat *st, const struct listing *l, const char *name)
+{
+    char path[3 * TREE_NAME_MAX + 8];
+    struct tree_node n;
+    int len = snprintf(path, sizeof(path), "%s/%s", strcmp(l->path, "/") ? l->path : "", name);
+
+    return len > 0 && (size_t)len < sizeof(path) && tree_resolve(&n, l->tree, path) == 0 &&
+           attr_of(l->fs, st, &n) == 0;
+}
+
+/* Entries go with offsets, one call filling as much as the kernel's
+ * buffer takes: libfuse 3.14 drops the attributes of a listing filled
+ * without offsets. */
 static void add_entry(struct listing *l, const char *name, uint64_t ino, mode_t mode)
 {
+    bool dots = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+    enum fuse_fill_dir_flags plus = 0;
     struct stat st;
-    memset(&st, 0, sizeof(st));
-    st.st_ino = (ino_t)ino;
-    st.st_mode = mode;
-    l->filler(l->buf, name, &st, 0, 0);
+
+    if (l->full || l->next++ < l->skip)
+        return;
+    if (l->plus && !dots && entry_attr(&st, l, name)) {
+        plus = FUSE_FILL_DIR_PLUS;
+    } else {
+        memset(&st, 0, sizeof(st));
+        st.st_ino = (ino_t)ino;
+        st.st_mode = mode;
+    }
+    l->full = l->filler(l->buf, name, &st, l->next, plus) != 0;
 }
 
 /* Staged files in a directory, except those shadowing a listed store file. */
@@ -149,19 +180,25 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 {
     struct stat self;
     struct op op;
-    int ret = op_begin(&op, path);
-    struct listing l = {buf, filler, &op.fs->tree};
+    int ret = op_begin_existing(&op, path);
+    struct listing l = {.buf = buf,
+                        .filler = filler,
+                        .tree = &op.fs->tree,
+                        .fs = op.fs,
+                        .path = path,
+                        .plus = flags & FUSE_READDIR_PLUS,
+                        .skip = off < 0 ? 0 : off};
 
-    (void)off, (void)fi, (void)flags;
-    if (ret == 0)
-        ret = attr_of(op.fs, &self, &op.node);
+    (void)fi;
     if (ret == 0 && !tree_is_dir(op.node.kind))
         ret = -ENOTDIR;
+    if (ret == 0 && l.skip == 0)
+        ret = attr_of(op.fs, &self, &op.node);
     if (ret < 0)
         return op_end(&op, ret);
-    add_entry(&l, ".", self.st_ino, S_IFDIR);
+    add_entry(&l, ".", l.skip == 0 ? self.st_ino : 0, S_IFDIR);
     /* not 0: readdir(3) skips entries with inode 0, so ls -a would miss it */
-    add_entry(&l, "..", parent_ino(op.fs, path), S_IFDIR);
+    add_entry(&l, "..", l.skip <= 1 ? parent_ino(op.fs, path) : 0, S_IFDIR);
     list_dir(&l, op.fs, &op.node);
     staging_foreach_in(&op.fs->staging, path, add_staged, &l);
     return op_end(&op, 0);
@@ -274,7 +311,9 @@ static int rename_temp(struct vultfs *fs, const struct tree_node *src, const cha
         return ret;
     if (dst->temp)
         return staging_move(&fs->staging, f, to);
+    uint64_t generation = store_generation(fs->store);
     ret = commit_write(fs, to, dst, f->buf.data, f->buf.len, f->too_big);
+    notify_commit(fs, to, generation);
     if (ret == 0)
         staging_remove(&fs->staging, f);
     return ret;
@@ -381,19 +420,28 @@ static int op_mknod(const char *path, mode_t mode, dev_t dev)
 
 /* ---- setup ------------------------------------------------------------------ */
 
+/* Seconds the kernel keeps entries and attributes: what the mount changes
+ * is announced, so this bounds only what it does not announce (a staged
+ * file that expires, STAGING_TTL_SECONDS after its last use) and a change
+ * whose announcement timed out (notify_settle). One second, as go-fuse
+ * (gocryptfs) does: a walk (ls -lR, cp -r, restic) looks an entry up and
+ * then stats and reads it within that time. */
+#define ANNOUNCED_TIMEOUT 1.0
+
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
+    /* nothing is kept without a notifier to announce changes */
+    double timeout = vultfs_current()->notify ? ANNOUNCED_TIMEOUT : 0;
+
     cfg->use_ino = 1;
     cfg->readdir_ino = 0;
     cfg->nullpath_ok = 0; /* paths for readdir; unlinked files still get NULL */
     cfg->hard_remove = 1; /* no .fuse_hidden renames: rename means import here */
-    cfg->entry_timeout = 0;
+    cfg->entry_timeout = timeout;
     cfg->negative_timeout = 0;
-    cfg->attr_timeout = 0;
+    cfg->attr_timeout = timeout;
     cfg->kernel_cache = 0;
-    cfg->auto_cache = 1;
-    cfg->ac_attr_timeout_set = 1;
-    cfg->ac_attr_timeout = 0; /* fuse_new derived it from the old attr_timeout */
+    cfg->auto_cache = 0; /* files.c sets keep_cache itself */
     if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
         conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
     conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;

@@ -24,6 +24,7 @@ struct vultfs {
     uid_t owner_uid;         /* every file shows as the mounting user's */
     gid_t owner_gid;
     const struct options *options; /* borrowed, for the whole mount */
+    struct notify *notify;   /* notify.h: tells the kernel of changes; NULL: it caches nothing */
 };
 
 /* Serves store with options (both borrowed, outliving fs). */

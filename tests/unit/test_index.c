@@ -300,52 +300,6 @@ static void test_swapped_records(const char *dir)
     store_close(s);
 }
 
-struct walked {
-    struct store *s;
-    size_t index_records, share_records, opened;
-};
-
-static int open_each(void *ctx, int dirfd, const char *name, enum seal_kind kind, const char *id)
-{
-    struct walked *w = ctx;
-    uint8_t *plain = NULL;
-    size_t len = 0;
-    if (kind == SEAL_KIND_INDEX)
-        w->index_records++;
-    else
-        w->share_records++;
-    if (record_read_sealed(&plain, &len, dirfd, name, MAX_RECORD_BYTES, kind, id,
-                           w->s->master) == 0)
-        w->opened++;
-    alloc_secret_free(plain);
-    return 0;
-}
-
-/* The walk a re-sealing (passwd --rekey) makes: every record, each opening
- * under the id it names, in both layouts. */
-static void test_every_record(const char *dir)
-{
-    struct store *s = open_store(dir);
-    struct walked w = {s, 0, 0, 0};
-    size_t epochs = 0;
-    for (size_t i = 0; i < store_vault_count(s); i++)
-        epochs += store_vault_at(s, i)->epoch_count;
-    CHECK_EQ_INT(index_for_each_record(s, open_each, &w), 0);
-    CHECK_EQ_INT(w.index_records, store_vault_count(s));
-    CHECK_EQ_INT(w.share_records, epochs);
-    CHECK_EQ_INT(w.opened, store_vault_count(s) + epochs);
-
-    make_whole_index(s, dir);
-    store_close(s);
-    s = open_store(dir);
-    w = (struct walked){s, 0, 0, 0};
-    CHECK_EQ_INT(index_for_each_record(s, open_each, &w), 0);
-    CHECK_EQ_INT(w.index_records, 1);
-    CHECK_EQ_INT(w.opened, 1 + epochs);
-    CHECK_EQ_INT(import_vault(s, 60, "t0", NULL), 0); /* back to vaults/ */
-    store_close(s);
-}
-
 /* A failed allocation anywhere in an import, then a good import: the store
  * in memory is what it is on disk (as opened again), whatever failed. */
 static void test_failed_allocations(const char *dir)
@@ -422,7 +376,6 @@ int main(void)
     CHECK_EQ_INT(store_init(dir, PASS, PASS_LEN, &cheap_kdf), 0);
     test_one_record_per_change(dir);
     test_migration(dir);
-    test_every_record(dir);
     test_failed_allocations(dir);
     test_write_all(dir);
     test_swapped_records(dir);
