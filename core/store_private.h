@@ -93,12 +93,32 @@ uint64_t index_num(const json_t *obj, const char *key);
 /* Reads the index: the vault records, or index.rec in a store that has not
  * changed since they came (its vault order too). */
 int index_read(json_t **out, struct store *store);
-/* Writes one vault's JSON object (with its "ecdsa") as its record: one
- * io_write_atomic, whatever the store's size. The first change of a store
- * that still has index.rec writes every vault's record first (vaults/).
- * On failure the index on disk is as it was, byte for byte (index.rec
- * and vaults/ included), unless *intact says that putting it back failed
- * too. Changes nothing in memory (index_set_vault does). */
+/* One vault's record being changed, and what it replaced, to put back. */
+struct index_change {
+    bool migrated; /* vaults/ made by this change from index.rec */
+    bool renamed;  /* the new record is in place (index_publish_vault) */
+    char file[2 * RECORD_NAME_BYTES + 8];
+    uint8_t *old; /* the record's bytes before, when it existed */
+    size_t old_len;
+};
+/* A change of one vault's record in steps, for a commit that makes
+ * several files durable with one barrier (record_commit): the vault's
+ * JSON object (with its "ecdsa") sealed into its record's temporary, not
+ * flushed (the first change of a store that still has index.rec writes
+ * every vault's record into vaults/ first, durably). Then, after
+ * io_flush_fs, index_publish_vault renames it into place, and an
+ * io_sync_dir of store->vaultsfd makes that durable. After a failure at
+ * any step, index_undo_vault puts the index on disk back as it was, byte
+ * for byte (index.rec and vaults/ included); -errno when that failed too.
+ * After success, index_finish_vault. Either frees c's memory. Nothing in
+ * memory changes (index_set_vault does). */
+int index_stage_vault(struct store *store, struct index_change *c, const json_t *vault);
+int index_publish_vault(struct store *store, struct index_change *c);
+int index_undo_vault(struct store *store, struct index_change *c);
+void index_finish_vault(struct store *store, struct index_change *c);
+/* The steps above at once: the vault's record replaced durably. On
+ * failure the index on disk is as it was, unless *intact says that
+ * putting it back failed too. */
 int index_change_vault(struct store *store, const json_t *vault, bool *intact);
 /* The whole index written at once, atomically, under the store's current
  * master key: every vault's record into vaults.new/, then one
@@ -140,6 +160,12 @@ json_t *index_find_vault(const json_t *index, const char *ecdsa, size_t *positio
 json_t *index_find_epoch(const json_t *vault, uint64_t number);
 
 /* record.c */
+/* plain sealed and handed to write (io_write_atomic, io_write_temp, ...) as
+ * dirfd/name. */
+int record_seal_to(int dirfd, const char *name, const uint8_t *plain, size_t len,
+                   enum seal_kind kind, const char *id, const uint8_t *key,
+                   int (*write)(int dirfd, const char *name, const void *data, size_t len,
+                                mode_t mode));
 int record_write_sealed(int dirfd, const char *name, const uint8_t *plain, size_t len,
                         enum seal_kind kind, const char *id, const uint8_t *key);
 int record_read_sealed(uint8_t **plain, size_t *len, int dirfd, const char *name, size_t max_len,
