@@ -507,14 +507,47 @@ out:
     return ret;
 }
 
-int store_import(struct store *store, const uint8_t *file, size_t file_len,
-                 const struct store_target *target, struct store_import_result *result)
+/* What store_import_decode makes of a file: its Vault bytes and their
+ * parse (views into them). */
+struct store_decoded {
+    struct vult_file file;
+    struct vult_vault vault;
+};
+
+void store_decoded_free(struct store_decoded *decoded)
+{
+    if (!decoded)
+        return;
+    sodium_memzero(&decoded->vault, sizeof(decoded->vault));
+    vult_file_clear(&decoded->file);
+    alloc_free(decoded);
+}
+
+/* vult_decode, trying every password the store has. */
+static int decode_with_passwords(struct vult_file *out, const struct store *store,
+                                 const uint8_t *file, size_t file_len)
 {
     struct vult_password candidates[MAX_PASSWORDS];
-    struct vult_file decoded;
-    struct vult_vault vault;
     int ret;
 
+    for (size_t i = 0; i < store->password_count; i++)
+        candidates[i] = (struct vult_password){store->passwords[i].text, store->passwords[i].len};
+    ret = vult_decode(out, file, file_len, candidates, store->password_count, store->keycache);
+    sodium_memzero(candidates, sizeof(candidates));
+    return ret;
+}
+
+/* Reads only what is fixed once the store is open and its passwords and
+ * limits are set (the mount sets them before it serves), and the key
+ * cache, which has its own lock: any number of these may run at once,
+ * alongside anything else the store does. */
+int store_import_decode(struct store_decoded **out, const struct store *store,
+                        const uint8_t *file, size_t file_len, struct store_import_result *result)
+{
+    struct store_decoded *d;
+    int ret;
+
+    *out = NULL;
     memset(result, 0, sizeof(*result));
     if (store->read_only) {
         set_outcome(result, EPOCHS_FAILED, "the store was opened read-only");
@@ -523,34 +556,55 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
     if (file_len > store->max_import)
         return set_outcome(result, EPOCHS_TOO_LARGE, "larger than the import limit of %zu bytes",
                       store->max_import);
-    for (size_t i = 0; i < store->password_count; i++)
-        candidates[i] = (struct vult_password){store->passwords[i].text, store->passwords[i].len};
-
-    ret = vult_decode(&decoded, file, file_len, candidates, store->password_count,
-                      store->keycache);
-    sodium_memzero(candidates, sizeof(candidates));
+    if (!(d = alloc_zeroed(1, sizeof(*d))))
+        return failed(result, -ENOMEM);
+    ret = decode_with_passwords(&d->file, store, file, file_len);
     switch (ret) {
     case 0:
         break;
     case -EACCES:
-        return set_outcome(result, EPOCHS_WRONG_PASSWORD,
+        ret = set_outcome(result, EPOCHS_WRONG_PASSWORD,
                       "encrypted, and none of the passwords fits (export password, store "
                       "passphrase, --import-passwords): put its password in a file, one per "
                       "line, and pass --import-passwords FILE (mount: -o import_passwords=FILE)");
+        goto out_fail;
     case -EFBIG:
-        return set_outcome(result, EPOCHS_TOO_LARGE, "too large for a Vultisig backup");
+        ret = set_outcome(result, EPOCHS_TOO_LARGE, "too large for a Vultisig backup");
+        goto out_fail;
     case -EINVAL:
-        return set_outcome(result, EPOCHS_UNREADABLE,
+        ret = set_outcome(result, EPOCHS_UNREADABLE,
                       "not a Vultisig backup, or truncated or corrupt");
+        goto out_fail;
     default:
-        return failed(result, ret);
+        ret = failed(result, ret);
+        goto out_fail;
     }
-    ret = vult_vault_parse(&vault, decoded.vault_bytes, decoded.vault_len);
-    if (ret == 0)
-        ret = apply(store, &decoded, &vault, target, result);
-    else
+    if (vult_vault_parse(&d->vault, d->file.vault_bytes, d->file.vault_len) < 0) {
         ret = set_outcome(result, EPOCHS_UNREADABLE, "not a Vultisig vault");
-    sodium_memzero(&vault, sizeof(vault));
-    vult_file_clear(&decoded);
+        goto out_fail;
+    }
+    *out = d;
+    return 0;
+out_fail:
+    store_decoded_free(d);
+    return ret;
+}
+
+int store_import_apply(struct store *store, const struct store_decoded *decoded,
+                       const struct store_target *target, struct store_import_result *result)
+{
+    memset(result, 0, sizeof(*result));
+    return apply(store, &decoded->file, &decoded->vault, target, result);
+}
+
+int store_import(struct store *store, const uint8_t *file, size_t file_len,
+                 const struct store_target *target, struct store_import_result *result)
+{
+    struct store_decoded *decoded = NULL;
+    int ret = store_import_decode(&decoded, store, file, file_len, result);
+
+    if (ret == 0)
+        ret = store_import_apply(store, decoded, target, result);
+    store_decoded_free(decoded);
     return ret;
 }

@@ -262,6 +262,25 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
                  const struct store_target *target,
                  struct store_import_result *result) VULTFS_WUR;
 
+/* store_import in two steps, for a caller that runs imports on several
+ * threads (the mount). store_import_decode decodes and decrypts (PBKDF2
+ * for each candidate password): it reads only what is fixed once the
+ * store is open and set up (passwords, import limit) and takes no lock,
+ * so any number may run at once, alongside any other call. It returns 0
+ * with *out set, or a refusal (*out NULL) with result filled in as
+ * store_import does. store_import_apply applies the rules and writes the
+ * change: it changes the store, so the caller serialises it with every
+ * other call, as store_import. store_decoded_free wipes and frees (NULL is
+ * fine). */
+struct store_decoded;
+int store_import_decode(struct store_decoded **out, const struct store *store,
+                        const uint8_t *file, size_t file_len,
+                        struct store_import_result *result) VULTFS_WUR;
+int store_import_apply(struct store *store, const struct store_decoded *decoded,
+                       const struct store_target *target,
+                       struct store_import_result *result) VULTFS_WUR;
+void store_decoded_free(struct store_decoded *decoded);
+
 /* ---- offline maintenance ------------------------------------------------ */
 
 /* Removes a vault and all its epochs (the deliberate way to destroy

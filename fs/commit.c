@@ -1,6 +1,8 @@
 #include "commit.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -94,13 +96,60 @@ static void log_import(const char *path, int ret, const struct store_import_resu
         log_warn("import of %s: %s: %s", path, outcome, r->reason);
 }
 
+/* Decodes data without the mount's lock: PBKDF2 takes up to a second per
+ * candidate password, and reads, listings and other imports go on
+ * meanwhile. The bytes are copied first, so the commit owns what it
+ * decodes whatever writers or staging do to their buffer meanwhile; the
+ * caller keeps the rest it points to alive (commit.h). */
+static int decode_unlocked(struct store_decoded **out, struct vultfs *fs, const uint8_t *data,
+                           size_t len, struct store_import_result *result)
+{
+    uint8_t *copy = alloc_secret(len ? len : 1);
+    int ret;
+
+    *out = NULL;
+    if (!copy) {
+        memset(result, 0, sizeof(*result));
+        result->outcome = EPOCHS_FAILED;
+        snprintf(result->reason, sizeof(result->reason), "%s", strerror(ENOMEM));
+        return -ENOMEM;
+    }
+    if (len)
+        memcpy(copy, data, len);
+    pthread_mutex_unlock(&fs->lock);
+    vultfs_test_pause(fs, "decode");
+    ret = store_import_decode(out, fs->store, copy, len, result);
+    alloc_secret_free(copy);
+    pthread_mutex_lock(&fs->lock);
+    return ret;
+}
+
+/* One .vult (or .bak, .dat) at path: decoded without the lock, then the
+ * rules applied and the change written under it. */
+static int import_file(struct vultfs *fs, const char *path, const struct tree_node *at,
+                       const uint8_t *data, size_t len)
+{
+    struct store_target target = {
+        /* at is the caller's copy: its dir outlives the unlocked decode */
+        .dir_name = at->parent == TREE_IN_ROOT ? NULL : at->dir,
+        .history_slot = at->parent == TREE_IN_HISTORY ? at->slot : 0,
+    };
+    struct store_import_result result;
+    struct store_decoded *decoded = NULL;
+    int ret = decode_unlocked(&decoded, fs, data, len, &result);
+
+    if (ret == 0)
+        ret = store_import_apply(fs->store, decoded, &target, &result);
+    store_decoded_free(decoded);
+    log_import(path, ret, &result);
+    /* an accepted import (ret 0): what the kernel caches of it is
+     * invalidated here */
+    return ret;
+}
+
 int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at,
                  const uint8_t *data, size_t len, bool too_big)
 {
-    struct store_import_result result;
-    struct store_target target = {0};
-    int ret;
-
     if (is_json_place(at))
         return commit_json(fs, path, at, data, len);
     if (too_big) {
@@ -110,9 +159,16 @@ int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at
     }
     if (at->parent == TREE_IN_ROOT && import_zip_named(path)) /* the apps' "all vaults" */
         return import_zip_data(fs->store, path, data ? data : (const uint8_t *)"", len, false);
-    target.dir_name = at->parent == TREE_IN_ROOT ? NULL : at->dir;
-    target.history_slot = at->parent == TREE_IN_HISTORY ? at->slot : 0;
-    ret = store_import(fs->store, data ? data : (const uint8_t *)"", len, &target, &result);
-    log_import(path, ret, &result);
+    return import_file(fs, path, at, data, len);
+}
+
+int commit_renamed(struct vultfs *fs, const char *to, const struct tree_node *dst,
+                   struct staging_file *f)
+{
+    staging_pin(f);
+    int ret = commit_write(fs, to, dst, f->buf.data, f->buf.len, f->too_big);
+    if (ret == 0)
+        staging_remove(&fs->staging, f); /* imported: it leaves the tree */
+    staging_unpin(&fs->staging, f);
     return ret;
 }
