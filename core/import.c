@@ -322,13 +322,35 @@ static bool changes_store(enum epochs_outcome outcome)
            outcome == EPOCHS_HISTORY_INSERT;
 }
 
+/* The change staged into the store's open batch (batch.c), vault taken. */
+static int stage_change(struct store *store, const char *record, const struct vult_file *file,
+                        json_t *vault, struct store_ticket *ticket)
+{
+    struct record_share w = {0};
+    int ret;
+
+    record_tidy_before_change(store);
+    ret = record_stage_share(store, &w, record, file->vault_bytes, file->vault_len);
+    if (ret == 0 && !batch_can_stage(store, &w)) {
+        record_undo_share(store, &w, true);
+        ret = -EIO; /* a new share's record is never one the index refers to */
+    }
+    if (ret < 0) {
+        json_decref(vault);
+        return ret;
+    }
+    return batch_stage(store, &w, vault, ticket);
+}
+
 /* Writes an accepted change: the share record, then the new index, which
- * then replaces the index in memory. On failure result says why. */
+ * then replaces the index in memory; with a ticket, staged into the open
+ * batch instead (durable once it is settled). On failure result says
+ * why. */
 static int write_change(struct store *store, const struct vult_file *file,
                         const struct vult_vault *v, const struct epochs_candidate *candidate,
                         const struct epochs_decision *d, const char *ecdsa,
                         const struct store_target *target, const struct held *held,
-                        struct store_import_result *result)
+                        struct store_import_result *result, struct store_ticket *ticket)
 {
     char record[2 * RECORD_NAME_BYTES + 1];
     json_t *new_epoch = NULL, *vault = NULL;
@@ -344,19 +366,25 @@ static int write_change(struct store *store, const struct vult_file *file,
     vault = changed_vault(store, d, ecdsa, target, held, new_epoch);
     if (!vault)
         goto out;
-    ret = record_commit(store, record, file->vault_bytes, file->vault_len, vault);
+    if (ticket && store->per_vault) {
+        ret = stage_change(store, record, file, vault, ticket);
+        vault = NULL;
+    } else if ((ret = record_commit(store, record, file->vault_bytes, file->vault_len,
+                                    vault)) == 0) {
+        ret = index_set_vault(store, vault);
+        vault = NULL;
+        if (ret < 0) {
+            /* durable on disk; the views come back on the next open */
+            result->outcome = EPOCHS_FAILED;
+            snprintf(result->reason, sizeof(result->reason), "%s",
+                     "out of memory after import");
+            goto out;
+        }
+    }
     if (ret < 0) {
         result->outcome = EPOCHS_FAILED;
         snprintf(result->reason, sizeof(result->reason), "the store could not be written: %s",
                  strerror(-ret));
-        goto out;
-    }
-    ret = index_set_vault(store, vault);
-    vault = NULL;
-    if (ret < 0) {
-        /* durable on disk; the views come back on the next open */
-        result->outcome = EPOCHS_FAILED;
-        snprintf(result->reason, sizeof(result->reason), "%s", "out of memory after import");
     }
 out:
     if (ret < 0 && result->outcome != EPOCHS_FAILED)
@@ -447,7 +475,8 @@ static int refuse_unreadable(struct store_import_result *result,
 }
 
 static int apply(struct store *store, const struct vult_file *file, const struct vult_vault *v,
-                 const struct store_target *target, struct store_import_result *result)
+                 const struct store_target *target, struct store_import_result *result,
+                 struct store_ticket *ticket)
 {
     struct epochs_candidate candidate = {0};
     struct held held = {0};
@@ -481,7 +510,8 @@ static int apply(struct store *store, const struct vult_file *file, const struct
         goto out;
     }
     if (changes_store(d.outcome)) {
-        ret = write_change(store, file, v, &candidate, &d, ecdsa, target, &held, result);
+        ret = write_change(store, file, v, &candidate, &d, ecdsa, target, &held, result,
+                           ticket);
         if (ret < 0)
             goto out;
         describe_vault_dir(result, store, ecdsa);
@@ -594,7 +624,25 @@ int store_import_apply(struct store *store, const struct store_decoded *decoded,
                        const struct store_target *target, struct store_import_result *result)
 {
     memset(result, 0, sizeof(*result));
-    return apply(store, &decoded->file, &decoded->vault, target, result);
+    return apply(store, &decoded->file, &decoded->vault, target, result, NULL);
+}
+
+int store_import_stage(struct store *store, const struct store_decoded *decoded,
+                       const struct store_target *target, struct store_import_result *result,
+                       struct store_ticket *ticket)
+{
+    const struct vult_vault *v = &decoded->vault;
+    char *ecdsa = alloc_strndup(v->public_key_ecdsa.ptr, v->public_key_ecdsa.len);
+
+    *ticket = (struct store_ticket){.settled = true};
+    memset(result, 0, sizeof(*result));
+    if (!ecdsa)
+        return failed(result, -ENOMEM);
+    bool pending = batch_vault_pending(store, ecdsa);
+    alloc_free(ecdsa);
+    if (pending)
+        return -EAGAIN;
+    return apply(store, &decoded->file, v, target, result, ticket);
 }
 
 int store_import(struct store *store, const uint8_t *file, size_t file_len,

@@ -574,6 +574,10 @@ int index_stage_vault(struct store *store, struct index_change *c, const json_t 
         ret = begin_change(c, store, ecdsa);
     if (ret < 0)
         return ret;
+    /* leftovers go before anything of this open's is pending (the first
+     * change), never after: a pending change's temporary looks the same */
+    if (!c->migrated)
+        index_tidy(store);
     uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
     ret = write_record_to(store, store->vaultsfd, vault,
                           at ? store->vault_order[at - 1] : store->next_order, true);
@@ -603,7 +607,8 @@ void index_finish_vault(struct store *store, struct index_change *c)
 {
     alloc_free(c->old);
     c->old = NULL;
-    index_tidy(store);
+    if (c->migrated)
+        index_tidy(store); /* index.rec goes once vaults/ holds the change */
 }
 
 int index_change_vault(struct store *store, const json_t *vault, bool *intact)
@@ -687,8 +692,15 @@ int index_remove_vault(struct store *store, const char *ecdsa)
         return -ENOENT;
     bool intact;
     ret = change(store, ecdsa, &intact, remove_vault, ecdsa);
-    if (ret < 0)
-        return ret;
+    return ret < 0 ? ret : index_drop_vault(store, ecdsa);
+}
+
+int index_drop_vault(struct store *store, const char *ecdsa)
+{
+    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
+
+    if (!at)
+        return -ENOENT;
     size_t count = json_array_size(json_object_get(store->index, "vaults"));
     memmove(&store->vault_order[at - 1], &store->vault_order[at],
             (count - at) * sizeof(*store->vault_order));

@@ -145,13 +145,7 @@ void record_remove_unreferenced(struct store *store)
  * A repair without a new index record renames in shares/ and fsyncs that
  * directory instead; a missing record written again needs flush 1 only.
  */
-struct share_write {
-    char name[2 * RECORD_NAME_BYTES + 8];
-    bool replace; /* referenced already: through its temporary */
-    bool created; /* not there before: removed again on failure */
-};
-
-static int stage_share(struct store *store, struct share_write *w, const char *record,
+int record_stage_share(struct store *store, struct record_share *w, const char *record,
                        const uint8_t *vault, size_t len)
 {
     struct stat st;
@@ -165,11 +159,7 @@ static int stage_share(struct store *store, struct share_write *w, const char *r
                           store->master, w->replace ? io_write_temp : io_write_unsynced);
 }
 
-/* After a failure at any step: the share record's temporary goes, and the
- * record when this commit made it, unless the vault's record could not be
- * put back (it may refer to it: an unreferenced record is removed later, a
- * missing one is a lost share). */
-static void undo_share(struct store *store, const struct share_write *w, bool intact)
+void record_undo_share(struct store *store, const struct record_share *w, bool intact)
 {
     if (w->replace)
         io_discard_temp(store->sharesfd, w->name);
@@ -181,20 +171,25 @@ static void undo_share(struct store *store, const struct share_write *w, bool in
     }
 }
 
+void record_tidy_before_change(struct store *store)
+{
+    if (!store->tidied)
+        record_remove_unreferenced(store);
+    store_tidy_before_change(store);
+}
+
 int record_commit(struct store *store, const char *record, const uint8_t *vault, size_t len,
                   const json_t *vault_json)
 {
-    struct share_write w = {0};
+    struct record_share w = {0};
     struct index_change c;
     bool staged = false, intact = true;
     int ret;
 
     if (store->read_only)
         return -EROFS;
-    if (!store->tidied)
-        record_remove_unreferenced(store);
-    store_tidy_before_change(store);
-    ret = stage_share(store, &w, record, vault, len);
+    record_tidy_before_change(store);
+    ret = record_stage_share(store, &w, record, vault, len);
     if (ret == 0 && vault_json)
         staged = (ret = index_stage_vault(store, &c, vault_json)) == 0;
     if (ret == 0)
@@ -206,7 +201,7 @@ int record_commit(struct store *store, const char *record, const uint8_t *vault,
     if (ret < 0) {
         if (staged)
             intact = index_undo_vault(store, &c) == 0;
-        undo_share(store, &w, intact);
+        record_undo_share(store, &w, intact);
     } else if (staged) {
         index_finish_vault(store, &c);
     }

@@ -38,6 +38,11 @@ struct password {
 };
 
 struct export_entry; /* export.c */
+struct batch_change; /* batch.c */
+/* A batch being flushed (batch.c): one at a time, so the store holds it. */
+struct store_batch {
+    struct batch_change *first; /* oldest first */
+};
 
 struct store {
     int dirfd;
@@ -67,6 +72,10 @@ struct store {
 
     size_t max_import;
     uint64_t generation;
+    /* group commit (batch.c): changes written, not yet durable */
+    struct batch_change *batch_open;    /* waiting for a flush, oldest first */
+    struct store_batch *batch_flushing; /* &batch_slot while one is flushed */
+    struct store_batch batch_slot;
     bool tidied; /* stale temporary files removed (see remove_stale_temps) */
 
     /* the index on disk: vaults/<hex>.rec, one per vault (index.c); until
@@ -137,6 +146,9 @@ void index_tidy(struct store *store);
 int index_set_vault(struct store *store, json_t *vault);
 /* Removes a vault: its record (durably), then from memory. */
 int index_remove_vault(struct store *store, const char *ecdsa);
+/* Removes a vault from memory only (a new vault whose change was undone);
+ * the views are rebuilt. */
+int index_drop_vault(struct store *store, const char *ecdsa);
 /* The vault's JSON object in the index, by hash; NULL when none. */
 json_t *index_vault_of(const struct store *store, const char *ecdsa);
 /* Every sealed record of the store but the master key's (in vultfs.json),
@@ -179,12 +191,41 @@ bool record_referenced(const json_t *index, const char *record);
 /* Removes the share records no epoch of the index references (left by an
  * interrupted import or forget). Tidying only: failures are ignored. */
 void record_remove_unreferenced(struct store *store);
+/* Once per open, before the first change: leftovers of interrupted writes
+ * and imports go (nothing of this open's is pending yet). */
+void record_tidy_before_change(struct store *store);
+/* A share record written for a change (see record.c: in place when new,
+ * through its temporary when the index refers to it already), not flushed. */
+struct record_share {
+    char name[2 * RECORD_NAME_BYTES + 8];
+    bool replace; /* referenced already: through its temporary */
+    bool created; /* not there before: removed again on failure */
+};
+int record_stage_share(struct store *store, struct record_share *w, const char *record,
+                       const uint8_t *vault, size_t len);
+/* After a failure at any step: the share record's temporary goes, and the
+ * record when the change made it, unless the vault's record could not be
+ * put back (intact false: it may refer to it; an unreferenced record is
+ * removed later, a missing one is a lost share). */
+void record_undo_share(struct store *store, const struct record_share *w, bool intact);
 /* Writes a share record and then the vault's index record (vault_json, a
  * vault object of the index; NULL: the share record alone). On failure
  * the store is as it was, byte for byte: a record it created is removed
  * and the index is put back (index_change_vault); -errno. */
 int record_commit(struct store *store, const char *record, const uint8_t *vault, size_t len,
                   const json_t *vault_json);
+
+/* batch.c */
+/* Has the vault under ecdsa a change not yet durable? */
+bool batch_vault_pending(const struct store *store, const char *ecdsa);
+/* May a change whose share record is share join a batch? Not a repair
+ * (it replaces a record) nor a store's first change (index.rec moves). */
+bool batch_can_stage(const struct store *store, const struct record_share *share);
+/* The change (share written by record_stage_share, vault the vault's new
+ * JSON, taken) written and made in memory; it joins the open batch with
+ * ticket. On failure, undone on disk and in memory; -errno. */
+int batch_stage(struct store *store, const struct record_share *share, json_t *vault,
+                struct store_ticket *ticket);
 
 /* entries.c */
 /* An epoch whose key-share digests could not be read from its record. */

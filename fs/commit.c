@@ -124,8 +124,53 @@ static int decode_unlocked(struct store_decoded **out, struct vultfs *fs, const 
     return ret;
 }
 
+/* Group commit: the first writer to find the open batch with no flush
+ * under way takes it and flushes it for everyone in it, without the lock
+ * (other operations, and writers adding to the next batch, go on); the
+ * others wait for commit_done. Returns after one flush ended, or at once
+ * when there is nothing to flush. */
+static void flush_or_wait(struct vultfs *fs)
+{
+    struct store_batch *batch = store_commit_take(fs->store);
+
+    if (!batch) {
+        if (store_commit_busy(fs->store))
+            pthread_cond_wait(&fs->commit_done, &fs->lock);
+        return;
+    }
+    pthread_mutex_unlock(&fs->lock);
+    vultfs_test_pause(fs, "flush");
+    int err = store_commit_flush(fs->store, batch);
+    pthread_mutex_lock(&fs->lock);
+    store_commit_end(fs->store, batch, err);
+    pthread_cond_broadcast(&fs->commit_done);
+}
+
+/* The rules applied and the change written and shown at once; then the
+ * wait for its batch's flush: only a durable change is reported. */
+static int stage_and_wait(struct vultfs *fs, const struct store_decoded *decoded,
+                          const struct store_target *target, struct store_import_result *result)
+{
+    struct store_ticket ticket;
+    int ret;
+
+    /* a change of this vault not yet durable: decide on what is on disk */
+    while ((ret = store_import_stage(fs->store, decoded, target, result, &ticket)) == -EAGAIN)
+        flush_or_wait(fs);
+    while (!ticket.settled)
+        flush_or_wait(fs);
+    if (ret == 0 && ticket.result < 0) {
+        ret = ticket.result;
+        result->outcome = EPOCHS_FAILED;
+        snprintf(result->reason, sizeof(result->reason), "the store could not be written: %s",
+                 strerror(-ret));
+    }
+    return ret;
+}
+
 /* One .vult (or .bak, .dat) at path: decoded without the lock, then the
- * rules applied and the change written under it. */
+ * rules applied and the change written under it, and made durable in a
+ * group with the changes of other writers. */
 static int import_file(struct vultfs *fs, const char *path, const struct tree_node *at,
                        const uint8_t *data, size_t len)
 {
@@ -139,7 +184,7 @@ static int import_file(struct vultfs *fs, const char *path, const struct tree_no
     int ret = decode_unlocked(&decoded, fs, data, len, &result);
 
     if (ret == 0)
-        ret = store_import_apply(fs->store, decoded, &target, &result);
+        ret = stage_and_wait(fs, decoded, &target, &result);
     store_decoded_free(decoded);
     log_import(path, ret, &result);
     /* an accepted import (ret 0): what the kernel caches of it is
@@ -157,8 +202,13 @@ int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at
                  epochs_outcome_name(EPOCHS_TOO_LARGE), staging_cap_for(&fs->staging, path));
         return -EFBIG;
     }
-    if (at->parent == TREE_IN_ROOT && import_zip_named(path)) /* the apps' "all vaults" */
+    if (at->parent == TREE_IN_ROOT && import_zip_named(path)) { /* the apps' "all vaults" */
+        /* committed entry by entry at once, under the lock: after every
+         * change of other writers is durable (one change per vault) */
+        while (!store_commit_idle(fs->store))
+            flush_or_wait(fs);
         return import_zip_data(fs->store, path, data ? data : (const uint8_t *)"", len, false);
+    }
     return import_file(fs, path, at, data, len);
 }
 

@@ -4,8 +4,10 @@
  * do. The store, staging and the tree's placeholders are not thread-safe:
  * fs->lock is held for each operation's whole run, taken and released by
  * op_begin/op_end so that no operation can forget it. One exception: an
- * import lets it go while it decodes (commit.c), so that PBKDF2 holds up
- * no other operation; commit_done is signalled when such an import ends.
+ * import lets it go while it decodes and while it flushes or waits for
+ * its batch's flush (commit.c), so that neither PBKDF2 nor an fsync holds
+ * up another operation; commit_done is signalled when a flush or such an
+ * import ends.
  */
 #ifndef VULTFS_VULTFS_H
 #define VULTFS_VULTFS_H
@@ -20,7 +22,7 @@
 
 struct vultfs {
     pthread_mutex_t lock;
-    pthread_cond_t commit_done; /* with lock: an import that let it go ended */
+    pthread_cond_t commit_done; /* with lock: a flush, or an import that let it go, ended */
     struct store *store;     /* borrowed: cmd_mount closes it after the loop */
     struct staging staging;  /* files being written */
     struct tree tree;        /* placeholders; reads store and staging */
