@@ -322,13 +322,35 @@ static bool changes_store(enum epochs_outcome outcome)
            outcome == EPOCHS_HISTORY_INSERT;
 }
 
+/* The change staged into the store's open batch (batch.c), vault taken. */
+static int stage_change(struct store *store, const char *record, const struct vult_file *file,
+                        json_t *vault, struct store_ticket *ticket)
+{
+    struct record_share w = {0};
+    int ret;
+
+    record_tidy_before_change(store);
+    ret = record_stage_share(store, &w, record, file->vault_bytes, file->vault_len);
+    if (ret == 0 && !batch_can_stage(store, &w)) {
+        record_undo_share(store, &w, true);
+        ret = -EIO; /* a new share's record is never one the index refers to */
+    }
+    if (ret < 0) {
+        json_decref(vault);
+        return ret;
+    }
+    return batch_stage(store, &w, vault, ticket);
+}
+
 /* Writes an accepted change: the share record, then the new index, which
- * then replaces the index in memory. On failure result says why. */
+ * then replaces the index in memory; with a ticket, staged into the open
+ * batch instead (durable once it is settled). On failure result says
+ * why. */
 static int write_change(struct store *store, const struct vult_file *file,
                         const struct vult_vault *v, const struct epochs_candidate *candidate,
                         const struct epochs_decision *d, const char *ecdsa,
                         const struct store_target *target, const struct held *held,
-                        struct store_import_result *result)
+                        struct store_import_result *result, struct store_ticket *ticket)
 {
     char record[2 * RECORD_NAME_BYTES + 1];
     json_t *new_epoch = NULL, *vault = NULL;
@@ -344,19 +366,25 @@ static int write_change(struct store *store, const struct vult_file *file,
     vault = changed_vault(store, d, ecdsa, target, held, new_epoch);
     if (!vault)
         goto out;
-    ret = record_commit(store, record, file->vault_bytes, file->vault_len, vault);
+    if (ticket && store->per_vault) {
+        ret = stage_change(store, record, file, vault, ticket);
+        vault = NULL;
+    } else if ((ret = record_commit(store, record, file->vault_bytes, file->vault_len,
+                                    vault)) == 0) {
+        ret = index_set_vault(store, vault);
+        vault = NULL;
+        if (ret < 0) {
+            /* durable on disk; the views come back on the next open */
+            result->outcome = EPOCHS_FAILED;
+            snprintf(result->reason, sizeof(result->reason), "%s",
+                     "out of memory after import");
+            goto out;
+        }
+    }
     if (ret < 0) {
         result->outcome = EPOCHS_FAILED;
         snprintf(result->reason, sizeof(result->reason), "the store could not be written: %s",
                  strerror(-ret));
-        goto out;
-    }
-    ret = index_set_vault(store, vault);
-    vault = NULL;
-    if (ret < 0) {
-        /* durable on disk; the views come back on the next open */
-        result->outcome = EPOCHS_FAILED;
-        snprintf(result->reason, sizeof(result->reason), "%s", "out of memory after import");
     }
 out:
     if (ret < 0 && result->outcome != EPOCHS_FAILED)
@@ -447,7 +475,8 @@ static int refuse_unreadable(struct store_import_result *result,
 }
 
 static int apply(struct store *store, const struct vult_file *file, const struct vult_vault *v,
-                 const struct store_target *target, struct store_import_result *result)
+                 const struct store_target *target, struct store_import_result *result,
+                 struct store_ticket *ticket)
 {
     struct epochs_candidate candidate = {0};
     struct held held = {0};
@@ -481,7 +510,8 @@ static int apply(struct store *store, const struct vult_file *file, const struct
         goto out;
     }
     if (changes_store(d.outcome)) {
-        ret = write_change(store, file, v, &candidate, &d, ecdsa, target, &held, result);
+        ret = write_change(store, file, v, &candidate, &d, ecdsa, target, &held, result,
+                           ticket);
         if (ret < 0)
             goto out;
         describe_vault_dir(result, store, ecdsa);
@@ -507,14 +537,47 @@ out:
     return ret;
 }
 
-int store_import(struct store *store, const uint8_t *file, size_t file_len,
-                 const struct store_target *target, struct store_import_result *result)
+/* What store_import_decode makes of a file: its Vault bytes and their
+ * parse (views into them). */
+struct store_decoded {
+    struct vult_file file;
+    struct vult_vault vault;
+};
+
+void store_decoded_free(struct store_decoded *decoded)
+{
+    if (!decoded)
+        return;
+    sodium_memzero(&decoded->vault, sizeof(decoded->vault));
+    vult_file_clear(&decoded->file);
+    alloc_free(decoded);
+}
+
+/* vult_decode, trying every password the store has. */
+static int decode_with_passwords(struct vult_file *out, const struct store *store,
+                                 const uint8_t *file, size_t file_len)
 {
     struct vult_password candidates[MAX_PASSWORDS];
-    struct vult_file decoded;
-    struct vult_vault vault;
     int ret;
 
+    for (size_t i = 0; i < store->password_count; i++)
+        candidates[i] = (struct vult_password){store->passwords[i].text, store->passwords[i].len};
+    ret = vult_decode(out, file, file_len, candidates, store->password_count, store->keycache);
+    sodium_memzero(candidates, sizeof(candidates));
+    return ret;
+}
+
+/* Reads only what is fixed once the store is open and its passwords and
+ * limits are set (the mount sets them before it serves), and the key
+ * cache, which has its own lock: any number of these may run at once,
+ * alongside anything else the store does. */
+int store_import_decode(struct store_decoded **out, const struct store *store,
+                        const uint8_t *file, size_t file_len, struct store_import_result *result)
+{
+    struct store_decoded *d;
+    int ret;
+
+    *out = NULL;
     memset(result, 0, sizeof(*result));
     if (store->read_only) {
         set_outcome(result, EPOCHS_FAILED, "the store was opened read-only");
@@ -523,34 +586,73 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
     if (file_len > store->max_import)
         return set_outcome(result, EPOCHS_TOO_LARGE, "larger than the import limit of %zu bytes",
                       store->max_import);
-    for (size_t i = 0; i < store->password_count; i++)
-        candidates[i] = (struct vult_password){store->passwords[i].text, store->passwords[i].len};
-
-    ret = vult_decode(&decoded, file, file_len, candidates, store->password_count,
-                      store->keycache);
-    sodium_memzero(candidates, sizeof(candidates));
+    if (!(d = alloc_zeroed(1, sizeof(*d))))
+        return failed(result, -ENOMEM);
+    ret = decode_with_passwords(&d->file, store, file, file_len);
     switch (ret) {
     case 0:
         break;
     case -EACCES:
-        return set_outcome(result, EPOCHS_WRONG_PASSWORD,
+        ret = set_outcome(result, EPOCHS_WRONG_PASSWORD,
                       "encrypted, and none of the passwords fits (export password, store "
                       "passphrase, --import-passwords): put its password in a file, one per "
                       "line, and pass --import-passwords FILE (mount: -o import_passwords=FILE)");
+        goto out_fail;
     case -EFBIG:
-        return set_outcome(result, EPOCHS_TOO_LARGE, "too large for a Vultisig backup");
+        ret = set_outcome(result, EPOCHS_TOO_LARGE, "too large for a Vultisig backup");
+        goto out_fail;
     case -EINVAL:
-        return set_outcome(result, EPOCHS_UNREADABLE,
+        ret = set_outcome(result, EPOCHS_UNREADABLE,
                       "not a Vultisig backup, or truncated or corrupt");
+        goto out_fail;
     default:
-        return failed(result, ret);
+        ret = failed(result, ret);
+        goto out_fail;
     }
-    ret = vult_vault_parse(&vault, decoded.vault_bytes, decoded.vault_len);
-    if (ret == 0)
-        ret = apply(store, &decoded, &vault, target, result);
-    else
+    if (vult_vault_parse(&d->vault, d->file.vault_bytes, d->file.vault_len) < 0) {
         ret = set_outcome(result, EPOCHS_UNREADABLE, "not a Vultisig vault");
-    sodium_memzero(&vault, sizeof(vault));
-    vult_file_clear(&decoded);
+        goto out_fail;
+    }
+    *out = d;
+    return 0;
+out_fail:
+    store_decoded_free(d);
+    return ret;
+}
+
+int store_import_apply(struct store *store, const struct store_decoded *decoded,
+                       const struct store_target *target, struct store_import_result *result)
+{
+    memset(result, 0, sizeof(*result));
+    return apply(store, &decoded->file, &decoded->vault, target, result, NULL);
+}
+
+int store_import_stage(struct store *store, const struct store_decoded *decoded,
+                       const struct store_target *target, struct store_import_result *result,
+                       struct store_ticket *ticket)
+{
+    const struct vult_vault *v = &decoded->vault;
+    char *ecdsa = alloc_strndup(v->public_key_ecdsa.ptr, v->public_key_ecdsa.len);
+
+    *ticket = (struct store_ticket){.settled = true};
+    memset(result, 0, sizeof(*result));
+    if (!ecdsa)
+        return failed(result, -ENOMEM);
+    bool pending = batch_vault_pending(store, ecdsa);
+    alloc_free(ecdsa);
+    if (pending)
+        return -EAGAIN;
+    return apply(store, &decoded->file, v, target, result, ticket);
+}
+
+int store_import(struct store *store, const uint8_t *file, size_t file_len,
+                 const struct store_target *target, struct store_import_result *result)
+{
+    struct store_decoded *decoded = NULL;
+    int ret = store_import_decode(&decoded, store, file, file_len, result);
+
+    if (ret == 0)
+        ret = store_import_apply(store, decoded, target, result);
+    store_decoded_free(decoded);
     return ret;
 }

@@ -251,8 +251,10 @@ static void vault_record_path(struct vault_record_path *p, const char *hex)
     snprintf(p->id, sizeof(p->id), "vault-%s", hex);
 }
 
-static int write_vault_record(struct store *store, int dirfd, const json_t *vault,
-                              uint64_t order)
+/* The vault's sealed record into dirfd: in place and durably, or (staged)
+ * as its temporary, not flushed (index_stage_vault). */
+static int write_record_to(struct store *store, int dirfd, const json_t *vault, uint64_t order,
+                           bool staged)
 {
     char hex[VAULT_RECORD_HEX + 1];
     struct vault_record_path path;
@@ -265,8 +267,8 @@ static int write_vault_record(struct store *store, int dirfd, const json_t *vaul
         return ret;
     vault_record_name(hex, store, index_str(vault, "ecdsa"));
     vault_record_path(&path, hex);
-    ret = record_write_sealed(dirfd, path.file, (const uint8_t *)text, strlen(text),
-                              SEAL_KIND_INDEX, path.id, store->master);
+    ret = record_seal_to(dirfd, path.file, (const uint8_t *)text, strlen(text), SEAL_KIND_INDEX,
+                         path.id, store->master, staged ? io_write_temp : io_write_atomic);
     sodium_memzero(text, strlen(text));
     alloc_free(text);
     return ret;
@@ -346,6 +348,12 @@ static void shared_values_free(struct shared_values *sv)
     for (size_t i = 0; i < sv->count; i++)
         json_decref(sv->values[i]);
     sv->count = 0;
+}
+
+static int write_vault_record(struct store *store, int dirfd, const json_t *vault,
+                              uint64_t order)
+{
+    return write_record_to(store, dirfd, vault, order, false);
 }
 
 /* What reading vaults/ collects: each record's vault and order. */
@@ -587,55 +595,48 @@ void index_tidy(struct store *store)
 
 /* ---- changes ----------------------------------------------------------------- */
 
-/* What a change of one vault's record replaced, to put it back. */
-struct undo {
-    bool migrated;          /* vaults/ made by this change from index.rec */
-    char file[VAULT_RECORD_HEX + 8];
-    uint8_t *old;           /* the record's bytes before, when it existed */
-    size_t old_len;
-};
-
-static int begin_change(struct undo *u, struct store *store, const char *ecdsa)
+static int begin_change(struct index_change *c, struct store *store, const char *ecdsa)
 {
     char hex[VAULT_RECORD_HEX + 1];
     struct vault_record_path path;
     int ret;
 
-    memset(u, 0, sizeof(*u));
+    memset(c, 0, sizeof(*c));
     if (store->read_only)
         return -EROFS;
     vault_record_name(hex, store, ecdsa);
     vault_record_path(&path, hex);
-    snprintf(u->file, sizeof(u->file), "%s", path.file);
+    snprintf(c->file, sizeof(c->file), "%s", path.file);
     if (!store->per_vault) {
-        u->migrated = true;
+        c->migrated = true;
         ret = migrate(store);
         if (ret < 0 && undo_migration(store) < 0)
             return -EIO; /* cannot happen unless the disk fails twice */
         return ret;
     }
-    ret = io_read_file(&u->old, &u->old_len, store->vaultsfd, u->file, MAX_INDEX_BYTES);
+    ret = io_read_file(&c->old, &c->old_len, store->vaultsfd, c->file, MAX_INDEX_BYTES);
     return ret == -ENOENT ? 0 : ret;
 }
 
 /* Puts the store back as begin_change found it, byte for byte. */
-static int undo_change(struct store *store, const struct undo *u)
+static int undo_change(struct store *store, const struct index_change *c)
 {
     uint8_t *now = NULL;
     size_t now_len = 0;
     int ret;
 
-    if (u->migrated)
+    if (c->migrated)
         return undo_migration(store);
-    ret = io_read_file(&now, &now_len, store->vaultsfd, u->file, MAX_INDEX_BYTES);
-    bool same = u->old ? ret == 0 && now_len == u->old_len && memcmp(now, u->old, now_len) == 0
+    io_discard_temp(store->vaultsfd, c->file);
+    ret = io_read_file(&now, &now_len, store->vaultsfd, c->file, MAX_INDEX_BYTES);
+    bool same = c->old ? ret == 0 && now_len == c->old_len && memcmp(now, c->old, now_len) == 0
                        : ret == -ENOENT;
     alloc_free(now);
     if (same)
         return 0;
-    if (u->old)
-        return io_write_atomic(store->vaultsfd, u->file, u->old, u->old_len, 0600);
-    ret = unlinkat(store->vaultsfd, u->file, 0) == 0 ? 0 : -errno;
+    if (c->old)
+        return io_write_atomic(store->vaultsfd, c->file, c->old, c->old_len, 0600);
+    ret = unlinkat(store->vaultsfd, c->file, 0) == 0 ? 0 : -errno;
     return ret == 0 || ret == -ENOENT ? io_sync_dir(store->vaultsfd) : ret;
 }
 
@@ -645,26 +646,19 @@ static int undo_change(struct store *store, const struct undo *u)
 static int change(struct store *store, const char *ecdsa, bool *intact,
                   int (*write)(struct store *, const void *), const void *ctx)
 {
-    struct undo u;
-    int ret = begin_change(&u, store, ecdsa);
+    struct index_change c;
+    int ret = begin_change(&c, store, ecdsa);
 
     *intact = true;
     if (ret < 0)
         return ret;
     ret = write(store, ctx);
     if (ret < 0)
-        *intact = undo_change(store, &u) == 0;
+        *intact = undo_change(store, &c) == 0;
     else
         index_tidy(store);
-    alloc_free(u.old);
+    alloc_free(c.old);
     return ret;
-}
-
-static int write_vault(struct store *store, const void *vault)
-{
-    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, index_str(vault, "ecdsa"));
-    return write_vault_record(store, store->vaultsfd, vault,
-                              at ? store->vault_order[at - 1] : store->next_order);
 }
 
 static int remove_vault(struct store *store, const void *ecdsa)
@@ -695,12 +689,70 @@ static int reserve_room(struct store *store)
     return ret;
 }
 
-int index_change_vault(struct store *store, const json_t *vault, bool *intact)
+int index_stage_vault(struct store *store, struct index_change *c, const json_t *vault)
 {
+    const char *ecdsa = index_str(vault, "ecdsa");
     int ret = reserve_room(store);
 
+    if (ret == 0)
+        ret = begin_change(c, store, ecdsa);
+    if (ret < 0)
+        return ret;
+    /* leftovers go before anything of this open's is pending (the first
+     * change), never after: a pending change's temporary looks the same */
+    if (!c->migrated)
+        index_tidy(store);
+    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
+    ret = write_record_to(store, store->vaultsfd, vault,
+                          at ? store->vault_order[at - 1] : store->next_order, true);
+    if (ret < 0)
+        index_undo_vault(store, c);
+    return ret;
+}
+
+int index_publish_vault(struct store *store, struct index_change *c)
+{
+    int ret = io_rename_temp(store->vaultsfd, c->file);
+
+    c->renamed = ret == 0;
+    return ret;
+}
+
+int index_undo_vault(struct store *store, struct index_change *c)
+{
+    int ret = undo_change(store, c);
+
+    alloc_free(c->old);
+    c->old = NULL;
+    return ret;
+}
+
+void index_finish_vault(struct store *store, struct index_change *c)
+{
+    alloc_free(c->old);
+    c->old = NULL;
+    if (c->migrated)
+        index_tidy(store); /* index.rec goes once vaults/ holds the change */
+}
+
+int index_change_vault(struct store *store, const json_t *vault, bool *intact)
+{
+    struct index_change c;
+    int ret = index_stage_vault(store, &c, vault);
+
     *intact = true;
-    return ret < 0 ? ret : change(store, index_str(vault, "ecdsa"), intact, write_vault, vault);
+    if (ret < 0)
+        return ret;
+    ret = io_flush_fs(store->vaultsfd);
+    if (ret == 0)
+        ret = index_publish_vault(store, &c);
+    if (ret == 0)
+        ret = io_sync_dir(store->vaultsfd);
+    if (ret < 0)
+        *intact = index_undo_vault(store, &c) == 0;
+    else
+        index_finish_vault(store, &c);
+    return ret;
 }
 
 int index_write_all(struct store *store, const json_t *index)
@@ -764,8 +816,15 @@ int index_remove_vault(struct store *store, const char *ecdsa)
         return -ENOENT;
     bool intact;
     ret = change(store, ecdsa, &intact, remove_vault, ecdsa);
-    if (ret < 0)
-        return ret;
+    return ret < 0 ? ret : index_drop_vault(store, ecdsa);
+}
+
+int index_drop_vault(struct store *store, const char *ecdsa)
+{
+    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
+
+    if (!at)
+        return -ENOENT;
     size_t count = json_array_size(json_object_get(store->index, "vaults"));
     memmove(&store->vault_order[at - 1], &store->vault_order[at],
             (count - at) * sizeof(*store->vault_order));

@@ -91,58 +91,123 @@ static int write_all(int fd, const uint8_t *p, size_t len)
     return 0;
 }
 
-int io_write_atomic(int dirfd, const char *name, const void *data, size_t len,
-                    mode_t mode)
+/* ".<name>.tmp.<pid>": the temporary of name, in the same directory. */
+static int temp_name(char tmp[NAME_MAX + 1], const char *name)
 {
-    char tmp[NAME_MAX + 1];
-    int fd, n, err;
+    int n;
 
     /* The temporary must sit in the same directory as the target, which a
      * name with a slash would break. */
     if (name[0] == '\0' || strchr(name, '/'))
         return -EINVAL;
-    n = snprintf(tmp, sizeof tmp, ".%s.tmp.%ld", name, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp)
+    n = snprintf(tmp, NAME_MAX + 1, ".%s.tmp.%ld", name, (long)getpid());
+    if (n < 0 || n > NAME_MAX)
         return -ENAMETOOLONG;
+    return 0;
+}
 
-    /* A crash between open and rename leaves the temporary behind; with
-     * O_EXCL it would block this name for good once the pid comes round. */
-    unlinkat(dirfd, tmp, 0);
+/* Creates dirfd/name (replacing a file there when !exclusive) with data,
+ * fsynced when sync, and closes it. On failure the file is removed. */
+static int write_file(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                      bool exclusive, bool sync)
+{
+    int fd, err = fault(IO_STEP_OPEN);
 
-    err = fault(IO_STEP_OPEN);
     if (err)
         return err;
-    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    fd = openat(dirfd, name,
+                O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC),
+                mode);
     if (fd < 0)
         return -errno;
 
     err = write_all(fd, data, len);
-    if (err)
-        goto out_close;
-    err = fault(IO_STEP_FSYNC);
-    if (!err && fsync(fd) != 0)
-        err = -errno;
-    if (err)
-        goto out_close;
+    if (!err && sync) {
+        err = fault(IO_STEP_FSYNC);
+        if (!err && fsync(fd) != 0)
+            err = -errno;
+    }
     /* close can report a write error late (NFS); such a file is not known
      * to be on disk. The descriptor is gone either way. */
-    if (close(fd) != 0) {
+    if (close(fd) != 0 && !err)
         err = -errno;
-        goto out_unlink;
-    }
+    if (err)
+        unlinkat(dirfd, name, 0);
+    return err;
+}
 
-    err = fault(IO_STEP_RENAME);
+/* The temporary of name written (and fsynced when sync): see write_file. */
+static int write_temp(char tmp[NAME_MAX + 1], int dirfd, const char *name, const void *data,
+                      size_t len, mode_t mode, bool sync)
+{
+    int err = temp_name(tmp, name);
+
+    if (err)
+        return err;
+    /* A crash between open and rename leaves the temporary behind; with
+     * O_EXCL it would block this name for good once the pid comes round. */
+    unlinkat(dirfd, tmp, 0);
+    return write_file(dirfd, tmp, data, len, mode, true, sync);
+}
+
+static int rename_temp(int dirfd, const char *tmp, const char *name)
+{
+    int err = fault(IO_STEP_RENAME);
+
     if (!err && renameat(dirfd, tmp, dirfd, name) != 0)
         err = -errno;
     if (err)
-        goto out_unlink;
-    return io_sync_dir(dirfd);
-
-out_close:
-    close(fd);
-out_unlink:
-    unlinkat(dirfd, tmp, 0);
+        unlinkat(dirfd, tmp, 0);
     return err;
+}
+
+int io_write_atomic(int dirfd, const char *name, const void *data, size_t len,
+                    mode_t mode)
+{
+    char tmp[NAME_MAX + 1];
+    int err = write_temp(tmp, dirfd, name, data, len, mode, true);
+
+    if (!err)
+        err = rename_temp(dirfd, tmp, name);
+    return err ? err : io_sync_dir(dirfd);
+}
+
+int io_write_unsynced(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+{
+    if (name[0] == '\0' || strchr(name, '/'))
+        return -EINVAL;
+    return write_file(dirfd, name, data, len, mode, false, false);
+}
+
+int io_write_temp(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+{
+    char tmp[NAME_MAX + 1];
+    return write_temp(tmp, dirfd, name, data, len, mode, false);
+}
+
+int io_flush_fs(int fd)
+{
+    int err = fault(IO_STEP_FSYNC);
+
+    if (!err && syncfs(fd) != 0)
+        err = -errno;
+    return err;
+}
+
+int io_rename_temp(int dirfd, const char *name)
+{
+    char tmp[NAME_MAX + 1];
+    int err = temp_name(tmp, name);
+
+    return err ? err : rename_temp(dirfd, tmp, name);
+}
+
+void io_discard_temp(int dirfd, const char *name)
+{
+    char tmp[NAME_MAX + 1];
+
+    if (temp_name(tmp, name) == 0)
+        unlinkat(dirfd, tmp, 0); /* none there is fine */
 }
 
 /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused

@@ -2,7 +2,11 @@
  * io: the only place core/ writes to disk. A file is replaced atomically:
  * written to a temporary name in the same directory, fsynced, renamed onto
  * its final name, and the directory fsynced, so a crash leaves either the
- * old file or the new one. A test hook can fail any step to prove that.
+ * old file or the new one. A change of several files (an import) uses the
+ * same steps one at a time with a single barrier for all of them: write
+ * each (io_write_unsynced, io_write_temp), io_flush_fs once, then the
+ * renames (io_rename_temp) and each directory's fsync. A test hook can
+ * fail any step to prove that.
  */
 #ifndef VULTFS_IO_H
 #define VULTFS_IO_H
@@ -16,7 +20,7 @@
 enum io_step {
     IO_STEP_OPEN,    /* creating the temporary file */
     IO_STEP_WRITE,   /* each write(2) */
-    IO_STEP_FSYNC,   /* fsync of the temporary file */
+    IO_STEP_FSYNC,   /* fsync of the temporary file, or io_flush_fs */
     IO_STEP_RENAME,  /* rename onto the final name */
     IO_STEP_DIRSYNC, /* fsync of the directory */
 };
@@ -31,6 +35,30 @@ void io_set_fault_hook(io_fault_hook hook, void *ctx);
  * is untouched, and -errno is returned (-ENOSPC, -EIO, ...). */
 int io_write_atomic(int dirfd, const char *name, const void *data, size_t len,
                     mode_t mode) VULTFS_WUR;
+
+/* dirfd/name created (or truncated) and written, not flushed: nothing is
+ * known to be on disk until io_flush_fs. For a file no one depends on
+ * until a later step references it. On failure it is removed; -errno. */
+int io_write_unsynced(int dirfd, const char *name, const void *data, size_t len,
+                      mode_t mode) VULTFS_WUR;
+
+/* name's temporary (".<name>.tmp.<pid>" in dirfd) written, not flushed;
+ * io_rename_temp puts it in place after io_flush_fs. On failure it is
+ * removed; -errno. */
+int io_write_temp(int dirfd, const char *name, const void *data, size_t len,
+                  mode_t mode) VULTFS_WUR;
+
+/* The one barrier: everything written on the filesystem that holds fd,
+ * contents and directory entries, is on disk (syncfs(2), which reports
+ * writeback errors since Linux 5.8). -errno. */
+int io_flush_fs(int fd) VULTFS_WUR;
+
+/* Renames name's temporary onto name (the directory is not fsynced: see
+ * io_sync_dir). On failure the temporary is removed; -errno. */
+int io_rename_temp(int dirfd, const char *name) VULTFS_WUR;
+
+/* Removes name's temporary, if there is one. */
+void io_discard_temp(int dirfd, const char *name);
 
 /* Reads the store file dirfd/name whole into *out (alloc_bytes; caller
  * alloc_free()s). Never follows a link (-ELOOP) and never waits on a FIFO:

@@ -18,17 +18,25 @@
 #include "alloc.h"
 #include "io.h"
 
-int record_write_sealed(int dirfd, const char *name, const uint8_t *plain, size_t len,
-                        enum seal_kind kind, const char *id, const uint8_t *key)
+int record_seal_to(int dirfd, const char *name, const uint8_t *plain, size_t len,
+                   enum seal_kind kind, const char *id, const uint8_t *key,
+                   int (*write)(int dirfd, const char *name, const void *data, size_t len,
+                                mode_t mode))
 {
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
     int ret = seal_record(&sealed, &sealed_len, plain, len, kind, id, key);
     if (ret < 0)
         return ret;
-    ret = io_write_atomic(dirfd, name, sealed, sealed_len, 0600);
+    ret = write(dirfd, name, sealed, sealed_len, 0600);
     alloc_free(sealed);
     return ret;
+}
+
+int record_write_sealed(int dirfd, const char *name, const uint8_t *plain, size_t len,
+                        enum seal_kind kind, const char *id, const uint8_t *key)
+{
+    return record_seal_to(dirfd, name, plain, len, kind, id, key, io_write_atomic);
 }
 
 int record_read_sealed(uint8_t **plain, size_t *len, int dirfd, const char *name, size_t max_len,
@@ -116,35 +124,86 @@ void record_remove_unreferenced(struct store *store)
     }
 }
 
+/*
+ * Two flushes per commit, crash-safe by construction:
+ * - A share record's name is a keyed hash of its content, and nothing
+ *   refers to it until the vault's record does. A new one is written under
+ *   its final name, unflushed: a crash before the vault's new record is in
+ *   place leaves an unreferenced record (perhaps partial), which fsck
+ *   reports and the next change removes (record_remove_unreferenced), as a
+ *   crash between two atomic writes always could.
+ * - A record the index already refers to (a repair of a damaged one: same
+ *   name) is replaced atomically: written to its temporary, renamed after
+ *   the barrier.
+ * - The vault's new record goes to its temporary (index_stage_vault).
+ * - Flush 1, io_flush_fs (syncfs), makes all of it durable at once: the
+ *   contents and the new directory entries in shares/ and vaults/.
+ * - The rename of the vault's record is the commit point: before it the
+ *   old index, after it the new one, which refers only to durable records.
+ *   Flush 2, the fsync of vaults/, makes the rename durable before the
+ *   import reports success.
+ * A repair without a new index record renames in shares/ and fsyncs that
+ * directory instead; a missing record written again needs flush 1 only.
+ */
+int record_stage_share(struct store *store, struct record_share *w, const char *record,
+                       const uint8_t *vault, size_t len)
+{
+    struct stat st;
+
+    snprintf(w->name, sizeof(w->name), "%s.rec", record);
+    bool existed = fstatat(store->sharesfd, w->name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    /* an unreferenced one (an interrupted import's) may be overwritten */
+    w->replace = existed && record_referenced(store->index, record);
+    w->created = !existed;
+    return record_seal_to(store->sharesfd, w->name, vault, len, SEAL_KIND_SHARE, record,
+                          store->master, w->replace ? io_write_temp : io_write_unsynced);
+}
+
+void record_undo_share(struct store *store, const struct record_share *w, bool intact)
+{
+    if (w->replace)
+        io_discard_temp(store->sharesfd, w->name);
+    /* a failed import leaves no copy of a share the user was told was not
+     * stored */
+    if (w->created && intact && unlinkat(store->sharesfd, w->name, 0) == 0) {
+        int synced = io_sync_dir(store->sharesfd);
+        (void)synced; /* the import already failed; a record back after a crash goes later */
+    }
+}
+
+void record_tidy_before_change(struct store *store)
+{
+    if (!store->tidied)
+        record_remove_unreferenced(store);
+    store_tidy_before_change(store);
+}
+
 int record_commit(struct store *store, const char *record, const uint8_t *vault, size_t len,
                   const json_t *vault_json)
 {
-    char name[2 * RECORD_NAME_BYTES + 8];
-    struct stat st;
-    bool intact = true;
+    struct record_share w = {0};
+    struct index_change c;
+    bool staged = false, intact = true;
     int ret;
 
     if (store->read_only)
         return -EROFS;
-    if (!store->tidied)
-        record_remove_unreferenced(store);
-    store_tidy_before_change(store);
-    snprintf(name, sizeof(name), "%s.rec", record);
-    bool existed = fstatat(store->sharesfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-    ret = record_write_sealed(store->sharesfd, name, vault, len, SEAL_KIND_SHARE, record,
-                              store->master);
-    /* if the vault's old record cannot be put back, the new one may
-     * reference the share record: keep it (an unreferenced record is
-     * removed later, a missing one is a lost share) */
+    record_tidy_before_change(store);
+    ret = record_stage_share(store, &w, record, vault, len);
     if (ret == 0 && vault_json)
-        ret = index_change_vault(store, vault_json, &intact);
-    if (!intact)
-        existed = true;
-    /* a failed import leaves no copy of a share the user was told was not
-     * stored (the record's rename may have happened before a failed fsync) */
-    if (ret < 0 && !existed && unlinkat(store->sharesfd, name, 0) == 0) {
-        int synced = io_sync_dir(store->sharesfd);
-        (void)synced; /* the import already failed; a record back after a crash goes later */
+        staged = (ret = index_stage_vault(store, &c, vault_json)) == 0;
+    if (ret == 0)
+        ret = io_flush_fs(store->sharesfd);
+    if (ret == 0 && w.replace && (ret = io_rename_temp(store->sharesfd, w.name)) == 0)
+        ret = io_sync_dir(store->sharesfd);
+    if (ret == 0 && staged && (ret = index_publish_vault(store, &c)) == 0)
+        ret = io_sync_dir(store->vaultsfd);
+    if (ret < 0) {
+        if (staged)
+            intact = index_undo_vault(store, &c) == 0;
+        record_undo_share(store, &w, intact);
+    } else if (staged) {
+        index_finish_vault(store, &c);
     }
     return ret;
 }

@@ -262,6 +262,64 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
                  const struct store_target *target,
                  struct store_import_result *result) VULTFS_WUR;
 
+/* store_import in two steps, for a caller that runs imports on several
+ * threads (the mount). store_import_decode decodes and decrypts (PBKDF2
+ * for each candidate password): it reads only what is fixed once the
+ * store is open and set up (passwords, import limit) and takes no lock,
+ * so any number may run at once, alongside any other call. It returns 0
+ * with *out set, or a refusal (*out NULL) with result filled in as
+ * store_import does. store_import_apply applies the rules and writes the
+ * change: it changes the store, so the caller serialises it with every
+ * other call, as store_import. store_decoded_free wipes and frees (NULL is
+ * fine). */
+struct store_decoded;
+int store_import_decode(struct store_decoded **out, const struct store *store,
+                        const uint8_t *file, size_t file_len,
+                        struct store_import_result *result) VULTFS_WUR;
+int store_import_apply(struct store *store, const struct store_decoded *decoded,
+                       const struct store_target *target,
+                       struct store_import_result *result) VULTFS_WUR;
+void store_decoded_free(struct store_decoded *decoded);
+
+/* ---- group commit --------------------------------------------------------- */
+
+/* A writer's wait for its change to be durable. */
+struct store_ticket {
+    bool settled; /* false while the change waits for its batch's flush */
+    int result;   /* once settled: 0, or the flush's -errno (then undone) */
+};
+
+/* store_import_apply for a caller that commits in groups (the mount): an
+ * accepted change is written and made in memory at once (the next
+ * decision sees it) but is not yet durable: it joins the store's open
+ * batch, ticket->settled is false, and the writer must not report success
+ * before store_commit_end settled it with result 0. Anything else (a
+ * refusal, no change, a change that cannot wait: a repair, a store's
+ * first change) is done at once and ticket->settled is true. -EAGAIN
+ * (result not filled in): the vault has a change that is not yet durable;
+ * wait until that batch is settled and call again, so that every decision
+ * about a vault is made on what is on disk. */
+int store_import_stage(struct store *store, const struct store_decoded *decoded,
+                       const struct store_target *target, struct store_import_result *result,
+                       struct store_ticket *ticket) VULTFS_WUR;
+
+/* The open batch, to flush: NULL when it is empty or while another batch
+ * is being flushed (store_commit_busy). Under the caller's lock. */
+struct store_batch;
+struct store_batch *store_commit_take(struct store *store);
+bool store_commit_busy(const struct store *store);
+/* Nothing waits and nothing is being flushed. */
+bool store_commit_idle(const struct store *store);
+/* Makes a taken batch durable: one io_flush_fs, its renames, one fsync of
+ * vaults/, whatever its size. Without the caller's lock: it touches only
+ * the batch's own files and descriptors that stay for the store's life.
+ * -errno. */
+int store_commit_flush(struct store *store, struct store_batch *batch) VULTFS_WUR;
+/* Under the lock again: each ticket of the batch settled with err (0 or
+ * the flush's -errno); on failure every change of the batch is undone
+ * first, in memory and on disk, so the store is as it was before them. */
+void store_commit_end(struct store *store, struct store_batch *batch, int err);
+
 /* ---- offline maintenance ------------------------------------------------ */
 
 /* Removes a vault and all its epochs (the deliberate way to destroy

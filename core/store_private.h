@@ -38,6 +38,11 @@ struct password {
 };
 
 struct export_entry; /* export.c */
+struct batch_change; /* batch.c */
+/* A batch being flushed (batch.c): one at a time, so the store holds it. */
+struct store_batch {
+    struct batch_change *first; /* oldest first */
+};
 
 struct store {
     int dirfd;
@@ -67,6 +72,10 @@ struct store {
 
     size_t max_import;
     uint64_t generation;
+    /* group commit (batch.c): changes written, not yet durable */
+    struct batch_change *batch_open;    /* waiting for a flush, oldest first */
+    struct store_batch *batch_flushing; /* &batch_slot while one is flushed */
+    struct store_batch batch_slot;
     bool tidied; /* stale temporary files removed (see remove_stale_temps) */
 
     /* the index on disk: vaults/<hex>.rec, one per vault (index.c); until
@@ -93,12 +102,32 @@ uint64_t index_num(const json_t *obj, const char *key);
 /* Reads the index: the vault records, or index.rec in a store that has not
  * changed since they came (its vault order too). */
 int index_read(json_t **out, struct store *store);
-/* Writes one vault's JSON object (with its "ecdsa") as its record: one
- * io_write_atomic, whatever the store's size. The first change of a store
- * that still has index.rec writes every vault's record first (vaults/).
- * On failure the index on disk is as it was, byte for byte (index.rec
- * and vaults/ included), unless *intact says that putting it back failed
- * too. Changes nothing in memory (index_set_vault does). */
+/* One vault's record being changed, and what it replaced, to put back. */
+struct index_change {
+    bool migrated; /* vaults/ made by this change from index.rec */
+    bool renamed;  /* the new record is in place (index_publish_vault) */
+    char file[2 * RECORD_NAME_BYTES + 8];
+    uint8_t *old; /* the record's bytes before, when it existed */
+    size_t old_len;
+};
+/* A change of one vault's record in steps, for a commit that makes
+ * several files durable with one barrier (record_commit): the vault's
+ * JSON object (with its "ecdsa") sealed into its record's temporary, not
+ * flushed (the first change of a store that still has index.rec writes
+ * every vault's record into vaults/ first, durably). Then, after
+ * io_flush_fs, index_publish_vault renames it into place, and an
+ * io_sync_dir of store->vaultsfd makes that durable. After a failure at
+ * any step, index_undo_vault puts the index on disk back as it was, byte
+ * for byte (index.rec and vaults/ included); -errno when that failed too.
+ * After success, index_finish_vault. Either frees c's memory. Nothing in
+ * memory changes (index_set_vault does). */
+int index_stage_vault(struct store *store, struct index_change *c, const json_t *vault);
+int index_publish_vault(struct store *store, struct index_change *c);
+int index_undo_vault(struct store *store, struct index_change *c);
+void index_finish_vault(struct store *store, struct index_change *c);
+/* The steps above at once: the vault's record replaced durably. On
+ * failure the index on disk is as it was, unless *intact says that
+ * putting it back failed too. */
 int index_change_vault(struct store *store, const json_t *vault, bool *intact);
 /* The whole index written at once, atomically, under the store's current
  * master key: every vault's record into vaults.new/, then one
@@ -117,6 +146,9 @@ void index_tidy(struct store *store);
 int index_set_vault(struct store *store, json_t *vault);
 /* Removes a vault: its record (durably), then from memory. */
 int index_remove_vault(struct store *store, const char *ecdsa);
+/* Removes a vault from memory only (a new vault whose change was undone);
+ * the views are rebuilt. */
+int index_drop_vault(struct store *store, const char *ecdsa);
 /* The vault's JSON object in the index, by hash; NULL when none. */
 json_t *index_vault_of(const struct store *store, const char *ecdsa);
 /* Room for count elements of elem_size in *array (capacity *cap, doubled
@@ -132,6 +164,12 @@ json_t *index_find_vault(const json_t *index, const char *ecdsa, size_t *positio
 json_t *index_find_epoch(const json_t *vault, uint64_t number);
 
 /* record.c */
+/* plain sealed and handed to write (io_write_atomic, io_write_temp, ...) as
+ * dirfd/name. */
+int record_seal_to(int dirfd, const char *name, const uint8_t *plain, size_t len,
+                   enum seal_kind kind, const char *id, const uint8_t *key,
+                   int (*write)(int dirfd, const char *name, const void *data, size_t len,
+                                mode_t mode));
 int record_write_sealed(int dirfd, const char *name, const uint8_t *plain, size_t len,
                         enum seal_kind kind, const char *id, const uint8_t *key);
 int record_read_sealed(uint8_t **plain, size_t *len, int dirfd, const char *name, size_t max_len,
@@ -145,12 +183,41 @@ bool record_referenced(const json_t *index, const char *record);
 /* Removes the share records no epoch of the index references (left by an
  * interrupted import or forget). Tidying only: failures are ignored. */
 void record_remove_unreferenced(struct store *store);
+/* Once per open, before the first change: leftovers of interrupted writes
+ * and imports go (nothing of this open's is pending yet). */
+void record_tidy_before_change(struct store *store);
+/* A share record written for a change (see record.c: in place when new,
+ * through its temporary when the index refers to it already), not flushed. */
+struct record_share {
+    char name[2 * RECORD_NAME_BYTES + 8];
+    bool replace; /* referenced already: through its temporary */
+    bool created; /* not there before: removed again on failure */
+};
+int record_stage_share(struct store *store, struct record_share *w, const char *record,
+                       const uint8_t *vault, size_t len);
+/* After a failure at any step: the share record's temporary goes, and the
+ * record when the change made it, unless the vault's record could not be
+ * put back (intact false: it may refer to it; an unreferenced record is
+ * removed later, a missing one is a lost share). */
+void record_undo_share(struct store *store, const struct record_share *w, bool intact);
 /* Writes a share record and then the vault's index record (vault_json, a
  * vault object of the index; NULL: the share record alone). On failure
  * the store is as it was, byte for byte: a record it created is removed
  * and the index is put back (index_change_vault); -errno. */
 int record_commit(struct store *store, const char *record, const uint8_t *vault, size_t len,
                   const json_t *vault_json);
+
+/* batch.c */
+/* Has the vault under ecdsa a change not yet durable? */
+bool batch_vault_pending(const struct store *store, const char *ecdsa);
+/* May a change whose share record is share join a batch? Not a repair
+ * (it replaces a record) nor a store's first change (index.rec moves). */
+bool batch_can_stage(const struct store *store, const struct record_share *share);
+/* The change (share written by record_stage_share, vault the vault's new
+ * JSON, taken) written and made in memory; it joins the open batch with
+ * ticket. On failure, undone on disk and in memory; -errno. */
+int batch_stage(struct store *store, const struct record_share *share, json_t *vault,
+                struct store_ticket *ticket);
 
 /* entries.c */
 /* An epoch whose key-share digests could not be read from its record. */

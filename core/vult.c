@@ -9,6 +9,7 @@
 #include "vult.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -438,7 +439,11 @@ struct keycache_slot {
     uint8_t key[BACKUP_CRYPTO_KEY_BYTES];
 };
 
+/* Decodes run on several threads at once (a mount decodes outside its
+ * lock): the slots are read and filled under the cache's own mutex, and
+ * PBKDF2 runs outside it, so a slow derivation holds up no other file. */
 struct vult_keycache {
+    pthread_mutex_t lock;
     struct keycache_slot slots[KEYCACHE_SLOTS];
     size_t next;
 };
@@ -446,14 +451,56 @@ struct vult_keycache {
 struct vult_keycache *vult_keycache_new(void)
 {
     struct vult_keycache *cache = alloc_secret(sizeof(*cache));
-    if (cache)
-        sodium_memzero(cache, sizeof(*cache));
+    if (!cache)
+        return NULL;
+    sodium_memzero(cache, sizeof(*cache));
+    if (pthread_mutex_init(&cache->lock, NULL) != 0) {
+        alloc_secret_free(cache);
+        return NULL;
+    }
     return cache;
 }
 
 void vult_keycache_free(struct vult_keycache *cache)
 {
+    if (!cache)
+        return;
+    pthread_mutex_destroy(&cache->lock);
     alloc_secret_free(cache);
+}
+
+/* The cached key for (pw_hash, salt) into key: true when there is one. */
+static bool keycache_find(struct vult_keycache *cache, uint8_t key[BACKUP_CRYPTO_KEY_BYTES],
+                          const uint8_t pw_hash[crypto_generichash_BYTES],
+                          const uint8_t salt[BACKUP_CRYPTO_SALT_BYTES])
+{
+    bool found = false;
+
+    pthread_mutex_lock(&cache->lock);
+    for (size_t i = 0; i < KEYCACHE_SLOTS && !found; i++) {
+        const struct keycache_slot *slot = &cache->slots[i];
+        found = slot->used &&
+                sodium_memcmp(slot->password_hash, pw_hash, crypto_generichash_BYTES) == 0 &&
+                memcmp(slot->salt, salt, sizeof(slot->salt)) == 0;
+        if (found)
+            memcpy(key, slot->key, BACKUP_CRYPTO_KEY_BYTES);
+    }
+    pthread_mutex_unlock(&cache->lock);
+    return found;
+}
+
+static void keycache_add(struct vult_keycache *cache, const uint8_t key[BACKUP_CRYPTO_KEY_BYTES],
+                         const uint8_t pw_hash[crypto_generichash_BYTES],
+                         const uint8_t salt[BACKUP_CRYPTO_SALT_BYTES])
+{
+    pthread_mutex_lock(&cache->lock);
+    struct keycache_slot *slot = &cache->slots[cache->next];
+    cache->next = (cache->next + 1) % KEYCACHE_SLOTS;
+    slot->used = true;
+    memcpy(slot->password_hash, pw_hash, crypto_generichash_BYTES);
+    memcpy(slot->salt, salt, sizeof(slot->salt));
+    memcpy(slot->key, key, BACKUP_CRYPTO_KEY_BYTES);
+    pthread_mutex_unlock(&cache->lock);
 }
 
 static void derive_current_key(uint8_t key[BACKUP_CRYPTO_KEY_BYTES],
@@ -468,22 +515,10 @@ static void derive_current_key(uint8_t key[BACKUP_CRYPTO_KEY_BYTES],
         return;
     }
     crypto_generichash(pw_hash, sizeof(pw_hash), (const uint8_t *)pw->ptr, pw->len, NULL, 0);
-    for (size_t i = 0; i < KEYCACHE_SLOTS; i++) {
-        struct keycache_slot *slot = &cache->slots[i];
-        if (slot->used && sodium_memcmp(slot->password_hash, pw_hash, sizeof(pw_hash)) == 0 &&
-            memcmp(slot->salt, salt, sizeof(slot->salt)) == 0) {
-            memcpy(key, slot->key, BACKUP_CRYPTO_KEY_BYTES);
-            goto out_wipe;
-        }
+    if (!keycache_find(cache, key, pw_hash, salt)) {
+        backup_crypto_key_current(key, (const uint8_t *)pw->ptr, pw->len, salt);
+        keycache_add(cache, key, pw_hash, salt);
     }
-    backup_crypto_key_current(key, (const uint8_t *)pw->ptr, pw->len, salt);
-    struct keycache_slot *slot = &cache->slots[cache->next];
-    cache->next = (cache->next + 1) % KEYCACHE_SLOTS;
-    slot->used = true;
-    memcpy(slot->password_hash, pw_hash, sizeof(pw_hash));
-    memcpy(slot->salt, salt, sizeof(slot->salt));
-    memcpy(slot->key, key, BACKUP_CRYPTO_KEY_BYTES);
-out_wipe:
     sodium_memzero(pw_hash, sizeof(pw_hash));
 }
 

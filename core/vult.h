@@ -84,7 +84,8 @@ struct vult_password {
 
 /* Remembers PBKDF2 results for (password, salt) so a run of files from one
  * store (same salt) costs 600,000 iterations once, not once per file.
- * Lives in secret memory; vult_keycache_free wipes it. */
+ * Lives in secret memory; vult_keycache_free wipes it. Thread-safe: one
+ * cache may serve decodes on several threads at once. */
 struct vult_keycache;
 struct vult_keycache *vult_keycache_new(void);
 void vult_keycache_free(struct vult_keycache *cache);

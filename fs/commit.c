@@ -1,6 +1,8 @@
 #include "commit.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -95,13 +97,107 @@ static void log_import(const char *path, int ret, const struct store_import_resu
         log_warn("import of %s: %s: %s", path, outcome, r->reason);
 }
 
+/* Decodes data without the mount's lock: PBKDF2 takes up to a second per
+ * candidate password, and reads, listings and other imports go on
+ * meanwhile. The bytes are copied first, so the commit owns what it
+ * decodes whatever writers or staging do to their buffer meanwhile; the
+ * caller keeps the rest it points to alive (commit.h). */
+static int decode_unlocked(struct store_decoded **out, struct vultfs *fs, const uint8_t *data,
+                           size_t len, struct store_import_result *result)
+{
+    uint8_t *copy = alloc_secret(len ? len : 1);
+    int ret;
+
+    *out = NULL;
+    if (!copy) {
+        memset(result, 0, sizeof(*result));
+        result->outcome = EPOCHS_FAILED;
+        snprintf(result->reason, sizeof(result->reason), "%s", strerror(ENOMEM));
+        return -ENOMEM;
+    }
+    if (len)
+        memcpy(copy, data, len);
+    pthread_mutex_unlock(&fs->lock);
+    vultfs_test_pause(fs, "decode");
+    ret = store_import_decode(out, fs->store, copy, len, result);
+    alloc_secret_free(copy);
+    pthread_mutex_lock(&fs->lock);
+    return ret;
+}
+
+/* Group commit: the first writer to find the open batch with no flush
+ * under way takes it and flushes it for everyone in it, without the lock
+ * (other operations, and writers adding to the next batch, go on); the
+ * others wait for commit_done. Returns after one flush ended, or at once
+ * when there is nothing to flush. */
+static void flush_or_wait(struct vultfs *fs)
+{
+    struct store_batch *batch = store_commit_take(fs->store);
+
+    if (!batch) {
+        if (store_commit_busy(fs->store))
+            pthread_cond_wait(&fs->commit_done, &fs->lock);
+        return;
+    }
+    pthread_mutex_unlock(&fs->lock);
+    vultfs_test_pause(fs, "flush");
+    int err = store_commit_flush(fs->store, batch);
+    pthread_mutex_lock(&fs->lock);
+    store_commit_end(fs->store, batch, err);
+    pthread_cond_broadcast(&fs->commit_done);
+}
+
+/* The rules applied and the change written and shown at once; then the
+ * wait for its batch's flush: only a durable change is reported. */
+static int stage_and_wait(struct vultfs *fs, const struct store_decoded *decoded,
+                          const struct store_target *target, struct store_import_result *result)
+{
+    struct store_ticket ticket;
+    int ret;
+
+    /* a change of this vault not yet durable: decide on what is on disk */
+    while ((ret = store_import_stage(fs->store, decoded, target, result, &ticket)) == -EAGAIN)
+        flush_or_wait(fs);
+    while (!ticket.settled)
+        flush_or_wait(fs);
+    if (ret == 0 && ticket.result < 0) {
+        ret = ticket.result;
+        result->outcome = EPOCHS_FAILED;
+        snprintf(result->reason, sizeof(result->reason), "the store could not be written: %s",
+                 strerror(-ret));
+    }
+    return ret;
+}
+
+/* One .vult (or .bak, .dat) at path: decoded without the lock, then the
+ * rules applied and the change written under it, and made durable in a
+ * group with the changes of other writers. */
+static int import_file(struct vultfs *fs, const char *path, const struct tree_node *at,
+                       const uint8_t *data, size_t len)
+{
+    struct store_target target = {
+        /* at is the caller's copy: its dir outlives the unlocked decode */
+        .dir_name = at->parent == TREE_IN_ROOT ? NULL : at->dir,
+        .history_slot = at->parent == TREE_IN_HISTORY ? at->slot : 0,
+    };
+    struct store_import_result result;
+    struct store_decoded *decoded = NULL;
+    int ret = decode_unlocked(&decoded, fs, data, len, &result);
+
+    if (ret == 0)
+        ret = stage_and_wait(fs, decoded, &target, &result);
+    store_decoded_free(decoded);
+    log_import(path, ret, &result);
+    /* a change is shown when staged and taken back when its batch fails:
+     * either way the kernel must drop what it cached of the vault */
+    if (result.dir_name[0])
+        notify_vault(fs, result.dir_name); /* notify.h */
+    return ret;
+}
+
 int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at,
                  const uint8_t *data, size_t len, bool too_big)
 {
-    struct store_import_result result;
-    struct store_target target = {0};
-    int ret;
-
     if (is_json_place(at))
         return commit_json(fs, path, at, data, len);
     if (too_big) {
@@ -109,12 +205,25 @@ int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at
                  epochs_outcome_name(EPOCHS_TOO_LARGE), staging_cap_for(&fs->staging, path));
         return -EFBIG;
     }
-    if (at->parent == TREE_IN_ROOT && import_zip_named(path)) /* the apps' "all vaults" */
+    if (at->parent == TREE_IN_ROOT && import_zip_named(path)) { /* the apps' "all vaults" */
+        /* committed entry by entry at once, under the lock: after every
+         * change of other writers is durable (one change per vault) */
+        while (!store_commit_idle(fs->store))
+            flush_or_wait(fs);
         return import_zip_data(fs->store, path, data ? data : (const uint8_t *)"", len, false);
-    target.dir_name = at->parent == TREE_IN_ROOT ? NULL : at->dir;
-    target.history_slot = at->parent == TREE_IN_HISTORY ? at->slot : 0;
-    ret = store_import(fs->store, data ? data : (const uint8_t *)"", len, &target, &result);
-    log_import(path, ret, &result);
-    if (ret == 0) notify_vault(fs, result.dir_name); /* notify.h: the kernel caches it */
+    }
+    return import_file(fs, path, at, data, len);
+}
+
+int commit_renamed(struct vultfs *fs, const char *to, const struct tree_node *dst,
+                   struct staging_file *f)
+{
+    staging_pin(f);
+    uint64_t generation = store_generation(fs->store);
+    int ret = commit_write(fs, to, dst, f->buf.data, f->buf.len, f->too_big);
+    notify_commit(fs, to, generation);
+    if (ret == 0)
+        staging_remove(&fs->staging, f); /* imported: it leaves the tree */
+    staging_unpin(&fs->staging, f);
     return ret;
 }

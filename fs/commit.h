@@ -19,9 +19,19 @@
 int commit_can_create(const struct tree_node *n);
 
 /* Imports data as a file written at path (resolved to at): 0 or the errno
- * the writer sees. The store's views are rebuilt by an import: at's
- * pointers are stale afterwards. */
+ * the writer sees. Called with fs->lock held, which it lets go while a
+ * .vult is decoded (data is copied first): at must be the caller's own
+ * copy, and whatever else the caller points to must stay alive without
+ * the lock (a staged file that an open handle holds, or staging_pin).
+ * Anything looked up before (at's pointers into the store's views too) is
+ * stale afterwards: other operations ran meanwhile. */
 int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at,
                  const uint8_t *data, size_t len, bool too_big);
+
+/* commit_write of the staged temporary f renamed to to (resolved to dst),
+ * f kept alive (staging_pin) for it; imported, f leaves the tree (and may
+ * be freed: do not use it afterwards). */
+int commit_renamed(struct vultfs *fs, const char *to, const struct tree_node *dst,
+                   struct staging_file *f);
 
 #endif

@@ -328,17 +328,22 @@ static int flush_stage(struct vultfs *fs, struct staging_handle *s)
 
     if (f->temp) /* imported when renamed onto a final name, if ever */
         return s->too_big ? -EFBIG : 0;
+    while (s->importing) /* by another flush of this open, without the lock */
+        pthread_cond_wait(&fs->commit_done, &fs->lock);
     if (!s->dirty)
         return s->imported ? s->result : 0;
     s->dirty = false;
     if (f->discarded)
         return 0;
     ret = tree_resolve(&at, &fs->tree, f->path);
+    s->importing = true;
     if (ret == 0) {
         uint64_t generation = store_generation(fs->store);
         ret = commit_write(fs, f->path, &at, s->buf.data, s->buf.len, s->too_big);
         notify_commit(fs, f->path, generation);
     }
+    s->importing = false;
+    pthread_cond_broadcast(&fs->commit_done);
     s->imported = true;
     s->result = ret;
     f->imported = true;

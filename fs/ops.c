@@ -311,12 +311,7 @@ static int rename_temp(struct vultfs *fs, const struct tree_node *src, const cha
         return ret;
     if (dst->temp)
         return staging_move(&fs->staging, f, to);
-    uint64_t generation = store_generation(fs->store);
-    ret = commit_write(fs, to, dst, f->buf.data, f->buf.len, f->too_big);
-    notify_commit(fs, to, generation);
-    if (ret == 0)
-        staging_remove(&fs->staging, f);
-    return ret;
+    return commit_renamed(fs, to, dst, f);
 }
 
 /* Renaming a temporary onto a final name imports it (rsync, gio, KDE's

@@ -157,7 +157,7 @@ static void file_free(struct staging *st, struct staging_file *f)
 /* Frees f when it is out of the tree and no open holds it. */
 static void maybe_free(struct staging *st, struct staging_file *f)
 {
-    if (!f->gone || f->opens)
+    if (!f->gone || f->opens || f->pins)
         return;
     for (struct staging_file **p = &st->files; *p; p = &(*p)->next) {
         if (*p == f) {
@@ -346,6 +346,17 @@ void staging_release(struct staging *st, struct staging_handle *h)
     maybe_free(st, f);
 }
 
+void staging_pin(struct staging_file *file)
+{
+    file->pins++;
+}
+
+void staging_unpin(struct staging *st, struct staging_file *file)
+{
+    file->pins--;
+    maybe_free(st, file);
+}
+
 void staging_remove(struct staging *st, struct staging_file *file)
 {
     file->gone = true;
@@ -374,7 +385,7 @@ int staging_move(struct staging *st, struct staging_file *file, const char *to)
 static bool has_expired(const struct staging *st, const struct staging_file *f,
                         const struct timespec *now)
 {
-    if (f->opens || f->gone)
+    if (f->opens || f->pins || f->gone)
         return false;
     time_t idle = now->tv_sec - f->idle_since.tv_sec;
     if (now->tv_nsec < f->idle_since.tv_nsec)

@@ -45,6 +45,7 @@ struct staging_file {
     bool shadow;   /* opened over a store file: leaves the tree once closed */
     bool too_big;  /* temp: a write went past the cap */
     unsigned opens;
+    unsigned pins; /* staging_pin: kept (never expired or freed) meanwhile */
     uint64_t ino;
     struct timespec created;
     struct timespec idle_since; /* CLOCK_MONOTONIC: last release or rename */
@@ -59,6 +60,7 @@ struct staging_handle {
     bool dirty;     /* written since the last import */
     bool too_big;   /* a write went past the cap */
     bool imported;  /* an import ran (result holds its errno) */
+    bool importing; /* a flush is importing it (without the mount's lock) */
     int result;
 };
 
@@ -121,6 +123,13 @@ size_t staging_size(const struct staging_file *file);
  * or expired.
  * mknod never makes a file here: the mount refuses it. */
 void staging_release(struct staging *st, struct staging_handle *h);
+
+/* Keeps file in memory while its caller works without the mount's lock
+ * (an import decoding a renamed temporary): it does not expire and is not
+ * freed, whatever else happens to it meanwhile, until staging_unpin,
+ * which frees it if it left the tree and no open holds it. */
+void staging_pin(struct staging_file *file);
+void staging_unpin(struct staging *st, struct staging_file *file);
 
 /* Takes the file out of the tree (freed once its last open is released). */
 void staging_remove(struct staging *st, struct staging_file *file);

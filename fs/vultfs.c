@@ -1,6 +1,7 @@
 #include "vultfs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,12 +28,14 @@ void vultfs_init(struct vultfs *fs, struct store *store, const struct options *o
 {
     memset(fs, 0, sizeof(*fs));
     pthread_mutex_init(&fs->lock, NULL);
+    pthread_cond_init(&fs->commit_done, NULL);
     fs->store = store;
     fs->options = options;
     fs->owner_uid = getuid();
     fs->owner_gid = getgid();
     staging_init(&fs->staging, options->max_import);
     staging_ttl_for_tests(&fs->staging);
+    fs->test_pause = getenv("VULTFS_TEST_PAUSE");
     tree_init(&fs->tree, store, &fs->staging);
     store_set_max_import(store, options->max_import);
 }
@@ -45,6 +48,23 @@ void vultfs_destroy(struct vultfs *fs)
     fs->store = NULL;
     pthread_mutex_unlock(&fs->lock);
     pthread_mutex_destroy(&fs->lock);
+    pthread_cond_destroy(&fs->commit_done);
+}
+
+void vultfs_test_pause(const struct vultfs *fs, const char *stage)
+{
+    size_t len = strlen(stage);
+    char byte;
+
+    if (!fs->test_pause || strncmp(fs->test_pause, stage, len) != 0 ||
+        fs->test_pause[len] != ':')
+        return;
+    int fd = open(fs->test_pause + len + 1, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    while (read(fd, &byte, 1) < 0 && errno == EINTR)
+        ;
+    close(fd);
 }
 
 struct vultfs *vultfs_current(void)

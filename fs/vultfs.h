@@ -3,7 +3,11 @@
  * every operation reaches it with fuse_get_context(), as libfuse's examples
  * do. The store, staging and the tree's placeholders are not thread-safe:
  * fs->lock is held for each operation's whole run, taken and released by
- * op_begin/op_end so that no operation can forget it.
+ * op_begin/op_end so that no operation can forget it. One exception: an
+ * import lets it go while it decodes and while it flushes or waits for
+ * its batch's flush (commit.c), so that neither PBKDF2 nor an fsync holds
+ * up another operation; commit_done is signalled when a flush or such an
+ * import ends.
  */
 #ifndef VULTFS_VULTFS_H
 #define VULTFS_VULTFS_H
@@ -18,6 +22,7 @@
 
 struct vultfs {
     pthread_mutex_t lock;
+    pthread_cond_t commit_done; /* with lock: a flush, or an import that let it go, ended */
     struct store *store;     /* borrowed: cmd_mount closes it after the loop */
     struct staging staging;  /* files being written */
     struct tree tree;        /* placeholders; reads store and staging */
@@ -25,12 +30,18 @@ struct vultfs {
     gid_t owner_gid;
     const struct options *options; /* borrowed, for the whole mount */
     struct notify *notify;   /* notify.h: tells the kernel of changes; NULL: it caches nothing */
+    const char *test_pause;        /* VULTFS_TEST_PAUSE (tests only), or NULL */
 };
 
 /* Serves store with options (both borrowed, outliving fs). */
 void vultfs_init(struct vultfs *fs, struct store *store, const struct options *options);
 /* Drops staged files and placeholders (after the loop). */
 void vultfs_destroy(struct vultfs *fs);
+
+/* Tests only: when VULTFS_TEST_PAUSE is "STAGE:FIFO" and stage is STAGE
+ * ("decode", "flush"), an import waits there, without the lock, until a
+ * byte can be read from FIFO: a test can then show what runs meanwhile. */
+void vultfs_test_pause(const struct vultfs *fs, const char *stage);
 
 /* The mount serving the calling FUSE operation. */
 struct vultfs *vultfs_current(void);

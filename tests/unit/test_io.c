@@ -205,6 +205,57 @@ static void test_faults(int dirfd)
     alloc_free(new_data);
 }
 
+/* The steps of a change of several files (io.h): a failed write leaves
+ * no file, a failed rename leaves the old file and no temporary, the
+ * barrier reports its error and changes nothing. */
+static void test_staged_steps(int dirfd)
+{
+    static const int errs[] = { -EIO, -ENOSPC };
+
+    for (size_t e = 0; e < sizeof errs / sizeof errs[0]; e++) {
+        struct fault_plan open_fails = { IO_STEP_OPEN, 1, errs[e], 0 };
+        struct fault_plan write_fails = { IO_STEP_WRITE, 1, errs[e], 0 };
+        struct fault_plan flush_fails = { IO_STEP_FSYNC, 1, errs[e], 0 };
+        struct fault_plan rename_fails = { IO_STEP_RENAME, 1, errs[e], 0 };
+
+        io_set_fault_hook(fail_step, &open_fails);
+        CHECK_EQ_INT(io_write_unsynced(dirfd, "n", "new", 3, 0600), errs[e]);
+        io_set_fault_hook(fail_step, &write_fails);
+        CHECK_EQ_INT(io_write_unsynced(dirfd, "n", "new", 3, 0600), errs[e]);
+        CHECK_EQ_INT(count_entries(), 0);
+
+        CHECK_EQ_INT(io_write_atomic(dirfd, "t", "old", 3, 0600), 0);
+        write_fails.seen = 0;
+        io_set_fault_hook(fail_step, &write_fails);
+        CHECK_EQ_INT(io_write_temp(dirfd, "t", "new", 3, 0600), errs[e]);
+        io_set_fault_hook(NULL, NULL);
+        CHECK_EQ_INT(count_entries(), 1);
+        CHECK_EQ_INT(io_write_temp(dirfd, "t", "new", 3, 0600), 0);
+        io_set_fault_hook(fail_step, &flush_fails);
+        CHECK_EQ_INT(io_flush_fs(dirfd), errs[e]);
+        io_set_fault_hook(fail_step, &rename_fails);
+        CHECK_EQ_INT(io_rename_temp(dirfd, "t"), errs[e]);
+        io_set_fault_hook(NULL, NULL);
+        CHECK(holds(dirfd, "t", (const uint8_t *)"old", 3));
+        CHECK_EQ_INT(count_entries(), 1);
+
+        /* and without faults: in place after the rename; a discarded
+         * temporary is gone */
+        CHECK_EQ_INT(io_write_unsynced(dirfd, "n", "new", 3, 0600), 0);
+        CHECK_EQ_INT(io_write_temp(dirfd, "t", "new", 3, 0600), 0);
+        CHECK_EQ_INT(io_flush_fs(dirfd), 0);
+        CHECK_EQ_INT(io_rename_temp(dirfd, "t"), 0);
+        CHECK(holds(dirfd, "t", (const uint8_t *)"new", 3));
+        CHECK(holds(dirfd, "n", (const uint8_t *)"new", 3));
+        CHECK_EQ_INT(io_write_temp(dirfd, "t", "newer", 5, 0600), 0);
+        io_discard_temp(dirfd, "t");
+        CHECK(holds(dirfd, "t", (const uint8_t *)"new", 3));
+        CHECK_EQ_INT(count_entries(), 2);
+        CHECK_EQ_INT(io_remove(dirfd, "t"), 0);
+        CHECK_EQ_INT(io_remove(dirfd, "n"), 0);
+    }
+}
+
 static void test_stale_temp_and_names(int dirfd)
 {
     char stale[64], longname[300];
@@ -269,6 +320,7 @@ int main(void)
     test_replace_is_atomic(dirfd);
     test_large(dirfd);
     test_faults(dirfd);
+    test_staged_steps(dirfd);
     test_stale_temp_and_names(dirfd);
     test_read_limits(dirfd);
     CHECK_EQ_INT(io_sync_dir(dirfd), 0);

@@ -281,6 +281,43 @@ static void test_expiry(void)
     staging_clear(&st);
 }
 
+/* A temporary renamed onto a final name is imported without the mount's
+ * lock (fs/commit.c): pinned, it neither expires nor is freed meanwhile,
+ * even when it leaves the tree; unpinned, it goes as it would have. */
+static void test_pinned_file_stays(void)
+{
+    struct staging st;
+    struct staging_handle *h;
+    struct timespec later = seconds_from_now(STAGING_TTL_SECONDS + 1);
+
+    staging_init(&st, CAP);
+    CHECK_EQ_INT(staging_open(&h, &st, "/.renamed.tmp", true, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_write(&st, h, "bytes", 5, 0), 0);
+    struct staging_file *f = h->file;
+    staging_release(&st, h);
+    staging_pin(f);
+    staging_expire(&st, &later);
+    CHECK(staging_find(&st, "/.renamed.tmp") == f);
+    CHECK_EQ_INT(f->buf.len, 5);
+    staging_remove(&st, f); /* imported: out of the tree, still in memory */
+    CHECK(staging_find(&st, "/.renamed.tmp") == NULL);
+    CHECK(st.files == f && memcmp(f->buf.data, "bytes", 5) == 0);
+    staging_unpin(&st, f);
+    CHECK(st.files == NULL);
+    CHECK_EQ_INT(st.total_bytes, 0);
+
+    /* pinned and left in the tree: it expires once unpinned */
+    CHECK_EQ_INT(staging_open(&h, &st, "/.refused.tmp", true, false, NULL, 0), 0);
+    f = h->file;
+    staging_release(&st, h);
+    staging_pin(f);
+    staging_unpin(&st, f);
+    CHECK(staging_find(&st, "/.refused.tmp") == f);
+    staging_expire(&st, &later);
+    CHECK(st.files == NULL);
+    staging_clear(&st);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -294,5 +331,6 @@ int main(void)
     test_zip_cap();
     test_paths();
     test_expiry();
+    test_pinned_file_stays();
     return check_done("test_staging");
 }

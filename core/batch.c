@@ -1,0 +1,175 @@
+/*
+ * batch: group commit. A change staged here (batch_stage) is written (its
+ * share record and its vault's record's temporary, as record_commit does,
+ * not flushed) and made in memory at once, so the next decision sees it;
+ * it joins the store's open batch. One writer then takes the batch
+ * (store_commit_take) and makes all of it durable with two flushes
+ * whatever its size (store_commit_flush: one io_flush_fs, the renames,
+ * one fsync of vaults/), without the caller's lock; then, under it again,
+ * store_commit_end settles each change's ticket, or undoes every change of
+ * the batch, newest first, in memory and on disk, byte for byte as
+ * record_commit's failure does.
+ *
+ * Why this is safe: a vault has at most one change not yet durable
+ * (store_import_stage refuses a second with -EAGAIN until the first is
+ * settled), so no two changes of a batch, or of the open batch and the one
+ * being flushed, share a file: the flush renames only its own temporaries
+ * while new changes are written beside them. A change's share record is
+ * new (a repair, which replaces one, and a store's first change, which
+ * moves index.rec into vaults/, are committed at once instead), so the
+ * crash reasoning of record.c holds for each change of a batch.
+ */
+#include "store_private.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "io.h"
+
+struct batch_change {
+    struct batch_change *next;
+    char *ecdsa;
+    struct record_share share;
+    struct index_change vault;
+    json_t *old_vault; /* the vault in memory before; NULL for a new vault */
+    struct store_ticket *ticket;
+};
+
+static bool in_list(const struct batch_change *c, const char *ecdsa)
+{
+    for (; c; c = c->next)
+        if (strcmp(c->ecdsa, ecdsa) == 0)
+            return true;
+    return false;
+}
+
+bool batch_vault_pending(const struct store *store, const char *ecdsa)
+{
+    return in_list(store->batch_open, ecdsa) ||
+           (store->batch_flushing && in_list(store->batch_flushing->first, ecdsa));
+}
+
+bool batch_can_stage(const struct store *store, const struct record_share *share)
+{
+    return store->per_vault && !share->replace;
+}
+
+static void change_free(struct batch_change *c)
+{
+    json_decref(c->old_vault);
+    alloc_free(c->vault.old);
+    alloc_free(c->ecdsa);
+    alloc_free(c);
+}
+
+/* The vault in memory as it was before c. */
+static int undo_in_memory(struct store *store, struct batch_change *c)
+{
+    json_t *old = c->old_vault;
+
+    c->old_vault = NULL;
+    return old ? index_set_vault(store, old) : index_drop_vault(store, c->ecdsa);
+}
+
+/* c undone on disk: the vault's record as it was, the share record gone. */
+static void undo_on_disk(struct store *store, struct batch_change *c)
+{
+    bool intact = index_undo_vault(store, &c->vault) == 0;
+    record_undo_share(store, &c->share, intact);
+}
+
+int batch_stage(struct store *store, const struct record_share *share, json_t *vault,
+                struct store_ticket *ticket)
+{
+    struct batch_change *c = alloc_zeroed(1, sizeof(*c));
+    const char *ecdsa = index_str(vault, "ecdsa");
+    int ret = c && (c->ecdsa = alloc_strndup(ecdsa, strlen(ecdsa))) ? 0 : -ENOMEM;
+
+    if (c)
+        c->share = *share;
+    if (ret == 0)
+        ret = index_stage_vault(store, &c->vault, vault);
+    if (ret < 0) {
+        record_undo_share(store, share, true);
+        json_decref(vault);
+        if (c)
+            alloc_free(c->ecdsa);
+        alloc_free(c);
+        return ret;
+    }
+    c->old_vault = json_incref(index_vault_of(store, c->ecdsa));
+    ret = index_set_vault(store, vault); /* takes vault */
+    if (ret < 0) {
+        /* the views are rebuilt or empty (index_set_vault): put back */
+        int undone = undo_in_memory(store, c);
+        (void)undone; /* out of memory twice: the views come back on the next open */
+        undo_on_disk(store, c);
+        change_free(c);
+        return ret;
+    }
+    c->ticket = ticket;
+    ticket->settled = false;
+    struct batch_change **tail = &store->batch_open;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = c;
+    return 0;
+}
+
+bool store_commit_busy(const struct store *store)
+{
+    return store->batch_flushing != NULL;
+}
+
+bool store_commit_idle(const struct store *store)
+{
+    return !store->batch_flushing && !store->batch_open;
+}
+
+struct store_batch *store_commit_take(struct store *store)
+{
+    if (store->batch_flushing || !store->batch_open)
+        return NULL;
+    store->batch_slot.first = store->batch_open;
+    store->batch_open = NULL;
+    store->batch_flushing = &store->batch_slot;
+    return store->batch_flushing;
+}
+
+int store_commit_flush(struct store *store, struct store_batch *batch)
+{
+    int ret = io_flush_fs(store->sharesfd);
+
+    for (struct batch_change *c = batch->first; ret == 0 && c; c = c->next)
+        ret = index_publish_vault(store, &c->vault);
+    return ret == 0 ? io_sync_dir(store->vaultsfd) : ret;
+}
+
+/* c and the changes after it undone, newest first (a new vault appended
+ * last leaves first). A batch holds one change per writer waiting. */
+static void undo_newest_first(struct store *store, struct batch_change *c)
+{
+    if (!c)
+        return;
+    undo_newest_first(store, c->next);
+    int undone = undo_in_memory(store, c);
+    (void)undone; /* out of memory: the views come back on the next open */
+    undo_on_disk(store, c);
+}
+
+void store_commit_end(struct store *store, struct store_batch *batch, int err)
+{
+    if (err < 0) {
+        undo_newest_first(store, batch->first);
+        export_free_all(store); /* no export of an undone record stays cached */
+    }
+    while (batch->first) {
+        struct batch_change *c = batch->first;
+        batch->first = c->next;
+        c->ticket->result = err < 0 ? err : 0;
+        c->ticket->settled = true;
+        change_free(c);
+    }
+    store->batch_flushing = NULL;
+}
