@@ -55,14 +55,22 @@ uint64_t index_num(const json_t *obj, const char *key)
  * direction: what it encodes is decoded again and compared, and what it
  * decodes is encoded again and compared with the bytes it read. */
 
-static int json_failure(const json_error_t *error)
+/* Why jansson refused text the store wrote (its own encoder's, or a record
+ * that verified). jansson 2.14 may leave error unset after a failed
+ * allocation (callers zero it first) or call it a syntax error: when memory
+ * is short now, say so rather than call the store damaged. */
+static int json_failure(const json_error_t *error, size_t len)
 {
-    return json_error_code(error) == json_error_out_of_memory ? -ENOMEM : -EIO;
+    if (json_error_code(error) == json_error_out_of_memory)
+        return -ENOMEM;
+    void *probe = alloc_bytes(len + 4096);
+    alloc_free(probe);
+    return probe ? -EIO : -ENOMEM;
 }
 
 int index_dumps(char **out, const json_t *json, size_t flags)
 {
-    json_error_t error;
+    json_error_t error = {0};
     char *text = json_dumps(json, flags);
     json_t *back;
     int ret = 0;
@@ -71,7 +79,7 @@ int index_dumps(char **out, const json_t *json, size_t flags)
         return -ENOMEM;
     back = json_loads(text, 0, &error);
     if (!back)
-        ret = json_failure(&error);
+        ret = json_failure(&error, strlen(text));
     else if (!json_equal(back, json))
         ret = -EIO; /* the encoder wrote something else than it was given */
     json_decref(back);
@@ -114,13 +122,13 @@ static int compare_dumped(const char *chunk, size_t size, void *data)
  * encoder wrong, its text would not be the bytes read either. */
 static int decode_checked(json_t **out, const uint8_t *plain, size_t len)
 {
-    json_error_t error;
+    json_error_t error = {0};
     json_t *json = json_loadb((const char *)plain, len, 0, &error);
     struct same_text c = {plain, len, 0, false};
     int ret = 0;
 
     if (!json)
-        return json_failure(&error);
+        return json_failure(&error, len);
     if (json_dump_callback(json, compare_dumped, &c, JSON_COMPACT | JSON_SORT_KEYS) < 0)
         ret = c.differs ? -EIO : -ENOMEM;
     else if (c.at != len)

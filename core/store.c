@@ -372,13 +372,20 @@ static void remove_stale_temps(int dirfd)
 
 int store_config_parse(json_t **out, const uint8_t *text, size_t len)
 {
-    json_error_t error;
+    json_error_t error = {0}; /* jansson may leave it unset when memory runs out */
     json_t *config = json_loadb((const char *)text, len, 0, &error);
     int ret;
 
     *out = NULL;
-    if (!config)
-        return json_error_code(&error) == json_error_out_of_memory ? -ENOMEM : -EBADMSG;
+    if (!config && json_error_code(&error) == json_error_out_of_memory)
+        return -ENOMEM;
+    if (!config) {
+        /* or call a failed allocation a syntax error: damaged only when
+         * memory is there now */
+        void *probe = alloc_bytes(len + 4096);
+        alloc_free(probe);
+        return probe ? -EBADMSG : -ENOMEM;
+    }
     json_t *format = json_object_get(config, "format");
     /* format 1 is the first: older formats to migrate from would go here */
     if (json_is_integer(format) && json_integer_value(format) > STORE_FORMAT_VERSION)

@@ -2294,6 +2294,12 @@ static void alloc_loop_open(const struct alloc_mode *mode)
             if (ret >= 0)
                 fprintf(stderr, "  %s: open with allocation %ld failed returned %d\n",
                         mode->name, n, ret);
+            /* out of memory for good: never "the store is damaged" */
+            if (mode->sticky && ret != -ENOMEM) {
+                CHECK_EQ_INT(ret, -ENOMEM);
+                fprintf(stderr, "  %s: open with allocation %ld failed: %s\n", mode->name, n,
+                        strerror(-ret));
+            }
         }
         store_close(t);
         t = NULL;
