@@ -137,7 +137,8 @@ int backup_zip_foreach(const uint8_t *data, size_t len, backup_zip_each each, vo
 }
 
 struct import_run {
-    struct store *store;
+    backup_zip_importer import;
+    void *import_ctx;
     backup_zip_report report;
     void *ctx;
     int first_refusal;
@@ -157,7 +158,7 @@ static int import_entry(void *ctx, const struct backup_zip_entry *found, const u
         return 0;
     }
     if (entry.ret == 0) {
-        entry.ret = store_import(run->store, bytes, len, NULL, &result);
+        entry.ret = run->import(run->import_ctx, bytes, len, &result);
     } else {
         memset(&result, 0, sizeof(result));
         result.outcome = EPOCHS_UNREADABLE;
@@ -170,12 +171,24 @@ static int import_entry(void *ctx, const struct backup_zip_entry *found, const u
     return entry.ret == -ENOMEM ? -ENOMEM : 0;
 }
 
+int backup_zip_import_with(const uint8_t *data, size_t len, backup_zip_importer import,
+                           void *import_ctx, backup_zip_report report, void *ctx)
+{
+    struct import_run run = {import, import_ctx, report, ctx, 0};
+    int ret = backup_zip_foreach(data, len, import_entry, &run);
+    return ret < 0 ? ret : run.first_refusal;
+}
+
+static int import_into_store(void *store, const uint8_t *bytes, size_t len,
+                             struct store_import_result *result)
+{
+    return store_import(store, bytes, len, NULL, result);
+}
+
 int backup_zip_import(struct store *store, const uint8_t *data, size_t len,
                       backup_zip_report report, void *ctx)
 {
-    struct import_run run = {store, report, ctx, 0};
-    int ret = backup_zip_foreach(data, len, import_entry, &run);
-    return ret < 0 ? ret : run.first_refusal;
+    return backup_zip_import_with(data, len, import_into_store, store, report, ctx);
 }
 
 int backup_zip_write(const char *path, const struct backup_zip_file *files, size_t count)

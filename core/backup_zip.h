@@ -48,6 +48,16 @@ typedef void (*backup_zip_report)(void *ctx, const struct backup_zip_entry *entr
 int backup_zip_import(struct store *store, const uint8_t *zip, size_t len,
                       backup_zip_report report, void *ctx) VULTFS_WUR;
 
+/* backup_zip_import with each entry's bytes handed to import instead of
+ * store_import (the mount decodes them without its lock and commits them
+ * in groups): it returns and fills result as store_import does; bytes are
+ * the zip reader's, wiped once it returns. */
+typedef int (*backup_zip_importer)(void *ctx, const uint8_t *bytes, size_t len,
+                                   struct store_import_result *result);
+int backup_zip_import_with(const uint8_t *zip, size_t len, backup_zip_importer import,
+                           void *import_ctx, backup_zip_report report,
+                           void *ctx) VULTFS_WUR;
+
 /* Walks a zip held in memory for readers other than the store (check,
  * audit): the caps are checked first (-EFBIG, nothing walked), then each
  * entry is handed to each: skipped ones with skip_reason set, backup ones

@@ -195,6 +195,54 @@ static int import_file(struct vultfs *fs, const char *path, const struct tree_no
     return ret;
 }
 
+/* One backup entry of a zip in the root, called without the lock (the
+ * zip reader inflated it into its own secret memory): decoded so, then
+ * staged and made durable under the lock as a single file is, before the
+ * next entry, so that every entry is decided on what is on disk. */
+static int import_zip_entry(void *ctx, const uint8_t *bytes, size_t len,
+                            struct store_import_result *result)
+{
+    static const struct store_target root = {0};
+    struct vultfs *fs = ctx;
+    struct store_decoded *decoded = NULL;
+
+    vultfs_test_pause(fs, "decode");
+    int ret = store_import_decode(&decoded, fs->store, bytes, len, result);
+
+    pthread_mutex_lock(&fs->lock);
+    if (ret == 0)
+        ret = stage_and_wait(fs, decoded, &root, result);
+    if (result->dir_name[0])
+        notify_vault(fs, result->dir_name); /* as import_file */
+    pthread_mutex_unlock(&fs->lock);
+    store_decoded_free(decoded);
+    return ret;
+}
+
+/* The apps' "all vaults" zip: unzipped and each entry decoded without the
+ * lock (a PBKDF2 per candidate password and entry), each committed in
+ * turn by import_zip_entry; its own copy of the bytes, as decode_unlocked
+ * makes. Over the zip cap nothing is read: the reader refuses on len. */
+static int import_zip(struct vultfs *fs, const char *path, const uint8_t *data, size_t len)
+{
+    uint8_t *copy = NULL;
+    int ret;
+
+    if (len <= BACKUP_ZIP_MAX_FILE) {
+        if (!(copy = alloc_secret(len ? len : 1))) {
+            log_err("import of %s: out of memory", path);
+            return -ENOMEM;
+        }
+        if (len)
+            memcpy(copy, data, len);
+    }
+    pthread_mutex_unlock(&fs->lock);
+    ret = import_zip_data_with(path, copy, len, import_zip_entry, fs);
+    alloc_secret_free(copy);
+    pthread_mutex_lock(&fs->lock);
+    return ret;
+}
+
 int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at,
                  const uint8_t *data, size_t len, bool too_big)
 {
@@ -205,13 +253,8 @@ int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at
                  epochs_outcome_name(EPOCHS_TOO_LARGE), staging_cap_for(&fs->staging, path));
         return -EFBIG;
     }
-    if (at->parent == TREE_IN_ROOT && import_zip_named(path)) { /* the apps' "all vaults" */
-        /* committed entry by entry at once, under the lock: after every
-         * change of other writers is durable (one change per vault) */
-        while (!store_commit_idle(fs->store))
-            flush_or_wait(fs);
-        return import_zip_data(fs->store, path, data ? data : (const uint8_t *)"", len, false);
-    }
+    if (at->parent == TREE_IN_ROOT && import_zip_named(path)) /* the apps' "all vaults" */
+        return import_zip(fs, path, data, len);
     return import_file(fs, path, at, data, len);
 }
 

@@ -20,7 +20,8 @@ int commit_can_create(const struct tree_node *n);
 
 /* Imports data as a file written at path (resolved to at): 0 or the errno
  * the writer sees. Called with fs->lock held, which it lets go while a
- * .vult is decoded (data is copied first): at must be the caller's own
+ * .vult, or a zip and each of its entries, is decoded (data is copied
+ * first) and while changes are flushed: at must be the caller's own
  * copy, and whatever else the caller points to must stay alive without
  * the lock (a staged file that an open handle holds, or staging_pin).
  * Anything looked up before (at's pointers into the store's views too) is

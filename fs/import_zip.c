@@ -52,11 +52,11 @@ static void report_entry(void *ctx, const struct backup_zip_entry *e)
     }
 }
 
-int import_zip_data(struct store *store, const char *path, const uint8_t *data, size_t len,
-                    bool to_stdout)
+/* The line for the whole zip, after its entries' own. */
+static void report_whole(const struct zip_run *run, int ret)
 {
-    struct zip_run run = {path, to_stdout, 0};
-    int ret = backup_zip_import(store, data, len, report_entry, &run);
+    const char *path = run->path;
+
     switch (ret) {
     case 0:
         break;
@@ -68,7 +68,7 @@ int import_zip_data(struct store *store, const char *path, const uint8_t *data, 
         break;
     case -EINVAL:
     case -EACCES:
-        if (run.imported == 0) {
+        if (run->imported == 0) {
             log_warn("import of %s: refused: %s", path,
                      ret == -EACCES ? "its entries are encrypted by zip itself, which the "
                                       "apps never do"
@@ -85,6 +85,25 @@ int import_zip_data(struct store *store, const char *path, const uint8_t *data, 
         log_warn("import of %s: not every entry was imported: %s", path, strerror(-ret));
         break;
     }
+}
+
+int import_zip_data(struct store *store, const char *path, const uint8_t *data, size_t len,
+                    bool to_stdout)
+{
+    struct zip_run run = {path, to_stdout, 0};
+    int ret = backup_zip_import(store, data, len, report_entry, &run);
+
+    report_whole(&run, ret);
+    return ret;
+}
+
+int import_zip_data_with(const char *path, const uint8_t *data, size_t len,
+                         backup_zip_importer import, void *import_ctx)
+{
+    struct zip_run run = {path, false, 0};
+    int ret = backup_zip_import_with(data, len, import, import_ctx, report_entry, &run);
+
+    report_whole(&run, ret);
     return ret;
 }
 

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backup_zip.h"
+
 struct store;
 
 /* Is path named like a zip (".zip", any case)? */
@@ -22,6 +24,12 @@ bool import_zip_named(const char *path);
  * (see backup_zip_import). */
 int import_zip_data(struct store *store, const char *path, const uint8_t *data, size_t len,
                     bool to_stdout);
+
+/* import_zip_data for the mount (through the log), each backup entry's
+ * bytes handed to import (backup_zip_import_with) instead of imported into
+ * a store at once. */
+int import_zip_data_with(const char *path, const uint8_t *data, size_t len,
+                         backup_zip_importer import, void *import_ctx);
 
 /* Reads the file at path (into secret memory) and imports it as above. */
 int import_zip_file(struct store *store, const char *path);

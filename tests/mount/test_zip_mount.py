@@ -41,6 +41,21 @@ def test_zip_with_a_refused_entry_fails_close_with_its_errno(m, vaults, lib):
     assert sorted(os.listdir(m.mnt)) == ["Zip C", "Zip D"]  # the good entry was stored
 
 
+def test_two_devices_of_one_vault_in_one_zip(m, vaults, lib):
+    """Two devices' shares of one vault in one zip: the first is kept, the
+    second refused (co-location, EPERM) on what is on disk, never both."""
+    first = vaults.make(name="Zip F", ecdsa="02" + "f6" * 32,
+                        signers="demo-device-1,demo-device-2")
+    second = vaults.make(from_=first, device="demo-device-2", tag="d2").read_bytes()
+    fresh = vaults.make(name="Zip G", ecdsa="02" + "a7" * 32).read_bytes()
+    m.expect(r"two\.vult: refused, co-location", r"not every entry was imported")
+    data = zip_bytes([("one.vult", first.read_bytes()), ("two.vult", second),
+                      ("fresh.vult", fresh)])
+    assert lib.write_close(m / "both.zip", data) == ("close", errno.EPERM)
+    assert sorted(os.listdir(m.mnt)) == ["Zip F", "Zip G"]
+    assert os.getxattr(m / "Zip F", "user.vult.device") == b"demo-device-1"
+
+
 def test_a_zip_larger_than_the_import_cap_can_be_copied_in(m, vaults, lib, tmp_path):
     """The apps' zips may reach 20 MiB; a .vult is capped at max_import
     (1 MiB by default). A zip in the root gets the zip's cap, so cp of a
