@@ -61,6 +61,8 @@ static void release_stage(struct vultfs *fs, struct staging_handle *stage)
     staging_release(&fs->staging, stage);
     if (path && !staging_find(&fs->staging, path))
         notify_left(fs, path);
+    else if (path)
+        notify_staged_idle(fs); /* it may expire now */
     alloc_free(path);
 }
 

@@ -31,11 +31,15 @@ struct notify {
     pthread_t thread;
     bool started;
     pthread_mutex_t lock; /* the queue and the counts; never held into the kernel */
-    pthread_cond_t wake, progress;
+    pthread_cond_t wake; /* CLOCK_MONOTONIC, for expiry_at */
+    pthread_cond_t progress;
     pthread_cond_t readers_gone; /* with the mount's lock: kcache opens fell to 0 */
     struct job *head, **tail;
     uint64_t queued, done;
     bool stopping;
+    bool expiry_check;         /* look at staging's expiries again (notify_staged_idle) */
+    bool expiry_armed;         /* a staged file expires at expiry_at */
+    struct timespec expiry_at; /* CLOCK_MONOTONIC */
 };
 
 int notify_new(struct vultfs *fs)
@@ -47,7 +51,11 @@ int notify_new(struct vultfs *fs)
     n->fs = fs;
     kcache_init(&n->cache);
     pthread_mutex_init(&n->lock, NULL);
-    pthread_cond_init(&n->wake, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&n->wake, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     pthread_cond_init(&n->progress, NULL);
     pthread_cond_init(&n->readers_gone, NULL);
     n->tail = &n->head;
@@ -66,14 +74,52 @@ static void tell(struct notify *n, const struct job *job)
                                                strlen(name));
 }
 
+static void expired(void *ctx, const char *path);
+
+/* Without n->lock: expires the staged files that are due (queueing what
+ * the kernel is to forget) and arms the timer for the next one. */
+static void expire_due(struct notify *n)
+{
+    struct timespec now, next;
+    bool armed;
+
+    pthread_mutex_lock(&n->fs->lock);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    staging_expire_each(&n->fs->staging, &now, expired, n->fs);
+    armed = staging_next_expiry(&n->fs->staging, &next);
+    pthread_mutex_unlock(&n->fs->lock);
+    pthread_mutex_lock(&n->lock);
+    n->expiry_armed = armed;
+    n->expiry_at = next;
+    pthread_mutex_unlock(&n->lock);
+}
+
+/* With n->lock: waits for a job, expiring staged files when they are due:
+ * nothing else would (the mount expires them before each operation, but a
+ * stat the kernel answers from its cache reaches no operation). */
+static void wait_for_job(struct notify *n)
+{
+    while (!n->head && !n->stopping) {
+        if (n->expiry_check) {
+            n->expiry_check = false;
+            pthread_mutex_unlock(&n->lock);
+            expire_due(n);
+            pthread_mutex_lock(&n->lock);
+        } else if (!n->expiry_armed) {
+            pthread_cond_wait(&n->wake, &n->lock);
+        } else if (pthread_cond_timedwait(&n->wake, &n->lock, &n->expiry_at) == ETIMEDOUT) {
+            n->expiry_check = true;
+        }
+    }
+}
+
 static void *run(void *arg)
 {
     struct notify *n = arg;
 
     pthread_mutex_lock(&n->lock);
     for (;;) {
-        while (!n->head && !n->stopping)
-            pthread_cond_wait(&n->wake, &n->lock);
+        wait_for_job(n);
         if (n->stopping)
             break;
         struct job *job = n->head;
@@ -244,6 +290,40 @@ void notify_left(struct vultfs *fs, const char *path)
         return;
     counted = store_file_at(fs, path) && kcache_changed(&n->cache, path) == 0;
     queue(n, path, counted, strchr(path + 1, '/') == NULL);
+}
+
+/* Its directory's listing (cached by the kernel) and the name itself. */
+static void expired(void *ctx, const char *path)
+{
+    struct vultfs *fs = ctx;
+    char dir[TREE_NAME_MAX * 3 + 4];
+    const char *slash = strrchr(path, '/');
+    size_t len = slash && slash != path ? (size_t)(slash - path) : 1;
+
+    log_info("%s dropped: staged and unused for %u s", path, fs->staging.ttl_seconds);
+    notify_left(fs, path);
+    if (fs->notify && len < sizeof(dir)) {
+        memcpy(dir, path, len);
+        dir[len] = '\0';
+        queue(fs->notify, dir, false, false);
+    }
+}
+
+void notify_expire(struct vultfs *fs, const struct timespec *now)
+{
+    staging_expire_each(&fs->staging, now, expired, fs);
+}
+
+void notify_staged_idle(struct vultfs *fs)
+{
+    struct notify *n = fs->notify;
+
+    if (!n)
+        return;
+    pthread_mutex_lock(&n->lock);
+    n->expiry_check = true;
+    pthread_cond_signal(&n->wake);
+    pthread_mutex_unlock(&n->lock);
 }
 
 void notify_reader_end(struct vultfs *fs, struct kcache_file *file)

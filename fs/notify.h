@@ -47,6 +47,14 @@ void notify_changed(struct vultfs *fs, const char *path);
  * in the root. */
 void notify_left(struct vultfs *fs, const char *path);
 
+/* Expires the staged files due at now (CLOCK_MONOTONIC, staging.h), each
+ * told to the kernel: its name and its directory's listing. The notifier
+ * also does this itself when the next one is due. */
+void notify_expire(struct vultfs *fs, const struct timespec *now);
+/* A staged file is no longer open (or moved): the notifier looks again at
+ * when the next one expires. */
+void notify_staged_idle(struct vultfs *fs);
+
 /* After commit_write of a file written at path, with the store's
  * generation before it: the apps' zips change many vaults at once. (An
  * import of one file tells its vault itself, commit.c.) */

@@ -416,9 +416,9 @@ static int op_mknod(const char *path, mode_t mode, dev_t dev)
 /* ---- setup ------------------------------------------------------------------ */
 
 /* Seconds the kernel keeps entries and attributes: what the mount changes
- * is announced, so this bounds only what it does not announce (a staged
- * file that expires, STAGING_TTL_SECONDS after its last use) and a change
- * whose announcement timed out (notify_settle). One second, as go-fuse
+ * is announced (a staged file that expires too: the notifier expires it
+ * when due), so this bounds only a change whose announcement timed out
+ * (notify_settle) or could not be queued. One second, as go-fuse
  * (gocryptfs) does: a walk (ls -lR, cp -r, restic) looks an entry up and
  * then stats and reads it within that time. */
 #define ANNOUNCED_TIMEOUT 1.0

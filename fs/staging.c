@@ -393,16 +393,42 @@ static bool has_expired(const struct staging *st, const struct staging_file *f,
     return idle >= (time_t)st->ttl_seconds;
 }
 
-void staging_expire(struct staging *st, const struct timespec *now)
+void staging_expire_each(struct staging *st, const struct timespec *now,
+                         void (*gone)(void *ctx, const char *path), void *ctx)
 {
     struct staging_file *f = st->files;
 
     while (f) {
         struct staging_file *next = f->next;
-        if (has_expired(st, f, now))
+        if (has_expired(st, f, now)) {
+            if (gone)
+                gone(ctx, f->path);
             staging_remove(st, f);
+        }
         f = next;
     }
+}
+
+void staging_expire(struct staging *st, const struct timespec *now)
+{
+    staging_expire_each(st, now, NULL, NULL);
+}
+
+bool staging_next_expiry(const struct staging *st, struct timespec *at)
+{
+    bool any = false;
+
+    for (const struct staging_file *f = st->files; f; f = f->next) {
+        if (f->opens || f->pins || f->gone)
+            continue;
+        if (!any || f->idle_since.tv_sec < at->tv_sec ||
+            (f->idle_since.tv_sec == at->tv_sec && f->idle_since.tv_nsec < at->tv_nsec))
+            *at = f->idle_since;
+        any = true;
+    }
+    if (any)
+        at->tv_sec += (time_t)st->ttl_seconds;
+    return any;
 }
 
 void staging_clear(struct staging *st)

@@ -144,8 +144,16 @@ void staging_set_ttl(struct staging *st, unsigned seconds);
 /* Takes out of the tree (and frees) every file that no handle holds and
  * that has been idle (released, renamed) for the TTL at now
  * (CLOCK_MONOTONIC). The mount calls it before each operation, so no one
- * can see an expired file. */
+ * can see an expired file, and when the next one is due (notify.h), so
+ * that the kernel forgets it then. */
 void staging_expire(struct staging *st, const struct timespec *now);
+/* The same, calling gone(ctx, path) for each file just before it leaves
+ * (so that the mount can tell the kernel, which caches entries). */
+void staging_expire_each(struct staging *st, const struct timespec *now,
+                         void (*gone)(void *ctx, const char *path), void *ctx);
+/* When the next file expires (CLOCK_MONOTONIC) if nothing touches it:
+ * true and *at, or false when none can (every file is open or pinned). */
+bool staging_next_expiry(const struct staging *st, struct timespec *at);
 
 /* Drops every file and buffer (unmount). */
 void staging_clear(struct staging *st);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "fuse_ops.h"
+#include "notify.h"
 
 /* Tests set VULTFS_TEST_STAGING_TTL (seconds) so as not to wait a minute
  * for staged files to expire; nothing else should. */
@@ -81,7 +82,7 @@ void op_begin_handle(struct op *op)
     pthread_mutex_lock(&op->fs->lock);
     /* before anything looks at the tree: an expired file is never seen */
     clock_gettime(CLOCK_MONOTONIC, &now);
-    staging_expire(&op->fs->staging, &now);
+    notify_expire(op->fs, &now);
 }
 
 int op_begin(struct op *op, const char *path)

@@ -8,6 +8,9 @@ the mount's invalidations (fs/notify.c).
 import errno
 import json
 import os
+import time
+
+import pytest
 
 PLAIN = ["--export-password", "none"]  # an export is then the imported file
 
@@ -164,3 +167,42 @@ def test_a_long_listing_comes_whole_with_its_attributes(mount_factory, vaults, l
     d = m / names[-1]
     assert sizes == {n: os.stat(d / n).st_size for n in ("history", "share.vult", "vault.json")}
     assert sizes["share.vult"] == files[-1].stat().st_size
+
+
+TTL = 2  # seconds a closed staged file stays (VULTFS_TEST_STAGING_TTL), instead of 60
+
+
+def staged_then_expired(m, paths):
+    """Leaves each path (a temporary) behind, lists its directory (the
+    kernel then holds its entry and attributes for a second) shortly
+    before it expires, and returns once it has expired or that second is
+    over, whichever comes first."""
+    for p in paths:
+        p.write_bytes(b"left behind")
+    closed = time.monotonic()
+    time.sleep(TTL - 0.4)
+    for p in paths:
+        assert p.name in os.listdir(p.parent)  # readdirplus: entry and attributes cached
+    cached_until = time.monotonic() + 0.9
+    while time.monotonic() < cached_until and any(os.path.lexists(p) for p in paths):
+        time.sleep(0.02)
+    assert time.monotonic() - closed >= TTL - 0.4
+
+
+def test_an_expired_temporary_is_gone_at_once(mount_factory, vaults, lib, monkeypatch):
+    """A temporary a tool left behind expires (TTL) with nothing else
+    happening in the mount: right after, a stat of it fails and its
+    directory's listing no longer shows it, although the kernel had both
+    cached a moment before (it keeps them for a second)."""
+    monkeypatch.setenv("VULTFS_TEST_STAGING_TTL", str(TTL))
+    m = mount_factory("a", PLAIN)
+    lib.run(["cp", vaults.make(name="Kept", ecdsa=lib.ecdsa(7)), m.mnt])
+    in_root, in_vault = m / ".left.tmp", m / "Kept" / ".share.vult.Ab12Cd"
+    staged_then_expired(m, [in_root, in_vault])
+    for p in (in_root, in_vault):
+        assert not os.path.lexists(p), p
+        with pytest.raises(FileNotFoundError):
+            os.stat(p)
+    assert os.listdir(m.mnt) == ["Kept"]
+    assert sorted(os.listdir(m / "Kept")) == ["history", "share.vult", "vault.json"]
+    assert m.log_has(r"/\.left\.tmp dropped: staged and unused")
