@@ -144,6 +144,10 @@ static void flush_or_wait(struct vultfs *fs)
     int err = store_commit_flush(fs->store, batch);
     pthread_mutex_lock(&fs->lock);
     store_commit_end(fs->store, batch, err);
+    /* a failed batch is undone: its vaults show their old exports again
+     * from now on, before its writers wake to say which (rare: say all) */
+    if (err < 0)
+        notify_all_vaults(fs);
     pthread_cond_broadcast(&fs->commit_done);
 }
 
@@ -158,6 +162,11 @@ static int stage_and_wait(struct vultfs *fs, const struct store_decoded *decoded
     /* a change of this vault not yet durable: decide on what is on disk */
     while ((ret = store_import_stage(fs->store, decoded, target, result, &ticket)) == -EAGAIN)
         flush_or_wait(fs);
+    /* shown from now on, before the lock goes for the flush: until the
+     * kernel is told, it may keep the old export's size and cut the new
+     * one's pages to it (notify.h, kcache.h) */
+    if (ret == 0 && !ticket.settled && result->dir_name[0])
+        notify_vault(fs, result->dir_name);
     while (!ticket.settled)
         flush_or_wait(fs);
     if (ret == 0 && ticket.result < 0) {
@@ -188,8 +197,8 @@ static int import_file(struct vultfs *fs, const char *path, const struct tree_no
         ret = stage_and_wait(fs, decoded, &target, &result);
     store_decoded_free(decoded);
     log_import(path, ret, &result);
-    /* a change is shown when staged and taken back when its batch fails:
-     * either way the kernel must drop what it cached of the vault */
+    /* a change made at once (not staged: a repair, a store's first
+     * change) is told here; a staged one was told in stage_and_wait */
     if (result.dir_name[0])
         notify_vault(fs, result.dir_name); /* notify.h */
     return ret;
