@@ -108,6 +108,14 @@ static int build_vault_view(struct store *store, struct store_vault *view, const
     if (!list)
         return -ENOMEM;
     view->public_key_ecdsa = index_str(vault, "ecdsa");
+    /* the key names the vault's directory ("-<last 4>") and its record:
+     * an import takes only hex (vult.c), so anything else is not an index
+     * this store wrote */
+    struct vult_str key = {view->public_key_ecdsa, strlen(view->public_key_ecdsa)};
+    if (key.len == 0 || !vult_str_is_hex(key)) {
+        alloc_free(list);
+        return -EIO;
+    }
     view->epochs = list;
     view->epoch_count = count;
     json_array_foreach(epochs, i, e) {
