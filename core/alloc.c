@@ -255,6 +255,15 @@ static void release_blocks(struct secret_block *list)
     }
 }
 
+void *alloc_secret_copy(const void *data, size_t len)
+{
+    void *copy = alloc_secret(len ? len : 1);
+
+    if (copy && len)
+        memcpy(copy, data, len);
+    return copy;
+}
+
 void alloc_secret_free(void *ptr)
 {
     struct secret_block **link, *found = NULL;

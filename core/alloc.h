@@ -19,6 +19,8 @@ void alloc_free(void *ptr);
 /* Secret heap (sodium_malloc: guard pages, mlock, MADV_DONTDUMP).
  * alloc_secret_free wipes and frees; NULL is a no-op. */
 void *alloc_secret(size_t size);
+/* A secret copy of len bytes of data (len 0: a valid empty block). */
+void *alloc_secret_copy(const void *data, size_t len);
 void alloc_secret_free(void *ptr);
 
 /* Memory locks are not inherited across fork(): a daemon calls this after

@@ -84,13 +84,12 @@ static int copy_export(struct backup_zip_file *file, struct store *store,
     const uint8_t *data;
     size_t len;
     int ret = store_export(&data, &len, store, vault, vault->current->number);
-    uint8_t *copy = ret == 0 ? alloc_secret(len ? len : 1) : NULL;
+    uint8_t *copy = ret == 0 ? alloc_secret_copy(data, len) : NULL;
 
     if (ret < 0)
         return ret;
     if (!copy)
         return -ENOMEM;
-    memcpy(copy, data, len);
     file->data = copy;
     file->len = len;
     return 0;

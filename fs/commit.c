@@ -105,7 +105,7 @@ static void log_import(const char *path, int ret, const struct store_import_resu
 static int decode_unlocked(struct store_decoded **out, struct vultfs *fs, const uint8_t *data,
                            size_t len, struct store_import_result *result)
 {
-    uint8_t *copy = alloc_secret(len ? len : 1);
+    uint8_t *copy = alloc_secret_copy(data, len);
     int ret;
 
     *out = NULL;
@@ -115,8 +115,6 @@ static int decode_unlocked(struct store_decoded **out, struct vultfs *fs, const 
         snprintf(result->reason, sizeof(result->reason), "%s", strerror(ENOMEM));
         return -ENOMEM;
     }
-    if (len)
-        memcpy(copy, data, len);
     pthread_mutex_unlock(&fs->lock);
     vultfs_test_pause(fs, "decode");
     ret = store_import_decode(out, fs->store, copy, len, result);
@@ -162,10 +160,12 @@ static int stage_and_wait(struct vultfs *fs, const struct store_decoded *decoded
     /* a change of this vault not yet durable: decide on what is on disk */
     while ((ret = store_import_stage(fs->store, decoded, target, result, &ticket)) == -EAGAIN)
         flush_or_wait(fs);
-    /* shown from now on, before the lock goes for the flush: until the
+    /* shown from now on (staged, or made at once: a repair, a store's
+     * first change), told before the lock goes for the flush: until the
      * kernel is told, it may keep the old export's size and cut the new
-     * one's pages to it (notify.h, kcache.h) */
-    if (ret == 0 && !ticket.settled && result->dir_name[0])
+     * one's pages to it (notify.h, kcache.h). A batch that fails is told
+     * by flush_or_wait. */
+    if (ret == 0 && result->dir_name[0])
         notify_vault(fs, result->dir_name);
     while (!ticket.settled)
         flush_or_wait(fs);
@@ -197,10 +197,6 @@ static int import_file(struct vultfs *fs, const char *path, const struct tree_no
         ret = stage_and_wait(fs, decoded, &target, &result);
     store_decoded_free(decoded);
     log_import(path, ret, &result);
-    /* a change made at once (not staged: a repair, a store's first
-     * change) is told here; a staged one was told in stage_and_wait */
-    if (result.dir_name[0])
-        notify_vault(fs, result.dir_name); /* notify.h */
     return ret;
 }
 
@@ -221,8 +217,6 @@ static int import_zip_entry(void *ctx, const uint8_t *bytes, size_t len,
     pthread_mutex_lock(&fs->lock);
     if (ret == 0)
         ret = stage_and_wait(fs, decoded, &root, result);
-    if (result->dir_name[0])
-        notify_vault(fs, result->dir_name); /* as import_file */
     pthread_mutex_unlock(&fs->lock);
     store_decoded_free(decoded);
     return ret;
@@ -237,13 +231,9 @@ static int import_zip(struct vultfs *fs, const char *path, const uint8_t *data, 
     uint8_t *copy = NULL;
     int ret;
 
-    if (len <= BACKUP_ZIP_MAX_FILE) {
-        if (!(copy = alloc_secret(len ? len : 1))) {
-            log_err("import of %s: out of memory", path);
-            return -ENOMEM;
-        }
-        if (len)
-            memcpy(copy, data, len);
+    if (len <= BACKUP_ZIP_MAX_FILE && !(copy = alloc_secret_copy(data, len))) {
+        log_err("import of %s: out of memory", path);
+        return -ENOMEM;
     }
     pthread_mutex_unlock(&fs->lock);
     ret = import_zip_data_with(path, copy, len, import_zip_entry, fs);
