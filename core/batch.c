@@ -89,16 +89,19 @@ int batch_stage(struct store *store, const struct record_share *share, json_t *v
     if (c)
         c->share = *share;
     if (ret == 0)
+        ret = index_vault_get(store, c->ecdsa, &c->old_vault);
+    if (ret == 0)
         ret = index_stage_vault(store, &c->vault, vault);
     if (ret < 0) {
         record_undo_share(store, share, true);
         json_decref(vault);
-        if (c)
+        if (c) {
+            json_decref(c->old_vault);
             alloc_free(c->ecdsa);
+        }
         alloc_free(c);
         return ret;
     }
-    c->old_vault = json_incref(index_vault_of(store, c->ecdsa));
     ret = index_set_vault(store, vault); /* takes vault */
     if (ret < 0) {
         /* the views are rebuilt or empty (index_set_vault): put back */

@@ -175,14 +175,13 @@ static int make_export(struct export_entry *entry, struct store *store, const ui
 static int record_of(const char **out, const struct store *store,
                      const struct store_vault *vault, uint64_t epoch)
 {
-    const json_t *vj = index_vault_of(store, vault->public_key_ecdsa);
-    const json_t *ej = vj ? index_find_epoch(vj, epoch) : NULL;
+    const struct store_epoch *e = store_vault_epoch(vault, epoch);
 
     if (!store->export_set)
         return -EINVAL;
-    if (!ej)
+    if (!e)
         return -ENOENT;
-    *out = index_str(ej, "record");
+    *out = e->record;
     return 0;
 }
 

@@ -24,6 +24,16 @@ static int remove_record(struct store *store, const char *record)
     return ret == -ENOENT ? 0 : ret;
 }
 
+/* Is the vault still in the index? (Yes when that cannot be told.) */
+static bool still_held(const struct store *store, const char *ecdsa)
+{
+    json_t *vault = NULL;
+    int ret = index_vault_get(store, ecdsa, &vault);
+
+    json_decref(vault);
+    return ret < 0 || vault != NULL;
+}
+
 int store_forget(struct store *store, const char *dir_name)
 {
     const struct store_vault *view = store_vault_by_dir(store, dir_name);
@@ -35,9 +45,12 @@ int store_forget(struct store *store, const char *dir_name)
         return -EROFS;
     if (!view)
         return -ENOENT;
-    json_t *vault = json_incref(index_vault_of(store, view->public_key_ecdsa));
-    if (!vault)
-        return -EIO;
+    json_t *vault = NULL;
+    ret = index_vault_get(store, view->public_key_ecdsa, &vault);
+    if (ret == 0 && !vault)
+        ret = -EIO; /* the views and the index disagree */
+    if (ret < 0)
+        return ret;
 
     /* index first: a crash after it leaves unreferenced records, which
      * fsck reports, never a reference to a missing one */
@@ -45,7 +58,7 @@ int store_forget(struct store *store, const char *dir_name)
         record_remove_unreferenced(store);
     store_tidy_before_change(store);
     ret = index_remove_vault(store, index_str(vault, "ecdsa"));
-    if (ret < 0 && index_vault_of(store, index_str(vault, "ecdsa"))) {
+    if (ret < 0 && still_held(store, index_str(vault, "ecdsa"))) {
         json_decref(vault);
         return ret; /* still in the index: its records stay */
     }
@@ -103,9 +116,16 @@ int store_forget_epoch(struct store *store, const char *dir_name, uint64_t numbe
         return -ENOENT;
     if (epoch->current)
         return -EPERM; /* the share this location keeps: forget the vault instead */
-    const json_t *held = index_vault_of(store, view->public_key_ecdsa);
-    json_t *vault = held ? index_copy(held) : NULL;
-    ret = !held ? -EIO : vault ? replace_by_marker(vault, number, &record) : -ENOMEM;
+    json_t *vault = NULL;
+    ret = index_vault_get(store, view->public_key_ecdsa, &vault);
+    if (ret == 0 && vault) {
+        json_t *held = vault; /* the copy is changed: a slot may hold the tree itself */
+        vault = index_copy(held);
+        json_decref(held);
+        ret = vault ? replace_by_marker(vault, number, &record) : -ENOMEM;
+    } else if (ret == 0) {
+        ret = -EIO;
+    }
     if (ret == 0) {
         /* the vault's record first, as store_forget: a crash leaves an
          * unreferenced share record */

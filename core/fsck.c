@@ -82,6 +82,7 @@ struct walk {
     void (*report_line)(void *ctx, const char *line);
     void *ctx;
     const char *prefix; /* "" or "shares/", for report lines */
+    struct record_set referenced;
 };
 
 static int report_if_temp(void *ctx, const char *name)
@@ -101,7 +102,7 @@ static int report_if_orphaned(void *ctx, const char *name)
     struct walk *w = ctx;
     char record[2 * RECORD_NAME_BYTES + 1];
 
-    if (record_of_file(record, name) && !record_referenced(w->store->index, record)) {
+    if (record_of_file(record, name) && !record_set_has(&w->referenced, record)) {
         w->rep->records_orphaned++;
         report(w->report_line, w->ctx,
                "unreferenced share record %s (a share the index does not know, left by an "
@@ -110,31 +111,44 @@ static int report_if_orphaned(void *ctx, const char *name)
     return 0;
 }
 
+/* Every epoch's share record of one vault, checked and reported. */
+static void check_vault(struct store *store, struct store_fsck_report *rep,
+                        void (*report_line)(void *ctx, const char *line), void *ctx,
+                        const json_t *vault)
+{
+    size_t j;
+    json_t *e;
+
+    json_array_foreach(json_object_get(vault, "epochs"), j, e) {
+        int checked = check_share(store, e);
+        if (checked == 0) {
+            rep->records_ok++;
+        } else if (checked == -ENOENT) {
+            rep->records_missing++;
+            report(report_line, ctx, "missing share record %s.rec", index_str(e, "record"));
+        } else {
+            rep->records_bad++;
+            report(report_line, ctx, "share record %s.rec: %s", index_str(e, "record"),
+                   checked == -EIO ? "checksum mismatch (disk corruption)"
+                                   : "does not verify (damaged or altered)");
+        }
+    }
+}
+
 int store_fsck(struct store *store, struct store_fsck_report *rep,
                void (*report_line)(void *ctx, const char *line), void *ctx)
 {
-    size_t i, j;
-    json_t *v, *e;
-    struct walk walk = {store, rep, report_line, ctx, ""};
+    struct walk walk = {store, rep, report_line, ctx, "", {NULL, 0, 0}};
     int ret;
 
     memset(rep, 0, sizeof(*rep));
-    json_array_foreach(json_object_get(store->index, "vaults"), i, v) {
-        json_array_foreach(json_object_get(v, "epochs"), j, e) {
-            int checked = check_share(store, e);
-            if (checked == 0) {
-                rep->records_ok++;
-            } else if (checked == -ENOENT) {
-                rep->records_missing++;
-                report(report_line, ctx, "missing share record %s.rec", index_str(e, "record"));
-            } else {
-                rep->records_bad++;
-                report(report_line, ctx,
-                       "share record %s.rec: %s", index_str(e, "record"),
-                       checked == -EIO ? "checksum mismatch (disk corruption)"
-                                   : "does not verify (damaged or altered)");
-            }
-        }
+    for (size_t i = 0; i < store->slot_count; i++) {
+        json_t *vault = NULL;
+        ret = index_vault_at(store, i, &vault);
+        if (ret < 0)
+            return ret;
+        check_vault(store, rep, report_line, ctx, vault);
+        json_decref(vault);
     }
     /* a directory that cannot be listed hides no temporary file worth failing for */
     int listed = io_list_dir(store->dirfd, report_if_temp, &walk);
@@ -145,7 +159,10 @@ int store_fsck(struct store *store, struct store_fsck_report *rep,
         listed = io_list_dir(store->vaultsfd, report_if_temp, &walk);
     }
     (void)listed;
-    ret = io_list_dir(store->sharesfd, report_if_orphaned, &walk);
+    ret = record_set_of(&walk.referenced, store);
+    if (ret == 0)
+        ret = io_list_dir(store->sharesfd, report_if_orphaned, &walk);
+    record_set_free(&walk.referenced);
     if (ret < 0)
         return ret;
     return rep->records_bad || rep->records_missing || rep->records_orphaned ? -EIO : 0;

@@ -81,7 +81,7 @@ static json_t *facts_of(const struct vult_vault *v)
 
 /* What the store holds of the vault a file belongs to, for the rules. */
 struct held {
-    const json_t *vault; /* its index object; NULL for a new vault */
+    json_t *vault; /* its index object (a reference); NULL for a new vault */
     struct epochs_entry *entries;
     size_t count;
     struct entries_unreadable unreadable;
@@ -133,9 +133,14 @@ static int held_entries(struct epochs_entry **out, size_t *count,
 int store_vault_entries(struct epochs_entry **out, size_t *count, const struct store *store,
                         const struct store_vault *vault)
 {
-    const json_t *found = index_vault_of(store, vault->public_key_ecdsa);
     struct entries_unreadable unreadable; /* its epochs lack key-share digests only */
-    return found ? held_entries(out, count, &unreadable, store, found) : -ENOENT;
+    json_t *found = NULL;
+    int ret = index_vault_get(store, vault->public_key_ecdsa, &found);
+
+    if (ret == 0)
+        ret = found ? held_entries(out, count, &unreadable, store, found) : -ENOENT;
+    json_decref(found);
+    return ret;
 }
 
 /* A share of a forgotten epoch's generation stays stale for good: 0, or
@@ -184,7 +189,7 @@ static json_t *changed_vault(const struct store *store, const struct epochs_deci
                              const char *ecdsa, const struct store_target *target,
                              const struct held *held, json_t *new_epoch)
 {
-    const json_t *old = index_vault_of(store, ecdsa);
+    const json_t *old = held->vault;
     json_t *vault;
     size_t i;
     json_t *e;
@@ -396,11 +401,10 @@ out:
 
 /* Vault `ecdsa` with its epoch `number` now in record `record` (the same
  * share in other bytes: other non-secret fields), as a new object. */
-static json_t *vault_with_record(const struct store *store, const char *ecdsa, uint64_t number,
-                                 const char *record, const struct vult_vault *v, size_t len,
+static json_t *vault_with_record(const json_t *held, uint64_t number, const char *record,
+                                 const struct vult_vault *v, size_t len,
                                  const struct epochs_entry *d)
 {
-    const json_t *held = index_vault_of(store, ecdsa);
     json_t *index = held ? index_copy(held) : NULL;
     json_t *e = index_find_epoch(index, number);
 
@@ -419,7 +423,7 @@ static json_t *vault_with_record(const struct store *store, const char *ecdsa, u
  * file. *repaired says whether it was. */
 static int repair_if_damaged(bool *repaired, struct store *store, const struct vult_file *file,
                              const struct vult_vault *v, const struct epochs_entry *d,
-                             const char *ecdsa, uint64_t number,
+                             const json_t *held_vault, uint64_t number,
                              struct store_import_result *result)
 {
     char record[2 * RECORD_NAME_BYTES + 1];
@@ -430,7 +434,7 @@ static int repair_if_damaged(bool *repaired, struct store *store, const struct v
     int ret;
 
     *repaired = false;
-    e = index_find_epoch(index_vault_of(store, ecdsa), number);
+    e = index_find_epoch(held_vault, number);
     const char *held = index_str(e, "record");
     ret = record_load_share(&plain, &len, store, held);
     alloc_secret_free(plain);
@@ -439,7 +443,7 @@ static int repair_if_damaged(bool *repaired, struct store *store, const struct v
     if ((ret = record_name(record, store, file->vault_bytes, file->vault_len)) < 0)
         return failed(result, ret);
     if (strcmp(record, held) != 0 &&
-        !(vault = vault_with_record(store, ecdsa, number, record, v, file->vault_len, d)))
+        !(vault = vault_with_record(held_vault, number, record, v, file->vault_len, d)))
         return failed(result, -ENOMEM);
     ret = record_commit(store, record, file->vault_bytes, file->vault_len, vault);
     if (ret == 0 && vault) {
@@ -494,7 +498,8 @@ static int apply(struct store *store, const struct vult_file *file, const struct
     if (ret < 0)
         goto out_failed;
     candidate.history_slot = target ? target->history_slot : 0;
-    held.vault = index_vault_of(store, ecdsa);
+    if ((ret = index_vault_get(store, ecdsa, &held.vault)) < 0)
+        goto out_failed;
     if (held.vault && (ret = held_entries(&held.entries, &held.count, &held.unreadable, store,
                                           held.vault)) < 0)
         goto out_failed;
@@ -516,8 +521,8 @@ static int apply(struct store *store, const struct vult_file *file, const struct
             goto out;
         describe_vault_dir(result, store, ecdsa);
     } else if (d.outcome == EPOCHS_UNCHANGED) {
-        ret = repair_if_damaged(&repaired, store, file, v, &candidate.share, ecdsa, d.epoch,
-                                result);
+        ret = repair_if_damaged(&repaired, store, file, v, &candidate.share, held.vault,
+                                d.epoch, result);
         if (ret < 0)
             goto out;
     }
@@ -530,6 +535,7 @@ static int apply(struct store *store, const struct vult_file *file, const struct
 out_failed:
     failed(result, ret);
 out:
+    json_decref(held.vault);
     alloc_free(held.entries);
     alloc_free(name);
     alloc_free(device);

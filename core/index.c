@@ -1,15 +1,18 @@
 /*
- * index: the store's one source of truth, and the lookups into it. In
- * memory the index is JSON: {"format":1,"vaults":[{"ecdsa", "dir_name"?,
+ * index: the store's one source of truth, and the lookups into it. The
+ * index is JSON: {"format":1,"vaults":[{"ecdsa", "dir_name"?,
  * "epochs":[{"number","current","record","generation","device","shares",
- * "vault_len","imported_sec","imported_nsec","facts"}]}]}. On disk each
- * vault's object is its own sealed record in vaults/, so a change writes
- * one small record whatever the store's size; stores made before that
- * hold the whole index in index.rec until their first change.
+ * "vault_len","imported_sec","imported_nsec","facts"}]}]}. In memory each
+ * vault is the text of its object, parsed when a change or a check needs
+ * it (struct index_slot). On disk each vault's object is its own sealed
+ * record in vaults/, so a change writes one small record whatever the
+ * store's size; stores made before that hold the whole index in index.rec
+ * until their first change.
  */
 #include "store_private.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,16 +161,128 @@ int index_reserve(void **array, size_t *cap, size_t count, size_t elem_size)
     return 0;
 }
 
-static int reserve_order(struct store *store, size_t count)
+static int reserve_slots(struct store *store, size_t count)
 {
-    return index_reserve((void **)&store->vault_order, &store->order_cap, count,
-                         sizeof(*store->vault_order));
+    return index_reserve((void **)&store->slots, &store->slot_cap, count,
+                         sizeof(*store->slots));
 }
 
-json_t *index_vault_of(const struct store *store, const char *ecdsa)
+static void slot_clear(struct index_slot *slot)
 {
-    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
-    return at ? json_array_get(json_object_get(store->index, "vaults"), at - 1) : NULL;
+    alloc_free(slot->text);
+    json_decref(slot->tree);
+    slot->text = NULL;
+    slot->tree = NULL;
+    slot->len = 0;
+}
+
+void index_free(struct store *store)
+{
+    views_forget_read(store);
+    for (size_t i = 0; i < store->slot_count; i++)
+        slot_clear(&store->slots[i]);
+    alloc_free(store->slots);
+    store->slots = NULL;
+    store->slot_count = store->slot_cap = 0;
+}
+
+/* The vault's text for its slot (encoded and checked). */
+static int slot_fill(struct index_slot *slot, const json_t *vault)
+{
+    char *text = NULL;
+    int ret = encode_checked(&text, vault);
+
+    if (ret < 0)
+        return ret;
+    slot->text = text;
+    slot->len = strlen(text);
+    return 0;
+}
+
+int index_vault_at(const struct store *store, size_t position, json_t **out)
+{
+    *out = NULL;
+    if (position >= store->slot_count)
+        return 0;
+    const struct index_slot *slot = &store->slots[position];
+    if (slot->tree) {
+        *out = json_incref(slot->tree);
+        return 0;
+    }
+    return decode_checked(out, (const uint8_t *)slot->text, slot->len);
+}
+
+/* The position of the vault under ecdsa: by hash while the views are
+ * whole, else (after a failure left them empty) by reading every vault. */
+static int slot_position(const struct store *store, const char *ecdsa, size_t *position,
+                         bool *found)
+{
+    *found = false;
+    if (store->vault_count == store->slot_count) {
+        uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
+        *found = at != 0;
+        *position = at ? at - 1 : 0;
+        return 0;
+    }
+    for (size_t i = 0; i < store->slot_count; i++) {
+        json_t *vault = NULL;
+        int ret = index_vault_at(store, i, &vault);
+        bool same = ret == 0 && strcmp(index_str(vault, "ecdsa"), ecdsa) == 0;
+        json_decref(vault);
+        if (ret < 0)
+            return ret;
+        if (same) {
+            *found = true;
+            *position = i;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+int index_vault_get(const struct store *store, const char *ecdsa, json_t **out)
+{
+    size_t position;
+    bool found;
+    int ret = slot_position(store, ecdsa, &position, &found);
+
+    *out = NULL;
+    return ret == 0 && found ? index_vault_at(store, position, out) : ret;
+}
+
+int index_whole(const struct store *store, json_t **out)
+{
+    json_t *index = json_pack("{s:i, s:[]}", "format", 1, "vaults");
+    json_t *vaults = json_object_get(index, "vaults");
+    int ret = index ? 0 : -ENOMEM;
+
+    for (size_t i = 0; ret == 0 && i < store->slot_count; i++) {
+        json_t *vault = NULL;
+        ret = index_vault_at(store, i, &vault);
+        if (ret == 0 && json_array_append_new(vaults, vault) < 0)
+            ret = -ENOMEM;
+    }
+    if (ret < 0) {
+        json_decref(index);
+        return ret;
+    }
+    *out = index;
+    return 0;
+}
+
+void index_replace_all(struct store *store, const json_t *index)
+{
+    const json_t *vaults = json_object_get(index, "vaults");
+
+    views_forget_read(store);
+    for (size_t i = 0; i < store->slot_count && i < json_array_size(vaults); i++) {
+        struct index_slot fresh = {store->slots[i].order, NULL, 0, NULL};
+        json_t *vault = json_array_get(vaults, i);
+        if (slot_fill(&fresh, vault) < 0)
+            fresh.tree = json_incref(vault); /* no room for its text: as it is */
+        slot_clear(&store->slots[i]);
+        store->slots[i] = fresh;
+    }
 }
 
 /* A buffer for index records' text, grown as needed and kept: one for
@@ -199,30 +314,37 @@ static int read_index_record(struct plain_buf *buf, size_t *len, int dirfd, cons
 
 /* ---- index.rec: the whole index in one record (format 1) ---------------- */
 
-static int read_whole_index(json_t **out, struct store *store)
+/* Every vault of index.rec into a slot, in its order. */
+static int slots_from_whole(struct store *store, const json_t *vaults)
+{
+    size_t count = json_array_size(vaults);
+    int ret = json_is_array(vaults) ? reserve_slots(store, count) : -EIO;
+
+    for (size_t i = 0; ret == 0 && i < count; i++) {
+        struct index_slot *slot = &store->slots[i];
+        *slot = (struct index_slot){i, NULL, 0, NULL};
+        ret = slot_fill(slot, json_array_get(vaults, i));
+        if (ret == 0)
+            store->slot_count++;
+    }
+    store->next_order = count;
+    return ret;
+}
+
+static int read_whole_index(struct store *store)
 {
     struct plain_buf plain = {NULL, 0};
-    size_t len = 0, count;
+    json_t *index = NULL;
+    size_t len = 0;
     int ret = read_index_record(&plain, &len, store->dirfd, INDEX_NAME, INDEX_ID, store);
+
     if (ret == 0)
-        ret = decode_checked(out, plain.bytes, len);
+        ret = decode_checked(&index, plain.bytes, len);
     alloc_free(plain.bytes);
     if (ret < 0)
         return ret == -ENOENT ? -EIO : ret;
-    if (ret < 0)
-        return ret;
-    count = json_array_size(json_object_get(*out, "vaults"));
-    if (!json_is_array(json_object_get(*out, "vaults")))
-        ret = -EIO;
-    else
-        ret = reserve_order(store, count);
-    for (size_t i = 0; ret == 0 && i < count; i++)
-        store->vault_order[i] = i;
-    store->next_order = count;
-    if (ret < 0) {
-        json_decref(*out);
-        *out = NULL;
-    }
+    ret = slots_from_whole(store, json_object_get(index, "vaults"));
+    json_decref(index);
     return ret;
 }
 
@@ -282,99 +404,70 @@ static int write_record_to(struct store *store, int dirfd, const json_t *vault, 
     return ret;
 }
 
-/* ---- one value where a vault repeats it ------------------------------------
- * jansson values are reference counted and nothing in the store changes one
- * in place, so one value can stand in several places of the index without
- * changing a byte of any encoding. Shared: what a vault always repeats (its
- * ECDSA key in each epoch's facts, the device among the signers) and the
- * values of a few fields from a small closed set (lib_type's names, the
- * empty reshare prefix of DKLS vaults, epoch numbers and key-share counts).
- * At 10,000 vaults that is 4-5 MB of the index's ~50 in memory. */
-#define SHARED_MAX 32
-
-struct shared_values {
-    json_t *values[SHARED_MAX]; /* a reference each */
-    size_t count;
-};
-
-static bool shareable(const json_t *v)
-{
-    return (json_is_string(v) && json_string_length(v) <= 16) ||
-           (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 256);
-}
-
-/* obj's key takes an equal value held already (sv) or its value is kept */
-static void share_value(struct shared_values *sv, json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-
-    if (!shareable(v))
-        return;
-    for (size_t i = 0; i < sv->count; i++) {
-        if (json_equal(sv->values[i], v)) {
-            /* the key exists: set replaces its value and allocates nothing
-             * (on a failure obj is as it was) */
-            int set = sv->values[i] == v ? 0 : json_object_set(obj, key, sv->values[i]);
-            (void)set;
-            return;
-        }
-    }
-    if (sv->count < SHARED_MAX)
-        sv->values[sv->count++] = json_incref(v);
-}
-
-/* obj's key takes same when their values are equal strings */
-static void share_same(json_t *obj, const char *key, json_t *same)
-{
-    json_t *v = json_object_get(obj, key);
-
-    if (v && v != same && json_is_string(same) && json_equal(v, same)) {
-        int set = json_object_set(obj, key, same); /* allocates nothing */
-        (void)set; /* on failure obj is as it was */
-    }
-}
-
-static void share_vault_values(struct shared_values *sv, json_t *vault)
-{
-    json_t *ecdsa = json_object_get(vault, "ecdsa"), *e, *signer;
-    size_t i, j;
-
-    json_array_foreach(json_object_get(vault, "epochs"), i, e) {
-        json_t *facts = json_object_get(e, "facts");
-        share_value(sv, e, "number");
-        share_value(sv, facts, "lib_type");
-        share_value(sv, facts, "reshare_prefix");
-        share_value(sv, facts, "key_share_count");
-        share_same(facts, "public_key_ecdsa", ecdsa);
-        json_array_foreach(json_object_get(facts, "signers"), j, signer)
-            share_same(facts, "device", signer);
-    }
-}
-
-static void shared_values_free(struct shared_values *sv)
-{
-    for (size_t i = 0; i < sv->count; i++)
-        json_decref(sv->values[i]);
-    sv->count = 0;
-}
-
 static int write_vault_record(struct store *store, int dirfd, const json_t *vault,
                               uint64_t order)
 {
     return write_record_to(store, dirfd, vault, order, false);
 }
 
-/* What reading vaults/ collects: each record's vault and order. */
-struct loaded {
-    struct store *store;
-    json_t *vaults; /* in directory order */
-    json_t *orders;
-    struct plain_buf plain;
-    struct shared_values shared;
+/* What reading vaults/ collects: each record's vault text and order, and
+ * its view while its tree is at hand, in directory order (sorted by order
+ * after). */
+struct loaded_vault {
+    struct index_slot slot;
+    struct store_vault *view; /* NULL: views_rebuild makes it */
 };
 
-/* One vault record: opened, decoded, and checked to be the record of the
- * key its name says. */
+struct loaded {
+    struct store *store;
+    struct loaded_vault *vaults;
+    size_t count, cap;
+    struct plain_buf plain;
+};
+
+/* The vault's text in a record's text: the record is the compact, sorted
+ * encoding of {"order":n,"vault":{...}} (decode_checked made sure), so its
+ * vault is the text between the prefix and the last brace. */
+static int vault_text_of(struct index_slot *slot, const uint8_t *record, size_t len,
+                         uint64_t order)
+{
+    char prefix[64];
+    int n = snprintf(prefix, sizeof(prefix), "{\"order\":%" PRIu64 ",\"vault\":", order);
+
+    if (n < 0 || (size_t)n + 1 > len || memcmp(record, prefix, (size_t)n) != 0 ||
+        record[len - 1] != '}')
+        return -EIO;
+    slot->len = len - (size_t)n - 1;
+    slot->text = alloc_strndup((const char *)record + n, slot->len);
+    return slot->text ? 0 : -ENOMEM;
+}
+
+/* One record's vault, checked to be the record of the key its name says
+ * (hex), into l's next slot. */
+static int take_vault_record(struct loaded *l, const char *hex, size_t len, const json_t *record)
+{
+    const json_t *vault = json_object_get(record, "vault");
+    const json_t *order = json_object_get(record, "order");
+    char want[VAULT_RECORD_HEX + 1];
+
+    vault_record_name(want, l->store, index_str(vault, "ecdsa"));
+    if (!json_is_object(vault) || !json_is_integer(order) || json_integer_value(order) < 0 ||
+        !json_is_array(json_object_get(vault, "epochs")) || strcmp(want, hex) != 0)
+        return -EIO;
+    if (index_reserve((void **)&l->vaults, &l->cap, l->count + 1, sizeof(*l->vaults)) < 0)
+        return -ENOMEM;
+    struct loaded_vault *lv = &l->vaults[l->count];
+    *lv = (struct loaded_vault){{(uint64_t)json_integer_value(order), NULL, 0, NULL}, NULL};
+    int ret = vault_text_of(&lv->slot, l->plain.bytes, len, lv->slot.order);
+    if (ret == 0) {
+        l->count++;
+        if (views_make(l->store, vault, &lv->view) < 0)
+            lv->view = NULL; /* views_rebuild says why */
+    }
+    return ret;
+}
+
+/* One vault record: opened, decoded, checked, and its vault's text kept. */
 static int load_vault_record(void *ctx, const char *name)
 {
     struct loaded *l = ctx;
@@ -393,69 +486,60 @@ static int load_vault_record(void *ctx, const char *name)
         ret = decode_checked(&record, l->plain.bytes, len);
     if (ret < 0)
         return ret == -ENOENT ? -EIO : ret;
-    json_t *vault = json_object_get(record, "vault");
-    json_t *order = json_object_get(record, "order");
-    char want[VAULT_RECORD_HEX + 1];
-    vault_record_name(want, l->store, index_str(vault, "ecdsa"));
-    if (!json_is_object(vault) || !json_is_integer(order) || json_integer_value(order) < 0 ||
-        !json_is_array(json_object_get(vault, "epochs")) || strcmp(want, hex) != 0)
-        ret = -EIO;
-    else if (json_array_append(l->vaults, vault) < 0 || json_array_append(l->orders, order) < 0)
-        ret = -ENOMEM;
-    if (ret == 0)
-        share_vault_values(&l->shared, vault);
+    ret = take_vault_record(l, hex, len, record);
     json_decref(record);
     return ret;
 }
 
 static int compare_order(const void *a, const void *b)
 {
-    const uint64_t *x = a, *y = b; /* [order, position read] */
-    return (x[0] > y[0]) - (x[0] < y[0]);
+    const struct loaded_vault *x = a, *y = b;
+    return (x->slot.order > y->slot.order) - (x->slot.order < y->slot.order);
 }
 
-/* The index {"format":1,"vaults":[...]} from l, in the vaults' order. */
-static int index_from_records(json_t **out, struct store *store, const struct loaded *l)
+/* l's vaults become the index, in their order, and their views wait for
+ * views_rebuild. */
+static int slots_from_records(struct store *store, struct loaded *l)
 {
-    size_t count = json_array_size(l->vaults);
-    uint64_t(*pairs)[2] = alloc_zeroed(count ? count : 1, sizeof(*pairs));
-    json_t *index = json_pack("{s:i, s:[]}", "format", 1, "vaults");
-    json_t *vaults = json_object_get(index, "vaults");
-    int ret = pairs && index ? reserve_order(store, count) : -ENOMEM;
+    size_t n = l->count;
+    int ret = reserve_slots(store, n ? n : 1);
+    struct store_vault **views = alloc_zeroed(n ? n : 1, sizeof(*views));
 
-    for (size_t i = 0; ret == 0 && i < count; i++)
-        pairs[i][0] = (uint64_t)json_integer_value(json_array_get(l->orders, i)), pairs[i][1] = i;
-    if (ret == 0)
-        qsort(pairs, count, sizeof(*pairs), compare_order);
-    store->next_order = 0;
-    for (size_t i = 0; ret == 0 && i < count; i++) {
-        if (i && pairs[i][0] == pairs[i - 1][0])
+    if (n)
+        qsort(l->vaults, n, sizeof(*l->vaults), compare_order);
+    for (size_t i = 1; ret == 0 && i < n; i++)
+        if (l->vaults[i].slot.order == l->vaults[i - 1].slot.order)
             ret = -EIO; /* two records claim one place */
-        else if (json_array_append(vaults, json_array_get(l->vaults, pairs[i][1])) < 0)
-            ret = -ENOMEM;
-        store->vault_order[i] = pairs[i][0];
-        store->next_order = pairs[i][0] + 1;
-    }
-    alloc_free(pairs);
+    if (ret == 0 && !views)
+        ret = -ENOMEM;
     if (ret < 0) {
-        json_decref(index);
+        alloc_free(views);
         return ret;
     }
-    *out = index;
+    for (size_t i = 0; i < n; i++) {
+        store->slots[i] = l->vaults[i].slot;
+        views[i] = l->vaults[i].view;
+    }
+    store->slot_count = n;
+    store->read_views = views;
+    store->next_order = n ? l->vaults[n - 1].slot.order + 1 : 0;
+    l->count = 0;
     return 0;
 }
 
-static int read_vault_records(json_t **out, struct store *store)
+static int read_vault_records(struct store *store)
 {
-    struct loaded l = {store, json_array(), json_array(), {NULL, 0}, {{NULL}, 0}};
-    int ret = l.vaults && l.orders ? io_list_dir(store->vaultsfd, load_vault_record, &l) : -ENOMEM;
+    struct loaded l = {store, NULL, 0, 0, {NULL, 0}};
+    int ret = io_list_dir(store->vaultsfd, load_vault_record, &l);
 
     alloc_free(l.plain.bytes);
-    shared_values_free(&l.shared);
     if (ret == 0)
-        ret = index_from_records(out, store, &l);
-    json_decref(l.vaults);
-    json_decref(l.orders);
+        ret = slots_from_records(store, &l);
+    for (size_t i = 0; i < l.count; i++) {
+        slot_clear(&l.vaults[i].slot);
+        views_discard(l.vaults[i].view);
+    }
+    alloc_free(l.vaults);
     return ret;
 }
 
@@ -477,19 +561,19 @@ static void close_vaults(struct store *store)
     store->per_vault = false;
 }
 
-int index_read(json_t **out, struct store *store)
+int index_read(struct store *store)
 {
     int fd = open_subdir(store->dirfd, VAULTS_DIR);
 
-    *out = NULL;
+    index_free(store);
     close_vaults(store); /* read again (a rekey's pending key): from the start */
     if (fd == -ENOENT)
-        return read_whole_index(out, store);
+        return read_whole_index(store);
     if (fd < 0)
         return fd == -ENOTDIR || fd == -ELOOP ? -EIO : fd;
     store->vaultsfd = fd;
     store->per_vault = true;
-    return read_vault_records(out, store);
+    return read_vault_records(store);
 }
 
 /* ---- from index.rec to vaults/ --------------------------------------------- */
@@ -531,7 +615,7 @@ static int write_new_dir(struct store *store, const json_t *index)
     if (fd < 0)
         return fd;
     for (size_t i = 0; ret == 0 && i < json_array_size(vaults); i++)
-        ret = write_vault_record(store, fd, json_array_get(vaults, i), store->vault_order[i]);
+        ret = write_vault_record(store, fd, json_array_get(vaults, i), store->slots[i].order);
     if (ret == 0)
         ret = io_sync_dir(fd);
     if (ret < 0) {
@@ -548,7 +632,12 @@ static int write_new_dir(struct store *store, const json_t *index)
  * index, and a leftover index.rec is removed by the next change. */
 static int migrate(struct store *store)
 {
-    int fd = write_new_dir(store, store->index);
+    json_t *index = NULL;
+    int fd = index_whole(store, &index);
+
+    if (fd == 0)
+        fd = write_new_dir(store, index);
+    json_decref(index);
 
     if (fd < 0)
         return fd;
@@ -682,26 +771,21 @@ static int remove_vault(struct store *store, const void *ecdsa)
 
 /* Room for one more vault in memory, made before the change is written:
  * once it is on disk, index_set_vault must not fail to take it in (the
- * next change would write this vault's record without it). jansson keeps
- * an array's capacity when an element is removed. */
+ * next change would write this vault's record without it). */
 static int reserve_room(struct store *store)
 {
-    json_t *vaults = json_object_get(store->index, "vaults");
-    size_t count = json_array_size(vaults);
-    int ret = reserve_order(store, count + 1);
-
-    if (ret == 0 && json_array_append_new(vaults, json_null()) < 0)
-        return -ENOMEM;
-    if (ret == 0 && json_array_remove(vaults, count) < 0)
-        return -EIO;
-    return ret;
+    return reserve_slots(store, store->slot_count + 1);
 }
 
 int index_stage_vault(struct store *store, struct index_change *c, const json_t *vault)
 {
     const char *ecdsa = index_str(vault, "ecdsa");
+    size_t position;
+    bool found;
     int ret = reserve_room(store);
 
+    if (ret == 0)
+        ret = slot_position(store, ecdsa, &position, &found);
     if (ret == 0)
         ret = begin_change(c, store, ecdsa);
     if (ret < 0)
@@ -710,9 +794,8 @@ int index_stage_vault(struct store *store, struct index_change *c, const json_t 
      * change), never after: a pending change's temporary looks the same */
     if (!c->migrated)
         index_tidy(store);
-    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
     ret = write_record_to(store, store->vaultsfd, vault,
-                          at ? store->vault_order[at - 1] : store->next_order, true);
+                          found ? store->slots[position].order : store->next_order, true);
     if (ret < 0)
         index_undo_vault(store, c);
     return ret;
@@ -765,8 +848,7 @@ int index_change_vault(struct store *store, const json_t *vault, bool *intact)
 
 int index_write_all(struct store *store, const json_t *index)
 {
-    if (json_array_size(json_object_get(index, "vaults")) !=
-        json_array_size(json_object_get(store->index, "vaults")))
+    if (json_array_size(json_object_get(index, "vaults")) != store->slot_count)
         return -EINVAL; /* the order of each position is the index in memory's */
     int fd = write_new_dir(store, index);
 
@@ -793,51 +875,63 @@ int index_write_all(struct store *store, const json_t *index)
 
 int index_set_vault(struct store *store, json_t *vault)
 {
-    json_t *vaults = json_object_get(store->index, "vaults");
-    const char *ecdsa = index_str(vault, "ecdsa");
-    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
-    size_t position = at ? at - 1 : json_array_size(vaults);
-    json_t *old = at ? json_incref(json_array_get(vaults, position)) : NULL;
-    int ret = reserve_order(store, position + 1);
+    views_forget_read(store);
+    size_t position;
+    bool found;
+    int ret = slot_position(store, index_str(vault, "ecdsa"), &position, &found);
 
-    if (ret == 0 && at)
-        ret = json_array_set_new(vaults, position, vault) < 0 ? -EIO : 0;
-    else if (ret == 0)
-        ret = json_array_append_new(vaults, vault) < 0 ? -ENOMEM : 0;
-    else
+    if (ret == 0 && !found)
+        position = store->slot_count;
+    if (ret == 0)
+        ret = reserve_slots(store, position + 1); /* reserved before the change */
+    if (ret < 0) {
         json_decref(vault);
-    if (ret < 0)
         return ret;
-    if (!at)
-        store->vault_order[position] = store->next_order++;
-    ret = views_update(store, position, old); /* old's text stays valid until here */
-    json_decref(old);
+    }
+    struct index_slot fresh = {found ? store->slots[position].order : store->next_order, NULL,
+                               0, NULL};
+    if (slot_fill(&fresh, vault) < 0)
+        fresh.tree = json_incref(vault); /* no room for its text: as it is */
+    if (found) {
+        slot_clear(&store->slots[position]);
+    } else {
+        store->slot_count++;
+        store->next_order++;
+    }
+    store->slots[position] = fresh;
+    ret = views_update(store, position, vault, found);
+    json_decref(vault);
     return ret;
 }
 
 int index_remove_vault(struct store *store, const char *ecdsa)
 {
-    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
-    int ret;
+    size_t position;
+    bool found, intact;
+    int ret = slot_position(store, ecdsa, &position, &found);
 
-    if (!at)
-        return -ENOENT;
-    bool intact;
-    ret = change(store, ecdsa, &intact, remove_vault, ecdsa);
+    if (ret == 0 && !found)
+        ret = -ENOENT;
+    if (ret == 0)
+        ret = change(store, ecdsa, &intact, remove_vault, ecdsa);
     return ret < 0 ? ret : index_drop_vault(store, ecdsa);
 }
 
 int index_drop_vault(struct store *store, const char *ecdsa)
 {
-    uintptr_t at = (uintptr_t)strmap_get(&store->by_ecdsa, ecdsa);
+    views_forget_read(store);
+    size_t position;
+    bool found;
+    int ret = slot_position(store, ecdsa, &position, &found);
 
-    if (!at)
-        return -ENOENT;
-    size_t count = json_array_size(json_object_get(store->index, "vaults"));
-    memmove(&store->vault_order[at - 1], &store->vault_order[at],
-            (count - at) * sizeof(*store->vault_order));
-    if (json_array_remove(json_object_get(store->index, "vaults"), at - 1) < 0)
-        return -EIO;
+    if (ret == 0 && !found)
+        ret = -ENOENT;
+    if (ret < 0)
+        return ret;
+    slot_clear(&store->slots[position]);
+    memmove(&store->slots[position], &store->slots[position + 1],
+            (store->slot_count - position - 1) * sizeof(*store->slots));
+    store->slot_count--;
     return views_rebuild(store);
 }
 
@@ -850,20 +944,6 @@ json_t *index_copy(const json_t *index)
         return NULL;
     }
     return copy;
-}
-
-json_t *index_find_vault(const json_t *index, const char *ecdsa, size_t *position)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(index, "vaults"), i, v) {
-        if (strcmp(index_str(v, "ecdsa"), ecdsa) == 0) {
-            if (position)
-                *position = i;
-            return v;
-        }
-    }
-    return NULL;
 }
 
 json_t *index_find_epoch(const json_t *vault, uint64_t number)

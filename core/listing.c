@@ -14,13 +14,17 @@
 
 #include "alloc.h"
 
-static json_t *signers_array(const struct store *store, const struct store_vault *vault,
-                             uint64_t number)
+static json_t *signers_array(const struct store_epoch *e)
 {
-    const json_t *vj = index_vault_of(store, vault->public_key_ecdsa);
-    const json_t *ej = vj ? index_find_epoch(vj, number) : NULL;
-    json_t *signers = json_object_get(json_object_get(ej, "facts"), "signers");
-    return signers ? index_copy(signers) : json_array();
+    json_t *list = json_array();
+
+    for (size_t i = 0; list && i < e->facts.signer_count; i++) {
+        if (json_array_append_new(list, json_string(e->facts.signer_list[i])) < 0) {
+            json_decref(list);
+            return NULL; /* json_pack fails on it: never a listing with one missing */
+        }
+    }
+    return list;
 }
 
 /* The pretty text of json, checked (index_dumps); takes json's reference. */
@@ -95,33 +99,24 @@ static void put_number(struct text *t, uint64_t n)
     put_s(t, digits);
 }
 
-/* An epoch's "signers", from the index (a name may hold a comma). */
-static int put_signers(struct text *t, const struct store *store, const struct store_vault *vault,
-                       uint64_t number)
+/* An epoch's "signers" (a name may hold a comma) */
+static void put_signers(struct text *t, const struct store_epoch *e)
 {
-    const json_t *vj = index_vault_of(store, vault->public_key_ecdsa);
-    const json_t *ej = vj ? index_find_epoch(vj, number) : NULL;
-    const json_t *signers = json_object_get(json_object_get(ej, "facts"), "signers"), *s;
-    size_t i;
-
     put_key(t, 3, false, "signers");
-    if (json_array_size(signers) == 0) {
+    if (e->facts.signer_count == 0) {
         put_s(t, "[]");
-        return 0;
+        return;
     }
     put(t, "[", 1);
-    json_array_foreach(signers, i, s) {
-        if (!json_is_string(s))
-            return -EIO; /* an import stores names only */
+    for (size_t i = 0; i < e->facts.signer_count; i++) {
         put_s(t, i ? ",\n        " : "\n        ");
-        put_string(t, json_string_value(s));
+        put_string(t, e->facts.signer_list[i]);
     }
     put_s(t, "\n      ]");
-    return 0;
 }
 
-static int put_epoch(struct text *t, const struct store *store, const struct store_vault *vault,
-                     const struct store_epoch *e)
+static void put_epoch(struct text *t, const struct store_vault *vault,
+                      const struct store_epoch *e)
 {
     char file[64];
 
@@ -138,11 +133,10 @@ static int put_epoch(struct text *t, const struct store *store, const struct sto
     put_s(t, e->current ? "false" : "true");
     put_key(t, 3, false, "device");
     put_string(t, e->facts.device);
-    int ret = put_signers(t, store, vault, e->number);
+    put_signers(t, e);
     put_key(t, 3, false, "reshare_prefix");
     put_string(t, e->facts.reshare_prefix);
     put_s(t, "\n    }");
-    return ret;
 }
 
 static int put_vault_json(struct text *t, const struct store *store,
@@ -170,8 +164,8 @@ static int put_vault_json(struct text *t, const struct store *store,
     }
     put_key(t, 1, false, "epochs");
     put(t, "[", 1);
-    for (size_t i = 0; ret == 0 && i < vault->epoch_count; i++)
-        ret = put_epoch(t, store, vault, &vault->epochs[i]);
+    for (size_t i = 0; i < vault->epoch_count; i++)
+        put_epoch(t, vault, &vault->epochs[i]);
     put_s(t, "\n  ]\n}\n"); /* a text file ends with a newline */
     return ret;
 }
@@ -230,7 +224,7 @@ int store_list_json(char **out, const struct store *store)
                 epochs, json_pack("{s:I, s:b, s:s, s:o, s:s, s:s, s:s}", "epoch",
                                   (json_int_t)e->number, "current", e->current, "device",
                                   e->facts.device, "signers",
-                                  signers_array(store, v, e->number), "reshare_prefix",
+                                  signers_array(e), "reshare_prefix",
                                   e->facts.reshare_prefix, "lib_type", e->facts.lib_type,
                                   "imported_at", when));
         }

@@ -54,10 +54,9 @@ static bool name_taken(const struct store *store, const char *dir)
 /* The directory a vault was restored under (mkdir, then a share written
  * into it), when it is still one of the vault's own names: a restore in
  * any order then rebuilds the same tree. NULL otherwise. */
-static char *remembered_name(const struct store *store, const struct store_vault *v,
-                             const json_t *vault_json)
+static char *remembered_name(const struct store *store, const struct store_vault *v)
 {
-    const char *hint = json_string_value(json_object_get(vault_json, "dir_name"));
+    const char *hint = v->dir_hint;
     const char *name = v->latest ? v->latest->facts.name : "vault";
     char *plain, *suffixed;
 
@@ -102,7 +101,6 @@ static int take_name(struct store *store, struct store_vault *v, char *dir)
  * get "-<last 4 hex of the ECDSA key>" (more hex if needed). */
 int names_assign(struct store *store)
 {
-    const json_t *vaults = json_object_get(store->index, "vaults");
     int ret = 0;
 
     strmap_clear(&store->by_dir);
@@ -111,7 +109,7 @@ int names_assign(struct store *store)
         store->vaults[i]->dir_name = NULL;
     }
     for (size_t i = 0; ret == 0 && i < store->vault_count; i++) {
-        char *dir = remembered_name(store, store->vaults[i], json_array_get(vaults, i));
+        char *dir = remembered_name(store, store->vaults[i]);
         if (dir)
             ret = take_name(store, store->vaults[i], dir);
     }
@@ -129,8 +127,7 @@ int names_assign_last(struct store *store)
 {
     size_t last = store->vault_count - 1;
     struct store_vault *v = store->vaults[last];
-    char *dir = remembered_name(store, v,
-                                json_array_get(json_object_get(store->index, "vaults"), last));
+    char *dir = remembered_name(store, v);
     return take_name(store, v, dir ? dir : derived_name(store, v));
 }
 

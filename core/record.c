@@ -85,19 +85,97 @@ bool record_of_file(char record[2 * RECORD_NAME_BYTES + 1], const char *name)
     return true;
 }
 
-bool record_referenced(const json_t *index, const char *record)
+static int compare_names(const void *a, const void *b)
 {
-    size_t i, j;
-    json_t *v, *e;
-    json_array_foreach(json_object_get(index, "vaults"), i, v)
-        json_array_foreach(json_object_get(v, "epochs"), j, e)
-            if (strcmp(index_str(e, "record"), record) == 0)
-                return true;
-    return false;
+    return strcmp(a, b);
+}
+
+static int add_record(struct record_set *set, const char *record)
+{
+    if (index_reserve((void **)&set->names, &set->cap, set->count + 1, sizeof(*set->names)) < 0)
+        return -ENOMEM;
+    snprintf(set->names[set->count++], sizeof(*set->names), "%s", record);
+    return 0;
+}
+
+static int add_epoch_records(struct record_set *set, const json_t *vault)
+{
+    size_t i;
+    json_t *e;
+    int ret = 0;
+
+    json_array_foreach(json_object_get(vault, "epochs"), i, e)
+        if (ret == 0)
+            ret = add_record(set, index_str(e, "record"));
+    return ret;
+}
+
+/* From the index itself: when a failure left the views empty. */
+static int add_index_records(struct record_set *set, const struct store *store)
+{
+    int ret = 0;
+
+    for (size_t i = 0; ret == 0 && i < store->slot_count; i++) {
+        json_t *vault = NULL;
+        ret = index_vault_at(store, i, &vault);
+        if (ret == 0)
+            ret = add_epoch_records(set, vault);
+        json_decref(vault);
+    }
+    return ret;
+}
+
+/* From the views, which name each epoch's record: no parsing. */
+static int add_view_records(struct record_set *set, const struct store *store)
+{
+    int ret = 0;
+
+    for (size_t i = 0; ret == 0 && i < store->vault_count; i++)
+        for (size_t j = 0; ret == 0 && j < store->vaults[i]->epoch_count; j++)
+            ret = add_record(set, store->vaults[i]->epochs[j].record);
+    return ret;
+}
+
+int record_set_of(struct record_set *set, const struct store *store)
+{
+    memset(set, 0, sizeof(*set));
+    int ret = store->vault_count == store->slot_count ? add_view_records(set, store)
+                                                      : add_index_records(set, store);
+    if (ret < 0) {
+        record_set_free(set);
+        return ret;
+    }
+    if (set->count) /* qsort wants a real array */
+        qsort(set->names, set->count, sizeof(*set->names), compare_names);
+    return 0;
+}
+
+bool record_set_has(const struct record_set *set, const char *record)
+{
+    return set->count &&
+           bsearch(record, set->names, set->count, sizeof(*set->names), compare_names) != NULL;
+}
+
+void record_set_free(struct record_set *set)
+{
+    alloc_free(set->names);
+    memset(set, 0, sizeof(*set));
+}
+
+bool record_referenced(const struct store *store, const char *record)
+{
+    struct record_set set;
+
+    if (record_set_of(&set, store) < 0)
+        return true;
+    bool found = record_set_has(&set, record);
+    record_set_free(&set);
+    return found;
 }
 
 struct unreferenced {
     const struct store *store;
+    struct record_set referenced;
     bool removed;
 };
 
@@ -106,7 +184,7 @@ static int remove_if_unreferenced(void *ctx, const char *name)
     struct unreferenced *u = ctx;
     char record[2 * RECORD_NAME_BYTES + 1];
 
-    if (record_of_file(record, name) && !record_referenced(u->store->index, record) &&
+    if (record_of_file(record, name) && !record_set_has(&u->referenced, record) &&
         unlinkat(u->store->sharesfd, name, 0) == 0)
         u->removed = true;
     return 0;
@@ -114,9 +192,12 @@ static int remove_if_unreferenced(void *ctx, const char *name)
 
 void record_remove_unreferenced(struct store *store)
 {
-    struct unreferenced u = {store, false};
-    int listed = io_list_dir(store->sharesfd, remove_if_unreferenced, &u);
+    struct unreferenced u = {store, {NULL, 0, 0}, false};
 
+    if (record_set_of(&u.referenced, store) < 0)
+        return; /* tidying only: the next change tries again */
+    int listed = io_list_dir(store->sharesfd, remove_if_unreferenced, &u);
+    record_set_free(&u.referenced);
     (void)listed; /* tidying only: the store is whole either way */
     if (u.removed) {
         int synced = io_sync_dir(store->sharesfd);
@@ -153,7 +234,7 @@ int record_stage_share(struct store *store, struct record_share *w, const char *
     snprintf(w->name, sizeof(w->name), "%s.rec", record);
     bool existed = fstatat(store->sharesfd, w->name, &st, AT_SYMLINK_NOFOLLOW) == 0;
     /* an unreferenced one (an interrupted import's) may be overwritten */
-    w->replace = existed && record_referenced(store->index, record);
+    w->replace = existed && record_referenced(store, record);
     w->created = !existed;
     return record_seal_to(store->sharesfd, w->name, vault, len, SEAL_KIND_SHARE, record,
                           store->master, w->replace ? io_write_temp : io_write_unsynced);

@@ -158,8 +158,8 @@ static bool config_has_pending_key(int dirfd)
 static int adopt(struct store *store, json_t *index, const json_t *named)
 {
     struct cleanup cleanup = {store->sharesfd, named};
-    json_decref(store->index);
-    store->index = index;
+    index_replace_all(store, index);
+    json_decref(index);
     index_tidy(store);
     /* tidying only: the rekey is complete whether or not this works */
     if (io_list_dir(store->sharesfd, remove_if_unreferenced, &cleanup) == 0) {
@@ -192,9 +192,8 @@ int store_rekey(struct store *store, bool *switched, const char *passphrase,
         goto out;
     store_tidy_before_change(store);
     ret = new_keyset(&rk.fresh);
-    index = ret == 0 ? index_copy(store->index) : NULL;
-    if (ret == 0 && !index)
-        ret = -ENOMEM;
+    if (ret == 0)
+        ret = index_whole(store, &index);
     if (ret == 0)
         ret = reseal_all(store, &rk, index); /* step 1 */
     if (ret == 0) {

@@ -428,7 +428,7 @@ static int open_with_pending_key(struct store *store, const char *passphrase,
     if (ret == 0)
         ret = store_derive_subkeys(store);
     if (ret == 0)
-        ret = index_read(&store->index, store);
+        ret = index_read(store);
     return ret;
 }
 
@@ -456,7 +456,7 @@ static int open_dirs(struct store *store, const char *dir)
 /* The index, under the master key (or a rekey's pending one). */
 static int open_index(struct store *store, const char *passphrase, size_t passphrase_len)
 {
-    int ret = index_read(&store->index, store);
+    int ret = index_read(store);
 
     if (ret == -EBADMSG && json_object_get(store->config, PENDING_KEY_FIELD))
         ret = open_with_pending_key(store, passphrase, passphrase_len);
@@ -531,7 +531,6 @@ void store_close(struct store *store)
     alloc_secret_free(store->nonce_key);
     alloc_secret_free(store->inode_key);
     alloc_secret_free(store->master);
-    json_decref(store->index);
     json_decref(store->config);
     if (store->sharesfd >= 0)
         close(store->sharesfd);

@@ -49,6 +49,7 @@ struct store_facts {
     const char *lib_type; /* "GG20", "DKLS", "KEYIMPORT" or the number */
     const char *created_at; /* RFC 3339 UTC, "" when unset */
     const char *hex_chain_code;
+    const char *const *signer_list; /* signer_count names (one may hold a comma) */
     size_t signer_count;
     size_t key_share_count;
 };
@@ -60,11 +61,14 @@ struct store_epoch {
     int32_t imported_nsec;
     size_t export_size; /* exact size of its export, once an export is set */
     uint64_t ino; /* stable across mounts: share.vult or history/epoch-N.vult */
+    const char *record; /* its share record's name (hex) */
+    size_t vault_len;   /* the share's Vault bytes */
     struct store_facts facts;
 };
 
 struct store_vault {
     const char *dir_name; /* sanitized name, "-<last 4 hex>" on a clash */
+    const char *dir_hint; /* the name it was restored under, or NULL (names.c) */
     const char *public_key_ecdsa;
     const struct store_epoch *epochs; /* by number, ascending */
     size_t epoch_count;
@@ -74,6 +78,7 @@ struct store_vault {
     int32_t changed_nsec;
     uint64_t ino_dir, ino_history, ino_json;
     size_t json_size; /* exact size of store_vault_json's text */
+    void *text;       /* what the strings above point into (views.c) */
 };
 
 /* ---- lifecycle ---------------------------------------------------------- */

@@ -49,7 +49,6 @@ struct store {
     int sharesfd;
     bool read_only; /* store_open_readonly: no lock, and nothing is changed */
     json_t *config;
-    json_t *index;
     uint8_t *master; /* alloc_secret, SEAL_KEY_BYTES */
     uint8_t *record_key, *nonce_key, *inode_key; /* alloc_secret */
 
@@ -83,13 +82,16 @@ struct store {
     bool per_vault;
     int vaultsfd;          /* vaults/, when per_vault */
     bool vaults_tidied;    /* leftovers of a migration or a write removed */
-    uint64_t *vault_order; /* per position in "vaults": the order records keep */
-    size_t order_cap;
+    struct index_slot *slots; /* the index in memory, by position */
+    size_t slot_count, slot_cap;
     uint64_t next_order;
     struct strmap by_ecdsa; /* ECDSA key -> position + 1 in "vaults" */
 
     /* views of the index (views.c) */
     struct store_vault **vaults; /* by position in "vaults" */
+    /* views made while index_read had each vault's tree, for views_rebuild
+     * to take rather than parse every text again (by position) */
+    struct store_vault **read_views;
     size_t vault_count, vault_cap;
     struct strmap by_dir; /* dir_name -> struct store_vault * */
 };
@@ -99,9 +101,31 @@ void index_hex_encode(char *out, const uint8_t *bin, size_t len);
 int index_hex_decode(uint8_t *out, size_t len, const char *hex);
 const char *index_str(const json_t *obj, const char *key);
 uint64_t index_num(const json_t *obj, const char *key);
-/* Reads the index: the vault records, or index.rec in a store that has not
- * changed since they came (its vault order too). */
-int index_read(json_t **out, struct store *store);
+/* One vault of the index in memory: the text of its JSON object (compact,
+ * sorted keys: as its record holds it), parsed on use. A JSON object in
+ * memory takes about five times the room of its text, and at 10,000
+ * vaults that was most of the daemon's memory; what the tree looks up
+ * all the time is in the views. */
+struct index_slot {
+    uint64_t order; /* the order records keep (names go to the first vault) */
+    char *text;     /* NUL-terminated; NULL when tree holds the vault */
+    size_t len;
+    json_t *tree;   /* only when its text could not be made (index_set_vault) */
+};
+/* Reads the index into store->slots: the vault records, or index.rec in a
+ * store that has not changed since they came (its vault order too). */
+int index_read(struct store *store);
+void index_free(struct store *store);
+/* The vault at position, or under its ECDSA key, as a new JSON object
+ * (*out NULL when there is none): 0, or -ENOMEM / -EIO. Never "none" for
+ * a failure: the rules must not mistake a held vault for a new one. */
+int index_vault_at(const struct store *store, size_t position, json_t **out);
+int index_vault_get(const struct store *store, const char *ecdsa, json_t **out);
+/* The whole index as JSON, {"format":1,"vaults":[...]} (rekey, fsck,
+ * tests), and its replacement by such an index with the same vaults in the
+ * same order (a rekey's); the replacement cannot fail. */
+int index_whole(const struct store *store, json_t **out);
+void index_replace_all(struct store *store, const json_t *index);
 /* One vault's record being changed, and what it replaced, to put back. */
 struct index_change {
     bool migrated; /* vaults/ made by this change from index.rec */
@@ -149,8 +173,6 @@ int index_remove_vault(struct store *store, const char *ecdsa);
 /* Removes a vault from memory only (a new vault whose change was undone);
  * the views are rebuilt. */
 int index_drop_vault(struct store *store, const char *ecdsa);
-/* The vault's JSON object in the index, by hash; NULL when none. */
-json_t *index_vault_of(const struct store *store, const char *ecdsa);
 /* Room for count elements of elem_size in *array (capacity *cap, doubled
  * as needed). 0 or -ENOMEM (*array unchanged). */
 int index_reserve(void **array, size_t *cap, size_t count, size_t elem_size);
@@ -160,7 +182,6 @@ json_t *index_copy(const json_t *index);
  * index.c on jansson 2.14). *out is NUL-terminated, from jansson's
  * allocator. -ENOMEM, or -EIO when the text does not decode to json. */
 int index_dumps(char **out, const json_t *json, size_t flags);
-json_t *index_find_vault(const json_t *index, const char *ecdsa, size_t *position);
 json_t *index_find_epoch(const json_t *vault, uint64_t number);
 
 /* record.c */
@@ -179,7 +200,17 @@ int record_load_share(uint8_t **vault_bytes, size_t *len, const struct store *st
 int record_name(char *out, const struct store *store, const uint8_t *vault, size_t len);
 /* Is name a share record's file ("<hex>.rec")? Then record gets its name. */
 bool record_of_file(char record[2 * RECORD_NAME_BYTES + 1], const char *name);
-bool record_referenced(const json_t *index, const char *record);
+/* Does an epoch of the index name this share record? (On -ENOMEM: yes,
+ * so that nothing is removed on a guess.) */
+bool record_referenced(const struct store *store, const char *record);
+/* The share records every epoch of the index names, sorted. */
+struct record_set {
+    char (*names)[2 * RECORD_NAME_BYTES + 1];
+    size_t count, cap;
+};
+int record_set_of(struct record_set *set, const struct store *store);
+bool record_set_has(const struct record_set *set, const char *record);
+void record_set_free(struct record_set *set);
 /* Removes the share records no epoch of the index references (left by an
  * interrupted import or forget). Tidying only: failures are ignored. */
 void record_remove_unreferenced(struct store *store);
@@ -257,11 +288,17 @@ int names_in_its_place(bool *out, const struct store *store, const struct store_
 /* Frees the views, the maps and the vault order (at store_close). */
 void views_free(struct store *store);
 int views_rebuild(struct store *store);
-/* The view of the vault at position made again from its JSON, which
- * replaced old_json there (NULL: appended at position vault_count). Names
- * change only when what they derive from does. On failure, as
- * views_rebuild. */
-int views_update(struct store *store, size_t position, const json_t *old_json);
+/* A view of vault, not yet in the store (views_rebuild takes it from
+ * store->read_views); views_discard frees one. */
+int views_make(struct store *store, const json_t *vault, struct store_vault **out);
+void views_discard(struct store_vault *view);
+/* Frees store->read_views (the index changed before they were taken). */
+void views_forget_read(struct store *store);
+/* The view of the vault at position made again from vault, its JSON,
+ * which replaced another there (replaced false: appended at position
+ * vault_count). Names change only when what they derive from does. On
+ * failure, as views_rebuild. */
+int views_update(struct store *store, size_t position, const json_t *vault, bool replaced);
 const struct store_vault *views_by_ecdsa(const struct store *store, const char *ecdsa);
 /* Every epoch's export size, after store_set_export (nothing else
  * changes: no view is made again). */

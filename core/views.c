@@ -20,8 +20,7 @@ static void free_view(struct store_vault *v)
 {
     if (!v)
         return;
-    for (size_t j = 0; j < v->epoch_count; j++)
-        alloc_free((char *)v->epochs[j].facts.signers);
+    alloc_free(v->text);
     alloc_free((struct store_epoch *)v->epochs);
     alloc_free((char *)v->dir_name);
     alloc_free(v);
@@ -45,9 +44,7 @@ void views_free(struct store *store)
     store->vault_cap = 0;
     strmap_free(&store->by_dir);
     strmap_free(&store->by_ecdsa);
-    alloc_free(store->vault_order);
-    store->vault_order = NULL;
-    store->order_cap = 0;
+    index_free(store); /* and read_views */
     if (store->per_vault)
         close(store->vaultsfd);
     store->per_vault = false;
@@ -73,22 +70,61 @@ static uint64_t inode_of(const struct store *store, const char *ecdsa, const cha
     return ino < 2 ? ino + 2 : ino; /* 1 is the root */
 }
 
-static char *joined_signers(const json_t *signers)
+/* A view's text in one block: the signers' pointer arrays, then the
+ * characters. Filled twice, by the same code: first only counting
+ * (ptrs NULL), then copying into the block. */
+struct view_text {
+    const char **ptrs;
+    char *chars;
+    size_t nptrs, nchars;
+    bool bad; /* a signer that is not a name: an import stores names only */
+};
+
+static const char *put_text(struct view_text *t, const char *s)
 {
-    size_t cap = 1, i;
+    size_t n = strlen(s) + 1;
+    char *at = t->ptrs ? t->chars + t->nchars : NULL;
+
+    if (at)
+        memcpy(at, s, n);
+    t->nchars += n;
+    return at ? at : "";
+}
+
+static const char *put_str(struct view_text *t, const json_t *obj, const char *key)
+{
+    return put_text(t, index_str(obj, key));
+}
+
+/* The signers, each and joined by commas (the xattr's form). */
+static void put_signers(struct view_text *t, struct store_facts *facts, const json_t *signers)
+{
+    const char **list = t->ptrs ? t->ptrs + t->nptrs : NULL;
+    size_t i, joined = 1;
     json_t *s;
-    json_array_foreach(signers, i, s)
-        cap += strlen(json_string_value(s) ? json_string_value(s) : "") + 1;
-    char *out = alloc_bytes(cap);
-    if (!out)
-        return NULL;
-    out[0] = '\0';
+
+    facts->signer_count = json_array_size(signers);
+    facts->signer_list = list;
+    t->nptrs += facts->signer_count;
     json_array_foreach(signers, i, s) {
+        const char *name = json_string_value(s) ? json_string_value(s) : "";
+        t->bad |= !json_is_string(s);
+        const char *copy = put_text(t, name);
+        if (list)
+            list[i] = copy;
+        joined += strlen(name) + 1;
+    }
+    char *out = t->ptrs ? t->chars + t->nchars : NULL;
+    t->nchars += joined;
+    facts->signers = out ? out : "";
+    if (!out)
+        return;
+    out[0] = '\0';
+    for (i = 0; i < facts->signer_count; i++) {
         if (i)
             strcat(out, ",");
-        strcat(out, json_string_value(s) ? json_string_value(s) : "");
+        strcat(out, list[i]);
     }
-    return out;
 }
 
 static int compare_epochs(const void *a, const void *b)
@@ -97,53 +133,86 @@ static int compare_epochs(const void *a, const void *b)
     return (x->number > y->number) - (x->number < y->number);
 }
 
-static int build_vault_view(struct store *store, struct store_vault *view, const json_t *vault)
+static void put_epoch(struct view_text *t, const struct store *store, struct store_epoch *ep,
+                      const json_t *e)
 {
-    const json_t *epochs = json_object_get(vault, "epochs");
-    size_t count = json_array_size(epochs);
-    struct store_epoch *list = alloc_zeroed(count ? count : 1, sizeof(*list));
+    const json_t *facts = json_object_get(e, "facts");
+
+    ep->number = index_num(e, "number");
+    ep->current = json_is_true(json_object_get(e, "current"));
+    ep->imported_sec = (int64_t)index_num(e, "imported_sec");
+    ep->imported_nsec = (int32_t)index_num(e, "imported_nsec");
+    ep->record = put_str(t, e, "record");
+    ep->vault_len = (size_t)index_num(e, "vault_len");
+    ep->facts.name = put_str(t, facts, "name");
+    ep->facts.device = put_str(t, facts, "device");
+    ep->facts.reshare_prefix = put_str(t, facts, "reshare_prefix");
+    ep->facts.public_key_ecdsa = put_str(t, facts, "public_key_ecdsa");
+    ep->facts.public_key_eddsa = put_str(t, facts, "public_key_eddsa");
+    ep->facts.lib_type = put_str(t, facts, "lib_type");
+    ep->facts.created_at = put_str(t, facts, "created_at");
+    ep->facts.hex_chain_code = put_str(t, facts, "hex_chain_code");
+    ep->facts.key_share_count = (size_t)index_num(facts, "key_share_count");
+    put_signers(t, &ep->facts, json_object_get(facts, "signers"));
+    if (store->export_set)
+        ep->export_size = vult_encoded_len(ep->vault_len, store->export_scheme);
+}
+
+/* Every string of the view from vault (counting, or copying: see above). */
+static void put_view(struct view_text *t, const struct store *store, struct store_vault *view,
+                     struct store_epoch *list, const json_t *vault)
+{
+    const json_t *hint = json_object_get(vault, "dir_name");
     size_t i;
     json_t *e;
 
+    t->nptrs = t->nchars = 0;
+    view->public_key_ecdsa = put_str(t, vault, "ecdsa");
+    view->dir_hint = json_is_string(hint) ? put_text(t, json_string_value(hint)) : NULL;
+    json_array_foreach(json_object_get(vault, "epochs"), i, e)
+        put_epoch(t, store, &list[i], e);
+}
+
+/* The view's own copy of what it shows: one block (view->text). */
+static int copy_view_text(const struct store *store, struct store_vault *view,
+                          struct store_epoch *list, const json_t *vault)
+{
+    struct view_text t = {NULL, NULL, 0, 0, false};
+
+    put_view(&t, store, view, list, vault);
+    if (t.bad)
+        return -EIO;
+    size_t ptr_bytes = t.nptrs * sizeof(*t.ptrs);
+    view->text = alloc_bytes(ptr_bytes + t.nchars);
+    if (!view->text)
+        return -ENOMEM;
+    t.ptrs = view->text;
+    t.chars = (char *)view->text + ptr_bytes;
+    put_view(&t, store, view, list, vault);
+    return 0;
+}
+
+static int build_vault_view(struct store *store, struct store_vault *view, const json_t *vault)
+{
+    size_t count = json_array_size(json_object_get(vault, "epochs")), i;
+    struct store_epoch *list = alloc_zeroed(count ? count : 1, sizeof(*list));
+
     if (!list)
         return -ENOMEM;
-    view->public_key_ecdsa = index_str(vault, "ecdsa");
+    view->epochs = list;
+    view->epoch_count = count;
+    int ret = copy_view_text(store, view, list, vault);
+    if (ret < 0)
+        return ret;
     /* the key names the vault's directory ("-<last 4>") and its record:
      * an import takes only hex (vult.c), so anything else is not an index
      * this store wrote */
     struct vult_str key = {view->public_key_ecdsa, strlen(view->public_key_ecdsa)};
-    if (key.len == 0 || !vult_str_is_hex(key)) {
-        alloc_free(list);
+    if (key.len == 0 || !vult_str_is_hex(key))
         return -EIO;
-    }
-    view->epochs = list;
-    view->epoch_count = count;
-    json_array_foreach(epochs, i, e) {
-        struct store_epoch *ep = &list[i];
-        const json_t *facts = json_object_get(e, "facts");
-        ep->number = index_num(e, "number");
-        ep->current = json_is_true(json_object_get(e, "current"));
-        ep->imported_sec = (int64_t)index_num(e, "imported_sec");
-        ep->imported_nsec = (int32_t)index_num(e, "imported_nsec");
-        ep->facts.name = index_str(facts, "name");
-        ep->facts.device = index_str(facts, "device");
-        ep->facts.reshare_prefix = index_str(facts, "reshare_prefix");
-        ep->facts.public_key_ecdsa = index_str(facts, "public_key_ecdsa");
-        ep->facts.public_key_eddsa = index_str(facts, "public_key_eddsa");
-        ep->facts.lib_type = index_str(facts, "lib_type");
-        ep->facts.created_at = index_str(facts, "created_at");
-        ep->facts.hex_chain_code = index_str(facts, "hex_chain_code");
-        ep->facts.signer_count = json_array_size(json_object_get(facts, "signers"));
-        ep->facts.key_share_count = (size_t)index_num(facts, "key_share_count");
-        ep->facts.signers = joined_signers(json_object_get(facts, "signers"));
-        if (!ep->facts.signers)
-            return -ENOMEM;
-        if (store->export_set)
-            ep->export_size =
-                vult_encoded_len((size_t)index_num(e, "vault_len"), store->export_scheme);
-        ep->ino = inode_of(store, view->public_key_ecdsa, ep->current ? "current" : "history",
-                           ep->number);
-    }
+    for (i = 0; i < count; i++)
+        list[i].ino = inode_of(store, view->public_key_ecdsa,
+                               list[i].current ? "current" : "history", list[i].number);
     qsort(list, count, sizeof(*list), compare_epochs);
     for (i = 0; i < count; i++) {
         if (list[i].current)
@@ -175,16 +244,11 @@ static int size_json(struct store *store, struct store_vault *view)
     return listing_vault_json_len(&view->json_size, store, view);
 }
 
-/* A new view of the vault at position (its key in by_ecdsa). */
-static int new_view(struct store_vault **out, struct store *store, size_t position)
+int views_make(struct store *store, const json_t *vault, struct store_vault **out)
 {
-    const json_t *vault = json_array_get(json_object_get(store->index, "vaults"), position);
     struct store_vault *view = alloc_zeroed(1, sizeof(*view));
     int ret = view ? build_vault_view(store, view, vault) : -ENOMEM;
 
-    if (ret == 0 && strmap_put(&store->by_ecdsa, view->public_key_ecdsa,
-                               (void *)(uintptr_t)(position + 1)) < 0)
-        ret = -ENOMEM;
     if (ret < 0) {
         free_view(view);
         return ret;
@@ -193,18 +257,76 @@ static int new_view(struct store_vault **out, struct store *store, size_t positi
     return 0;
 }
 
+void views_discard(struct store_vault *view)
+{
+    free_view(view);
+}
+
+void views_forget_read(struct store *store)
+{
+    for (size_t i = 0; store->read_views && i < store->slot_count; i++)
+        free_view(store->read_views[i]);
+    alloc_free(store->read_views);
+    store->read_views = NULL;
+}
+
+/* view, the vault at position, under its key in by_ecdsa */
+static int index_view(struct store *store, struct store_vault *view, size_t position)
+{
+    return strmap_put(&store->by_ecdsa, view->public_key_ecdsa,
+                      (void *)(uintptr_t)(position + 1)) < 0 ? -ENOMEM : 0;
+}
+
+/* A new view of vault, the vault at position (its key in by_ecdsa). */
+static int new_view(struct store_vault **out, struct store *store, size_t position,
+                    const json_t *vault)
+{
+    int ret = views_make(store, vault, out);
+
+    if (ret == 0 && (ret = index_view(store, *out, position)) < 0) {
+        free_view(*out);
+        *out = NULL;
+    }
+    return ret;
+}
+
+/* The view of the index's vault at position: the one index_read made,
+ * else its text parsed for it. */
+static int view_at(struct store_vault **out, struct store *store, size_t position)
+{
+    json_t *vault = NULL;
+
+    if (store->read_views && store->read_views[position]) {
+        int put = index_view(store, store->read_views[position], position);
+        if (put == 0) {
+            *out = store->read_views[position];
+            store->read_views[position] = NULL;
+        }
+        return put;
+    }
+    int ret = index_vault_at(store, position, &vault);
+
+    if (ret == 0 && !vault)
+        ret = -EIO;
+    if (ret == 0)
+        ret = new_view(out, store, position, vault);
+    json_decref(vault);
+    return ret;
+}
+
 int views_rebuild(struct store *store)
 {
-    size_t count = json_array_size(json_object_get(store->index, "vaults")), i;
+    size_t count = store->slot_count, i;
     int ret;
 
     views_clear(store);
     ret = reserve_views(store, count);
     for (i = 0; ret == 0 && i < count; i++) {
-        ret = new_view(&store->vaults[i], store, i);
+        ret = view_at(&store->vaults[i], store, i);
         if (ret == 0)
             store->vault_count++;
     }
+    views_forget_read(store); /* taken, or left by a failure: made again next time */
     if (ret == 0)
         ret = names_assign(store);
     for (i = 0; ret == 0 && i < count; i++)
@@ -217,27 +339,28 @@ int views_rebuild(struct store *store)
     return 0;
 }
 
-/* Does the directory name derive from the same things in both? */
-static bool same_name_source(const struct store_vault *a, const json_t *a_json,
-                             const struct store_vault *b, const json_t *b_json)
+static bool same_text(const char *a, const char *b)
 {
-    const char *hint_a = json_string_value(json_object_get(a_json, "dir_name"));
-    const char *hint_b = json_string_value(json_object_get(b_json, "dir_name"));
+    return a ? b && strcmp(a, b) == 0 : !b;
+}
+
+/* Does the directory name derive from the same things in both? */
+static bool same_name_source(const struct store_vault *a, const struct store_vault *b)
+{
     const char *name_a = a->latest ? a->latest->facts.name : "vault";
     const char *name_b = b->latest ? b->latest->facts.name : "vault";
-    return strcmp(name_a, name_b) == 0 && (hint_a ? hint_b && strcmp(hint_a, hint_b) == 0 : !hint_b);
+    return strcmp(name_a, name_b) == 0 && same_text(a->dir_hint, b->dir_hint);
 }
 
 /* The changed vault's view in place of its old one (the pointer stays). */
-static int replace_view(struct store *store, size_t position, const json_t *old_json)
+static int replace_view(struct store *store, size_t position, const json_t *vault)
 {
-    const json_t *vault = json_array_get(json_object_get(store->index, "vaults"), position);
     struct store_vault *view = store->vaults[position], *fresh;
-    int ret = new_view(&fresh, store, position);
+    int ret = new_view(&fresh, store, position, vault);
 
     if (ret < 0)
         return ret;
-    bool keep_name = same_name_source(view, old_json, fresh, vault);
+    bool keep_name = same_name_source(view, fresh);
     if (keep_name) {
         fresh->dir_name = view->dir_name; /* by_dir's key: the same text */
         view->dir_name = NULL;
@@ -251,19 +374,19 @@ static int replace_view(struct store *store, size_t position, const json_t *old_
     return names_assign(store);
 }
 
-int views_update(struct store *store, size_t position, const json_t *old_json)
+int views_update(struct store *store, size_t position, const json_t *vault, bool replaced)
 {
     int ret = 0;
 
     /* views left empty by a failure earlier: all of them again */
-    if (position > store->vault_count || (old_json && position == store->vault_count))
+    if (position > store->vault_count || (replaced && position == store->vault_count))
         return views_rebuild(store);
-    if (old_json) {
-        ret = replace_view(store, position, old_json);
+    if (replaced) {
+        ret = replace_view(store, position, vault);
     } else {
         ret = reserve_views(store, store->vault_count + 1);
         if (ret == 0)
-            ret = new_view(&store->vaults[position], store, position);
+            ret = new_view(&store->vaults[position], store, position, vault);
         if (ret == 0) {
             store->vault_count++;
             ret = names_assign_last(store);
@@ -299,11 +422,9 @@ void views_set_export_sizes(struct store *store)
 {
     for (size_t i = 0; i < store->vault_count; i++) {
         struct store_vault *v = store->vaults[i];
-        const json_t *vj = index_vault_of(store, v->public_key_ecdsa);
         for (size_t j = 0; j < v->epoch_count; j++) {
             struct store_epoch *e = (struct store_epoch *)&v->epochs[j];
-            size_t vault_len = (size_t)index_num(index_find_epoch(vj, e->number), "vault_len");
-            e->export_size = vult_encoded_len(vault_len, store->export_scheme);
+            e->export_size = vult_encoded_len(e->vault_len, store->export_scheme);
         }
     }
     store->generation++;

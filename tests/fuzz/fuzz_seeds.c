@@ -55,8 +55,12 @@ static void put_sealed(const char *name, const uint8_t *plain, size_t len, enum 
 static void put_index(const struct store *store, unsigned n)
 {
     char name[64];
-    char *text = json_dumps(store->index, JSON_COMPACT | JSON_SORT_KEYS);
+    json_t *index = NULL;
+    char *text = index_whole(store, &index) == 0
+                     ? json_dumps(index, JSON_COMPACT | JSON_SORT_KEYS)
+                     : NULL;
 
+    json_decref(index);
     if (!text)
         exit(1);
     snprintf(name, sizeof(name), "index-%u.json", n);

@@ -667,13 +667,24 @@ static void test_synthetic_migration(void)
 
 /* ---- damaged records, older indexes ----------------------------------------------------- */
 
+/* The index's object of the vault under ecdsa (a reference), or NULL. */
+static json_t *held_vault(const struct store *s, const char *ecdsa)
+{
+    json_t *vault = NULL;
+    CHECK_EQ_INT(index_vault_get(s, ecdsa, &vault), 0);
+    return vault;
+}
+
 /* The file of epoch `number`'s share record. */
 static void record_path(char *out, size_t size, const struct store *s, const char *dir,
                         const char *ecdsa, uint64_t number)
 {
-    const json_t *e = index_find_epoch(index_find_vault(s->index, ecdsa, NULL), number);
+    json_t *vault = NULL;
+    CHECK_EQ_INT(index_vault_get(s, ecdsa, &vault), 0);
+    const json_t *e = index_find_epoch(vault, number);
     CHECK(e != NULL);
     snprintf(out, size, "%s/shares/%s.rec", dir, index_str(e, "record"));
+    json_decref(vault);
 }
 
 /* Flips one byte in the middle of a record, as a bad disk would. */
@@ -830,18 +841,24 @@ out:
 static struct store *as_older_index(struct store *s, const char *dir)
 {
     size_t i, j;
-    json_t *v, *e;
-    json_array_foreach(json_object_get(s->index, "vaults"), i, v)
+    json_t *v, *e, *index = NULL;
+    CHECK_EQ_INT(index_whole(s, &index), 0);
+    json_array_foreach(json_object_get(index, "vaults"), i, v)
         json_array_foreach(json_object_get(v, "epochs"), j, e)
             CHECK_EQ_INT(json_object_del(e, "key_shares"), 0);
-    CHECK_EQ_INT(index_write_all(s, s->index), 0);
+    CHECK_EQ_INT(index_write_all(s, index), 0);
+    json_decref(index);
     return reopen(s, dir);
 }
 
 static size_t stored_key_shares(const struct store *s, uint64_t number)
 {
-    const json_t *e = index_find_epoch(index_find_vault(s->index, SYNTH_ECDSA, NULL), number);
-    return json_array_size(json_object_get(e, "key_shares"));
+    json_t *vault = NULL;
+    CHECK_EQ_INT(index_vault_get(s, SYNTH_ECDSA, &vault), 0);
+    const json_t *e = index_find_epoch(vault, number);
+    size_t n = json_array_size(json_object_get(e, "key_shares"));
+    json_decref(vault);
+    return n;
 }
 
 /* Epochs imported before key-share digests were kept: they are read from
@@ -1785,11 +1802,13 @@ static void test_shared_values_after_reopen(void)
     if (s) {
         char *twin_json = NULL, *again = NULL;
         size_t len = 0;
-        json_t *twin_before = index_copy(index_vault_of(s, twin_ecdsa));
+        json_t *twin_before = held_vault(s, twin_ecdsa);
         CHECK(twin_before != NULL);
         CHECK_EQ_INT(store_vault_json(&twin_json, &len, s, store_vault_by_dir(s, "Twin Vault")), 0);
         EXPECT(s, dir, b, "Synth Vault", 0, 0, EPOCHS_NEW_EPOCH, 2);
-        CHECK(json_equal(index_vault_of(s, twin_ecdsa), twin_before));
+        json_t *twin_after = held_vault(s, twin_ecdsa);
+        CHECK(json_equal(twin_after, twin_before));
+        json_decref(twin_after);
         CHECK_EQ_INT(store_vault_json(&again, &len, s, store_vault_by_dir(s, "Twin Vault")), 0);
         CHECK_EQ_STR(again, twin_json);
         check_fsck_clean(s, false, __LINE__);
@@ -1797,7 +1816,9 @@ static void test_shared_values_after_reopen(void)
         s = reopen(s, dir); /* from disk: the twin's record as it was */
         char *st2 = s ? state_of(s, STATE_ALL) : NULL;
         CHECK_EQ_STR(st2, st);
-        CHECK(s && json_equal(index_vault_of(s, twin_ecdsa), twin_before));
+        twin_after = s ? held_vault(s, twin_ecdsa) : NULL;
+        CHECK(json_equal(twin_after, twin_before));
+        json_decref(twin_after);
         free(st);
         free(st2);
         json_decref(twin_before);
