@@ -321,9 +321,11 @@ static int slots_from_whole(struct store *store, const json_t *vaults)
     int ret = json_is_array(vaults) ? reserve_slots(store, count) : -EIO;
 
     for (size_t i = 0; ret == 0 && i < count; i++) {
+        const json_t *vault = json_array_get(vaults, i);
         struct index_slot *slot = &store->slots[i];
         *slot = (struct index_slot){i, NULL, 0, NULL};
-        ret = slot_fill(slot, json_array_get(vaults, i));
+        /* as a vault record's is checked (take_vault_record) */
+        ret = json_is_object(vault) ? slot_fill(slot, vault) : -EIO;
         if (ret == 0)
             store->slot_count++;
     }

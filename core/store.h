@@ -219,6 +219,9 @@ void store_export_time(int64_t *sec, int32_t *nsec, const struct store *store,
 /* ---- the tree ----------------------------------------------------------- */
 
 size_t store_vault_count(const struct store *store);
+/* The latest import into any vault (the root's mtime), kept as views
+ * change: not a walk over every vault on each stat of the root. */
+void store_latest_change(const struct store *store, int64_t *sec, int32_t *nsec);
 /* Borrowed; valid until the next import, forget, store_set_export or close. */
 const struct store_vault *store_vault_at(const struct store *store, size_t index);
 const struct store_vault *store_vault_by_dir(const struct store *store, const char *dir_name);

@@ -94,6 +94,8 @@ struct store {
     struct store_vault **read_views;
     size_t vault_count, vault_cap;
     struct strmap by_dir; /* dir_name -> struct store_vault * */
+    int64_t latest_sec;   /* the newest changed_sec/nsec of the views */
+    int32_t latest_nsec;
 };
 
 /* index.c */

@@ -244,6 +244,44 @@ static int size_json(struct store *store, struct store_vault *view)
     return listing_vault_json_len(&view->json_size, store, view);
 }
 
+static bool newer(int64_t sec, int32_t nsec, int64_t than_sec, int32_t than_nsec)
+{
+    return sec > than_sec || (sec == than_sec && nsec > than_nsec);
+}
+
+/* The newest change of all views, from scratch. */
+static void find_latest(struct store *store)
+{
+    store->latest_sec = 0;
+    store->latest_nsec = 0;
+    for (size_t i = 0; i < store->vault_count; i++) {
+        const struct store_vault *v = store->vaults[i];
+        if (newer(v->changed_sec, v->changed_nsec, store->latest_sec, store->latest_nsec)) {
+            store->latest_sec = v->changed_sec;
+            store->latest_nsec = v->changed_nsec;
+        }
+    }
+}
+
+/* After view changed from (was_sec, was_nsec): the newest change kept,
+ * found again only when view held it and went back (an undone change). */
+static void note_change(struct store *store, const struct store_vault *view, int64_t was_sec,
+                        int32_t was_nsec)
+{
+    if (!newer(store->latest_sec, store->latest_nsec, view->changed_sec, view->changed_nsec)) {
+        store->latest_sec = view->changed_sec;
+        store->latest_nsec = view->changed_nsec;
+    } else if (was_sec == store->latest_sec && was_nsec == store->latest_nsec) {
+        find_latest(store);
+    }
+}
+
+void store_latest_change(const struct store *store, int64_t *sec, int32_t *nsec)
+{
+    *sec = store->latest_sec;
+    *nsec = store->latest_nsec;
+}
+
 int views_make(struct store *store, const json_t *vault, struct store_vault **out)
 {
     struct store_vault *view = alloc_zeroed(1, sizeof(*view));
@@ -333,8 +371,10 @@ int views_rebuild(struct store *store)
         ret = size_json(store, store->vaults[i]);
     if (ret < 0) {
         views_clear(store);
+        find_latest(store);
         return ret;
     }
+    find_latest(store);
     store->generation++;
     return 0;
 }
@@ -377,11 +417,15 @@ static int replace_view(struct store *store, size_t position, const json_t *vaul
 int views_update(struct store *store, size_t position, const json_t *vault, bool replaced)
 {
     int ret = 0;
+    int64_t was_sec = 0;
+    int32_t was_nsec = 0;
 
     /* views left empty by a failure earlier: all of them again */
     if (position > store->vault_count || (replaced && position == store->vault_count))
         return views_rebuild(store);
     if (replaced) {
+        was_sec = store->vaults[position]->changed_sec;
+        was_nsec = store->vaults[position]->changed_nsec;
         ret = replace_view(store, position, vault);
     } else {
         ret = reserve_views(store, store->vault_count + 1);
@@ -399,6 +443,7 @@ int views_update(struct store *store, size_t position, const json_t *vault, bool
         (void)rebuilt;
         return ret;
     }
+    note_change(store, store->vaults[position], was_sec, was_nsec);
     store->generation++;
     return 0;
 }

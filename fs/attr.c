@@ -47,16 +47,10 @@ void attr_of_staged(const struct vultfs *fs, struct stat *st, const struct stagi
 /* The root changes when any vault does. */
 static void root_attr(const struct vultfs *fs, struct stat *st)
 {
-    int64_t sec = 0;
-    int32_t nsec = 0;
+    int64_t sec;
+    int32_t nsec;
 
-    for (size_t i = 0; i < store_vault_count(fs->store); i++) {
-        const struct store_vault *x = store_vault_at(fs->store, i);
-        if (x->changed_sec > sec || (x->changed_sec == sec && x->changed_nsec > nsec)) {
-            sec = x->changed_sec;
-            nsec = x->changed_nsec;
-        }
-    }
+    store_latest_change(fs->store, &sec, &nsec);
     fill(fs, st, TREE_ROOT_INO, S_IFDIR | 0700, 0, sec, nsec);
 }
 

@@ -221,7 +221,7 @@ static char *state_of(const struct store *s, int what)
                     (unsigned long long)v->ino_history, (unsigned long long)v->ino_json);
         if (what & STATE_TIMES)
             fprintf(f, " changed=%lld.%09d", (long long)v->changed_sec, (int)v->changed_nsec);
-        fprintf(f, "\n");
+        fprintf(f, " hint=%s\n", v->dir_hint ? v->dir_hint : "(none)");
         for (size_t j = 0; j < v->epoch_count; j++) {
             const struct store_epoch *e = &v->epochs[j];
             const struct store_facts *x = &e->facts;
@@ -231,13 +231,22 @@ static char *state_of(const struct store *s, int what)
                     e->number, e->current, x->name, x->device, x->reshare_prefix,
                     x->public_key_ecdsa, x->public_key_eddsa, x->signers, x->signer_count,
                     x->lib_type, x->created_at, x->hex_chain_code, x->key_share_count);
-            if (what & STATE_INODES)
-                fprintf(f, " ino=%llu", (unsigned long long)e->ino);
+            fprintf(f, " len=%zu list=", e->vault_len);
+            for (size_t k = 0; k < x->signer_count; k++)
+                fprintf(f, "%s%s", k ? "|" : "", x->signer_list[k]);
+            if (what & STATE_INODES) /* record names are keyed per store too */
+                fprintf(f, " ino=%llu record=%s", (unsigned long long)e->ino, e->record);
             if (what & STATE_TIMES)
                 fprintf(f, " imported=%lld.%09d", (long long)e->imported_sec,
                         (int)e->imported_nsec);
             fprintf(f, "\n");
         }
+    }
+    if (what & STATE_TIMES) {
+        int64_t sec;
+        int32_t nsec;
+        store_latest_change(s, &sec, &nsec);
+        fprintf(f, "latest change=%lld.%09d\n", (long long)sec, (int)nsec);
     }
     fclose(f);
     return text;
