@@ -80,16 +80,16 @@ static void undo_on_disk(struct store *store, struct batch_change *c)
 }
 
 int batch_stage(struct store *store, const struct record_share *share, json_t *vault,
-                struct store_ticket *ticket)
+                json_t *old, struct store_ticket *ticket)
 {
     struct batch_change *c = alloc_zeroed(1, sizeof(*c));
     const char *ecdsa = index_str(vault, "ecdsa");
     int ret = c && (c->ecdsa = alloc_strndup(ecdsa, strlen(ecdsa))) ? 0 : -ENOMEM;
 
-    if (c)
+    if (c) {
         c->share = *share;
-    if (ret == 0)
-        ret = index_vault_get(store, c->ecdsa, &c->old_vault);
+        c->old_vault = json_incref(old);
+    }
     if (ret == 0)
         ret = index_stage_vault(store, &c->vault, vault);
     if (ret < 0) {

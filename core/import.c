@@ -329,7 +329,7 @@ static bool changes_store(enum epochs_outcome outcome)
 
 /* The change staged into the store's open batch (batch.c), vault taken. */
 static int stage_change(struct store *store, const char *record, const struct vult_file *file,
-                        json_t *vault, struct store_ticket *ticket)
+                        json_t *vault, json_t *old, struct store_ticket *ticket)
 {
     struct record_share w = {0};
     int ret;
@@ -344,7 +344,7 @@ static int stage_change(struct store *store, const char *record, const struct vu
         json_decref(vault);
         return ret;
     }
-    return batch_stage(store, &w, vault, ticket);
+    return batch_stage(store, &w, vault, old, ticket);
 }
 
 /* Writes an accepted change: the share record, then the new index, which
@@ -372,7 +372,7 @@ static int write_change(struct store *store, const struct vult_file *file,
     if (!vault)
         goto out;
     if (ticket && store->per_vault) {
-        ret = stage_change(store, record, file, vault, ticket);
+        ret = stage_change(store, record, file, vault, held->vault, ticket);
         vault = NULL;
     } else if ((ret = record_commit(store, record, file->vault_bytes, file->vault_len,
                                     vault)) == 0) {

@@ -247,10 +247,11 @@ bool batch_vault_pending(const struct store *store, const char *ecdsa);
  * (it replaces a record) nor a store's first change (index.rec moves). */
 bool batch_can_stage(const struct store *store, const struct record_share *share);
 /* The change (share written by record_stage_share, vault the vault's new
- * JSON, taken) written and made in memory; it joins the open batch with
- * ticket. On failure, undone on disk and in memory; -errno. */
+ * JSON, taken; old its JSON before, as the index holds it, borrowed, NULL
+ * for a new vault) written and made in memory; it joins the open batch
+ * with ticket. On failure, undone on disk and in memory; -errno. */
 int batch_stage(struct store *store, const struct record_share *share, json_t *vault,
-                struct store_ticket *ticket);
+                json_t *old, struct store_ticket *ticket);
 
 /* entries.c */
 /* An epoch whose key-share digests could not be read from its record. */
@@ -307,10 +308,9 @@ const struct store_vault *views_by_ecdsa(const struct store *store, const char *
 void views_set_export_sizes(struct store *store);
 
 /* listing.c */
-/* The size of store_vault_json's text, counted without making it. 0,
- * -ENOENT (no epoch), -EIO (a signer that is not a name). */
-int listing_vault_json_len(size_t *len, const struct store *store,
-                           const struct store_vault *vault);
+/* The size of store_vault_json's text, counted without making it. 0, or
+ * -ENOENT (no epoch). (A signer that is not a name never makes a view.) */
+int listing_vault_json_len(size_t *len, const struct store_vault *vault);
 
 /* export.c */
 void export_free_all(struct store *store);
