@@ -239,9 +239,9 @@ static int reserve_views(struct store *store, size_t count)
 
 /* vault.json's size, once per change rather than on every stat; counted,
  * not made (listing.c) */
-static int size_json(struct store *store, struct store_vault *view)
+static int size_json(struct store_vault *view)
 {
-    return listing_vault_json_len(&view->json_size, store, view);
+    return listing_vault_json_len(&view->json_size, view);
 }
 
 static bool newer(int64_t sec, int32_t nsec, int64_t than_sec, int32_t than_nsec)
@@ -368,7 +368,7 @@ int views_rebuild(struct store *store)
     if (ret == 0)
         ret = names_assign(store);
     for (i = 0; ret == 0 && i < count; i++)
-        ret = size_json(store, store->vaults[i]);
+        ret = size_json(store->vaults[i]);
     if (ret < 0) {
         views_clear(store);
         find_latest(store);
@@ -437,7 +437,7 @@ int views_update(struct store *store, size_t position, const json_t *vault, bool
         }
     }
     if (ret == 0)
-        ret = size_json(store, store->vaults[position]);
+        ret = size_json(store->vaults[position]);
     if (ret < 0) {
         int rebuilt = views_rebuild(store); /* whole again, or empty */
         (void)rebuilt;
