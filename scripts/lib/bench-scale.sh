@@ -3,7 +3,8 @@
 # store of $scale_n vaults, each against tmpfs, a plain disk directory and a
 # gocryptfs mount holding the same tree, measured in the same run (median of
 # $srun). Uses bench.sh's vultfs, mkvault, pp, log, work, die, say, now_us,
-# median, print_table, drop_caches, mount_fs/unmount_fs ($store, $mnt, $fs_pid).
+# timed, median, print_table, drop_caches, mount_fs/unmount_fs ($store, $mnt,
+# $fs_pid).
 
 srun=${BENCH_SCALE_RUNS:-3}
 mount_wait_s=600 # a big store mounts slowly today (issue 8)
@@ -239,14 +240,11 @@ fi
 # ---- 2. one more vault into the store of N; and into a store of 100 -----------
 # one_more SAMPLES FIRST: mounts $store, cps extras FIRST.. one at a time
 one_more() {
-    local r t0 t1
+    local r
     local -n out=$1
     mount_fs --export-password none
     for ((r = 0; r < srun; r++)); do
-        now_us t0
-        timeout 600 cp "${extras[$2 + r]}" "$mnt/" || die "cp of one more vault failed"
-        now_us t1
-        out+=($((t1 - t0)))
+        timed out timeout 600 cp "${extras[$2 + r]}" "$mnt/" || die "cp of one more vault failed"
     done
     unmount_fs
 }
@@ -287,12 +285,8 @@ srow "mount, $scale_n vaults (vultfs --cost min)" mv_ mg_ "" ""
 # ---- 5. cp -r out, cold (remount, drop caches) and warm; RSS after --------------
 # copy_out SRC SAMPLES: cp -r SRC into the tmpfs, timed, then removed
 copy_out() {
-    local t0 t1
     local -n out=$2
-    now_us t0
-    timeout 3600 cp -r "$1/." "$tmpfs/out" || die "cp -r out of $1 failed"
-    now_us t1
-    out+=($((t1 - t0)))
+    timed out timeout 3600 cp -r "$1/." "$tmpfs/out" || die "cp -r out of $1 failed"
     rm -rf "$tmpfs/out"
 }
 cv=() wv=() cg=() wg=() cd_=() wd=() ct=() wt=()

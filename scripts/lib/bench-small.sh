@@ -2,7 +2,7 @@
 # Sourced by bench.sh (not with --figures-only): the small-store lines, 20
 # vaults, each against a plain-file baseline, and their table. Uses
 # bench.sh's vultfs, mkvault, pp, log, work, mnt, store, runs, nvaults,
-# fixtures, row, say, die, now_us, drop_caches, print_table and
+# fixtures, row, say, die, now_us, timed, drop_caches, print_table and
 # mount_fs/unmount_fs.
 
 src_a= src_b=
@@ -63,16 +63,10 @@ cold_v=() cold_b=()
 for ((r = 0; r < runs; r++)); do
     mount_fs --export-password none
     drop_caches
-    now_us t0
-    cat "${exports[@]}" >/dev/null
-    now_us t1
-    cold_v+=($((t1 - t0)))
+    timed cold_v cat "${exports[@]}" >/dev/null
     unmount_fs
     drop_caches
-    now_us t0
-    cat "${plain[@]}" >/dev/null
-    now_us t1
-    cold_b+=($((t1 - t0)))
+    timed cold_b cat "${plain[@]}" >/dev/null
 done
 row "1 cold read, $nvaults exports (--export-password none; remount + drop caches)" cold_v cold_b "cat, plain files, dropped caches"
 
@@ -82,14 +76,8 @@ mount_fs --export-password none
 cat "${exports[@]}" >/dev/null
 cat "${plain[@]}" >/dev/null
 for ((r = 0; r < runs; r++)); do
-    now_us t0
-    cat "${exports[@]}" >/dev/null
-    now_us t1
-    warm_v+=($((t1 - t0)))
-    now_us t0
-    cat "${plain[@]}" >/dev/null
-    now_us t1
-    warm_b+=($((t1 - t0)))
+    timed warm_v cat "${exports[@]}" >/dev/null
+    timed warm_b cat "${plain[@]}" >/dev/null
 done
 unmount_fs
 row "2 warm re-read, $nvaults exports (--export-password none; same mount)" warm_v warm_b "cat, plain files, page cache"
@@ -103,10 +91,7 @@ for ((r = 0; r < runs; r++)); do
     mount_fs --export-scheme current
     mnt_cur+=("$mount_us")
     unmount_fs
-    now_us t0
-    /bin/true
-    now_us t1
-    mnt_true+=($((t1 - t0)))
+    timed mnt_true /bin/true
 done
 
 # ---- 6. current scheme: first read after mount vs later reads -----------------
@@ -114,14 +99,8 @@ first_v=() later_v=()
 for ((r = 0; r < runs; r++)); do
     mount_fs --export-scheme current
     drop_caches
-    now_us t0
-    cat "${exports[@]}" >/dev/null
-    now_us t1
-    first_v+=($((t1 - t0)))
-    now_us t0
-    cat "${exports[@]}" >/dev/null
-    now_us t1
-    later_v+=($((t1 - t0)))
+    timed first_v cat "${exports[@]}" >/dev/null
+    timed later_v cat "${exports[@]}" >/dev/null
     unmount_fs
 done
 
@@ -130,14 +109,8 @@ cp_v=() cp_b=()
 mount_fs --export-password none
 for ((r = 0; r < runs; r++)); do
     f=${extra[r]}
-    now_us t0
-    cp "$f" "$mnt/"
-    now_us t1
-    cp_v+=($((t1 - t0)))
-    now_us t0
-    dd if="$f" of="$work/plain/cp$r.vult" bs=1M conv=fsync status=none
-    now_us t1
-    cp_b+=($((t1 - t0)))
+    timed cp_v cp "$f" "$mnt/"
+    timed cp_b dd if="$f" of="$work/plain/cp$r.vult" bs=1M conv=fsync status=none
 done
 shown=$(find "$mnt" -mindepth 1 -maxdepth 1 -type d | wc -l)
 unmount_fs
@@ -168,10 +141,7 @@ imp_v=() imp_b=()
 for ((r = 0; r < runs; r++)); do
     s=$work/imp$r
     timeout 60 "$vultfs" init --cost min --passphrase-file "$pp" "$s" >/dev/null
-    now_us t0
-    timeout 60 "$vultfs" import --passphrase-file "$pp" "$s" "${vaults[@]}" >>"$log" 2>&1
-    now_us t1
-    imp_v+=($((t1 - t0)))
+    timed imp_v timeout 60 "$vultfs" import --passphrase-file "$pp" "$s" "${vaults[@]}" >>"$log" 2>&1
     rm -rf "$s"
     mkdir "$work/dcopy$r"
     imp_b+=("$(timeout 60 python3 -c "$durable_copy" "$work/dcopy$r" "${vaults[@]}")")

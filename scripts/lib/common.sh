@@ -25,6 +25,20 @@ now_us() {
     printf -v "$1" '%s' "$((10#$t))"
 }
 
+# timed ARRAY CMD...: runs CMD and appends its wall time in microseconds to
+# the array named ARRAY; returns CMD's status (redirections of the call
+# reach CMD: timing writes nothing).
+timed() {
+    local -n timed_into_=$1
+    local timed_t0_ timed_t1_ timed_rc_=0
+    shift
+    now_us timed_t0_
+    "$@" || timed_rc_=$?
+    now_us timed_t1_
+    timed_into_+=($((timed_t1_ - timed_t0_)))
+    return "$timed_rc_"
+}
+
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 # Prints "a|b|c" lines from stdin as an aligned table; the second line is
