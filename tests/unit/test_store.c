@@ -2057,6 +2057,21 @@ static void batch_files_free(struct batch_files *f)
     free(f->third.bytes);
 }
 
+/* The open batch taken (no other can be while it flushes), flushed with
+ * hook watching its I/O calls, and ended: the flush's result. */
+static int flush_open_batch(struct store *s, io_fault_hook hook, void *ctx)
+{
+    struct store_batch *batch = store_commit_take(s);
+
+    CHECK(batch != NULL && store_commit_busy(s) && store_commit_take(s) == NULL);
+    io_set_fault_hook(hook, ctx);
+    int err = batch ? store_commit_flush(s, batch) : -1;
+    io_set_fault_hook(NULL, NULL);
+    if (batch)
+        store_commit_end(s, batch, err);
+    return err;
+}
+
 /* Two changes staged into one batch: shown at once, durable after one
  * flush of two steps, a second change of a vault waits for the first
  * (-EAGAIN) and is then decided on what is on disk. */
@@ -2079,16 +2094,9 @@ static void test_batch_commit(void)
     CHECK_EQ_INT(stage(s, f.a_dev, NULL, &tdev, &r), -EAGAIN);
     CHECK(!store_commit_idle(s));
 
-    struct store_batch *batch = store_commit_take(s);
-    CHECK(batch != NULL && store_commit_busy(s) && store_commit_take(s) == NULL);
     int flushes = 0;
-    io_set_fault_hook(count_flushes, &flushes);
-    int err = batch ? store_commit_flush(s, batch) : -1;
-    io_set_fault_hook(NULL, NULL);
-    CHECK_EQ_INT(err, 0);
+    CHECK_EQ_INT(flush_open_batch(s, count_flushes, &flushes), 0);
     CHECK_EQ_INT(flushes, 2); /* for both changes */
-    if (batch)
-        store_commit_end(s, batch, err);
     CHECK(tb.settled && tb.result == 0 && tt.settled && tt.result == 0);
     CHECK(store_commit_idle(s));
     /* decided on b, durable now: a's generation is history (stale) */
@@ -2130,13 +2138,8 @@ static void test_batch_faults(void)
 
         CHECK_EQ_INT(stage(s, b, NULL, &tb, &r), 0);
         CHECK_EQ_INT(stage(s, third, NULL, &tt, &r), 0);
-        struct store_batch *batch = store_commit_take(s);
         struct fault f = {.n = n, .err = -EIO};
-        io_set_fault_hook(fault_nth, &f);
-        int err = batch ? store_commit_flush(s, batch) : -1;
-        io_set_fault_hook(NULL, NULL);
-        if (batch)
-            store_commit_end(s, batch, err);
+        int err = flush_open_batch(s, fault_nth, &f);
         CHECK(tb.settled && tt.settled && tb.result == err && tt.result == err);
         if (!f.fired) {
             done = true;
