@@ -205,9 +205,9 @@ struct kcache *notify_kcache(const struct vultfs *fs)
     return fs->notify ? &fs->notify->cache : NULL;
 }
 
-/* Queues path. A job that cannot be allocated is dropped: the kernel's
- * entries and attributes time out anyway (ops.c). */
-static void queue(struct notify *n, const char *path, bool counted, bool root_entry)
+/* A job for path; NULL when it cannot be allocated, and then it is
+ * dropped: the kernel's entries and attributes time out anyway (ops.c). */
+static struct job *job_new(struct notify *n, const char *path, bool counted, bool root_entry)
 {
     size_t len = strlen(path) + 1;
     struct job *job = alloc_zeroed(1, sizeof(*job) + len);
@@ -215,43 +215,71 @@ static void queue(struct notify *n, const char *path, bool counted, bool root_en
     if (!job) {
         if (counted)
             kcache_done(&n->cache, path);
-        return;
+        return NULL;
     }
     memcpy(job->path, path, len);
     job->counted = counted;
     job->root_entry = root_entry;
+    return job;
+}
+
+/* Queues the jobs (NULLs skipped) and wakes the thread once: a wake per
+ * job made the two threads trade n->lock back and forth. */
+static void enqueue(struct notify *n, struct job *const *jobs, size_t count)
+{
     pthread_mutex_lock(&n->lock);
-    *n->tail = job;
-    n->tail = &job->next;
-    n->queued++;
+    for (size_t i = 0; i < count; i++) {
+        if (!jobs[i])
+            continue;
+        *n->tail = jobs[i];
+        n->tail = &jobs[i]->next;
+        n->queued++;
+    }
     pthread_cond_signal(&n->wake);
     pthread_mutex_unlock(&n->lock);
+}
+
+static void queue(struct notify *n, const char *path, bool counted, bool root_entry)
+{
+    struct job *job = job_new(n, path, counted, root_entry);
+
+    enqueue(n, &job, 1);
+}
+
+/* A store file whose size or content changed: kcache_changed counts it. */
+static struct job *changed_job(struct notify *n, const char *path)
+{
+    return job_new(n, path, kcache_changed(&n->cache, path) == 0, false);
 }
 
 void notify_changed(struct vultfs *fs, const char *path)
 {
     struct notify *n = fs->notify;
 
-    if (n)
-        queue(n, path, kcache_changed(&n->cache, path) == 0, false);
+    if (n) {
+        struct job *job = changed_job(n, path);
+        enqueue(n, &job, 1);
+    }
 }
 
 void notify_vault(struct vultfs *fs, const char *dir_name)
 {
     struct notify *n = fs->notify;
     char path[TREE_NAME_MAX + 32];
+    struct job *jobs[5];
 
     if (!n || !dir_name || !*dir_name)
         return;
-    queue(n, "/", false, false); /* its time and link count */
+    jobs[0] = job_new(n, "/", false, false); /* its time and link count */
     snprintf(path, sizeof(path), "/%s", dir_name);
-    queue(n, path, false, false);
+    jobs[1] = job_new(n, path, false, false);
     snprintf(path, sizeof(path), "/%s/history", dir_name);
-    queue(n, path, false, false);
+    jobs[2] = job_new(n, path, false, false);
     snprintf(path, sizeof(path), "/%s/share.vult", dir_name);
-    notify_changed(fs, path);
+    jobs[3] = changed_job(n, path);
     snprintf(path, sizeof(path), "/%s/vault.json", dir_name);
-    notify_changed(fs, path);
+    jobs[4] = changed_job(n, path);
+    enqueue(n, jobs, 5);
 }
 
 void notify_all_vaults(struct vultfs *fs)
