@@ -4,8 +4,9 @@
  * not flushed) and made in memory at once, so the next decision sees it;
  * it joins the store's open batch. One writer then takes the batch
  * (store_commit_take) and makes all of it durable with two flushes
- * whatever its size (store_commit_flush: one io_flush_fs, the renames,
- * one fsync of vaults/), without the caller's lock; then, under it again,
+ * whatever its size (store_commit_flush: one syncfs, the renames, one
+ * fsync of vaults/; or, with much unwritten data in the system, each
+ * file's fsync instead of the syncfs: io.h), without the caller's lock; then, under it again,
  * store_commit_end settles each change's ticket, or undoes every change of
  * the batch, newest first, in memory and on disk, byte for byte as
  * record_commit's failure does.
@@ -142,8 +143,15 @@ struct store_batch *store_commit_take(struct store *store)
 
 int store_commit_flush(struct store *store, struct store_batch *batch)
 {
-    int ret = io_flush_fs(store->sharesfd);
+    struct io_flush f;
+    int ret;
 
+    io_flush_begin(&f);
+    for (struct batch_change *c = batch->first; c; c = c->next) {
+        record_flush_add(store, &f, &c->share);
+        index_flush_add(store, &f, &c->vault);
+    }
+    ret = io_flush_end(&f, store->sharesfd);
     for (struct batch_change *c = batch->first; ret == 0 && c; c = c->next)
         ret = index_publish_vault(store, &c->vault);
     return ret == 0 ? io_sync_dir(store->vaultsfd) : ret;

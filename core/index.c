@@ -803,6 +803,11 @@ int index_stage_vault(struct store *store, struct index_change *c, const json_t 
     return ret;
 }
 
+void index_flush_add(struct store *store, struct io_flush *f, const struct index_change *c)
+{
+    io_flush_add_temp(f, store->vaultsfd, c->file);
+}
+
 int index_publish_vault(struct store *store, struct index_change *c)
 {
     int ret = io_rename_temp(store->vaultsfd, c->file);
@@ -833,10 +838,14 @@ int index_change_vault(struct store *store, const json_t *vault, bool *intact)
     struct index_change c;
     int ret = index_stage_vault(store, &c, vault);
 
+    struct io_flush f;
+
     *intact = true;
     if (ret < 0)
         return ret;
-    ret = io_flush_fs(store->vaultsfd);
+    io_flush_begin(&f);
+    index_flush_add(store, &f, &c);
+    ret = io_flush_end(&f, store->vaultsfd);
     if (ret == 0)
         ret = index_publish_vault(store, &c);
     if (ret == 0)

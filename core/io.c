@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -192,6 +194,114 @@ int io_flush_fs(int fd)
     if (!err && syncfs(fd) != 0)
         err = -errno;
     return err;
+}
+
+/* ---- flushing a change's files (io.h) --------------------------------- */
+
+static enum io_flush_policy flush_policy = IO_FLUSH_AUTO;
+
+void io_set_flush_policy(enum io_flush_policy policy)
+{
+    flush_policy = policy;
+}
+
+/* The kB of the line "<field>:" in a /proc/meminfo text, or 0. */
+static size_t meminfo_kb(const char *meminfo, const char *field)
+{
+    size_t len = strlen(field);
+
+    for (const char *line = meminfo; line && *line; line = strchr(line, '\n')) {
+        line += *line == '\n';
+        if (strncmp(line, field, len) == 0 && line[len] == ':') {
+            unsigned long long kb = strtoull(line + len + 1, NULL, 10);
+            return kb > SIZE_MAX / 1024 ? SIZE_MAX / 1024 : (size_t)kb;
+        }
+    }
+    return 0;
+}
+
+size_t io_unwritten_bytes_of(const char *meminfo)
+{
+    return (meminfo_kb(meminfo, "Dirty") + meminfo_kb(meminfo, "Writeback")) * 1024;
+}
+
+/* What the system has not written yet; 0 when /proc cannot tell (then
+ * syncfs, as on an idle disk). */
+static size_t unwritten_bytes(void)
+{
+    char text[8192];
+    int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 0;
+    text[n] = '\0';
+    return io_unwritten_bytes_of(text);
+}
+
+void io_flush_begin(struct io_flush *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->per_file = flush_policy == IO_FLUSH_FILES ||
+                  (flush_policy == IO_FLUSH_AUTO && unwritten_bytes() > IO_UNWRITTEN_LIMIT);
+}
+
+/* dirfd/name's content and inode on disk, through a descriptor of its own. */
+static int sync_file(int dirfd, const char *name)
+{
+    int err = fault(IO_STEP_FSYNC);
+    int fd;
+
+    if (err)
+        return err;
+    fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (fsync(fd) != 0)
+        err = -errno;
+    close(fd);
+    return err;
+}
+
+static void note_dir(struct io_flush *f, int dirfd)
+{
+    for (size_t i = 0; i < f->dir_count; i++)
+        if (f->dirs[i] == dirfd)
+            return;
+    if (f->dir_count < IO_FLUSH_DIRS)
+        f->dirs[f->dir_count++] = dirfd;
+    else
+        f->err = io_sync_dir(dirfd); /* no room to wait: at once */
+}
+
+void io_flush_add(struct io_flush *f, int dirfd, const char *name, bool new_name)
+{
+    if (!f->per_file || f->err)
+        return;
+    f->err = sync_file(dirfd, name);
+    if (!f->err && new_name)
+        note_dir(f, dirfd);
+}
+
+void io_flush_add_temp(struct io_flush *f, int dirfd, const char *name)
+{
+    char tmp[NAME_MAX + 1];
+
+    if (!f->per_file || f->err)
+        return;
+    f->err = temp_name(tmp, name);
+    io_flush_add(f, dirfd, tmp, false);
+}
+
+int io_flush_end(struct io_flush *f, int fd)
+{
+    if (!f->per_file)
+        return io_flush_fs(fd);
+    for (size_t i = 0; i < f->dir_count && !f->err; i++)
+        f->err = io_sync_dir(f->dirs[i]);
+    return f->err;
 }
 
 int io_rename_temp(int dirfd, const char *name)

@@ -217,7 +217,8 @@ void record_remove_unreferenced(struct store *store)
  *   name) is replaced atomically: written to its temporary, renamed after
  *   the barrier.
  * - The vault's new record goes to its temporary (index_stage_vault).
- * - Flush 1, io_flush_fs (syncfs), makes all of it durable at once: the
+ * - Flush 1 (struct io_flush: syncfs, or each file and shares/ when the
+ *   system has much unwritten data) makes all of it durable at once: the
  *   contents and the new directory entries in shares/ and vaults/.
  * - The rename of the vault's record is the commit point: before it the
  *   old index, after it the new one, which refers only to durable records.
@@ -238,6 +239,14 @@ int record_stage_share(struct store *store, struct record_share *w, const char *
     w->created = !existed;
     return record_seal_to(store->sharesfd, w->name, vault, len, SEAL_KIND_SHARE, record,
                           store->master, w->replace ? io_write_temp : io_write_unsynced);
+}
+
+void record_flush_add(struct store *store, struct io_flush *f, const struct record_share *w)
+{
+    if (w->replace)
+        io_flush_add_temp(f, store->sharesfd, w->name);
+    else
+        io_flush_add(f, store->sharesfd, w->name, true);
 }
 
 void record_undo_share(struct store *store, const struct record_share *w, bool intact)
@@ -264,6 +273,7 @@ int record_commit(struct store *store, const char *record, const uint8_t *vault,
 {
     struct record_share w = {0};
     struct index_change c;
+    struct io_flush f;
     bool staged = false, intact = true;
     int ret;
 
@@ -273,8 +283,13 @@ int record_commit(struct store *store, const char *record, const uint8_t *vault,
     ret = record_stage_share(store, &w, record, vault, len);
     if (ret == 0 && vault_json)
         staged = (ret = index_stage_vault(store, &c, vault_json)) == 0;
-    if (ret == 0)
-        ret = io_flush_fs(store->sharesfd);
+    if (ret == 0) {
+        io_flush_begin(&f);
+        record_flush_add(store, &f, &w);
+        if (staged)
+            index_flush_add(store, &f, &c);
+        ret = io_flush_end(&f, store->sharesfd);
+    }
     if (ret == 0 && w.replace && (ret = io_rename_temp(store->sharesfd, w.name)) == 0)
         ret = io_sync_dir(store->sharesfd);
     if (ret == 0 && staged && (ret = index_publish_vault(store, &c)) == 0)

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "io.h"
 #include "store.h"
 #include "strmap.h"
 #include "vult.h"
@@ -140,14 +141,16 @@ struct index_change {
  * several files durable with one barrier (record_commit): the vault's
  * JSON object (with its "ecdsa") sealed into its record's temporary, not
  * flushed (the first change of a store that still has index.rec writes
- * every vault's record into vaults/ first, durably). Then, after
- * io_flush_fs, index_publish_vault renames it into place, and an
+ * every vault's record into vaults/ first, durably). Then, after the
+ * flush (index_flush_add, io.h's struct io_flush), index_publish_vault
+ * renames it into place, and an
  * io_sync_dir of store->vaultsfd makes that durable. After a failure at
  * any step, index_undo_vault puts the index on disk back as it was, byte
  * for byte (index.rec and vaults/ included); -errno when that failed too.
  * After success, index_finish_vault. Either frees c's memory. Nothing in
  * memory changes (index_set_vault does). */
 int index_stage_vault(struct store *store, struct index_change *c, const json_t *vault);
+void index_flush_add(struct store *store, struct io_flush *f, const struct index_change *c);
 int index_publish_vault(struct store *store, struct index_change *c);
 int index_undo_vault(struct store *store, struct index_change *c);
 void index_finish_vault(struct store *store, struct index_change *c);
@@ -228,6 +231,8 @@ struct record_share {
 };
 int record_stage_share(struct store *store, struct record_share *w, const char *record,
                        const uint8_t *vault, size_t len);
+/* The share record (or its temporary) added to the change's flush. */
+void record_flush_add(struct store *store, struct io_flush *f, const struct record_share *w);
 /* After a failure at any step: the share record's temporary goes, and the
  * record when the change made it, unless the vault's record could not be
  * put back (intact false: it may refer to it; an unreferenced record is

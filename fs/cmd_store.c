@@ -31,7 +31,7 @@
 static const unsigned store_accepts =
     OPTION_PASSPHRASE_FILE | OPTION_NEW_PASSPHRASE_FILE | OPTION_IMPORT_PASSWORDS |
     OPTION_EXPORT_PASSWORD_FILE | OPTION_EXPORT_PASSWORD | OPTION_EXPORT_SCHEME | OPTION_COST |
-    OPTION_EPOCH | OPTION_YES;
+    OPTION_EPOCH | OPTION_YES | OPTION_FLUSH;
 
 /* Opens a store with the passphrase from the options or the terminal; one
  * clear line on failure. to_read: without its lock (store_open_readonly). */
@@ -105,13 +105,15 @@ int cmd_init(int argc, char **argv)
 /* ---- import ---------------------------------------------------------------- */
 
 static const char import_usage[] =
-    "usage: vultfs import [--passphrase-file F] [--import-passwords F] STORE FILE...\n"
+    "usage: vultfs import [--passphrase-file F] [--import-passwords F]\n"
+    "                     [--flush auto|fs|files] STORE FILE...\n"
     "\n"
     "Imports backup files (.vult, .bak, .dat) under the same rules as a mount:\n"
     "one line per file; exits 1 if any was refused. A .zip is the apps'\n"
     "\"all vaults\" backup: each of its entries is imported, one line each.\n"
     "Encrypted files are tried with the store passphrase and each line of\n"
-    "--import-passwords.\n";
+    "--import-passwords.\n"
+    FLUSH_HELP;
 
 static int run_import(const struct options *o)
 {

@@ -50,16 +50,18 @@ static const char mount_usage[] =
     "  --log-file F                 also append log lines to F\n"
     "  --max-import N               the largest import (bytes, k/M suffix; default 1M,\n"
     "                               at most 16M)\n"
+    "  --flush auto|fs|files        how an import is made durable (see below)\n"
     "  -f, --foreground             stay in the foreground, log to stderr\n"
     "  -o OPTS                      the options above as name=value (passphrase_file=F,\n"
     "                               export_scheme=legacy, max_import=N, ...) and FUSE\n"
     "                               mount options (allow_other, ...), comma-separated\n"
-    "  -h, --help                   this text\n";
+    "  -h, --help                   this text\n"
+    FLUSH_HELP;
 
 static const unsigned mount_accepts =
     OPTION_PASSPHRASE_FILE | OPTION_EXTPASS | OPTION_EXPORT_PASSWORD_FILE |
     OPTION_EXPORT_PASSWORD | OPTION_EXPORT_SCHEME | OPTION_IMPORT_PASSWORDS | OPTION_LOG_FILE |
-    OPTION_FOREGROUND | OPTION_MAX_IMPORT;
+    OPTION_FOREGROUND | OPTION_MAX_IMPORT | OPTION_FLUSH;
 
 /* 0, 1 (help printed) or 2 (usage error, reported). */
 static int parse_mount_options(struct options *o, int argc, char **argv)

@@ -47,6 +47,7 @@ static const struct fuse_opt option_table[] = {
     OPTION_TEXT("cost", "cost", cost, OPTION_COST),
     OPTION_TEXT("epoch", "epoch", epoch_text, OPTION_EPOCH),
     OPTION_TEXT("password-file", "password_file", password_file, OPTION_PASSWORD_FILE),
+    OPTION_TEXT("flush", "flush", flush_text, OPTION_FLUSH),
     OPTION_FLAG("--foreground", foreground, OPTION_FOREGROUND),
     OPTION_FLAG("-f", foreground, OPTION_FOREGROUND),
     OPTION_FLAG("--yes", yes, OPTION_YES),
@@ -197,6 +198,21 @@ static uint64_t parse_epoch(const char *text)
     return *end || errno ? 0 : (uint64_t)epoch;
 }
 
+static int parse_flush(enum io_flush_policy *out, const char *text)
+{
+    static const char *const names[] = {[IO_FLUSH_AUTO] = "auto", [IO_FLUSH_FS] = "fs",
+                                        [IO_FLUSH_FILES] = "files"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *out = (enum io_flush_policy)i;
+            return 0;
+        }
+    }
+    log_err("--flush takes auto, fs or files, not '%s'", text);
+    return -EINVAL;
+}
+
 /* The texts that have a meaning beyond themselves, checked once. */
 static void convert(struct options *o)
 {
@@ -214,6 +230,8 @@ static void convert(struct options *o)
                 VULT_MAX_FILE_BYTES);
         o->bad = true;
     }
+    if (o->flush_text && parse_flush(&o->flush, o->flush_text) < 0)
+        o->bad = true;
 }
 
 enum options_status options_parse(struct options *o, int argc, char **argv, unsigned accepted,
@@ -237,6 +255,7 @@ enum options_status options_parse(struct options *o, int argc, char **argv, unsi
         return OPTIONS_USAGE;
     if (o->operand_count < operands_min || o->operand_count > operands_max)
         return OPTIONS_USAGE;
+    io_set_flush_policy(o->flush);
     return OPTIONS_OK;
 }
 

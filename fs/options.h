@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "backup_crypto.h"
+#include "io.h"
 #include "fuse_ops.h"
 
 /* Which options a command takes (a bit per option). */
@@ -35,6 +36,7 @@ enum option_bit {
     OPTION_JSON = 1u << 14,
     OPTION_ZIP = 1u << 15,
     OPTION_REKEY = 1u << 16,
+    OPTION_FLUSH = 1u << 17,
 };
 
 struct options {
@@ -42,7 +44,7 @@ struct options {
     char *passphrase_file, *new_passphrase_file, *extpass;
     char *export_password_file, *export_password, *export_scheme;
     char *import_passwords, *log_file, *max_import_text, *cost, *epoch_text;
-    char *password_file;
+    char *password_file, *flush_text;
     int foreground, yes, json, zip, rekey; /* flags: non-zero when given */
     int help;
     /* checked and converted by options_parse */
@@ -50,6 +52,7 @@ struct options {
     enum backup_crypto_scheme scheme; /* default current */
     uint64_t epoch;                   /* 0 when absent */
     size_t max_import;                /* default STORE_DEFAULT_MAX_IMPORT */
+    enum io_flush_policy flush;       /* default IO_FLUSH_AUTO; set for the process */
     /* the operands, in order (owned) */
     char **operands;
     size_t operand_count;
@@ -59,6 +62,15 @@ struct options {
     bool keep_fuse_options;
     bool bad; /* a usage error was reported while parsing */
 };
+
+/* --flush, for the usage texts of the commands that write. */
+#define FLUSH_HELP                                                                          \
+    "\n"                                                                                    \
+    "An import is on disk before it is reported. --flush fs makes its files\n"             \
+    "durable with one syncfs, the fastest on an idle disk, but syncfs also waits\n"        \
+    "for everything other programs wrote to that filesystem; files fsyncs each\n"          \
+    "file instead (a little slower, never waits for others); auto (the default)\n"         \
+    "takes fs unless the system holds more than 16 MiB not yet written.\n"
 
 /* What options_parse found. */
 enum options_status {

@@ -87,9 +87,11 @@ class Store:
 @pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
 @pytest.mark.parametrize("syscall", ["write", "syncfs", "fsync", "renameat", "unlinkat"])
 @pytest.mark.parametrize("kind", ["new vault", "new epoch"])
-def test_kill_at_every_step(tmp_path, syscall, kind):
+@pytest.mark.parametrize("flush", ["fs", "files"])
+def test_kill_at_every_step(tmp_path, syscall, kind, flush):
     """SIGKILL at the N-th call of one system call, for N = 1, 2, ... until
-    the import runs to its end."""
+    the import runs to its end; its files flushed with one syncfs, or each
+    with fsync (--flush)."""
     st = Store(tmp_path)
     _, base = st.backup()  # the store is never empty: others must not change
     run([VULTFS, "import", "--passphrase-file", st.pp, st.dir, base])
@@ -104,7 +106,8 @@ def test_kill_at_every_step(tmp_path, syscall, kind):
         res = subprocess.run(
             ["strace", "-qq", "-o", "/dev/null", "-e", f"trace={syscall}",
              "-e", f"inject={syscall}:signal=KILL:when={n}",
-             VULTFS, "import", "--passphrase-file", str(st.pp), str(st.dir), str(path)],
+             VULTFS, "import", "--flush", flush, "--passphrase-file", str(st.pp), str(st.dir),
+             str(path)],
             capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
         new_epoch = 2 if kind == "new epoch" else 1
         st.check_old_or_new(before, key, new_epoch)
@@ -117,9 +120,14 @@ def test_kill_at_every_step(tmp_path, syscall, kind):
     else:
         pytest.fail("the import never completed")
     # the share record and the vault's record are each written; then one
-    # barrier for both (syncfs), one rename, one directory fsync (issue 8)
+    # barrier for both (syncfs; or an fsync of each, and of shares/), one
+    # rename, one directory fsync (issue 8)
     if syscall == "write":
         assert steps_killed >= 2
+    elif syscall == "syncfs" and flush == "files":
+        assert steps_killed == 0
+    elif syscall == "fsync" and flush == "files":
+        assert steps_killed >= 4
     elif syscall != "unlinkat":
         assert steps_killed >= 1
 

@@ -153,10 +153,12 @@ def test_reads_answer_while_a_zip_import_decodes(mount_factory, vaults, lib, tmp
     assert "4 records ok, 0 damaged, 0 missing, 0 unreferenced, 0 temporary" in fsck.stdout
 
 
-def test_parallel_imports_of_many_vaults(mount_factory, vaults, lib):
+@pytest.mark.parametrize("flush", ["auto", "files"])
+def test_parallel_imports_of_many_vaults(mount_factory, vaults, lib, flush):
     """8 streams of cp, 48 vaults: every one is accepted and stored (their
-    changes share flushes), and the store is whole afterwards."""
-    m = mount_factory("a", PLAIN)
+    changes share flushes: one syncfs, or each file's fsync with
+    -o flush=files), and the store is whole afterwards."""
+    m = mount_factory("a", PLAIN + ["-o", f"flush={flush}"])
     files = [vaults.make(name=f"Par {k}", ecdsa=lib.ecdsa(100 + k)) for k in range(48)]
     streams = [subprocess.Popen(["sh", "-c", 'for f; do cp "$f" "$0" || exit 1; done',
                                  str(m.mnt), *map(str, files[i::8])]) for i in range(8)]

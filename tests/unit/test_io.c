@@ -303,6 +303,73 @@ static void test_read_limits(int dirfd)
     CHECK_EQ_INT(io_remove(dirfd, "ten"), 0);
 }
 
+/* Counts the flush steps (a file's fsync, syncfs, a directory's fsync). */
+static int count_flush_steps(enum io_step step, void *ctx)
+{
+    if (step == IO_STEP_FSYNC || step == IO_STEP_DIRSYNC)
+        ++*(int *)ctx;
+    return 0;
+}
+
+/* A change's files flushed: one syncfs, or each file and each directory
+ * with a new name; a failed fsync is the flush's error. */
+static void test_flush_policies(int dirfd)
+{
+    struct io_flush f;
+    int steps = 0;
+
+    CHECK_EQ_INT(io_write_unsynced(dirfd, "new", "n", 1, 0600), 0);
+    CHECK_EQ_INT(io_write_temp(dirfd, "replaced", "r", 1, 0600), 0);
+
+    io_set_flush_policy(IO_FLUSH_FS);
+    io_set_fault_hook(count_flush_steps, &steps);
+    io_flush_begin(&f);
+    io_flush_add(&f, dirfd, "new", true);
+    io_flush_add_temp(&f, dirfd, "replaced");
+    CHECK_EQ_INT(io_flush_end(&f, dirfd), 0);
+    CHECK_EQ_INT(steps, 1); /* syncfs */
+
+    io_set_flush_policy(IO_FLUSH_FILES);
+    steps = 0;
+    io_flush_begin(&f);
+    io_flush_add(&f, dirfd, "new", true);
+    io_flush_add_temp(&f, dirfd, "replaced");
+    io_flush_add(&f, dirfd, "new", true); /* the directory once */
+    CHECK_EQ_INT(io_flush_end(&f, dirfd), 0);
+    CHECK_EQ_INT(steps, 4);
+    io_set_fault_hook(NULL, NULL);
+
+    for (int nth = 1; nth <= 2; nth++) {
+        struct fault_plan plan = {.step = IO_STEP_FSYNC, .nth = nth, .err = -EIO};
+        io_set_fault_hook(fail_step, &plan);
+        io_flush_begin(&f);
+        io_flush_add(&f, dirfd, "new", true);
+        io_flush_add_temp(&f, dirfd, "replaced");
+        CHECK_EQ_INT(io_flush_end(&f, dirfd), -EIO);
+        io_set_fault_hook(NULL, NULL);
+    }
+    io_flush_begin(&f);
+    io_flush_add_temp(&f, dirfd, "absent");
+    CHECK_EQ_INT(io_flush_end(&f, dirfd), -ENOENT);
+    io_set_flush_policy(IO_FLUSH_AUTO);
+
+    CHECK_EQ_INT(io_rename_temp(dirfd, "replaced"), 0);
+    CHECK_EQ_INT(unlinkat(dirfd, "replaced", 0), 0);
+    CHECK_EQ_INT(unlinkat(dirfd, "new", 0), 0);
+    CHECK_EQ_INT(count_entries(), 0);
+}
+
+/* AUTO's measure of unwritten data: /proc/meminfo's Dirty and Writeback. */
+static void test_unwritten_bytes(void)
+{
+    CHECK_EQ_INT((long long)io_unwritten_bytes_of("MemTotal:  100 kB\nDirty:   20 kB\n"
+                                                  "Writeback:    3 kB\nWritebackTmp: 9 kB\n"),
+                 23 * 1024);
+    CHECK_EQ_INT((long long)io_unwritten_bytes_of("Dirty:\t5 kB\n"), 5 * 1024);
+    CHECK_EQ_INT((long long)io_unwritten_bytes_of("NotDirty: 7 kB\nDirtyish: 7 kB\n"), 0);
+    CHECK_EQ_INT((long long)io_unwritten_bytes_of(""), 0);
+}
+
 int main(void)
 {
     int dirfd;
@@ -323,6 +390,8 @@ int main(void)
     test_staged_steps(dirfd);
     test_stale_temp_and_names(dirfd);
     test_read_limits(dirfd);
+    test_flush_policies(dirfd);
+    test_unwritten_bytes();
     CHECK_EQ_INT(io_sync_dir(dirfd), 0);
     close(dirfd);
     CHECK_EQ_INT(rmdir(dir_path), 0);
