@@ -3,10 +3,10 @@
  * share record and its vault's record's temporary, as record_commit does,
  * not flushed) and made in memory at once, so the next decision sees it;
  * it joins the store's open batch. One writer then takes the batch
- * (store_commit_take) and makes all of it durable with two flushes
- * whatever its size (store_commit_flush: one syncfs, the renames, one
- * fsync of vaults/; or, with much unwritten data in the system, each
- * file's fsync instead of the syncfs: io.h), without the caller's lock; then, under it again,
+ * (store_commit_take) and makes all of it durable (store_commit_flush:
+ * one syncfs, or with much unwritten data in the system each file's fsync
+ * (io.h); then the renames and one fsync of vaults/), without the
+ * caller's lock; then, under it again,
  * store_commit_end settles each change's ticket, or undoes every change of
  * the batch, newest first, in memory and on disk, byte for byte as
  * record_commit's failure does.

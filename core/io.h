@@ -38,13 +38,14 @@ int io_write_atomic(int dirfd, const char *name, const void *data, size_t len,
                     mode_t mode) VULTFS_WUR;
 
 /* dirfd/name created (or truncated) and written, not flushed: nothing is
- * known to be on disk until io_flush_fs. For a file no one depends on
- * until a later step references it. On failure it is removed; -errno. */
+ * known to be on disk until it is flushed (struct io_flush). For a file
+ * no one depends on until a later step references it. On failure it is
+ * removed; -errno. */
 int io_write_unsynced(int dirfd, const char *name, const void *data, size_t len,
                       mode_t mode) VULTFS_WUR;
 
 /* name's temporary (".<name>.tmp.<pid>" in dirfd) written, not flushed;
- * io_rename_temp puts it in place after io_flush_fs. On failure it is
+ * io_rename_temp puts it in place after the flush. On failure it is
  * removed; -errno. */
 int io_write_temp(int dirfd, const char *name, const void *data, size_t len,
                   mode_t mode) VULTFS_WUR;

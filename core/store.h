@@ -318,8 +318,8 @@ struct store_batch *store_commit_take(struct store *store);
 bool store_commit_busy(const struct store *store);
 /* Nothing waits and nothing is being flushed. */
 bool store_commit_idle(const struct store *store);
-/* Makes a taken batch durable: one io_flush_fs, its renames, one fsync of
- * vaults/, whatever its size. Without the caller's lock: it touches only
+/* Makes a taken batch durable: one flush of its files (struct io_flush),
+ * its renames, one fsync of vaults/. Without the caller's lock: it touches only
  * the batch's own files and descriptors that stay for the store's life.
  * -errno. */
 int store_commit_flush(struct store *store, struct store_batch *batch) VULTFS_WUR;
