@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* Successful allocations left before failures start; negative: hook off. */
@@ -175,6 +176,36 @@ static struct secret_block *take_spare(size_t size)
     return block;
 }
 
+/* Set when a secret block could not be locked in memory (alloc.h). */
+static _Thread_local bool lock_refused;
+
+size_t alloc_lock_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return SIZE_MAX;
+    return rl.rlim_cur;
+}
+
+void alloc_raise_lock_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        int ret = setrlimit(RLIMIT_MEMLOCK, &rl);
+        (void)ret; /* the limit stays as it was: alloc_secret says so when it bites */
+    }
+}
+
+bool alloc_secret_lock_refused(void)
+{
+    bool refused = lock_refused;
+    lock_refused = false;
+    return refused;
+}
+
 static struct secret_block *new_block(size_t size)
 {
     struct secret_block *block = malloc(sizeof(*block));
@@ -184,6 +215,15 @@ static struct secret_block *new_block(size_t size)
         return NULL;
     block->base = sodium_malloc(cap);
     if (!block->base) {
+        free(block);
+        return NULL;
+    }
+    /* sodium_malloc tries to lock the block and goes on when it cannot:
+     * past RLIMIT_MEMLOCK a share would be swappable. Locking again costs
+     * nothing when it held, and tells when it did not. */
+    if (sodium_mlock(block->base, cap) != 0) {
+        lock_refused = true;
+        sodium_free(block->base);
         free(block);
         return NULL;
     }

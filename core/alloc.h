@@ -7,6 +7,7 @@
 #ifndef VULTFS_ALLOC_H
 #define VULTFS_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Plain heap. alloc_free(NULL) is a no-op. Returns NULL on failure. */
@@ -22,6 +23,16 @@ void *alloc_secret(size_t size);
 /* A secret copy of len bytes of data (len 0: a valid empty block). */
 void *alloc_secret_copy(const void *data, size_t len);
 void alloc_secret_free(void *ptr);
+
+/* A secret block is never handed out unlocked: when the memory-lock
+ * limit (RLIMIT_MEMLOCK, 8 MiB for a user on Debian) cannot take it,
+ * alloc_secret fails. This says whether the last failure on this thread
+ * was that (true once, then false), so a caller can name the limit. */
+bool alloc_secret_lock_refused(void);
+/* The memory-lock limit in bytes (SIZE_MAX: none), and a raise of it to
+ * the most the process may have (its hard limit), once at start. */
+size_t alloc_lock_limit(void);
+void alloc_raise_lock_limit(void);
 
 /* Memory locks are not inherited across fork(): a daemon calls this after
  * daemonizing to lock every live secret block again. 0 or -errno (the

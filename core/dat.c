@@ -143,7 +143,7 @@ static int member_signers(struct vult_vault *out, const json_t *obj)
     const json_t *v;
     size_t i;
 
-    if (!json_is_array(list) || json_array_size(list) > VULT_MAX_SIGNERS)
+    if (!json_is_array(list))
         return -EINVAL;
     json_array_foreach(list, i, v) {
         if (!json_is_string(v))
@@ -160,7 +160,7 @@ static int member_key_shares(struct vult_vault *out, const json_t *obj)
     const json_t *v;
     size_t i;
 
-    if (!json_is_array(list) || json_array_size(list) > VULT_MAX_KEY_SHARES)
+    if (!json_is_array(list))
         return -EINVAL;
     json_array_foreach(list, i, v) {
         struct vult_key_share *ks = &out->key_shares[out->key_share_count++];
@@ -183,10 +183,29 @@ static int member_created_at(struct vult_vault *out, const json_t *obj)
                           json_number_value(v));
 }
 
+/* Room for the signers and key shares the JSON lists (vult_vault_clear
+ * frees it). */
+static int alloc_lists(struct vult_vault *out, const json_t *obj)
+{
+    size_t signers = json_array_size(json_object_get(obj, "signers"));
+    size_t shares = json_array_size(json_object_get(obj, "keyshares"));
+    uint8_t *block = alloc_zeroed(1, signers * sizeof(*out->signers) +
+                                         shares * sizeof(*out->key_shares) + 1);
+
+    if (!block)
+        return -ENOMEM;
+    out->arrays = block;
+    out->key_shares = (struct vult_key_share *)block;
+    out->signers = (struct vult_str *)(block + shares * sizeof(*out->key_shares));
+    return 0;
+}
+
 /* The VAULT object as views; valid while the JSON is. */
 static int vault_of_json(struct vult_vault *out, const json_t *obj)
 {
     memset(out, 0, sizeof(*out));
+    if (json_is_object(obj) && alloc_lists(out, obj) < 0)
+        return -ENOMEM;
     if (!json_is_object(obj) || member_text(&out->name, obj, "name", true) < 0 ||
         member_text(&out->public_key_ecdsa, obj, "pubKeyECDSA", true) < 0 ||
         member_text(&out->public_key_eddsa, obj, "pubKeyEdDSA", false) < 0 ||
@@ -246,7 +265,7 @@ static int parse_json(json_t **root, const uint8_t *json, size_t len)
 static int json_to_vault(uint8_t **out, size_t *out_len, const uint8_t *json, size_t len)
 {
     json_t *root = NULL;
-    struct vult_vault vault;
+    struct vult_vault vault = {0};
     int ret = parse_json(&root, json, len);
 
     if (ret < 0)
@@ -255,7 +274,7 @@ static int json_to_vault(uint8_t **out, size_t *out_len, const uint8_t *json, si
     ret = obj ? vault_of_json(&vault, obj) : -EINVAL;
     if (ret == 0)
         ret = vult_vault_encode(out, out_len, &vault);
-    sodium_memzero(&vault, sizeof(vault));
+    vult_vault_clear(&vault);
     if (obj)
         wipe_json_key_shares(obj);
     json_decref(root);

@@ -9,6 +9,8 @@
 
 #include <sodium.h>
 
+#include "alloc.h"
+
 /* ---- describing a share ------------------------------------------------ */
 
 static void hash_str(crypto_generichash_state *st, struct vult_str s)
@@ -23,7 +25,7 @@ static int compare_str(const void *a, const void *b)
 {
     const struct vult_str *x = a, *y = b;
     size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->ptr, y->ptr, n);
+    int c = n ? memcmp(x->ptr, y->ptr, n) : 0;
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
@@ -42,13 +44,122 @@ void epochs_device_digest(uint8_t out[EPOCHS_DIGEST_BYTES], const char *name, si
     digest_of(out, "vultfs-device", (struct vult_str){name, len});
 }
 
-void epochs_describe(struct epochs_entry *out, const struct vult_vault *vault)
+void epochs_key_digest(uint8_t out[EPOCHS_DIGEST_BYTES], const char *key, size_t len)
+{
+    digest_of(out, "vultfs-key", (struct vult_str){key, len});
+}
+
+int epochs_entry_alloc(struct epochs_entry *e, size_t signers, size_t key_shares,
+                       size_t declared)
+{
+    size_t digest = EPOCHS_DIGEST_BYTES, pair = sizeof(struct epochs_key_share);
+    size_t bytes = (signers + declared + key_shares) * digest + 2 * key_shares * pair;
+    uint8_t *block = alloc_zeroed(1, bytes ? bytes : 1);
+
+    if (!block)
+        return -ENOMEM;
+    e->block = block;
+    e->key_shares = (struct epochs_key_share *)block;
+    block += key_shares * pair;
+    e->pairs_sorted = (struct epochs_key_share *)block;
+    block += key_shares * pair;
+    e->signers = (uint8_t(*)[EPOCHS_DIGEST_BYTES])block;
+    block += signers * digest;
+    e->declared = (uint8_t(*)[EPOCHS_DIGEST_BYTES])block;
+    block += declared * digest;
+    e->shares_sorted = (uint8_t(*)[EPOCHS_DIGEST_BYTES])block;
+    e->signer_count = signers;
+    e->key_share_count = key_shares;
+    e->declared_count = declared;
+    return 0;
+}
+
+void epochs_entry_clear(struct epochs_entry *e)
+{
+    if (!e)
+        return;
+    alloc_free(e->block);
+    sodium_memzero(e, sizeof(*e));
+}
+
+void epochs_entries_free(struct epochs_entry *list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++)
+        epochs_entry_clear(&list[i]);
+    alloc_free(list);
+}
+
+struct epochs_entry epochs_entry_summary(const struct epochs_entry *e)
+{
+    struct epochs_entry out;
+
+    memset(&out, 0, sizeof(out));
+    out.number = e->number;
+    out.current = e->current;
+    out.lib_type = e->lib_type;
+    memcpy(out.generation, e->generation, EPOCHS_DIGEST_BYTES);
+    memcpy(out.device, e->device, EPOCHS_DIGEST_BYTES);
+    memcpy(out.shares, e->shares, EPOCHS_DIGEST_BYTES);
+    return out;
+}
+
+static int compare_digest(const void *a, const void *b)
+{
+    return memcmp(a, b, EPOCHS_DIGEST_BYTES);
+}
+
+static int compare_pair(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(struct epochs_key_share));
+}
+
+void epochs_entry_index(struct epochs_entry *e)
+{
+    for (size_t i = 0; i < e->key_share_count; i++) {
+        memcpy(e->shares_sorted[i], e->key_shares[i].share, EPOCHS_DIGEST_BYTES);
+        e->pairs_sorted[i] = e->key_shares[i];
+    }
+    qsort(e->shares_sorted, e->key_share_count, EPOCHS_DIGEST_BYTES, compare_digest);
+    qsort(e->pairs_sorted, e->key_share_count, sizeof(*e->pairs_sorted), compare_pair);
+    qsort(e->declared, e->declared_count, EPOCHS_DIGEST_BYTES, compare_digest);
+}
+
+/* The public keys a vault declares: the apps sign with these, and a key
+ * share for any other key is not a new key's. */
+static size_t declared_keys(struct vult_str *out, const struct vult_vault *v)
+{
+    struct vult_str keys[] = {v->public_key_ecdsa, v->public_key_eddsa, v->public_key_mldsa44,
+                              v->public_key_frozt, v->public_key_fromt};
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (keys[i].len && out)
+            out[n++] = keys[i];
+        else if (keys[i].len)
+            n++;
+    for (size_t i = 0; i < v->chain_count; i++)
+        if (v->chains[i].public_key.len && out)
+            out[n++] = v->chains[i].public_key;
+        else if (v->chains[i].public_key.len)
+            n++;
+    return n;
+}
+
+int epochs_describe(struct epochs_entry *out, const struct vult_vault *vault)
 {
     crypto_generichash_state st;
-    struct vult_str sorted[VULT_MAX_SIGNERS];
+    struct vult_str *sorted = NULL, *keys = NULL;
+    size_t declared = declared_keys(NULL, vault);
+    int ret = -ENOMEM;
 
     memset(out, 0, sizeof(*out));
+    sorted = alloc_bytes((vault->signer_count + declared + 1) * sizeof(*sorted));
+    if (!sorted || epochs_entry_alloc(out, vault->signer_count, vault->key_share_count,
+                                      declared) < 0)
+        goto out_free;
+    keys = sorted + vault->signer_count;
     out->lib_type = vault->lib_type;
+    out->has_keys = true;
 
     /* generation: what a reshare changes; the signer order is the device's
      * own and differs between shares of one generation */
@@ -63,17 +174,28 @@ void epochs_describe(struct epochs_entry *out, const struct vult_vault *vault)
     epochs_device_digest(out->device, vault->local_party_id.ptr, vault->local_party_id.len);
     for (size_t i = 0; i < vault->signer_count; i++)
         epochs_device_digest(out->signers[i], vault->signers[i].ptr, vault->signers[i].len);
-    out->signer_count = vault->signer_count;
 
     crypto_generichash_init(&st, (const uint8_t *)"vultfs-keyshares", 16, EPOCHS_DIGEST_BYTES);
     for (size_t i = 0; i < vault->key_share_count; i++) {
-        hash_str(&st, vault->key_shares[i].public_key);
-        hash_str(&st, vault->key_shares[i].keyshare);
-        digest_of(out->key_shares[i], "vultfs-keyshare", vault->key_shares[i].keyshare);
+        const struct vult_key_share *ks = &vault->key_shares[i];
+        hash_str(&st, ks->public_key);
+        hash_str(&st, ks->keyshare);
+        digest_of(out->key_shares[i].share, "vultfs-keyshare", ks->keyshare);
+        epochs_key_digest(out->key_shares[i].key, ks->public_key.ptr, ks->public_key.len);
     }
     crypto_generichash_final(&st, out->shares, EPOCHS_DIGEST_BYTES);
-    out->key_share_count = vault->key_share_count;
     sodium_memzero(&st, sizeof(st));
+
+    declared_keys(keys, vault);
+    for (size_t i = 0; i < declared; i++)
+        epochs_key_digest(out->declared[i], keys[i].ptr, keys[i].len);
+    epochs_entry_index(out);
+    ret = 0;
+out_free:
+    alloc_free(sorted);
+    if (ret < 0)
+        epochs_entry_clear(out);
+    return ret;
 }
 
 /* ---- the rules ---------------------------------------------------------- */
@@ -104,16 +226,54 @@ static bool may_follow(const struct epochs_entry *earlier, const struct epochs_e
     return same(earlier->device, later->device) || !is_signer(earlier->device, later);
 }
 
-/* Does any key share of the candidate appear in any held epoch? */
-static bool reuses_key_share(const struct epochs_entry *entries, size_t count,
-                             const struct epochs_entry *incoming)
+static bool holds_share(const struct epochs_entry *e, const uint8_t share[EPOCHS_DIGEST_BYTES])
 {
-    for (size_t i = 0; i < count; i++)
-        for (size_t j = 0; j < entries[i].key_share_count; j++)
-            for (size_t k = 0; k < incoming->key_share_count; k++)
-                if (same(entries[i].key_shares[j], incoming->key_shares[k]))
-                    return true;
+    return bsearch(share, e->shares_sorted, e->key_share_count, EPOCHS_DIGEST_BYTES,
+                   compare_digest) != NULL;
+}
+
+/* Does any key share of the candidate appear in any held epoch but
+ * `skip` (the epoch a grown file replaces)? */
+static bool reuses_key_share(const struct epochs_entry *entries, size_t count,
+                             const struct epochs_entry *incoming,
+                             const struct epochs_entry *skip)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (&entries[i] == skip)
+            continue;
+        for (size_t k = 0; k < incoming->key_share_count; k++)
+            if (holds_share(&entries[i], incoming->key_shares[k].share))
+                return true;
+    }
     return false;
+}
+
+/* Does `big` hold every key share of `small` (key and value), and is
+ * every share it has beyond them for a key `small` does not declare? An
+ * ML-DSA key added with no reshare is exactly that; another share for a
+ * key small declares would be an altered file. Sorted merge: linear. */
+static bool grows(const struct epochs_entry *small, const struct epochs_entry *big)
+{
+    size_t i = 0;
+
+    if (!small->has_keys || !big->has_keys)
+        return false;
+    for (size_t j = 0; j < big->key_share_count; j++) {
+        const struct epochs_key_share *b = &big->pairs_sorted[j];
+        if (j > 0 && compare_pair(&big->pairs_sorted[j - 1], b) == 0)
+            continue; /* listed twice (the desktop app repeats group members' shares) */
+        if (i < small->key_share_count && compare_pair(&small->pairs_sorted[i], b) < 0)
+            return false; /* small has a share big lacks */
+        if (i < small->key_share_count && compare_pair(&small->pairs_sorted[i], b) == 0) {
+            while (i < small->key_share_count && compare_pair(&small->pairs_sorted[i], b) == 0)
+                i++;
+            continue;
+        }
+        if (bsearch(b->key, small->declared, small->declared_count, EPOCHS_DIGEST_BYTES,
+                    compare_digest))
+            return false; /* a different share for a key small declares */
+    }
+    return i == small->key_share_count;
 }
 
 static struct epochs_decision decision(enum epochs_outcome outcome, uint64_t epoch)
@@ -122,15 +282,28 @@ static struct epochs_decision decision(enum epochs_outcome outcome, uint64_t epo
 }
 
 /* A share of a generation the store holds, at the right place: the same
- * share is a no-op, anything else is refused. */
-static struct epochs_decision held_generation(const struct epochs_entry *held,
+ * share is a no-op; the same device's backup grown by a key (and only by
+ * that) replaces it, and the held one's lesser copy is out of date;
+ * anything else is refused. */
+static struct epochs_decision held_generation(const struct epochs_entry *entries, size_t count,
+                                              const struct epochs_entry *held,
                                               const struct epochs_entry *incoming)
 {
+    bool held_in_new, new_in_held;
+
     if (!same(held->device, incoming->device))
         return decision(EPOCHS_COLOCATION, held->number);
-    if (!same(held->shares, incoming->shares))
-        return decision(EPOCHS_CONFLICT, held->number);
-    return decision(EPOCHS_UNCHANGED, held->number);
+    if (same(held->shares, incoming->shares))
+        return decision(EPOCHS_UNCHANGED, held->number);
+    held_in_new = grows(held, incoming);
+    new_in_held = grows(incoming, held);
+    if (held_in_new && new_in_held)
+        return decision(EPOCHS_UNCHANGED, held->number); /* the same shares, listed otherwise */
+    if (held_in_new && !reuses_key_share(entries, count, incoming, held))
+        return decision(EPOCHS_GREW, held->number);
+    if (new_in_held)
+        return decision(EPOCHS_OUTGROWN, held->number);
+    return decision(EPOCHS_CONFLICT, held->number);
 }
 
 /* The epochs just below and just above number n (NULL when none), leaving
@@ -160,7 +333,7 @@ static struct epochs_decision new_generation(const struct epochs_entry *entries,
     if (count == 0)
         return decision(EPOCHS_NEW_VAULT, 1);
     neighbours(&latest, &none, entries, count, UINT64_MAX, NULL);
-    if (reuses_key_share(entries, count, incoming))
+    if (reuses_key_share(entries, count, incoming, NULL))
         return decision(EPOCHS_CONFLICT, latest->number);
     if (!may_follow(latest, incoming))
         return decision(EPOCHS_COLOCATION, latest->number);
@@ -182,7 +355,7 @@ static struct epochs_decision history_insert(const struct epochs_entry *entries,
         else if (entries[i].number == slot)
             return decision(EPOCHS_SLOT_TAKEN, slot);
     }
-    if (reuses_key_share(entries, count, incoming))
+    if (reuses_key_share(entries, count, incoming, NULL))
         return decision(EPOCHS_CONFLICT, slot);
     /* the current epoch stays the newest: numbers above it move it up */
     if (current && current->number <= slot) {
@@ -221,12 +394,12 @@ struct epochs_decision epochs_decide(const struct epochs_entry *entries, size_t 
         if (match && !match->current)
             return decision(EPOCHS_STALE, match->number);
         if (match)
-            return held_generation(match, incoming);
+            return held_generation(entries, count, match, incoming);
         return new_generation(entries, count, incoming);
     }
 
     if (match && !match->current && match->number == slot)
-        return held_generation(match, incoming);
+        return held_generation(entries, count, match, incoming);
     if (match && !same(match->device, incoming->device))
         return decision(EPOCHS_COLOCATION, match->number);
     if (match)
@@ -246,8 +419,10 @@ int epochs_errno(enum epochs_outcome outcome)
     case EPOCHS_UNCHANGED:
     case EPOCHS_NEW_EPOCH:
     case EPOCHS_HISTORY_INSERT:
+    case EPOCHS_GREW:
         return 0;
     case EPOCHS_STALE:
+    case EPOCHS_OUTGROWN:
     case EPOCHS_CONFLICT:
     case EPOCHS_SLOT_TAKEN:
         return -EEXIST;
@@ -278,8 +453,12 @@ const char *epochs_outcome_name(enum epochs_outcome outcome)
         return "new epoch";
     case EPOCHS_HISTORY_INSERT:
         return "restored to history";
+    case EPOCHS_GREW:
+        return "grown";
     case EPOCHS_STALE:
         return "stale";
+    case EPOCHS_OUTGROWN:
+        return "out of date";
     case EPOCHS_COLOCATION:
         return "co-location";
     case EPOCHS_CONFLICT:

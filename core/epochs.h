@@ -15,6 +15,9 @@
  *     signers (it left the vault; this location now keeps its successor);
  *   - no two epochs share a key share (a reshare renews them all, so the
  *     same key shares under other signers mean an altered file).
+ * Within one generation a device's backup can grow (an ML-DSA key added
+ * with no reshare): the fuller file replaces the held one in place, and
+ * the held one is then out of date.
  */
 #ifndef VULTFS_EPOCHS_H
 #define VULTFS_EPOCHS_H
@@ -26,8 +29,6 @@
 #include "vult.h"
 
 #define EPOCHS_DIGEST_BYTES 32
-#define EPOCHS_MAX_SIGNERS VULT_MAX_SIGNERS
-#define EPOCHS_MAX_KEY_SHARES VULT_MAX_KEY_SHARES
 /* History slots a file may name: history/epoch-N.vult, 1 <= N <= this. */
 #define EPOCHS_MAX_SLOT 1000000u
 
@@ -36,14 +37,21 @@ enum epochs_outcome {
     EPOCHS_UNCHANGED,      /* accepted: the same share again, nothing written */
     EPOCHS_NEW_EPOCH,      /* accepted: new generation; old current to history */
     EPOCHS_HISTORY_INSERT, /* accepted: restored into history/epoch-N */
+    EPOCHS_GREW,           /* accepted: the same device's backup of a held epoch
+                              with every key share of it and shares for keys it
+                              did not declare (an ML-DSA key added): replaces
+                              that epoch's file in place */
     EPOCHS_STALE,          /* refused: its generation is kept in history */
+    EPOCHS_OUTGROWN,       /* refused: the store holds a backup of this epoch
+                              with every key share of this one and more */
     EPOCHS_COLOCATION,     /* refused: another device's share of a held generation,
                               or of a new one while the held device still signs */
     EPOCHS_CONFLICT,       /* refused: same device and generation, other key shares,
                               or a new generation reusing a held key share */
     EPOCHS_SLOT_TAKEN,     /* refused: history/epoch-N holds another generation,
                               or this generation is held as another epoch */
-    EPOCHS_INCOMPLETE,     /* refused: no key share for a public key */
+    EPOCHS_INCOMPLETE,     /* refused: no key share for a key it signs with, or
+                              one still locked by the app's passcode */
     EPOCHS_WRONG_PLACE,    /* refused: written into another vault's directory */
     EPOCHS_UNREADABLE,     /* refused: not a backup, truncated, corrupt */
     EPOCHS_WRONG_PASSWORD, /* refused: no password fits */
@@ -51,7 +59,17 @@ enum epochs_outcome {
     EPOCHS_FAILED,         /* the store could not be written: nothing changed */
 };
 
-/* What the store holds of one epoch, for deciding. */
+/* One key share as the rules see it: the key it is listed under and its
+ * secret value, each as a digest. */
+struct epochs_key_share {
+    uint8_t key[EPOCHS_DIGEST_BYTES];
+    uint8_t share[EPOCHS_DIGEST_BYTES];
+};
+
+/* What the store holds of one epoch (or what a file says), for deciding.
+ * The arrays live in one block that the entry owns once epochs_describe
+ * or epochs_entry_alloc made it (epochs_entry_clear frees it); a copy of
+ * an entry by value borrows them. */
 struct epochs_entry {
     uint64_t number;
     bool current;
@@ -62,11 +80,22 @@ struct epochs_entry {
     uint8_t shares[EPOCHS_DIGEST_BYTES]; /* digest of all key shares, in order */
     /* each signer's digest, made as device's is, so "device is a signer" is a
      * digest comparison */
-    uint8_t signers[EPOCHS_MAX_SIGNERS][EPOCHS_DIGEST_BYTES];
+    uint8_t (*signers)[EPOCHS_DIGEST_BYTES];
     size_t signer_count;
-    /* each key share's digest (the secret value alone) */
-    uint8_t key_shares[EPOCHS_MAX_KEY_SHARES][EPOCHS_DIGEST_BYTES];
+    /* each key share, in the file's order */
+    struct epochs_key_share *key_shares;
     size_t key_share_count;
+    bool has_keys; /* key_shares[].key and declared are known (epochs
+                      stored before they were kept have share digests only) */
+    /* every public key the file declares (ECDSA, EdDSA, ML-DSA, FROST,
+     * chain keys), as digests: a share for a key not among them is new */
+    uint8_t (*declared)[EPOCHS_DIGEST_BYTES];
+    size_t declared_count;
+    /* epochs_entry_index: the share digests and the pairs, sorted, and the
+     * declared keys sorted in place, for lookups in log time */
+    uint8_t (*shares_sorted)[EPOCHS_DIGEST_BYTES];
+    struct epochs_key_share *pairs_sorted;
+    void *block; /* owns the arrays */
 };
 
 /* What the incoming share says, and where it was written. */
@@ -83,16 +112,32 @@ struct epochs_decision {
     uint64_t renumber_current; /* non-zero: the current epoch's new number */
 };
 
-/* Fills the facts and digests of a parsed share: lib_type; generation =
- * prefix + sorted signers; device; all key shares (public key and share, in order);
- * each signer; each key share. */
-void epochs_describe(struct epochs_entry *out, const struct vult_vault *vault);
+/* Room for the arrays of e (zeroed, counts set): 0 or -ENOMEM. */
+int epochs_entry_alloc(struct epochs_entry *e, size_t signers, size_t key_shares,
+                       size_t declared);
+/* Frees what the entry owns and zeroes it; NULL-safe. */
+void epochs_entry_clear(struct epochs_entry *e);
+/* epochs_entry_clear on each of count entries, then alloc_free(list). */
+void epochs_entries_free(struct epochs_entry *list, size_t count);
+/* e's number, generation, device, shares and lib_type without its arrays:
+ * a copy that owns and borrows nothing, for keeping past e's life. */
+struct epochs_entry epochs_entry_summary(const struct epochs_entry *e);
+/* The sorted lookups (see above) once the arrays are filled. */
+void epochs_entry_index(struct epochs_entry *e);
 
-/* The digest epochs_describe gives a device or signer name. */
+/* Fills the facts and digests of a parsed share, indexed: lib_type;
+ * generation = prefix + sorted signers; device; all key shares (public key
+ * and share, in order); each signer; each key share; the declared keys.
+ * 0 or -ENOMEM (out cleared). */
+int epochs_describe(struct epochs_entry *out, const struct vult_vault *vault);
+
+/* The digest epochs_describe gives a device or signer name, and a public
+ * key. */
 void epochs_device_digest(uint8_t out[EPOCHS_DIGEST_BYTES], const char *name, size_t len);
+void epochs_key_digest(uint8_t out[EPOCHS_DIGEST_BYTES], const char *key, size_t len);
 
 /* The rules. entries: every epoch held of this vault (none for a vault not
- * held yet), in any order. */
+ * held yet), in any order, each indexed (epochs_entry_index). */
 struct epochs_decision epochs_decide(const struct epochs_entry *entries, size_t count,
                                      const struct epochs_candidate *candidate);
 

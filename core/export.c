@@ -286,3 +286,29 @@ int store_export_info(struct store_export_info *out, struct store *store,
     store_export_time(&out->mtime_sec, &out->mtime_nsec, store, e);
     return 0;
 }
+
+int store_export_name(char **out, const struct store *store, const struct store_vault *vault,
+                      uint64_t epoch)
+{
+    const struct store_epoch *e = store_vault_epoch(vault, epoch);
+    uint8_t *plain = NULL;
+    size_t len = 0;
+    struct vult_vault v;
+    int ret;
+
+    *out = NULL;
+    if (!e)
+        return -ENOENT;
+    /* the share itself: its key shares say GG20 or DKLS where lib_type is
+     * silent (early DKLS files), and it holds every signer whole */
+    ret = record_load_share(&plain, &len, store, e->record);
+    if (ret == 0 && (ret = vult_vault_parse(&v, NULL, plain, len)) == 0) {
+        *out = vult_suggested_filename(&v);
+        ret = *out ? 0 : -ENOMEM;
+        vult_vault_clear(&v);
+    } else if (ret == -EINVAL) {
+        ret = -EBADMSG;
+    }
+    alloc_secret_free(plain);
+    return ret;
+}

@@ -30,23 +30,36 @@ __attribute__((format(printf, 3, 4))) static void report(void (*line)(void *, co
     line(ctx, text);
 }
 
-/* The index's key-share digests (when stored) are the record's. */
-static bool same_key_shares(const json_t *epoch, const struct epochs_entry *d)
+/* A stored list of hex digests (when there is one) is the record's:
+ * count digests at base + i * stride. */
+static bool same_digests(const json_t *epoch, const char *key, const uint8_t *base,
+                         size_t stride, size_t count)
 {
-    const json_t *list = json_object_get(epoch, "key_shares");
+    const json_t *list = json_object_get(epoch, key);
     uint8_t want[EPOCHS_DIGEST_BYTES];
     size_t i;
     json_t *hex;
 
     if (!list)
         return true; /* an epoch imported before they were kept */
-    if (json_array_size(list) != d->key_share_count)
+    if (json_array_size(list) != count)
         return false;
     json_array_foreach(list, i, hex)
         if (index_hex_decode(want, sizeof(want), json_string_value(hex)) < 0 ||
-            memcmp(want, d->key_shares[i], sizeof(want)) != 0)
+            memcmp(want, base + i * stride, sizeof(want)) != 0)
             return false;
     return true;
+}
+
+/* The index's key-share digests (when stored) are the record's. */
+static bool same_key_shares(const json_t *epoch, const struct epochs_entry *d)
+{
+    return same_digests(epoch, "key_shares", d->key_shares[0].share, sizeof(*d->key_shares),
+                        d->key_share_count) &&
+           same_digests(epoch, "key_share_keys", d->key_shares[0].key, sizeof(*d->key_shares),
+                        d->key_share_count) &&
+           same_digests(epoch, "declared_keys", d->declared[0], EPOCHS_DIGEST_BYTES,
+                        d->declared_count);
 }
 
 static int check_share(struct store *store, const json_t *epoch)
@@ -61,16 +74,16 @@ static int check_share(struct store *store, const json_t *epoch)
 
     if (ret < 0)
         return ret;
-    ret = vult_vault_parse(&v, plain, len);
-    if (ret == 0) {
-        epochs_describe(&d, &v);
+    ret = vult_vault_parse(&v, NULL, plain, len);
+    if (ret == 0 && (ret = epochs_describe(&d, &v)) == 0) {
         if (index_hex_decode(want, sizeof(want), index_str(epoch, "shares")) < 0 ||
             memcmp(want, d.shares, sizeof(want)) != 0 ||
             index_hex_decode(want, sizeof(want), index_str(epoch, "generation")) < 0 ||
             memcmp(want, d.generation, sizeof(want)) != 0 || !same_key_shares(epoch, &d))
             ret = -EBADMSG;
+        epochs_entry_clear(&d);
     }
-    sodium_memzero(&v, sizeof(v));
+    vult_vault_clear(&v);
     alloc_secret_free(plain);
     return ret;
 }

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "alloc.h"
+#include "completeness.h"
 #include "io.h"
 
 static void now(int64_t *sec, int32_t *nsec)
@@ -70,13 +71,44 @@ static json_t *facts_of(const struct vult_vault *v)
     }
     vult_format_time(created, sizeof(created), v->created_at_seconds, v->created_at_nanos);
 #define S(x) json_stringn((x).ptr ? (x).ptr : "", (x).len)
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:o, s:I}", "name", S(v->name),
-                     "device", S(v->local_party_id), "reshare_prefix", S(v->reshare_prefix),
-                     "public_key_ecdsa", S(v->public_key_ecdsa), "public_key_eddsa",
-                     S(v->public_key_eddsa), "hex_chain_code", S(v->hex_chain_code), "lib_type",
-                     lib, "created_at", created, "signers", signers, "key_share_count",
-                     (json_int_t)v->key_share_count);
+    json_t *facts = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:o, s:I}", "name",
+                              S(v->name), "device", S(v->local_party_id), "reshare_prefix",
+                              S(v->reshare_prefix), "public_key_ecdsa", S(v->public_key_ecdsa),
+                              "public_key_eddsa", S(v->public_key_eddsa), "hex_chain_code",
+                              S(v->hex_chain_code), "lib_type", lib, "created_at", created,
+                              "signers", signers, "key_share_count",
+                              (json_int_t)v->key_share_count);
+    /* the 2026 facts only where a file has them: older vaults' records
+     * stay as they were */
+    const struct {
+        const char *key;
+        struct vult_str value;
+    } keys[] = {{"public_key_mldsa44", v->public_key_mldsa44},
+                {"public_key_frozt", v->public_key_frozt},
+                {"public_key_fromt", v->public_key_fromt}};
+    for (size_t i = 0; facts && i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (keys[i].value.len && json_object_set_new(facts, keys[i].key, S(keys[i].value)) < 0) {
+            json_decref(facts);
+            return NULL;
+        }
+    }
+    json_t *chains = v->chain_count ? json_array() : NULL;
+    for (size_t i = 0; chains && i < v->chain_count; i++) {
+        const struct vult_chain_key *ck = &v->chains[i];
+        if (json_array_append_new(chains, json_pack("{s:o, s:o, s:b}", "chain", S(ck->chain),
+                                                    "public_key", S(ck->public_key),
+                                                    "is_eddsa", ck->is_eddsa)) < 0) {
+            json_decref(chains);
+            json_decref(facts);
+            return NULL;
+        }
+    }
+    if (facts && v->chain_count && json_object_set_new(facts, "chains", chains) < 0) {
+        json_decref(facts);
+        return NULL;
+    }
 #undef S
+    return facts;
 }
 
 /* What the store holds of the vault a file belongs to, for the rules. */
@@ -124,7 +156,7 @@ static int held_entries(struct epochs_entry **out, size_t *count,
 {
     int ret = entries_of(out, count, unreadable, store, vault);
     if (ret == 0 && (ret = add_forgotten(out, count, vault)) < 0) {
-        alloc_free(*out);
+        epochs_entries_free(*out, *count);
         *out = NULL;
     }
     return ret;
@@ -177,11 +209,16 @@ static json_t *epoch_json(const struct epochs_entry *d, uint64_t number, bool cu
     index_hex_encode(gen, d->generation, EPOCHS_DIGEST_BYTES);
     index_hex_encode(dev, d->device, EPOCHS_DIGEST_BYTES);
     index_hex_encode(shares, d->shares, EPOCHS_DIGEST_BYTES);
-    return json_pack("{s:I, s:b, s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:o}", "number",
-                     (json_int_t)number, "current", current, "record", record, "imported_sec",
-                     (json_int_t)sec, "imported_nsec", (json_int_t)nsec, "generation", gen,
-                     "device", dev, "shares", shares, "key_shares", entries_key_shares_json(d),
-                     "vault_len", (json_int_t)vault_len, "facts", facts);
+    json_t *epoch = json_pack("{s:I, s:b, s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:o}", "number",
+                              (json_int_t)number, "current", current, "record", record,
+                              "imported_sec", (json_int_t)sec, "imported_nsec", (json_int_t)nsec,
+                              "generation", gen, "device", dev, "shares", shares, "vault_len",
+                              (json_int_t)vault_len, "facts", facts);
+    if (epoch && entries_set_key_digests(epoch, d) < 0) {
+        json_decref(epoch);
+        return NULL;
+    }
+    return epoch;
 }
 
 /* The vault after an accepted change, as a new object (the old is kept). */
@@ -202,7 +239,7 @@ static json_t *changed_vault(const struct store *store, const struct epochs_deci
         if (target && target->dir_name &&
             json_object_set_new(vault, "dir_name", json_string(target->dir_name)) < 0)
             goto out_fail;
-    } else if (entries_store_key_shares(vault, held->entries, held->count) < 0) {
+    } else if (entries_store_key_digests(vault, held->entries, held->count) < 0) {
         goto out_fail; /* read from old epochs' records once, kept from now on */
     }
     json_t *epochs = json_object_get(vault, "epochs");
@@ -249,8 +286,12 @@ static const char *const outcome_texts[] = {
                         "replace a good one",
     [EPOCHS_SLOT_TAKEN] = "epoch {epoch} of vault \"{vault}\" holds another generation, or this "
                           "generation is already held as another epoch",
-    [EPOCHS_INCOMPLETE] = "incomplete backup of vault \"{vault}\": it lacks a key share for its "
-                          "ECDSA or EdDSA public key, so it could not sign",
+    [EPOCHS_GREW] = "device {device}, epoch {epoch}: this backup holds every key share of the "
+                    "epoch's file and {gained}, so it replaced that file (the same epoch)",
+    [EPOCHS_OUTGROWN] = "an out-of-date backup of vault \"{vault}\": the store holds a newer "
+                        "backup of epoch {epoch} for device \"{device}\" with every key share "
+                        "of this one and more (a key was added since, such as an ML-DSA key)",
+    [EPOCHS_INCOMPLETE] = "incomplete backup of vault \"{vault}\": {gap}",
     [EPOCHS_WRONG_PLACE] = "this is a share of vault \"{vault}\", not of the vault whose "
                            "directory it was written into",
 };
@@ -258,6 +299,8 @@ static const char *const outcome_texts[] = {
 struct outcome_words {
     const char *vault, *device, *held;
     char epoch[24];
+    char gap[256];    /* INCOMPLETE: completeness_describe's phrase */
+    char gained[96];  /* GREW: what the file added */
 };
 
 /* text with each {word} replaced by its value; cut at cap. */
@@ -266,7 +309,7 @@ static void expand(char *out, size_t cap, const char *text, const struct outcome
     const struct {
         const char *key, *value;
     } words[] = {{"{vault}", w->vault}, {"{device}", w->device}, {"{held}", w->held},
-                 {"{epoch}", w->epoch}};
+                 {"{epoch}", w->epoch},  {"{gap}", w->gap},       {"{gained}", w->gained}};
     size_t used = 0;
 
     while (*text && used + 1 < cap) {
@@ -300,14 +343,37 @@ static void held_words(struct outcome_words *w, const struct store *store, const
         w->held = e->facts.device;
 }
 
+/* What a grown backup added, for its message: "a key share for its
+ * ML-DSA key" when that is what it gained. */
+static void describe_gain(char *out, size_t cap, const struct vult_vault *v,
+                          const struct store_vault *held, uint64_t epoch)
+{
+    const struct store_epoch *e = held ? store_vault_epoch(held, epoch) : NULL;
+    size_t more = e && v->key_share_count > e->facts.key_share_count
+                      ? v->key_share_count - e->facts.key_share_count
+                      : 0;
+
+    if (v->public_key_mldsa44.len && e && !*e->facts.public_key_mldsa44)
+        snprintf(out, cap, "a key share for its new ML-DSA key");
+    else if (more)
+        snprintf(out, cap, "%zu more key share%s, for keys it did not declare", more,
+                 more == 1 ? "" : "s");
+    else
+        snprintf(out, cap, "key shares for keys it did not declare");
+}
+
 /* Fills in the outcome and its reason; returns the outcome's errno. */
 static int describe_outcome(struct store_import_result *result, const struct epochs_decision *d,
                             const struct store *store, const char *ecdsa, const char *name,
-                            const char *device)
+                            const char *device, const struct outcome_words *extra)
 {
     size_t rows = sizeof(outcome_texts) / sizeof(outcome_texts[0]);
     const char *text = (size_t)d->outcome < rows ? outcome_texts[d->outcome] : NULL;
-    struct outcome_words w = {.vault = name, .device = device, .held = ""};
+    struct outcome_words w = *extra;
+
+    w.vault = name;
+    w.device = device;
+    w.held = "";
 
     result->outcome = d->outcome;
     result->epoch = d->epoch;
@@ -324,7 +390,7 @@ static int describe_outcome(struct store_import_result *result, const struct epo
 static bool changes_store(enum epochs_outcome outcome)
 {
     return outcome == EPOCHS_NEW_VAULT || outcome == EPOCHS_NEW_EPOCH ||
-           outcome == EPOCHS_HISTORY_INSERT;
+           outcome == EPOCHS_HISTORY_INSERT || outcome == EPOCHS_GREW;
 }
 
 /* The change staged into the store's open batch (batch.c), vault taken. */
@@ -399,23 +465,67 @@ out:
     return ret;
 }
 
-/* Vault `ecdsa` with its epoch `number` now in record `record` (the same
- * share in other bytes: other non-secret fields), as a new object. */
+/* Vault `ecdsa` with its epoch `number` now in record `record`, as a new
+ * object: the same share in other bytes (other non-secret fields, or its
+ * key shares listed in another order), or the epoch's backup grown by a
+ * key (then `imported` is true: its export changes, so its time does). */
 static json_t *vault_with_record(const json_t *held, uint64_t number, const char *record,
                                  const struct vult_vault *v, size_t len,
-                                 const struct epochs_entry *d)
+                                 const struct epochs_entry *d, bool imported)
 {
+    char shares[2 * EPOCHS_DIGEST_BYTES + 1];
     json_t *index = held ? index_copy(held) : NULL;
     json_t *e = index_find_epoch(index, number);
+    int64_t sec;
+    int32_t nsec;
 
+    now(&sec, &nsec);
+    index_hex_encode(shares, d->shares, EPOCHS_DIGEST_BYTES);
     if (!e || json_object_set_new(e, "record", json_string(record)) < 0 ||
         json_object_set_new(e, "vault_len", json_integer((json_int_t)len)) < 0 ||
         json_object_set_new(e, "facts", facts_of(v)) < 0 ||
-        json_object_set_new(e, "key_shares", entries_key_shares_json(d)) < 0) {
+        json_object_set_new(e, "shares", json_string(shares)) < 0 ||
+        entries_set_key_digests(e, d) < 0 ||
+        (imported && (json_object_set_new(e, "imported_sec", json_integer(sec)) < 0 ||
+                      json_object_set_new(e, "imported_nsec", json_integer(nsec)) < 0))) {
         json_decref(index);
         return NULL;
     }
     return index;
+}
+
+/* EPOCHS_GREW: the epoch's file is replaced by this fuller one (every key
+ * share of the held file is in it), and the held record, which holds
+ * nothing the new one lacks, is removed once the index refers to the new
+ * one. Done at once, not in a batch: it replaces what an epoch refers to. */
+static int replace_grown(struct store *store, const struct vult_file *file,
+                         const struct vult_vault *v, const struct epochs_entry *d,
+                         const json_t *held_vault, uint64_t number,
+                         struct store_import_result *result)
+{
+    char record[2 * RECORD_NAME_BYTES + 1], old[2 * RECORD_NAME_BYTES + 1];
+    json_t *vault = NULL;
+    int ret = record_name(record, store, file->vault_bytes, file->vault_len);
+
+    if (ret < 0)
+        return failed(result, ret);
+    snprintf(old, sizeof(old), "%s", index_str(index_find_epoch(held_vault, number), "record"));
+    if (!(vault = vault_with_record(held_vault, number, record, v, file->vault_len, d, true)))
+        return failed(result, -ENOMEM);
+    ret = record_commit(store, record, file->vault_bytes, file->vault_len, vault);
+    if (ret == 0) {
+        ret = index_set_vault(store, vault); /* takes vault */
+        vault = NULL;
+        if (strcmp(old, record) != 0)
+            record_remove(store, old);
+    }
+    json_decref(vault);
+    if (ret < 0) {
+        result->outcome = EPOCHS_FAILED;
+        snprintf(result->reason, sizeof(result->reason), "the store could not be written: %s",
+                 strerror(-ret));
+    }
+    return ret;
 }
 
 /* The same share again (DESIGN: re-importing a good copy is the repair):
@@ -443,7 +553,7 @@ static int repair_if_damaged(bool *repaired, struct store *store, const struct v
     if ((ret = record_name(record, store, file->vault_bytes, file->vault_len)) < 0)
         return failed(result, ret);
     if (strcmp(record, held) != 0 &&
-        !(vault = vault_with_record(held_vault, number, record, v, file->vault_len, d)))
+        !(vault = vault_with_record(held_vault, number, record, v, file->vault_len, d, false)))
         return failed(result, -ENOMEM);
     ret = record_commit(store, record, file->vault_bytes, file->vault_len, vault);
     if (ret == 0 && vault) {
@@ -484,16 +594,18 @@ static int apply(struct store *store, const struct vult_file *file, const struct
 {
     struct epochs_candidate candidate = {0};
     struct held held = {0};
+    struct outcome_words words = {0};
     char *ecdsa = alloc_strndup(v->public_key_ecdsa.ptr, v->public_key_ecdsa.len);
     char *device = alloc_strndup(v->local_party_id.ptr, v->local_party_id.len);
     char *name = alloc_strndup(v->name.ptr ? v->name.ptr : "", v->name.len);
     bool repaired = false;
     int ret = -ENOMEM;
 
-    if (!ecdsa || !device || !name)
+    if (!ecdsa || !device || !name || epochs_describe(&candidate.share, v) < 0)
         goto out_failed;
-    epochs_describe(&candidate.share, v);
-    candidate.complete = vult_vault_is_complete(v);
+    struct completeness gap = completeness_of(v);
+    candidate.complete = gap.gap == COMPLETENESS_OK;
+    completeness_describe(words.gap, sizeof(words.gap), &gap);
     ret = names_in_its_place(&candidate.in_its_place, store, target, v, ecdsa);
     if (ret < 0)
         goto out_failed;
@@ -514,7 +626,13 @@ static int apply(struct store *store, const struct vult_file *file, const struct
         ret = refuse_unreadable(result, &held.unreadable);
         goto out;
     }
-    if (changes_store(d.outcome)) {
+    if (d.outcome == EPOCHS_GREW) {
+        describe_gain(words.gained, sizeof(words.gained), v, views_by_ecdsa(store, ecdsa),
+                      d.epoch);
+        ret = replace_grown(store, file, v, &candidate.share, held.vault, d.epoch, result);
+        if (ret < 0)
+            goto out;
+    } else if (changes_store(d.outcome)) {
         ret = write_change(store, file, v, &candidate, &d, ecdsa, target, &held, result,
                            ticket);
         if (ret < 0)
@@ -526,7 +644,7 @@ static int apply(struct store *store, const struct vult_file *file, const struct
         if (ret < 0)
             goto out;
     }
-    ret = describe_outcome(result, &d, store, ecdsa, name, device);
+    ret = describe_outcome(result, &d, store, ecdsa, name, device, &words);
     if (repaired)
         snprintf(result->reason + strlen(result->reason),
                  sizeof(result->reason) - strlen(result->reason),
@@ -536,7 +654,8 @@ out_failed:
     failed(result, ret);
 out:
     json_decref(held.vault);
-    alloc_free(held.entries);
+    epochs_entries_free(held.entries, held.count);
+    epochs_entry_clear(&candidate.share);
     alloc_free(name);
     alloc_free(device);
     alloc_free(ecdsa);
@@ -546,17 +665,26 @@ out:
 /* What store_import_decode makes of a file: its Vault bytes and their
  * parse (views into them). */
 struct store_decoded {
-    struct vult_file file;
-    struct vult_vault vault;
+    struct vult_file file; /* its vault: the parse */
 };
 
 void store_decoded_free(struct store_decoded *decoded)
 {
     if (!decoded)
         return;
-    sodium_memzero(&decoded->vault, sizeof(decoded->vault));
     vult_file_clear(&decoded->file);
     alloc_free(decoded);
+}
+
+/* "32 MiB", "18.7 MiB", or the bytes below one MiB. */
+static void size_text(char *out, size_t cap, size_t bytes)
+{
+    if (bytes >= (1u << 20) && bytes % (1u << 20) == 0)
+        snprintf(out, cap, "%zu MiB", bytes >> 20);
+    else if (bytes >= (1u << 20))
+        snprintf(out, cap, "%.1f MiB", (double)bytes / (1u << 20));
+    else
+        snprintf(out, cap, "%zu bytes", bytes);
 }
 
 /* vult_decode, trying every password the store has. */
@@ -571,6 +699,27 @@ static int decode_with_passwords(struct vult_file *out, const struct store *stor
     ret = vult_decode(out, file, file_len, candidates, store->password_count, store->keycache);
     sodium_memzero(candidates, sizeof(candidates));
     return ret;
+}
+
+/* A backup too large for the memory-lock limit: never decoded into memory
+ * that could be swapped, and the message names the remedy. */
+static int refuse_unlockable(struct store_import_result *result, size_t file_len)
+{
+    char size[32], limit[32];
+    size_t lock = alloc_lock_limit();
+
+    size_text(size, sizeof(size), file_len);
+    if (lock == SIZE_MAX)
+        snprintf(limit, sizeof(limit), "%s", "unlimited, yet refused");
+    else
+        snprintf(limit, sizeof(limit), "%zu KiB", lock >> 10);
+    result->outcome = EPOCHS_FAILED;
+    snprintf(result->reason, sizeof(result->reason),
+             "this %s backup does not fit in locked memory, and key shares are never left "
+             "where they could be swapped: the memory-lock limit (RLIMIT_MEMLOCK) is %s; "
+             "raise it (ulimit -l, or LimitMEMLOCK= in the systemd unit) and import it again",
+             size, limit);
+    return -ENOMEM;
 }
 
 /* Reads only what is fixed once the store is open and its passwords and
@@ -589,9 +738,14 @@ int store_import_decode(struct store_decoded **out, const struct store *store,
         set_outcome(result, EPOCHS_FAILED, "the store was opened read-only");
         return -EROFS;
     }
-    if (file_len > store->max_import)
-        return set_outcome(result, EPOCHS_TOO_LARGE, "larger than the import limit of %zu bytes",
-                      store->max_import);
+    if (file_len > store->max_import) {
+        char limit[32];
+        size_text(limit, sizeof(limit), store->max_import);
+        return set_outcome(result, EPOCHS_TOO_LARGE,
+                           "larger than the import limit of %s (max_import); --max-import "
+                           "BYTES raises it (mount: -o max_import=BYTES)",
+                           limit);
+    }
     if (!(d = alloc_zeroed(1, sizeof(*d))))
         return failed(result, -ENOMEM);
     ret = decode_with_passwords(&d->file, store, file, file_len);
@@ -605,18 +759,24 @@ int store_import_decode(struct store_decoded **out, const struct store *store,
                       "line, and pass --import-passwords FILE (mount: -o import_passwords=FILE)");
         goto out_fail;
     case -EFBIG:
-        ret = set_outcome(result, EPOCHS_TOO_LARGE, "too large for a Vultisig backup");
+        ret = set_outcome(result, EPOCHS_TOO_LARGE,
+                          "larger than %zu MiB, more than any Vultisig backup can be",
+                          VULT_MAX_FILE_BYTES >> 20);
         goto out_fail;
     case -EINVAL:
-        ret = set_outcome(result, EPOCHS_UNREADABLE,
-                      "not a Vultisig backup, or truncated or corrupt");
+        if (d->file.problem)
+            ret = set_outcome(result, EPOCHS_UNREADABLE,
+                              "not a Vultisig backup, or truncated or corrupt: %s",
+                              d->file.problem);
+        else
+            ret = set_outcome(result, EPOCHS_UNREADABLE,
+                              "not a Vultisig backup, or truncated or corrupt");
         goto out_fail;
     default:
-        ret = failed(result, ret);
-        goto out_fail;
-    }
-    if (vult_vault_parse(&d->vault, d->file.vault_bytes, d->file.vault_len) < 0) {
-        ret = set_outcome(result, EPOCHS_UNREADABLE, "not a Vultisig vault");
+        if (ret == -ENOMEM && alloc_secret_lock_refused())
+            ret = refuse_unlockable(result, file_len);
+        else
+            ret = failed(result, ret);
         goto out_fail;
     }
     *out = d;
@@ -630,14 +790,14 @@ int store_import_apply(struct store *store, const struct store_decoded *decoded,
                        const struct store_target *target, struct store_import_result *result)
 {
     memset(result, 0, sizeof(*result));
-    return apply(store, &decoded->file, &decoded->vault, target, result, NULL);
+    return apply(store, &decoded->file, &decoded->file.vault, target, result, NULL);
 }
 
 int store_import_stage(struct store *store, const struct store_decoded *decoded,
                        const struct store_target *target, struct store_import_result *result,
                        struct store_ticket *ticket)
 {
-    const struct vult_vault *v = &decoded->vault;
+    const struct vult_vault *v = &decoded->file.vault;
     char *ecdsa = alloc_strndup(v->public_key_ecdsa.ptr, v->public_key_ecdsa.len);
 
     *ticket = (struct store_ticket){.settled = true};

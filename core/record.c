@@ -205,6 +205,19 @@ void record_remove_unreferenced(struct store *store)
     }
 }
 
+void record_remove(struct store *store, const char *record)
+{
+    char file[2 * RECORD_NAME_BYTES + 8];
+
+    if (record_referenced(store, record))
+        return; /* never a record an epoch still names */
+    snprintf(file, sizeof(file), "%s.rec", record);
+    if (unlinkat(store->sharesfd, file, 0) == 0) {
+        int synced = io_sync_dir(store->sharesfd);
+        (void)synced; /* one that comes back after a crash is unreferenced: fsck says so */
+    }
+}
+
 /*
  * Two flushes per commit, crash-safe by construction:
  * - A share record's name is a keyed hash of its content, and nothing

@@ -33,9 +33,16 @@
 #include "wur.h"
 
 #define STORE_FORMAT_VERSION 1
-#define STORE_DEFAULT_MAX_IMPORT (1u << 20)
+#define STORE_DEFAULT_MAX_IMPORT ((size_t)32 << 20)
 
 struct store;
+
+/* One entry of a share's chain_public_keys. */
+struct store_chain {
+    const char *name; /* as the app spells it: "Bitcoin" */
+    const char *public_key;
+    bool is_eddsa;
+};
 
 /* Public facts of one share (one epoch of a vault): all text is
  * NUL-terminated and owned by the store. */
@@ -52,6 +59,13 @@ struct store_facts {
     const char *const *signer_list; /* signer_count names (one may hold a comma) */
     size_t signer_count;
     size_t key_share_count;
+    /* the 2026 facts, "" (or none) where the share has none */
+    const char *public_key_mldsa44;
+    const char *public_key_frozt;
+    const char *public_key_fromt;
+    const char *chains; /* the chain names, comma-separated: the xattr's form */
+    const struct store_chain *chain_list;
+    size_t chain_count;
 };
 
 struct store_epoch {
@@ -200,6 +214,13 @@ struct store_export_info {
 };
 int store_export_info(struct store_export_info *out, struct store *store,
                       const struct store_vault *vault, uint64_t epoch) VULTFS_WUR;
+
+/* The file name the apps give epoch's export of vault (what
+ * vult_suggested_filename makes of its share: "<name>-<last4>-share<i>of<n>.vult",
+ * "part" for GG20 shares). *out is alloc_bytes, NUL-terminated. Reads the
+ * share record. 0, -ENOENT, -EIO/-EBADMSG (a damaged record), -ENOMEM. */
+int store_export_name(char **out, const struct store *store, const struct store_vault *vault,
+                      uint64_t epoch) VULTFS_WUR;
 
 /* A mount calls this once store_set_export has set what it serves. The
  * store remembers a fingerprint of the export settings (a keyed hash,

@@ -219,6 +219,11 @@ void record_set_free(struct record_set *set);
 /* Removes the share records no epoch of the index references (left by an
  * interrupted import or forget). Tidying only: failures are ignored. */
 void record_remove_unreferenced(struct store *store);
+/* Removes one share record that no epoch refers to any more because a
+ * fuller file of its epoch replaced it (EPOCHS_GREW: every key share of it
+ * is in the new one). Tidying only: one left by a failure is reported by
+ * fsck as unreferenced. */
+void record_remove(struct store *store, const char *record);
 /* Once per open, before the first change: leftovers of interrupted writes
  * and imports go (nothing of this open's is pending yet). */
 void record_tidy_before_change(struct store *store);
@@ -268,18 +273,20 @@ struct entries_unreadable {
 /* The rules' view of every epoch of vault (an index object), in index
  * order. Key-share digests missing from the index are read from the
  * records; an epoch whose record cannot be read is left without them and
- * named in *unreadable. *out is alloc_zeroed; caller alloc_free()s.
+ * named in *unreadable. *out is alloc_zeroed; caller frees it with
+ * epochs_entries_free.
  * -ENOMEM, -EIO (an index entry that does not parse). */
 int entries_of(struct epochs_entry **out, size_t *count, struct entries_unreadable *unreadable,
                const struct store *store, const json_t *vault);
 /* A stored lib_type (facts.lib_type): a name ("GG20") or, for a value the
  * apps did not name, the number itself. 0 or -EIO. */
 int entries_lib_type(uint64_t *out, const char *text);
-/* An epoch's "key_shares" field (a new array of hex digests), or NULL. */
-json_t *entries_key_shares_json(const struct epochs_entry *e);
-/* Stores "key_shares" in each epoch of vault (an index object in the order
- * entries_of read it) that lacks it. 0 or -ENOMEM. */
-int entries_store_key_shares(json_t *vault, const struct epochs_entry *list, size_t count);
+/* Sets an epoch's "key_shares", "key_share_keys" and "declared_keys" (an
+ * index epoch object) from e, when e knows its keys. 0 or -ENOMEM. */
+int entries_set_key_digests(json_t *epoch, const struct epochs_entry *e);
+/* Stores them in each epoch of vault (an index object in the order
+ * entries_of read it) that lacks any of them. 0 or -ENOMEM. */
+int entries_store_key_digests(json_t *vault, const struct epochs_entry *list, size_t count);
 
 /* names.c */
 /* Every vault's directory name (by_dir filled again). */

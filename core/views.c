@@ -75,8 +75,9 @@ static uint64_t inode_of(const struct store *store, const char *ecdsa, const cha
  * (ptrs NULL), then copying into the block. */
 struct view_text {
     const char **ptrs;
+    struct store_chain *chains;
     char *chars;
-    size_t nptrs, nchars;
+    size_t nptrs, nchains, nchars;
     bool bad; /* a signer that is not a name: an import stores names only */
 };
 
@@ -127,6 +128,36 @@ static void put_signers(struct view_text *t, struct store_facts *facts, const js
     }
 }
 
+/* The chain keys, each and their names joined by commas (the xattr). */
+static void put_chains(struct view_text *t, struct store_facts *facts, const json_t *chains)
+{
+    struct store_chain *list = t->ptrs ? t->chains + t->nchains : NULL;
+    size_t i, joined = 1;
+    json_t *c;
+
+    facts->chain_count = json_array_size(chains);
+    facts->chain_list = list;
+    t->nchains += facts->chain_count;
+    json_array_foreach(chains, i, c) {
+        const char *name = put_str(t, c, "chain");
+        const char *key = put_str(t, c, "public_key");
+        if (list)
+            list[i] = (struct store_chain){name, key, json_is_true(json_object_get(c, "is_eddsa"))};
+        joined += strlen(index_str(c, "chain")) + 1;
+    }
+    char *out = t->ptrs ? t->chars + t->nchars : NULL;
+    t->nchars += joined;
+    facts->chains = out ? out : "";
+    if (!out)
+        return;
+    out[0] = '\0';
+    for (i = 0; i < facts->chain_count; i++) {
+        if (i)
+            strcat(out, ",");
+        strcat(out, list[i].name);
+    }
+}
+
 static int compare_epochs(const void *a, const void *b)
 {
     const struct store_epoch *x = a, *y = b;
@@ -153,7 +184,11 @@ static void put_epoch(struct view_text *t, const struct store *store, struct sto
     ep->facts.created_at = put_str(t, facts, "created_at");
     ep->facts.hex_chain_code = put_str(t, facts, "hex_chain_code");
     ep->facts.key_share_count = (size_t)index_num(facts, "key_share_count");
+    ep->facts.public_key_mldsa44 = put_str(t, facts, "public_key_mldsa44");
+    ep->facts.public_key_frozt = put_str(t, facts, "public_key_frozt");
+    ep->facts.public_key_fromt = put_str(t, facts, "public_key_fromt");
     put_signers(t, &ep->facts, json_object_get(facts, "signers"));
+    put_chains(t, &ep->facts, json_object_get(facts, "chains"));
     if (store->export_set)
         ep->export_size = vult_encoded_len(ep->vault_len, store->export_scheme);
 }
@@ -166,7 +201,7 @@ static void put_view(struct view_text *t, const struct store *store, struct stor
     size_t i;
     json_t *e;
 
-    t->nptrs = t->nchars = 0;
+    t->nptrs = t->nchains = t->nchars = 0;
     view->public_key_ecdsa = put_str(t, vault, "ecdsa");
     view->dir_hint = json_is_string(hint) ? put_text(t, json_string_value(hint)) : NULL;
     json_array_foreach(json_object_get(vault, "epochs"), i, e)
@@ -177,17 +212,19 @@ static void put_view(struct view_text *t, const struct store *store, struct stor
 static int copy_view_text(const struct store *store, struct store_vault *view,
                           struct store_epoch *list, const json_t *vault)
 {
-    struct view_text t = {NULL, NULL, 0, 0, false};
+    struct view_text t = {NULL, NULL, NULL, 0, 0, 0, false};
 
     put_view(&t, store, view, list, vault);
     if (t.bad)
         return -EIO;
     size_t ptr_bytes = t.nptrs * sizeof(*t.ptrs);
-    view->text = alloc_bytes(ptr_bytes + t.nchars);
+    size_t chain_bytes = t.nchains * sizeof(*t.chains);
+    view->text = alloc_bytes(ptr_bytes + chain_bytes + t.nchars);
     if (!view->text)
         return -ENOMEM;
     t.ptrs = view->text;
-    t.chars = (char *)view->text + ptr_bytes;
+    t.chains = (struct store_chain *)((char *)view->text + ptr_bytes);
+    t.chars = (char *)view->text + ptr_bytes + chain_bytes;
     put_view(&t, store, view, list, vault);
     return 0;
 }

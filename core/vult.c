@@ -19,7 +19,9 @@
 #include "alloc.h"
 #include "base64.h"
 #include "dat.h"
+#include "keyshare.h"
 #include "pb.h"
+#include "utf8.h"
 
 static int read_str(struct pb_reader *r, struct vult_str *out)
 {
@@ -51,6 +53,10 @@ enum vault_field {
     VAULT_LOCAL_PARTY_ID = 8,
     VAULT_RESHARE_PREFIX = 9,
     VAULT_LIB_TYPE = 10,
+    VAULT_CHAIN_PUBLIC_KEYS = 11,
+    VAULT_PUBLIC_KEY_MLDSA44 = 12,
+    VAULT_PUBLIC_KEY_FROZT = 13,
+    VAULT_PUBLIC_KEY_FROMT = 14,
 };
 
 static int parse_timestamp(struct vult_vault *out, struct vult_str msg)
@@ -80,24 +86,29 @@ static int parse_timestamp(struct vult_vault *out, struct vult_str msg)
     }
 }
 
-static int parse_key_share(struct vult_key_share *out, struct vult_str msg)
+/* A small message of bytes fields 1 and 2 (and, for a chain key, the
+ * bool 3): a key share {public_key, keyshare} or a chain key
+ * {public_key, chain, is_eddsa}. */
+static int parse_pair(struct vult_str *first, struct vult_str *second, bool *flag,
+                      struct vult_str msg)
 {
     struct pb_reader c = {(const uint8_t *)msg.ptr, (const uint8_t *)msg.ptr + msg.len};
     uint32_t field;
     enum pb_wire type;
+    uint64_t value;
 
-    memset(out, 0, sizeof(*out));
     for (;;) {
         if (pb_read_tag(&c, &field, &type) < 0)
             return -EINVAL;
         if (field == 0)
             return 0;
-        if (field == 1 && type == PB_BYTES) {
-            if (read_str(&c, &out->public_key) < 0)
+        if ((field == 1 || field == 2) && type == PB_BYTES) {
+            if (read_str(&c, field == 1 ? first : second) < 0)
                 return -EINVAL;
-        } else if (field == 2 && type == PB_BYTES) {
-            if (read_str(&c, &out->keyshare) < 0)
+        } else if (field == 3 && flag && type == PB_VARINT) {
+            if (pb_read_varint(&c, &value) < 0 || value > 1)
                 return -EINVAL;
+            *flag = value == 1;
         } else if (pb_skip(&c, type) < 0) {
             return -EINVAL;
         }
@@ -112,39 +123,10 @@ static bool is_text(struct vult_str s)
     size_t i = 0;
 
     while (i < s.len) {
-        unsigned char c = p[i];
-        size_t extra;
-        uint32_t cp;
-        if (c == 0)
+        size_t n = utf8_char_len(p + i, s.len - i);
+        if (n == 0 || p[i] == 0)
             return false;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            extra = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            extra = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            extra = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (s.len - i <= extra)
-            return false;
-        for (size_t k = 1; k <= extra; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        /* overlong forms, surrogates and values past U+10FFFF */
-        if ((extra == 2 && cp < 0x800) || (extra == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += extra + 1;
+        i += n;
     }
     return true;
 }
@@ -157,19 +139,30 @@ bool vult_str_is_hex(struct vult_str s)
     return true;
 }
 
-/* GG20 key shares are JSON text; DKLS ones one canonical base64 string.
- * Early DKLS files lack lib_type and read as GG20, so GG20 takes either.
- * Anything else is a damaged file, never a share to keep. Empty is left
- * to vult_vault_is_complete. */
-static bool keyshare_is_well_formed(struct vult_str ks, uint64_t lib_type)
+/* How many of each repeated field: the arrays are sized before they are
+ * filled, so a vault of any number of key shares parses in one block. */
+struct vault_counts {
+    size_t signers, key_shares, chains;
+};
+
+static int count_repeated(struct vault_counts *n, const uint8_t *bytes, size_t len)
 {
-    if (!ks.len)
-        return true;
-    if (base64_is_canonical(ks.ptr, ks.len))
-        return true;
-    if (lib_type != VULT_LIB_GG20)
-        return false;
-    return ks.ptr[0] == '{' && ks.ptr[ks.len - 1] == '}' && is_text(ks);
+    struct pb_reader c = {bytes, bytes + len};
+    uint32_t field;
+    enum pb_wire type;
+
+    memset(n, 0, sizeof(*n));
+    for (;;) {
+        if (pb_read_tag(&c, &field, &type) < 0)
+            return -EINVAL;
+        if (field == 0)
+            return 0;
+        n->signers += field == VAULT_SIGNERS;
+        n->key_shares += field == VAULT_KEY_SHARES;
+        n->chains += field == VAULT_CHAIN_PUBLIC_KEYS;
+        if (pb_skip(&c, type) < 0)
+            return -EINVAL;
+    }
 }
 
 static int parse_vault_field(struct vult_vault *out, struct pb_reader *c, uint32_t field,
@@ -182,7 +175,7 @@ static int parse_vault_field(struct vult_vault *out, struct pb_reader *c, uint32
             return -EINVAL;
         return pb_read_varint(c, &out->lib_type);
     }
-    if (field > VAULT_LIB_TYPE)
+    if (field > VAULT_PUBLIC_KEY_FROMT)
         return pb_skip(c, type);
     if (type != PB_BYTES || read_str(c, &s) < 0)
         return -EINVAL;
@@ -198,8 +191,6 @@ static int parse_vault_field(struct vult_vault *out, struct pb_reader *c, uint32
         out->public_key_eddsa = s;
         break;
     case VAULT_SIGNERS:
-        if (out->signer_count == VULT_MAX_SIGNERS)
-            return -EINVAL;
         out->signers[out->signer_count++] = s;
         break;
     case VAULT_CREATED_AT:
@@ -207,29 +198,163 @@ static int parse_vault_field(struct vult_vault *out, struct pb_reader *c, uint32
     case VAULT_HEX_CHAIN_CODE:
         out->hex_chain_code = s;
         break;
-    case VAULT_KEY_SHARES:
-        if (out->key_share_count == VULT_MAX_KEY_SHARES)
-            return -EINVAL;
-        return parse_key_share(&out->key_shares[out->key_share_count++], s);
+    case VAULT_KEY_SHARES: {
+        struct vult_key_share *ks = &out->key_shares[out->key_share_count++];
+        return parse_pair(&ks->public_key, &ks->keyshare, NULL, s);
+    }
     case VAULT_LOCAL_PARTY_ID:
         out->local_party_id = s;
         break;
     case VAULT_RESHARE_PREFIX:
         out->reshare_prefix = s;
         break;
-    default:
+    case VAULT_CHAIN_PUBLIC_KEYS: {
+        struct vult_chain_key *ck = &out->chains[out->chain_count++];
+        return parse_pair(&ck->public_key, &ck->chain, &ck->is_eddsa, s);
+    }
+    case VAULT_PUBLIC_KEY_MLDSA44:
+        out->public_key_mldsa44 = s;
+        break;
+    case VAULT_PUBLIC_KEY_FROZT:
+        out->public_key_frozt = s;
+        break;
+    case VAULT_PUBLIC_KEY_FROMT:
+        out->public_key_fromt = s;
+        break;
+    case VAULT_LIB_TYPE:
         break;
     }
     return 0;
 }
 
-int vult_vault_parse(struct vult_vault *out, const uint8_t *bytes, size_t len)
+static int compare_view(struct vult_str a, struct vult_str b)
+{
+    size_t n = a.len < b.len ? a.len : b.len;
+    int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
+    return c ? c : (a.len > b.len) - (a.len < b.len);
+}
+
+/* Key shares by public key, and by position among equal keys, so that a
+ * lookup finds the first share of a key (the one the apps use) in log
+ * time: completeness looks up every chain key of a KEYIMPORT vault. */
+static int compare_share_order(const void *a, const void *b, void *ctx)
+{
+    const struct vult_key_share *shares = ctx;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    int c = compare_view(shares[x].public_key, shares[y].public_key);
+    return c ? c : (x > y) - (x < y);
+}
+
+/* One block for the repeated fields and the lookup order. */
+static int alloc_arrays(struct vult_vault *out, const struct vault_counts *n)
+{
+    size_t bytes = n->signers * sizeof(*out->signers) +
+                   n->key_shares * sizeof(*out->key_shares) +
+                   n->chains * sizeof(*out->chains) + n->key_shares * sizeof(uint32_t);
+    uint8_t *block = alloc_zeroed(1, bytes ? bytes : 1);
+
+    if (!block)
+        return -ENOMEM;
+    out->arrays = block;
+    out->key_shares = (struct vult_key_share *)block;
+    block += n->key_shares * sizeof(*out->key_shares);
+    out->chains = (struct vult_chain_key *)block;
+    block += n->chains * sizeof(*out->chains);
+    out->signers = (struct vult_str *)block;
+    block += n->signers * sizeof(*out->signers);
+    out->share_order = (const uint32_t *)block;
+    return 0;
+}
+
+static void sort_key_shares(struct vult_vault *v)
+{
+    uint32_t *order = (uint32_t *)v->share_order;
+
+    for (size_t i = 0; i < v->key_share_count; i++)
+        order[i] = (uint32_t)i;
+    qsort_r(order, v->key_share_count, sizeof(*order), compare_share_order, v->key_shares);
+}
+
+/* Each key share well-formed for the vault's kind, and agreeing with the
+ * Vault on what it states of itself; NULL, or what is wrong. */
+static const char *key_share_problem(const struct vult_vault *v, const struct vult_key_share *ks)
+{
+    enum keyshare_form form = keyshare_form(ks->keyshare.ptr, ks->keyshare.len);
+    bool master_ecdsa = vult_str_eq(ks->public_key, v->public_key_ecdsa);
+    struct keyshare_expect expect = {
+        ks->public_key.ptr, ks->public_key.len, NULL, 0, v->local_party_id.ptr,
+        v->local_party_id.len, v->reshare_prefix.ptr, v->reshare_prefix.len};
+
+    /* GG20 key shares are JSON text; DKLS ones one canonical base64
+     * string. Early DKLS files lack lib_type and read as GG20, so GG20
+     * takes either. Empty is completeness's to judge. */
+    if (form == KEYSHARE_MALFORMED || (form == KEYSHARE_JSON && v->lib_type != VULT_LIB_GG20))
+        return "a key share is damaged (neither JSON text nor base64, as the apps write them)";
+    if (!is_text(ks->public_key))
+        return "a key share's public key is not text";
+    /* A JSON share states the vault's chain code wherever it states one; a
+     * DKLS share for a KEYIMPORT vault's chain key has its own. */
+    if (form == KEYSHARE_JSON || (master_ecdsa && v->lib_type != VULT_LIB_KEYIMPORT)) {
+        expect.chain_code = v->hex_chain_code.ptr;
+        expect.chain_code_len = v->hex_chain_code.len;
+    }
+    return keyshare_disagreement(ks->keyshare.ptr, ks->keyshare.len, &expect);
+}
+
+/* What a share the apps wrote has, and what vultfs needs to file it. */
+static const char *vault_problem(const struct vult_vault *v)
+{
+    if (!v->name.len || !v->public_key_ecdsa.len || !v->local_party_id.len || !v->signer_count)
+        return "a field every backup has is missing";
+    if (!vult_str_is_hex(v->public_key_ecdsa) || !vult_str_is_hex(v->public_key_eddsa) ||
+        !vult_str_is_hex(v->hex_chain_code) || !vult_str_is_hex(v->public_key_mldsa44))
+        return "a public key or the chain code is not hex";
+    if (!is_text(v->name) || !is_text(v->local_party_id) || !is_text(v->reshare_prefix) ||
+        !is_text(v->public_key_frozt) || !is_text(v->public_key_fromt))
+        return "a text field is not text";
+    for (size_t i = 0; i < v->signer_count; i++)
+        if (!v->signers[i].len || !is_text(v->signers[i]))
+            return "a signer is not a name";
+    /* Chain entries may name chains this build does not know, with keys
+     * in other encodings (the server's "SaplingExtras" is base64). */
+    for (size_t i = 0; i < v->chain_count; i++)
+        if (!v->chains[i].chain.len || !is_text(v->chains[i].chain) ||
+            !is_text(v->chains[i].public_key))
+            return "a chain key is not text";
+    for (size_t i = 0; i < v->key_share_count; i++) {
+        const char *why = key_share_problem(v, &v->key_shares[i]);
+        if (why)
+            return why;
+    }
+    return NULL;
+}
+
+void vult_vault_clear(struct vult_vault *vault)
+{
+    if (!vault)
+        return;
+    alloc_free(vault->arrays);
+    sodium_memzero(vault, sizeof(*vault));
+}
+
+int vult_vault_parse(struct vult_vault *out, const char **problem, const uint8_t *bytes,
+                     size_t len)
 {
     struct pb_reader c = {bytes, bytes + len};
+    struct vault_counts counts;
+    const char *why = "not a Vault message";
     uint32_t field;
     enum pb_wire type;
+    int ret = -EINVAL;
 
     memset(out, 0, sizeof(*out));
+    if (problem)
+        *problem = NULL;
+    if (count_repeated(&counts, bytes, len) < 0)
+        goto out_invalid;
+    if ((ret = alloc_arrays(out, &counts)) < 0)
+        return ret;
+    ret = -EINVAL;
     for (;;) {
         if (pb_read_tag(&c, &field, &type) < 0)
             goto out_invalid;
@@ -238,27 +363,16 @@ int vult_vault_parse(struct vult_vault *out, const uint8_t *bytes, size_t len)
         if (parse_vault_field(out, &c, field, type) < 0)
             goto out_invalid;
     }
-
-    /* What every share the apps write has, and what vultfs needs to file it. */
-    if (!out->name.len || !out->public_key_ecdsa.len || !out->local_party_id.len ||
-        !out->signer_count)
+    sort_key_shares(out);
+    if ((why = vault_problem(out)) != NULL)
         goto out_invalid;
-    if (!vult_str_is_hex(out->public_key_ecdsa) || !vult_str_is_hex(out->public_key_eddsa) ||
-        !vult_str_is_hex(out->hex_chain_code))
-        goto out_invalid;
-    if (!is_text(out->name) || !is_text(out->local_party_id) || !is_text(out->reshare_prefix))
-        goto out_invalid;
-    for (size_t i = 0; i < out->signer_count; i++)
-        if (!out->signers[i].len || !is_text(out->signers[i]))
-            goto out_invalid;
-    for (size_t i = 0; i < out->key_share_count; i++)
-        if (!keyshare_is_well_formed(out->key_shares[i].keyshare, out->lib_type))
-            goto out_invalid;
     return 0;
 
 out_invalid:
-    memset(out, 0, sizeof(*out));
-    return -EINVAL;
+    vult_vault_clear(out);
+    if (problem)
+        *problem = why;
+    return ret;
 }
 
 bool vult_str_eq(struct vult_str a, struct vult_str b)
@@ -270,21 +384,32 @@ bool vult_str_eq(struct vult_str a, struct vult_str b)
 const struct vult_key_share *vult_vault_key_share(const struct vult_vault *vault,
                                                   struct vult_str public_key)
 {
-    for (size_t i = 0; i < vault->key_share_count; i++)
-        if (vult_str_eq(vault->key_shares[i].public_key, public_key))
-            return &vault->key_shares[i];
+    if (!vault->share_order) {
+        for (size_t i = 0; i < vault->key_share_count; i++)
+            if (vult_str_eq(vault->key_shares[i].public_key, public_key))
+                return &vault->key_shares[i];
+        return NULL;
+    }
+    size_t lo = 0, hi = vault->key_share_count;
+    while (lo < hi) { /* the first position whose key is not below */
+        size_t mid = lo + (hi - lo) / 2;
+        if (compare_view(vault->key_shares[vault->share_order[mid]].public_key, public_key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < vault->key_share_count &&
+        vult_str_eq(vault->key_shares[vault->share_order[lo]].public_key, public_key))
+        return &vault->key_shares[vault->share_order[lo]];
     return NULL;
 }
 
-bool vult_vault_is_complete(const struct vult_vault *vault)
+bool vult_vault_is_dkls_shaped(const struct vult_vault *vault)
 {
-    const struct vult_key_share *ecdsa = vult_vault_key_share(vault, vault->public_key_ecdsa);
-    if (!ecdsa || !ecdsa->keyshare.len)
-        return false;
-    if (!vault->public_key_eddsa.len)
+    if (vault->lib_type != VULT_LIB_GG20)
         return true;
-    const struct vult_key_share *eddsa = vult_vault_key_share(vault, vault->public_key_eddsa);
-    return eddsa && eddsa->keyshare.len;
+    const struct vult_key_share *ecdsa = vult_vault_key_share(vault, vault->public_key_ecdsa);
+    return ecdsa && keyshare_form(ecdsa->keyshare.ptr, ecdsa->keyshare.len) == KEYSHARE_BASE64;
 }
 
 const char *vult_lib_type_name(uint64_t lib_type)
@@ -346,6 +471,25 @@ int vult_vault_encode(uint8_t **out, size_t *out_len, const struct vult_vault *v
             pb_write_tag(&w, VAULT_LIB_TYPE, PB_VARINT);
             pb_write_varint(&w, vault->lib_type);
         }
+        for (size_t i = 0; i < vault->chain_count; i++) {
+            const struct vult_chain_key *ck = &vault->chains[i];
+            size_t inner = (ck->is_eddsa ? 2 : 0);
+            if (ck->public_key.len)
+                inner += 1 + pb_varint_len(ck->public_key.len) + ck->public_key.len;
+            if (ck->chain.len)
+                inner += 1 + pb_varint_len(ck->chain.len) + ck->chain.len;
+            pb_write_tag(&w, VAULT_CHAIN_PUBLIC_KEYS, PB_BYTES);
+            pb_write_varint(&w, inner);
+            write_str(&w, 1, ck->public_key);
+            write_str(&w, 2, ck->chain);
+            if (ck->is_eddsa) {
+                pb_write_tag(&w, 3, PB_VARINT);
+                pb_write_varint(&w, 1);
+            }
+        }
+        write_str(&w, VAULT_PUBLIC_KEY_MLDSA44, vault->public_key_mldsa44);
+        write_str(&w, VAULT_PUBLIC_KEY_FROZT, vault->public_key_frozt);
+        write_str(&w, VAULT_PUBLIC_KEY_FROMT, vault->public_key_fromt);
         if (pass == 0) {
             w.buf = alloc_secret(w.len ? w.len : 1);
             if (!w.buf)
@@ -552,6 +696,7 @@ void vult_file_clear(struct vult_file *file)
 {
     if (!file)
         return;
+    vult_vault_clear(&file->vault);
     alloc_secret_free(file->vault_bytes);
     memset(file, 0, sizeof(*file));
 }
@@ -579,6 +724,9 @@ static int decode_container(uint8_t **plain, size_t *plain_len, uint64_t *versio
     if (ret < 0)
         goto out_free_outer;
     *version = container.version;
+    /* the outer layer is done with: a large backup holds less locked memory */
+    alloc_secret_free(outer);
+    outer = NULL;
 
     if (!container.is_encrypted) {
         *scheme = BACKUP_CRYPTO_NONE;
@@ -611,7 +759,7 @@ int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
 {
     uint8_t *plain = NULL;
     size_t plain_len = 0;
-    struct vult_vault vault;
+    const char *problem = NULL;
     int ret;
 
     memset(out, 0, sizeof(*out));
@@ -642,8 +790,7 @@ int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
     if (ret < 0)
         goto out;
 
-    ret = vult_vault_parse(&vault, plain, plain_len);
-    sodium_memzero(&vault, sizeof(vault));
+    ret = vult_vault_parse(&out->vault, &problem, plain, plain_len);
     if (ret < 0)
         goto out;
     out->vault_bytes = plain;
@@ -651,8 +798,10 @@ int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
     plain = NULL;
 out:
     alloc_secret_free(plain);
-    if (ret < 0)
+    if (ret < 0) {
         memset(out, 0, sizeof(*out));
+        out->problem = problem;
+    }
     return ret;
 }
 
@@ -735,7 +884,7 @@ char *vult_suggested_filename(const struct vult_vault *vault)
     struct vult_str key = vault->public_key_ecdsa;
     const char *last4 = key.len >= 4 ? key.ptr + key.len - 4 : key.ptr;
     int last4_len = key.len >= 4 ? 4 : (int)key.len;
-    const char *word = vault->lib_type == VULT_LIB_GG20 ? "part" : "share";
+    const char *word = vult_vault_is_dkls_shaped(vault) ? "share" : "part";
 
     size_t cap = vault->name.len + 64;
     char *name = alloc_bytes(cap);

@@ -1,10 +1,13 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "alloc.h"
 #include "log.h"
 #include "store.h"
 
@@ -22,6 +25,22 @@ const char *cli_decode_reason(int err)
     default:
         return strerror(-err);
     }
+}
+
+const char *cli_read_reason(int err)
+{
+    static char text[256];
+    size_t limit;
+
+    if (err != -ENOMEM || !alloc_secret_lock_refused())
+        return strerror(-err);
+    limit = alloc_lock_limit();
+    snprintf(text, sizeof(text),
+             "it does not fit in locked memory (a backup is never read where it could be "
+             "swapped): the memory-lock limit (RLIMIT_MEMLOCK) is %zu KiB; raise it with "
+             "ulimit -l, or LimitMEMLOCK= in the systemd unit",
+             limit == SIZE_MAX ? (size_t)0 : limit >> 10);
+    return text;
 }
 
 int cli_get_secret(struct secret *out, const char *path, const char *prompt, const char *what,

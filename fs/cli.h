@@ -14,6 +14,9 @@ struct store;
 
 /* Why a backup file could not be read, for a one-line message. */
 const char *cli_decode_reason(int err);
+/* Why a file could not be read into secret memory: strerror, or the
+ * memory-lock limit named with its remedy when that was it. */
+const char *cli_read_reason(int err);
 
 /* A secret from --*-file F (path non-NULL) or else the terminal, asked with
  * prompt (twice when confirm is set). Logs one clear line on failure, naming

@@ -71,7 +71,8 @@ static int add_found(struct audit *a, const char *where, const char *name, const
     }
     struct found *f = &a->found[a->count];
     *f = (struct found){dup_text(where), dup_text(name), dup_text(device), dup_text(vault_key)};
-    a->shares[a->count] = (struct colocation_share){f->vault_key, *digest, signers};
+    a->shares[a->count] =
+        (struct colocation_share){f->vault_key, epochs_entry_summary(digest), signers};
     a->count++;
     return f->where && f->name && f->device && f->vault_key ? 0 : -ENOMEM;
 }
@@ -104,7 +105,7 @@ static int add_store_shares(struct audit *a, const struct store *store, const ch
             ret = add_found(a, where, e->facts.name, e->facts.device, vault->public_key_ecdsa,
                             &entries[j], e->facts.signer_count);
         }
-        alloc_free(entries);
+        epochs_entries_free(entries, count);
         if (ret < 0)
             return ret;
     }

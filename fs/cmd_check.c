@@ -126,7 +126,7 @@ static int row_against_store(struct check_row *row, bool *ok, const struct store
                 return ret;
         }
         f = freshness_classify(entries, count, &item->digest, item->complete);
-        alloc_free(entries);
+        epochs_entries_free(entries, count);
         row->vault = item->name;
         row->device = item->device;
     } else if (item->error == -EINVAL && !item->backup_name) {

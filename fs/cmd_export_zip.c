@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "alloc.h"
 #include "backup_zip.h"
 #include "cli.h"
@@ -19,53 +17,6 @@
 #include "log.h"
 #include "options.h"
 #include "store.h"
-
-static uint64_t lib_type_number(const char *text)
-{
-    if (strcmp(text, "GG20") == 0)
-        return VULT_LIB_GG20;
-    if (strcmp(text, "DKLS") == 0)
-        return VULT_LIB_DKLS;
-    if (strcmp(text, "KEYIMPORT") == 0)
-        return VULT_LIB_KEYIMPORT;
-    return strtoull(text, NULL, 10);
-}
-
-static struct vult_str view(const char *text)
-{
-    return (struct vult_str){text, strlen(text)};
-}
-
-/* The apps' name for a vault's current share (vult_suggested_filename on
- * its public facts; the signers in the share's order come from vault.json). */
-static char *entry_name(const struct store *store, const struct store_vault *vault)
-{
-    const struct store_facts *facts = &vault->current->facts;
-    struct vult_vault v;
-    char *json_text = NULL, *name = NULL;
-    size_t json_len, i;
-    json_t *e;
-
-    if (store_vault_json(&json_text, &json_len, store, vault) < 0)
-        return NULL;
-    json_t *obj = json_loadb(json_text, json_len, 0, NULL);
-    memset(&v, 0, sizeof(v));
-    v.name = view(facts->name);
-    v.public_key_ecdsa = view(facts->public_key_ecdsa);
-    v.local_party_id = view(facts->device);
-    v.lib_type = lib_type_number(facts->lib_type);
-    json_array_foreach(json_object_get(obj, "epochs"), i, e) {
-        if ((uint64_t)json_integer_value(json_object_get(e, "epoch")) != vault->current->number)
-            continue;
-        const json_t *signers = json_object_get(e, "signers");
-        for (size_t j = 0; j < json_array_size(signers) && j < VULT_MAX_SIGNERS; j++)
-            v.signers[v.signer_count++] = view(json_string_value(json_array_get(signers, j)));
-        name = vult_suggested_filename(&v);
-    }
-    json_decref(obj);
-    alloc_free(json_text);
-    return name;
-}
 
 static void free_files(struct backup_zip_file *files, size_t count)
 {
@@ -107,8 +58,11 @@ static int collect(struct backup_zip_file **out, size_t *count, struct store *st
         if (!vault->current)
             continue; /* only history held: nothing current to export */
         ret = copy_export(&files[k], store, vault);
-        if (ret == 0 && !(files[k].name = entry_name(store, vault)))
-            ret = -ENOMEM;
+        if (ret == 0) {
+            char *name = NULL;
+            ret = store_export_name(&name, store, vault, vault->current->number);
+            files[k].name = name;
+        }
         if (ret < 0)
             log_err("cannot export vault '%s': %s", vault->dir_name, strerror(-ret));
         k++;

@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "cli.h"
+#include "completeness.h"
 #include "commands.h"
 #include "io.h"
 #include "log.h"
@@ -51,8 +52,30 @@ static json_t *facts_json(const struct vult_file *file, const struct vult_vault 
     json_object_set_new(obj, "lib_type", lib ? json_string(lib) : json_integer((json_int_t)vault->lib_type));
     json_object_set_new(obj, "created_at", json_string(created));
     json_object_set_new(obj, "hex_chain_code", json_str(vault->hex_chain_code));
+    if (vault->public_key_mldsa44.len)
+        json_object_set_new(obj, "public_key_mldsa44", json_str(vault->public_key_mldsa44));
+    if (vault->public_key_frozt.len)
+        json_object_set_new(obj, "public_key_frozt", json_str(vault->public_key_frozt));
+    if (vault->public_key_fromt.len)
+        json_object_set_new(obj, "public_key_fromt", json_str(vault->public_key_fromt));
+    if (vault->chain_count) {
+        json_t *chains = json_array();
+        for (size_t i = 0; i < vault->chain_count; i++)
+            json_array_append_new(chains,
+                                  json_pack("{s:o, s:o, s:b}", "chain",
+                                            json_str(vault->chains[i].chain), "public_key",
+                                            json_str(vault->chains[i].public_key), "is_eddsa",
+                                            vault->chains[i].is_eddsa));
+        json_object_set_new(obj, "chains", chains);
+    }
     json_object_set_new(obj, "key_shares", json_integer((json_int_t)vault->key_share_count));
-    json_object_set_new(obj, "complete", json_boolean(vult_vault_is_complete(vault)));
+    struct completeness gap = completeness_of(vault);
+    json_object_set_new(obj, "complete", json_boolean(gap.gap == COMPLETENESS_OK));
+    if (gap.gap != COMPLETENESS_OK) {
+        char why[256];
+        completeness_describe(why, sizeof(why), &gap);
+        json_object_set_new(obj, "incomplete", json_string(why));
+    }
     json_object_set_new(obj, "encrypted", json_boolean(file->scheme != BACKUP_CRYPTO_NONE));
     json_object_set_new(obj, "scheme", json_string(backup_crypto_scheme_name(file->scheme)));
     json_object_set_new(obj, "version", json_integer((json_int_t)file->version));
@@ -80,7 +103,9 @@ static int decode(struct vult_file *file, struct secret *password, const uint8_t
         candidate = (struct vult_password){password->text, password->len};
         ret = vult_decode(file, bytes, len, &candidate, 1, NULL);
     }
-    if (ret < 0)
+    if (ret == -EINVAL && file->problem)
+        log_err("%s: %s: %s", path, cli_decode_reason(ret), file->problem);
+    else if (ret < 0)
         log_err("%s: %s", path, cli_decode_reason(ret));
     return ret;
 }
@@ -90,7 +115,6 @@ static int run_inspect(const struct options *o)
     const char *path = o->operands[0];
     struct secret password = {0};
     struct vult_file file = {0};
-    struct vult_vault vault;
     uint8_t *bytes = NULL;
     size_t len = 0;
     int status = 1;
@@ -101,12 +125,8 @@ static int run_inspect(const struct options *o)
     }
     if (decode(&file, &password, bytes, len, path, o->password_file) < 0)
         goto out_free;
-    if (vult_vault_parse(&vault, file.vault_bytes, file.vault_len) < 0) {
-        log_err("%s: %s", path, cli_decode_reason(-EINVAL));
-        goto out_free;
-    }
 
-    json_t *obj = facts_json(&file, &vault);
+    json_t *obj = facts_json(&file, &file.vault);
     if (obj && json_dumpf(obj, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0) {
         putchar('\n');
         status = 0;

@@ -19,7 +19,6 @@
 #include "cli.h"
 #include "commands.h"
 #include "import_zip.h"
-#include "export_name.h"
 #include "io.h"
 #include "list_table.h"
 #include "log.h"
@@ -31,7 +30,7 @@
 static const unsigned store_accepts =
     OPTION_PASSPHRASE_FILE | OPTION_NEW_PASSPHRASE_FILE | OPTION_IMPORT_PASSWORDS |
     OPTION_EXPORT_PASSWORD_FILE | OPTION_EXPORT_PASSWORD | OPTION_EXPORT_SCHEME | OPTION_COST |
-    OPTION_EPOCH | OPTION_YES | OPTION_FLUSH;
+    OPTION_EPOCH | OPTION_YES | OPTION_FLUSH | OPTION_MAX_IMPORT;
 
 /* Opens a store with the passphrase from the options or the terminal; one
  * clear line on failure. to_read: without its lock (store_open_readonly). */
@@ -106,13 +105,14 @@ int cmd_init(int argc, char **argv)
 
 static const char import_usage[] =
     "usage: vultfs import [--passphrase-file F] [--import-passwords F]\n"
-    "                     [--flush auto|fs|files] STORE FILE...\n"
+    "                     [--max-import BYTES] [--flush auto|fs|files] STORE FILE...\n"
     "\n"
     "Imports backup files (.vult, .bak, .dat) under the same rules as a mount:\n"
     "one line per file; exits 1 if any was refused. A .zip is the apps'\n"
     "\"all vaults\" backup: each of its entries is imported, one line each.\n"
     "Encrypted files are tried with the store passphrase and each line of\n"
-    "--import-passwords.\n"
+    "--import-passwords. A file larger than --max-import (default 32M; k and\n"
+    "M suffixes) is refused.\n"
     FLUSH_HELP;
 
 static int run_import(const struct options *o)
@@ -126,6 +126,7 @@ static int run_import(const struct options *o)
         status = 1;
         goto out;
     }
+    store_set_max_import(store, o->max_import);
     for (size_t i = 1; i < o->operand_count; i++) {
         uint8_t *bytes = NULL;
         size_t len = 0;
@@ -138,7 +139,7 @@ static int run_import(const struct options *o)
         if (ret == -EFBIG) {
             ret = store_import(store, NULL, store_max_import(store) + 1, NULL, &result);
         } else if (ret < 0) {
-            log_err("import of %s: cannot read it: %s", o->operands[i], strerror(-ret));
+            log_err("import of %s: cannot read it: %s", o->operands[i], cli_read_reason(ret));
             status = 1;
             continue;
         } else {
@@ -207,7 +208,8 @@ static int export_path(char **path, const struct store *store, const char *out,
         *path = alloc_strndup(out, strlen(out));
         return *path ? 0 : -ENOMEM;
     }
-    int ret = export_name(&name, store, vault_name, epoch);
+    const struct store_vault *vault = store_vault_by_dir(store, vault_name);
+    int ret = vault ? store_export_name(&name, store, vault, epoch) : -ENOENT;
     if (ret < 0)
         return ret;
     size_t cap = strlen(out) + strlen(name) + 2;

@@ -61,7 +61,7 @@ static void report_whole(const struct zip_run *run, int ret)
     case 0:
         break;
     case -EFBIG:
-        log_warn("import of %s: refused: over the apps' limits for a backup zip (%d entries, "
+        log_warn("import of %s: refused: larger than a backup zip can be (%d entries, "
                  "%u MiB inflated, %u MiB an entry); nothing imported", path,
                  BACKUP_ZIP_MAX_ENTRIES, BACKUP_ZIP_MAX_INFLATED >> 20,
                  BACKUP_ZIP_MAX_ENTRY >> 20);

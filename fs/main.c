@@ -97,6 +97,8 @@ int main(int argc, char **argv)
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
     prctl(PR_SET_DUMPABLE, 0);
+    /* ...nor in swap: every secret is locked, as far as the hard limit allows */
+    alloc_raise_lock_limit();
     if (backup_crypto_init() < 0) {
         log_err("this CPU lacks AES-256-GCM support (AES-NI and PCLMUL), which the "
                 "Vultisig backup format needs");

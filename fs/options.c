@@ -225,9 +225,9 @@ static void convert(struct options *o)
         o->bad = true;
     }
     if (o->max_import_text && !(o->max_import = parse_size(o->max_import_text))) {
-        log_err("bad max_import '%s': give a size from 1 byte to %u bytes (16M), as "
+        log_err("bad max_import '%s': give a size from 1 byte to %zu bytes (%zuM), as "
                 "digits with an optional k or M suffix", o->max_import_text,
-                VULT_MAX_FILE_BYTES);
+                (size_t)VULT_MAX_FILE_BYTES, (size_t)VULT_MAX_FILE_BYTES >> 20);
         o->bad = true;
     }
     if (o->flush_text && parse_flush(&o->flush, o->flush_text) < 0)

@@ -17,6 +17,7 @@
 
 #include "alloc.h"
 #include "backup_zip.h"
+#include "completeness.h"
 #include "io.h"
 
 #define SCAN_MAX_DEPTH 32
@@ -72,9 +73,16 @@ static int take_facts(struct scan_item *item, const struct vult_vault *v)
     for (size_t i = 0; i < v->signer_count; i++)
         if (!(item->signers[item->signer_count++] = dup_view(v->signers[i])))
             return -ENOMEM;
-    item->complete = vult_vault_is_complete(v);
-    epochs_describe(&item->digest, v);
-    return 0;
+    struct completeness gap = completeness_of(v);
+    char why[256];
+    item->complete = gap.gap == COMPLETENESS_OK;
+    completeness_describe(why, sizeof(why), &gap);
+    item->incomplete = item->complete ? NULL : alloc_strndup(why, strlen(why));
+    item->key_share_count = v->key_share_count;
+    item->has_mldsa44 = v->public_key_mldsa44.len != 0;
+    if (!item->complete && !item->incomplete)
+        return -ENOMEM;
+    return epochs_describe(&item->digest, v);
 }
 
 /* Decodes bytes as a backup into item's facts. */
@@ -82,16 +90,11 @@ static int decode_backup(struct scanner *s, struct scan_item *item, const uint8_
                          size_t len)
 {
     struct vult_file file = {0};
-    struct vult_vault vault;
     int ret = vult_decode(&file, bytes, len, s->passwords, s->password_count, s->cache);
     if (ret == -ENOTSUP || ret == -EFBIG)
         ret = -EINVAL;
     if (ret == 0)
-        ret = vult_vault_parse(&vault, file.vault_bytes, file.vault_len);
-    if (ret == 0) {
-        ret = take_facts(item, &vault);
-        sodium_memzero(&vault, sizeof(vault));
-    }
+        ret = take_facts(item, &file.vault);
     vult_file_clear(&file);
     return ret;
 }
@@ -272,7 +275,8 @@ const char *scan_reason(const struct scan_item *item)
     case -EACCES:
         return "encrypted, and no password given fits";
     case -EFBIG:
-        return "a zip over the apps' limits (1000 entries, 20 MiB inflated, 5 MiB an entry)";
+        return "a zip larger than a backup zip can be (1000 entries, 96 MiB inflated, 64 MiB "
+               "an entry)";
     case -EINVAL:
         return item->backup_name ? "damaged or truncated backup" : "not a Vultisig backup";
     default:
@@ -286,6 +290,8 @@ void scan_free(struct scan *scan)
         struct scan_item *item = &scan->items[i];
         for (size_t j = 0; j < item->signer_count; j++)
             alloc_free(item->signers[j]);
+        alloc_free(item->incomplete);
+        epochs_entry_clear(&item->digest);
         alloc_free(item->signers);
         alloc_free(item->path);
         alloc_free(item->name);

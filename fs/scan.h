@@ -29,7 +29,10 @@ struct scan_item {
     char **signers;
     size_t signer_count;
     bool complete;
-    struct epochs_entry digest;
+    char *incomplete; /* when not complete: what it lacks (completeness_describe) */
+    size_t key_share_count;
+    bool has_mldsa44;
+    struct epochs_entry digest; /* owned: epochs_entry_clear in scan_free */
 };
 
 struct scan {

@@ -53,9 +53,13 @@ bool staging_is_temp_name(const char *name)
     return len > 1 && name[len - 1] == '~';
 }
 
+/* Room for two files at the cap, or one zip at its own, and never less
+ * than the minimum: each is locked memory. */
 static size_t total_cap(const struct staging *st)
 {
-    return st->cap_bytes > STAGING_TOTAL_MIN / 16 ? st->cap_bytes * 16 : STAGING_TOTAL_MIN;
+    size_t two = st->cap_bytes * 2, zip = BACKUP_ZIP_MAX_FILE;
+    size_t most = two > zip ? two : zip;
+    return most > STAGING_TOTAL_MIN ? most : STAGING_TOTAL_MIN;
 }
 
 static void buf_free(struct staging *st, struct staging_buf *b)

@@ -348,11 +348,11 @@ def test_random_bytes_fail_cleanly(tmp_path):
 
 
 def test_huge_file_is_refused_before_reading(tmp_path):
-    """A file past the codec's 16 MiB cap (a sparse one: nothing is written)
-    is refused as too large, not read into memory."""
+    """A file past the codec's 256 MiB cap (a sparse one: nothing is
+    written) is refused as too large, not read into memory."""
     huge = tmp_path / "huge.vult"
     with open(huge, "wb") as f:
-        f.truncate(64 << 20)
+        f.truncate(300 << 20)
     assert_one_error_line(inspect(huge), "too large")
 
 

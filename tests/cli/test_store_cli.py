@@ -298,12 +298,31 @@ def test_import_signer_order_is_ignored(store, pp, tmp_path):
 
 
 def test_import_size_cap_boundary(store, pp, tmp_path):
-    """1 MiB is read (and found not to be a backup); one byte more is too large."""
+    """32 MiB (the default cap: a KEYIMPORT backup of 40 chains of a 3-party
+    vault is about 19 MB) is read, and found not to be a backup; one byte
+    more is too large, and the refusal names the cap and how to raise it."""
+    at_cap, over = tmp_path / "at-cap.vult", tmp_path / "over.vult"
+    at_cap.write_bytes(b"A" * (32 * MiB))
+    over.write_bytes(b"A" * (32 * MiB + 1))
+    assert_one_error_line(vultfs("import", store, at_cap, pp=pp), str(at_cap), "unreadable")
+    assert_one_error_line(vultfs("import", store, over, pp=pp), str(over), "too large",
+                          "32 MiB", "--max-import", "max_import=")
+
+
+def test_import_size_cap_is_an_option(store, pp, tmp_path):
+    """--max-import sets the cap of `vultfs import`, as -o max_import does
+    for a mount; a bad size is a usage error."""
     at_cap, over = tmp_path / "at-cap.vult", tmp_path / "over.vult"
     at_cap.write_bytes(b"A" * MiB)
     over.write_bytes(b"A" * (MiB + 1))
-    assert_one_error_line(vultfs("import", store, at_cap, pp=pp), str(at_cap), "unreadable")
-    assert_one_error_line(vultfs("import", store, over, pp=pp), str(over), "too large")
+    opts = ["--max-import", "1M"]
+    assert_one_error_line(vultfs_opts("import", opts, store, at_cap, pp=pp), "unreadable")
+    assert_one_error_line(vultfs_opts("import", opts, store, over, pp=pp), "too large",
+                          "1 MiB")
+    r = vultfs_opts("import", ["--max-import", "64M"], store, over, pp=pp)
+    assert_one_error_line(r, "unreadable")
+    r = vultfs_opts("import", ["--max-import", "lots"], store, over, pp=pp)
+    assert r.returncode == 2 and "max_import" in r.stderr, r.stderr
 
 
 def test_vault_name_with_slash(store, pp, tmp_path):
@@ -383,7 +402,8 @@ def refusal_base(tmp_path_factory):
     files["corrupt"] = d / "corrupt.vult"
     (d / "notes.txt").write_text("this is not a backup\n")
     files["not a backup"] = d / "notes.txt"
-    (d / "huge.vult").write_bytes(b"A" * (2 * MiB))
+    with open(d / "huge.vult", "wb") as f:
+        f.truncate(40 * MiB)  # sparse: past the 32 MiB cap
     files["too large"] = d / "huge.vult"
     (d / "empty.vult").write_bytes(b"")
     files["empty"] = d / "empty.vult"

@@ -119,18 +119,18 @@ static bool in_public_field(const uint8_t *data, size_t size, const char *text)
 {
     const struct vult_password pw = {FUZZ_PASSWORD, sizeof(FUZZ_PASSWORD) - 1};
     struct vult_file file;
-    struct vult_vault v;
     bool found = false;
 
     if (vult_decode(&file, data, size, &pw, 1, NULL) < 0)
         return false;
-    if (vult_vault_parse(&v, file.vault_bytes, file.vault_len) == 0) {
-        found = holds(v.name, text) || holds(v.local_party_id, text) ||
-                holds(v.reshare_prefix, text) || holds(v.public_key_ecdsa, text) ||
-                holds(v.public_key_eddsa, text);
-        for (size_t i = 0; i < v.signer_count; i++)
-            found = found || holds(v.signers[i], text);
-    }
+    const struct vult_vault *v = &file.vault;
+    found = holds(v->name, text) || holds(v->local_party_id, text) ||
+            holds(v->reshare_prefix, text) || holds(v->public_key_ecdsa, text) ||
+            holds(v->public_key_eddsa, text);
+    for (size_t i = 0; i < v->signer_count; i++)
+        found = found || holds(v->signers[i], text);
+    for (size_t i = 0; i < v->chain_count; i++)
+        found = found || holds(v->chains[i].chain, text);
     vult_file_clear(&file);
     return found;
 }

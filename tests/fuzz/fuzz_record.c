@@ -58,7 +58,8 @@ static void read_plain(enum seal_kind kind, const uint8_t *plain, size_t len)
     json_error_t error;
 
     if (kind == SEAL_KIND_SHARE) {
-        (void)vult_vault_parse(&vault, plain, len);
+        if (vult_vault_parse(&vault, NULL, plain, len) == 0)
+            vult_vault_clear(&vault);
     } else if (kind == SEAL_KIND_INDEX) {
         json_t *index = json_loadb((const char *)plain, len, 0, &error);
         json_decref(index);

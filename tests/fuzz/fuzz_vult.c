@@ -30,6 +30,7 @@
 #include <sodium.h>
 
 #include "alloc.h"
+#include "completeness.h"
 #include "backup_crypto.h"
 #include "base64.h"
 #include "fuzz.h" /* FUZZ_ASSERT; seeds encrypted with FUZZ_PASSWORD get past the tag */
@@ -94,7 +95,11 @@ static void check_vault(const struct vult_vault *vault)
     size_t len = 0, again_len = 0;
     struct vult_vault reparsed;
 
-    (void)vult_vault_is_complete(vault);
+    struct completeness gap = completeness_of(vault);
+    char why[256];
+    completeness_describe(why, sizeof(why), &gap);
+    FUZZ_ASSERT(memchr(why, '\0', sizeof(why)) != NULL);
+    (void)vult_vault_is_dkls_shaped(vault);
     (void)vult_lib_type_name(vault->lib_type);
     vult_format_time(when, sizeof(when), vault->created_at_seconds, vault->created_at_nanos);
     FUZZ_ASSERT(memchr(when, '\0', sizeof(when)) != NULL);
@@ -105,7 +110,7 @@ static void check_vault(const struct vult_vault *vault)
     /* What parses must encode, and the encoding must parse to the same
      * fields and encode to the same bytes again. */
     FUZZ_ASSERT(vult_vault_encode(&bytes, &len, vault) == 0);
-    FUZZ_ASSERT(vult_vault_parse(&reparsed, bytes, len) == 0);
+    FUZZ_ASSERT(vult_vault_parse(&reparsed, NULL, bytes, len) == 0);
     FUZZ_ASSERT(vult_str_eq(reparsed.name, vault->name));
     FUZZ_ASSERT(vult_str_eq(reparsed.public_key_ecdsa, vault->public_key_ecdsa));
     FUZZ_ASSERT(vult_str_eq(reparsed.public_key_eddsa, vault->public_key_eddsa));
@@ -117,13 +122,23 @@ static void check_vault(const struct vult_vault *vault)
     FUZZ_ASSERT(reparsed.lib_type == vault->lib_type);
     FUZZ_ASSERT(reparsed.created_at_seconds == vault->created_at_seconds);
     FUZZ_ASSERT(reparsed.created_at_nanos == vault->created_at_nanos);
+    FUZZ_ASSERT(vult_str_eq(reparsed.public_key_mldsa44, vault->public_key_mldsa44));
+    FUZZ_ASSERT(vult_str_eq(reparsed.public_key_frozt, vault->public_key_frozt));
+    FUZZ_ASSERT(vult_str_eq(reparsed.public_key_fromt, vault->public_key_fromt));
+    FUZZ_ASSERT(reparsed.chain_count == vault->chain_count);
     for (size_t i = 0; i < vault->key_share_count; i++) {
         FUZZ_ASSERT(vult_str_eq(reparsed.key_shares[i].public_key, vault->key_shares[i].public_key));
         FUZZ_ASSERT(vult_str_eq(reparsed.key_shares[i].keyshare, vault->key_shares[i].keyshare));
     }
-    FUZZ_ASSERT(vult_vault_is_complete(&reparsed) == vult_vault_is_complete(vault));
+    for (size_t i = 0; i < vault->chain_count; i++) {
+        FUZZ_ASSERT(vult_str_eq(reparsed.chains[i].chain, vault->chains[i].chain));
+        FUZZ_ASSERT(vult_str_eq(reparsed.chains[i].public_key, vault->chains[i].public_key));
+        FUZZ_ASSERT(reparsed.chains[i].is_eddsa == vault->chains[i].is_eddsa);
+    }
+    FUZZ_ASSERT(completeness_of(&reparsed).gap == gap.gap);
     FUZZ_ASSERT(vult_vault_encode(&again, &again_len, &reparsed) == 0);
     FUZZ_ASSERT(again_len == len && memcmp(again, bytes, len) == 0);
+    vult_vault_clear(&reparsed);
     alloc_secret_free(again);
     alloc_secret_free(bytes);
 }
@@ -163,11 +178,13 @@ static void check_decode(const uint8_t *data, size_t size, const struct vult_pas
     struct vult_vault vault;
 
     if (vult_decode(&file, data, size, pw, pw_count, cache) == 0) {
-        /* vult_decode promised a Vault that parses. */
+        /* vult_decode promised a Vault that parses, and parsed it. */
         FUZZ_ASSERT(file.vault_bytes != NULL);
         FUZZ_ASSERT(file.version == VULT_CONTAINER_VERSION);
-        FUZZ_ASSERT(vult_vault_parse(&vault, file.vault_bytes, file.vault_len) == 0);
-        check_vault(&vault);
+        FUZZ_ASSERT(vult_vault_parse(&vault, NULL, file.vault_bytes, file.vault_len) == 0);
+        FUZZ_ASSERT(vault.key_share_count == file.vault.key_share_count);
+        vult_vault_clear(&vault);
+        check_vault(&file.vault);
         check_file_round_trip(file.vault_bytes, file.vault_len);
     } else {
         FUZZ_ASSERT(file.vault_bytes == NULL && file.vault_len == 0);
@@ -196,8 +213,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_decode(data, size, &pw, 1);
 
     /* 2. Raw Vault protobuf bytes. */
-    if (vult_vault_parse(&vault, data, size) == 0) {
+    if (vult_vault_parse(&vault, NULL, data, size) == 0) {
         check_vault(&vault);
+        vult_vault_clear(&vault);
         check_file_round_trip(data, size);
     }
 

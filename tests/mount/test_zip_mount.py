@@ -57,9 +57,10 @@ def test_two_devices_of_one_vault_in_one_zip(m, vaults, lib):
 
 
 def test_a_zip_larger_than_the_import_cap_can_be_copied_in(m, vaults, lib, tmp_path):
-    """The apps' zips may reach 20 MiB; a .vult is capped at max_import
-    (1 MiB by default). A zip in the root gets the zip's cap, so cp of a
-    3 MiB zip works, and one over the apps' limits is refused."""
+    """A backup zip may hold several KEYIMPORT vaults; a .vult is capped at
+    max_import (32 MiB by default). A zip in the root gets the zip's cap
+    (97 MiB), so cp of a 3 MiB zip works, and one larger than any backup
+    zip can be is refused."""
     import shutil
     a = vaults.make(name="Zip E", ecdsa="02" + "e5" * 32).read_bytes()
     big = tmp_path / "vaults_backup_2026-01-02_030405.zip"
@@ -74,9 +75,9 @@ def test_a_zip_larger_than_the_import_cap_can_be_copied_in(m, vaults, lib, tmp_p
     m.expect(r"too large: larger than the import limit")
     huge = tmp_path / "huge.zip"
     with zipfile.ZipFile(huge, "w", zipfile.ZIP_STORED) as z:
-        z.writestr("huge.vult", os.urandom(22 << 20))
+        z.writestr("huge.vult", os.urandom(98 << 20))
     with open(huge, "rb") as f:
         assert lib.write_close(m / "huge.zip", f.read()) == ("write", errno.EFBIG)
     assert os.listdir(m.mnt) == ["Zip E"]
     # and a .vult stays held to the import cap
-    assert lib.write_close(m / "big.vult", b"x" * (2 << 20)) == ("write", errno.EFBIG)
+    assert lib.write_close(m / "big.vult", b"x" * (33 << 20)) == ("write", errno.EFBIG)

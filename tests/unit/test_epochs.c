@@ -10,10 +10,45 @@
 
 #include <sodium.h>
 
+#include "alloc.h"
 #include "check.h"
 #include "epochs.h"
 
 /* ---- helpers ------------------------------------------------------------ */
+
+/* Entries here are values, copied freely, whose arrays live in blocks
+ * kept until the end of main: each helper that changes an entry's
+ * signers or key shares gives it new arrays, so copies stay as they were. */
+static void *arena[4096];
+static size_t arena_count;
+
+static void arena_free(void)
+{
+    while (arena_count)
+        alloc_free(arena[--arena_count]);
+}
+
+/* The key every share of these entries is listed under (and declared). */
+#define KEY_BYTE 0xee
+
+/* e with new arrays of room for the given counts, its old contents copied
+ * where they fit. */
+static struct epochs_entry fresh_arrays(struct epochs_entry e, size_t signers, size_t shares)
+{
+    struct epochs_entry f = e;
+    if (epochs_entry_alloc(&f, signers, shares, 1) < 0 || arena_count == 4096) {
+        CHECK(0);
+        return e;
+    }
+    arena[arena_count++] = f.block;
+    for (size_t i = 0; i < signers && i < e.signer_count; i++)
+        memcpy(f.signers[i], e.signers[i], EPOCHS_DIGEST_BYTES);
+    for (size_t i = 0; i < shares && i < e.key_share_count; i++)
+        f.key_shares[i] = e.key_shares[i];
+    memset(f.declared[0], KEY_BYTE, EPOCHS_DIGEST_BYTES);
+    f.has_keys = true;
+    return f;
+}
 
 /* Digests made of one repeated byte: generation g, device d, shares s.
  * The signers are the device alone and the one key share is s, unless a
@@ -22,33 +57,49 @@ static struct epochs_entry entry(uint64_t number, bool current, int g, int d, in
 {
     struct epochs_entry e;
     memset(&e, 0, sizeof(e));
+    e = fresh_arrays(e, 1, 1);
     e.number = number;
     e.current = current;
     memset(e.generation, g, sizeof(e.generation));
     memset(e.device, d, sizeof(e.device));
     memset(e.shares, s, sizeof(e.shares));
-    memset(e.signers[0], d, sizeof(e.signers[0]));
-    e.signer_count = 1;
-    memset(e.key_shares[0], s, sizeof(e.key_shares[0]));
-    e.key_share_count = 1;
+    memset(e.signers[0], d, EPOCHS_DIGEST_BYTES);
+    memset(e.key_shares[0].share, s, EPOCHS_DIGEST_BYTES);
+    memset(e.key_shares[0].key, KEY_BYTE, EPOCHS_DIGEST_BYTES);
+    epochs_entry_index(&e);
     return e;
+}
+
+static size_t list_length(const int *list)
+{
+    size_t n = 0;
+    while (list[n])
+        n++;
+    return n;
 }
 
 /* Sets the signers to the devices listed (a 0-terminated list). */
 static struct epochs_entry signed_by(struct epochs_entry e, const int *devices)
 {
-    e.signer_count = 0;
-    for (; *devices; devices++)
-        memset(e.signers[e.signer_count++], *devices, EPOCHS_DIGEST_BYTES);
+    size_t n = list_length(devices);
+    e = fresh_arrays(e, n, e.key_share_count);
+    for (size_t i = 0; i < n; i++)
+        memset(e.signers[i], devices[i], EPOCHS_DIGEST_BYTES);
+    epochs_entry_index(&e);
     return e;
 }
 
-/* Sets the key shares to the values listed (a 0-terminated list). */
+/* Sets the key shares to the values listed (a 0-terminated list), each
+ * under the one declared key. */
 static struct epochs_entry key_shares(struct epochs_entry e, const int *values)
 {
-    e.key_share_count = 0;
-    for (; *values; values++)
-        memset(e.key_shares[e.key_share_count++], *values, EPOCHS_DIGEST_BYTES);
+    size_t n = list_length(values);
+    e = fresh_arrays(e, e.signer_count, n);
+    for (size_t i = 0; i < n; i++) {
+        memset(e.key_shares[i].share, values[i], EPOCHS_DIGEST_BYTES);
+        memset(e.key_shares[i].key, KEY_BYTE, EPOCHS_DIGEST_BYTES);
+    }
+    epochs_entry_index(&e);
     return e;
 }
 
@@ -461,24 +512,39 @@ static void test_restore_orders(void)
 
 #define STR(s) ((struct vult_str){(s), sizeof(s) - 1})
 
-static struct vult_vault base_vault(void)
-{
+/* A vault to describe, with arrays of its own: copies (sample_copy) can be
+ * changed without touching the original. */
+struct sample {
     struct vult_vault v;
-    memset(&v, 0, sizeof(v));
-    v.name = STR("Describe");
-    v.public_key_ecdsa = STR("02aa");
-    v.public_key_eddsa = STR("bb");
-    v.signers[0] = STR("phone-1");
-    v.signers[1] = STR("laptop-2");
-    v.signers[2] = STR("server-3");
-    v.signer_count = 3;
-    v.key_shares[0] = (struct vult_key_share){STR("02aa"), STR("FAKE-KEYSHARE ecdsa")};
-    v.key_shares[1] = (struct vult_key_share){STR("bb"), STR("FAKE-KEYSHARE eddsa")};
-    v.key_share_count = 2;
-    v.local_party_id = STR("phone-1");
-    v.reshare_prefix = STR("");
-    v.lib_type = VULT_LIB_DKLS;
-    return v;
+    struct vult_str signers[4];
+    struct vult_key_share shares[4];
+};
+
+static void sample_copy(struct sample *dst, const struct sample *src)
+{
+    *dst = *src;
+    dst->v.signers = dst->signers;
+    dst->v.key_shares = dst->shares;
+}
+
+static void base_sample(struct sample *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->v.name = STR("Describe");
+    s->v.public_key_ecdsa = STR("02aa");
+    s->v.public_key_eddsa = STR("bb");
+    s->signers[0] = STR("phone-1");
+    s->signers[1] = STR("laptop-2");
+    s->signers[2] = STR("server-3");
+    s->v.signer_count = 3;
+    s->shares[0] = (struct vult_key_share){STR("02aa"), STR("FAKE-KEYSHARE ecdsa")};
+    s->shares[1] = (struct vult_key_share){STR("bb"), STR("FAKE-KEYSHARE eddsa")};
+    s->v.key_share_count = 2;
+    s->v.local_party_id = STR("phone-1");
+    s->v.reshare_prefix = STR("");
+    s->v.lib_type = VULT_LIB_DKLS;
+    s->v.signers = s->signers;
+    s->v.key_shares = s->shares;
 }
 
 static bool same_digest(const uint8_t *a, const uint8_t *b)
@@ -486,90 +552,102 @@ static bool same_digest(const uint8_t *a, const uint8_t *b)
     return memcmp(a, b, EPOCHS_DIGEST_BYTES) == 0;
 }
 
+/* epochs_describe of s into a fresh entry (the previous one freed). */
+static void describe(struct epochs_entry *out, const struct sample *s)
+{
+    epochs_entry_clear(out);
+    CHECK_EQ_INT(epochs_describe(out, &s->v), 0);
+}
+
 static void test_describe(void)
 {
-    struct vult_vault a = base_vault(), b;
-    struct epochs_entry da, db;
+    struct sample a, b;
+    struct epochs_entry da = {0}, db = {0};
     char flipped[] = "FAKE-KEYSHARE ecdsA";
 
-    epochs_describe(&da, &a);
+    base_sample(&a);
+    describe(&da, &a);
     CHECK_EQ_INT(da.number, 0);
     CHECK(!da.current);
 
     /* signer order does not change the generation */
-    b = a;
+    sample_copy(&b, &a);
     b.signers[0] = a.signers[2];
     b.signers[2] = a.signers[0];
-    epochs_describe(&db, &b);
+    describe(&db, &b);
     CHECK(same_digest(da.generation, db.generation));
     CHECK(same_digest(da.device, db.device));
     CHECK(same_digest(da.shares, db.shares));
 
     /* another device of the same generation: same generation, other device */
-    b = a;
-    b.local_party_id = STR("laptop-2");
-    b.key_shares[0].keyshare = STR("FAKE-KEYSHARE ecdsa laptop");
-    epochs_describe(&db, &b);
+    sample_copy(&b, &a);
+    b.v.local_party_id = STR("laptop-2");
+    b.shares[0].keyshare = STR("FAKE-KEYSHARE ecdsa laptop");
+    describe(&db, &b);
     CHECK(same_digest(da.generation, db.generation));
     CHECK(!same_digest(da.device, db.device));
     CHECK(!same_digest(da.shares, db.shares));
 
     /* reshare_prefix is part of the generation (GG20 reshares) */
-    b = a;
-    b.reshare_prefix = STR("2c5e9ced");
-    epochs_describe(&db, &b);
+    sample_copy(&b, &a);
+    b.v.reshare_prefix = STR("2c5e9ced");
+    describe(&db, &b);
     CHECK(!same_digest(da.generation, db.generation));
     CHECK(same_digest(da.device, db.device));
     CHECK(same_digest(da.shares, db.shares));
 
     /* so is the set of signers (DKLS reshares) */
-    b = a;
+    sample_copy(&b, &a);
     b.signers[2] = STR("server-4");
-    epochs_describe(&db, &b);
+    describe(&db, &b);
     CHECK(!same_digest(da.generation, db.generation));
-    b = a;
-    b.signer_count = 2;
-    epochs_describe(&db, &b);
+    sample_copy(&b, &a);
+    b.v.signer_count = 2;
+    describe(&db, &b);
     CHECK(!same_digest(da.generation, db.generation));
     /* signer boundaries count: ("ab","c") is not ("a","bc") */
     {
-        struct vult_vault x = a, y = a;
-        struct epochs_entry dx, dy;
+        struct sample x, y;
+        struct epochs_entry dx = {0}, dy = {0};
+        sample_copy(&x, &a);
+        sample_copy(&y, &a);
         x.signers[0] = STR("ab");
         x.signers[1] = STR("c");
-        x.signer_count = 2;
+        x.v.signer_count = 2;
         y.signers[0] = STR("a");
         y.signers[1] = STR("bc");
-        y.signer_count = 2;
-        epochs_describe(&dx, &x);
-        epochs_describe(&dy, &y);
+        y.v.signer_count = 2;
+        describe(&dx, &x);
+        describe(&dy, &y);
         CHECK(!same_digest(dx.generation, dy.generation));
+        epochs_entry_clear(&dx);
+        epochs_entry_clear(&dy);
     }
 
     /* one changed key-share byte: only the shares digest moves */
-    b = a;
-    b.key_shares[0].keyshare = (struct vult_str){flipped, sizeof(flipped) - 1};
-    epochs_describe(&db, &b);
+    sample_copy(&b, &a);
+    b.shares[0].keyshare = (struct vult_str){flipped, sizeof(flipped) - 1};
+    describe(&db, &b);
     CHECK(same_digest(da.generation, db.generation));
     CHECK(same_digest(da.device, db.device));
     CHECK(!same_digest(da.shares, db.shares));
     /* the shares' public keys count, and so does their order */
-    b = a;
-    b.key_shares[0] = a.key_shares[1];
-    b.key_shares[1] = a.key_shares[0];
-    epochs_describe(&db, &b);
+    sample_copy(&b, &a);
+    b.shares[0] = a.shares[1];
+    b.shares[1] = a.shares[0];
+    describe(&db, &b);
     CHECK(!same_digest(da.shares, db.shares));
-    b = a;
-    b.key_share_count = 1;
-    epochs_describe(&db, &b);
+    sample_copy(&b, &a);
+    b.v.key_share_count = 1;
+    describe(&db, &b);
     CHECK(!same_digest(da.shares, db.shares));
 
     /* the name, the created time and lib_type are not part of any digest */
-    b = a;
-    b.name = STR("Renamed");
-    b.created_at_seconds = 12345;
-    b.lib_type = VULT_LIB_GG20;
-    epochs_describe(&db, &b);
+    sample_copy(&b, &a);
+    b.v.name = STR("Renamed");
+    b.v.created_at_seconds = 12345;
+    b.v.lib_type = VULT_LIB_GG20;
+    describe(&db, &b);
     CHECK_EQ_INT(db.lib_type, VULT_LIB_GG20);
     CHECK_EQ_INT(da.lib_type, VULT_LIB_DKLS);
     CHECK(same_digest(da.generation, db.generation));
@@ -577,33 +655,47 @@ static void test_describe(void)
     CHECK(same_digest(da.shares, db.shares));
 
     /* deterministic, and the three digests are domain-separated */
-    epochs_describe(&db, &a);
-    CHECK(memcmp(&da, &db, sizeof(da)) == 0);
+    describe(&db, &a);
+    CHECK(same_digest(da.generation, db.generation) && same_digest(da.device, db.device) &&
+          same_digest(da.shares, db.shares));
+    CHECK(memcmp(da.key_shares, db.key_shares, 2 * sizeof(*da.key_shares)) == 0);
     CHECK(!same_digest(da.generation, da.device));
     CHECK(!same_digest(da.generation, da.shares));
+    epochs_entry_clear(&da);
+    epochs_entry_clear(&db);
 }
 
 static void test_describe_sets(void)
 {
-    struct vult_vault a = base_vault(), b;
-    struct epochs_entry da, db;
-    uint8_t phone[EPOCHS_DIGEST_BYTES];
+    struct sample a, b;
+    struct epochs_entry da = {0}, db = {0};
+    uint8_t phone[EPOCHS_DIGEST_BYTES], key[EPOCHS_DIGEST_BYTES];
 
-    epochs_describe(&da, &a);
+    base_sample(&a);
+    describe(&da, &a);
     CHECK_EQ_INT(da.signer_count, 3);
     CHECK_EQ_INT(da.key_share_count, 2);
+    CHECK(da.has_keys);
     /* a signer's digest is the digest that device would have */
     epochs_device_digest(phone, "phone-1", 7);
     CHECK(same_digest(da.signers[0], phone));
     CHECK(same_digest(da.device, phone));
     CHECK(!same_digest(da.signers[1], phone));
+    /* each share's key digest is of the key it is listed under */
+    epochs_key_digest(key, "02aa", 4);
+    CHECK(same_digest(da.key_shares[0].key, key));
+    /* the declared keys: ECDSA and EdDSA here */
+    CHECK_EQ_INT(da.declared_count, 2);
     /* a key share's digest is of its value: the same value under another
      * public key has the same digest; another value does not */
-    b = a;
-    b.key_shares[0].public_key = STR("03cc");
-    epochs_describe(&db, &b);
-    CHECK(same_digest(da.key_shares[0], db.key_shares[0]));
-    CHECK(!same_digest(da.key_shares[0], da.key_shares[1]));
+    sample_copy(&b, &a);
+    b.shares[0].public_key = STR("03cc");
+    describe(&db, &b);
+    CHECK(same_digest(da.key_shares[0].share, db.key_shares[0].share));
+    CHECK(!same_digest(da.key_shares[0].share, da.key_shares[1].share));
+    CHECK(!same_digest(da.key_shares[0].key, db.key_shares[0].key));
+    epochs_entry_clear(&da);
+    epochs_entry_clear(&db);
 }
 
 /* ---- errnos ------------------------------------------------------------------ */
@@ -660,5 +752,6 @@ int main(void)
     test_describe();
     test_describe_sets();
     test_errnos();
+    arena_free();
     return check_done("epochs");
 }

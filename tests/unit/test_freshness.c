@@ -14,6 +14,9 @@
 #include "freshness.h"
 #include "synth.h"
 
+static void *kept[64];
+static size_t kept_count;
+
 /* What the rules know of a synthetic share: epochs_describe, as the store
  * fills its own entries, so these follow whatever the rules compare. */
 static struct epochs_entry described(const char *device, const char *signers0,
@@ -30,9 +33,10 @@ static struct epochs_entry described(const char *device, const char *signers0,
 
     memset(&e, 0, sizeof(e));
     CHECK_EQ_INT(synth_vault(&bytes, &len, &spec), 0);
-    CHECK_EQ_INT(bytes ? vult_vault_parse(&v, bytes, len) : -1, 0);
-    if (bytes)
-        epochs_describe(&e, &v);
+    CHECK_EQ_INT(bytes ? vult_vault_parse(&v, NULL, bytes, len) : -1, 0);
+    if (bytes && epochs_describe(&e, &v) == 0 && kept_count < 64)
+        kept[kept_count++] = e.block; /* entries are copied by value: freed at exit */
+    vult_vault_clear(&v);
     alloc_secret_free(bytes);
     e.number = number;
     e.current = current;
@@ -129,5 +133,7 @@ int main(void)
     test_against_held_vault();
     test_not_held();
     test_names();
+    while (kept_count)
+        alloc_free(kept[--kept_count]);
     return check_done("freshness");
 }

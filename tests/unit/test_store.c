@@ -352,6 +352,7 @@ static struct blob derive(const char *fx, const char *name, const char *password
     struct vult_file decoded;
     struct vult_password pw = {password, password ? strlen(password) : 0};
     struct vult_vault v;
+    struct vult_key_share *shares = NULL;
     char *flipped = NULL;
     uint8_t *bytes = NULL;
     size_t bytes_len = 0;
@@ -363,18 +364,26 @@ static struct blob derive(const char *fx, const char *name, const char *password
         free(file.bytes);
         return out;
     }
-    CHECK_EQ_INT(vult_vault_parse(&v, decoded.vault_bytes, decoded.vault_len), 0);
+    /* the parse's arrays are the decoded file's: edits go to our own */
+    v = decoded.vault;
+    v.arrays = NULL;
+    v.share_order = NULL;
+    struct vult_str signers[8];
+    shares = malloc((v.key_share_count + 1) * sizeof(*shares));
+    memcpy(shares, v.key_shares, v.key_share_count * sizeof(*shares));
+    v.key_shares = shares;
     if (ed->prefix)
         v.reshare_prefix = (struct vult_str){ed->prefix, strlen(ed->prefix)};
     if (ed->signers[0]) {
         v.signer_count = 0;
+        v.signers = signers;
         for (size_t i = 0; i < 8 && ed->signers[i]; i++)
-            v.signers[v.signer_count++] = (struct vult_str){ed->signers[i], strlen(ed->signers[i])};
+            signers[v.signer_count++] = (struct vult_str){ed->signers[i], strlen(ed->signers[i])};
     }
     if (ed->device)
         v.local_party_id = (struct vult_str){ed->device, strlen(ed->device)};
     if (ed->renew) {
-        static char renewed[VULT_MAX_KEY_SHARES][400];
+        static char renewed[64][400];
         for (size_t i = 0; i < v.key_share_count; i++) {
             char text[200];
             snprintf(text, sizeof(text), "%s %zu%s", ed->renew, i,
@@ -413,6 +422,7 @@ static struct blob derive(const char *fx, const char *name, const char *password
     }
     CHECK(out.bytes != NULL);
     free(flipped);
+    free(shares);
     vult_file_clear(&decoded);
     free(file.bytes);
     return out;
@@ -745,7 +755,7 @@ static struct blob renamed_copy(struct blob file, const char *name)
     uint8_t *enc = NULL;
     size_t enc_len = 0;
 
-    if (!bytes.bytes || vult_vault_parse(&v, bytes.bytes, bytes.len) != 0) {
+    if (!bytes.bytes || vult_vault_parse(&v, NULL, bytes.bytes, bytes.len) != 0) {
         CHECK(0);
         free(bytes.bytes);
         return out;
@@ -761,6 +771,7 @@ static struct blob renamed_copy(struct blob file, const char *name)
         alloc_secret_free(enc);
     }
     CHECK(out.bytes != NULL);
+    vult_vault_clear(&v);
     free(bytes.bytes);
     return out;
 }
@@ -845,19 +856,29 @@ out:
     rm_rf(dir);
 }
 
-/* Removes every epoch's "key_shares", as an index written before they
- * were stored, and reopens. */
-static struct store *as_older_index(struct store *s, const char *dir)
+/* Removes every epoch's key digests, as an index written before they
+ * were stored, and reopens: all of them (before key_shares was kept), or
+ * only the two that came with the 2026 layouts. */
+static struct store *index_without(struct store *s, const char *dir, bool only_keys)
 {
     size_t i, j;
     json_t *v, *e, *index = NULL;
     CHECK_EQ_INT(index_whole(s, &index), 0);
     json_array_foreach(json_object_get(index, "vaults"), i, v)
-        json_array_foreach(json_object_get(v, "epochs"), j, e)
-            CHECK_EQ_INT(json_object_del(e, "key_shares"), 0);
+        json_array_foreach(json_object_get(v, "epochs"), j, e) {
+            if (!only_keys)
+                CHECK_EQ_INT(json_object_del(e, "key_shares"), 0);
+            CHECK_EQ_INT(json_object_del(e, "key_share_keys"), 0);
+            CHECK_EQ_INT(json_object_del(e, "declared_keys"), 0);
+        }
     CHECK_EQ_INT(index_write_all(s, index), 0);
     json_decref(index);
     return reopen(s, dir);
+}
+
+static struct store *as_older_index(struct store *s, const char *dir)
+{
+    return index_without(s, dir, false);
 }
 
 static size_t stored_key_shares(const struct store *s, uint64_t number)
@@ -1057,7 +1078,8 @@ static void test_fixture_reshares(const char *fx)
                                  &(struct edit){.prefix = "0badc0de", .device = "iPhone-0000",
                                                 .renew = "hp2 other device"});
     struct blob hp3_inc = derive(fx, "honeypot.bak", NULL,
-                                 &(struct edit){.prefix = "feedf00d", .drop_eddsa_share = true});
+                                 &(struct edit){.prefix = "feedf00d", .renew = "hp3",
+                                                .drop_eddsa_share = true});
     struct blob t1 = read_fixture(fx, "Test-part1of2.vult"),
                 t2 = read_fixture(fx, "Test-part2of2.vult");
     struct blob t1r = derive(fx, "Test-part1of2.vult", NULL,
@@ -1677,7 +1699,7 @@ static void test_vault_json_and_names(const char *fx)
         struct blob vb = vault_bytes_of(file, NULL, NULL);
         struct vult_vault parsed;
         CHECK(v != NULL);
-        if (v && vb.bytes && vult_vault_parse(&parsed, vb.bytes, vb.len) == 0) {
+        if (v && vb.bytes && vult_vault_parse(&parsed, NULL, vb.bytes, vb.len) == 0) {
             char *j = NULL;
             size_t len;
             CHECK_EQ_INT(store_vault_json(&j, &len, s, v), 0);
@@ -1693,6 +1715,7 @@ static void test_vault_json_and_names(const char *fx)
             CHECK(j && strstr(j, "2c5e9ced") != NULL);
             CHECK(j && strstr(j, "iPad-D3842FFB838E") != NULL);
             alloc_free(j);
+            vult_vault_clear(&parsed);
         }
         free(file.bytes);
         free(vb.bytes);

@@ -69,12 +69,14 @@ static void test_entries_are_the_rules_digests(struct store *store)
     CHECK_EQ_INT(store_vault_entries(&entries, &count, store, vault), 0);
     CHECK_EQ_INT(count, 2);
     CHECK_EQ_INT(synth_vault(&bytes, &len, &gen1), 0);
-    CHECK_EQ_INT(vult_vault_parse(&v, bytes, len), 0);
-    epochs_describe(&want1, &v);
+    CHECK_EQ_INT(vult_vault_parse(&v, NULL, bytes, len), 0);
+    CHECK_EQ_INT(epochs_describe(&want1, &v), 0);
+    vult_vault_clear(&v);
     alloc_secret_free(bytes);
     CHECK_EQ_INT(synth_vault(&bytes, &len, &gen2), 0);
-    CHECK_EQ_INT(vult_vault_parse(&v, bytes, len), 0);
-    epochs_describe(&want2, &v);
+    CHECK_EQ_INT(vult_vault_parse(&v, NULL, bytes, len), 0);
+    CHECK_EQ_INT(epochs_describe(&want2, &v), 0);
+    vult_vault_clear(&v);
     alloc_secret_free(bytes);
     for (size_t i = 0; i < count; i++) {
         const struct epochs_entry *want = entries[i].number == 1 ? &want1 : &want2;
@@ -82,8 +84,15 @@ static void test_entries_are_the_rules_digests(struct store *store)
         CHECK(memcmp(entries[i].generation, want->generation, EPOCHS_DIGEST_BYTES) == 0);
         CHECK(memcmp(entries[i].device, want->device, EPOCHS_DIGEST_BYTES) == 0);
         CHECK(memcmp(entries[i].shares, want->shares, EPOCHS_DIGEST_BYTES) == 0);
+        CHECK_EQ_INT(entries[i].key_share_count, want->key_share_count);
+        CHECK(entries[i].has_keys);
+        CHECK(memcmp(entries[i].key_shares, want->key_shares,
+                     want->key_share_count * sizeof(*want->key_shares)) == 0);
+        CHECK_EQ_INT(entries[i].declared_count, want->declared_count);
     }
-    alloc_free(entries);
+    epochs_entries_free(entries, count);
+    epochs_entry_clear(&want1);
+    epochs_entry_clear(&want2);
 }
 
 static void test_forget_epoch(struct store *store)
@@ -132,7 +141,7 @@ static void test_forgotten_stays_stale(struct store *store)
     CHECK_EQ_INT(count, 2);
     for (size_t i = 0; i < count; i++)
         CHECK_EQ_INT(entries[i].current, entries[i].number == 2);
-    alloc_free(entries);
+    epochs_entries_free(entries, count);
 }
 
 int main(void)

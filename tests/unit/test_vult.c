@@ -16,6 +16,7 @@
 #include "alloc.h"
 #include "check.h"
 #include "io.h"
+#include "completeness.h"
 #include "synth.h"
 #include "vult.h"
 
@@ -105,7 +106,6 @@ static void test_fixture(const char *dir, const struct fixture *fx, struct vult_
     size_t len;
     uint8_t *bytes = read_fixture(dir, fx->file, &len);
     struct vult_file file;
-    struct vult_vault vault;
     struct vult_password right = {fx->password, fx->password ? strlen(fx->password) : 0};
     struct vult_password wrong = {"not-the-password", 16};
     int ret;
@@ -122,7 +122,8 @@ static void test_fixture(const char *dir, const struct fixture *fx, struct vult_
     }
     CHECK_EQ_INT(file.version, 1);
     CHECK_EQ_INT(file.scheme, fx->password ? BACKUP_CRYPTO_LEGACY : BACKUP_CRYPTO_NONE);
-    CHECK_EQ_INT(vult_vault_parse(&vault, file.vault_bytes, file.vault_len), 0);
+    const struct vult_vault *vp = &file.vault;
+#define vault (*vp)
     CHECK(str_is(vault.name, fx->name));
     CHECK(str_is(vault.local_party_id, fx->device));
     CHECK_EQ_STR(vult_lib_type_name(vault.lib_type), fx->lib);
@@ -130,7 +131,8 @@ static void test_fixture(const char *dir, const struct fixture *fx, struct vult_
     if (fx->reshare_prefix)
         CHECK(str_is(vault.reshare_prefix, fx->reshare_prefix));
     CHECK(vault.public_key_ecdsa.len == 66);
-    CHECK(vult_vault_is_complete(&vault));
+    CHECK(completeness_of(&vault).gap == COMPLETENESS_OK);
+#undef vault
 
     /* The apps' own bytes come back from our encoder: unencrypted files
      * directly, encrypted ones with the nonce the app chose. */
@@ -220,10 +222,8 @@ static void test_fixtures(void)
     size_t len;
     uint8_t *bytes = read_fixture(dir, "TestSecureVault-cfa0-share2of2-NoPassword.vult", &len);
     struct vult_file file;
-    struct vult_vault vault;
-    if (bytes && vult_decode(&file, bytes, len, NULL, 0, NULL) == 0 &&
-        vult_vault_parse(&vault, file.vault_bytes, file.vault_len) == 0) {
-        char *name = vult_suggested_filename(&vault);
+    if (bytes && vult_decode(&file, bytes, len, NULL, 0, NULL) == 0) {
+        char *name = vult_suggested_filename(&file.vault);
         CHECK_EQ_STR(name, "TestSecureVault-cfa0-share2of2.vult");
         alloc_free(name);
         vult_file_clear(&file);
@@ -236,11 +236,11 @@ static void test_fixtures(void)
      * shares are picked by public key. */
     bytes = read_fixture(dir, "test_android_vault_backup.bak", &len);
     struct vult_password pw = {"android_test_pwd", 16};
-    if (bytes && vult_decode(&file, bytes, len, &pw, 1, NULL) == 0 &&
-        vult_vault_parse(&vault, file.vault_bytes, file.vault_len) == 0) {
-        CHECK_EQ_INT(vault.key_share_count, 3);
-        CHECK(vult_vault_key_share(&vault, vault.public_key_ecdsa) != NULL);
-        CHECK(vult_vault_key_share(&vault, vault.public_key_eddsa) != NULL);
+    if (bytes && vult_decode(&file, bytes, len, &pw, 1, NULL) == 0) {
+        const struct vult_vault *vault = &file.vault;
+        CHECK_EQ_INT(vault->key_share_count, 3);
+        CHECK(vult_vault_key_share(vault, vault->public_key_ecdsa) != NULL);
+        CHECK(vult_vault_key_share(vault, vault->public_key_eddsa) != NULL);
         vult_file_clear(&file);
     } else {
         CHECK(0);
@@ -390,44 +390,47 @@ static void test_vault_rules(void)
     struct synth_spec incomplete = base_spec;
     incomplete.omit_eddsa_share = 1;
     CHECK_EQ_INT(synth_vault(&bytes, &len, &incomplete), 0);
-    CHECK_EQ_INT(vult_vault_parse(&vault, bytes, len), 0);
-    CHECK(!vult_vault_is_complete(&vault));
+    CHECK_EQ_INT(vult_vault_parse(&vault, NULL, bytes, len), 0);
+    CHECK(completeness_of(&vault).gap == COMPLETENESS_MISSING);
+    vult_vault_clear(&vault);
     alloc_secret_free(bytes);
 
     /* a Vault without its ECDSA key, device or signers is not a share */
     struct synth_spec no_device = base_spec;
     no_device.device = "";
     CHECK_EQ_INT(synth_vault(&bytes, &len, &no_device), 0);
-    CHECK_EQ_INT(vult_vault_parse(&vault, bytes, len), -EINVAL);
+    CHECK_EQ_INT(vult_vault_parse(&vault, NULL, bytes, len), -EINVAL);
     alloc_secret_free(bytes);
 
     struct synth_spec gg20 = base_spec;
     gg20.lib_type = VULT_LIB_GG20;
     gg20.device = "synthetic-device-2";
     CHECK_EQ_INT(synth_vault(&bytes, &len, &gg20), 0);
-    CHECK_EQ_INT(vult_vault_parse(&vault, bytes, len), 0);
+    CHECK_EQ_INT(vult_vault_parse(&vault, NULL, bytes, len), 0);
     char *name = vult_suggested_filename(&vault);
     CHECK_EQ_STR(name, "Synthetic Test Vault-fa4e-part2of2.vult");
     alloc_free(name);
+    vult_vault_clear(&vault);
 
     /* unknown fields, of every wire type, are skipped */
     uint8_t *extended = alloc_bytes(len + 32);
     memcpy(extended, bytes, len);
     static const uint8_t unknown[] = {
-        0x58, 0x05,                                           /* 11: varint */
-        0x61, 1, 2, 3, 4, 5, 6, 7, 8,                         /* 12: fixed64 */
-        0x6a, 0x03, 'a', 'b', 'c',                            /* 13: bytes */
-        0x75, 1, 2, 3, 4,                                     /* 14: fixed32 */
+        0xa8, 0x01, 0x05,                                     /* 21: varint */
+        0xb1, 0x01, 1, 2, 3, 4, 5, 6, 7, 8,                   /* 22: fixed64 */
+        0xba, 0x01, 0x03, 'a', 'b', 'c',                      /* 23: bytes */
+        0xc5, 0x01, 1, 2, 3, 4,                               /* 24: fixed32 */
     };
     memcpy(extended + len, unknown, sizeof(unknown));
-    CHECK_EQ_INT(vult_vault_parse(&vault, extended, len + sizeof(unknown)), 0);
+    CHECK_EQ_INT(vult_vault_parse(&vault, NULL, extended, len + sizeof(unknown)), 0);
     CHECK_EQ_INT(vault.signer_count, 2);
+    vult_vault_clear(&vault);
     /* a group (wire type 3) or a length past the end is malformed */
-    extended[len] = 0x5b;
-    CHECK_EQ_INT(vult_vault_parse(&vault, extended, len + sizeof(unknown)), -EINVAL);
-    extended[len] = 0x6a;
-    extended[len + 1] = 0x7f;
-    CHECK_EQ_INT(vult_vault_parse(&vault, extended, len + 2), -EINVAL);
+    extended[len] = 0xab;
+    CHECK_EQ_INT(vult_vault_parse(&vault, NULL, extended, len + sizeof(unknown)), -EINVAL);
+    extended[len] = 0xba;
+    extended[len + 2] = 0x7f;
+    CHECK_EQ_INT(vult_vault_parse(&vault, NULL, extended, len + 3), -EINVAL);
     alloc_free(extended);
     alloc_secret_free(bytes);
 
@@ -438,18 +441,20 @@ static void test_vault_rules(void)
     struct synth_spec named = base_spec;
     named.name = "Dorian\u2019s Vault \U0001F512";
     CHECK_EQ_INT(synth_vault(&bytes, &len, &named), 0);
-    CHECK_EQ_INT(vult_vault_parse(&vault, bytes, len), 0);
+    CHECK_EQ_INT(vult_vault_parse(&vault, NULL, bytes, len), 0);
+    vult_vault_clear(&vault);
     alloc_secret_free(bytes);
     for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
         struct vult_vault v = {0};
         size_t name_len = i == 4 ? 11 : strlen(bad_names[i]);
         CHECK_EQ_INT(synth_vault(&bytes, &len, &base_spec), 0);
-        CHECK_EQ_INT(vult_vault_parse(&v, bytes, len), 0);
+        CHECK_EQ_INT(vult_vault_parse(&v, NULL, bytes, len), 0);
         v.name = (struct vult_str){bad_names[i], name_len};
         uint8_t *re;
         size_t re_len;
         CHECK_EQ_INT(vult_vault_encode(&re, &re_len, &v), 0);
-        CHECK_EQ_INT(vult_vault_parse(&vault, re, re_len), -EINVAL);
+        CHECK_EQ_INT(vult_vault_parse(&vault, NULL, re, re_len), -EINVAL);
+        vult_vault_clear(&v);
         alloc_secret_free(re);
         alloc_secret_free(bytes);
     }
@@ -590,20 +595,24 @@ static void test_key_share_shapes(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct vult_vault v, parsed;
+        struct vult_str signer = {"dev", 3};
+        struct vult_key_share share;
         uint8_t *bytes;
         size_t len;
         memset(&v, 0, sizeof(v));
         v.name = (struct vult_str){"Shapes", 6};
         v.public_key_ecdsa = (struct vult_str){"02aa", 4};
-        v.local_party_id = (struct vult_str){"dev", 3};
-        v.signers[0] = v.local_party_id;
+        v.local_party_id = signer;
+        v.signers = &signer;
         v.signer_count = 1;
         v.lib_type = cases[i].lib_type;
-        v.key_shares[0] = (struct vult_key_share){v.public_key_ecdsa,
-                                                  {cases[i].keyshare, strlen(cases[i].keyshare)}};
+        share = (struct vult_key_share){v.public_key_ecdsa,
+                                        {cases[i].keyshare, strlen(cases[i].keyshare)}};
+        v.key_shares = &share;
         v.key_share_count = 1;
         CHECK_EQ_INT(vult_vault_encode(&bytes, &len, &v), 0);
-        int ret = vult_vault_parse(&parsed, bytes, len);
+        int ret = vult_vault_parse(&parsed, NULL, bytes, len);
+        vult_vault_clear(&parsed);
         if (ret != cases[i].want)
             fprintf(stderr, "key share case %zu\n", i);
         CHECK_EQ_INT(ret, cases[i].want);
