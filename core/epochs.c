@@ -276,6 +276,11 @@ static bool grows(const struct epochs_entry *small, const struct epochs_entry *b
     return i == small->key_share_count;
 }
 
+bool epochs_grows(const struct epochs_entry *small, const struct epochs_entry *big)
+{
+    return grows(small, big) && !grows(big, small);
+}
+
 static struct epochs_decision decision(enum epochs_outcome outcome, uint64_t epoch)
 {
     return (struct epochs_decision){.outcome = outcome, .epoch = epoch};

@@ -136,6 +136,12 @@ int epochs_describe(struct epochs_entry *out, const struct vult_vault *vault);
 void epochs_device_digest(uint8_t out[EPOCHS_DIGEST_BYTES], const char *name, size_t len);
 void epochs_key_digest(uint8_t out[EPOCHS_DIGEST_BYTES], const char *key, size_t len);
 
+/* Does big hold every key share of small (key and value), and shares only
+ * for keys small does not declare beside them, and at least one? Then big
+ * is small's backup grown by a key (an ML-DSA key added with no reshare),
+ * and small is out of date. */
+bool epochs_grows(const struct epochs_entry *small, const struct epochs_entry *big);
+
 /* The rules. entries: every epoch held of this vault (none for a vault not
  * held yet), in any order, each indexed (epochs_entry_index). */
 struct epochs_decision epochs_decide(const struct epochs_entry *entries, size_t count,

@@ -37,6 +37,12 @@ struct freshness freshness_classify(const struct epochs_entry *entries, size_t c
         f.epoch = 0;
         f.verdict = FRESHNESS_NEWER;
         break;
+    case EPOCHS_GREW:
+        f.verdict = FRESHNESS_NEWER; /* the store's epoch, grown by a key */
+        break;
+    case EPOCHS_OUTGROWN:
+        f.verdict = FRESHNESS_OUT_OF_DATE;
+        break;
     case EPOCHS_STALE:
         f.verdict = FRESHNESS_STALE;
         f.superseded_by = next_epoch(entries, count, d.epoch);
@@ -77,6 +83,8 @@ const char *freshness_name(enum freshness_verdict verdict)
         return "current";
     case FRESHNESS_STALE:
         return "stale";
+    case FRESHNESS_OUT_OF_DATE:
+        return "out-of-date";
     case FRESHNESS_NEWER:
         return "newer";
     case FRESHNESS_OTHER_DEVICE:

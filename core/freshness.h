@@ -16,6 +16,8 @@
 enum freshness_verdict {
     FRESHNESS_CURRENT,      /* the store's current epoch, same device */
     FRESHNESS_STALE,        /* its generation is a superseded epoch */
+    FRESHNESS_OUT_OF_DATE,  /* the store's backup of its epoch has every key
+                               share of it and more (a key added since) */
     FRESHNESS_NEWER,        /* a generation the store has not seen: import it */
     FRESHNESS_OTHER_DEVICE, /* another device's share of a vault the store keeps */
     FRESHNESS_NOT_HELD,     /* a vault the store does not hold */
@@ -39,7 +41,7 @@ struct freshness freshness_classify(const struct epochs_entry *entries, size_t c
 /* True for the verdicts that leave a check's exit status 0. */
 bool freshness_ok(enum freshness_verdict verdict);
 
-/* One word for a table and for JSON: "current", "stale", "newer",
+/* One word for a table and for JSON: "current", "stale", "out-of-date", "newer",
  * "other-device", "not-held", "altered", "incomplete", "not-a-backup",
  * "unreadable". */
 const char *freshness_name(enum freshness_verdict verdict);

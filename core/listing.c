@@ -139,23 +139,51 @@ static void put_epoch(struct text *t, const struct store_vault *vault,
     put_s(t, "\n    }");
 }
 
+/* The chain keys, as jansson writes an array of objects at this depth. */
+static void put_chains(struct text *t, const struct store_facts *f)
+{
+    put_key(t, 1, false, "chains");
+    put(t, "[", 1);
+    for (size_t i = 0; i < f->chain_count; i++) {
+        put_s(t, i ? ",\n    {" : "\n    {");
+        put_key(t, 3, true, "chain");
+        put_string(t, f->chain_list[i].name);
+        put_key(t, 3, false, "public_key");
+        put_string(t, f->chain_list[i].public_key);
+        put_key(t, 3, false, "is_eddsa");
+        put_s(t, f->chain_list[i].is_eddsa ? "true" : "false");
+        put_s(t, "\n    }");
+    }
+    put_s(t, "\n  ]");
+}
+
 static int put_vault_json(struct text *t, const struct store_vault *vault)
 {
     const struct store_epoch *latest = vault->latest;
 
     if (!latest)
         return -ENOENT;
+    /* the 2026 keys only where the share has them: a vault.json of an
+     * older vault stays as it was, so restoring an old backup of it into
+     * a mount matches what the mount shows */
     const char *facts[][2] = {{"name", latest->facts.name},
                               {"public_key_ecdsa", latest->facts.public_key_ecdsa},
                               {"public_key_eddsa", latest->facts.public_key_eddsa},
+                              {"public_key_mldsa44", latest->facts.public_key_mldsa44},
+                              {"public_key_frozt", latest->facts.public_key_frozt},
+                              {"public_key_fromt", latest->facts.public_key_fromt},
                               {"hex_chain_code", latest->facts.hex_chain_code},
                               {"lib_type", latest->facts.lib_type},
                               {"created_at", latest->facts.created_at}};
     put(t, "{", 1);
     for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]); i++) {
+        if (i >= 3 && i <= 5 && !*facts[i][1])
+            continue;
         put_key(t, 1, i == 0, facts[i][0]);
         put_string(t, facts[i][1]);
     }
+    if (latest->facts.chain_count)
+        put_chains(t, &latest->facts);
     if (vault->current) {
         put_key(t, 1, false, "current_epoch");
         put_number(t, vault->current->number);
@@ -205,6 +233,40 @@ int store_vault_json(char **out, size_t *len, const struct store *store,
     return 0;
 }
 
+/* The chain keys of an epoch as a new JSON array, or NULL. */
+static json_t *chains_array(const struct store_facts *f)
+{
+    json_t *list = json_array();
+
+    for (size_t i = 0; list && i < f->chain_count; i++) {
+        const struct store_chain *c = &f->chain_list[i];
+        if (json_array_append_new(list, json_pack("{s:s, s:s, s:b}", "chain", c->name,
+                                                  "public_key", c->public_key, "is_eddsa",
+                                                  c->is_eddsa)) < 0) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
+/* An epoch's listing with the 2026 facts it has (none for older shares);
+ * takes obj's reference and returns it, NULL on failure. */
+static json_t *epoch_listing(const struct store_epoch *e, json_t *obj)
+{
+    const struct store_facts *f = &e->facts;
+
+    if (!obj)
+        return NULL;
+    if ((*f->public_key_mldsa44 &&
+         json_object_set_new(obj, "public_key_mldsa44", json_string(f->public_key_mldsa44)) < 0) ||
+        (f->chain_count && json_object_set_new(obj, "chains", chains_array(f)) < 0)) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
 int store_list_json(char **out, const struct store *store)
 {
     json_t *list = json_array();
@@ -220,12 +282,13 @@ int store_list_json(char **out, const struct store *store)
             const struct store_epoch *e = &v->epochs[j];
             vult_format_time(when, sizeof(when), e->imported_sec, 0);
             appended = json_array_append_new(
-                epochs, json_pack("{s:I, s:b, s:s, s:o, s:s, s:s, s:s}", "epoch",
-                                  (json_int_t)e->number, "current", e->current, "device",
-                                  e->facts.device, "signers",
-                                  signers_array(e), "reshare_prefix",
-                                  e->facts.reshare_prefix, "lib_type", e->facts.lib_type,
-                                  "imported_at", when));
+                epochs, epoch_listing(e, json_pack("{s:I, s:b, s:s, s:o, s:s, s:s, s:s}",
+                                                   "epoch", (json_int_t)e->number, "current",
+                                                   e->current, "device", e->facts.device,
+                                                   "signers", signers_array(e),
+                                                   "reshare_prefix", e->facts.reshare_prefix,
+                                                   "lib_type", e->facts.lib_type,
+                                                   "imported_at", when)));
         }
         if (appended < 0) {
             json_decref(epochs);

@@ -209,8 +209,6 @@ void record_remove(struct store *store, const char *record)
 {
     char file[2 * RECORD_NAME_BYTES + 8];
 
-    if (record_referenced(store, record))
-        return; /* never a record an epoch still names */
     snprintf(file, sizeof(file), "%s.rec", record);
     if (unlinkat(store->sharesfd, file, 0) == 0) {
         int synced = io_sync_dir(store->sharesfd);

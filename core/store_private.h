@@ -221,8 +221,9 @@ void record_set_free(struct record_set *set);
 void record_remove_unreferenced(struct store *store);
 /* Removes one share record that no epoch refers to any more because a
  * fuller file of its epoch replaced it (EPOCHS_GREW: every key share of it
- * is in the new one). Tidying only: one left by a failure is reported by
- * fsck as unreferenced. */
+ * is in the new one, and a record's name is a keyed hash of its bytes, so
+ * no other epoch can name it). Allocates nothing. Tidying only: one left
+ * by a failure is reported by fsck as unreferenced. */
 void record_remove(struct store *store, const char *record);
 /* Once per open, before the first change: leftovers of interrupted writes
  * and imports go (nothing of this open's is pending yet). */

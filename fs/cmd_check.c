@@ -31,13 +31,14 @@ static const char check_usage[] =
     "       vultfs check [--json] [--import-passwords F] PATH...\n"
     "\n"
     "Says for every backup file under PATH (files and directories, recursively)\n"
-    "whether it is current, stale (superseded by a reshare), newer than the\n"
-    "store, another device's share, of a vault the store does not hold, not a\n"
+    "whether it is current, stale (superseded by a reshare), out of date (the\n"
+    "same epoch's backup has gained a key since), newer than the store, another\n"
+    "device's share, of a vault the store does not hold, incomplete, not a\n"
     "backup, or unreadable. STORE is a directory holding vultfs.json; it is\n"
     "read without its lock, so it may be mounted. With no STORE the files are\n"
     "checked against each other: which are of one vault, which generations.\n"
-    "Changes nothing. Exit status: 0 when nothing is stale or unreadable,\n"
-    "1 otherwise, 2 for a usage error.\n";
+    "Changes nothing. Exit status: 0 when nothing is stale, out of date,\n"
+    "incomplete or unreadable, 1 otherwise, 2 for a usage error.\n";
 
 /* One file's line in the report. */
 struct check_row {
@@ -69,10 +70,26 @@ static const struct store_vault *vault_of(const struct store *store, const char 
     return NULL;
 }
 
+/* What an out-of-date backup lacks that the store's backup of its epoch
+ * has: "its ML-DSA key's share", or how many key shares. */
+static void describe_lack(char *out, size_t cap, const struct scan_item *item,
+                          const struct store_epoch *held)
+{
+    if (held && *held->facts.public_key_mldsa44 && !item->has_mldsa44)
+        snprintf(out, cap, "the key share of the ML-DSA key the vault gained since");
+    else if (held && held->facts.key_share_count > item->key_share_count)
+        snprintf(out, cap, "%zu key share%s the store's backup has",
+                 held->facts.key_share_count - item->key_share_count,
+                 held->facts.key_share_count - item->key_share_count == 1 ? "" : "s");
+    else
+        snprintf(out, cap, "key shares the store's backup has");
+}
+
 /* The note a person reads beside a verdict. */
 static void explain(struct check_row *row, const struct freshness *f,
-                    const struct store_vault *vault)
+                    const struct store_vault *vault, const struct scan_item *item)
 {
+    char lack[128];
     const char *held = vault && vault->current ? vault->current->facts.device : "?";
     switch (f->verdict) {
     case FRESHNESS_CURRENT:
@@ -84,8 +101,16 @@ static void explain(struct check_row *row, const struct freshness *f,
                  "only with the other devices' shares of its own generation", f->superseded_by,
                  row->superseded_on);
         break;
+    case FRESHNESS_OUT_OF_DATE:
+        describe_lack(lack, sizeof(lack), item, vault ? store_vault_epoch(vault, f->epoch) : NULL);
+        snprintf(row->note, sizeof(row->note),
+                 "out of date: it lacks %s (epoch %" PRIu64 "); the store keeps the fuller "
+                 "backup: export it from there", lack, f->epoch);
+        break;
     case FRESHNESS_NEWER:
-        snprintf(row->note, sizeof(row->note), "a newer generation than the store holds: import it");
+        snprintf(row->note, sizeof(row->note),
+                 f->epoch ? "a fuller backup of the store's epoch (a key added): import it"
+                          : "a newer generation than the store holds: import it");
         break;
     case FRESHNESS_OTHER_DEVICE:
         snprintf(row->note, sizeof(row->note),
@@ -101,7 +126,8 @@ static void explain(struct check_row *row, const struct freshness *f,
                  "altered", f->epoch);
         break;
     case FRESHNESS_INCOMPLETE:
-        snprintf(row->note, sizeof(row->note), "lacks a key share for a public key: cannot sign");
+        snprintf(row->note, sizeof(row->note), "%s",
+                 item->incomplete ? item->incomplete : "it lacks a key share: cannot sign");
         break;
     default:
         break;
@@ -141,7 +167,7 @@ static int row_against_store(struct check_row *row, bool *ok, const struct store
     if (item->error)
         snprintf(row->note, sizeof(row->note), "%s", scan_reason(item));
     else
-        explain(row, &f, vault);
+        explain(row, &f, vault, item);
     *ok = freshness_ok(f.verdict);
     return 0;
 }
@@ -237,7 +263,8 @@ static int check_against_store(const struct scan *scan, const struct store *stor
 /* No store: the files against each other. Several generations of one vault
  * among them mean some are stale (which, only a store can tell). */
 static int row_among_files(struct check_row *row, bool *ok, const struct scan_item *item,
-                           const struct colocation_label *label, size_t generations)
+                           const struct colocation_label *label, size_t generations,
+                           const struct scan_item *outgrown)
 {
     memset(row, 0, sizeof(*row));
     *ok = false;
@@ -252,7 +279,14 @@ static int row_among_files(struct check_row *row, bool *ok, const struct scan_it
     row->device = item->device;
     if (!item->complete) {
         row->status = freshness_name(FRESHNESS_INCOMPLETE);
-        snprintf(row->note, sizeof(row->note), "lacks a key share for a public key: cannot sign");
+        snprintf(row->note, sizeof(row->note), "%s", item->incomplete);
+        return 0;
+    }
+    if (outgrown) {
+        row->status = freshness_name(FRESHNESS_OUT_OF_DATE);
+        snprintf(row->note, sizeof(row->note),
+                 "out of date: %s holds every key share of it and more (a key added since, "
+                 "such as an ML-DSA key)", outgrown->path);
         return 0;
     }
     row->epoch = 0;
@@ -267,6 +301,24 @@ static int row_among_files(struct check_row *row, bool *ok, const struct scan_it
         snprintf(row->note, sizeof(row->note), "vault #%zu, one generation among these files",
                  label->vault + 1);
     return 0;
+}
+
+/* Another file among these that is item's backup grown by a key: the
+ * same vault, generation and device with every key share of it and more. */
+static const struct scan_item *fuller_copy(const struct scan *scan, const struct scan_item *item)
+{
+    if (item->error)
+        return NULL;
+    for (size_t i = 0; i < scan->count; i++) {
+        const struct scan_item *other = &scan->items[i];
+        if (other == item || other->error || strcmp(other->vault_key, item->vault_key) != 0 ||
+            memcmp(other->digest.generation, item->digest.generation, EPOCHS_DIGEST_BYTES) ||
+            memcmp(other->digest.device, item->digest.device, EPOCHS_DIGEST_BYTES))
+            continue;
+        if (epochs_grows(&item->digest, &other->digest))
+            return other;
+    }
+    return NULL;
 }
 
 static int check_among_files(const struct scan *scan, bool json)
@@ -294,7 +346,8 @@ static int check_among_files(const struct scan *scan, bool json)
         struct check_row row;
         bool ok = false;
         ret = row_among_files(&row, &ok, &scan->items[i], label,
-                              colocation_generations(labels, n, label->vault));
+                              colocation_generations(labels, n, label->vault),
+                              fuller_copy(scan, &scan->items[i]));
         if (ret == 0)
             ret = report_add(&r, &row, scan->items[i].path);
         all_ok = all_ok && ok;

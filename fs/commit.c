@@ -195,6 +195,9 @@ static int import_file(struct vultfs *fs, const char *path, const struct tree_no
 
     if (ret == 0)
         ret = stage_and_wait(fs, decoded, &target, &result);
+    /* `mkdir V; cp backup V/share.vult`: V is the vault's now, shown whole */
+    if (ret == 0 && target.dir_name && tree_placeholder_retire(&fs->tree, target.dir_name))
+        notify_vault(fs, target.dir_name);
     store_decoded_free(decoded);
     log_import(path, ret, &result);
     return ret;
@@ -248,7 +251,8 @@ int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at
     if (is_json_place(at))
         return commit_json(fs, path, at, data, len);
     if (too_big) {
-        log_warn("import of %s: %s: larger than the import limit of %zu bytes", path,
+        log_warn("import of %s: %s: larger than the import limit of %zu bytes "
+                 "(-o max_import=BYTES raises it)", path,
                  epochs_outcome_name(EPOCHS_TOO_LARGE), staging_cap_for(&fs->staging, path));
         return -EFBIG;
     }

@@ -157,6 +157,10 @@ int files_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
                                    : open_write_gated(&op, path, fi->flags & O_TRUNC, fi);
     else if ((ret = commit_can_create(n)) == 0)
         ret = open_write(op.fs, path, n, true, fi);
+    /* a file made in a directory that another process made (tree.h) */
+    if (ret == 0 && n->placeholder && n->parent == TREE_IN_DIR &&
+        vultfs_caller_process() != n->placeholder->maker)
+        n->placeholder->other_writer = true;
     return op_end(&op, ret);
 }
 

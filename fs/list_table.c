@@ -9,9 +9,9 @@
 
 #include "alloc.h"
 
-enum column { COL_VAULT, COL_EPOCHS, COL_DEVICE, COL_SIGNERS, COL_IMPORT, COLUMNS };
+enum column { COL_VAULT, COL_EPOCHS, COL_DEVICE, COL_KEYS, COL_SIGNERS, COL_IMPORT, COLUMNS };
 
-static const char *const headers[COLUMNS] = {"VAULT", "EPOCHS", "DEVICE", "SIGNERS",
+static const char *const headers[COLUMNS] = {"VAULT", "EPOCHS", "DEVICE", "KEYS", "SIGNERS",
                                              "LAST IMPORT"};
 
 /* One vault's line: the cells' texts, made once and printed padded. */
@@ -69,6 +69,18 @@ static void make_printable(char *text)
             *p = '?';
 }
 
+/* What the share signs with: "ECDSA+EdDSA", "+ML-DSA", "20 chains". */
+static void describe_keys(char *out, size_t cap, const json_t *epoch)
+{
+    size_t chains = json_array_size(json_object_get(epoch, "chains"));
+    bool mldsa = *text_of(epoch, "public_key_mldsa44") != '\0';
+    char count[32] = "";
+
+    if (chains)
+        snprintf(count, sizeof(count), ", %zu chain%s", chains, chains == 1 ? "" : "s");
+    snprintf(out, cap, "ECDSA+EdDSA%s%s", mldsa ? "+ML-DSA" : "", count);
+}
+
 static int fill_row(struct row *r, const json_t *vault)
 {
     const json_t *epochs = json_object_get(vault, "epochs");
@@ -100,6 +112,7 @@ static int fill_row(struct row *r, const json_t *vault)
         snprintf(r->cells[COL_EPOCHS], sizeof(r->cells[0]), "%zu (no current)",
                  json_array_size(epochs));
     snprintf(r->cells[COL_DEVICE], sizeof(r->cells[0]), "%s", text_of(shown, "device"));
+    describe_keys(r->cells[COL_KEYS], sizeof(r->cells[0]), shown);
     join_signers(r->cells[COL_SIGNERS], sizeof(r->cells[0]), json_object_get(shown, "signers"));
     human_time(r->cells[COL_IMPORT], sizeof(r->cells[0]), last);
     for (int c = 0; c < COLUMNS; c++)

@@ -228,7 +228,8 @@ static int op_mkdir(const char *path, mode_t mode)
     else if (fm_names_is_metadata(n->name))
         ret = refuse_metadata_dir(path, n->name);
     else if (n->parent == TREE_IN_ROOT)
-        ret = tree_placeholder_add(&op.fs->tree, n->name); /* a vault directory being restored */
+        /* a vault directory being restored, or made to copy a share into */
+        ret = tree_placeholder_add(&op.fs->tree, n->name, vultfs_caller_process());
     else if (n->parent == TREE_IN_DIR && n->placeholder && strcmp(n->name, "history") == 0)
         n->placeholder->history_made = true;
     else if (n->parent == TREE_IN_NOTHING || n->parent == TREE_IN_FILE)

@@ -236,7 +236,7 @@ int tree_resolve(struct tree_node *out, const struct tree *t, const char *path)
     return 0;
 }
 
-int tree_placeholder_add(struct tree *t, const char *name)
+int tree_placeholder_add(struct tree *t, const char *name, pid_t maker)
 {
     struct tree_placeholder *p = alloc_zeroed(1, sizeof(*p));
     struct tree_placeholder **tail = &t->placeholders;
@@ -249,6 +249,7 @@ int tree_placeholder_add(struct tree *t, const char *name)
         return -ENOMEM;
     }
     p->ino = t->next_placeholder_ino;
+    p->maker = maker;
     t->next_placeholder_ino += 2;
     clock_gettime(CLOCK_REALTIME, &p->created);
     while (*tail)
@@ -267,6 +268,17 @@ void tree_placeholder_remove(struct tree *t, struct tree_placeholder *p)
             return;
         }
     }
+}
+
+bool tree_placeholder_retire(struct tree *t, const char *name)
+{
+    struct tree_placeholder *p = placeholder_find(t, name);
+
+    if (!p || !p->other_writer || p->history_made || p->json_written ||
+        !store_vault_by_dir(t->store, name))
+        return false;
+    tree_placeholder_remove(t, p);
+    return true;
 }
 
 void tree_placeholder_clear(struct tree *t)

@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "staging.h"
@@ -62,6 +63,8 @@ struct tree_placeholder {
     struct timespec created;
     bool history_made;
     bool json_written;
+    pid_t maker;       /* the process that made it (0: unknown) */
+    bool other_writer; /* another process created a file in it */
     struct tree_placeholder *next;
 };
 
@@ -109,9 +112,18 @@ bool tree_is_dir(enum tree_kind kind);
  * -ENOTDIR below a file). */
 int tree_exists(const struct tree_node *n);
 
-/* A directory made by mkdir at /name. -ENOMEM. */
-int tree_placeholder_add(struct tree *t, const char *name);
+/* A directory made by mkdir at /name, by process maker. -ENOMEM. */
+int tree_placeholder_add(struct tree *t, const char *name, pid_t maker);
 void tree_placeholder_remove(struct tree *t, struct tree_placeholder *p);
+/* After a share was imported into the directory made by mkdir at /name:
+ * when no restore is under way there, the placeholder goes, so the vault
+ * shows whole (history/, vault.json) at once rather than after a
+ * remount. A tool copying a whole tree (cp -a, tar) makes the directory
+ * and its files itself and expects it empty of what it has not made yet;
+ * a person runs mkdir and then cp. So: a file was made there by another
+ * process than mkdir's, and neither history/ nor vault.json was. True
+ * when it went. */
+bool tree_placeholder_retire(struct tree *t, const char *name);
 /* Drops every placeholder (unmount). */
 void tree_placeholder_clear(struct tree *t);
 

@@ -1,6 +1,7 @@
 #include "vultfs.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,25 @@ void vultfs_test_pause(const struct vultfs *fs, const char *stage)
 struct vultfs *vultfs_current(void)
 {
     return fuse_get_context()->private_data;
+}
+
+pid_t vultfs_caller_process(void)
+{
+    pid_t tid = fuse_get_context()->pid;
+    char path[64], line[128];
+    pid_t tgid = tid;
+
+    if (tid <= 0)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return tid; /* gone already: its thread id is what there is */
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "Tgid: %d", &tgid) == 1)
+            break;
+    fclose(f);
+    return tgid;
 }
 
 void op_begin_handle(struct op *op)

@@ -45,6 +45,9 @@ void vultfs_test_pause(const struct vultfs *fs, const char *stage);
 
 /* The mount serving the calling FUSE operation. */
 struct vultfs *vultfs_current(void);
+/* The process (its thread group, not the thread) making the calling FUSE
+ * operation; 0 when the kernel does not say. */
+pid_t vultfs_caller_process(void);
 
 /* One operation's opening: the mount, locked, and what its path names. */
 struct op {

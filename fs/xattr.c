@@ -18,6 +18,8 @@ enum xattr_id {
     XATTR_LIB_TYPE,
     XATTR_CREATED_AT,
     XATTR_SUPERSEDED,
+    XATTR_PUBKEY_MLDSA44,
+    XATTR_CHAINS,
     XATTR_COUNT,
 };
 
@@ -25,6 +27,7 @@ static const char *const xattr_names[XATTR_COUNT] = {
     "user.vult.epoch",          "user.vult.device",        "user.vult.reshare_prefix",
     "user.vult.pubkey.ecdsa",   "user.vult.pubkey.eddsa",  "user.vult.signers",
     "user.vult.lib_type",       "user.vult.created_at",    "user.vult.superseded",
+    "user.vult.pubkey.mldsa44", "user.vult.chains",
 };
 
 static int xattr_id(const char *name)
@@ -87,6 +90,13 @@ static int xattr_value(const char **value, char number[24], const struct tree_no
     case XATTR_SUPERSEDED:
         *value = "true";
         return superseded ? 0 : -ENODATA;
+    /* the 2026 facts, only where the share has them */
+    case XATTR_PUBKEY_MLDSA44:
+        *value = e->facts.public_key_mldsa44;
+        return **value ? 0 : -ENODATA;
+    case XATTR_CHAINS:
+        *value = e->facts.chains;
+        return **value ? 0 : -ENODATA;
     }
     return -ENODATA;
 }

@@ -84,15 +84,15 @@ def test_list_is_a_table_with_warnings(store, pp, tmp_path):
     import_ok(store, pp, e1, e2, e3, other)
     lines = table(store, pp)
     header = lines[0].split()
-    assert header[:4] == ["VAULT", "EPOCHS", "DEVICE", "SIGNERS"]
+    assert header[:5] == ["VAULT", "EPOCHS", "DEVICE", "KEYS", "SIGNERS"]
     assert lines[0].endswith("LAST IMPORT")
     rows = {line.split("  ")[0]: line for line in lines[1:] if not line.startswith(" ")}
     assert set(rows) == {"Reshared \u2019Vault", "Plain"}
     cells = re.split(r"\s{2,}", rows["Reshared \u2019Vault"])
-    assert cells[1:4] == ["3 (current 3)", "dev-x", "dev-x, dev-z"]
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", cells[4]), cells
-    assert re.split(r"\s{2,}", rows["Plain"])[1:4] == ["1 (current 1)", "phone-1",
-                                                        "laptop-2, phone-1"]
+    assert cells[1:5] == ["3 (current 3)", "dev-x", "ECDSA+EdDSA", "dev-x, dev-z"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", cells[5]), cells
+    assert re.split(r"\s{2,}", rows["Plain"])[1:5] == ["1 (current 1)", "phone-1",
+                                                        "ECDSA+EdDSA", "laptop-2, phone-1"]
     # every column starts at the same character on every line (U+2019 is one)
     for line in lines[1:]:
         if not line.startswith(" "):
@@ -145,7 +145,7 @@ def test_list_table_of_fixtures(store, pp):
     import_ok(store, pp, fixture("Test-part1of2.vult"), fixture("qa-secure-share3of3.vult"))
     out = "\n".join(table(store, pp))
     assert re.search(r"Test private key vault\s+1 \(current 1\)\s+Pixel 5a-a9b\s+"
-                     r"Pixel 5a-a9b, iPhone-EC4\s", out), out
+                     r"ECDSA\+EdDSA\s+Pixel 5a-a9b, iPhone-EC4\s", out), out
     assert "Tony\u2019s MacBook Air-C4E" in out
     assert "warning" not in out
 

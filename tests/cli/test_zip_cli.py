@@ -68,13 +68,15 @@ def test_import_zip_caps_and_garbage_change_nothing(tmp_path, store, pp):
     before = snapshot(store)
     many = make_zip(tmp_path / "many.zip", [(f"v{i}.vult", a) for i in range(1001)],
                     zipfile.ZIP_STORED)
-    big_entry = make_zip(tmp_path / "big.zip", [("a.vult", a), ("big.vult", b"A" * (5 * MiB + 1))])
+    # an entry past 64 MiB, or 96 MiB inflated in all: larger than any backup
+    # zip (KEYIMPORT backups of up to about 19 MB each included), so a bomb
+    big_entry = make_zip(tmp_path / "big.zip", [("a.vult", a), ("big.vult", b"A" * (64 * MiB + 1))])
     inflated = make_zip(tmp_path / "inflated.zip",
-                        [("a.vult", a)] + [(f"z{i}.vult", b"A" * (4 * MiB)) for i in range(6)])
+                        [("a.vult", a)] + [(f"z{i}.vult", b"A" * (30 * MiB)) for i in range(4)])
     for z in (many, big_entry, inflated):
         r = run([VULTFS, "import", "--passphrase-file", pp, store, z])
         assert r.returncode == 1, (z, r.stdout, r.stderr)
-        assert "over the apps' limits for a backup zip" in r.stderr, r.stderr
+        assert "larger than a backup zip can be" in r.stderr, r.stderr
         assert r.stdout == ""
     garbage = tmp_path / "garbage.zip"
     garbage.write_bytes(b"PK\x03\x04 this is not really a zip")

@@ -26,9 +26,22 @@ struct synth_spec {
     unsigned lib_type;
     const char *share_tag;      /* varies the fake key share material */
     int omit_eddsa_share;       /* an incomplete backup */
+    int mldsa;                  /* an ML-DSA-44 key and its share, last (the apps'
+                                   "generate ML-DSA key": the same shares
+                                   besides, so it grows the backup without it) */
 };
 
-#define SYNTH_ECDSA "02deadbeef00000000000000000000000000000000000000000000000000fa4e"
+/* A fake ML-DSA-44 public key: 1,312 bytes as hex. */
+static inline const char *synth_mldsa_key(void)
+{
+    static char hex[2 * 1312 + 1];
+    if (!hex[0])
+        for (size_t i = 0; i < 2 * 1312; i++)
+            hex[i] = "0123456789abcdef"[(i * 7 + 3) % 16];
+    return hex;
+}
+
+#define SYNTH_ECDSA "02deadbeef0000000000000000000000000000000000000000000000000000fa4e"
 #define SYNTH_EDDSA "feedface0000000000000000000000000000000000000000000000000000fa4e"
 
 /* Every fake key share contains this marker, so a test can check that no
@@ -191,8 +204,8 @@ static inline int synth_vault(uint8_t **out, size_t *out_len, const struct synth
 {
     struct vult_vault v;
     struct vult_str signers[8];
-    struct vult_key_share shares[2];
-    char *share_text[2] = {NULL, NULL};
+    struct vult_key_share shares[3];
+    char *share_text[3] = {NULL, NULL, NULL};
     size_t index = 0;
     int ret = -ENOMEM;
 
@@ -225,11 +238,24 @@ static inline int synth_vault(uint8_t **out, size_t *out_len, const struct synth
             goto out;
         shares[v.key_share_count++] = (struct vult_key_share){ss.key, SYNTH_STR(share_text[k])};
     }
+    if (spec->mldsa) {
+        char text[200];
+        snprintf(text, sizeof(text), "mldsa %s %s %s", spec->name, spec->device,
+                 spec->share_tag ? spec->share_tag : "");
+        v.public_key_mldsa44 = SYNTH_STR(synth_mldsa_key());
+        struct synth_share_spec ss = {spec->lib_type, text, v.public_key_mldsa44,
+                                      {NULL, 0}, v.local_party_id, v.reshare_prefix,
+                                      v.signer_count, index, 0};
+        if (!(share_text[2] = synth_share(&ss)))
+            goto out;
+        shares[v.key_share_count++] = (struct vult_key_share){ss.key, SYNTH_STR(share_text[2])};
+    }
 #undef SYNTH_STR
     ret = vult_vault_encode(out, out_len, &v);
 out:
     free(share_text[0]);
     free(share_text[1]);
+    free(share_text[2]);
     return ret;
 }
 

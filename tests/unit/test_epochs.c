@@ -103,6 +103,30 @@ static struct epochs_entry key_shares(struct epochs_entry e, const int *values)
     return e;
 }
 
+/* Key shares as (key, value) pairs, and the keys the file declares (two
+ * 0-terminated lists): what an ML-DSA upgrade changes. */
+static struct epochs_entry with_keys(struct epochs_entry e, const int *pairs, const int *declared)
+{
+    size_t n = list_length(pairs) / 2, d = list_length(declared);
+    struct epochs_entry f = e;
+    if (epochs_entry_alloc(&f, e.signer_count, n, d) < 0 || arena_count == 4096) {
+        CHECK(0);
+        return e;
+    }
+    arena[arena_count++] = f.block;
+    for (size_t i = 0; i < e.signer_count; i++)
+        memcpy(f.signers[i], e.signers[i], EPOCHS_DIGEST_BYTES);
+    for (size_t i = 0; i < n; i++) {
+        memset(f.key_shares[i].key, pairs[2 * i], EPOCHS_DIGEST_BYTES);
+        memset(f.key_shares[i].share, pairs[2 * i + 1], EPOCHS_DIGEST_BYTES);
+    }
+    for (size_t i = 0; i < d; i++)
+        memset(f.declared[i], declared[i], EPOCHS_DIGEST_BYTES);
+    f.has_keys = true;
+    epochs_entry_index(&f);
+    return f;
+}
+
 #define LIST(...) ((const int[]){__VA_ARGS__, 0})
 
 static struct epochs_candidate candidate(int g, int d, int s, uint64_t slot)
@@ -698,6 +722,81 @@ static void test_describe_sets(void)
     epochs_entry_clear(&db);
 }
 
+/* ---- a backup that grows within its generation ------------------------- */
+
+/* The apps add an ML-DSA key with no reshare: the same device's backup of
+ * the same generation, every key share kept, one more for a key the older
+ * file did not declare. The fuller file replaces the held one in place;
+ * the held one is then out of date; anything else stays a conflict. */
+static void test_grown_backup(void)
+{
+    /* keys: 1 ECDSA, 2 EdDSA, 3 ML-DSA; values 11, 12, 13 */
+    struct epochs_entry held[1] = {
+        with_keys(entry(1, true, 1, 7, 50), LIST(1, 11, 2, 12), LIST(1, 2))};
+    struct epochs_candidate c = candidate(1, 7, 51, 0);
+
+    c.share = with_keys(c.share, LIST(1, 11, 2, 12, 3, 13), LIST(1, 2, 3));
+    CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_GREW, 1, 0);
+    CHECK_EQ_INT(epochs_errno(EPOCHS_GREW), 0);
+    CHECK(epochs_grows(&held[0], &c.share) && !epochs_grows(&c.share, &held[0]));
+
+    /* and the other way round: the store holds the fuller one */
+    {
+        struct epochs_entry fuller[1] = {c.share};
+        struct epochs_candidate older = candidate(1, 7, 50, 0);
+        fuller[0].number = 1;
+        fuller[0].current = true;
+        older.share = held[0];
+        CHECK_DECISION(DECIDE(fuller, 1, older), EPOCHS_OUTGROWN, 1, 0);
+        CHECK_EQ_INT(epochs_errno(EPOCHS_OUTGROWN), -EEXIST);
+    }
+    /* the same shares listed in another order: the same backup */
+    c.share = with_keys(c.share, LIST(2, 12, 1, 11), LIST(2, 1));
+    CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_UNCHANGED, 1, 0);
+    /* listed twice (the desktop app repeats a group's share) */
+    c.share = with_keys(c.share, LIST(1, 11, 2, 12, 2, 12, 3, 13), LIST(1, 2, 3));
+    CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_GREW, 1, 0);
+    /* another share for a key the held file declares: altered */
+    c.share = with_keys(c.share, LIST(1, 11, 2, 12, 1, 14), LIST(1, 2));
+    CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_CONFLICT, 1, 0);
+    /* a share of the held file missing, one added: altered */
+    c.share = with_keys(c.share, LIST(1, 11, 3, 13), LIST(1, 2, 3));
+    CHECK_DECISION(DECIDE(held, 1, c), EPOCHS_CONFLICT, 1, 0);
+    /* another device's fuller file: co-location, never a replacement */
+    {
+        struct epochs_candidate other = candidate(1, 8, 51, 0);
+        other.share = with_keys(other.share, LIST(1, 11, 2, 12, 3, 13), LIST(1, 2, 3));
+        CHECK_DECISION(DECIDE(held, 1, other), EPOCHS_COLOCATION, 1, 0);
+    }
+    /* a key share the grown file adds that another epoch holds: no two
+     * epochs share a key share, so it is refused */
+    {
+        struct epochs_entry two[2] = {
+            with_keys(entry(1, false, 1, 7, 40), LIST(1, 21, 2, 22), LIST(1, 2)),
+            with_keys(entry(2, true, 2, 7, 50), LIST(1, 11, 2, 12), LIST(1, 2))};
+        struct epochs_candidate g = candidate(2, 7, 51, 0);
+        g.share = with_keys(g.share, LIST(1, 11, 2, 12, 3, 21), LIST(1, 2, 3));
+        CHECK_DECISION(DECIDE(two, 2, g), EPOCHS_CONFLICT, 2, 0);
+        g.share = with_keys(g.share, LIST(1, 11, 2, 12, 3, 13), LIST(1, 2, 3));
+        CHECK_DECISION(DECIDE(two, 2, g), EPOCHS_GREW, 2, 0);
+        /* a history epoch grows in place through its history/ name */
+        struct epochs_candidate h = candidate(1, 7, 41, 1);
+        h.share = with_keys(h.share, LIST(1, 21, 2, 22, 3, 23), LIST(1, 2, 3));
+        CHECK_DECISION(DECIDE(two, 2, h), EPOCHS_GREW, 1, 0);
+        /* through share.vult it is of a superseded generation: stale */
+        h.history_slot = 0;
+        CHECK_DECISION(DECIDE(two, 2, h), EPOCHS_STALE, 1, 0);
+    }
+    /* an epoch stored without its key digests cannot be compared: a
+     * conflict, never a guess */
+    {
+        struct epochs_entry old[1] = {held[0]};
+        old[0].has_keys = false;
+        c.share = with_keys(c.share, LIST(1, 11, 2, 12, 3, 13), LIST(1, 2, 3));
+        CHECK_DECISION(DECIDE(old, 1, c), EPOCHS_CONFLICT, 1, 0);
+    }
+}
+
 /* ---- errnos ------------------------------------------------------------------ */
 
 static void test_errnos(void)
@@ -711,6 +810,7 @@ static void test_errnos(void)
         {EPOCHS_CONFLICT, -EEXIST},    {EPOCHS_SLOT_TAKEN, -EEXIST}, {EPOCHS_INCOMPLETE, -EINVAL},
         {EPOCHS_WRONG_PLACE, -EINVAL}, {EPOCHS_UNREADABLE, -EINVAL},
         {EPOCHS_WRONG_PASSWORD, -EACCES}, {EPOCHS_TOO_LARGE, -EFBIG},
+        {EPOCHS_GREW, 0},              {EPOCHS_OUTGROWN, -EEXIST},
     };
     size_t n = sizeof(table) / sizeof(table[0]);
 
@@ -751,6 +851,7 @@ int main(void)
     test_restore_orders();
     test_describe();
     test_describe_sets();
+    test_grown_backup();
     test_errnos();
     arena_free();
     return check_done("epochs");

@@ -231,6 +231,8 @@ static char *state_of(const struct store *s, int what)
                     e->number, e->current, x->name, x->device, x->reshare_prefix,
                     x->public_key_ecdsa, x->public_key_eddsa, x->signers, x->signer_count,
                     x->lib_type, x->created_at, x->hex_chain_code, x->key_share_count);
+            fprintf(f, " mldsa=%.16s chains=%s(%zu)", x->public_key_mldsa44, x->chains,
+                    x->chain_count);
             fprintf(f, " len=%zu list=", e->vault_len);
             for (size_t k = 0; k < x->signer_count; k++)
                 fprintf(f, "%s%s", k ? "|" : "", x->signer_list[k]);
@@ -493,6 +495,11 @@ static const struct synth_spec spec_b = {
 static const struct synth_spec spec_c = {
     .name = "Synth Vault", .device = "phone-1", .signers = {"phone-1", "server-3"},
     .lib_type = VULT_LIB_DKLS, .share_tag = "gen3"};
+/* spec_a's backup after the apps added an ML-DSA key: the same shares
+ * and one more */
+static const struct synth_spec spec_a_mldsa = {
+    .name = "Synth Vault", .device = "phone-1", .signers = {"phone-1", "laptop-2"},
+    .lib_type = VULT_LIB_DKLS, .share_tag = "gen1", .mldsa = 1};
 static const struct synth_spec spec_incomplete = {
     .name = "Synth Vault", .device = "phone-1", .signers = {"phone-1", "laptop-2", "tablet-4"},
     .lib_type = VULT_LIB_DKLS, .share_tag = "gen4", .omit_eddsa_share = 1};
@@ -774,6 +781,61 @@ static struct blob renamed_copy(struct blob file, const char *name)
     vult_vault_clear(&v);
     free(bytes.bytes);
     return out;
+}
+
+/* The apps add an ML-DSA key to a vault with no reshare: its backup grows
+ * by one key share. The fuller file replaces the epoch's file in place
+ * (same epoch, its facts updated, the old record gone: every share of it
+ * is in the new one); the older file is then refused as out of date, and
+ * a new generation follows as usual. DESIGN's import table. */
+static void test_grown_backup_in_store(void)
+{
+    char *dir = NULL;
+    struct store *s = fresh_store(&dir);
+    struct blob a = synth(&spec_a), grown = synth(&spec_a_mldsa), b = synth(&spec_b);
+    struct store_import_result r;
+
+    if (!s)
+        return;
+    EXPECT(s, dir, a, NULL, 0, 0, EPOCHS_NEW_VAULT, 1);
+    const struct store_vault *v = store_vault_at(s, 0);
+    CHECK(v && v->current && !*v->current->facts.public_key_mldsa44);
+    char *before = state_of(s, STATE_INODES);
+    expect_import(s, dir, grown, NULL, 0, 0, EPOCHS_GREW, 1, __LINE__, &r);
+    CHECK(strstr(r.reason, "ML-DSA") != NULL);
+    char *after = state_of(s, STATE_INODES);
+    CHECK(strcmp(before, after) != 0);
+    v = store_vault_at(s, 0);
+    CHECK(v && v->epoch_count == 1 && v->current && v->current->number == 1);
+    CHECK(v && v->current && v->current->facts.key_share_count == 3);
+    CHECK(v && v->current && strcmp(v->current->facts.public_key_mldsa44, synth_mldsa_key()) == 0);
+    CHECK_EQ_INT(count_records(dir), 1); /* the lesser file's record is gone */
+    check_fsck_clean(s, false, __LINE__);
+
+    /* the older file: out of date, refused, nothing changes */
+    expect_import(s, dir, a, NULL, 0, -EEXIST, EPOCHS_OUTGROWN, 1, __LINE__, &r);
+    CHECK(strstr(r.reason, "newer backup of epoch 1") != NULL);
+    /* the fuller one again: unchanged */
+    EXPECT(s, dir, grown, NULL, 0, 0, EPOCHS_UNCHANGED, 1);
+    /* reopened: the same */
+    s = reopen(s, dir);
+    char *again = s ? state_of(s, STATE_INODES) : NULL;
+    CHECK_EQ_STR(again, after);
+    free(again);
+    /* a reshare still moves the grown epoch to history as usual */
+    if (s)
+        EXPECT(s, dir, b, NULL, 0, 0, EPOCHS_NEW_EPOCH, 2);
+    if (s)
+        EXPECT(s, dir, a, NULL, 0, -EEXIST, EPOCHS_STALE, 1);
+    if (s)
+        check_fsck_clean(s, false, __LINE__);
+    free(before);
+    free(after);
+    free(a.bytes);
+    free(grown.bytes);
+    free(b.bytes);
+    store_close(s);
+    rm_rf(dir);
 }
 
 /* Importing the same share while its record is damaged or missing: the
@@ -2256,10 +2318,11 @@ static const struct alloc_mode alloc_modes[] = {
 
 /* Imports b over a with the n-th allocation failing, for every n: the store
  * must reopen, hold a's state or b's (b's when the import said so), and
- * pass fsck. */
-static void alloc_loop_import(const struct alloc_mode *mode)
+ * pass fsck. b is a new generation (a new epoch), or a's backup grown by
+ * an ML-DSA key (its epoch's file replaced in place). */
+static void alloc_loop_import(const struct alloc_mode *mode, const struct synth_spec *spec_b_)
 {
-    struct blob a = synth(&spec_a), b = synth(&spec_b);
+    struct blob a = synth(&spec_a), b = synth(spec_b_);
     char *old_ref = NULL, *new_ref = NULL;
     long n;
     bool done = false;
@@ -2321,8 +2384,8 @@ static void alloc_loop_import(const struct alloc_mode *mode)
     }
     CHECK(done);
     CHECK(n > 20);
-    fprintf(stderr, "store: import survives a failure (%s) at each of %ld allocations\n",
-            mode->name, n - 1);
+    fprintf(stderr, "store: import%s survives a failure (%s) at each of %ld allocations\n",
+            spec_b_->mldsa ? " of a grown backup" : "", mode->name, n - 1);
     free(old_ref);
     free(new_ref);
     free(a.bytes);
@@ -2586,7 +2649,8 @@ static void alloc_loops(void)
 {
     for (size_t i = 0; i < sizeof(alloc_modes) / sizeof(alloc_modes[0]); i++) {
         alloc_loop_stage(&alloc_modes[i]);
-        alloc_loop_import(&alloc_modes[i]);
+        alloc_loop_import(&alloc_modes[i], &spec_b);
+        alloc_loop_import(&alloc_modes[i], &spec_a_mldsa);
         alloc_loop_open(&alloc_modes[i]);
     }
 }
@@ -2619,6 +2683,7 @@ int main(int argc, char **argv)
     test_synthetic_device_line();
     test_synthetic_migration();
     test_repair_by_reimport();
+    test_grown_backup_in_store();
     test_index_without_key_shares();
     test_synthetic_restore_orders();
     test_passphrase_and_lock();

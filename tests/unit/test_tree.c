@@ -191,8 +191,8 @@ static void test_placeholders(struct tree *t)
 {
     struct tree_node n;
 
-    CHECK_EQ_INT(tree_placeholder_add(t, "Restored"), 0);
-    CHECK_EQ_INT(tree_placeholder_add(t, "Second"), 0);
+    CHECK_EQ_INT(tree_placeholder_add(t, "Restored", 100), 0);
+    CHECK_EQ_INT(tree_placeholder_add(t, "Second", 100), 0);
     CHECK(t->placeholders && t->placeholders->next);
     CHECK(t->placeholders->ino != t->placeholders->next->ino);
     CHECK_EQ_INT(tree_resolve(&n, t, "/Restored"), 0);
@@ -211,8 +211,37 @@ static void test_placeholders(struct tree *t)
     CHECK_EQ_INT(n.kind, TREE_NONE);
     CHECK_EQ_INT(tree_resolve(&n, t, "/Second"), 0);
     CHECK_EQ_INT(n.kind, TREE_PLACEHOLDER);
+    /* a placeholder with no vault in the store is never retired */
+    t->placeholders->other_writer = true;
+    CHECK(!tree_placeholder_retire(t, "Second"));
     tree_placeholder_clear(t);
     CHECK(t->placeholders == NULL);
+}
+
+/* `mkdir V; cp backup V/share.vult`: once V holds its share, the placeholder
+ * goes when another process made a file there and nothing of a restore
+ * (history/, vault.json) was made; a tool restoring the tree keeps it. */
+static void test_placeholder_retired(struct tree *t, const char *dir_name)
+{
+    struct tree_node n;
+
+    CHECK_EQ_INT(tree_placeholder_add(t, dir_name, 100), 0);
+    CHECK(!tree_placeholder_retire(t, dir_name)); /* only mkdir's process wrote */
+    t->placeholders->other_writer = true;
+    t->placeholders->history_made = true;
+    CHECK(!tree_placeholder_retire(t, dir_name)); /* a restore under way */
+    t->placeholders->history_made = false;
+    t->placeholders->json_written = true;
+    CHECK(!tree_placeholder_retire(t, dir_name));
+    t->placeholders->json_written = false;
+    CHECK(!tree_placeholder_retire(t, "no such directory"));
+    CHECK(tree_placeholder_retire(t, dir_name));
+    CHECK(t->placeholders == NULL);
+    CHECK_EQ_INT(tree_resolve(&n, t, "/"), 0);
+    char path[512];
+    snprintf(path, sizeof(path), "/%s/history", dir_name);
+    CHECK_EQ_INT(tree_resolve(&n, t, path), 0);
+    CHECK_EQ_INT(n.kind, TREE_HISTORY); /* shown whole */
 }
 
 /* Files being written show in the tree, over a store file when they
@@ -263,6 +292,7 @@ int main(void)
         test_store_paths(&t, dir_name);
         test_missing_paths(&t, dir_name);
         test_placeholders(&t);
+        test_placeholder_retired(&t, dir_name);
         test_staged(&t, &st, dir_name);
         store_close(s);
     }
