@@ -14,7 +14,8 @@ The SDK's own exports are compared with what the SDK wrote, not with the
 original: SDK 0.2.0-beta.9 writes only the fields it models, so it drops
 reshare_prefix (honeypot.bak's "2c5e9ced" comes out empty), the sub-second
 part of created_at, key shares beyond the ECDSA and EdDSA ones (the
-.bak files' third) and chain_public_keys, and has no KEYIMPORT lib type.
+.bak files' third), chain_public_keys and the ML-DSA key with its share,
+and has no KEYIMPORT lib type.
 
 The SDK runs in node (sdk_interop.mjs, which refuses all network use: a file
 import needs none). It is installed once per version with npm into
@@ -76,6 +77,20 @@ FIXTURE_PASSWORDS = {
     "test_ios_vault_backup.bak": "ios_test_pwd",
 }
 
+# ../shared/more-fixtures (its MANIFEST.md): more real backups, from the
+# vault server, the plugin verifier and the apps.
+MORE_FIXTURE_PASSWORDS = {
+    "vultisig-payroll-0000-02659f817fae6c3ac300f4e375e57d2bb3ccec4e3d7cdd1032da3f5445991a4d94"
+    ".vult": "test123",
+    "vault_unencrypted.vult": None,
+    "plugin-tests-fixture-vault_b64.vult": "Saggy@Commotion@Occupier@Registry1",
+    "plugin-tests-fixture-server_vault_b64.vult": "Saggy@Commotion@Occupier@Registry1",
+    "Fast Vault #2-0985-part1of2-Vultiserver.vult": "888717",
+    "Fast Vault #2-0985-part2of2.vult": "888717",
+    "02ed4e6f3ca22bfdef3f4afe4a94210436b5c4a29140944bfb180ad5737444fef2.bak": "test123",
+}
+MORE_FIXTURES = Path(FIXTURES).parent / "more-fixtures" if FIXTURES else None
+
 # Synthetic vaults: id, mkvault options, and how the file given to vultfs is
 # encrypted (None, or a scheme; "current" is one the SDK cannot read itself,
 # which is what `--export-scheme legacy` is for).
@@ -88,6 +103,9 @@ SYNTHETIC = [
     ("dkls-unicode-current", ["--lib", "dkls", "--name", "Jo\u2019s / Vault",
                               "--device", "Jo\u2019s Mac-1F2",
                               "--signers", "Jo\u2019s Mac-1F2,iPhone-7A1,Pixel-22"], "current"),
+    # a vault that gained an ML-DSA key (2026): the SDK keeps its two keys
+    ("dkls-ml-dsa", ["--lib", "dkls", "--mldsa", "--name", "SDK ML-DSA",
+                     "--device", "sdk-dev-1", "--signers", "sdk-dev-1,Server-50505"], None),
 ]
 
 # The facts the SDK keeps from a file (sdk_interop.mjs) that a Vultisig
@@ -244,8 +262,12 @@ class Case:
 def fixture_cases():
     if not FIXTURES or not Path(FIXTURES).is_dir():
         return []
-    return [Case(name, Path(FIXTURES) / name, pw, Path(FIXTURES) / name, pw)
-            for name, pw in FIXTURE_PASSWORDS.items()]
+    cases = [Case(name, Path(FIXTURES) / name, pw, Path(FIXTURES) / name, pw)
+             for name, pw in FIXTURE_PASSWORDS.items()]
+    if MORE_FIXTURES.is_dir():
+        cases += [Case(name, MORE_FIXTURES / name, pw, MORE_FIXTURES / name, pw)
+                  for name, pw in MORE_FIXTURE_PASSWORDS.items()]
+    return cases
 
 
 def synthetic_cases(where):
@@ -349,6 +371,7 @@ def sdk_exports_back(case, secrets):
 def interop(sdk_prefix, tmp_path_factory):
     work = tmp_path_factory.mktemp("sdk")
     passwords = [p for p in FIXTURE_PASSWORDS.values() if p]
+    passwords += [p for p in MORE_FIXTURE_PASSWORDS.values() if p]
     passwords += [SYNTHETIC_PASSWORD, EXPORT_PASSWORD]
     secrets = {"pp": secret_file(work / "passphrase.txt", PASSPHRASE),
                "export": secret_file(work / "export-password.txt", EXPORT_PASSWORD),
@@ -371,6 +394,8 @@ SYNTHETIC_IDS = [s[0] for s in SYNTHETIC]
 CASE_IDS = SYNTHETIC_IDS
 if FIXTURES and Path(FIXTURES).is_dir():
     CASE_IDS = list(FIXTURE_PASSWORDS) + CASE_IDS
+    if MORE_FIXTURES.is_dir():
+        CASE_IDS = list(MORE_FIXTURE_PASSWORDS) + CASE_IDS
 
 
 @pytest.fixture(params=CASE_IDS)

@@ -74,6 +74,16 @@ mkvault=$build/tests/mkvault
         --device a "$backups/gg20-complete.vult"
     "$mkvault" --lib keyimport --name "Key import" --ecdsa 02bb00000000000000000000000000000000000000000000000000000000000022 --tag other \
         "$backups/keyimport.vult"
+    # the 2026 layouts: KEYIMPORT as each app writes it, an ML-DSA upgrade
+    # (it grows plain.vult's epoch), a locked share, an early DKLS file
+    for layout in keyimport-ios-early keyimport-ios keyimport-android keyimport-desktop \
+        keyimport-server; do
+        "$mkvault" --layout "$layout" --chains 6 --name "$layout" \
+            --ecdsa "02cc$(printf '%s' "$layout" | sha256sum | cut -c1-62)" "$backups/$layout.vult"
+    done
+    "$mkvault" --from "$backups/plain.vult" --mldsa "$backups/mldsa-upgrade.vult"
+    "$mkvault" --from "$backups/plain.vult" --lock "$backups/locked.vult"
+    "$mkvault" --from "$backups/plain.vult" --no-lib-type --tag early "$backups/early-dkls.vult"
 } >/dev/null || die "mkvault could not write the seeds"
 # The raw Vault protobuf inside plain.vult, for fuzz_vult's direct parse path.
 /usr/bin/python3 - "$backups/plain.vult" "$backups/plain.vault.pb" <<'EOF'
@@ -101,17 +111,19 @@ fi
 imports=$seeds/import
 mkdir -p "$imports"
 cp "$backups"/* "$imports/"
-if [ -d ../shared/fixtures ]; then
-    find ../shared/fixtures -maxdepth 1 -type f \( -name '*.vult' -o -name '*.bak' \) \
-        -exec cp -f {} "$backups/" \;
-    find ../shared/fixtures -maxdepth 1 -type f \( -name '*.vult' -o -name '*.bak' \) \
+for fixtures in ../shared/fixtures ../shared/more-fixtures; do
+    [ -d "$fixtures" ] || continue
+    find "$fixtures" -maxdepth 1 -type f \( -name '*.vult' -o -name '*.bak' \) \
+        -size -400001c -exec cp -f {} "$backups/" \;
+    find "$fixtures" -maxdepth 1 -type f \( -name '*.vult' -o -name '*.bak' \) \
         -size -65537c -exec cp -f {} "$imports/" \;
-fi
+done
 # A real store's config, indexes and records (fuzz_seeds, see its header).
 # The order makes new vaults, a new epoch (history) and refusals.
 "$build/tests/fuzz/fuzz_seeds" "$seeds" "$backups/plain.vult" "$backups/gg20-complete.vult" \
     "$backups/reshare.vult" "$backups/other-device.vult" "$backups/keyimport.vult" \
-    "$backups/current.vult" || die "fuzz_seeds failed"
+    "$backups/current.vult" "$backups/keyimport-server.vult" "$backups/mldsa-upgrade.vult" \
+    || die "fuzz_seeds failed"
 
 seeds_of() {
     case $1 in
