@@ -258,6 +258,21 @@ one_more one_100 "$srun"
 rm -rf "$store"
 store=$kept_store
 
+# ---- 2b. one KEYIMPORT backup of 40 chains of a 3-party vault (about 16 MB,
+# iOS's share per chain, as large as the apps' shares), cp'd into the store
+keyimport=()
+mount_fs --export-password none
+for ((r = 0; r < srun; r++)); do
+    big=$sdir/keyimport-$r.vult
+    "$mkvault" --layout keyimport-ios-early --chains 40 --real-size \
+        --signers demo-device-1,demo-device-2,demo-device-3 --name "Key import $r" \
+        --ecdsa "$(printf '02%064x' $((900000 + r)))" "$big" || die "mkvault keyimport failed"
+    timed keyimport timeout 600 cp "$big" "$mnt/" || die "cp of a KEYIMPORT backup failed"
+    rm -f "$big"
+done
+unmount_fs
+srow "cp of a 40-chain KEYIMPORT backup (3 parties)" keyimport "" "" ""
+
 # ---- 3. the same tree in tmpfs, on disk and in gocryptfs -----------------------
 if ((figures_only == 0)); then
     mount_fs --export-password none
@@ -394,6 +409,7 @@ fi
 awk -v u="$(median "${mv_[@]}")" 'BEGIN { printf "FIGURE mount_ms %d\n", u / 1000 }'
 awk -v k="$rss_kib" 'BEGIN { printf "FIGURE rss_mib %.1f\n", k / 1024 }'
 awk -v u="$(median "${one_100[@]}")" 'BEGIN { printf "FIGURE import_ms_at_100 %.1f\n", u / 1000 }'
+awk -v u="$(median "${keyimport[@]}")" 'BEGIN { printf "FIGURE import_ms_keyimport %.1f\n", u / 1000 }'
 if ((scale_n >= 10000)); then
     awk -v u="$(median "${one_more[@]}")" -v n="$scale_n" \
         'BEGIN { printf "FIGURE import_ms_at_10000 %.1f\n", u / 1000 }'

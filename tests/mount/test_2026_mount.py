@@ -122,3 +122,39 @@ def test_more_fixtures_through_the_mount(name, password, mount_factory, tmp_path
     assert facts["complete"] is True and facts["name"] == vault
     x = lib.xattrs(m / vault)
     assert x["user.vult.device"].decode() == facts["local_party_id"]
+
+
+@pytest.mark.parametrize("tool", ["cp", "rsync", "tar"])
+def test_2026_vaults_restore_in_any_order(tool, mount_factory, vaults, lib, tmp_path):
+    """A mount holding a KEYIMPORT vault, a vault grown by an ML-DSA key
+    (with a reshare since, so the grown epoch is in history) and an early
+    iOS file, copied out and restored into an empty mount, comes back with
+    the same tree, epochs and xattrs, the new ones included."""
+    src = mount_factory("src", ["--export-password", "none"])
+    ki = vaults.make("--layout", "keyimport-server", "--chains", "12", name="KI",
+                     ecdsa=lib.ecdsa(50))
+    early = vaults.make("--layout", "keyimport-ios-early", "--chains", "12", name="Early",
+                        ecdsa=lib.ecdsa(51))
+    base = vaults.make(name="Grown", ecdsa=lib.ecdsa(52))
+    grown = vaults.make("--mldsa", from_=base)
+    reshared = vaults.make(from_=grown, signers="demo-device-1,demo-device-3", tag="r2")
+    for f in (ki, early, base):
+        lib.run(["cp", f, src.mnt])
+    lib.run(["cp", grown, src / "Grown" / "share.vult"])
+    lib.run(["cp", reshared, src / "Grown" / "share.vult"])
+    assert os.listdir(src / "Grown" / "history") == ["epoch-1.vult"]
+    assert "user.vult.pubkey.mldsa44" in lib.xattrs(src / "Grown" / "history" / "epoch-1.vult")
+    before = lib.snapshot(src.mnt)
+    out = tmp_path / "copy"
+    dst = mount_factory("dst", ["--export-password", "none"])
+    if tool == "cp":
+        lib.run(["cp", "-a", f"{src.mnt}/.", out])
+        r = lib.run(["cp", "-a", f"{out}/.", dst.mnt])
+    elif tool == "rsync":
+        lib.run(["rsync", "-aX", f"{src.mnt}/", f"{out}/"])
+        r = lib.run(["rsync", "-aX", f"{out}/", f"{dst.mnt}/"])
+    else:
+        lib.run(["tar", "--xattrs", "-C", src.mnt, "-cf", f"{out}.tar", "."])
+        r = lib.run(["tar", "--xattrs", "-C", dst.mnt, "-xf", f"{out}.tar"])
+    assert r.stderr == "", r.stderr
+    assert lib.snapshot(dst.mnt) == before

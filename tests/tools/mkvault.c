@@ -424,7 +424,7 @@ static size_t index_of_device(const struct vult_vault *v)
 /* A fake key share for `key`, in the form the vault's kind and the key's
  * size call for (synth_share). chain_code: what an ECDSA share states. */
 static struct vult_str fake_share(struct builder *b, const struct options *o, struct vult_str key,
-                                  struct vult_str chain_code, const char *what)
+                                  struct vult_str chain_code, const char *what, size_t bytes)
 {
     const struct vult_vault *v = &b->v;
     size_t n = v->signer_count ? v->signer_count : 2;
@@ -433,7 +433,7 @@ static struct vult_str fake_share(struct builder *b, const struct options *o, st
         printf_keep(b, "%s %.*s %.*s %s", what, (int)v->name.len, v->name.ptr,
                     (int)v->local_party_id.len, v->local_party_id.ptr, o->tag ? o->tag : ""),
         key, chain_code, v->local_party_id, v->reshare_prefix, n, index_of_device(v),
-        o->real_size ? (n <= 2 ? 66000 : 197250) : 0};
+        bytes ? bytes : o->real_size ? (n <= 2 ? 66000 : 197250) : 0};
 
     return str_of(keep(b, synth_share(&spec)));
 }
@@ -500,9 +500,9 @@ static void keyimport_shares(struct builder *b, const struct options *o)
     }
     if (!early) {
         add_share(b, b->v.public_key_ecdsa, fake_share(b, o, b->v.public_key_ecdsa,
-                                                       b->v.hex_chain_code, "ecdsa"));
+                                                       b->v.hex_chain_code, "ecdsa", 0));
         add_share(b, b->v.public_key_eddsa, fake_share(b, o, b->v.public_key_eddsa, none,
-                                                       "eddsa"));
+                                                       "eddsa", 0));
     }
     for (size_t i = 0; i < n; i++) {
         size_t first = i; /* the group's first chain */
@@ -514,13 +514,13 @@ static void keyimport_shares(struct builder *b, const struct options *o)
         if (first != i && !early && !desktop)
             continue; /* one share per distinct key */
         const char *what = first != i && desktop ? chain_table[first].name : chain_table[i].name;
-        add_share(b, keys[i], fake_share(b, o, keys[i], none, what));
+        add_share(b, keys[i], fake_share(b, o, keys[i], none, what, 0));
     }
     if (o->layout == LAYOUT_SERVER) {
         b->v.public_key_frozt = fake_key(b, 32, "frozt");
         b->v.public_key_fromt = fake_key(b, 32, "fromt");
-        add_share(b, b->v.public_key_frozt, fake_share(b, o, b->v.public_key_frozt, none, "frozt"));
-        add_share(b, b->v.public_key_fromt, fake_share(b, o, b->v.public_key_fromt, none, "fromt"));
+        add_share(b, b->v.public_key_frozt, fake_share(b, o, b->v.public_key_frozt, none, "frozt", 0));
+        add_share(b, b->v.public_key_fromt, fake_share(b, o, b->v.public_key_fromt, none, "fromt", 0));
         add_chain(b, b->v.public_key_frozt, "ZcashSapling", true);
         add_chain(b, b->v.public_key_fromt, "Monero", true);
         add_chain(b, str_of("U2FwbGluZ0V4dHJhcyBhcmUgbm90IGhleA=="), "SaplingExtras", true);
@@ -555,9 +555,9 @@ static int build_synthetic(struct builder *b, const struct options *o)
         return 0;
     }
     add_share(b, v->public_key_ecdsa, fake_share(b, o, v->public_key_ecdsa, v->hex_chain_code,
-                                                 "ecdsa"));
+                                                 "ecdsa", 0));
     add_share(b, v->public_key_eddsa,
-              fake_share(b, o, v->public_key_eddsa, (struct vult_str){NULL, 0}, "eddsa"));
+              fake_share(b, o, v->public_key_eddsa, (struct vult_str){NULL, 0}, "eddsa", 0));
     return 0;
 }
 
@@ -644,13 +644,18 @@ static int override_from(struct builder *b, const struct options *o)
         v->public_key_ecdsa = str_of(o->ecdsa);
     if (o->eddsa)
         v->public_key_eddsa = str_of(o->eddsa);
-    /* Key shares follow their public key when it is replaced. */
+    /* Key shares follow their public key when it is replaced; a share
+     * states its key, so it is made again, as large as it was. */
     for (size_t i = 0; i < v->key_share_count; i++) {
         struct vult_key_share *ks = &b->shares[i];
-        if (o->ecdsa && vult_str_eq(ks->public_key, old_ecdsa))
-            ks->public_key = v->public_key_ecdsa;
-        else if (o->eddsa && old_eddsa.len && vult_str_eq(ks->public_key, old_eddsa))
-            ks->public_key = v->public_key_eddsa;
+        bool ecdsa = o->ecdsa && vult_str_eq(ks->public_key, old_ecdsa);
+        bool eddsa = !ecdsa && o->eddsa && old_eddsa.len && vult_str_eq(ks->public_key, old_eddsa);
+        if (!ecdsa && !eddsa)
+            continue;
+        ks->public_key = ecdsa ? v->public_key_ecdsa : v->public_key_eddsa;
+        ks->keyshare = fake_share(b, o, ks->public_key,
+                                  ecdsa ? v->hex_chain_code : (struct vult_str){NULL, 0},
+                                  ecdsa ? "ecdsa" : "eddsa", ks->keyshare.len / 4 * 3);
     }
     if (o->tag) {
         for (size_t i = 0; i < v->key_share_count; i++) {
@@ -658,7 +663,7 @@ static int override_from(struct builder *b, const struct options *o)
             bool master = vult_str_eq(ks->public_key, v->public_key_ecdsa);
             ks->keyshare = fake_share(b, o, ks->public_key,
                                       master ? v->hex_chain_code : (struct vult_str){NULL, 0},
-                                      master ? "ecdsa" : "other");
+                                      master ? "ecdsa" : "other", 0);
         }
     }
     return 0;
@@ -673,7 +678,7 @@ static int finish(struct builder *b, const struct options *o)
     if (o->mldsa) {
         v->public_key_mldsa44 = fake_key(b, MLDSA44_PUBLIC_KEY_BYTES, "mldsa44");
         add_share(b, v->public_key_mldsa44,
-                  fake_share(b, o, v->public_key_mldsa44, (struct vult_str){NULL, 0}, "mldsa"));
+                  fake_share(b, o, v->public_key_mldsa44, (struct vult_str){NULL, 0}, "mldsa", 0));
     }
     if (o->lock && v->key_share_count) {
         size_t at = 0;
