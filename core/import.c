@@ -573,6 +573,45 @@ static int repair_if_damaged(bool *repaired, struct store *store, const struct v
     return 0;
 }
 
+/* Does the held epoch lack 2026 facts this file (the same bytes) has?
+ * Epochs stored by a build before them show none until then. */
+static bool facts_behind(const struct store *store, const char *ecdsa, uint64_t number,
+                         const struct vult_vault *v)
+{
+    const struct store_vault *view = views_by_ecdsa(store, ecdsa);
+    const struct store_epoch *e = view ? store_vault_epoch(view, number) : NULL;
+
+    return e && ((v->chain_count && !e->facts.chain_count) ||
+                 (v->public_key_mldsa44.len && !*e->facts.public_key_mldsa44) ||
+                 (v->public_key_frozt.len && !*e->facts.public_key_frozt) ||
+                 (v->public_key_fromt.len && !*e->facts.public_key_fromt));
+}
+
+/* The same file again, byte for byte, while its epoch was stored by a build
+ * that did not keep the 2026 facts: they are written now (the vault's
+ * record only; the share record is this file already). */
+static int refresh_facts(struct store *store, const struct vult_file *file,
+                         const struct vult_vault *v, const struct epochs_entry *d,
+                         const json_t *held_vault, uint64_t number, const char *ecdsa)
+{
+    char record[2 * RECORD_NAME_BYTES + 1];
+    bool intact = true;
+    json_t *vault;
+    int ret = record_name(record, store, file->vault_bytes, file->vault_len);
+
+    if (ret < 0 || strcmp(record, index_str(index_find_epoch(held_vault, number), "record")) ||
+        !facts_behind(store, ecdsa, number, v))
+        return ret < 0 ? ret : 0;
+    if (!(vault = vault_with_record(held_vault, number, record, v, file->vault_len, d, false)))
+        return -ENOMEM;
+    record_tidy_before_change(store);
+    ret = index_change_vault(store, vault, &intact);
+    if (ret == 0)
+        return index_set_vault(store, vault); /* takes vault */
+    json_decref(vault);
+    return ret;
+}
+
 /* A change the rules accept needs every held epoch's key shares (no two
  * epochs share one): without them it is refused, never guessed. A refusal
  * stands without them: what it found is there, the rest could only add
@@ -643,6 +682,10 @@ static int apply(struct store *store, const struct vult_file *file, const struct
                                 d.epoch, result);
         if (ret < 0)
             goto out;
+        /* nothing lost if this fails: the facts come with a later import */
+        if (!repaired && !store->read_only &&
+            refresh_facts(store, file, v, &candidate.share, held.vault, d.epoch, ecdsa) == 0)
+            describe_vault_dir(result, store, ecdsa);
     }
     ret = describe_outcome(result, &d, store, ecdsa, name, device, &words);
     if (repaired)

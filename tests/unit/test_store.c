@@ -838,6 +838,45 @@ static void test_grown_backup_in_store(void)
     rm_rf(dir);
 }
 
+/* An epoch stored by a build that kept none of the 2026 facts (here: the
+ * ML-DSA key taken out of its stored facts) shows them once the same file
+ * is imported again; nothing else changes. */
+static void test_old_facts_refreshed(void)
+{
+    char *dir = NULL;
+    struct store *s = fresh_store(&dir);
+    struct blob grown = synth(&spec_a_mldsa);
+    struct store_import_result r;
+    size_t i, j;
+    json_t *v, *e, *index = NULL;
+
+    if (!s)
+        return;
+    EXPECT(s, dir, grown, NULL, 0, 0, EPOCHS_NEW_VAULT, 1);
+    CHECK_EQ_INT(index_whole(s, &index), 0);
+    json_array_foreach(json_object_get(index, "vaults"), i, v)
+        json_array_foreach(json_object_get(v, "epochs"), j, e)
+            CHECK_EQ_INT(json_object_del(json_object_get(e, "facts"), "public_key_mldsa44"), 0);
+    CHECK_EQ_INT(index_write_all(s, index), 0);
+    json_decref(index);
+    s = reopen(s, dir);
+    const struct store_vault *sv = s ? store_vault_at(s, 0) : NULL;
+    CHECK(sv && sv->current && !*sv->current->facts.public_key_mldsa44);
+    if (s)
+        CHECK_EQ_INT(store_import(s, grown.bytes, grown.len, NULL, &r), 0);
+    CHECK_EQ_INT(r.outcome, EPOCHS_UNCHANGED);
+    sv = s ? store_vault_at(s, 0) : NULL;
+    CHECK(sv && sv->current && strcmp(sv->current->facts.public_key_mldsa44, synth_mldsa_key()) == 0);
+    s = reopen(s, dir);
+    sv = s ? store_vault_at(s, 0) : NULL;
+    CHECK(sv && sv->current && strcmp(sv->current->facts.public_key_mldsa44, synth_mldsa_key()) == 0);
+    if (s)
+        check_fsck_clean(s, false, __LINE__);
+    free(grown.bytes);
+    store_close(s);
+    rm_rf(dir);
+}
+
 /* Importing the same share while its record is damaged or missing: the
  * record is rewritten from the file (DESIGN; issue 7, item 10). */
 static void test_repair_by_reimport(void)
@@ -2684,6 +2723,7 @@ int main(int argc, char **argv)
     test_synthetic_migration();
     test_repair_by_reimport();
     test_grown_backup_in_store();
+    test_old_facts_refreshed();
     test_index_without_key_shares();
     test_synthetic_restore_orders();
     test_passphrase_and_lock();
