@@ -17,6 +17,7 @@
 #include "colocation.h"
 #include "commands.h"
 #include "cli.h"
+#include "escape.h"
 #include "log.h"
 #include "options.h"
 #include "passwords.h"
@@ -83,7 +84,8 @@ static int add_unread(struct audit *a, const char *where, const char *why)
     a->unread_count++;
     if (a->unread_json)
         return json_array_append_new(a->unread_json,
-                                     json_pack("{s:s, s:s}", "path", where, "note", why));
+                                     json_pack("{s:o, s:s}", "path", escape_json_string(where),
+                                               "note", why));
     return table_add(a->unread, cells);
 }
 
@@ -158,8 +160,9 @@ static json_t *finding_json(const struct audit *a, const struct colocation_findi
     json_t *shares = json_array();
     for (size_t i = f->first; i < a->count; i++)
         if (in_group(a, i, f->first))
-            json_array_append_new(shares, json_pack("{s:s, s:s}", "device", a->found[i].device,
-                                                    "where", a->found[i].where));
+            json_array_append_new(shares,
+                                  json_pack("{s:s, s:o}", "device", a->found[i].device, "where",
+                                            escape_json_string(a->found[i].where)));
     return json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:o}", "vault", a->found[f->first].name,
                      "public_key_ecdsa", a->found[f->first].vault_key, "signers",
                      (json_int_t)a->shares[f->first].signer_count, "threshold",
@@ -201,18 +204,18 @@ static int print_table(const struct audit *a, const struct colocation_finding *f
     table_free(table);
     for (size_t k = 0; ret == 0 && k < n; k++) {
         const struct colocation_finding *f = &found[k];
-        printf("vultfs: audit: vault '%s': shares of %zu devices of one generation are here, "
-               "%zu of %zu needed to sign: %s\n", a->found[f->first].name, f->devices,
-               f->threshold, a->shares[f->first].signer_count,
-               f->can_sign ? "this place alone can sign for it"
+        log_result("audit: vault '%s': shares of %zu devices of one generation are here, "
+                   "%zu of %zu needed to sign: %s", a->found[f->first].name, f->devices,
+                   f->threshold, a->shares[f->first].signer_count,
+                   f->can_sign ? "this place alone can sign for it"
                            : "keep them in different places");
     }
     if (ret == 0 && n == 0)
-        printf("vultfs: audit: %zu shares read; no vault has shares of two devices of one "
-               "generation here\n", a->count);
+        log_result("audit: %zu shares read; no vault has shares of two devices of one "
+                   "generation here", a->count);
     if (ret == 0 && a->unread_count) {
-        printf("vultfs: audit: %zu could not be read, and may hold shares too:\n",
-               a->unread_count);
+        log_result("audit: %zu could not be read, and may hold shares too:",
+                   a->unread_count);
         table_print(a->unread, stdout);
     }
     return ret;

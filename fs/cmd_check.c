@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "colocation.h"
 #include "commands.h"
+#include "escape.h"
 #include "freshness.h"
 #include "log.h"
 #include "options.h"
@@ -174,8 +175,10 @@ static int row_against_store(struct check_row *row, bool *ok, const struct store
 
 static json_t *row_json(const struct check_row *row, const char *path)
 {
-    json_t *obj = json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "path", path, "status", row->status,
-                            "vault", row->vault, "device", row->device, "note", row->note);
+    /* a path need not be UTF-8, which JSON takes only */
+    json_t *obj = json_pack("{s:o, s:s, s:s?, s:s?, s:s}", "path", escape_json_string(path),
+                            "status", row->status, "vault", row->vault, "device", row->device,
+                            "note", row->note);
     if (obj && row->epoch)
         json_object_set_new(obj, "epoch", json_integer(row->epoch));
     if (obj && row->superseded_by) {
@@ -212,8 +215,9 @@ static int report_add(struct report *r, const struct check_row *row, const char 
 static int report_finish(struct report *r, const char *store_dir, bool ok)
 {
     if (r->json) {
-        json_t *top = json_pack("{s:s?, s:o, s:b}", "store", store_dir, "files", r->files, "ok",
-                                ok);
+        json_t *top = json_pack("{s:o?, s:o, s:b}", "store",
+                                store_dir ? escape_json_string(store_dir) : NULL, "files",
+                                r->files, "ok", ok);
         r->files = NULL;
         if (!top || json_dumpf(top, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
             json_decref(top);

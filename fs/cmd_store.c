@@ -92,7 +92,7 @@ static int run_init(const struct options *o)
         log_err("cannot create store %s: %s", dir, strerror(-ret));
         return 1;
     }
-    printf("vultfs: created store %s\n", dir);
+    log_result("created store %s", dir);
     return 0;
 }
 
@@ -151,8 +151,8 @@ static int run_import(const struct options *o)
                     epochs_outcome_name(result.outcome), result.reason);
             status = 1;
         } else {
-            printf("vultfs: import of %s: %s: %s/ (%s)\n", o->operands[i],
-                   epochs_outcome_name(result.outcome), result.dir_name, result.reason);
+            log_result("import of %s: %s: %s/ (%s)", o->operands[i],
+                       epochs_outcome_name(result.outcome), result.dir_name, result.reason);
         }
     }
 out:
@@ -283,7 +283,7 @@ static int run_export(const struct options *o)
     if (write_export(path, data, len) == 0) {
         status = 0;
         if (strcmp(path, out) != 0) /* the name is the apps', chosen here: say it */
-            printf("vultfs: exported vault '%s' to %s\n", vault_name, path);
+            log_result("exported vault '%s' to %s", vault_name, path);
     }
 out:
     alloc_free(path);
@@ -356,7 +356,7 @@ static const char fsck_usage[] =
 static void print_finding(void *ctx, const char *line)
 {
     (void)ctx;
-    printf("vultfs: fsck: %s\n", line);
+    log_result("fsck: %s", line);
 }
 
 static int run_fsck(const struct options *o)
@@ -367,9 +367,9 @@ static int run_fsck(const struct options *o)
     if (open_store(&store, &passphrase, o->operands[0], o, true) < 0)
         return 1;
     int ret = store_fsck(store, &rep, print_finding, NULL);
-    printf("vultfs: fsck: %zu records ok, %zu damaged, %zu missing, %zu unreferenced, "
-           "%zu temporary\n", rep.records_ok, rep.records_bad, rep.records_missing,
-           rep.records_orphaned, rep.temporary_files);
+    log_result("fsck: %zu records ok, %zu damaged, %zu missing, %zu unreferenced, "
+               "%zu temporary", rep.records_ok, rep.records_bad, rep.records_missing,
+               rep.records_orphaned, rep.temporary_files);
     store_close(store);
     secret_free(&passphrase);
     return ret == 0 ? 0 : 1;
@@ -419,7 +419,7 @@ static int run_forget(const struct options *o)
         log_err("cannot forget vault '%s': %s", vault, strerror(-ret));
         goto out;
     }
-    printf("vultfs: forgot vault '%s'\n", vault);
+    log_result("forgot vault '%s'", vault);
     status = 0;
 out:
     store_close(store);

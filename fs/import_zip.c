@@ -37,13 +37,13 @@ static void report_entry(void *ctx, const struct backup_zip_entry *e)
 
     if (e->skipped) {
         if (run->to_stdout)
-            printf("vultfs: import of %s: %s: skipped, %s\n", run->path, e->name,
-                   e->skip_reason);
+            log_result("import of %s: %s: skipped, %s", run->path, e->name,
+                       e->skip_reason);
         else
             log_info("import of %s: %s: skipped, %s", run->path, e->name, e->skip_reason);
     } else if (e->ret == 0 && run->to_stdout) {
-        printf("vultfs: import of %s: %s: %s: %s/ (%s)\n", run->path, e->name, outcome,
-               r->dir_name, r->reason);
+        log_result("import of %s: %s: %s: %s/ (%s)", run->path, e->name, outcome,
+                   r->dir_name, r->reason);
     } else if (e->ret == 0) {
         log_info("import of %s: %s: %s: /%s/ (%s)", run->path, e->name, outcome, r->dir_name,
                  r->reason);

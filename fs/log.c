@@ -9,9 +9,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
+
+#define LOG_LINE_MAX 1024
+
 static int log_to_syslog;
 static FILE *log_file;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+/* log_vpiece's line so far (under log_lock) */
+static char pending[LOG_LINE_MAX];
+static size_t pending_len;
+static int pending_level;
 
 int log_open(int use_syslog, const char *file)
 {
@@ -34,8 +42,15 @@ int log_open(int use_syslog, const char *file)
     return 0;
 }
 
+static void write_line(int level, const char *line);
+
 void log_close(void)
 {
+    pthread_mutex_lock(&log_lock);
+    if (pending_len) /* a piece never ended by a newline */
+        write_line(pending_level, pending);
+    pending_len = 0;
+    pthread_mutex_unlock(&log_lock);
     if (log_file)
         fclose(log_file);
     log_file = NULL;
@@ -65,17 +80,13 @@ void log_msg(int level, const char *fmt, ...)
     va_end(ap);
 }
 
-void log_vmsg(int level, const char *fmt, va_list ap)
+/* Writes one line (no newline of its own) wherever lines go, escaped.
+ * Called with log_lock held. */
+static void write_line(int level, const char *text)
 {
-    char line[1024];
-    size_t len;
+    char line[LOG_LINE_MAX * ESCAPE_MAX_GROWTH];
 
-    vsnprintf(line, sizeof(line), fmt, ap);
-    len = strlen(line);
-    if (len && line[len - 1] == '\n')
-        line[len - 1] = '\0'; /* libfuse ends its messages with one */
-
-    pthread_mutex_lock(&log_lock);
+    escape_text(line, sizeof(line), text);
     if (log_to_syslog)
         syslog(level, "%s%s", level_name(level), line);
     else
@@ -87,5 +98,55 @@ void log_vmsg(int level, const char *fmt, va_list ap)
         strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
         fprintf(log_file, "%s vultfs[%d]: %s%s\n", stamp, (int)getpid(), level_name(level), line);
     }
+}
+
+void log_vmsg(int level, const char *fmt, va_list ap)
+{
+    char line[LOG_LINE_MAX];
+    size_t len;
+
+    vsnprintf(line, sizeof(line), fmt, ap);
+    len = strlen(line);
+    if (len && line[len - 1] == '\n')
+        line[len - 1] = '\0'; /* libfuse ends its messages with one */
+
+    pthread_mutex_lock(&log_lock);
+    write_line(level, line);
     pthread_mutex_unlock(&log_lock);
+}
+
+void log_vpiece(int level, const char *fmt, va_list ap)
+{
+    char piece[LOG_LINE_MAX];
+
+    vsnprintf(piece, sizeof(piece), fmt, ap);
+    pthread_mutex_lock(&log_lock);
+    if (pending_len == 0)
+        pending_level = level;
+    /* a line longer than the buffer is cut; its end still ends it */
+    pending_len += (size_t)snprintf(pending + pending_len, sizeof(pending) - pending_len, "%s",
+                                    piece);
+    if (pending_len >= sizeof(pending))
+        pending_len = sizeof(pending) - 1;
+    size_t len = strlen(piece);
+    if (len && piece[len - 1] == '\n') {
+        if (pending_len && pending[pending_len - 1] == '\n')
+            pending[pending_len - 1] = '\0';
+        write_line(pending_level, pending);
+        pending_len = 0;
+        pending[0] = '\0';
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+void log_result(const char *fmt, ...)
+{
+    char text[LOG_LINE_MAX], line[LOG_LINE_MAX * ESCAPE_MAX_GROWTH];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    escape_text(line, sizeof(line), text);
+    printf("vultfs: %s\n", line);
 }

@@ -189,11 +189,11 @@ out:
     return fuse;
 }
 
-/* libfuse's own messages ("fuse: ...") go where ours go. Its levels are
- * syslog's. */
+/* libfuse's own messages ("fuse: ...") go where ours go, one line each
+ * however many calls it writes one in. Its levels are syslog's. */
 static void log_from_fuse(enum fuse_log_level level, const char *fmt, va_list ap)
 {
-    log_vmsg((int)level, fmt, ap);
+    log_vpiece((int)level, fmt, ap);
 }
 
 /* In the background, refusals are logged to syslog; without a syslog
