@@ -29,12 +29,14 @@ static const char audit_usage[] =
     "usage: vultfs audit [--json] [--passphrase-file F] [--import-passwords F] PATH...\n"
     "\n"
     "Reports every vault of which the places under PATH (files, directories,\n"
-    "and vultfs stores, opened read-only with the passphrase of F or any line\n"
-    "of --import-passwords) hold shares of two or\n"
+    "symbolic links followed, and vultfs stores, opened read-only with the\n"
+    "passphrase of F or any line of --import-passwords) hold shares of two or\n"
     "more devices of one generation, and whether they reach the signing\n"
     "threshold (2 of 2, 2 of 3, ceil(2n/3) of n): then whoever gets this place\n"
-    "can sign for the vault. Changes nothing. Exit status: 0 when nothing is\n"
-    "found and everything could be read, 1 otherwise, 2 for a usage error.\n";
+    "can sign for the vault. What could not be read, and what was skipped (a\n"
+    "directory reached twice, a FIFO), is listed. Changes nothing. Exit status:\n"
+    "0 when nothing is found and everything could be read, 1 otherwise, 2 for\n"
+    "a usage error.\n";
 
 /* One share found somewhere: a file, or an epoch inside a store. */
 struct found {
@@ -45,9 +47,10 @@ struct audit {
     struct found *found;
     struct colocation_share *shares;
     size_t count, cap;
-    struct table *unread; /* what could not be read: the exit status is 1 */
-    json_t *unread_json;
-    size_t unread_count;
+    struct table *unread; /* what could not be read (the exit status is 1), and what
+                             was skipped on purpose (scan.h) */
+    json_t *unread_json, *skipped_json;
+    size_t unread_count, skipped_count;
 };
 
 static char *dup_text(const char *text)
@@ -76,6 +79,17 @@ static int add_found(struct audit *a, const char *where, const char *name, const
         (struct colocation_share){f->vault_key, epochs_entry_summary(digest), signers};
     a->count++;
     return f->where && f->name && f->device && f->vault_key ? 0 : -ENOMEM;
+}
+
+static int add_skipped(struct audit *a, const char *where, const char *why)
+{
+    const char *cells[] = {"skipped", where, why};
+    a->skipped_count++;
+    if (a->skipped_json)
+        return json_array_append_new(a->skipped_json,
+                                     json_pack("{s:o, s:s}", "path", escape_json_string(where),
+                                               "note", why));
+    return table_add(a->unread, cells);
 }
 
 static int add_unread(struct audit *a, const char *where, const char *why)
@@ -137,12 +151,17 @@ static int add_scan(struct audit *a, const struct scan *scan, const struct passw
     int ret = 0;
     for (size_t i = 0; ret == 0 && i < scan->count; i++) {
         const struct scan_item *item = &scan->items[i];
-        if (item->error == 0)
+        char why[256];
+        if (item->error == 0) {
             ret = add_found(a, item->path, item->name, item->device, item->vault_key,
                             &item->digest, item->signer_count);
-        else if (item->error != -EINVAL || item->backup_name)
-            ret = add_unread(a, item->path, scan_reason(item));
+        } else if (!scan_not_backup(item)) {
+            scan_reason(why, sizeof(why), item);
+            ret = add_unread(a, item->path, why);
+        }
     }
+    for (size_t i = 0; ret == 0 && i < scan->skipped_count; i++)
+        ret = add_skipped(a, scan->skipped[i].path, scan->skipped[i].why);
     for (size_t i = 0; ret == 0 && i < scan->store_count; i++)
         ret = add_store(a, scan->stores[i], passphrases);
     return ret;
@@ -176,8 +195,9 @@ static int print_json(const struct audit *a, const struct colocation_finding *fo
     json_t *findings = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(findings, finding_json(a, &found[i]));
-    json_t *top = json_pack("{s:o, s:O, s:I, s:b}", "findings", findings, "unreadable",
-                            a->unread_json, "shares_read", (json_int_t)a->count, "ok", ok);
+    json_t *top = json_pack("{s:o, s:O, s:O, s:I, s:b}", "findings", findings, "unreadable",
+                            a->unread_json, "skipped", a->skipped_json, "shares_read",
+                            (json_int_t)a->count, "ok", ok);
     int ret = top && json_dumpf(top, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? 0
                                                                                      : -ENOMEM;
     if (ret == 0)
@@ -213,11 +233,15 @@ static int print_table(const struct audit *a, const struct colocation_finding *f
     if (ret == 0 && n == 0)
         log_result("audit: %zu shares read; no vault has shares of two devices of one "
                    "generation here", a->count);
-    if (ret == 0 && a->unread_count) {
-        log_result("audit: %zu could not be read, and may hold shares too:",
-                   a->unread_count);
+    if (ret == 0 && a->unread_count && a->skipped_count)
+        log_result("audit: %zu could not be read, and may hold shares too; %zu skipped:",
+                   a->unread_count, a->skipped_count);
+    else if (ret == 0 && a->unread_count)
+        log_result("audit: %zu could not be read, and may hold shares too:", a->unread_count);
+    else if (ret == 0 && a->skipped_count)
+        log_result("audit: %zu skipped:", a->skipped_count);
+    if (ret == 0 && (a->unread_count || a->skipped_count))
         table_print(a->unread, stdout);
-    }
     return ret;
 }
 
@@ -246,6 +270,7 @@ static void audit_free(struct audit *a)
     alloc_free(a->shares);
     table_free(a->unread);
     json_decref(a->unread_json);
+    json_decref(a->skipped_json);
 }
 
 /* The candidates for stores and encrypted files alike: the passphrase of
@@ -275,11 +300,13 @@ static int run_audit(const struct options *o)
 
     if (read_passwords(&passwords, o) < 0)
         goto out;
-    if (o->json)
+    if (o->json) {
         a.unread_json = json_array();
-    else
+        a.skipped_json = json_array();
+    } else {
         a.unread = table_new(unread_headers, 3);
-    ret = a.unread || a.unread_json ? 0 : -ENOMEM;
+    }
+    ret = a.unread || (a.unread_json && a.skipped_json) ? 0 : -ENOMEM;
     if (ret == 0)
         ret = scan_paths(&scan, o->operands, o->operand_count, passwords.views,
                          passwords.count);
