@@ -18,6 +18,7 @@
 #include "alloc.h"
 #include "cli.h"
 #include "commands.h"
+#include "dat.h"
 #include "import_zip.h"
 #include "io.h"
 #include "list_table.h"
@@ -115,6 +116,18 @@ static const char import_usage[] =
     "M suffixes) is refused.\n"
     FLUSH_HELP;
 
+/* Binary data not named .dat, or a zip not named .zip: no password would
+ * open it, so it is said to be no backup, not to lack one (dat.h). */
+static int refuse_misnamed(struct store_import_result *result, const char *path,
+                           const uint8_t *bytes, size_t len)
+{
+    memset(result, 0, sizeof(*result));
+    result->outcome = EPOCHS_UNREADABLE;
+    snprintf(result->reason, sizeof(result->reason), "not a Vultisig backup: %s",
+             dat_misnamed_binary(path, bytes, len));
+    return -EINVAL;
+}
+
 static int run_import(const struct options *o)
 {
     struct store *store = NULL;
@@ -142,6 +155,8 @@ static int run_import(const struct options *o)
             log_err("import of %s: cannot read it: %s", o->operands[i], cli_read_reason(ret));
             status = 1;
             continue;
+        } else if (dat_misnamed_binary(o->operands[i], bytes, len)) {
+            ret = refuse_misnamed(&result, o->operands[i], bytes, len);
         } else {
             ret = store_import(store, bytes, len, NULL, &result);
         }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "dat.h"
 #include "import_zip.h"
 #include "fm_names.h"
 #include "log.h"
@@ -191,8 +192,17 @@ static int import_file(struct vultfs *fs, const char *path, const struct tree_no
     };
     struct store_import_result result;
     struct store_decoded *decoded = NULL;
-    int ret = decode_unlocked(&decoded, fs, data, len, &result);
+    const char *misnamed = dat_misnamed_binary(path, data, len);
+    int ret;
 
+    if (misnamed) { /* random bytes, a zip: no password would open it (dat.h) */
+        memset(&result, 0, sizeof(result));
+        result.outcome = EPOCHS_UNREADABLE;
+        snprintf(result.reason, sizeof(result.reason), "not a Vultisig backup: %s", misnamed);
+        log_import(path, -EINVAL, &result);
+        return -EINVAL;
+    }
+    ret = decode_unlocked(&decoded, fs, data, len, &result);
     if (ret == 0)
         ret = stage_and_wait(fs, decoded, &target, &result);
     /* `mkdir V; cp backup V/share.vult`: V is the vault's now, shown whole */

@@ -19,6 +19,7 @@
 #include "alloc.h"
 #include "backup_zip.h"
 #include "completeness.h"
+#include "dat.h"
 #include "io.h"
 
 #define TEXT_OF(x) #x
@@ -140,6 +141,12 @@ static int decode_backup(struct scanner *s, struct scan_item *item, const uint8_
                          size_t len)
 {
     struct vult_file file = {0};
+    const char *misnamed = dat_misnamed_binary(item->path, bytes, len);
+
+    if (misnamed) { /* no password would open it (dat.h) */
+        item->why = misnamed;
+        return -EINVAL;
+    }
     int ret = vult_decode(&file, bytes, len, s->passwords, s->password_count, s->cache);
     if (ret == -ENOTSUP || ret == -EFBIG)
         ret = -EINVAL;
@@ -401,8 +408,11 @@ void scan_reason(char *out, size_t cap, const struct scan_item *item)
                  BACKUP_ZIP_MAX_ENTRY >> 20);
         break;
     case -EINVAL:
-        snprintf(out, cap, "%s",
-                 item->backup_name ? "damaged or truncated backup" : "not a Vultisig backup");
+        if (item->why)
+            snprintf(out, cap, "not a Vultisig backup: %s", item->why);
+        else
+            snprintf(out, cap, "%s", item->backup_name ? "damaged or truncated backup"
+                                                       : "not a Vultisig backup");
         break;
     default:
         snprintf(out, cap, "%s", strerror(-item->error));

@@ -33,7 +33,8 @@ struct scan_item {
     int error; /* 0 read; -EINVAL not a backup or corrupt; -EACCES no password fits;
                   -EFBIG a zip over the apps' caps; with unread, why it was not read */
     bool unread;      /* error came from reaching or reading the file, not from decoding it */
-    const char *why;  /* when unread: what was in the way, if errno alone misleads */
+    const char *why;  /* what errno alone would not say: what was in the way (unread), or
+                         why a file is no backup (-EINVAL); static text */
     bool backup_name; /* named like a backup (.vult, .bak, .dat) */
     /* when error == 0: public facts, NUL-terminated, owned by the scan */
     char *name;
