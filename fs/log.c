@@ -21,12 +21,43 @@ static char pending[LOG_LINE_MAX];
 static size_t pending_len;
 static int pending_level;
 
-int log_open(int use_syslog, const char *file)
+/* Opens the log file for appending. A FIFO opens only once something
+ * reads it (>(logger) does at once); until then, for at most
+ * wait_seconds, it is tried again: -ENXIO after that. */
+static int open_log_file(const char *file, unsigned wait_seconds)
+{
+    struct timespec start, now;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0600);
+        if (fd >= 0) {
+            /* lines are written whole, as to any file, once it is open */
+            int flags = fcntl(fd, F_GETFL);
+            if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+                int err = -errno;
+                close(fd);
+                return err;
+            }
+            return fd;
+        }
+        if (errno != ENXIO)
+            return -errno;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long waited_ms = (long long)(now.tv_sec - start.tv_sec) * 1000 +
+                              (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (waited_ms >= (long long)wait_seconds * 1000)
+            return -ENXIO;
+        nanosleep(&(struct timespec){.tv_nsec = 100000000}, NULL);
+    }
+}
+
+int log_open(int use_syslog, const char *file, unsigned wait_seconds)
 {
     if (file) {
-        int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        int fd = open_log_file(file, wait_seconds);
         if (fd < 0)
-            return -errno;
+            return fd;
         log_file = fdopen(fd, "a");
         if (!log_file) {
             int err = errno;

@@ -20,8 +20,10 @@
 #include <syslog.h>
 
 /* Switches to syslog (daemon mode) and/or a log file; file may be NULL.
- * Returns 0 or -errno when the file cannot be opened. */
-int log_open(int use_syslog, const char *file);
+ * A file that is a FIFO with no reader is waited for, at most
+ * wait_seconds. Returns 0 or -errno when the file cannot be opened
+ * (-ENXIO: a FIFO that nothing read in time). */
+int log_open(int use_syslog, const char *file, unsigned wait_seconds);
 void log_close(void);
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -120,6 +120,38 @@ static int check_mountpoint(const char *arg, char mountpoint[PATH_MAX])
     return 0;
 }
 
+/* A mountpoint that is the store, or inside it, would hide the store's
+ * own files under the mount (from backups of the store, fsck, a second
+ * look). Compared by device and inode, each directory from the mountpoint
+ * up to /, so that another path to the store (a link, a bind mount of it)
+ * is seen too. */
+static int check_outside_store(const char *mountpoint, const char *store_dir)
+{
+    char path[PATH_MAX];
+    struct stat store, st;
+
+    if (stat(store_dir, &store) < 0 || !S_ISDIR(store.st_mode))
+        return 0; /* opening it says what is wrong */
+    snprintf(path, sizeof(path), "%s", mountpoint); /* realpath's: absolute, no links */
+    for (;;) {
+        if (stat(path, &st) == 0 && st.st_dev == store.st_dev && st.st_ino == store.st_ino) {
+            if (strcmp(path, mountpoint) == 0)
+                log_err("cannot mount on %s: it is the store itself, which the mount would "
+                        "hide; mount it on another directory", mountpoint);
+            else
+                log_err("cannot mount on %s: it is inside the store %s, which is no place "
+                        "for anything else; mount it on a directory outside", mountpoint,
+                        store_dir);
+            return -EINVAL;
+        }
+        char *slash = strrchr(path, '/');
+        if (!slash || slash == path)
+            break;
+        *slash = '\0';
+    }
+    return 0;
+}
+
 /* Turns "PATH" (escaped) into "fsname=PATH". */
 static int fsname_prefix(char **opts)
 {
@@ -210,7 +242,7 @@ static void say_where_logs_go(const struct options *o)
 /* After fuse_daemonize: the daemon is a new process. */
 static void become_daemon(struct store *store)
 {
-    if (log_open(1, NULL) < 0) {
+    if (log_open(1, NULL, 0) < 0) {
         /* syslog cannot fail to open; logging goes nowhere at worst */
     }
     /* it holds the store now, and the mlock of every secret did not
@@ -286,7 +318,10 @@ static int get_passphrase(struct secret *passphrase, const struct options *o,
         return cli_get_secret(passphrase, o->passphrase_file, prompt, "passphrase", 0);
     }
     ret = secret_from_command(passphrase, o->extpass);
-    if (ret < 0)
+    if (ret == -ETIMEDOUT)
+        log_err("--extpass command did not end within %u s: it was stopped, and nothing "
+                "is mounted", secret_wait_seconds());
+    else if (ret < 0)
         log_err("--extpass command %s", ret == -ECHILD   ? "failed"
                                         : ret == -EINVAL ? "printed no passphrase"
                                                          : strerror(-ret));
@@ -301,11 +336,13 @@ static struct store *open_store(const struct options *o, const char *store_dir)
 
     if (get_passphrase(&passphrase, o, store_dir) < 0)
         return NULL;
+    /* everything read before the store is written to (the stamp): a
+     * mount that fails leaves the store as it was */
     if (cli_open_store(&store, store_dir, &passphrase) == 0 &&
         (cli_set_export(store, o->export_none, o->export_password_file, o->scheme,
                         &passphrase) < 0 ||
-         cli_stamp_exports(store) < 0 ||
-         cli_add_import_passwords(store, o->import_passwords) < 0)) {
+         cli_add_import_passwords(store, o->import_passwords) < 0 ||
+         cli_stamp_exports(store) < 0)) {
         store_close(store);
         store = NULL;
     }
@@ -330,11 +367,16 @@ int cmd_mount(int argc, char **argv)
     const char *store_dir = o.operands[0];
 
     fuse_set_log_func(log_from_fuse);
-    if (o.log_file && (ret = log_open(0, o.log_file)) < 0) {
-        log_err("cannot open log file %s: %s", o.log_file, strerror(-ret));
+    if (o.log_file && (ret = log_open(0, o.log_file, secret_wait_seconds())) < 0) {
+        if (ret == -ENXIO)
+            log_err("log file %s is a FIFO that nothing read within %u s", o.log_file,
+                    secret_wait_seconds());
+        else
+            log_err("cannot open log file %s: %s", o.log_file, strerror(-ret));
         goto out;
     }
-    if (check_mountpoint(o.operands[1], mountpoint) < 0)
+    if (check_mountpoint(o.operands[1], mountpoint) < 0 ||
+        check_outside_store(mountpoint, store_dir) < 0)
         goto out;
     store = open_store(&o, store_dir);
     if (!store)
