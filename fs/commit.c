@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -271,9 +272,38 @@ int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at
     return import_file(fs, path, at, data, len);
 }
 
+int commit_refuse_cut_short(const struct vultfs *fs, const char *path,
+                            const struct staging_cut *cut)
+{
+    size_t budget_mib = staging_budget(&fs->staging) >> 20, crowd = cut->crowd;
+    size_t lock = alloc_lock_limit();
+
+    if (cut->error == -ENOSPC && crowd)
+        log_warn("import of %s: refused, nothing imported: no room to hold it while %zu other "
+                 "large file%s (over %u MiB) %s copied in (at most %zu MiB is held at once); "
+                 "copy it again once %s done", path, crowd, crowd == 1 ? "" : "s",
+                 STAGING_SMALL >> 20, crowd == 1 ? "was being" : "were being", budget_mib,
+                 crowd == 1 ? "it is" : "they are");
+    else if (cut->error == -ENOSPC)
+        log_warn("import of %s: refused, nothing imported: files being copied in, and "
+                 "temporaries left behind, filled the %zu MiB held at once; copy it again once "
+                 "they are done or gone", path, budget_mib);
+    else if (cut->unlockable)
+        log_err("import of %s: refused, nothing imported: it does not fit in locked memory "
+                "(the memory-lock limit, RLIMIT_MEMLOCK, is %zu KiB); raise it (ulimit -l, or "
+                "LimitMEMLOCK= in the systemd unit) and copy it again", path,
+                lock == SIZE_MAX ? (size_t)0 : lock >> 10);
+    else
+        log_err("import of %s: refused, nothing imported: a write failed: %s", path,
+                strerror(-cut->error));
+    return cut->error;
+}
+
 int commit_renamed(struct vultfs *fs, const char *to, const struct tree_node *dst,
                    struct staging_file *f)
 {
+    if (f->cut.error && !f->too_big)
+        return commit_refuse_cut_short(fs, to, &f->cut);
     staging_pin(f);
     uint64_t generation = store_generation(fs->store);
     int ret = commit_write(fs, to, dst, f->buf.data, f->buf.len, f->too_big);

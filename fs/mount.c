@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +240,38 @@ static void say_where_logs_go(const struct options *o)
              "(-o log_file=F) or run with -f");
 }
 
+/* Whether this process may lock any amount of memory (CAP_IPC_LOCK, in
+ * CapEff of /proc/self/status), whatever RLIMIT_MEMLOCK says. */
+static bool locks_without_limit(void)
+{
+    FILE *status = fopen("/proc/self/status", "re");
+    char line[256];
+    unsigned long long caps = 0;
+    bool found = false;
+
+    while (status && !found && fgets(line, sizeof(line), status))
+        found = sscanf(line, "CapEff: %llx", &caps) == 1;
+    if (status)
+        fclose(status);
+    return found && (caps >> 14 & 1); /* CAP_IPC_LOCK */
+}
+
+/* Files being copied in are held in locked memory (staging.h), and a
+ * copy that the memory-lock limit (RLIMIT_MEMLOCK, already raised to its
+ * hard limit) cannot take is refused: say so at mount, while the terminal
+ * still shows it, when staging may need more than the limit allows. */
+static void check_memlock(const struct vultfs *fs)
+{
+    size_t budget = staging_budget(&fs->staging), limit = alloc_lock_limit();
+
+    if (limit == SIZE_MAX || limit >= budget || locks_without_limit())
+        return;
+    log_warn("the memory-lock limit (RLIMIT_MEMLOCK) is %zu KiB, and files being copied in "
+             "may need up to %zu MiB of locked memory: a copy past the limit is refused; "
+             "raise it (ulimit -l, or LimitMEMLOCK= in the systemd unit)", limit >> 10,
+             budget >> 20);
+}
+
 /* After fuse_daemonize: the daemon is a new process. */
 static void become_daemon(struct store *store)
 {
@@ -284,6 +317,7 @@ static int serve(struct fuse *fuse, struct vultfs *fs, const char *mountpoint,
         return 1;
     }
     say_where_logs_go(o);
+    check_memlock(fs);
     if (fuse_daemonize(o->foreground) != 0) {
         log_err("cannot go to the background");
         fuse_unmount(fuse);
