@@ -8,7 +8,6 @@
 #include <sodium.h>
 
 #include "alloc.h"
-#include "escape.h"
 #include "log.h"
 #include "store.h"
 
@@ -171,20 +170,12 @@ int cli_open_store_readonly(struct store **out, const char *dir, const struct se
 int cli_confirm_name(const char *prompt, const char *name, const char *command)
 {
     struct secret answer;
-    /* the prompt holds the name, which a backup chose: escaped as printed */
-    char *shown = escape_dup(prompt);
 
-    if (!shown) {
-        log_err("%s: out of memory", command);
-        return -ENOMEM;
-    }
     /* not a secret: the answer echoes, so a typo shows (secret_answer_from_tty) */
-    if (secret_answer_from_tty(&answer, shown) < 0) {
-        alloc_free(shown);
+    if (secret_answer_from_tty(&answer, prompt) < 0) {
         log_err("%s needs a terminal to confirm, or --yes", command);
         return -ENOTTY;
     }
-    alloc_free(shown);
     bool confirmed = strcmp(answer.text, name) == 0;
     secret_free(&answer);
     return confirmed ? 0 : -ECANCELED;

@@ -6,8 +6,9 @@
  * one of ours in a log. So every name vultfs prints or logs passes through
  * escape_text: log.c escapes each whole line it writes (stderr, syslog,
  * --log-file, and log_result's lines on stdout), table.c each cell of a
- * table, list_table.c each cell of `vultfs list`. Code that prints a name
- * any other way (a prompt, progress output) calls escape_text itself.
+ * table, list_table.c each cell of `vultfs list`, secret.c each prompt.
+ * Code that prints a name any other way (progress output, say) calls
+ * escape_text or escape_dup itself.
  *
  * Kept as they are: printable ASCII and well-formed UTF-8 of printable
  * characters (device names hold U+2019 and the like). Escaped:

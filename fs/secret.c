@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "alloc.h"
+#include "escape.h"
 
 unsigned secret_wait_seconds(void)
 {
@@ -260,7 +261,7 @@ static int prompt_once(struct tty_prompt *p, const char *prompt, char *buf, size
 static int ask_tty(struct secret *out, const char *prompt, int allow_empty, bool echo)
 {
     struct tty_prompt p = {.echo = echo};
-    char *buf = NULL;
+    char *buf = NULL, *shown;
     size_t used = 0;
     int ret;
 
@@ -268,18 +269,21 @@ static int ask_tty(struct secret *out, const char *prompt, int allow_empty, bool
     p.fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (p.fd < 0)
         return -ENOTTY;
+    /* a prompt names a store, a file or a vault (which a backup named) */
+    shown = escape_dup(prompt);
     ret = !isatty(p.fd) || tcgetattr(p.fd, &p.saved) < 0 ? -ENOTTY : 0;
-    if (ret == 0 && !(buf = alloc_secret(SECRET_MAX_BYTES + 1)))
+    if (ret == 0 && (!shown || !(buf = alloc_secret(SECRET_MAX_BYTES + 1))))
         ret = -ENOMEM;
     while (ret == 0) {
         used = 0;
-        ret = prompt_once(&p, prompt, buf, &used);
+        ret = prompt_once(&p, shown, buf, &used);
         if (ret != -EINTR || tty_caught != SIGTSTP)
             break;
         sodium_memzero(buf, used); /* continued after a stop: ask again */
         ret = 0;
     }
     close(p.fd);
+    alloc_free(shown);
     if (ret == 0 && !used && !allow_empty)
         ret = -EINVAL;
     if (ret < 0) {
