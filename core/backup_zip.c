@@ -13,6 +13,7 @@
 #include <zip.h>
 
 #include "alloc.h"
+#include "dat.h"
 
 bool backup_zip_sniff(const uint8_t *data, size_t len)
 {
@@ -157,7 +158,13 @@ static int import_entry(void *ctx, const struct backup_zip_entry *found, const u
         run->report(run->ctx, &entry);
         return 0;
     }
-    if (entry.ret == 0) {
+    const char *misnamed = entry.ret == 0 ? dat_misnamed_binary(entry.name, bytes, len) : NULL;
+    if (misnamed) { /* no password would open it (dat.h) */
+        memset(&result, 0, sizeof(result));
+        result.outcome = EPOCHS_UNREADABLE;
+        snprintf(result.reason, sizeof(result.reason), "not a Vultisig backup: %s", misnamed);
+        entry.ret = -EINVAL;
+    } else if (entry.ret == 0) {
         entry.ret = run->import(run->import_ctx, bytes, len, &result);
     } else {
         memset(&result, 0, sizeof(result));

@@ -57,6 +57,13 @@ static inline void count_marks(struct text_marks *marks, const uint8_t *file, si
     marks->pads += pads;
 }
 
+/* A zip's local file header: the apps' "all vaults" backup, or any zip.
+ * (A GCM nonce that starts so is one in 2^32.) */
+static bool is_zip(const uint8_t *file, size_t len)
+{
+    return len >= 4 && memcmp(file, "PK\x03\x04", 4) == 0;
+}
+
 enum dat_form dat_detect(const uint8_t *file, size_t len)
 {
     struct text_marks marks = {0, 0};
@@ -64,6 +71,8 @@ enum dat_form dat_detect(const uint8_t *file, size_t len)
 
     if (is_hex_json(file, len))
         return DAT_PLAIN;
+    if (is_zip(file, len))
+        return DAT_NOT_DAT;
     for (; len - done >= 64; done += 64)
         count_marks(&marks, file + done, 64);
     count_marks(&marks, file + done, len - done);
@@ -77,6 +86,20 @@ enum dat_form dat_detect(const uint8_t *file, size_t len)
     if (marks.breaks && not_text == 0)
         return DAT_ANDROID;
     return DAT_NOT_DAT;
+}
+
+const char *dat_misnamed_binary(const char *name, const uint8_t *file, size_t len)
+{
+    size_t name_len = strlen(name);
+    bool named_dat = name_len >= 4 && strcasecmp(name + name_len - 4, ".dat") == 0;
+
+    if (is_zip(file, len))
+        return "a zip, not a backup file: the apps' \"all vaults\" zips are imported whole "
+               "(vultfs import STORE FILE.zip, or copied into the mount's root as FILE.zip)";
+    if (!named_dat && dat_detect(file, len) == DAT_IOS)
+        return "binary data, and the only backup that is binary (a 2024 iOS .dat) is named "
+               "*.dat";
+    return NULL;
 }
 
 int dat_created_at(int64_t *seconds, int32_t *nanos, double value)

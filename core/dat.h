@@ -43,8 +43,17 @@ enum dat_form {
  * trailing white space cut), or
  * DAT_NOT_DAT: hex text starting with "7b" ('{'); mostly bytes that no
  * text has (an AES-GCM blob); base64 broken into lines (Android). A .vult
- * is one line of base64, so it is never taken for a .dat. */
+ * is one line of base64, so it is never taken for a .dat; nor is a zip. */
 enum dat_form dat_detect(const uint8_t *file, size_t len);
+
+/* An iOS .dat is bytes no text has, and so are random bytes, an image or
+ * a zip: content alone cannot tell them apart, and every password fails on
+ * all of them. The apps named every .dat so: binary data under another
+ * name (name may be a path), and a zip under any, is not a Vultisig
+ * backup, not a file whose password is missing. Returns why, a static
+ * text for messages ("not a Vultisig backup: " goes before it), or NULL
+ * when the file may be decoded as a backup. */
+const char *dat_misnamed_binary(const char *name, const uint8_t *file, size_t len);
 
 /* Decodes a .dat of the given form into Vault protobuf bytes (*vault is
  * alloc_secret; the caller frees it). Passwords are tried in order for

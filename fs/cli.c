@@ -52,6 +52,9 @@ int cli_get_secret(struct secret *out, const char *path, const char *prompt, con
         ret = secret_from_file(out, path, 0);
         if (ret == -EINVAL)
             log_err("%s file %s is empty", what, path);
+        else if (ret == -ETIMEDOUT)
+            log_err("%s file %s: nothing to read within %u s (a FIFO that no one writes?)",
+                    what, path, secret_wait_seconds());
         else if (ret < 0)
             log_err("cannot read %s file %s: %s", what, path, strerror(-ret));
         return ret;
@@ -227,6 +230,11 @@ int cli_each_password_line(const char *path, int (*add)(void *ctx, const struct 
     if (!path)
         return 0;
     ret = secret_lines_from_file(&lines, &count, path);
+    if (ret == -ETIMEDOUT) {
+        log_err("import passwords file %s: nothing to read within %u s (a FIFO that no one "
+                "writes?)", path, secret_wait_seconds());
+        return ret;
+    }
     if (ret < 0) {
         log_err("cannot read import passwords file %s: %s", path, strerror(-ret));
         return ret;

@@ -17,6 +17,7 @@
 #include "colocation.h"
 #include "commands.h"
 #include "cli.h"
+#include "escape.h"
 #include "log.h"
 #include "options.h"
 #include "passwords.h"
@@ -28,12 +29,14 @@ static const char audit_usage[] =
     "usage: vultfs audit [--json] [--passphrase-file F] [--import-passwords F] PATH...\n"
     "\n"
     "Reports every vault of which the places under PATH (files, directories,\n"
-    "and vultfs stores, opened read-only with the passphrase of F or any line\n"
-    "of --import-passwords) hold shares of two or\n"
+    "symbolic links followed, and vultfs stores, opened read-only with the\n"
+    "passphrase of F or any line of --import-passwords) hold shares of two or\n"
     "more devices of one generation, and whether they reach the signing\n"
     "threshold (2 of 2, 2 of 3, ceil(2n/3) of n): then whoever gets this place\n"
-    "can sign for the vault. Changes nothing. Exit status: 0 when nothing is\n"
-    "found and everything could be read, 1 otherwise, 2 for a usage error.\n";
+    "can sign for the vault. What could not be read, and what was skipped (a\n"
+    "directory reached twice, a FIFO), is listed. Changes nothing. Exit status:\n"
+    "0 when nothing is found and everything could be read, 1 otherwise, 2 for\n"
+    "a usage error.\n";
 
 /* One share found somewhere: a file, or an epoch inside a store. */
 struct found {
@@ -44,9 +47,10 @@ struct audit {
     struct found *found;
     struct colocation_share *shares;
     size_t count, cap;
-    struct table *unread; /* what could not be read: the exit status is 1 */
-    json_t *unread_json;
-    size_t unread_count;
+    struct table *unread; /* what could not be read (the exit status is 1), and what
+                             was skipped on purpose (scan.h) */
+    json_t *unread_json, *skipped_json;
+    size_t unread_count, skipped_count;
 };
 
 static char *dup_text(const char *text)
@@ -77,13 +81,25 @@ static int add_found(struct audit *a, const char *where, const char *name, const
     return f->where && f->name && f->device && f->vault_key ? 0 : -ENOMEM;
 }
 
+static int add_skipped(struct audit *a, const char *where, const char *why)
+{
+    const char *cells[] = {"skipped", where, why};
+    a->skipped_count++;
+    if (a->skipped_json)
+        return json_array_append_new(a->skipped_json,
+                                     json_pack("{s:o, s:s}", "path", escape_json_string(where),
+                                               "note", why));
+    return table_add(a->unread, cells);
+}
+
 static int add_unread(struct audit *a, const char *where, const char *why)
 {
     const char *cells[] = {"unreadable", where, why};
     a->unread_count++;
     if (a->unread_json)
         return json_array_append_new(a->unread_json,
-                                     json_pack("{s:s, s:s}", "path", where, "note", why));
+                                     json_pack("{s:o, s:s}", "path", escape_json_string(where),
+                                               "note", why));
     return table_add(a->unread, cells);
 }
 
@@ -135,12 +151,17 @@ static int add_scan(struct audit *a, const struct scan *scan, const struct passw
     int ret = 0;
     for (size_t i = 0; ret == 0 && i < scan->count; i++) {
         const struct scan_item *item = &scan->items[i];
-        if (item->error == 0)
+        char why[256];
+        if (item->error == 0) {
             ret = add_found(a, item->path, item->name, item->device, item->vault_key,
                             &item->digest, item->signer_count);
-        else if (item->error != -EINVAL || item->backup_name)
-            ret = add_unread(a, item->path, scan_reason(item));
+        } else if (!scan_not_backup(item)) {
+            scan_reason(why, sizeof(why), item);
+            ret = add_unread(a, item->path, why);
+        }
     }
+    for (size_t i = 0; ret == 0 && i < scan->skipped_count; i++)
+        ret = add_skipped(a, scan->skipped[i].path, scan->skipped[i].why);
     for (size_t i = 0; ret == 0 && i < scan->store_count; i++)
         ret = add_store(a, scan->stores[i], passphrases);
     return ret;
@@ -158,8 +179,9 @@ static json_t *finding_json(const struct audit *a, const struct colocation_findi
     json_t *shares = json_array();
     for (size_t i = f->first; i < a->count; i++)
         if (in_group(a, i, f->first))
-            json_array_append_new(shares, json_pack("{s:s, s:s}", "device", a->found[i].device,
-                                                    "where", a->found[i].where));
+            json_array_append_new(shares,
+                                  json_pack("{s:s, s:o}", "device", a->found[i].device, "where",
+                                            escape_json_string(a->found[i].where)));
     return json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:o}", "vault", a->found[f->first].name,
                      "public_key_ecdsa", a->found[f->first].vault_key, "signers",
                      (json_int_t)a->shares[f->first].signer_count, "threshold",
@@ -173,8 +195,9 @@ static int print_json(const struct audit *a, const struct colocation_finding *fo
     json_t *findings = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(findings, finding_json(a, &found[i]));
-    json_t *top = json_pack("{s:o, s:O, s:I, s:b}", "findings", findings, "unreadable",
-                            a->unread_json, "shares_read", (json_int_t)a->count, "ok", ok);
+    json_t *top = json_pack("{s:o, s:O, s:O, s:I, s:b}", "findings", findings, "unreadable",
+                            a->unread_json, "skipped", a->skipped_json, "shares_read",
+                            (json_int_t)a->count, "ok", ok);
     int ret = top && json_dumpf(top, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? 0
                                                                                      : -ENOMEM;
     if (ret == 0)
@@ -201,20 +224,24 @@ static int print_table(const struct audit *a, const struct colocation_finding *f
     table_free(table);
     for (size_t k = 0; ret == 0 && k < n; k++) {
         const struct colocation_finding *f = &found[k];
-        printf("vultfs: audit: vault '%s': shares of %zu devices of one generation are here, "
-               "%zu of %zu needed to sign: %s\n", a->found[f->first].name, f->devices,
-               f->threshold, a->shares[f->first].signer_count,
-               f->can_sign ? "this place alone can sign for it"
+        log_result("audit: vault '%s': shares of %zu devices of one generation are here, "
+                   "%zu of %zu needed to sign: %s", a->found[f->first].name, f->devices,
+                   f->threshold, a->shares[f->first].signer_count,
+                   f->can_sign ? "this place alone can sign for it"
                            : "keep them in different places");
     }
     if (ret == 0 && n == 0)
-        printf("vultfs: audit: %zu shares read; no vault has shares of two devices of one "
-               "generation here\n", a->count);
-    if (ret == 0 && a->unread_count) {
-        printf("vultfs: audit: %zu could not be read, and may hold shares too:\n",
-               a->unread_count);
+        log_result("audit: %zu shares read; no vault has shares of two devices of one "
+                   "generation here", a->count);
+    if (ret == 0 && a->unread_count && a->skipped_count)
+        log_result("audit: %zu could not be read, and may hold shares too; %zu skipped:",
+                   a->unread_count, a->skipped_count);
+    else if (ret == 0 && a->unread_count)
+        log_result("audit: %zu could not be read, and may hold shares too:", a->unread_count);
+    else if (ret == 0 && a->skipped_count)
+        log_result("audit: %zu skipped:", a->skipped_count);
+    if (ret == 0 && (a->unread_count || a->skipped_count))
         table_print(a->unread, stdout);
-    }
     return ret;
 }
 
@@ -243,6 +270,7 @@ static void audit_free(struct audit *a)
     alloc_free(a->shares);
     table_free(a->unread);
     json_decref(a->unread_json);
+    json_decref(a->skipped_json);
 }
 
 /* The candidates for stores and encrypted files alike: the passphrase of
@@ -272,11 +300,13 @@ static int run_audit(const struct options *o)
 
     if (read_passwords(&passwords, o) < 0)
         goto out;
-    if (o->json)
+    if (o->json) {
         a.unread_json = json_array();
-    else
+        a.skipped_json = json_array();
+    } else {
         a.unread = table_new(unread_headers, 3);
-    ret = a.unread || a.unread_json ? 0 : -ENOMEM;
+    }
+    ret = a.unread || (a.unread_json && a.skipped_json) ? 0 : -ENOMEM;
     if (ret == 0)
         ret = scan_paths(&scan, o->operands, o->operand_count, passwords.views,
                          passwords.count);

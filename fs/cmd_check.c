@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "colocation.h"
 #include "commands.h"
+#include "escape.h"
 #include "freshness.h"
 #include "log.h"
 #include "options.h"
@@ -30,15 +31,17 @@ static const char check_usage[] =
     "usage: vultfs check [--json] [--passphrase-file F] [--import-passwords F] STORE PATH...\n"
     "       vultfs check [--json] [--import-passwords F] PATH...\n"
     "\n"
-    "Says for every backup file under PATH (files and directories, recursively)\n"
-    "whether it is current, stale (superseded by a reshare), out of date (the\n"
-    "same epoch's backup has gained a key since), newer than the store, another\n"
-    "device's share, of a vault the store does not hold, incomplete, not a\n"
-    "backup, or unreadable. STORE is a directory holding vultfs.json; it is\n"
-    "read without its lock, so it may be mounted. With no STORE the files are\n"
-    "checked against each other: which are of one vault, which generations.\n"
-    "Changes nothing. Exit status: 0 when nothing is stale, out of date,\n"
-    "incomplete or unreadable, 1 otherwise, 2 for a usage error.\n";
+    "Says for every backup file under PATH (files and directories, recursively,\n"
+    "following symbolic links) whether it is current, stale (superseded by a\n"
+    "reshare), out of date (the same epoch's backup has gained a key since),\n"
+    "newer than the store, another device's share, of a vault the store does\n"
+    "not hold, incomplete, not a backup, or unreadable. STORE is a directory\n"
+    "holding vultfs.json; it is read without its lock, so it may be mounted.\n"
+    "With no STORE the files are checked against each other: which are of one\n"
+    "vault, which generations. What is skipped (a directory reached twice, a\n"
+    "FIFO) has a row of its own. Changes nothing. Exit status: 0 when nothing\n"
+    "is stale, out of date, incomplete or unreadable, 1 otherwise, 2 for a\n"
+    "usage error.\n";
 
 /* One file's line in the report. */
 struct check_row {
@@ -155,7 +158,7 @@ static int row_against_store(struct check_row *row, bool *ok, const struct store
         epochs_entries_free(entries, count);
         row->vault = item->name;
         row->device = item->device;
-    } else if (item->error == -EINVAL && !item->backup_name) {
+    } else if (scan_not_backup(item)) {
         f.verdict = FRESHNESS_NOT_BACKUP;
     }
     row->status = freshness_name(f.verdict);
@@ -165,7 +168,7 @@ static int row_against_store(struct check_row *row, bool *ok, const struct store
     if (f.verdict == FRESHNESS_STALE && next)
         format_date(row->superseded_on, sizeof(row->superseded_on), next->imported_sec);
     if (item->error)
-        snprintf(row->note, sizeof(row->note), "%s", scan_reason(item));
+        scan_reason(row->note, sizeof(row->note), item);
     else
         explain(row, &f, vault, item);
     *ok = freshness_ok(f.verdict);
@@ -174,8 +177,10 @@ static int row_against_store(struct check_row *row, bool *ok, const struct store
 
 static json_t *row_json(const struct check_row *row, const char *path)
 {
-    json_t *obj = json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "path", path, "status", row->status,
-                            "vault", row->vault, "device", row->device, "note", row->note);
+    /* a path need not be UTF-8, which JSON takes only */
+    json_t *obj = json_pack("{s:o, s:s, s:s?, s:s?, s:s}", "path", escape_json_string(path),
+                            "status", row->status, "vault", row->vault, "device", row->device,
+                            "note", row->note);
     if (obj && row->epoch)
         json_object_set_new(obj, "epoch", json_integer(row->epoch));
     if (obj && row->superseded_by) {
@@ -190,11 +195,13 @@ struct report {
     bool json;
     struct table *table;
     json_t *files;
+    size_t unreadable, skipped; /* rows of each: the table's last line counts them */
 };
 
 static int report_start(struct report *r, bool json)
 {
     static const char *const headers[] = {"STATUS", "VAULT", "DEVICE", "FILE", "NOTE"};
+    memset(r, 0, sizeof(*r));
     r->json = json;
     r->table = json ? NULL : table_new(headers, 5);
     r->files = json ? json_array() : NULL;
@@ -203,6 +210,8 @@ static int report_start(struct report *r, bool json)
 
 static int report_add(struct report *r, const struct check_row *row, const char *path)
 {
+    r->unreadable += strcmp(row->status, freshness_name(FRESHNESS_UNREADABLE)) == 0;
+    r->skipped += strcmp(row->status, "skipped") == 0;
     if (r->json)
         return json_array_append_new(r->files, row_json(row, path)) == 0 ? 0 : -ENOMEM;
     const char *cells[] = {row->status, row->vault, row->device, path, row->note};
@@ -212,8 +221,9 @@ static int report_add(struct report *r, const struct check_row *row, const char 
 static int report_finish(struct report *r, const char *store_dir, bool ok)
 {
     if (r->json) {
-        json_t *top = json_pack("{s:s?, s:o, s:b}", "store", store_dir, "files", r->files, "ok",
-                                ok);
+        json_t *top = json_pack("{s:o?, s:o, s:b}", "store",
+                                store_dir ? escape_json_string(store_dir) : NULL, "files",
+                                r->files, "ok", ok);
         r->files = NULL;
         if (!top || json_dumpf(top, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
             json_decref(top);
@@ -225,8 +235,36 @@ static int report_finish(struct report *r, const char *store_dir, bool ok)
         table_print(r->table, stdout);
         table_free(r->table);
         r->table = NULL;
+        /* a long table's rows of note are easy to miss */
+        if (r->unreadable && r->skipped)
+            log_result("check: %zu could not be read (so the exit status is 1) and %zu were "
+                       "skipped: see the notes above", r->unreadable, r->skipped);
+        else if (r->unreadable)
+            log_result("check: %zu could not be read (so the exit status is 1): see the notes "
+                       "above", r->unreadable);
+        else if (r->skipped)
+            log_result("check: %zu skipped: see the notes above", r->skipped);
     }
     return 0;
+}
+
+/* What the scan passed over on purpose, one row each, so that nothing is
+ * left out of the report in silence: it does not change the exit status. */
+static int report_passed_over(struct report *r, const struct scan *scan)
+{
+    int ret = 0;
+    for (size_t i = 0; ret == 0 && i < scan->skipped_count; i++) {
+        struct check_row row = {.status = "skipped"};
+        snprintf(row.note, sizeof(row.note), "%s", scan->skipped[i].why);
+        ret = report_add(r, &row, scan->skipped[i].path);
+    }
+    for (size_t i = 0; ret == 0 && i < scan->store_count; i++) {
+        struct check_row row = {.status = "skipped"};
+        snprintf(row.note, sizeof(row.note), "a vultfs store: to check files against it, give "
+                 "it first");
+        ret = report_add(r, &row, scan->stores[i]);
+    }
+    return ret;
 }
 
 static void report_free(struct report *r)
@@ -251,6 +289,8 @@ static int check_against_store(const struct scan *scan, const struct store *stor
         all_ok = all_ok && ok;
     }
     if (ret == 0)
+        ret = report_passed_over(&r, scan);
+    if (ret == 0)
         ret = report_finish(&r, store_dir, all_ok);
     report_free(&r);
     if (ret < 0) {
@@ -269,9 +309,9 @@ static int row_among_files(struct check_row *row, bool *ok, const struct scan_it
     memset(row, 0, sizeof(*row));
     *ok = false;
     if (item->error) {
-        bool not_backup = item->error == -EINVAL && !item->backup_name;
+        bool not_backup = scan_not_backup(item);
         row->status = freshness_name(not_backup ? FRESHNESS_NOT_BACKUP : FRESHNESS_UNREADABLE);
-        snprintf(row->note, sizeof(row->note), "%s", scan_reason(item));
+        scan_reason(row->note, sizeof(row->note), item);
         *ok = not_backup;
         return 0;
     }
@@ -352,6 +392,8 @@ static int check_among_files(const struct scan *scan, bool json)
             ret = report_add(&r, &row, scan->items[i].path);
         all_ok = all_ok && ok;
     }
+    if (ret == 0)
+        ret = report_passed_over(&r, scan);
     if (ret == 0)
         ret = report_finish(&r, NULL, all_ok);
     report_free(&r);

@@ -108,7 +108,7 @@ int export_zip_run(const struct options *o)
     else if (ret < 0)
         log_err("cannot write %s: %s", out_path, strerror(-ret));
     else
-        printf("vultfs: exported %zu vaults to %s\n", count, out_path);
+        log_result("exported %zu vaults to %s", count, out_path);
     status = ret < 0;
 out:
     free_files(files, count);

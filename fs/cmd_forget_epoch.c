@@ -72,8 +72,8 @@ static int forget_checked(struct store *store, const char *vault_name,
                 strerror(-ret));
         return 1;
     }
-    printf("vultfs: forgot epoch %" PRIu64 " of vault '%s' (device %s, imported on %s)\n", o->epoch,
-           vault_name, device, when);
+    log_result("forgot epoch %" PRIu64 " of vault '%s' (device %s, imported on %s)", o->epoch,
+               vault_name, device, when);
     return 0;
 }
 

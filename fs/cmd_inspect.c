@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "completeness.h"
 #include "commands.h"
+#include "dat.h"
 #include "io.h"
 #include "log.h"
 #include "options.h"
@@ -93,8 +94,13 @@ static int decode(struct vult_file *file, struct secret *password, const uint8_t
 {
     struct vult_password candidate;
     char prompt[512];
+    const char *misnamed = dat_misnamed_binary(path, bytes, len);
     int ret;
 
+    if (misnamed) { /* no password would open it: none is asked for */
+        log_err("%s: not a Vultisig backup: %s", path, misnamed);
+        return -EINVAL;
+    }
     ret = password_file ? -EACCES : vult_decode(file, bytes, len, NULL, 0, NULL);
     if (ret == -EACCES) {
         snprintf(prompt, sizeof(prompt), "Password for %s: ", path);

@@ -18,6 +18,7 @@
 #include "alloc.h"
 #include "cli.h"
 #include "commands.h"
+#include "dat.h"
 #include "import_zip.h"
 #include "io.h"
 #include "list_table.h"
@@ -92,7 +93,7 @@ static int run_init(const struct options *o)
         log_err("cannot create store %s: %s", dir, strerror(-ret));
         return 1;
     }
-    printf("vultfs: created store %s\n", dir);
+    log_result("created store %s", dir);
     return 0;
 }
 
@@ -114,6 +115,18 @@ static const char import_usage[] =
     "--import-passwords. A file larger than --max-import (default 32M; k and\n"
     "M suffixes) is refused.\n"
     FLUSH_HELP;
+
+/* Binary data not named .dat, or a zip not named .zip: no password would
+ * open it, so it is said to be no backup, not to lack one (dat.h). */
+static int refuse_misnamed(struct store_import_result *result, const char *path,
+                           const uint8_t *bytes, size_t len)
+{
+    memset(result, 0, sizeof(*result));
+    result->outcome = EPOCHS_UNREADABLE;
+    snprintf(result->reason, sizeof(result->reason), "not a Vultisig backup: %s",
+             dat_misnamed_binary(path, bytes, len));
+    return -EINVAL;
+}
 
 static int run_import(const struct options *o)
 {
@@ -142,6 +155,8 @@ static int run_import(const struct options *o)
             log_err("import of %s: cannot read it: %s", o->operands[i], cli_read_reason(ret));
             status = 1;
             continue;
+        } else if (dat_misnamed_binary(o->operands[i], bytes, len)) {
+            ret = refuse_misnamed(&result, o->operands[i], bytes, len);
         } else {
             ret = store_import(store, bytes, len, NULL, &result);
         }
@@ -151,8 +166,8 @@ static int run_import(const struct options *o)
                     epochs_outcome_name(result.outcome), result.reason);
             status = 1;
         } else {
-            printf("vultfs: import of %s: %s: %s/ (%s)\n", o->operands[i],
-                   epochs_outcome_name(result.outcome), result.dir_name, result.reason);
+            log_result("import of %s: %s: %s/ (%s)", o->operands[i],
+                       epochs_outcome_name(result.outcome), result.dir_name, result.reason);
         }
     }
 out:
@@ -283,7 +298,7 @@ static int run_export(const struct options *o)
     if (write_export(path, data, len) == 0) {
         status = 0;
         if (strcmp(path, out) != 0) /* the name is the apps', chosen here: say it */
-            printf("vultfs: exported vault '%s' to %s\n", vault_name, path);
+            log_result("exported vault '%s' to %s", vault_name, path);
     }
 out:
     alloc_free(path);
@@ -356,7 +371,7 @@ static const char fsck_usage[] =
 static void print_finding(void *ctx, const char *line)
 {
     (void)ctx;
-    printf("vultfs: fsck: %s\n", line);
+    log_result("fsck: %s", line);
 }
 
 static int run_fsck(const struct options *o)
@@ -367,9 +382,9 @@ static int run_fsck(const struct options *o)
     if (open_store(&store, &passphrase, o->operands[0], o, true) < 0)
         return 1;
     int ret = store_fsck(store, &rep, print_finding, NULL);
-    printf("vultfs: fsck: %zu records ok, %zu damaged, %zu missing, %zu unreferenced, "
-           "%zu temporary\n", rep.records_ok, rep.records_bad, rep.records_missing,
-           rep.records_orphaned, rep.temporary_files);
+    log_result("fsck: %zu records ok, %zu damaged, %zu missing, %zu unreferenced, "
+               "%zu temporary", rep.records_ok, rep.records_bad, rep.records_missing,
+               rep.records_orphaned, rep.temporary_files);
     store_close(store);
     secret_free(&passphrase);
     return ret == 0 ? 0 : 1;
@@ -419,7 +434,7 @@ static int run_forget(const struct options *o)
         log_err("cannot forget vault '%s': %s", vault, strerror(-ret));
         goto out;
     }
-    printf("vultfs: forgot vault '%s'\n", vault);
+    log_result("forgot vault '%s'", vault);
     status = 0;
 out:
     store_close(store);

@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "dat.h"
 #include "import_zip.h"
 #include "fm_names.h"
 #include "log.h"
@@ -191,8 +193,17 @@ static int import_file(struct vultfs *fs, const char *path, const struct tree_no
     };
     struct store_import_result result;
     struct store_decoded *decoded = NULL;
-    int ret = decode_unlocked(&decoded, fs, data, len, &result);
+    const char *misnamed = dat_misnamed_binary(path, data, len);
+    int ret;
 
+    if (misnamed) { /* random bytes, a zip: no password would open it (dat.h) */
+        memset(&result, 0, sizeof(result));
+        result.outcome = EPOCHS_UNREADABLE;
+        snprintf(result.reason, sizeof(result.reason), "not a Vultisig backup: %s", misnamed);
+        log_import(path, -EINVAL, &result);
+        return -EINVAL;
+    }
+    ret = decode_unlocked(&decoded, fs, data, len, &result);
     if (ret == 0)
         ret = stage_and_wait(fs, decoded, &target, &result);
     /* `mkdir V; cp backup V/share.vult`: V is the vault's now, shown whole */
@@ -261,9 +272,38 @@ int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at
     return import_file(fs, path, at, data, len);
 }
 
+int commit_refuse_cut_short(const struct vultfs *fs, const char *path,
+                            const struct staging_cut *cut)
+{
+    size_t budget_mib = staging_budget(&fs->staging) >> 20, crowd = cut->crowd;
+    size_t lock = alloc_lock_limit();
+
+    if (cut->error == -ENOSPC && crowd)
+        log_warn("import of %s: refused, nothing imported: no room to hold it while %zu other "
+                 "large file%s (over %u MiB) %s copied in (at most %zu MiB is held at once); "
+                 "copy it again once %s done", path, crowd, crowd == 1 ? "" : "s",
+                 STAGING_SMALL >> 20, crowd == 1 ? "was being" : "were being", budget_mib,
+                 crowd == 1 ? "it is" : "they are");
+    else if (cut->error == -ENOSPC)
+        log_warn("import of %s: refused, nothing imported: files being copied in, and "
+                 "temporaries left behind, filled the %zu MiB held at once; copy it again once "
+                 "they are done or gone", path, budget_mib);
+    else if (cut->unlockable)
+        log_err("import of %s: refused, nothing imported: it does not fit in locked memory "
+                "(the memory-lock limit, RLIMIT_MEMLOCK, is %zu KiB); raise it (ulimit -l, or "
+                "LimitMEMLOCK= in the systemd unit) and copy it again", path,
+                lock == SIZE_MAX ? (size_t)0 : lock >> 10);
+    else
+        log_err("import of %s: refused, nothing imported: a write failed: %s", path,
+                strerror(-cut->error));
+    return cut->error;
+}
+
 int commit_renamed(struct vultfs *fs, const char *to, const struct tree_node *dst,
                    struct staging_file *f)
 {
+    if (f->cut.error && !f->too_big)
+        return commit_refuse_cut_short(fs, to, &f->cut);
     staging_pin(f);
     uint64_t generation = store_generation(fs->store);
     int ret = commit_write(fs, to, dst, f->buf.data, f->buf.len, f->too_big);

@@ -29,9 +29,17 @@ int commit_can_create(const struct tree_node *n);
 int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at,
                  const uint8_t *data, size_t len, bool too_big);
 
+/* What becomes of a file whose bytes are not all there: a write was
+ * refused for want of room in staging or of (locked) memory, as cut says.
+ * Nothing is imported; one line says why, naming path. Returns
+ * cut->error. */
+int commit_refuse_cut_short(const struct vultfs *fs, const char *path,
+                            const struct staging_cut *cut);
+
 /* commit_write of the staged temporary f renamed to to (resolved to dst),
  * f kept alive (staging_pin) for it; imported, f leaves the tree (and may
- * be freed: do not use it afterwards). */
+ * be freed: do not use it afterwards). One cut short (a write refused) is
+ * refused as commit_refuse_cut_short says, and stays. */
 int commit_renamed(struct vultfs *fs, const char *to, const struct tree_node *dst,
                    struct staging_file *f);
 

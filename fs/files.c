@@ -343,7 +343,9 @@ static int flush_stage(struct vultfs *fs, struct staging_handle *s)
         return 0;
     ret = tree_resolve(&at, &fs->tree, f->path);
     s->importing = true;
-    if (ret == 0) {
+    if (ret == 0 && s->cut.error && !s->too_big) { /* its bytes are not all there */
+        ret = commit_refuse_cut_short(fs, f->path, &s->cut);
+    } else if (ret == 0) {
         uint64_t generation = store_generation(fs->store);
         ret = commit_write(fs, f->path, &at, s->buf.data, s->buf.len, s->too_big);
         notify_commit(fs, f->path, generation);

@@ -19,6 +19,7 @@ struct zip_run {
     const char *path;
     bool to_stdout;
     size_t imported; /* entries tried (not skipped) */
+    size_t refused;  /* of those */
 };
 
 bool import_zip_named(const char *path)
@@ -34,16 +35,17 @@ static void report_entry(void *ctx, const struct backup_zip_entry *e)
     const char *outcome = r ? epochs_outcome_name(r->outcome) : "";
 
     run->imported += !e->skipped;
+    run->refused += !e->skipped && e->ret < 0;
 
     if (e->skipped) {
         if (run->to_stdout)
-            printf("vultfs: import of %s: %s: skipped, %s\n", run->path, e->name,
-                   e->skip_reason);
+            log_result("import of %s: %s: skipped, %s", run->path, e->name,
+                       e->skip_reason);
         else
             log_info("import of %s: %s: skipped, %s", run->path, e->name, e->skip_reason);
     } else if (e->ret == 0 && run->to_stdout) {
-        printf("vultfs: import of %s: %s: %s: %s/ (%s)\n", run->path, e->name, outcome,
-               r->dir_name, r->reason);
+        log_result("import of %s: %s: %s: %s/ (%s)", run->path, e->name, outcome,
+                   r->dir_name, r->reason);
     } else if (e->ret == 0) {
         log_info("import of %s: %s: %s: /%s/ (%s)", run->path, e->name, outcome, r->dir_name,
                  r->reason);
@@ -52,37 +54,42 @@ static void report_entry(void *ctx, const struct backup_zip_entry *e)
     }
 }
 
-/* The line for the whole zip, after its entries' own. */
+/* The line for the whole zip, after its entries' own. Once an entry was
+ * tried, ret is the first entry's refusal, which its own line explained:
+ * an entry over the import limit is -EFBIG too, and not a zip over its
+ * caps. */
 static void report_whole(const struct zip_run *run, int ret)
 {
     const char *path = run->path;
 
+    if (ret == 0)
+        return;
+    if (ret == -ENOMEM) {
+        log_err("import of %s: out of memory", path);
+        return;
+    }
+    if (run->imported) {
+        log_warn("import of %s: not every entry was imported: %zu of %zu refused (see the "
+                 "lines above)", path, run->refused, run->imported);
+        return;
+    }
     switch (ret) {
-    case 0:
-        break;
     case -EFBIG:
         log_warn("import of %s: refused: larger than a backup zip can be (%d entries, "
                  "%u MiB inflated, %u MiB an entry); nothing imported", path,
                  BACKUP_ZIP_MAX_ENTRIES, BACKUP_ZIP_MAX_INFLATED >> 20,
                  BACKUP_ZIP_MAX_ENTRY >> 20);
         break;
-    case -EINVAL:
     case -EACCES:
-        if (run->imported == 0) {
-            log_warn("import of %s: refused: %s", path,
-                     ret == -EACCES ? "its entries are encrypted by zip itself, which the "
-                                      "apps never do"
-                                    : "not a zip, damaged, or no .vult, .bak or .dat in it");
-            break;
-        }
-        log_warn("import of %s: not every entry was imported: %s", path, strerror(-ret));
+        log_warn("import of %s: refused: its entries are encrypted by zip itself, which the "
+                 "apps never do", path);
         break;
-    case -ENOMEM:
-        log_err("import of %s: out of memory", path);
+    case -EINVAL:
+        log_warn("import of %s: refused: not a zip, damaged, or no .vult, .bak or .dat in it",
+                 path);
         break;
     default:
-        /* entries were reported one by one; say what the whole came to */
-        log_warn("import of %s: not every entry was imported: %s", path, strerror(-ret));
+        log_warn("import of %s: refused: %s", path, strerror(-ret));
         break;
     }
 }
@@ -90,7 +97,7 @@ static void report_whole(const struct zip_run *run, int ret)
 int import_zip_data(struct store *store, const char *path, const uint8_t *data, size_t len,
                     bool to_stdout)
 {
-    struct zip_run run = {path, to_stdout, 0};
+    struct zip_run run = {path, to_stdout, 0, 0};
     int ret = backup_zip_import(store, data, len, report_entry, &run);
 
     report_whole(&run, ret);
@@ -100,7 +107,7 @@ int import_zip_data(struct store *store, const char *path, const uint8_t *data, 
 int import_zip_data_with(const char *path, const uint8_t *data, size_t len,
                          backup_zip_importer import, void *import_ctx)
 {
-    struct zip_run run = {path, false, 0};
+    struct zip_run run = {path, false, 0, 0};
     int ret = backup_zip_import_with(data, len, import, import_ctx, report_entry, &run);
 
     report_whole(&run, ret);

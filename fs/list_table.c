@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "alloc.h"
+#include "escape.h"
 
 enum column { COL_VAULT, COL_EPOCHS, COL_DEVICE, COL_KEYS, COL_SIGNERS, COL_IMPORT, COLUMNS };
 
@@ -61,12 +62,14 @@ static void join_signers(char *out, size_t cap, const json_t *signers)
 }
 
 /* Names come from backup files: no control character of theirs reaches
- * the terminal (JSON escapes them; the table shows '?'). */
-static void make_printable(char *text)
+ * the terminal (JSON escapes them; the table shows escape.h's form, cut
+ * to the cell when it is longer). */
+static void make_printable(char *cell, size_t cap)
 {
-    for (unsigned char *p = (unsigned char *)text; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
-            *p = '?';
+    char escaped[sizeof(((struct row *)0)->cells[0])];
+
+    escape_text(escaped, sizeof(escaped) < cap ? sizeof(escaped) : cap, cell);
+    memcpy(cell, escaped, strlen(escaped) + 1);
 }
 
 /* What the share signs with: "ECDSA+EdDSA", "+ML-DSA", "20 chains". */
@@ -116,7 +119,7 @@ static int fill_row(struct row *r, const json_t *vault)
     join_signers(r->cells[COL_SIGNERS], sizeof(r->cells[0]), json_object_get(shown, "signers"));
     human_time(r->cells[COL_IMPORT], sizeof(r->cells[0]), last);
     for (int c = 0; c < COLUMNS; c++)
-        make_printable(r->cells[c]);
+        make_printable(r->cells[c], sizeof(r->cells[c]));
     return 0;
 }
 

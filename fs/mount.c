@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,38 @@ static int check_mountpoint(const char *arg, char mountpoint[PATH_MAX])
     return 0;
 }
 
+/* A mountpoint that is the store, or inside it, would hide the store's
+ * own files under the mount (from backups of the store, fsck, a second
+ * look). Compared by device and inode, each directory from the mountpoint
+ * up to /, so that another path to the store (a link, a bind mount of it)
+ * is seen too. */
+static int check_outside_store(const char *mountpoint, const char *store_dir)
+{
+    char path[PATH_MAX];
+    struct stat store, st;
+
+    if (stat(store_dir, &store) < 0 || !S_ISDIR(store.st_mode))
+        return 0; /* opening it says what is wrong */
+    snprintf(path, sizeof(path), "%s", mountpoint); /* realpath's: absolute, no links */
+    for (;;) {
+        if (stat(path, &st) == 0 && st.st_dev == store.st_dev && st.st_ino == store.st_ino) {
+            if (strcmp(path, mountpoint) == 0)
+                log_err("cannot mount on %s: it is the store itself, which the mount would "
+                        "hide; mount it on another directory", mountpoint);
+            else
+                log_err("cannot mount on %s: it is inside the store %s, which is no place "
+                        "for anything else; mount it on a directory outside", mountpoint,
+                        store_dir);
+            return -EINVAL;
+        }
+        char *slash = strrchr(path, '/');
+        if (!slash || slash == path)
+            break;
+        *slash = '\0';
+    }
+    return 0;
+}
+
 /* Turns "PATH" (escaped) into "fsname=PATH". */
 static int fsname_prefix(char **opts)
 {
@@ -189,11 +222,11 @@ out:
     return fuse;
 }
 
-/* libfuse's own messages ("fuse: ...") go where ours go. Its levels are
- * syslog's. */
+/* libfuse's own messages ("fuse: ...") go where ours go, one line each
+ * however many calls it writes one in. Its levels are syslog's. */
 static void log_from_fuse(enum fuse_log_level level, const char *fmt, va_list ap)
 {
-    log_vmsg((int)level, fmt, ap);
+    log_vpiece((int)level, fmt, ap);
 }
 
 /* In the background, refusals are logged to syslog; without a syslog
@@ -207,10 +240,42 @@ static void say_where_logs_go(const struct options *o)
              "(-o log_file=F) or run with -f");
 }
 
+/* Whether this process may lock any amount of memory (CAP_IPC_LOCK, in
+ * CapEff of /proc/self/status), whatever RLIMIT_MEMLOCK says. */
+static bool locks_without_limit(void)
+{
+    FILE *status = fopen("/proc/self/status", "re");
+    char line[256];
+    unsigned long long caps = 0;
+    bool found = false;
+
+    while (status && !found && fgets(line, sizeof(line), status))
+        found = sscanf(line, "CapEff: %llx", &caps) == 1;
+    if (status)
+        fclose(status);
+    return found && (caps >> 14 & 1); /* CAP_IPC_LOCK */
+}
+
+/* Files being copied in are held in locked memory (staging.h), and a
+ * copy that the memory-lock limit (RLIMIT_MEMLOCK, already raised to its
+ * hard limit) cannot take is refused: say so at mount, while the terminal
+ * still shows it, when staging may need more than the limit allows. */
+static void check_memlock(const struct vultfs *fs)
+{
+    size_t budget = staging_budget(&fs->staging), limit = alloc_lock_limit();
+
+    if (limit == SIZE_MAX || limit >= budget || locks_without_limit())
+        return;
+    log_warn("the memory-lock limit (RLIMIT_MEMLOCK) is %zu KiB, and files being copied in "
+             "may need up to %zu MiB of locked memory: a copy past the limit is refused; "
+             "raise it (ulimit -l, or LimitMEMLOCK= in the systemd unit)", limit >> 10,
+             budget >> 20);
+}
+
 /* After fuse_daemonize: the daemon is a new process. */
 static void become_daemon(struct store *store)
 {
-    if (log_open(1, NULL) < 0) {
+    if (log_open(1, NULL, 0) < 0) {
         /* syslog cannot fail to open; logging goes nowhere at worst */
     }
     /* it holds the store now, and the mlock of every secret did not
@@ -252,6 +317,7 @@ static int serve(struct fuse *fuse, struct vultfs *fs, const char *mountpoint,
         return 1;
     }
     say_where_logs_go(o);
+    check_memlock(fs);
     if (fuse_daemonize(o->foreground) != 0) {
         log_err("cannot go to the background");
         fuse_unmount(fuse);
@@ -286,7 +352,10 @@ static int get_passphrase(struct secret *passphrase, const struct options *o,
         return cli_get_secret(passphrase, o->passphrase_file, prompt, "passphrase", 0);
     }
     ret = secret_from_command(passphrase, o->extpass);
-    if (ret < 0)
+    if (ret == -ETIMEDOUT)
+        log_err("--extpass command did not end within %u s: it was stopped, and nothing "
+                "is mounted", secret_wait_seconds());
+    else if (ret < 0)
         log_err("--extpass command %s", ret == -ECHILD   ? "failed"
                                         : ret == -EINVAL ? "printed no passphrase"
                                                          : strerror(-ret));
@@ -301,11 +370,13 @@ static struct store *open_store(const struct options *o, const char *store_dir)
 
     if (get_passphrase(&passphrase, o, store_dir) < 0)
         return NULL;
+    /* everything read before the store is written to (the stamp): a
+     * mount that fails leaves the store as it was */
     if (cli_open_store(&store, store_dir, &passphrase) == 0 &&
         (cli_set_export(store, o->export_none, o->export_password_file, o->scheme,
                         &passphrase) < 0 ||
-         cli_stamp_exports(store) < 0 ||
-         cli_add_import_passwords(store, o->import_passwords) < 0)) {
+         cli_add_import_passwords(store, o->import_passwords) < 0 ||
+         cli_stamp_exports(store) < 0)) {
         store_close(store);
         store = NULL;
     }
@@ -330,11 +401,16 @@ int cmd_mount(int argc, char **argv)
     const char *store_dir = o.operands[0];
 
     fuse_set_log_func(log_from_fuse);
-    if (o.log_file && (ret = log_open(0, o.log_file)) < 0) {
-        log_err("cannot open log file %s: %s", o.log_file, strerror(-ret));
+    if (o.log_file && (ret = log_open(0, o.log_file, secret_wait_seconds())) < 0) {
+        if (ret == -ENXIO)
+            log_err("log file %s is a FIFO that nothing read within %u s", o.log_file,
+                    secret_wait_seconds());
+        else
+            log_err("cannot open log file %s: %s", o.log_file, strerror(-ret));
         goto out;
     }
-    if (check_mountpoint(o.operands[1], mountpoint) < 0)
+    if (check_mountpoint(o.operands[1], mountpoint) < 0 ||
+        check_outside_store(mountpoint, store_dir) < 0)
         goto out;
     store = open_store(&o, store_dir);
     if (!store)

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,16 +19,27 @@
 #include "alloc.h"
 #include "backup_zip.h"
 #include "completeness.h"
+#include "dat.h"
 #include "io.h"
 
-#define SCAN_MAX_DEPTH 32
+#define TEXT_OF(x) #x
+#define TEXT(x) TEXT_OF(x)
+
+/* A directory entered, by device and inode. */
+struct dir_id {
+    dev_t dev;
+    ino_t ino;
+    bool used;
+};
 
 struct scanner {
     struct scan *scan;
-    size_t item_cap, store_cap;
+    size_t item_cap, store_cap, skip_cap;
     const struct vult_password *passwords;
     size_t password_count;
     struct vult_keycache *cache;
+    struct dir_id *entered; /* a hash set, open addressing; entered_cap a power of 2 */
+    size_t entered_count, entered_cap;
 };
 
 static char *dup_view(struct vult_str s)
@@ -61,6 +73,45 @@ static int grow(void **array, size_t *cap, size_t count, size_t size)
     return 0;
 }
 
+static size_t dir_slot(dev_t dev, ino_t ino, size_t cap)
+{
+    uint64_t h = (uint64_t)dev * 0x9e3779b97f4a7c15ull ^ (uint64_t)ino * 0xc2b2ae3d27d4eb4full;
+    return (size_t)(h ^ h >> 31) & (cap - 1);
+}
+
+static void dir_put(struct dir_id *set, size_t cap, dev_t dev, ino_t ino)
+{
+    size_t i = dir_slot(dev, ino, cap);
+    while (set[i].used)
+        i = (i + 1) & (cap - 1);
+    set[i] = (struct dir_id){dev, ino, true};
+}
+
+/* Records a directory as entered: 1 when it is new, 0 when it was entered
+ * before (through another path or a link), -ENOMEM. */
+static int enter_dir(struct scanner *s, const struct stat *st)
+{
+    for (size_t i = s->entered_cap ? dir_slot(st->st_dev, st->st_ino, s->entered_cap) : 0;
+         s->entered_cap && s->entered[i].used; i = (i + 1) & (s->entered_cap - 1))
+        if (s->entered[i].dev == st->st_dev && s->entered[i].ino == st->st_ino)
+            return 0;
+    if (2 * (s->entered_count + 1) > s->entered_cap) { /* kept at most half full */
+        size_t cap = s->entered_cap ? 2 * s->entered_cap : 64;
+        struct dir_id *bigger = alloc_zeroed(cap, sizeof(*bigger));
+        if (!bigger)
+            return -ENOMEM;
+        for (size_t i = 0; i < s->entered_cap; i++)
+            if (s->entered[i].used)
+                dir_put(bigger, cap, s->entered[i].dev, s->entered[i].ino);
+        alloc_free(s->entered);
+        s->entered = bigger;
+        s->entered_cap = cap;
+    }
+    dir_put(s->entered, s->entered_cap, st->st_dev, st->st_ino);
+    s->entered_count++;
+    return 1;
+}
+
 /* The public facts of a parsed share into item. */
 static int take_facts(struct scan_item *item, const struct vult_vault *v)
 {
@@ -90,6 +141,12 @@ static int decode_backup(struct scanner *s, struct scan_item *item, const uint8_
                          size_t len)
 {
     struct vult_file file = {0};
+    const char *misnamed = dat_misnamed_binary(item->path, bytes, len);
+
+    if (misnamed) { /* no password would open it (dat.h) */
+        item->why = misnamed;
+        return -EINVAL;
+    }
     int ret = vult_decode(&file, bytes, len, s->passwords, s->password_count, s->cache);
     if (ret == -ENOTSUP || ret == -EFBIG)
         ret = -EINVAL;
@@ -114,6 +171,34 @@ static struct scan_item *new_item(struct scanner *s, const char *path, const cha
     snprintf(item->path, len, "%s%s%s", path, entry ? ":" : "", entry ? entry : "");
     item->backup_name = named_like_backup(entry ? entry : path);
     return item;
+}
+
+/* An item for a path that could not be reached or read: err is why
+ * (-errno), why a text when errno alone would mislead. */
+static int add_unread(struct scanner *s, const char *path, int err, const char *why)
+{
+    struct scan_item *item = new_item(s, path, NULL);
+    if (!item)
+        return -ENOMEM;
+    item->error = err;
+    item->unread = true;
+    item->why = why;
+    return 0;
+}
+
+static int add_skipped(struct scanner *s, const char *path, const char *why)
+{
+    struct scan *scan = s->scan;
+    if (grow((void **)&scan->skipped, &s->skip_cap, scan->skipped_count,
+             sizeof(*scan->skipped)) < 0)
+        return -ENOMEM;
+    struct scan_skip *skip = &scan->skipped[scan->skipped_count];
+    skip->path = alloc_strndup(path, strlen(path));
+    skip->why = why;
+    if (!skip->path)
+        return -ENOMEM;
+    scan->skipped_count++;
+    return 0;
 }
 
 struct zip_walk {
@@ -162,6 +247,8 @@ static int add_file(struct scanner *s, const char *path)
         alloc_secret_free(bytes);
         return ret;
     }
+    if (ret < 0 && ret != -EFBIG && ret != -ENOMEM) /* it changed since its stat */
+        return add_unread(s, path, ret, ret == -EINVAL ? "no longer a regular file" : NULL);
     struct scan_item *item = new_item(s, path, NULL);
     if (!item) {
         alloc_secret_free(bytes);
@@ -184,7 +271,7 @@ static int add_store(struct scanner *s, const char *path)
     return scan->stores[scan->store_count++] ? 0 : -ENOMEM;
 }
 
-static int scan_one(struct scanner *s, const char *path, int depth);
+static int scan_one(struct scanner *s, const char *path, int depth, bool given);
 
 static int by_name(const struct dirent **a, const struct dirent **b)
 {
@@ -209,14 +296,14 @@ static int scan_dir(struct scanner *s, const char *path, int depth)
     int ret = 0;
 
     if (n < 0)
-        return add_file(s, path); /* unreadable: reported as such */
+        return errno == ENOMEM ? -ENOMEM : add_unread(s, path, -errno, NULL);
     for (int i = 0; i < n; i++) {
         size_t len = strlen(path) + strlen(names[i]->d_name) + 2;
         char *child = ret == 0 ? alloc_bytes(len) : NULL;
         if (child) {
             snprintf(child, len, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/",
                      names[i]->d_name);
-            ret = scan_one(s, child, depth + 1);
+            ret = scan_one(s, child, depth + 1, false);
         } else if (ret == 0) {
             ret = -ENOMEM;
         }
@@ -227,19 +314,50 @@ static int scan_dir(struct scanner *s, const char *path, int depth)
     return ret;
 }
 
-static int scan_one(struct scanner *s, const char *path, int depth)
+/* Why a path that stat cannot follow is not read. */
+static int add_unfollowed(struct scanner *s, const char *path, int err)
+{
+    struct stat link;
+    bool is_link = lstat(path, &link) == 0 && S_ISLNK(link.st_mode);
+
+    if (err == -ENOENT && is_link)
+        return add_unread(s, path, err, "a symbolic link to nothing (dangling)");
+    if (err == -ELOOP && is_link)
+        return add_unread(s, path, err, "a loop of symbolic links");
+    return add_unread(s, path, err, NULL);
+}
+
+static const char *kind_of(mode_t mode)
+{
+    if (S_ISFIFO(mode))
+        return "a FIFO, not a file: never opened (it could wait forever)";
+    if (S_ISSOCK(mode))
+        return "a socket, not a file";
+    return "a device, not a file";
+}
+
+/* A path given (an operand) or found in a directory, links followed. */
+static int scan_one(struct scanner *s, const char *path, int depth, bool given)
 {
     struct stat st;
-    if (lstat(path, &st) < 0)
-        return add_file(s, path);
-    if (S_ISDIR(st.st_mode)) {
-        if (scan_is_store(path))
-            return add_store(s, path);
-        return depth < SCAN_MAX_DEPTH ? scan_dir(s, path, depth) : 0;
-    }
+    if (stat(path, &st) < 0)
+        return add_unfollowed(s, path, -errno);
     if (S_ISREG(st.st_mode))
         return add_file(s, path);
-    return 0; /* links, devices, sockets: never backups */
+    if (!S_ISDIR(st.st_mode)) /* asked for by name, it could not be read */
+        return given ? add_unread(s, path, -EINVAL, kind_of(st.st_mode))
+                     : add_skipped(s, path, kind_of(st.st_mode));
+    int fresh = enter_dir(s, &st);
+    if (fresh <= 0)
+        return fresh < 0 ? fresh
+                         : add_skipped(s, path, "a directory already scanned (through another "
+                                                "path or a symbolic link)");
+    if (scan_is_store(path))
+        return add_store(s, path);
+    if (depth >= SCAN_MAX_DEPTH)
+        return add_unread(s, path, -ELOOP,
+                          "not entered: more than " TEXT(SCAN_MAX_DEPTH) " directories deep");
+    return scan_dir(s, path, depth);
 }
 
 int scan_paths(struct scan *out, char *const *paths, size_t path_count,
@@ -253,8 +371,9 @@ int scan_paths(struct scan *out, char *const *paths, size_t path_count,
     if (!s.cache)
         return -ENOMEM;
     for (size_t i = 0; i < path_count && ret == 0; i++)
-        ret = scan_one(&s, paths[i], 0);
+        ret = scan_one(&s, paths[i], 0, true);
     vult_keycache_free(s.cache);
+    alloc_free(s.entered);
     return ret;
 }
 
@@ -267,21 +386,43 @@ bool scan_is_store(const char *dir)
            S_ISREG(st.st_mode);
 }
 
-const char *scan_reason(const struct scan_item *item)
+void scan_reason(char *out, size_t cap, const struct scan_item *item)
 {
+    if (item->unread) {
+        if (item->why)
+            snprintf(out, cap, "%s", item->why);
+        else
+            snprintf(out, cap, "cannot read it: %s", strerror(-item->error));
+        return;
+    }
     switch (item->error) {
     case 0:
-        return "";
+        snprintf(out, cap, "%s", "");
+        break;
     case -EACCES:
-        return "encrypted, and no password given fits";
+        snprintf(out, cap, "encrypted, and no password given fits");
+        break;
     case -EFBIG:
-        return "a zip larger than a backup zip can be (1000 entries, 96 MiB inflated, 64 MiB "
-               "an entry)";
+        snprintf(out, cap, "a zip larger than a backup zip can be (%d entries, %u MiB inflated, "
+                 "%u MiB an entry)", BACKUP_ZIP_MAX_ENTRIES, BACKUP_ZIP_MAX_INFLATED >> 20,
+                 BACKUP_ZIP_MAX_ENTRY >> 20);
+        break;
     case -EINVAL:
-        return item->backup_name ? "damaged or truncated backup" : "not a Vultisig backup";
+        if (item->why)
+            snprintf(out, cap, "not a Vultisig backup: %s", item->why);
+        else
+            snprintf(out, cap, "%s", item->backup_name ? "damaged or truncated backup"
+                                                       : "not a Vultisig backup");
+        break;
     default:
-        return strerror(-item->error);
+        snprintf(out, cap, "%s", strerror(-item->error));
+        break;
     }
+}
+
+bool scan_not_backup(const struct scan_item *item)
+{
+    return !item->unread && item->error == -EINVAL && !item->backup_name;
 }
 
 void scan_free(struct scan *scan)
@@ -300,7 +441,10 @@ void scan_free(struct scan *scan)
     }
     for (size_t i = 0; i < scan->store_count; i++)
         alloc_free(scan->stores[i]);
+    for (size_t i = 0; i < scan->skipped_count; i++)
+        alloc_free(scan->skipped[i].path);
     alloc_free(scan->items);
     alloc_free(scan->stores);
+    alloc_free(scan->skipped);
     memset(scan, 0, sizeof(*scan));
 }

@@ -1,52 +1,112 @@
 #include "secret.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "alloc.h"
+#include "escape.h"
 
-/* Reads at most SECRET_MAX_BYTES from fd into a secret buffer. The whole
- * input is read so a long line is refused, not silently cut. */
-static int read_all(char **out, size_t *len, int fd)
+unsigned secret_wait_seconds(void)
+{
+    const char *test = getenv("VULTFS_TEST_SECRET_WAIT");
+    char *end;
+    unsigned long seconds = test ? strtoul(test, &end, 10) : 0;
+
+    if (test && *test && !*end && seconds >= 1 && seconds < SECRET_WAIT_SECONDS)
+        return (unsigned)seconds;
+    return SECRET_WAIT_SECONDS;
+}
+
+/* CLOCK_MONOTONIC now plus the wait. */
+static struct timespec deadline_from_now(void)
+{
+    struct timespec at;
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    at.tv_sec += (time_t)secret_wait_seconds();
+    return at;
+}
+
+/* Milliseconds left until at (0 once it passed), for poll. */
+static int ms_until(const struct timespec *at)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ms = (long long)(at->tv_sec - now.tv_sec) * 1000 +
+                   (at->tv_nsec - now.tv_nsec) / 1000000;
+    return ms <= 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* Reads at most SECRET_MAX_BYTES from fd (non-blocking) into a secret
+ * buffer, until its end or until the deadline: -ETIMEDOUT then, so that a
+ * FIFO nobody writes or a command that never ends cannot hold vultfs
+ * forever. A FIFO opened with O_NONBLOCK before any writer came shows no
+ * end until one has come and gone (the kernel holds POLLHUP back), so a
+ * writer that comes in time is waited for. The whole input is read so a
+ * long line is refused, not silently cut. */
+static int read_all(char **out, size_t *len, int fd, const struct timespec *deadline)
 {
     char *buf = alloc_secret(SECRET_MAX_BYTES + 1);
     size_t used = 0;
+    int err = 0;
 
     if (!buf)
         return -ENOMEM;
     for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int ready = poll(&pfd, 1, ms_until(deadline));
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0) {
+            err = ready < 0 ? -errno : -ETIMEDOUT;
+            break;
+        }
         ssize_t n = read(fd, buf + used, SECRET_MAX_BYTES + 1 - used);
-        if (n < 0 && errno == EINTR)
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n < 0) {
-            int err = -errno;
-            alloc_secret_free(buf);
-            return err;
+            err = -errno;
+            break;
         }
         if (n == 0)
             break;
         used += (size_t)n;
         if (used > SECRET_MAX_BYTES) {
-            alloc_secret_free(buf);
-            return -EFBIG;
+            err = -EFBIG;
+            break;
         }
+    }
+    if (err < 0) {
+        alloc_secret_free(buf);
+        return err;
     }
     buf[used] = '\0';
     *out = buf;
     *len = used;
     return 0;
+}
+
+/* Opens a file the user names for a secret without waiting: a FIFO with
+ * no writer yet opens at once (read_all bounds the wait for one). */
+static int open_source(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
 }
 
 /* Keeps the first line of buf (cuts at \n, drops a \r before it). */
@@ -62,13 +122,14 @@ static size_t first_line(char *buf, size_t len)
 
 int secret_from_file(struct secret *out, const char *path, int allow_empty)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct timespec deadline = deadline_from_now();
+    int fd = open_source(path);
     int ret;
 
     memset(out, 0, sizeof(*out));
     if (fd < 0)
-        return -errno;
-    ret = read_all(&out->text, &out->len, fd);
+        return fd;
+    ret = read_all(&out->text, &out->len, fd, &deadline);
     close(fd);
     if (ret < 0)
         return ret;
@@ -200,7 +261,7 @@ static int prompt_once(struct tty_prompt *p, const char *prompt, char *buf, size
 static int ask_tty(struct secret *out, const char *prompt, int allow_empty, bool echo)
 {
     struct tty_prompt p = {.echo = echo};
-    char *buf = NULL;
+    char *buf = NULL, *shown;
     size_t used = 0;
     int ret;
 
@@ -208,18 +269,21 @@ static int ask_tty(struct secret *out, const char *prompt, int allow_empty, bool
     p.fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (p.fd < 0)
         return -ENOTTY;
+    /* a prompt names a store, a file or a vault (which a backup named) */
+    shown = escape_dup(prompt);
     ret = !isatty(p.fd) || tcgetattr(p.fd, &p.saved) < 0 ? -ENOTTY : 0;
-    if (ret == 0 && !(buf = alloc_secret(SECRET_MAX_BYTES + 1)))
+    if (ret == 0 && (!shown || !(buf = alloc_secret(SECRET_MAX_BYTES + 1))))
         ret = -ENOMEM;
     while (ret == 0) {
         used = 0;
-        ret = prompt_once(&p, prompt, buf, &used);
+        ret = prompt_once(&p, shown, buf, &used);
         if (ret != -EINTR || tty_caught != SIGTSTP)
             break;
         sodium_memzero(buf, used); /* continued after a stop: ask again */
         ret = 0;
     }
     close(p.fd);
+    alloc_free(shown);
     if (ret == 0 && !used && !allow_empty)
         ret = -EINVAL;
     if (ret < 0) {
@@ -242,10 +306,90 @@ int secret_answer_from_tty(struct secret *out, const char *prompt)
     return ask_tty(out, prompt, 1, true);
 }
 
+/* The parent of process pid, from /proc/PID/stat ("pid (comm) state
+ * ppid ..."; comm may hold spaces and parentheses), or 0. */
+static pid_t parent_of(const char *pid)
+{
+    char path[sizeof("/proc//stat") + 256], stat[512];
+    snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, stat, sizeof(stat) - 1);
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 0;
+    stat[n] = '\0';
+    const char *end = strrchr(stat, ')');
+    int ppid = 0;
+    return end && sscanf(end + 1, " %*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
+}
+
+#define TREE_MAX 64
+
+/* root and the processes descended from it, into tree (at most TREE_MAX):
+ * sh runs a command as its own child (dash does not exec it), which would
+ * outlive sh and go on waiting. */
+static size_t find_tree(pid_t tree[TREE_MAX], pid_t root)
+{
+    DIR *proc = opendir("/proc");
+    size_t n = 1;
+    bool grew = proc != NULL;
+
+    tree[0] = root;
+    while (grew && n < TREE_MAX) { /* again until nothing new: pids may wrap */
+        struct dirent *entry;
+        grew = false;
+        rewinddir(proc);
+        while (n < TREE_MAX && (entry = readdir(proc))) {
+            pid_t pid = (pid_t)strtol(entry->d_name, NULL, 10), parent;
+            bool known = pid <= 0;
+            for (size_t i = 0; i < n && !known; i++)
+                known = tree[i] == pid;
+            if (known || !(parent = parent_of(entry->d_name)))
+                continue;
+            for (size_t i = 0; i < n; i++)
+                if (tree[i] == parent) {
+                    tree[n++] = pid;
+                    grew = true;
+                    break;
+                }
+        }
+    }
+    if (proc)
+        closedir(proc);
+    return n;
+}
+
+/* Ends a command that overran its time, and what it started (found
+ * first: once sh is gone they are init's): asked (SIGTERM), then, if the
+ * command is not gone a second later, killed, all of them alike. */
+static void end_command(pid_t pid, int *status)
+{
+    pid_t tree[TREE_MAX];
+    size_t n = find_tree(tree, pid);
+    bool ended = false;
+
+    for (size_t i = 0; i < n; i++)
+        kill(tree[i], SIGTERM);
+    for (int i = 0; i < 20 && !ended; i++) {
+        ended = waitpid(pid, status, WNOHANG) == pid;
+        if (!ended)
+            nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+    }
+    for (size_t i = 1; i < n; i++) /* those that ignored SIGTERM */
+        kill(tree[i], SIGKILL);
+    if (ended)
+        return;
+    kill(pid, SIGKILL);
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+        ;
+}
+
 int secret_from_command(struct secret *out, const char *cmd)
 {
+    struct timespec deadline = deadline_from_now();
     int pipefd[2];
-    int status;
+    int status = 0;
     int ret;
     pid_t pid;
 
@@ -265,8 +409,14 @@ int secret_from_command(struct secret *out, const char *cmd)
         _exit(127);
     }
     close(pipefd[1]);
-    ret = read_all(&out->text, &out->len, pipefd[0]);
+    ret = fcntl(pipefd[0], F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
+    if (ret == 0)
+        ret = read_all(&out->text, &out->len, pipefd[0], &deadline);
     close(pipefd[0]);
+    if (ret < 0) { /* what it prints no longer matters: it may still be running */
+        end_command(pid, &status);
+        return ret;
+    }
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (ret == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
@@ -283,17 +433,18 @@ int secret_from_command(struct secret *out, const char *cmd)
 
 int secret_lines_from_file(struct secret **out, size_t *count, const char *path)
 {
+    struct timespec deadline = deadline_from_now();
     struct secret whole;
     struct secret *list = NULL;
     size_t n = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open_source(path);
     int ret;
 
     *out = NULL;
     *count = 0;
     if (fd < 0)
-        return -errno;
-    ret = read_all(&whole.text, &whole.len, fd);
+        return fd;
+    ret = read_all(&whole.text, &whole.len, fd, &deadline);
     close(fd);
     if (ret < 0)
         return ret;

@@ -14,7 +14,8 @@
 #define STAGING_MIN_CAP (16u << 10)
 
 /* All staged bytes together: temporaries a tool never renamed stay until
- * unmount, so without a bound they could pin any amount of locked memory. */
+ * they expire, and each copy in progress holds its file in locked memory,
+ * so without a bound they could pin any amount of it. */
 #define STAGING_TOTAL_MIN (64u << 20)
 
 void staging_init(struct staging *st, size_t cap)
@@ -53,24 +54,43 @@ bool staging_is_temp_name(const char *name)
     return len > 1 && name[len - 1] == '~';
 }
 
-/* Room for two files at the cap, or one zip at its own, and never less
- * than the minimum: each is locked memory. */
-static size_t total_cap(const struct staging *st)
+/* What large files may reserve together: two files at the cap, or one
+ * zip at its own, and never less than the minimum. */
+static size_t large_budget(const struct staging *st)
 {
     size_t two = st->cap_bytes * 2, zip = BACKUP_ZIP_MAX_FILE;
     size_t most = two > zip ? two : zip;
     return most > STAGING_TOTAL_MIN ? most : STAGING_TOTAL_MIN;
 }
 
+size_t staging_budget(const struct staging *st)
+{
+    return large_budget(st) + STAGING_SMALL_ROOM;
+}
+
+/* What a buffer counts against the budget. */
+static size_t charge_of(const struct staging_buf *b)
+{
+    return b->large ? b->limit : b->cap;
+}
+
 static void buf_free(struct staging *st, struct staging_buf *b)
 {
-    st->total_bytes -= b->cap;
+    st->total_bytes -= charge_of(b);
+    st->large_count -= b->large;
+    st->large_bytes -= b->large ? b->limit : 0;
     alloc_secret_free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+    b->large = false;
 }
 
-/* Grows b to hold want bytes: a new secret buffer, the old one wiped. */
+/* Grows b to hold want bytes: a new secret buffer, the old one wiped.
+ * Growing past STAGING_SMALL admits it as a large file, charged its whole
+ * limit: refused at once (-ENOSPC) when that does not fit beside the large
+ * files admitted before (which can then always finish), or would eat the
+ * room kept for small ones. -ENOMEM when memory cannot be had, or locked
+ * (alloc_secret_lock_refused says which). */
 static int buf_reserve(struct staging *st, struct staging_buf *b, size_t want)
 {
     if (want <= b->cap)
@@ -84,7 +104,14 @@ static int buf_reserve(struct staging *st, struct staging_buf *b, size_t want)
         cap = want;
     if (cap > b->limit)
         cap = b->limit;
-    if (st->total_bytes - b->cap + cap > total_cap(st))
+    /* a file is large by what it holds, not by how its buffer doubled */
+    bool large = b->large || want > STAGING_SMALL;
+    if (!large && cap > STAGING_SMALL)
+        cap = STAGING_SMALL;
+    size_t old_charge = charge_of(b), new_charge = large ? b->limit : cap;
+    if (large && !b->large && st->large_bytes + b->limit > large_budget(st))
+        return -ENOSPC; /* the large files let in before fill their room */
+    if (new_charge > old_charge && st->total_bytes - old_charge + new_charge > staging_budget(st))
         return -ENOSPC; /* too much staged at once; the tool sees a full disk */
     uint8_t *data = alloc_secret(cap);
     if (!data)
@@ -92,7 +119,10 @@ static int buf_reserve(struct staging *st, struct staging_buf *b, size_t want)
     if (b->len)
         memcpy(data, b->data, b->len);
     alloc_secret_free(b->data);
-    st->total_bytes = st->total_bytes - b->cap + cap;
+    st->total_bytes = st->total_bytes - old_charge + new_charge;
+    st->large_count += large && !b->large;
+    st->large_bytes += large && !b->large ? b->limit : 0;
+    b->large = large;
     b->data = data;
     b->cap = cap;
     return 0;
@@ -218,8 +248,10 @@ int staging_open(struct staging_handle **out, struct staging *st, const char *pa
     if (f->temp) {
         if (truncate && (ret = buf_set_len(st, &f->buf, 0)) < 0)
             goto out_fail;
-        if (truncate)
+        if (truncate) {
             f->too_big = false;
+            f->cut.error = 0;
+        }
     } else if (!truncate && initial && initial_len) {
         ret = buf_reserve(st, &h->buf, initial_len);
         if (ret < 0)
@@ -259,6 +291,21 @@ static void mark_too_big(struct staging_handle *h)
         h->file->too_big = true;
 }
 
+/* A write refused for want of room or memory: what the file holds is not
+ * what the tool wrote. Reported at close, as mark_too_big. Called at once
+ * after the refusal, on its thread (alloc_secret_lock_refused). */
+static void mark_cut_short(const struct staging *st, struct staging_handle *h, int err)
+{
+    h->cut = (struct staging_cut){
+        .error = err,
+        .crowd = st->large_count,
+        .unlockable = err == -ENOMEM && alloc_secret_lock_refused(),
+    };
+    h->dirty = true;
+    if (h->file->temp)
+        h->file->cut = h->cut;
+}
+
 int staging_write(struct staging *st, struct staging_handle *h, const void *data, size_t size,
                   off_t off)
 {
@@ -276,6 +323,8 @@ int staging_write(struct staging *st, struct staging_handle *h, const void *data
     if (end > b->len && (ret = buf_set_len(st, b, end)) < 0) {
         if (ret == -EFBIG)
             mark_too_big(h);
+        else
+            mark_cut_short(st, h, ret);
         return ret;
     }
     memcpy(b->data + off, data, size);
@@ -308,8 +357,15 @@ int staging_truncate(struct staging *st, struct staging_handle *h, off_t size)
         return -EFBIG;
     }
     ret = buf_set_len(st, b, (size_t)size);
-    if (ret < 0)
+    if (ret < 0) {
+        mark_cut_short(st, h, ret);
         return ret;
+    }
+    if (size == 0) { /* written again from the start: what was cut short is gone */
+        h->cut.error = 0;
+        if (h->file->temp)
+            h->file->cut.error = 0;
+    }
     h->dirty = true;
     if (!h->file->temp)
         h->file->size = b->len;

@@ -14,6 +14,20 @@
  * without a write. Buffers are secret memory (alloc_secret) and never grow
  * past the import cap (a zip's cap for the apps' zips).
  *
+ * All buffers together are held to a budget of locked memory
+ * (staging_budget). A buffer is charged what it holds while that is at
+ * most STAGING_SMALL; to grow past it, it must be admitted as a large file
+ * and is charged its whole limit from then on, so that once admitted it
+ * always has room to finish. Large files may reserve two files at the
+ * import cap, or one zip at the zip cap (64 MiB at least); STAGING_SMALL_ROOM
+ * more is kept for small files, so that a large copy never blocks a share
+ * of a few KiB. A large file that would not fit is refused at once
+ * (-ENOSPC, at the write that would take it past STAGING_SMALL), never
+ * half-way: six copies of a 20 MiB zip at once let the first in to finish,
+ * and tell the others to come back, instead of starving all six. A file
+ * with a write refused (cut) is never imported: its bytes are not all
+ * there.
+ *
  * All state is in one struct staging that the caller owns; it is not
  * thread-safe, so the mount holds its lock (struct vultfs) around every
  * call. Nothing here needs FUSE: tests/unit/test_staging.c drives it.
@@ -29,11 +43,24 @@
 
 /* DESIGN, "Writing = importing": how long a closed staged file stays. */
 #define STAGING_TTL_SECONDS 60
+/* A buffer up to this size is charged what it holds; a larger one its
+ * whole limit (the header says why). */
+#define STAGING_SMALL (1u << 20)
+/* Kept for small buffers beyond what large files may reserve. */
+#define STAGING_SMALL_ROOM (8u << 20)
+
+/* Why a file's bytes are not all there: a write was refused. */
+struct staging_cut {
+    int error;       /* 0, -ENOSPC (no room in staging) or -ENOMEM */
+    size_t crowd;    /* with -ENOSPC: how many large files staging held then */
+    bool unlockable; /* with -ENOMEM: the memory-lock limit (RLIMIT_MEMLOCK) refused it */
+};
 
 struct staging_buf {
     uint8_t *data; /* alloc_secret, or NULL while empty */
     size_t len, cap;
-    size_t limit; /* it never grows past this: staging_cap_for its path */
+    size_t limit;  /* it never grows past this: staging_cap_for its path */
+    bool large;    /* admitted past STAGING_SMALL: charged limit, not cap */
 };
 
 struct staging_file {
@@ -44,6 +71,7 @@ struct staging_file {
     bool imported; /* final name: an import ran; it leaves the tree once closed */
     bool shadow;   /* opened over a store file: leaves the tree once closed */
     bool too_big;  /* temp: a write went past the cap */
+    struct staging_cut cut; /* temp: as the handle's, for the rename */
     unsigned opens;
     unsigned pins; /* staging_pin: kept (never expired or freed) meanwhile */
     uint64_t ino;
@@ -59,6 +87,7 @@ struct staging_handle {
     struct staging_buf buf; /* final names: this open's content */
     bool dirty;     /* written since the last import */
     bool too_big;   /* a write went past the cap */
+    struct staging_cut cut; /* a write refused: never imported */
     bool imported;  /* an import ran (result holds its errno) */
     bool importing; /* a flush is importing it (without the mount's lock) */
     int result;
@@ -68,7 +97,9 @@ struct staging_handle {
 struct staging {
     struct staging_file *files;
     size_t cap_bytes;   /* the import cap: no buffer grows past it */
-    size_t total_bytes; /* all buffers together, held to 16 caps (64 MiB at least) */
+    size_t total_bytes; /* what all buffers are charged, held to staging_budget */
+    size_t large_count; /* buffers admitted past STAGING_SMALL */
+    size_t large_bytes; /* their limits, together */
     uint64_t next_ino;
     unsigned ttl_seconds; /* STAGING_TTL_SECONDS, unless a test sets another */
 };
@@ -81,6 +112,9 @@ size_t staging_cap(const struct staging *st);
  * and for a temporary there named after one (".x.zip.Ab12Cd"), so that a
  * 20 MiB "all vaults" zip can be copied in. */
 size_t staging_cap_for(const struct staging *st, const char *path);
+
+/* What all buffers together may be charged (bytes of locked memory). */
+size_t staging_budget(const struct staging *st);
 
 /* Hidden files (".name.XXXXXX", ".goutputstream-XXXXXX"), "*.part", "*~". */
 bool staging_is_temp_name(const char *name);
@@ -102,8 +136,8 @@ bool staging_any_below(const struct staging *st, const char *dir);
 int staging_open(struct staging_handle **out, struct staging *st, const char *path,
                  bool truncate, bool shadow, const uint8_t *initial, size_t initial_len);
 
-/* -EFBIG past the cap (the handle remembers it), -ENOSPC past the total,
- * -ENOMEM. */
+/* -EFBIG past the cap, -ENOSPC past the budget (no room to admit it, or
+ * none left), -ENOMEM; the handle remembers each (too_big, cut). */
 int staging_write(struct staging *st, struct staging_handle *h, const void *data, size_t size,
                   off_t off);
 /* Bytes read, at most size. */

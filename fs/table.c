@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "escape.h"
 
 struct table {
     size_t columns;
@@ -43,8 +44,7 @@ int table_add(struct table *table, const char *const *cells)
     }
     char **row = &table->cells[table->rows * table->columns];
     for (size_t c = 0; c < table->columns; c++) {
-        const char *text = cells[c] ? cells[c] : "-";
-        row[c] = alloc_strndup(text, strlen(text));
+        row[c] = escape_dup(cells[c] ? cells[c] : "-");
         if (!row[c]) {
             while (c > 0)
                 alloc_free(row[--c]);

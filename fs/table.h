@@ -1,6 +1,7 @@
 /*
  * table: the aligned text tables `vultfs check` and `vultfs audit` print
- * for people. Cells are copied; the last column is not padded.
+ * for people. Cells are copied, escaped (escape.h: names and paths come
+ * from files); the last column is not padded.
  */
 #ifndef VULTFS_TABLE_H
 #define VULTFS_TABLE_H

@@ -334,17 +334,21 @@ def test_bit_flip_in_structure_fails_cleanly(synthetic_text, tmp_path):
 
 
 def test_random_bytes_fail_cleanly(tmp_path):
-    """Random base64 is no backup. Random binary of a blob's size is what an
+    """Random base64 is no backup, and nor is random binary under a
+    backup's name. Named .dat, random binary of a blob's size is what an
     encrypted iOS .dat looks like (an AES-GCM blob), so without a password
     it is refused for want of one; too short for a blob, it is no backup."""
     rng = random.Random(20240501)
     bad = tmp_path / "random.vult"
+    dat = tmp_path / "random.dat"
     for size in (16, 1000, 50000):
         raw = bytes(rng.getrandbits(8) for _ in range(size))
         bad.write_bytes(base64.b64encode(raw))
         assert_one_error_line(inspect(bad), "not a vultisig backup")
         bad.write_bytes(raw)
-        assert_one_error_line(inspect(bad), "not a vultisig backup" if size < 28 else "password")
+        assert_one_error_line(inspect(bad), "not a vultisig backup")
+        dat.write_bytes(raw)
+        assert_one_error_line(inspect(dat), "not a vultisig backup" if size < 28 else "password")
 
 
 def test_huge_file_is_refused_before_reading(tmp_path):

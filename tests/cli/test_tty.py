@@ -133,3 +133,24 @@ def test_forget_confirmation_is_echoed(tmp_path):
     finally:
         t.close()
     assert dirs(store, pp) == []
+
+
+def test_forget_prompt_shows_the_name_escaped(tmp_path):
+    """Issue 20, finding 5: the prompt names the vault, and a backup chose
+    that name: an escape sequence in it shows, it does not act."""
+    pp = tmp_path / "pp"
+    pp.write_text(SECRET + "\n")
+    store = tmp_path / "store"
+    t = Terminal([VULTFS, "init", "--passphrase-file", pp, "--cost", "min", store])
+    assert t.wait() == 0
+    t.close()
+    import_ok(store, pp, new_vault(tmp_path / "a.vult", name="x\x1b[2Jy"))
+    t = Terminal([VULTFS, "forget", "--passphrase-file", pp, store, "x\x1b[2Jy"])
+    try:
+        prompt = read_until(t.master, "confirm: ", timeout=TIMEOUT)
+        assert "'x\\x1b[2Jy'" in prompt and "\x1b" not in prompt, repr(prompt)
+        os.write(t.master, b"no\n")
+        assert t.wait() == 1
+    finally:
+        t.close()
+    assert dirs(store, pp) == ["x\x1b[2Jy"]

@@ -326,6 +326,9 @@ def test_stale_temporaries_stop_blocking_imports(mount_factory, vaults, lib, mon
     once they expire, imports work again (not only after unmount)."""
     monkeypatch.setenv("VULTFS_TEST_STAGING_TTL", str(TTL))
     m = mount_factory("full")
+    # each try refused meanwhile says why at its close
+    m.expect(r"import of /try\d+\.vult: refused, nothing imported: files being copied in, "
+             r"and temporaries left behind, filled the \d+ MiB")
     chunk = b"T" * (1 << 20)
     for i in range(64):
         fd = os.open(m / f".left-behind.{i}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)

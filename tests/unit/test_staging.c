@@ -5,6 +5,7 @@
  * and readdir use.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -196,6 +197,104 @@ static void test_zip_cap(void)
     staging_clear(&st);
 }
 
+/* The budget of locked memory: two files at the import cap, or one zip
+ * at the zip cap (64 MiB at least), and room for small files beside. */
+static void test_budget(void)
+{
+    struct staging st;
+    size_t zip = BACKUP_ZIP_MAX_FILE > (64u << 20) ? BACKUP_ZIP_MAX_FILE : 64u << 20;
+
+    staging_init(&st, CAP);
+    CHECK_EQ_INT(staging_budget(&st), zip + STAGING_SMALL_ROOM);
+    staging_init(&st, 32u << 20); /* the default import cap */
+    CHECK_EQ_INT(staging_budget(&st), (64u << 20 > zip ? 64u << 20 : zip) + STAGING_SMALL_ROOM);
+    staging_init(&st, 256u << 20); /* the largest */
+    CHECK_EQ_INT(staging_budget(&st), (512u << 20) + STAGING_SMALL_ROOM);
+}
+
+/* A file is large by what it holds: one written up to STAGING_SMALL in
+ * pieces of any size (the kernel's are not powers of two) stays small,
+ * and is charged no more than STAGING_SMALL. */
+static void test_small_stays_small(void)
+{
+    struct staging st;
+    struct staging_handle *h;
+
+    staging_init(&st, 32u << 20);
+    CHECK_EQ_INT(staging_open(&h, &st, "/.t.part", true, false, NULL, 0), 0);
+    CHECK_EQ_INT(staging_write(&st, h, "x", 1, STAGING_SMALL - 1185), 0);
+    CHECK_EQ_INT(staging_write(&st, h, "x", 1, STAGING_SMALL - 1), 0);
+    CHECK_EQ_INT(st.large_count, 0);
+    CHECK_EQ_INT(st.total_bytes, STAGING_SMALL);
+    CHECK_EQ_INT(staging_write(&st, h, "x", 1, STAGING_SMALL), 0); /* one byte more: large */
+    CHECK_EQ_INT(st.large_count, 1);
+    CHECK_EQ_INT(st.total_bytes, 32u << 20);
+    staging_release(&st, h);
+    staging_clear(&st);
+    CHECK_EQ_INT(st.total_bytes, 0);
+}
+
+/* Large files are admitted whole, in the order they grow past
+ * STAGING_SMALL, while their limits fit the budget; a newcomer that does
+ * not fit is refused at once (-ENOSPC, remembered with how many were in),
+ * and each file admitted finishes whatever small files take meanwhile. */
+static void test_large_files_are_admitted_whole(void)
+{
+    struct staging st;
+    struct staging_handle *zip[4], *small[80];
+    size_t budget, fit, n_small = 0;
+    char path[64];
+    int ret = 0;
+
+    staging_init(&st, CAP);
+    budget = staging_budget(&st);
+    fit = (budget - STAGING_SMALL_ROOM) / BACKUP_ZIP_MAX_FILE; /* zips let in at once */
+    CHECK(fit >= 1 && fit < 4);
+    for (size_t i = 0; i <= fit; i++) {
+        snprintf(path, sizeof(path), "/copy%zu.zip", i);
+        CHECK_EQ_INT(staging_open(&zip[i], &st, path, true, false, NULL, 0), 0);
+        /* small: charged what they hold, none admitted yet */
+        CHECK_EQ_INT(staging_write(&st, zip[i], "x", 1, STAGING_SMALL - 1), 0);
+    }
+    CHECK_EQ_INT(st.large_count, 0);
+    for (size_t i = 0; i < fit; i++)
+        CHECK_EQ_INT(staging_write(&st, zip[i], "x", 1, STAGING_SMALL), 0);
+    CHECK_EQ_INT(st.large_count, fit);
+    CHECK_EQ_INT(staging_write(&st, zip[fit], "x", 1, STAGING_SMALL), -ENOSPC);
+    CHECK_EQ_INT(zip[fit]->cut.error, -ENOSPC);
+    CHECK_EQ_INT(zip[fit]->cut.crowd, fit);
+    CHECK(zip[fit]->dirty && !zip[fit]->too_big);
+
+    /* small temporaries take what is left (the large ones leave them
+     * their room), then get -ENOSPC ... */
+    CHECK(st.large_bytes + STAGING_SMALL_ROOM <= budget);
+    while (n_small < 80 && ret == 0) {
+        snprintf(path, sizeof(path), "/.left%zu.zip", n_small); /* the zip cap */
+        CHECK_EQ_INT(staging_open(&small[n_small], &st, path, true, false, NULL, 0), 0);
+        ret = staging_write(&st, small[n_small++], "x", 1, STAGING_SMALL / 2 - 1);
+    }
+    CHECK_EQ_INT(ret, -ENOSPC);
+    CHECK(st.total_bytes <= budget && st.total_bytes + STAGING_SMALL / 2 > budget); /* full */
+    /* ... and every admitted file still grows to its limit */
+    for (size_t i = 0; i < fit; i++)
+        CHECK_EQ_INT(staging_write(&st, zip[i], "x", 1, BACKUP_ZIP_MAX_FILE - 1), 0);
+
+    /* once one is done, the newcomer written again from the start is let in */
+    staging_release(&st, zip[0]);
+    CHECK_EQ_INT(st.large_count, fit - 1);
+    CHECK_EQ_INT(staging_truncate(&st, zip[fit], 0), 0);
+    CHECK_EQ_INT(zip[fit]->cut.error, 0);
+    CHECK_EQ_INT(staging_write(&st, zip[fit], "x", 1, BACKUP_ZIP_MAX_FILE - 1), 0);
+    CHECK_EQ_INT(st.large_count, fit);
+    for (size_t i = 1; i <= fit; i++)
+        staging_release(&st, zip[i]);
+    for (size_t i = 0; i < n_small; i++)
+        staging_release(&st, small[i]);
+    staging_clear(&st);
+    CHECK_EQ_INT(st.total_bytes, 0);
+    CHECK_EQ_INT(st.large_count, 0);
+}
+
 static void count_file(void *ctx, const struct staging_file *file)
 {
     (void)file;
@@ -329,6 +428,9 @@ int main(void)
     test_final_name_truncate_by_path();
     test_cap();
     test_zip_cap();
+    test_budget();
+    test_small_stays_small();
+    test_large_files_are_admitted_whole();
     test_paths();
     test_expiry();
     test_pinned_file_stays();
