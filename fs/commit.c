@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "desktop.h"
 #include "import_zip.h"
 #include "fm_names.h"
 #include "log.h"
@@ -95,6 +96,17 @@ static void log_import(const char *path, int ret, const struct store_import_resu
         log_err("import of %s: %s: %s", path, outcome, r->reason);
     else
         log_warn("import of %s: %s: %s", path, outcome, r->reason);
+}
+
+/* A refusal is also told to the desktop (desktop.h): a file manager shows
+ * only the errno. The vault is the one the file is of, else the directory
+ * it was written into, for the rate limit. */
+static void tell_desktop(struct vultfs *fs, const char *path, const char *dir,
+                         const struct store_import_result *r)
+{
+    const char *vault = r->dir_name[0] ? r->dir_name : dir ? dir : "";
+
+    desktop_refused(fs->desktop, vault, path, epochs_outcome_name(r->outcome), r->reason);
 }
 
 /* Decodes data without the mount's lock: PBKDF2 takes up to a second per
@@ -200,6 +212,8 @@ static int import_file(struct vultfs *fs, const char *path, const struct tree_no
         notify_vault(fs, target.dir_name);
     store_decoded_free(decoded);
     log_import(path, ret, &result);
+    if (ret < 0)
+        tell_desktop(fs, path, target.dir_name, &result);
     return ret;
 }
 
@@ -207,11 +221,17 @@ static int import_file(struct vultfs *fs, const char *path, const struct tree_no
  * zip reader inflated it into its own secret memory): decoded so, then
  * staged and made durable under the lock as a single file is, before the
  * next entry, so that every entry is decided on what is on disk. */
+struct zip_import {
+    struct vultfs *fs;
+    const char *path;
+};
+
 static int import_zip_entry(void *ctx, const uint8_t *bytes, size_t len,
                             struct store_import_result *result)
 {
     static const struct store_target root = {0};
-    struct vultfs *fs = ctx;
+    struct zip_import *zip = ctx;
+    struct vultfs *fs = zip->fs;
     struct store_decoded *decoded = NULL;
 
     vultfs_test_pause(fs, "decode");
@@ -220,6 +240,8 @@ static int import_zip_entry(void *ctx, const uint8_t *bytes, size_t len,
     pthread_mutex_lock(&fs->lock);
     if (ret == 0)
         ret = stage_and_wait(fs, decoded, &root, result);
+    if (ret < 0)
+        tell_desktop(fs, zip->path, NULL, result);
     pthread_mutex_unlock(&fs->lock);
     store_decoded_free(decoded);
     return ret;
@@ -231,6 +253,7 @@ static int import_zip_entry(void *ctx, const uint8_t *bytes, size_t len,
  * makes. Over the zip cap nothing is read: the reader refuses on len. */
 static int import_zip(struct vultfs *fs, const char *path, const uint8_t *data, size_t len)
 {
+    struct zip_import zip = {fs, path};
     uint8_t *copy = NULL;
     int ret;
 
@@ -239,7 +262,7 @@ static int import_zip(struct vultfs *fs, const char *path, const uint8_t *data, 
         return -ENOMEM;
     }
     pthread_mutex_unlock(&fs->lock);
-    ret = import_zip_data_with(path, copy, len, import_zip_entry, fs);
+    ret = import_zip_data_with(path, copy, len, import_zip_entry, &zip);
     alloc_secret_free(copy);
     pthread_mutex_lock(&fs->lock);
     return ret;
@@ -251,9 +274,12 @@ int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at
     if (is_json_place(at))
         return commit_json(fs, path, at, data, len);
     if (too_big) {
-        log_warn("import of %s: %s: larger than the import limit of %zu bytes "
-                 "(-o max_import=BYTES raises it)", path,
-                 epochs_outcome_name(EPOCHS_TOO_LARGE), staging_cap_for(&fs->staging, path));
+        struct store_import_result r = {.outcome = EPOCHS_TOO_LARGE};
+        snprintf(r.reason, sizeof(r.reason),
+                 "larger than the import limit of %zu bytes (-o max_import=BYTES raises it)",
+                 staging_cap_for(&fs->staging, path));
+        log_warn("import of %s: %s: %s", path, epochs_outcome_name(r.outcome), r.reason);
+        tell_desktop(fs, path, at->parent == TREE_IN_ROOT ? NULL : at->dir, &r);
         return -EFBIG;
     }
     if (at->parent == TREE_IN_ROOT && import_zip_named(path)) /* the apps' "all vaults" */

@@ -30,6 +30,7 @@ struct vultfs {
     gid_t owner_gid;
     const struct options *options; /* borrowed, for the whole mount */
     struct notify *notify;   /* notify.h: tells the kernel of changes; NULL: it caches nothing */
+    struct desktop *desktop; /* desktop.h: refusals told to the user's desktop; NULL: off */
     const char *test_pause;        /* VULTFS_TEST_PAUSE (tests only), or NULL */
 };
 
