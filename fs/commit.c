@@ -282,9 +282,12 @@ int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at
         tell_desktop(fs, path, at->parent == TREE_IN_ROOT ? NULL : at->dir, &r);
         return -EFBIG;
     }
-    if (at->parent == TREE_IN_ROOT && import_zip_named(path)) /* the apps' "all vaults" */
-        return import_zip(fs, path, data, len);
-    return import_file(fs, path, at, data, len);
+    int ret = at->parent == TREE_IN_ROOT && import_zip_named(path) /* the apps' "all vaults" */
+                  ? import_zip(fs, path, data, len)
+                  : import_file(fs, path, at, data, len);
+    if (ret == 0) /* it leaves the tree; a file manager may still chmod it (landed.h) */
+        landed_add(&fs->landed, path, len);
+    return ret;
 }
 
 int commit_renamed(struct vultfs *fs, const char *to, const struct tree_node *dst,

@@ -19,6 +19,8 @@ packages=(
     # tests/mount/test_desktop_notify.py: a session bus (dbus-run-session) and
     # the notification service the test runs on it
     dbus-daemon python3-dbus python3-gi
+    # tests/mount/test_file_managers.py: KDE Dolphin's copy and move (kioclient5)
+    kde-cli-tools
     # tests/fuzz (scripts/test.sh runs each target): libFuzzer, ASan, UBSan
     clang-14 libclang-rt-14-dev
 )

@@ -1,6 +1,6 @@
 """The code paths of GNOME Files (gio: list, info, copy, move, trash) and KDE
-Dolphin (kioclient5 copy and move; skipped where kde-cli-tools is not
-installed) on a mount, and the bookkeeping files they try to make: the
+Dolphin (kioclient5 copy and move; scripts/deps.sh installs kde-cli-tools)
+on a mount, and the bookkeeping files they try to make: the
 trash (.Trash-UID at the root), .directory, .hidden and thumbnails. Each
 gets a quiet, correct answer: a refused delete says so once (EPERM, one
 log line), nothing is left behind, and the log holds no warnings (the
@@ -149,3 +149,26 @@ def test_move_in_imports_and_move_out_is_refused_once(fm, m, vaults, tmp_path):
     r = fm("move", share, m / "renamed.vult", check=False)
     assert r.returncode != 0 and share.exists() and not (m / "renamed.vult").exists()
     no_bookkeeping_left(m)
+
+
+def test_what_kde_sets_after_closing_a_copy_is_accepted(m, vaults, lib):
+    """KDE's file copy sets the mode (and group) by name after it closed
+    the file; the import has taken the name by then. That must not fail
+    the copy or a move (which then deletes its source): the name answers
+    for a moment as the file just written, is never listed or read, and
+    a copy to it again is a new import."""
+    src = vaults.make()
+    dst = m / "copied.vult"
+    assert lib.write_close(dst, src.read_bytes()) is None
+    os.chmod(dst, 0o644)
+    os.chown(dst, -1, os.getgid())
+    os.utime(dst, (1, 1))
+    assert os.stat(dst).st_size == src.stat().st_size
+    assert os.listdir(m.mnt) == [NAME]
+    with pytest.raises(FileNotFoundError):
+        open(dst, "rb").close()
+    # at once again, and another vault's backup under the same name
+    lib.run(["cp", src, dst])
+    other = vaults.make(name="Other", ecdsa="02" + "ab" * 32)
+    lib.run(["cp", other, dst])
+    assert sorted(os.listdir(m.mnt)) == [NAME, "Other"]
