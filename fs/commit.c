@@ -285,7 +285,7 @@ int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at
     int ret = at->parent == TREE_IN_ROOT && import_zip_named(path) /* the apps' "all vaults" */
                   ? import_zip(fs, path, data, len)
                   : import_file(fs, path, at, data, len);
-    if (ret == 0) /* it leaves the tree; a file manager may still chmod it (landed.h) */
+    if (ret == 0) /* it leaves the tree; KDE may still chmod it (landed.h) */
         landed_add(&fs->landed, path, len);
     return ret;
 }

@@ -12,12 +12,37 @@ static uint64_t landed_ino(const char *path, size_t len)
     return XXH3_64bits(path, len) | (UINT64_C(1) << 63);
 }
 
+void landed_mark(struct landed *l, const char *path)
+{
+    size_t len = strlen(path);
+
+    for (unsigned i = 0; i < LANDED_NAMES; i++)
+        if (strcmp(l->marked[i], path) == 0)
+            return;
+    if (len >= LANDED_PATH_MAX)
+        return;
+    memcpy(l->marked[l->next_mark], path, len + 1);
+    l->next_mark = (l->next_mark + 1) % LANDED_NAMES;
+}
+
+/* Uses up path's mark: was there one? */
+static bool take_mark(struct landed *l, const char *path)
+{
+    for (unsigned i = 0; i < LANDED_NAMES; i++) {
+        if (l->marked[i][0] && strcmp(l->marked[i], path) == 0) {
+            l->marked[i][0] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
 void landed_add(struct landed *l, const char *path, size_t size)
 {
     struct landed_name *n = &l->names[l->next];
     size_t len = strlen(path);
 
-    if (len >= LANDED_PATH_MAX)
+    if (len >= LANDED_PATH_MAX || !take_mark(l, path))
         return;
     memcpy(n->path, path, len + 1);
     clock_gettime(CLOCK_MONOTONIC, &n->at);

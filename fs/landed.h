@@ -5,10 +5,12 @@
  * the kernel looks the name up first: ENOENT there fails the move
  * ("Could not change permissions") although the import succeeded. Times,
  * modes and owners that copying tools set are accepted and ignored
- * (DESIGN), so for LANDED_SECONDS such a name still answers a lookup, as
- * the file just written, and takes chmod, chown and utimens; it is never
- * listed, never read, and a new write there is a new file. No FUSE here;
- * the mount's lock guards it.
+ * (DESIGN), so when a tool set them by name while it wrote the file (as
+ * KIO does right after its open), the name still answers a lookup for
+ * LANDED_SECONDS after the import, as the file just written, and takes
+ * chmod, chown and utimens again; it is never listed, never read, and a
+ * new write there is a new file. Any other import's name leaves at once.
+ * No FUSE here; the mount's lock guards it.
  */
 #ifndef VULTFS_LANDED_H
 #define VULTFS_LANDED_H
@@ -33,10 +35,15 @@ struct landed_name {
 struct landed {
     struct landed_name names[LANDED_NAMES];
     unsigned next; /* the slot the next import takes */
+    char marked[LANDED_NAMES][LANDED_PATH_MAX]; /* set by name while written */
+    unsigned next_mark;
 };
 
-/* path (in the mount), size bytes, was imported now. A zeroed struct is
- * empty. */
+/* A tool set the mode, owner or times of the file being written at path,
+ * by name. A zeroed struct is empty. */
+void landed_mark(struct landed *l, const char *path);
+/* path (in the mount), size bytes, was imported now: kept when it was
+ * marked (the mark is used up). */
 void landed_add(struct landed *l, const char *path, size_t size);
 /* The name if path was imported within LANDED_SECONDS, else NULL. */
 const struct landed_name *landed_find(const struct landed *l, const char *path);

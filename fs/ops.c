@@ -349,8 +349,8 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 /* ---- what copying tools set ------------------------------------------------ */
 
 /* Times, modes and owners that copying tools set are accepted and ignored,
- * on a name an import just took too (landed.h: KDE sets the mode after
- * closing the file). */
+ * on a name an import just took too when the tool set them by name while
+ * it wrote the file (landed.h: KDE sets the mode again after closing it). */
 static int accept_if_exists(const char *path, struct fuse_file_info *fi)
 {
     struct op op;
@@ -359,6 +359,8 @@ static int accept_if_exists(const char *path, struct fuse_file_info *fi)
     if (fi && fi->fh)
         return 0;
     ret = op_begin_existing(&op, path);
+    if (ret == 0 && op.node.kind == TREE_STAGED && !op.node.staged->temp)
+        landed_mark(&op.fs->landed, path);
     if (ret == -ENOENT && path && landed_find(&op.fs->landed, path))
         ret = 0;
     return op_end(&op, ret);

@@ -152,14 +152,18 @@ def test_move_in_imports_and_move_out_is_refused_once(fm, m, vaults, tmp_path):
 
 
 def test_what_kde_sets_after_closing_a_copy_is_accepted(m, vaults, lib):
-    """KDE's file copy sets the mode (and group) by name after it closed
-    the file; the import has taken the name by then. That must not fail
-    the copy or a move (which then deletes its source): the name answers
-    for a moment as the file just written, is never listed or read, and
-    a copy to it again is a new import."""
+    """KDE's file copy sets the mode by name right after its open, and
+    again (and the group) after it closed the file; the import has taken
+    the name by then. That must not fail the copy or a move (which then
+    deletes its source): the name answers for a moment as the file just
+    written, is never listed or read, and a copy to it again is a new
+    import. A file nobody set a mode on by name leaves at once."""
     src = vaults.make()
     dst = m / "copied.vult"
-    assert lib.write_close(dst, src.read_bytes()) is None
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    os.chmod(dst, 0o644)
+    os.write(fd, src.read_bytes())
+    os.close(fd)
     os.chmod(dst, 0o644)
     os.chown(dst, -1, os.getgid())
     os.utime(dst, (1, 1))
@@ -172,3 +176,6 @@ def test_what_kde_sets_after_closing_a_copy_is_accepted(m, vaults, lib):
     other = vaults.make(name="Other", ecdsa="02" + "ab" * 32)
     lib.run(["cp", other, dst])
     assert sorted(os.listdir(m.mnt)) == [NAME, "Other"]
+    plain = m / "plain.vult"
+    lib.run(["cp", vaults.make(name="Third", ecdsa="02" + "cd" * 32), plain])
+    assert not plain.exists()  # cp set no mode by name: it left at once
