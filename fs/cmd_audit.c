@@ -24,7 +24,7 @@
 #include "store.h"
 #include "table.h"
 
-static const char audit_usage[] =
+const char audit_usage[] =
     "usage: vultfs audit [--json] [--passphrase-file F] [--import-passwords F] PATH...\n"
     "\n"
     "Reports every vault of which the places under PATH (files, directories,\n"

@@ -50,7 +50,7 @@ static int open_store(struct store **store, struct secret *passphrase, const cha
 
 /* ---- init ---------------------------------------------------------------- */
 
-static const char init_usage[] =
+const char init_usage[] =
     "usage: vultfs init [--passphrase-file F] [--cost moderate|interactive|min] STORE\n"
     "\n"
     "Creates an empty, encrypted store. The passphrase is read from F (first\n"
@@ -103,7 +103,7 @@ int cmd_init(int argc, char **argv)
 
 /* ---- import ---------------------------------------------------------------- */
 
-static const char import_usage[] =
+const char import_usage[] =
     "usage: vultfs import [--passphrase-file F] [--import-passwords F]\n"
     "                     [--max-import BYTES] [--flush auto|fs|files] STORE FILE...\n"
     "\n"
@@ -168,11 +168,12 @@ int cmd_import(int argc, char **argv)
 
 /* ---- export ---------------------------------------------------------------- */
 
-static const char export_usage[] =
-    "usage: vultfs export [--passphrase-file F] [--export-scheme current|legacy]\n"
+const char export_usage[] =
+    "usage: vultfs export [--passphrase-file F] [--export-password-file F | --export-password none]\n"
+    "                     [--export-scheme current|legacy] [--epoch N] STORE VAULT OUT|DIR|-\n"
+    "       vultfs export --zip [--passphrase-file F]\n"
     "                     [--export-password-file F | --export-password none]\n"
-    "                     [--epoch N] STORE VAULT OUT\n"
-    "       vultfs export --zip [OPTIONS] STORE OUT.zip\n"
+    "                     [--export-scheme current|legacy] STORE OUT.zip\n"
     "\n"
     "Writes a vault's share (the current epoch, or epoch N) as a .vult file\n"
     "that the Vultisig apps import; with --zip, every vault's current share\n"
@@ -312,7 +313,7 @@ int cmd_export(int argc, char **argv)
 
 /* ---- list, fsck, forget, passwd ------------------------------------------- */
 
-static const char list_usage[] =
+const char list_usage[] =
     "usage: vultfs list [--passphrase-file F] [--json] STORE\n"
     "\n"
     "Prints the store's vaults as a table: each vault's epochs, the device\n"
@@ -346,7 +347,7 @@ int cmd_list(int argc, char **argv)
     return options_run(argc, argv, list_usage, store_accepts | OPTION_JSON, 1, 1, run_list);
 }
 
-static const char fsck_usage[] =
+const char fsck_usage[] =
     "usage: vultfs fsck [--passphrase-file F] STORE\n"
     "\n"
     "Verifies every record of the store (checksums and authentication tags)\n"
@@ -380,7 +381,7 @@ int cmd_fsck(int argc, char **argv)
     return options_run(argc, argv, fsck_usage, store_accepts, 1, 1, run_fsck);
 }
 
-static const char forget_usage[] =
+const char forget_usage[] =
     "usage: vultfs forget [--passphrase-file F] [--yes] [--epoch N] STORE VAULT\n"
     "\n"
     "Removes a vault and every epoch of it from the store: the way to destroy\n"
@@ -432,7 +433,7 @@ int cmd_forget(int argc, char **argv)
     return options_run(argc, argv, forget_usage, store_accepts, 2, 2, run_forget);
 }
 
-static const char passwd_usage[] =
+const char passwd_usage[] =
     "usage: vultfs passwd [--passphrase-file F] [--new-passphrase-file F] [--rekey] STORE\n"
     "\n"
     "Changes the store passphrase. Without --rekey only vultfs.json is\n"

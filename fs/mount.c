@@ -30,9 +30,13 @@
 #include "store.h"
 #include "vultfs.h"
 
-static const char mount_usage[] =
-    "usage: vultfs mount [OPTIONS] STORE MOUNTPOINT\n"
-    "       mount -t fuse.vultfs STORE MOUNTPOINT -o passphrase_file=F[,...]\n"
+const char mount_usage[] =
+    "usage: vultfs mount [--passphrase-file F | --extpass CMD]\n"
+    "                    [--export-password-file F | --export-password none]\n"
+    "                    [--export-scheme current|legacy] [--import-passwords F] [--log-file F]\n"
+    "                    [--max-import N] [--flush auto|fs|files] [--notify yes|no] [-f]\n"
+    "                    [-o OPTIONS] STORE MOUNTPOINT\n"
+    "       mount -t fuse.vultfs STORE MOUNTPOINT -o passphrase_file=F[,OPTIONS]\n"
     "\n"
     "Shows the store's vaults as directories at MOUNTPOINT; writing a .vult\n"
     "file into it imports the file. Unmount with: fusermount3 -u MOUNTPOINT\n"
