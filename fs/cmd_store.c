@@ -23,6 +23,7 @@
 #include "list_table.h"
 #include "log.h"
 #include "options.h"
+#include "progress.h"
 #include "store.h"
 
 /* Every store command takes every store option, as one table always
@@ -119,6 +120,7 @@ static int run_import(const struct options *o)
 {
     struct store *store = NULL;
     struct secret passphrase;
+    struct progress progress;
     int status = 0;
     if (open_store(&store, &passphrase, o->operands[0], o, false) < 0)
         return 1;
@@ -127,12 +129,13 @@ static int run_import(const struct options *o)
         goto out;
     }
     store_set_max_import(store, o->max_import);
+    progress_start(&progress, "import", "files", o->operand_count - 1);
     for (size_t i = 1; i < o->operand_count; i++) {
         uint8_t *bytes = NULL;
         size_t len = 0;
         struct store_import_result result;
         if (import_zip_named(o->operands[i])) { /* the apps' "all vaults" zip */
-            status |= import_zip_file(store, o->operands[i]) < 0;
+            status |= import_zip_file(store, o->operands[i], &progress) < 0;
             continue;
         }
         int ret = io_read_secret(&bytes, &len, AT_FDCWD, o->operands[i], store_max_import(store) + 1);
@@ -146,15 +149,19 @@ static int run_import(const struct options *o)
             ret = store_import(store, bytes, len, NULL, &result);
         }
         alloc_secret_free(bytes);
+        progress_step(&progress, 1);
         if (ret < 0) {
             log_err("import of %s: refused, %s: %s", o->operands[i],
                     epochs_outcome_name(result.outcome), result.reason);
             status = 1;
         } else {
+            progress_before_print(stdout);
             printf("vultfs: import of %s: %s: %s/ (%s)\n", o->operands[i],
                    epochs_outcome_name(result.outcome), result.dir_name, result.reason);
+            fflush(stdout);
         }
     }
+    progress_end(&progress);
 out:
     store_close(store);
     secret_free(&passphrase);
@@ -357,7 +364,9 @@ const char fsck_usage[] =
 static void print_finding(void *ctx, const char *line)
 {
     (void)ctx;
+    progress_before_print(stdout);
     printf("vultfs: fsck: %s\n", line);
+    fflush(stdout);
 }
 
 static int run_fsck(const struct options *o)
@@ -365,9 +374,13 @@ static int run_fsck(const struct options *o)
     struct store *store = NULL;
     struct secret passphrase;
     struct store_fsck_report rep;
+    struct progress progress;
     if (open_store(&store, &passphrase, o->operands[0], o, true) < 0)
         return 1;
+    progress_start(&progress, "fsck", "vaults", 0);
+    store_set_progress(store, progress_report, &progress);
     int ret = store_fsck(store, &rep, print_finding, NULL);
+    progress_end(&progress);
     printf("vultfs: fsck: %zu records ok, %zu damaged, %zu missing, %zu unreferenced, "
            "%zu temporary\n", rep.records_ok, rep.records_bad, rep.records_missing,
            rep.records_orphaned, rep.temporary_files);
@@ -445,8 +458,13 @@ const char passwd_usage[] =
 static int change_passphrase(struct store *store, const struct secret *fresh, bool rekey)
 {
     bool switched = false;
+    struct progress progress;
+
+    progress_start(&progress, "passwd --rekey", "records", 0);
+    store_set_progress(store, progress_report, &progress);
     int ret = rekey ? store_rekey(store, &switched, fresh->text, fresh->len, NULL)
                     : store_passwd(store, fresh->text, fresh->len, NULL);
+    progress_end(&progress);
 
     if (ret == 0)
         printf(rekey ? "vultfs: passphrase and master key changed, every record sealed again\n"

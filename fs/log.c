@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progress.h"
+
 static int log_to_syslog;
 static FILE *log_file;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -76,10 +78,12 @@ void log_vmsg(int level, const char *fmt, va_list ap)
         line[len - 1] = '\0'; /* libfuse ends its messages with one */
 
     pthread_mutex_lock(&log_lock);
-    if (log_to_syslog)
+    if (log_to_syslog) {
         syslog(level, "%s%s", level_name(level), line);
-    else
+    } else {
+        progress_before_print(stderr); /* a command's progress line, never mixed with ours */
         fprintf(stderr, "vultfs: %s%s\n", level_name(level), line);
+    }
     if (log_file) {
         char stamp[32];
         struct tm tm;

@@ -19,6 +19,7 @@
 #include "backup_zip.h"
 #include "completeness.h"
 #include "io.h"
+#include "progress.h"
 
 #define SCAN_MAX_DEPTH 32
 
@@ -28,6 +29,9 @@ struct scanner {
     const struct vult_password *passwords;
     size_t password_count;
     struct vult_keycache *cache;
+    struct progress *progress; /* NULL, or a file at a time (scan_paths_counted) */
+    bool counting;             /* a first walk that only counts the files */
+    size_t files;
 };
 
 static char *dup_view(struct vult_str s)
@@ -150,7 +154,7 @@ static int add_zip(struct scanner *s, const char *path, const uint8_t *bytes, si
     return 0;
 }
 
-static int add_file(struct scanner *s, const char *path)
+static int read_file(struct scanner *s, const char *path)
 {
     uint8_t *bytes = NULL;
     size_t len = 0;
@@ -175,9 +179,25 @@ static int add_file(struct scanner *s, const char *path)
     return item->error == -ENOMEM ? -ENOMEM : 0;
 }
 
+/* Every file the walk meets comes here: counted on the first walk,
+ * read on the second. */
+static int add_file(struct scanner *s, const char *path)
+{
+    if (s->counting) {
+        s->files++;
+        return 0;
+    }
+    int ret = read_file(s, path);
+    if (s->progress)
+        progress_step(s->progress, 1);
+    return ret;
+}
+
 static int add_store(struct scanner *s, const char *path)
 {
     struct scan *scan = s->scan;
+    if (s->counting)
+        return 0;
     if (grow((void **)&scan->stores, &s->store_cap, scan->store_count, sizeof(char *)) < 0)
         return -ENOMEM;
     scan->stores[scan->store_count] = alloc_strndup(path, strlen(path));
@@ -245,13 +265,28 @@ static int scan_one(struct scanner *s, const char *path, int depth)
 int scan_paths(struct scan *out, char *const *paths, size_t path_count,
                const struct vult_password *passwords, size_t password_count)
 {
-    struct scanner s = {.scan = out, .passwords = passwords, .password_count = password_count};
+    return scan_paths_counted(out, paths, path_count, passwords, password_count, NULL);
+}
+
+int scan_paths_counted(struct scan *out, char *const *paths, size_t path_count,
+                       const struct vult_password *passwords, size_t password_count,
+                       struct progress *progress)
+{
+    struct scanner s = {.scan = out, .passwords = passwords, .password_count = password_count,
+                        .progress = progress};
     int ret = 0;
 
     memset(out, 0, sizeof(*out));
     s.cache = vult_keycache_new();
     if (!s.cache)
         return -ENOMEM;
+    /* the same walk twice, the first only counting: a total for progress */
+    s.counting = progress != NULL;
+    for (size_t i = 0; s.counting && i < path_count; i++)
+        scan_one(&s, paths[i], 0);
+    if (s.counting)
+        progress_add_total(progress, s.files);
+    s.counting = false;
     for (size_t i = 0; i < path_count && ret == 0; i++)
         ret = scan_one(&s, paths[i], 0);
     vult_keycache_free(s.cache);
