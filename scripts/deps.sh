@@ -21,6 +21,8 @@ packages=(
     dbus-daemon python3-dbus python3-gi
     # tests/mount/test_file_managers.py: KDE Dolphin's copy and move (kioclient5)
     kde-cli-tools
+    # tests/cli/test_package.py: scripts/package.sh builds the .deb, lintian checks it
+    dpkg-dev debhelper lintian groff-base
     # tests/fuzz (scripts/test.sh runs each target): libFuzzer, ASan, UBSan
     clang-14 libclang-rt-14-dev
 )
