@@ -34,7 +34,7 @@ const char mount_usage[] =
     "usage: vultfs mount [--passphrase-file F | --extpass CMD]\n"
     "                    [--export-password-file F | --export-password none]\n"
     "                    [--export-scheme current|legacy] [--import-passwords F] [--log-file F]\n"
-    "                    [--max-import N] [--flush auto|fs|files] [--notify yes|no] [-f]\n"
+    "                    [--max-import BYTES] [--flush auto|fs|files] [--notify yes|no] [-f]\n"
     "                    [-o OPTIONS] STORE MOUNTPOINT\n"
     "       mount -t fuse.vultfs STORE MOUNTPOINT -o passphrase_file=F[,OPTIONS]\n"
     "\n"
