@@ -111,6 +111,18 @@ static int read_entry(uint8_t **out, size_t *len, zip_t *zip, zip_uint64_t index
     return 0;
 }
 
+size_t backup_zip_entry_count(const uint8_t *data, size_t len)
+{
+    zip_t *zip = NULL;
+    zip_int64_t entries = -1;
+
+    if (len <= BACKUP_ZIP_MAX_FILE && open_zip(&zip, data, len) == 0) {
+        entries = zip_get_num_entries(zip, 0);
+        zip_discard(zip);
+    }
+    return entries > 0 ? (size_t)entries : 0;
+}
+
 int backup_zip_foreach(const uint8_t *data, size_t len, backup_zip_each each, void *ctx)
 {
     zip_t *zip = NULL;

@@ -60,6 +60,11 @@ int backup_zip_import_with(const uint8_t *zip, size_t len, backup_zip_importer i
                            void *import_ctx, backup_zip_report report,
                            void *ctx) VULTFS_WUR;
 
+/* How many entries (skipped ones too) a zip's central directory lists,
+ * reading nothing else: 0 when it is no zip or over the file cap. For a
+ * count of what is to come (progress), never for a decision. */
+size_t backup_zip_entry_count(const uint8_t *zip, size_t len);
+
 /* Walks a zip held in memory for readers other than the store (check,
  * audit): the caps are checked first (-EFBIG, nothing walked), then each
  * entry is handed to each: skipped ones with skip_reason set, backup ones

@@ -162,6 +162,7 @@ int store_fsck(struct store *store, struct store_fsck_report *rep,
             return ret;
         check_vault(store, rep, report_line, ctx, vault);
         json_decref(vault);
+        store_progress(store, i + 1, store->slot_count);
     }
     /* a directory that cannot be listed hides no temporary file worth failing for */
     int listed = io_list_dir(store->dirfd, report_if_temp, &walk);

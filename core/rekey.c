@@ -99,16 +99,27 @@ static int reseal_share(struct store *store, struct rekey *rk, json_t *epoch)
     return ret;
 }
 
+/* The steps store_progress counts: each share, then the index. */
+static size_t rekey_steps(const json_t *index)
+{
+    size_t i, steps = 1;
+    json_t *v;
+    json_array_foreach(json_object_get(index, "vaults"), i, v)
+        steps += json_array_size(json_object_get(v, "epochs"));
+    return steps;
+}
+
 /* Step 1: every epoch's share, sealed again; index is the copy to write. */
 static int reseal_all(struct store *store, struct rekey *rk, json_t *index)
 {
-    size_t i, j;
+    size_t i, j, done = 0, steps = rekey_steps(index);
     json_t *v, *e;
     json_array_foreach(json_object_get(index, "vaults"), i, v)
         json_array_foreach(json_object_get(v, "epochs"), j, e) {
             int ret = reseal_share(store, rk, e);
             if (ret < 0)
                 return ret;
+            store_progress(store, ++done, steps);
         }
     return 0;
 }
@@ -205,7 +216,10 @@ int store_rekey(struct store *store, bool *switched, const char *passphrase,
     if (ret < 0)
         goto out;
     swap_keys(store, &rk.fresh); /* rk.fresh now holds the old keys */
+    size_t steps = rekey_steps(index);
     ret = index_write_all(store, index); /* step 3 */
+    if (ret == 0)
+        store_progress(store, steps, steps);
     if (ret == 0)
         ret = store_write_config(store->dirfd, store->master, NULL, passphrase, passphrase_len,
                                  kdf); /* step 4 */

@@ -160,6 +160,12 @@ int store_passwd(struct store *store, const char *passphrase, size_t passphrase_
 int store_rekey(struct store *store, bool *switched, const char *passphrase,
                 size_t passphrase_len, const struct seal_kdf *kdf) VULTFS_WUR;
 
+/* How far a long operation is (store_fsck, store_rekey): report(ctx, done,
+ * total) after each step, total the steps of the whole. The store keeps
+ * the pointers; NULL report turns it off. */
+void store_set_progress(struct store *store,
+                        void (*report)(void *ctx, size_t done, size_t total), void *ctx);
+
 /* ---- passwords and exports --------------------------------------------- */
 
 /* How exports are written: password NULL means unencrypted (the apps'

@@ -97,6 +97,10 @@ struct store {
     struct strmap by_dir; /* dir_name -> struct store_vault * */
     int64_t latest_sec;   /* the newest changed_sec/nsec of the views */
     int32_t latest_nsec;
+
+    /* store_set_progress: how far store_fsck and store_rekey are */
+    void (*progress)(void *ctx, size_t done, size_t total);
+    void *progress_ctx;
 };
 
 /* index.c */
@@ -364,5 +368,7 @@ int store_config_parse(json_t **out, const uint8_t *text, size_t len) VULTFS_WUR
 int store_password_copy(struct password *out, const char *text, size_t len);
 bool store_is_stale_temp(const char *name);
 void store_tidy_before_change(struct store *store);
+/* store_progress.c: tells the store_set_progress callback, if any. */
+void store_progress(const struct store *store, size_t done, size_t total);
 
 #endif

@@ -44,6 +44,11 @@ void attr_of_staged(const struct vultfs *fs, struct stat *st, const struct stagi
     staged_attr(fs, st, f, f->ino);
 }
 
+void attr_of_landed(const struct vultfs *fs, struct stat *st, const struct landed_name *n)
+{
+    fill(fs, st, n->ino, S_IFREG | 0600, n->size, n->shown.tv_sec, (int32_t)n->shown.tv_nsec);
+}
+
 /* The root changes when any vault does. */
 static void root_attr(const struct vultfs *fs, struct stat *st)
 {

@@ -17,4 +17,7 @@ int attr_of(const struct vultfs *fs, struct stat *st, const struct tree_node *n)
 /* A staged file that has left the tree but is still open (fstat). */
 void attr_of_staged(const struct vultfs *fs, struct stat *st, const struct staging_file *f);
 
+/* A name an import just took (landed.h): the file that was written. */
+void attr_of_landed(const struct vultfs *fs, struct stat *st, const struct landed_name *n);
+
 #endif

@@ -21,11 +21,12 @@
 #include "log.h"
 #include "options.h"
 #include "passwords.h"
+#include "progress.h"
 #include "scan.h"
 #include "store.h"
 #include "table.h"
 
-static const char audit_usage[] =
+const char audit_usage[] =
     "usage: vultfs audit [--json] [--passphrase-file F] [--import-passwords F] PATH...\n"
     "\n"
     "Reports every vault of which the places under PATH (files, directories,\n"
@@ -307,9 +308,13 @@ static int run_audit(const struct options *o)
         a.unread = table_new(unread_headers, 3);
     }
     ret = a.unread || (a.unread_json && a.skipped_json) ? 0 : -ENOMEM;
-    if (ret == 0)
-        ret = scan_paths(&scan, o->operands, o->operand_count, passwords.views,
-                         passwords.count);
+    if (ret == 0) {
+        struct progress progress;
+        progress_start(&progress, "audit", "files", 0);
+        ret = scan_paths_counted(&scan, o->operands, o->operand_count, passwords.views,
+                                 passwords.count, &progress);
+        progress_end(&progress);
+    }
     if (ret == 0)
         ret = add_scan(&a, &scan, &passwords);
     if (ret == 0)

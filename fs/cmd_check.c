@@ -27,7 +27,7 @@
 #include "store.h"
 #include "table.h"
 
-static const char check_usage[] =
+const char check_usage[] =
     "usage: vultfs check [--json] [--passphrase-file F] [--import-passwords F] STORE PATH...\n"
     "       vultfs check [--json] [--import-passwords F] PATH...\n"
     "\n"

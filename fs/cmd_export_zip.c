@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "log.h"
 #include "options.h"
+#include "progress.h"
 #include "store.h"
 
 static void free_files(struct backup_zip_file *files, size_t count)
@@ -47,13 +48,14 @@ static int copy_export(struct backup_zip_file *file, struct store *store,
 }
 
 /* Every current share: its apps' name and a copy of its export bytes. */
-static int collect(struct backup_zip_file **out, size_t *count, struct store *store)
+static int collect(struct backup_zip_file **out, size_t *count, struct store *store,
+                   struct progress *progress)
 {
     size_t n = store_vault_count(store), k = 0;
     struct backup_zip_file *files = alloc_zeroed(n ? n : 1, sizeof(*files));
     int ret = files ? 0 : -ENOMEM;
 
-    for (size_t i = 0; ret == 0 && i < n; i++) {
+    for (size_t i = 0; ret == 0 && i < n; i++, progress_step(progress, 1)) {
         const struct store_vault *vault = store_vault_at(store, i);
         if (!vault->current)
             continue; /* only history held: nothing current to export */
@@ -78,7 +80,7 @@ int export_zip_run(const struct options *o)
     struct secret passphrase = {0};
     struct backup_zip_file *files = NULL;
     size_t count = 0;
-    int status = 1;
+    int status = 1, ret;
 
     if (o->operand_count != 2 || o->epoch) {
         log_err("export --zip takes STORE OUT.zip and every vault's current epoch "
@@ -96,13 +98,17 @@ int export_zip_run(const struct options *o)
     if (cli_open_store_readonly(&store, o->operands[0], &passphrase) < 0 ||
         cli_set_export(store, o->export_none, o->export_password_file, o->scheme, &passphrase) < 0)
         goto out;
-    if (collect(&files, &count, store) < 0)
+    struct progress progress;
+    progress_start(&progress, "export --zip", "vaults", store_vault_count(store));
+    ret = collect(&files, &count, store, &progress);
+    progress_end(&progress);
+    if (ret < 0)
         goto out;
     if (count == 0) {
         log_err("the store holds no current share: no zip written");
         goto out;
     }
-    int ret = backup_zip_write(out_path, files, count);
+    ret = backup_zip_write(out_path, files, count);
     if (ret == -EEXIST)
         log_err("cannot write %s: it exists (or two vaults would get one name)", out_path);
     else if (ret < 0)

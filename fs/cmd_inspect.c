@@ -19,7 +19,7 @@
 #include "options.h"
 #include "vult.h"
 
-static const char inspect_usage[] =
+const char inspect_usage[] =
     "usage: vultfs inspect [--password-file F] FILE.vult\n"
     "\n"
     "Prints the public facts of a Vultisig backup (.vult or .bak) as JSON.\n"

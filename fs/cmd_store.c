@@ -24,6 +24,7 @@
 #include "list_table.h"
 #include "log.h"
 #include "options.h"
+#include "progress.h"
 #include "store.h"
 
 /* Every store command takes every store option, as one table always
@@ -51,7 +52,7 @@ static int open_store(struct store **store, struct secret *passphrase, const cha
 
 /* ---- init ---------------------------------------------------------------- */
 
-static const char init_usage[] =
+const char init_usage[] =
     "usage: vultfs init [--passphrase-file F] [--cost moderate|interactive|min] STORE\n"
     "\n"
     "Creates an empty, encrypted store. The passphrase is read from F (first\n"
@@ -104,7 +105,7 @@ int cmd_init(int argc, char **argv)
 
 /* ---- import ---------------------------------------------------------------- */
 
-static const char import_usage[] =
+const char import_usage[] =
     "usage: vultfs import [--passphrase-file F] [--import-passwords F]\n"
     "                     [--max-import BYTES] [--flush auto|fs|files] STORE FILE...\n"
     "\n"
@@ -132,6 +133,7 @@ static int run_import(const struct options *o)
 {
     struct store *store = NULL;
     struct secret passphrase;
+    struct progress progress;
     int status = 0;
     if (open_store(&store, &passphrase, o->operands[0], o, false) < 0)
         return 1;
@@ -140,12 +142,13 @@ static int run_import(const struct options *o)
         goto out;
     }
     store_set_max_import(store, o->max_import);
+    progress_start(&progress, "import", "files", o->operand_count - 1);
     for (size_t i = 1; i < o->operand_count; i++) {
         uint8_t *bytes = NULL;
         size_t len = 0;
         struct store_import_result result;
         if (import_zip_named(o->operands[i])) { /* the apps' "all vaults" zip */
-            status |= import_zip_file(store, o->operands[i]) < 0;
+            status |= import_zip_file(store, o->operands[i], &progress) < 0;
             continue;
         }
         int ret = io_read_secret(&bytes, &len, AT_FDCWD, o->operands[i], store_max_import(store) + 1);
@@ -161,6 +164,7 @@ static int run_import(const struct options *o)
             ret = store_import(store, bytes, len, NULL, &result);
         }
         alloc_secret_free(bytes);
+        progress_step(&progress, 1);
         if (ret < 0) {
             log_err("import of %s: refused, %s: %s", o->operands[i],
                     epochs_outcome_name(result.outcome), result.reason);
@@ -170,6 +174,7 @@ static int run_import(const struct options *o)
                        epochs_outcome_name(result.outcome), result.dir_name, result.reason);
         }
     }
+    progress_end(&progress);
 out:
     store_close(store);
     secret_free(&passphrase);
@@ -183,11 +188,12 @@ int cmd_import(int argc, char **argv)
 
 /* ---- export ---------------------------------------------------------------- */
 
-static const char export_usage[] =
-    "usage: vultfs export [--passphrase-file F] [--export-scheme current|legacy]\n"
+const char export_usage[] =
+    "usage: vultfs export [--passphrase-file F] [--export-password-file F | --export-password none]\n"
+    "                     [--export-scheme current|legacy] [--epoch N] STORE VAULT OUT|DIR|-\n"
+    "       vultfs export --zip [--passphrase-file F]\n"
     "                     [--export-password-file F | --export-password none]\n"
-    "                     [--epoch N] STORE VAULT OUT\n"
-    "       vultfs export --zip [OPTIONS] STORE OUT.zip\n"
+    "                     [--export-scheme current|legacy] STORE OUT.zip\n"
     "\n"
     "Writes a vault's share (the current epoch, or epoch N) as a .vult file\n"
     "that the Vultisig apps import; with --zip, every vault's current share\n"
@@ -327,7 +333,7 @@ int cmd_export(int argc, char **argv)
 
 /* ---- list, fsck, forget, passwd ------------------------------------------- */
 
-static const char list_usage[] =
+const char list_usage[] =
     "usage: vultfs list [--passphrase-file F] [--json] STORE\n"
     "\n"
     "Prints the store's vaults as a table: each vault's epochs, the device\n"
@@ -361,7 +367,7 @@ int cmd_list(int argc, char **argv)
     return options_run(argc, argv, list_usage, store_accepts | OPTION_JSON, 1, 1, run_list);
 }
 
-static const char fsck_usage[] =
+const char fsck_usage[] =
     "usage: vultfs fsck [--passphrase-file F] STORE\n"
     "\n"
     "Verifies every record of the store (checksums and authentication tags)\n"
@@ -379,9 +385,13 @@ static int run_fsck(const struct options *o)
     struct store *store = NULL;
     struct secret passphrase;
     struct store_fsck_report rep;
+    struct progress progress;
     if (open_store(&store, &passphrase, o->operands[0], o, true) < 0)
         return 1;
+    progress_start(&progress, "fsck", "vaults", 0);
+    store_set_progress(store, progress_report, &progress);
     int ret = store_fsck(store, &rep, print_finding, NULL);
+    progress_end(&progress);
     log_result("fsck: %zu records ok, %zu damaged, %zu missing, %zu unreferenced, "
                "%zu temporary", rep.records_ok, rep.records_bad, rep.records_missing,
                rep.records_orphaned, rep.temporary_files);
@@ -395,7 +405,7 @@ int cmd_fsck(int argc, char **argv)
     return options_run(argc, argv, fsck_usage, store_accepts, 1, 1, run_fsck);
 }
 
-static const char forget_usage[] =
+const char forget_usage[] =
     "usage: vultfs forget [--passphrase-file F] [--yes] [--epoch N] STORE VAULT\n"
     "\n"
     "Removes a vault and every epoch of it from the store: the way to destroy\n"
@@ -447,7 +457,7 @@ int cmd_forget(int argc, char **argv)
     return options_run(argc, argv, forget_usage, store_accepts, 2, 2, run_forget);
 }
 
-static const char passwd_usage[] =
+const char passwd_usage[] =
     "usage: vultfs passwd [--passphrase-file F] [--new-passphrase-file F] [--rekey] STORE\n"
     "\n"
     "Changes the store passphrase. Without --rekey only vultfs.json is\n"
@@ -459,8 +469,13 @@ static const char passwd_usage[] =
 static int change_passphrase(struct store *store, const struct secret *fresh, bool rekey)
 {
     bool switched = false;
+    struct progress progress;
+
+    progress_start(&progress, "passwd --rekey", "records", 0);
+    store_set_progress(store, progress_report, &progress);
     int ret = rekey ? store_rekey(store, &switched, fresh->text, fresh->len, NULL)
                     : store_passwd(store, fresh->text, fresh->len, NULL);
+    progress_end(&progress);
 
     if (ret == 0)
         printf(rekey ? "vultfs: passphrase and master key changed, every record sealed again\n"

@@ -18,6 +18,14 @@ int cmd_mount(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 
+/* Each command's --help: its synopsis ("usage: vultfs NAME ..." and one
+ * line per further form, "       vultfs NAME ...", each continued on lines
+ * indented deeper), a blank line, then what it does. vultfs --help shows
+ * these same synopses (main.c), and tests/cli/test_usage.py holds the man
+ * page's SYNOPSIS and the README to them. */
+extern const char inspect_usage[], init_usage[], import_usage[], export_usage[], list_usage[],
+    fsck_usage[], forget_usage[], passwd_usage[], mount_usage[], check_usage[], audit_usage[];
+
 /* Parts of a subcommand in a file of their own, run with its options. */
 struct options;
 int export_zip_run(const struct options *o); /* export --zip */

@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "dat.h"
+#include "desktop.h"
 #include "import_zip.h"
 #include "fm_names.h"
 #include "log.h"
@@ -97,6 +98,17 @@ static void log_import(const char *path, int ret, const struct store_import_resu
         log_err("import of %s: %s: %s", path, outcome, r->reason);
     else
         log_warn("import of %s: %s: %s", path, outcome, r->reason);
+}
+
+/* A refusal is also told to the desktop (desktop.h): a file manager shows
+ * only the errno. The vault is the one the file is of, else the directory
+ * it was written into, for the rate limit. */
+static void tell_desktop(struct vultfs *fs, const char *path, const char *dir,
+                         const struct store_import_result *r)
+{
+    const char *vault = r->dir_name[0] ? r->dir_name : dir ? dir : "";
+
+    desktop_refused(fs->desktop, vault, path, epochs_outcome_name(r->outcome), r->reason);
 }
 
 /* Decodes data without the mount's lock: PBKDF2 takes up to a second per
@@ -211,6 +223,8 @@ static int import_file(struct vultfs *fs, const char *path, const struct tree_no
         notify_vault(fs, target.dir_name);
     store_decoded_free(decoded);
     log_import(path, ret, &result);
+    if (ret < 0)
+        tell_desktop(fs, path, target.dir_name, &result);
     return ret;
 }
 
@@ -218,11 +232,17 @@ static int import_file(struct vultfs *fs, const char *path, const struct tree_no
  * zip reader inflated it into its own secret memory): decoded so, then
  * staged and made durable under the lock as a single file is, before the
  * next entry, so that every entry is decided on what is on disk. */
+struct zip_import {
+    struct vultfs *fs;
+    const char *path;
+};
+
 static int import_zip_entry(void *ctx, const uint8_t *bytes, size_t len,
                             struct store_import_result *result)
 {
     static const struct store_target root = {0};
-    struct vultfs *fs = ctx;
+    struct zip_import *zip = ctx;
+    struct vultfs *fs = zip->fs;
     struct store_decoded *decoded = NULL;
 
     vultfs_test_pause(fs, "decode");
@@ -231,6 +251,8 @@ static int import_zip_entry(void *ctx, const uint8_t *bytes, size_t len,
     pthread_mutex_lock(&fs->lock);
     if (ret == 0)
         ret = stage_and_wait(fs, decoded, &root, result);
+    if (ret < 0)
+        tell_desktop(fs, zip->path, NULL, result);
     pthread_mutex_unlock(&fs->lock);
     store_decoded_free(decoded);
     return ret;
@@ -242,6 +264,7 @@ static int import_zip_entry(void *ctx, const uint8_t *bytes, size_t len,
  * makes. Over the zip cap nothing is read: the reader refuses on len. */
 static int import_zip(struct vultfs *fs, const char *path, const uint8_t *data, size_t len)
 {
+    struct zip_import zip = {fs, path};
     uint8_t *copy = NULL;
     int ret;
 
@@ -250,7 +273,7 @@ static int import_zip(struct vultfs *fs, const char *path, const uint8_t *data, 
         return -ENOMEM;
     }
     pthread_mutex_unlock(&fs->lock);
-    ret = import_zip_data_with(path, copy, len, import_zip_entry, fs);
+    ret = import_zip_data_with(path, copy, len, import_zip_entry, &zip);
     alloc_secret_free(copy);
     pthread_mutex_lock(&fs->lock);
     return ret;
@@ -262,14 +285,20 @@ int commit_write(struct vultfs *fs, const char *path, const struct tree_node *at
     if (is_json_place(at))
         return commit_json(fs, path, at, data, len);
     if (too_big) {
-        log_warn("import of %s: %s: larger than the import limit of %zu bytes "
-                 "(-o max_import=BYTES raises it)", path,
-                 epochs_outcome_name(EPOCHS_TOO_LARGE), staging_cap_for(&fs->staging, path));
+        struct store_import_result r = {.outcome = EPOCHS_TOO_LARGE};
+        snprintf(r.reason, sizeof(r.reason),
+                 "larger than the import limit of %zu bytes (-o max_import=BYTES raises it)",
+                 staging_cap_for(&fs->staging, path));
+        log_warn("import of %s: %s: %s", path, epochs_outcome_name(r.outcome), r.reason);
+        tell_desktop(fs, path, at->parent == TREE_IN_ROOT ? NULL : at->dir, &r);
         return -EFBIG;
     }
-    if (at->parent == TREE_IN_ROOT && import_zip_named(path)) /* the apps' "all vaults" */
-        return import_zip(fs, path, data, len);
-    return import_file(fs, path, at, data, len);
+    int ret = at->parent == TREE_IN_ROOT && import_zip_named(path) /* the apps' "all vaults" */
+                  ? import_zip(fs, path, data, len)
+                  : import_file(fs, path, at, data, len);
+    if (ret == 0) /* it leaves the tree; KDE may still chmod it (landed.h) */
+        landed_add(&fs->landed, path, len);
+    return ret;
 }
 
 int commit_refuse_cut_short(const struct vultfs *fs, const char *path,
@@ -277,25 +306,32 @@ int commit_refuse_cut_short(const struct vultfs *fs, const char *path,
 {
     size_t budget_mib = staging_budget(&fs->staging) >> 20, crowd = cut->crowd;
     size_t lock = alloc_lock_limit();
+    char why[512];
+    bool error = false;
 
     if (cut->error == -ENOSPC && crowd)
-        log_warn("import of %s: refused, nothing imported: no room to hold it while %zu other "
-                 "large file%s (over %u MiB) %s copied in (at most %zu MiB is held at once); "
-                 "copy it again once %s done", path, crowd, crowd == 1 ? "" : "s",
-                 STAGING_SMALL >> 20, crowd == 1 ? "was being" : "were being", budget_mib,
+        snprintf(why, sizeof(why),
+                 "no room to hold it while %zu other large file%s (over %u MiB) %s copied in "
+                 "(at most %zu MiB is held at once); copy it again once %s done", crowd,
+                 crowd == 1 ? "" : "s", STAGING_SMALL >> 20,
+                 crowd == 1 ? "was being" : "were being", budget_mib,
                  crowd == 1 ? "it is" : "they are");
     else if (cut->error == -ENOSPC)
-        log_warn("import of %s: refused, nothing imported: files being copied in, and "
-                 "temporaries left behind, filled the %zu MiB held at once; copy it again once "
-                 "they are done or gone", path, budget_mib);
-    else if (cut->unlockable)
-        log_err("import of %s: refused, nothing imported: it does not fit in locked memory "
-                "(the memory-lock limit, RLIMIT_MEMLOCK, is %zu KiB); raise it (ulimit -l, or "
-                "LimitMEMLOCK= in the systemd unit) and copy it again", path,
-                lock == SIZE_MAX ? (size_t)0 : lock >> 10);
+        snprintf(why, sizeof(why),
+                 "files being copied in, and temporaries left behind, filled the %zu MiB held "
+                 "at once; copy it again once they are done or gone", budget_mib);
+    else if ((error = true, cut->unlockable))
+        snprintf(why, sizeof(why),
+                 "it does not fit in locked memory (the memory-lock limit, RLIMIT_MEMLOCK, is "
+                 "%zu KiB); raise it (ulimit -l, or LimitMEMLOCK= in the systemd unit) and copy "
+                 "it again", lock == SIZE_MAX ? (size_t)0 : lock >> 10);
     else
-        log_err("import of %s: refused, nothing imported: a write failed: %s", path,
-                strerror(-cut->error));
+        snprintf(why, sizeof(why), "a write failed: %s", strerror(-cut->error));
+    if (error)
+        log_err("import of %s: refused, nothing imported: %s", path, why);
+    else
+        log_warn("import of %s: refused, nothing imported: %s", path, why);
+    desktop_refused(fs->desktop, "", path, "not imported", why);
     return cut->error;
 }
 

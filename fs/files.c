@@ -256,6 +256,15 @@ int files_op_open(const char *path, struct fuse_file_info *fi)
     const struct tree_node *n = &op.node;
     int ret = op_begin_existing(&op, path);
 
+    /* a name an import just took still answers lookups (landed.h): a
+     * write there is a new file, and nothing is there to read */
+    if (ret == -ENOENT && landed_find(&op.fs->landed, path)) {
+        bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
+        ret = writing ? commit_can_create(n) : -ENOENT;
+        if (ret == 0)
+            ret = open_write(op.fs, path, n, true, fi);
+        return op_end(&op, ret);
+    }
     /* the kernel opens only what it has an entry of: one for a file that
      * has left the tree since is stale, and ESTALE makes it look again
      * (then a create goes ahead) */

@@ -13,6 +13,7 @@
 #include "backup_zip.h"
 #include "io.h"
 #include "log.h"
+#include "progress.h"
 #include "store.h"
 
 struct zip_run {
@@ -20,6 +21,7 @@ struct zip_run {
     bool to_stdout;
     size_t imported; /* entries tried (not skipped) */
     size_t refused;  /* of those */
+    struct progress *progress; /* the CLI's, or NULL */
 };
 
 bool import_zip_named(const char *path)
@@ -52,6 +54,8 @@ static void report_entry(void *ctx, const struct backup_zip_entry *e)
     } else {
         log_warn("import of %s: %s: refused, %s: %s", run->path, e->name, outcome, r->reason);
     }
+    if (run->progress)
+        progress_step(run->progress, 1);
 }
 
 /* The line for the whole zip, after its entries' own. Once an entry was
@@ -94,37 +98,47 @@ static void report_whole(const struct zip_run *run, int ret)
     }
 }
 
-int import_zip_data(struct store *store, const char *path, const uint8_t *data, size_t len,
-                    bool to_stdout)
+static int import_zip_counted(struct store *store, const char *path, const uint8_t *data,
+                              size_t len, bool to_stdout, struct progress *progress)
 {
-    struct zip_run run = {path, to_stdout, 0, 0};
+    struct zip_run run = {path, to_stdout, 0, 0, progress};
     int ret = backup_zip_import(store, data, len, report_entry, &run);
 
     report_whole(&run, ret);
     return ret;
 }
 
+int import_zip_data(struct store *store, const char *path, const uint8_t *data, size_t len,
+                    bool to_stdout)
+{
+    return import_zip_counted(store, path, data, len, to_stdout, NULL);
+}
+
 int import_zip_data_with(const char *path, const uint8_t *data, size_t len,
                          backup_zip_importer import, void *import_ctx)
 {
-    struct zip_run run = {path, false, 0, 0};
+    struct zip_run run = {path, false, 0, 0, NULL};
     int ret = backup_zip_import_with(data, len, import, import_ctx, report_entry, &run);
 
     report_whole(&run, ret);
     return ret;
 }
 
-int import_zip_file(struct store *store, const char *path)
+int import_zip_file(struct store *store, const char *path, struct progress *progress)
 {
     uint8_t *bytes = NULL;
-    size_t len = 0;
+    size_t len = 0, entries = 0;
     int ret = io_read_secret(&bytes, &len, AT_FDCWD, path, BACKUP_ZIP_MAX_FILE + 1);
+    if (ret == 0 && progress && (entries = backup_zip_entry_count(bytes, len)) > 0)
+        progress_add_total(progress, entries - 1); /* the zip was one unit: now its entries */
     if (ret == -EFBIG)
         ret = import_zip_data(store, path, NULL, BACKUP_ZIP_MAX_FILE + 1, true);
     else if (ret < 0)
         log_err("import of %s: cannot read it: %s", path, strerror(-ret));
     else
-        ret = import_zip_data(store, path, bytes, len, true);
+        ret = import_zip_counted(store, path, bytes, len, true, entries ? progress : NULL);
+    if (progress && !entries)
+        progress_step(progress, 1); /* it stayed one unit */
     alloc_secret_free(bytes);
     return ret;
 }

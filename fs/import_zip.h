@@ -31,7 +31,10 @@ int import_zip_data(struct store *store, const char *path, const uint8_t *data, 
 int import_zip_data_with(const char *path, const uint8_t *data, size_t len,
                          backup_zip_importer import, void *import_ctx);
 
-/* Reads the file at path (into secret memory) and imports it as above. */
-int import_zip_file(struct store *store, const char *path);
+/* Reads the file at path (into secret memory) and imports it as above.
+ * progress (may be NULL) has the zip as one unit to do: that becomes one
+ * unit per entry once they are counted, each stepped as it is imported. */
+struct progress;
+int import_zip_file(struct store *store, const char *path, struct progress *progress);
 
 #endif

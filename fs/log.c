@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "escape.h"
+#include "progress.h"
 
 #define LOG_LINE_MAX 1024
 
@@ -118,10 +119,12 @@ static void write_line(int level, const char *text)
     char line[LOG_LINE_MAX * ESCAPE_MAX_GROWTH];
 
     escape_text(line, sizeof(line), text);
-    if (log_to_syslog)
+    if (log_to_syslog) {
         syslog(level, "%s%s", level_name(level), line);
-    else
+    } else {
+        progress_before_print(stderr); /* a command's progress line, never mixed with ours */
         fprintf(stderr, "vultfs: %s%s\n", level_name(level), line);
+    }
     if (log_file) {
         char stamp[32];
         struct tm tm;
@@ -179,5 +182,7 @@ void log_result(const char *fmt, ...)
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     escape_text(line, sizeof(line), text);
+    progress_before_print(stdout); /* a progress line on the same terminal goes first */
     printf("vultfs: %s\n", line);
+    fflush(stdout); /* in order with stderr's lines, and before the progress returns */
 }

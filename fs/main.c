@@ -14,50 +14,68 @@
 #include "commands.h"
 #include "log.h"
 
-static const char usage_text[] =
-    "usage: vultfs COMMAND [OPTIONS] ARGS\n"
-    "\n"
-    "Keeps backups of Vultisig vault shares in an encrypted store and shows\n"
-    "them as a filesystem: one directory per vault, share.vult inside.\n"
-    "\n"
-    "commands:\n"
-    "  init    [--passphrase-file F] STORE            create an encrypted store\n"
-    "  mount   [OPTIONS] STORE MOUNTPOINT             serve the store as a filesystem\n"
-    "  (vultfs STORE MOUNTPOINT -o OPTIONS, as mount.fuse3 runs it, is a mount)\n"
-    "  import  [--import-passwords F] STORE FILE...   import backups, as a mount would\n"
-    "  export  [--export-password-file F | --export-password none] STORE VAULT OUT\n"
-    "  export  --zip [...] STORE OUT.zip              every vault, as the apps' \"all vaults\" zip\n"
-    "  list    STORE                                  the store's vaults and epochs (JSON)\n"
-    "  fsck    STORE                                  verify every record\n"
-    "  forget  STORE VAULT                            remove a vault, deliberately\n"
-    "  forget  --epoch N STORE VAULT                  remove one superseded epoch, deliberately\n"
-    "  passwd  STORE                                  change the store passphrase\n"
-    "  inspect [--password-file F] FILE.vult          a backup's public facts (JSON)\n"
-    "  check   [--json] [STORE] PATH...               is each backup current? (changes nothing)\n"
-    "  audit   [--json] PATH...                       shares of one vault that sit together\n"
-    "\n"
-    "Run 'vultfs COMMAND --help' for a command's options.\n"
-    "  -h, --help      this text\n"
-    "  -V, --version   the version\n";
-
 struct command {
     const char *name;
     int (*run)(int argc, char **argv);
+    const char *usage;   /* its --help (commands.h): vultfs --help shows its synopsis */
+    const char *summary; /* what it is for, in a few words */
 };
 
+/* In the order vultfs --help lists them. */
 static const struct command commands[] = {
-    {"inspect", cmd_inspect},
-    {"init", cmd_init},
-    {"import", cmd_import},
-    {"export", cmd_export},
-    {"list", cmd_list},
-    {"fsck", cmd_fsck},
-    {"forget", cmd_forget},
-    {"passwd", cmd_passwd},
-    {"mount", cmd_mount},
-    {"check", cmd_check},
-    {"audit", cmd_audit},
+    {"init", cmd_init, init_usage, "create an empty, encrypted store"},
+    {"mount", cmd_mount, mount_usage, "serve the store as a filesystem"},
+    {"import", cmd_import, import_usage, "import backups (and the apps' zips), as a mount would"},
+    {"export", cmd_export, export_usage, "write a vault's share, or every vault as the apps' zip"},
+    {"list", cmd_list, list_usage, "the store's vaults and epochs: a table, or JSON with --json"},
+    {"fsck", cmd_fsck, fsck_usage, "verify every record; changes nothing"},
+    {"forget", cmd_forget, forget_usage, "destroy a vault, or one superseded epoch, deliberately"},
+    {"passwd", cmd_passwd, passwd_usage, "change the store passphrase (--rekey: the master key too)"},
+    {"inspect", cmd_inspect, inspect_usage, "a backup's public facts, as JSON"},
+    {"check", cmd_check, check_usage, "is each backup current? changes nothing"},
+    {"audit", cmd_audit, audit_usage, "shares of one vault that sit together (could sign)"},
 };
+
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+/* A command's synopsis, from its own usage text: the lines before the
+ * first blank one, without "usage: ". */
+static void print_synopsis(FILE *out, const char *usage)
+{
+    static const char prefix[] = "usage: ";
+    const char *line = usage;
+
+    while (*line && *line != '\n') {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        size_t skip = strncmp(line, prefix, sizeof(prefix) - 1) == 0 ? sizeof(prefix) - 1 : 0;
+        /* the lines after the first are indented for "usage: ": drop that much */
+        if (!skip)
+            for (; skip < sizeof(prefix) - 1 && skip < len && line[skip] == ' '; skip++)
+                ;
+        fprintf(out, "    %.*s\n", (int)(len - skip), line + skip);
+        line = end ? end + 1 : line + len;
+    }
+}
+
+static void print_usage(FILE *out)
+{
+    fputs("usage: vultfs COMMAND [OPTIONS] ARGS\n"
+          "\n"
+          "Keeps backups of Vultisig vault shares in an encrypted store and shows\n"
+          "them as a filesystem: one directory per vault, share.vult inside.\n"
+          "\n"
+          "commands:\n", out);
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        print_synopsis(out, commands[i].usage);
+    }
+    fputs("\n"
+          "mount.fuse3 (mount -t fuse.vultfs, fstab) runs vultfs STORE MOUNTPOINT -o OPTIONS:\n"
+          "a mount. Run 'vultfs COMMAND --help' for a command's options.\n"
+          "  -h, --help      this text\n"
+          "  -V, --version   the version\n", out);
+}
 
 /* mount.fuse3 runs "vultfs STORE MOUNTPOINT -o OPTIONS" for mount(8) and
  * fstab: a first argument that names a directory, not a command. */
@@ -71,7 +89,7 @@ static bool is_mount_helper_form(int argc, char **argv)
 
 static const struct command *find_command(const char *name)
 {
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
         if (strcmp(name, commands[i].name) == 0)
             return &commands[i];
     return NULL;
@@ -82,11 +100,11 @@ int main(int argc, char **argv)
     const struct command *command;
 
     if (argc < 2) {
-        fputs(usage_text, stderr);
+        print_usage(stderr);
         return 2;
     }
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        fputs(usage_text, stdout);
+        print_usage(stdout);
         return 0;
     }
     if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {

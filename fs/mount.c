@@ -23,6 +23,7 @@
 #include "alloc.h"
 #include "cli.h"
 #include "commands.h"
+#include "desktop.h"
 #include "log.h"
 #include "notify.h"
 #include "mounted.h"
@@ -30,9 +31,13 @@
 #include "store.h"
 #include "vultfs.h"
 
-static const char mount_usage[] =
-    "usage: vultfs mount [OPTIONS] STORE MOUNTPOINT\n"
-    "       mount -t fuse.vultfs STORE MOUNTPOINT -o passphrase_file=F[,...]\n"
+const char mount_usage[] =
+    "usage: vultfs mount [--passphrase-file F | --extpass CMD]\n"
+    "                    [--export-password-file F | --export-password none]\n"
+    "                    [--export-scheme current|legacy] [--import-passwords F] [--log-file F]\n"
+    "                    [--max-import BYTES] [--flush auto|fs|files] [--notify yes|no] [-f]\n"
+    "                    [-o OPTIONS] STORE MOUNTPOINT\n"
+    "       mount -t fuse.vultfs STORE MOUNTPOINT -o passphrase_file=F[,OPTIONS]\n"
     "\n"
     "Shows the store's vaults as directories at MOUNTPOINT; writing a .vult\n"
     "file into it imports the file. Unmount with: fusermount3 -u MOUNTPOINT\n"
@@ -49,9 +54,12 @@ static const char mount_usage[] =
     "                               legacy: older apps and the published SDK\n"
     "  --import-passwords F         more passwords to try on imports, one a line\n"
     "  --log-file F                 also append log lines to F\n"
-    "  --max-import N               the largest import (bytes, k/M suffix; default 1M,\n"
-    "                               at most 16M)\n"
+    "  --max-import N               the largest import (bytes, k/M suffix; default 32M,\n"
+    "                               at most 256M)\n"
     "  --flush auto|fs|files        how an import is made durable (see below)\n"
+    "  --notify yes|no              tell the desktop (its session bus) why an import was\n"
+    "                               refused, at most once every few seconds a vault\n"
+    "                               (default yes)\n"
     "  -f, --foreground             stay in the foreground, log to stderr\n"
     "  -o OPTS                      the options above as name=value (passphrase_file=F,\n"
     "                               export_scheme=legacy, max_import=N, ...) and FUSE\n"
@@ -62,7 +70,7 @@ static const char mount_usage[] =
 static const unsigned mount_accepts =
     OPTION_PASSPHRASE_FILE | OPTION_EXTPASS | OPTION_EXPORT_PASSWORD_FILE |
     OPTION_EXPORT_PASSWORD | OPTION_EXPORT_SCHEME | OPTION_IMPORT_PASSWORDS | OPTION_LOG_FILE |
-    OPTION_FOREGROUND | OPTION_MAX_IMPORT | OPTION_FLUSH;
+    OPTION_FOREGROUND | OPTION_MAX_IMPORT | OPTION_FLUSH | OPTION_NOTIFY;
 
 /* 0, 1 (help printed) or 2 (usage error, reported). */
 static int parse_mount_options(struct options *o, int argc, char **argv)
@@ -299,6 +307,8 @@ static int run_loop(struct fuse *fuse, struct vultfs *fs, const char *mountpoint
     if (fs->notify && (ret = notify_start(fs, fuse)) < 0)
         log_warn("no notifier thread (%s): the kernel caches nothing of the mount",
                  strerror(-ret));
+    if (fs->desktop && (ret = desktop_start(fs->desktop)) < 0)
+        log_warn("no desktop notifications: cannot start their thread: %s", strerror(-ret));
     log_info("serving on %s", mountpoint);
     ret = fuse_loop_mt(fuse, loop);
     notify_free(fs);
@@ -422,6 +432,8 @@ int cmd_mount(int argc, char **argv)
     vultfs_init(&fs, store, &o);
     if (notify_new(&fs) < 0)
         log_warn("no memory for the notifier: the kernel caches nothing of the mount");
+    if (!o.notify_off && desktop_new(&fs.desktop) < 0)
+        log_warn("no memory for desktop notifications: refusals are only logged");
     fuse = make_fuse(&o, store_path, &fs);
     if (!fuse) {
         log_err("bad FUSE options (see the line above)");
@@ -430,6 +442,7 @@ int cmd_mount(int argc, char **argv)
         fuse_destroy(fuse);
     }
     notify_free(&fs);
+    desktop_free(fs.desktop);
     vultfs_destroy(&fs);
 
 out:

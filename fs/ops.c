@@ -42,6 +42,11 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
     /* an open file that left the tree (imported, unlinked) still answers fstat */
     if (ret == -ENOENT && open_file)
         ret = (attr_of_staged(op.fs, st, open_file), 0);
+    /* and one an import just took, a lookup (landed.h) */
+    const struct landed_name *landed = ret == -ENOENT && path ? landed_find(&op.fs->landed, path)
+                                                              : NULL;
+    if (landed)
+        ret = (attr_of_landed(op.fs, st, landed), 0);
     return op_end(&op, ret);
 }
 
@@ -343,14 +348,22 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 
 /* ---- what copying tools set ------------------------------------------------ */
 
-/* Times, modes and owners that copying tools set are accepted and ignored. */
+/* Times, modes and owners that copying tools set are accepted and ignored,
+ * on a name an import just took too when the tool set them by name while
+ * it wrote the file (landed.h: KDE sets the mode again after closing it). */
 static int accept_if_exists(const char *path, struct fuse_file_info *fi)
 {
     struct op op;
+    int ret;
 
     if (fi && fi->fh)
         return 0;
-    return op_end(&op, op_begin_existing(&op, path));
+    ret = op_begin_existing(&op, path);
+    if (ret == 0 && op.node.kind == TREE_STAGED && !op.node.staged->temp)
+        landed_mark(&op.fs->landed, path);
+    if (ret == -ENOENT && path && landed_find(&op.fs->landed, path))
+        ret = 0;
+    return op_end(&op, ret);
 }
 
 static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)

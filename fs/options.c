@@ -48,6 +48,7 @@ static const struct fuse_opt option_table[] = {
     OPTION_TEXT("epoch", "epoch", epoch_text, OPTION_EPOCH),
     OPTION_TEXT("password-file", "password_file", password_file, OPTION_PASSWORD_FILE),
     OPTION_TEXT("flush", "flush", flush_text, OPTION_FLUSH),
+    OPTION_TEXT("notify", "notify", notify_text, OPTION_NOTIFY),
     OPTION_FLAG("--foreground", foreground, OPTION_FOREGROUND),
     OPTION_FLAG("-f", foreground, OPTION_FOREGROUND),
     OPTION_FLAG("--yes", yes, OPTION_YES),
@@ -232,6 +233,11 @@ static void convert(struct options *o)
     }
     if (o->flush_text && parse_flush(&o->flush, o->flush_text) < 0)
         o->bad = true;
+    if (o->notify_text && strcmp(o->notify_text, "yes") != 0 && strcmp(o->notify_text, "no") != 0) {
+        log_err("--notify takes yes or no, not '%s'", o->notify_text);
+        o->bad = true;
+    }
+    o->notify_off = o->notify_text && strcmp(o->notify_text, "no") == 0;
 }
 
 enum options_status options_parse(struct options *o, int argc, char **argv, unsigned accepted,

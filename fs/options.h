@@ -37,6 +37,7 @@ enum option_bit {
     OPTION_ZIP = 1u << 15,
     OPTION_REKEY = 1u << 16,
     OPTION_FLUSH = 1u << 17,
+    OPTION_NOTIFY = 1u << 18,
 };
 
 struct options {
@@ -45,6 +46,7 @@ struct options {
     char *export_password_file, *export_password, *export_scheme;
     char *import_passwords, *log_file, *max_import_text, *cost, *epoch_text;
     char *password_file, *flush_text;
+    char *notify_text; /* mount: yes (default) or no, desktop notifications */
     int foreground, yes, json, zip, rekey; /* flags: non-zero when given */
     int help;
     /* checked and converted by options_parse */
@@ -53,6 +55,7 @@ struct options {
     uint64_t epoch;                   /* 0 when absent */
     size_t max_import;                /* default STORE_DEFAULT_MAX_IMPORT */
     enum io_flush_policy flush;       /* default IO_FLUSH_AUTO; set for the process */
+    bool notify_off;                  /* --notify no: no desktop notifications */
     /* the operands, in order (owned) */
     char **operands;
     size_t operand_count;

@@ -21,6 +21,7 @@
 #include "completeness.h"
 #include "dat.h"
 #include "io.h"
+#include "progress.h"
 
 #define TEXT_OF(x) #x
 #define TEXT(x) TEXT_OF(x)
@@ -40,6 +41,9 @@ struct scanner {
     struct vult_keycache *cache;
     struct dir_id *entered; /* a hash set, open addressing; entered_cap a power of 2 */
     size_t entered_count, entered_cap;
+    struct progress *progress; /* NULL, or a file at a time (scan_paths_counted) */
+    bool counting;             /* a first walk that only counts the files */
+    size_t files;
 };
 
 static char *dup_view(struct vult_str s)
@@ -177,6 +181,8 @@ static struct scan_item *new_item(struct scanner *s, const char *path, const cha
  * (-errno), why a text when errno alone would mislead. */
 static int add_unread(struct scanner *s, const char *path, int err, const char *why)
 {
+    if (s->counting)
+        return 0; /* reported by the walk that reads */
     struct scan_item *item = new_item(s, path, NULL);
     if (!item)
         return -ENOMEM;
@@ -189,6 +195,8 @@ static int add_unread(struct scanner *s, const char *path, int err, const char *
 static int add_skipped(struct scanner *s, const char *path, const char *why)
 {
     struct scan *scan = s->scan;
+    if (s->counting)
+        return 0;
     if (grow((void **)&scan->skipped, &s->skip_cap, scan->skipped_count,
              sizeof(*scan->skipped)) < 0)
         return -ENOMEM;
@@ -235,7 +243,7 @@ static int add_zip(struct scanner *s, const char *path, const uint8_t *bytes, si
     return 0;
 }
 
-static int add_file(struct scanner *s, const char *path)
+static int read_file(struct scanner *s, const char *path)
 {
     uint8_t *bytes = NULL;
     size_t len = 0;
@@ -262,9 +270,25 @@ static int add_file(struct scanner *s, const char *path)
     return item->error == -ENOMEM ? -ENOMEM : 0;
 }
 
+/* Every file the walk meets comes here: counted on the first walk,
+ * read on the second. */
+static int add_file(struct scanner *s, const char *path)
+{
+    if (s->counting) {
+        s->files++;
+        return 0;
+    }
+    int ret = read_file(s, path);
+    if (s->progress)
+        progress_step(s->progress, 1);
+    return ret;
+}
+
 static int add_store(struct scanner *s, const char *path)
 {
     struct scan *scan = s->scan;
+    if (s->counting)
+        return 0;
     if (grow((void **)&scan->stores, &s->store_cap, scan->store_count, sizeof(char *)) < 0)
         return -ENOMEM;
     scan->stores[scan->store_count] = alloc_strndup(path, strlen(path));
@@ -363,13 +387,32 @@ static int scan_one(struct scanner *s, const char *path, int depth, bool given)
 int scan_paths(struct scan *out, char *const *paths, size_t path_count,
                const struct vult_password *passwords, size_t password_count)
 {
-    struct scanner s = {.scan = out, .passwords = passwords, .password_count = password_count};
+    return scan_paths_counted(out, paths, path_count, passwords, password_count, NULL);
+}
+
+int scan_paths_counted(struct scan *out, char *const *paths, size_t path_count,
+                       const struct vult_password *passwords, size_t password_count,
+                       struct progress *progress)
+{
+    struct scanner s = {.scan = out, .passwords = passwords, .password_count = password_count,
+                        .progress = progress};
     int ret = 0;
 
     memset(out, 0, sizeof(*out));
     s.cache = vult_keycache_new();
     if (!s.cache)
         return -ENOMEM;
+    /* the same walk twice, the first only counting: a total for progress;
+     * each walk enters every directory once */
+    s.counting = progress != NULL;
+    for (size_t i = 0; s.counting && i < path_count && ret == 0; i++)
+        ret = scan_one(&s, paths[i], 0, true) == -ENOMEM ? -ENOMEM : 0;
+    if (s.counting)
+        progress_add_total(progress, s.files);
+    s.counting = false;
+    alloc_free(s.entered);
+    s.entered = NULL;
+    s.entered_count = s.entered_cap = 0;
     for (size_t i = 0; i < path_count && ret == 0; i++)
         ret = scan_one(&s, paths[i], 0, true);
     vult_keycache_free(s.cache);

@@ -69,6 +69,13 @@ struct scan {
 int scan_paths(struct scan *out, char *const *paths, size_t path_count,
                const struct vult_password *passwords, size_t password_count);
 
+/* scan_paths, with progress (progress.h, started with total 0) counting
+ * the files the walk reads: a first walk counts them. */
+struct progress;
+int scan_paths_counted(struct scan *out, char *const *paths, size_t path_count,
+                       const struct vult_password *passwords, size_t password_count,
+                       struct progress *progress);
+
 /* Is dir a vultfs store (it holds vultfs.json)? */
 bool scan_is_store(const char *dir);
 

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <sys/types.h>
 
+#include "landed.h"
 #include "options.h"
 #include "staging.h"
 #include "store.h"
@@ -26,10 +27,12 @@ struct vultfs {
     struct store *store;     /* borrowed: cmd_mount closes it after the loop */
     struct staging staging;  /* files being written */
     struct tree tree;        /* placeholders; reads store and staging */
+    struct landed landed;    /* names imports took a moment ago (landed.h) */
     uid_t owner_uid;         /* every file shows as the mounting user's */
     gid_t owner_gid;
     const struct options *options; /* borrowed, for the whole mount */
     struct notify *notify;   /* notify.h: tells the kernel of changes; NULL: it caches nothing */
+    struct desktop *desktop; /* desktop.h: refusals told to the user's desktop; NULL: off */
     const char *test_pause;        /* VULTFS_TEST_PAUSE (tests only), or NULL */
 };
 

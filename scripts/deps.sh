@@ -12,9 +12,17 @@ packages=(
     libfuse3-dev fuse3 libsodium-dev libjansson-dev libxxhash-dev
     nettle-dev  # AES-256-CBC (.dat), PBKDF2 with the CPU's SHA extensions
     libzip-dev  # the apps' multi-vault .zip backups: a well-kept reader, not ours
+    libsystemd-dev  # sd-bus: desktop notifications of refused imports
     # tests: mount tests drive real tools
     python3 python3-pytest attr rsync tar nodejs libglib2.0-bin
     restic borgbackup rclone strace
+    # tests/mount/test_desktop_notify.py: a session bus (dbus-run-session) and
+    # the notification service the test runs on it
+    dbus-daemon python3-dbus python3-gi
+    # tests/mount/test_file_managers.py: KDE Dolphin's copy and move (kioclient5)
+    kde-cli-tools
+    # tests/cli/test_package.py: scripts/package.sh builds the .deb, lintian checks it
+    dpkg-dev debhelper lintian groff-base
     # tests/fuzz (scripts/test.sh runs each target): libFuzzer, ASan, UBSan
     clang-14 libclang-rt-14-dev
 )

@@ -86,8 +86,10 @@ def test_bash_completion_completes_commands_and_options(installed):
 
     def complete(*words):
         line = " ".join(f"'{w}'" for w in words)
-        res = run(["bash", "-c", f'source "{script}"; COMP_WORDS=(vultfs {line}); '
-                   f'COMP_CWORD={len(words)}; _vultfs; printf "%s\\n" "${{COMPREPLY[@]}}"'])
+        # it reads the usage of the vultfs that is on PATH, as installed
+        res = run(["bash", "-c", f'PATH="{root}/bin:$PATH"; source "{script}"; '
+                   f'COMP_WORDS=(vultfs {line}); COMP_CWORD={len(words)}; _vultfs; '
+                   f'printf "%s\\n" "${{COMPREPLY[@]}}"'])
         assert res.returncode == 0, res.stderr
         return set(res.stdout.split())
 
@@ -96,6 +98,11 @@ def test_bash_completion_completes_commands_and_options(installed):
     assert complete("mount", "--export-s") == {"--export-scheme"}
     assert complete("mount", "--export-scheme", "l") == {"legacy"}
     assert complete("init", "--cost", "m") == {"moderate", "min"}
+    # what each command's usage shows, and nothing after a number's option
+    assert complete("import", "--f") == {"--flush"}
+    assert complete("mount", "--notify", "") == {"yes", "no"}
+    assert complete("export", "--epoch", "") == set()
+    assert complete("list", "--") == {"--passphrase-file", "--json", "--help"}
 
 
 def test_program_is_hardened(installed):

@@ -1,6 +1,6 @@
 """The code paths of GNOME Files (gio: list, info, copy, move, trash) and KDE
-Dolphin (kioclient5 copy and move; skipped where kde-cli-tools is not
-installed) on a mount, and the bookkeeping files they try to make: the
+Dolphin (kioclient5 copy and move; scripts/deps.sh installs kde-cli-tools)
+on a mount, and the bookkeeping files they try to make: the
 trash (.Trash-UID at the root), .directory, .hidden and thumbnails. Each
 gets a quiet, correct answer: a refused delete says so once (EPERM, one
 log line), nothing is left behind, and the log holds no warnings (the
@@ -149,3 +149,33 @@ def test_move_in_imports_and_move_out_is_refused_once(fm, m, vaults, tmp_path):
     r = fm("move", share, m / "renamed.vult", check=False)
     assert r.returncode != 0 and share.exists() and not (m / "renamed.vult").exists()
     no_bookkeeping_left(m)
+
+
+def test_what_kde_sets_after_closing_a_copy_is_accepted(m, vaults, lib):
+    """KDE's file copy sets the mode by name right after its open, and
+    again (and the group) after it closed the file; the import has taken
+    the name by then. That must not fail the copy or a move (which then
+    deletes its source): the name answers for a moment as the file just
+    written, is never listed or read, and a copy to it again is a new
+    import. A file nobody set a mode on by name leaves at once."""
+    src = vaults.make()
+    dst = m / "copied.vult"
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    os.chmod(dst, 0o644)
+    os.write(fd, src.read_bytes())
+    os.close(fd)
+    os.chmod(dst, 0o644)
+    os.chown(dst, -1, os.getgid())
+    os.utime(dst, (1, 1))
+    assert os.stat(dst).st_size == src.stat().st_size
+    assert os.listdir(m.mnt) == [NAME]
+    with pytest.raises(FileNotFoundError):
+        open(dst, "rb").close()
+    # at once again, and another vault's backup under the same name
+    lib.run(["cp", src, dst])
+    other = vaults.make(name="Other", ecdsa="02" + "ab" * 32)
+    lib.run(["cp", other, dst])
+    assert sorted(os.listdir(m.mnt)) == [NAME, "Other"]
+    plain = m / "plain.vult"
+    lib.run(["cp", vaults.make(name="Third", ecdsa="02" + "cd" * 32), plain])
+    assert not plain.exists()  # cp set no mode by name: it left at once
