@@ -11,6 +11,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "escape.h"
 #include "log.h"
 
 #define QUEUE_SIZE 16    /* notifications waiting for the thread */
@@ -56,9 +57,6 @@ struct desktop {
 
 /* ---- text -------------------------------------------------------------------- */
 
-/* A small escaper of our own for now: issue 20 brings one shared function
- * for every printed or logged name, which this should use once it lands. */
-
 struct out {
     char *p;
     size_t left; /* bytes left, the NUL included */
@@ -74,75 +72,30 @@ static void put(struct out *o, const char *bytes, size_t len)
     *o->p = '\0';
 }
 
-/* Length of a valid UTF-8 sequence at s (1 to 4), or 0. */
-static size_t utf8_length(const unsigned char *s)
-{
-    unsigned char c = s[0];
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    if (c >= 0xe0 && c <= 0xef) {
-        unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-        return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-        return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80 ? 4
-                                                                                          : 0;
-    }
-    return 0;
-}
-
-static uint32_t code_point(const unsigned char *s, size_t len)
-{
-    static const unsigned char lead_mask[] = {0, 0x7f, 0x1f, 0x0f, 0x07};
-    uint32_t cp = s[0] & lead_mask[len];
-
-    for (size_t i = 1; i < len; i++)
-        cp = (cp << 6) | (s[i] & 0x3f);
-    return cp;
-}
-
-/* Characters that would change what the text looks like: C0 and C1
- * controls, and the bidirectional overrides that reorder what follows. */
-static bool hidden_effect(uint32_t cp)
-{
-    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
-           (cp >= 0x2066 && cp <= 0x2069);
-}
-
-/* in, as valid UTF-8 that shows what it holds: invalid bytes become
- * U+FFFD, controls a visible \xNN or \uNNNN, and with markup & < > their
- * entities (the server would read them as tags). */
+/* in as every name vultfs shows is shown (escape.h: controls, separators
+ * and bidirectional marks spelt out, bytes that are not UTF-8 as \xNN),
+ * and with markup & < > as their entities (the server would read tags). */
 static void escape(struct out *o, const char *in, bool markup)
 {
-    const unsigned char *s = (const unsigned char *)in;
-    char esc[16];
+    char plain[TEXT_BYTES * ESCAPE_MAX_GROWTH];
 
-    while (*s) {
-        size_t len = utf8_length(s);
-        uint32_t cp = len ? code_point(s, len) : 0;
-
-        if (!len) {
-            put(o, "\xef\xbf\xbd", 3);
-            s++;
-            continue;
-        }
-        if (hidden_effect(cp)) {
-            snprintf(esc, sizeof(esc), cp < 0x80 ? "\\x%02x" : "\\u%04x", (unsigned)cp);
-            put(o, esc, strlen(esc));
-        } else if (markup && cp == '&') {
+    escape_text(plain, sizeof(plain), in);
+    for (const char *p = plain; *p; p++) {
+        if (markup && *p == '&')
             put(o, "&amp;", 5);
-        } else if (markup && cp == '<') {
+        else if (markup && *p == '<')
             put(o, "&lt;", 4);
-        } else if (markup && cp == '>') {
+        else if (markup && *p == '>')
             put(o, "&gt;", 4);
-        } else {
-            put(o, (const char *)s, len);
+        else if ((unsigned char)*p < 0x80)
+            put(o, p, 1);
+        else { /* a whole UTF-8 sequence at once: never half a character */
+            size_t len = 1;
+            while ((unsigned char)p[len] >= 0x80 && ((unsigned char)p[len] & 0xc0) == 0x80)
+                len++;
+            put(o, p, len);
+            p += len - 1;
         }
-        s += len;
     }
 }
 

@@ -104,10 +104,30 @@ def gio_copy(src, dst):
                           timeout=TIMEOUT, env=env)
 
 
+def logged(text):
+    """text as the log writes it (fs/escape.h): controls, separators and
+    bidirectional marks spelt out, a backslash doubled."""
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch in "\n\r\t":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch])
+        elif o < 0x20 or o == 0x7f:
+            out.append(f"\\x{o:02x}")
+        elif 0x80 <= o <= 0x9f or o in (0x2028, 0x2029) or 0x202a <= o <= 0x202e \
+                or 0x2066 <= o <= 0x2069:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def logged_refusal(m, name):
     """(outcome, reason) of the mount's log line for the import of /name."""
     for line in m.log_path.read_text().splitlines():
-        found = re.search(r"import of /" + re.escape(name) + r": ([^:]+): (.*)$", line)
+        found = re.search(r"import of /" + re.escape(logged(name)) + r": ([^:]+): (.*)$", line)
         if found:
             return found.group(1), found.group(2)
     raise AssertionError(f"no log line for /{name}:\n" + m.log_path.read_text())
@@ -270,7 +290,7 @@ def test_names_cannot_restyle_the_notification(markup, tmp_path, monkeypatch, mo
         for text in (note["summary"], note["body"]):
             assert not re.search(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", text), text
         assert note["summary"] == "Not imported: copy\\x1b[2Jof.vult"
-        shown = "Evil\\x0avault \\x1b[31m<b>red</b> \\u202eoops"
+        shown = logged(evil)  # as the log and every other output spell it
         if markup:  # the server would take <b> for bold: it gets entities
             assert "<b>" not in note["body"] and html.escape(shown, quote=False) in note["body"]
         else:
