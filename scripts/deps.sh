@@ -3,7 +3,8 @@
 # that are missing: quick and silent when everything is there.
 #   scripts/deps.sh          build, unit, mount and fuzz tests
 #   scripts/deps.sh fuzz     the same (clang is in the default set now)
-#   scripts/deps.sh bench    also gocryptfs, the encrypted baseline of scripts/bench.sh
+#   scripts/deps.sh bench    also the baselines of scripts/bench.sh: gocryptfs (encrypted)
+#                            and bindfs (a passthrough FUSE mount: the FUSE floor)
 set -euo pipefail
 
 packages=(
@@ -29,7 +30,7 @@ packages=(
 for extra in "$@"; do
     case "$extra" in
     fuzz) ;; # kept for old callers: the default set has it
-    bench) packages+=(gocryptfs) ;;
+    bench) packages+=(gocryptfs bindfs) ;;
     *) echo "vultfs: deps.sh: unknown group '$extra' (only: fuzz, bench)" >&2; exit 2 ;;
     esac
 done
