@@ -4,25 +4,30 @@
 # assertions in tests. See docs/performance.md for what each line means.
 #
 # Run as root (it mounts with /dev/fuse and may drop the page cache), after
-# scripts/deps.sh. It builds into ./build when needed, works in a temporary
-# directory and always unmounts and cleans up on exit.
+# scripts/deps.sh bench. It builds into ./build when needed, works in a
+# temporary directory and always unmounts and cleans up on exit.
 #
 #   scripts/bench.sh [--vaults N | --full] [--figures-only]
 #
-# --figures-only: only issue 8's FIGURE lines (mount time, daemon memory,
-# the cost of one import at 100 and at N vaults) and the vultfs rows they
-# come from, on a store of N vaults made the fastest correct way (`vultfs
-# import` of the generated backups, a thousand per process; the same
-# import path as a cp into the mount); no baselines. About 5-10 minutes at
-# --vaults 10000 instead of the hour of --full.
+# --figures-only: only the FIGURE lines (mount time cold and warm, daemon
+# memory, the cost of one import at 100 and at N vaults) and the vultfs
+# rows they come from, on a store of N vaults made the fastest correct way
+# (`vultfs import` of generated backups, made and imported a few thousand
+# at a time, the next batch made while the last is imported, and removed
+# once imported: the disk holds the store and two batches); no baselines.
+# About 5-10 minutes at --vaults 10000, under an hour at 100000.
 #
 # First the small-store lines (20 vaults, about 10-30 seconds), then issue
-# 8's workloads on a store of N vaults (default 1,000; --full: 10,000) against
-# tmpfs, a plain disk directory and gocryptfs (scripts/deps.sh bench) holding
-# the same tree, with RATIO and FIGURE lines. An import costs the same
-# whatever the store's size: at 1,000 vaults the run takes about 10 minutes
-# on a busy 2-CPU machine; at 10,000 most of it is making and copying the
-# inputs and the trees (a few GB).
+# 8's workloads on a store of N vaults (default 1,000; --full: 10,000)
+# against tmpfs, a plain disk directory, gocryptfs and, for reads, bindfs
+# over the plain directory (scripts/deps.sh bench), with RATIO and FIGURE
+# lines. The import baselines are made twice: with dd conv=fsync (the lines
+# kept from issue 8) and with durable-copy (scripts/lib/durable-copy.c,
+# built here with cc: write, fsync the file, fsync its directory, one
+# process per file, as durable as an accepted import). At 1,000 vaults the
+# run takes about 10-15 minutes on a busy 2-CPU machine; at 10,000 most of
+# it is making and copying the inputs and the trees (tens of GB: the run
+# refuses to start when the disk has not room for its estimate).
 #
 # Environment:
 #   BENCH_SCALE_RUNS=N    runs per scale workload, the median (default 3)
@@ -30,11 +35,12 @@
 #   BENCH_DIR=D           where to put the store and the plain baseline dir
 #                         (default: a new directory under ${TMPDIR:-/tmp});
 #                         both are on the same filesystem
-#   BENCH_DROP_CACHES=0   never write /proc/sys/vm/drop_caches
+#   BENCH_DROP_CACHES=0   never write /proc/sys/vm/drop_caches (no cold mount)
 #   BENCH_KEEP=1          keep the work directory (store, logs) afterwards
 #   VULTFS_BUILD=DIR      build directory (default ./build)
 #   VULTFS_FIXTURES=DIR   real app backups (default ../shared/fixtures); when
 #                         absent the vaults are synthetic mkvault output (~1 KB)
+#   CC=cc                 the compiler of durable-copy
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
@@ -119,6 +125,14 @@ row() {
     b=$(median "${bs[@]}")
     rows+=("$1|$(ms "$v")|$(ms "$b") ($4)|$(awk -v v="$v" -v b="$b" 'BEGIN { if (b > 0) printf "%.1fx", v / b; else print "-" }')")
 }
+
+# ---- the durable baseline: durable-copy SRC DESTDIR, one process per file -----
+durable_bin=
+if ((figures_only == 0)); then
+    durable_bin=$work/durable-copy
+    timeout 120 "${CC:-cc}" -std=c11 -O2 -Wall -Wextra -o "$durable_bin" scripts/lib/durable-copy.c ||
+        die "cannot build scripts/lib/durable-copy.c (cc: scripts/deps.sh installs gcc)"
+fi
 
 # ---- inputs -----------------------------------------------------------------
 say "vultfs benchmark: $runs runs per line (median), $(nproc) CPUs, work dir $work ($(stat -f -c %T "$work"))"

@@ -105,12 +105,16 @@ for ((r = 0; r < runs; r++)); do
 done
 
 # ---- 3. cp of one backup into the mount (an import) ----------------------------
-cp_v=() cp_b=()
+# Two baselines: dd conv=fsync (the file's data durable, not its name) and
+# durable-copy (data, then the directory, fsynced: what an import promises).
+cp_v=() cp_b=() cp_d=()
+mkdir "$work/durable"
 mount_fs --export-password none
 for ((r = 0; r < runs; r++)); do
     f=${extra[r]}
     timed cp_v cp "$f" "$mnt/"
     timed cp_b dd if="$f" of="$work/plain/cp$r.vult" bs=1M conv=fsync status=none
+    timed cp_d "$durable_bin" "$f" "$work/durable"
 done
 shown=$(find "$mnt" -mindepth 1 -maxdepth 1 -type d | wc -l)
 unmount_fs
@@ -148,6 +152,7 @@ for ((r = 0; r < runs; r++)); do
     rm -rf "$work/dcopy$r"
 done
 row "3 cp of 1 backup into the mount (import, fsynced)" cp_v cp_b "dd conv=fsync, plain dir"
+row "3 the same, against a durable write" cp_v cp_d "durable-copy: fsync file + dir"
 row "4 vultfs import of $nvaults files, offline (incl. store open)" imp_v imp_b "python: write+fsync+rename+fsync dir"
 row "5 mount to ready, --export-password none (Argon2id min)" mnt_none mnt_true "/bin/true"
 row "5 mount to ready, current scheme (+ PBKDF2 600k)" mnt_cur mnt_true "/bin/true"
