@@ -114,6 +114,11 @@ wait_gen() {
 }
 
 # ---- inputs: N vaults from a GG20 and a DKLS fixture, or ~1 KB synthetic -------
+# Each vault gets its own ECDSA key, 33 bytes as a real one (66 hex digits):
+# mkvault --from then makes the key share again as large as it was (the
+# DKLS share keeps its 157 KB; its GG20 fake share is JSON of about 4 KB).
+# A shorter key made every key share a small fake one, so that the inputs
+# were about 1-4 KB whatever the fixtures.
 scale_src_a= scale_src_b=
 if [ -f "$fixtures/Test-part1of2.vult" ] && [ -f "$fixtures/qa-fast-share1of2.vult" ]; then
     scale_src_a=$fixtures/Test-part1of2.vult
@@ -121,7 +126,7 @@ if [ -f "$fixtures/Test-part1of2.vult" ] && [ -f "$fixtures/qa-fast-share1of2.vu
 fi
 scale_vault() { # OUT INDEX
     local key name
-    printf -v key '03%062x' "$2"
+    printf -v key '03%064x' "$2"
     printf -v name 'Scale Vault %06d' "$2"
     if [ -z "$scale_src_a" ]; then
         "$mkvault" --name "$name" --ecdsa "$key" "$1"

@@ -13,10 +13,13 @@ if [ -f "$fixtures/qa-fast-share1of2.vult" ] && [ -f "$fixtures/qa-secure-share1
 else
     say "inputs: synthetic mkvault backups (~1 KB each; no fixtures at $fixtures)"
 fi
-# make_vault OUT INDEX: a distinct vault (its own ECDSA key) of real size
+# make_vault OUT INDEX: a distinct vault (its own ECDSA key) of real size.
+# The key has 33 bytes (66 hex digits) as a real one: mkvault --from then
+# makes the key share again as large as it was; a shorter key got a small
+# fake share, and the 20 exports were 28 KB instead of 4.7 MB.
 make_vault() {
     local key name src
-    key=02$(printf '%062x' "$2")
+    printf -v key '02%064x' "$2"
     name=$(printf 'Bench Vault %04d' "$2")
     if [ -n "$src_a" ]; then
         if (($2 % 2)); then src=$src_a; else src=$src_b; fi
