@@ -19,7 +19,8 @@ gc_cipher=$sdir/gc-cipher gc_mnt=$sdir/gc-mnt gc_pass=$sdir/gc-pass
 bind_mnt=$sdir/bind-mnt
 kept_store=$sdir/store
 restic_pw='bench restic password (synthetic vaults only)'
-gen_pid=
+gen_pids=()
+gen_jobs=$(nproc 2>/dev/null || echo 1)
 mkdir -p "$s_in" "$tmpfs" "$disk" "$gc_mnt" "$bind_mnt"
 mount -t tmpfs -o mode=0700 vultfs-bench "$tmpfs" || die "cannot mount a tmpfs at $tmpfs"
 tmpfs_mounted=1
@@ -43,12 +44,12 @@ fi
 # Called by bench.sh's cleanup: a generator still running, the gocryptfs
 # and bindfs mounts, the tmpfs.
 scale_cleanup() {
-    if [ -n "$gen_pid" ]; then
-        kill "$gen_pid" 2>/dev/null || true
-        wait "$gen_pid" 2>/dev/null || true
-        gen_pid=
-    fi
-    local m
+    local m p
+    for p in "${gen_pids[@]}"; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    gen_pids=()
     for m in "$gc_mnt" "$bind_mnt"; do
         if is_mounted "$m"; then
             timeout 20 fusermount3 -u "$m" 2>/dev/null || timeout 20 fusermount3 -uz "$m" || true
@@ -97,20 +98,23 @@ bind_mount() {
     wait_mounted "$bind_mnt" bindfs
 }
 
-# wait_gen: waits (bounded: an hour) for the input generator started in the
-# background, and fails when it failed.
+# wait_gen: waits (bounded: an hour) for the input generators started in
+# the background, and fails when one failed.
 wait_gen() {
-    local i
+    local i p bad=0
     for ((i = 0; i < 72000; i++)); do
-        kill -0 "$gen_pid" 2>/dev/null || break
+        kill -0 "${gen_pids[@]}" 2>/dev/null || break
         sleep 0.05
     done
-    if kill -0 "$gen_pid" 2>/dev/null; then
-        kill "$gen_pid" 2>/dev/null || true
-        die "making the inputs took more than an hour"
-    fi
-    wait "$gen_pid" || { gen_pid=; die "mkvault failed"; }
-    gen_pid=
+    for p in "${gen_pids[@]}"; do
+        kill -0 "$p" 2>/dev/null || continue
+        kill "$p" 2>/dev/null || true
+        bad=1
+    done
+    ((bad == 0)) || die "making the inputs took more than an hour"
+    for p in "${gen_pids[@]}"; do wait "$p" || bad=1; done
+    gen_pids=()
+    ((bad == 0)) || die "mkvault failed"
 }
 
 # ---- inputs: N vaults from a GG20 and a DKLS fixture, or ~1 KB synthetic -------
@@ -136,11 +140,12 @@ scale_vault() { # OUT INDEX
         "$mkvault" --from "$scale_src_b" --name "$name" --ecdsa "$key" "$1"
     fi
 }
-# gen_range DIR FIRST LAST: inputs FIRST..LAST as DIR/vNNNNNN.vult
+# gen_range DIR FIRST LAST [STEP]: inputs FIRST, FIRST+STEP, ... up to
+# LAST as DIR/vNNNNNN.vult
 gen_range() {
     local i f
     mkdir -p "$1"
-    for ((i = $2; i <= $3; i++)); do
+    for ((i = $2; i <= $3; i += ${4:-1})); do
         printf -v f '%s/v%06d.vult' "$1" "$i"
         scale_vault "$f" "$i" || return 1
     done
@@ -213,11 +218,11 @@ offline_store() {
 # big_store DIR: --figures-only's store of $scale_n vaults, made by `vultfs
 # import` as offline_store does, but from inputs made $gen_batch at a time
 # and removed once imported, so that the disk holds at most two batches of
-# inputs beside the store; the next batch is made (mkvault, one CPU) while
-# the last one is imported (the other CPU). The first 100 inputs ($files)
-# are kept for the store of 100.
+# inputs beside the store; the next batch is made (mkvault, one process per
+# CPU) while the last one is imported. The first 100 inputs ($files) are
+# kept for the store of 100.
 big_store() {
-    local lo=$((gen_n + 1)) hi k=0 dir prev= t0 t1 done_n=0
+    local lo=$((gen_n + 1)) hi j k=0 dir prev= t0 t1 done_n=0
     new_store "$1"
     now_us t0
     local cur=("${files[@]}")
@@ -226,13 +231,22 @@ big_store() {
         if ((lo <= scale_n)); then
             hi=$((lo + gen_batch - 1 < scale_n ? lo + gen_batch - 1 : scale_n))
             dir=$s_in/batch-$k
-            gen_range "$dir" "$lo" "$hi" &
-            gen_pid=$!
+            mkdir -p "$dir"
+            for ((j = 0; j < gen_jobs; j++)); do
+                # stopped (scale_cleanup), it ends after its mkvault does,
+                # so that nothing writes into a directory being removed
+                (
+                    trap 'exit 1' TERM INT
+                    gen_range "$dir" $((lo + j)) "$hi" "$gen_jobs"
+                ) &
+                gen_pids+=($!)
+            done
         fi
-        # relative names: a batch's argv stays small whatever $work's path
+        # relative names (env -C, not a subshell that a signal could end
+        # while its import goes on): argv stays small whatever $work's path
         if ((${#cur[@]})); then
-            (cd "${prev:-$s_in}" && timeout 3600 "$vultfs" import --passphrase-file "$pp" "$1" "${cur[@]##*/}" \
-                >>"$log" 2>&1) || die "offline import into $1 failed"
+            timeout 3600 env -C "${prev:-$s_in}" "$vultfs" import --passphrase-file "$pp" "$1" "${cur[@]##*/}" \
+                >>"$log" 2>&1 || die "offline import into $1 failed"
             done_n=$((done_n + ${#cur[@]}))
             now_us t1
             say "  store: $done_n of $scale_n vaults imported, $(((t1 - t0) / 1000000)) s" >&2
