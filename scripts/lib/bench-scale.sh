@@ -153,19 +153,16 @@ gen_range() {
 # With --figures-only only the first 100 inputs are kept (the store of
 # 100); the store of N is made from batches made and removed as it grows
 # (big_store). Otherwise every input is kept: the import workloads copy them.
-files=() extras=()
 gen_n=$scale_n
 ((figures_only == 0)) || gen_n=$((scale_n < 100 ? scale_n : 100))
-gen_range "$s_in" 1 "$gen_n" || die "mkvault failed"
+files=() extras=()
 for ((i = 1; i <= gen_n; i++)); do
     printf -v f '%s/v%06d.vult' "$s_in" "$i"
     files+=("$f")
 done
-for ((i = 1; i <= 2 * srun; i++)); do
-    extras+=("$s_in/x$i.vult")
-    scale_vault "${extras[-1]}" $((1000000 + i)) || die "mkvault failed"
-done
-# The size of an input, on average (the first two: one of each fixture).
+# The first two inputs (one of each fixture) tell the size of an input,
+# for the disk check below, before the others are made.
+gen_range "$s_in" 1 $((gen_n < 2 ? gen_n : 2)) || die "mkvault failed"
 in_avg_kib=$(du -k "${files[@]:0:2}" | awk '{ s += $1 } END { printf "%d", NR ? s / NR : 0 }')
 say ""
 if [ -n "$scale_src_a" ]; then
@@ -189,6 +186,12 @@ fi
 free_kib=$(df -Pk "$sdir" | awk 'NR == 2 { print $4 }')
 say "disk: about $((need_kib / 1048576 + 1)) GiB needed under $sdir, $((free_kib / 1048576)) GiB free"
 ((free_kib > need_kib)) || die "not enough free disk under $sdir for $scale_n vaults (set BENCH_DIR to a larger disk)"
+
+((gen_n <= 2)) || gen_range "$s_in" 3 "$gen_n" || die "mkvault failed"
+for ((i = 1; i <= 2 * srun; i++)); do
+    extras+=("$s_in/x$i.vult")
+    scale_vault "${extras[-1]}" $((1000000 + i)) || die "mkvault failed"
+done
 
 if ((have_gc)); then
     (umask 077 && printf '%s\n' 'bench gocryptfs password' >"$gc_pass")
