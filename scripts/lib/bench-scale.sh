@@ -479,14 +479,14 @@ srow "mount, $scale_n vaults, cold (page cache dropped)" mc_ mgc_
 
 # ---- 5. read everything, cold (remount, drop caches) and warm; RSS after --------
 # copy_out SRC SAMPLES: cp -r SRC into the tmpfs, timed, then removed. With
-# --figures-only, a tree too large for memory (more than a quarter of what
-# is available) is read with cat into /dev/null instead: the daemon does
-# the same work, and nothing is held.
+# --figures-only, a tree too large for memory (its exports, about the size
+# of the inputs, more than a quarter of what is available) is read with
+# cat into /dev/null instead: the daemon does the same work, and nothing
+# is held.
 read_how=cp
 if ((figures_only)); then
-    store_kib=$(du -sk "$kept_store" | cut -f1)
     avail_kib=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
-    ((store_kib * 4 < avail_kib)) || read_how=cat
+    ((in_avg_kib * scale_n * 4 < avail_kib)) || read_how=cat
 fi
 copy_out() {
     local -n out=$2
