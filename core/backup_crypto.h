@@ -119,4 +119,10 @@ int backup_crypto_export_nonce(uint8_t nonce[BACKUP_CRYPTO_NONCE_BYTES],
                                const uint8_t export_key[BACKUP_CRYPTO_KEY_BYTES],
                                const uint8_t *plain, size_t plain_len) VULTFS_WUR;
 
+/* Candidate passwords of a backup file (vult.h, dat.h), tried in order. */
+struct vult_password {
+    const char *ptr;
+    size_t len;
+};
+
 #endif

@@ -21,7 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vult.h"
+#include "backup_crypto.h"
+#include "vult_vault.h"
 #include "wur.h"
 
 
