@@ -13,6 +13,7 @@
 #include "commit.h"
 #include "log.h"
 #include "notify.h"
+#include "op.h"
 #include "vultfs.h"
 
 enum handle_kind {

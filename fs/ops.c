@@ -28,6 +28,7 @@
 #include "fm_names.h"
 #include "log.h"
 #include "notify.h"
+#include "op.h"
 #include "vultfs.h"
 #include "xattr.h"
 

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "fuse_ops.h"
-#include "notify.h"
 
 /* Tests set VULTFS_TEST_STAGING_TTL (seconds) so as not to wait a minute
  * for staged files to expire; nothing else should. */
@@ -91,36 +90,4 @@ pid_t vultfs_caller_process(void)
             break;
     fclose(f);
     return tgid;
-}
-
-void op_begin_handle(struct op *op)
-{
-    struct timespec now;
-
-    memset(op, 0, sizeof(*op));
-    op->fs = vultfs_current();
-    pthread_mutex_lock(&op->fs->lock);
-    /* before anything looks at the tree: an expired file is never seen */
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    notify_expire(op->fs, &now);
-}
-
-int op_begin(struct op *op, const char *path)
-{
-    op_begin_handle(op);
-    if (!path)
-        return -ENOENT;
-    return tree_resolve(&op->node, &op->fs->tree, path);
-}
-
-int op_begin_existing(struct op *op, const char *path)
-{
-    int ret = op_begin(op, path);
-    return ret < 0 ? ret : tree_exists(&op->node);
-}
-
-int op_end(struct op *op, int ret)
-{
-    pthread_mutex_unlock(&op->fs->lock);
-    return ret;
 }

@@ -3,7 +3,7 @@
  * every operation reaches it with fuse_get_context(), as libfuse's examples
  * do. The store, staging and the tree's placeholders are not thread-safe:
  * fs->lock is held for each operation's whole run, taken and released by
- * op_begin/op_end so that no operation can forget it. One exception: an
+ * op_begin/op_end (op.h) so that no operation can forget it. One exception: an
  * import lets it go while it decodes and while it flushes or waits for
  * its batch's flush (commit.c), so that neither PBKDF2 nor an fsync holds
  * up another operation; commit_done is signalled when a flush or such an
@@ -51,21 +51,5 @@ struct vultfs *vultfs_current(void);
 /* The process (its thread group, not the thread) making the calling FUSE
  * operation; 0 when the kernel does not say. */
 pid_t vultfs_caller_process(void);
-
-/* One operation's opening: the mount, locked, and what its path names. */
-struct op {
-    struct vultfs *fs;
-    struct tree_node node;
-};
-
-/* Locks the mount and resolves path (-ENOENT for a NULL path). The lock is
- * held whatever it returns: end with op_end. */
-int op_begin(struct op *op, const char *path);
-/* op_begin, then -ENOENT or -ENOTDIR when nothing is at path. */
-int op_begin_existing(struct op *op, const char *path);
-/* Locks the mount without a path (operations on an open handle). */
-void op_begin_handle(struct op *op);
-/* Unlocks; returns ret, so an operation ends with "return op_end(&op, ret);". */
-int op_end(struct op *op, int ret);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "op.h"
 #include "vultfs.h"
 
 enum xattr_id {
