@@ -559,7 +559,7 @@ static int repair_if_damaged(bool *repaired, struct store *store, const struct v
     if (ret == 0 && vault) {
         ret = index_set_vault(store, vault); /* takes vault */
         vault = NULL;
-        record_remove_unreferenced(store); /* the damaged record, now referenced by none */
+        record_remove_superseded(store, held); /* the damaged record, now named by none */
     }
     json_decref(vault);
     if (ret < 0) {
@@ -865,3 +865,4 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
     store_decoded_free(decoded);
     return ret;
 }
+

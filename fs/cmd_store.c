@@ -32,10 +32,11 @@
 static const unsigned store_accepts =
     OPTION_PASSPHRASE_FILE | OPTION_NEW_PASSPHRASE_FILE | OPTION_IMPORT_PASSWORDS |
     OPTION_EXPORT_PASSWORD_FILE | OPTION_EXPORT_PASSWORD | OPTION_EXPORT_SCHEME | OPTION_COST |
-    OPTION_EPOCH | OPTION_YES | OPTION_FLUSH | OPTION_MAX_IMPORT;
+    OPTION_EPOCH | OPTION_YES | OPTION_FLUSH | OPTION_MAX_IMPORT | OPTION_ACCEPT_ROLLBACK;
 
 /* Opens a store with the passphrase from the options or the terminal; one
- * clear line on failure. to_read: without its lock (store_open_readonly). */
+ * clear line on failure. to_read: without its lock (store_open_readonly),
+ * saying on stderr when the store has problems fsck would report. */
 static int open_store(struct store **store, struct secret *passphrase, const char *dir,
                       const struct options *o, bool to_read)
 {
@@ -43,8 +44,9 @@ static int open_store(struct store **store, struct secret *passphrase, const cha
                              "store passphrase", 0);
     if (ret < 0)
         return ret;
-    ret = to_read ? cli_open_store_readonly(store, dir, passphrase)
-                  : cli_open_store(store, dir, passphrase);
+    ret = to_read ? cli_open_store_readonly(store, dir, passphrase, true)
+                  : cli_open_store(store, dir, passphrase,
+                                   o->accept_rollback ? CLI_OPEN_ACCEPT_ROLLBACK : 0);
     if (ret < 0)
         secret_free(passphrase);
     return ret;
@@ -370,14 +372,16 @@ int cmd_list(int argc, char **argv)
 const char fsck_usage[] =
     "usage: vultfs fsck [--passphrase-file F] STORE\n"
     "\n"
-    "Verifies every record of the store (checksums and authentication tags)\n"
-    "and the index. Reports what it finds; never changes the store, which may\n"
-    "be mounted or on read-only media.\n";
+    "Verifies every record of the store (checksums and authentication tags), its\n"
+    "index against its manifest, and the store against the last change seen\n"
+    "here (a store restored from an older copy). Names every share record no\n"
+    "vault record references, and whose share it is. Reports what it finds and\n"
+    "changes nothing (the store may be mounted or on read-only media); exits 1\n"
+    "when it finds anything but an interrupted write's leftovers.\n";
 
 static void print_finding(void *ctx, const char *line)
 {
-    (void)ctx;
-    log_result("fsck: %s", line);
+    log_result("%s: %s", (const char *)ctx, line);
 }
 
 static int run_fsck(const struct options *o)
@@ -386,14 +390,21 @@ static int run_fsck(const struct options *o)
     struct secret passphrase;
     struct store_fsck_report rep;
     struct progress progress;
-    if (open_store(&store, &passphrase, o->operands[0], o, true) < 0)
+
+    if (cli_get_secret(&passphrase, o->passphrase_file, "Store passphrase: ",
+                       "store passphrase", 0) < 0)
         return 1;
+    if (cli_open_store_readonly(&store, o->operands[0], &passphrase, false) < 0) {
+        secret_free(&passphrase);
+        return 1;
+    }
     progress_start(&progress, "fsck", "vaults", 0);
     store_set_progress(store, progress_report, &progress);
-    int ret = store_fsck(store, &rep, print_finding, NULL);
+    int ret = store_fsck(store, &rep, print_finding, "fsck");
     progress_end(&progress);
-    log_result("fsck: %zu records ok, %zu damaged, %zu missing, %zu unreferenced, "
-               "%zu temporary", rep.records_ok, rep.records_bad, rep.records_missing,
+    if (ret == 0 || ret == -EIO)
+        log_result("fsck: %zu records ok, %zu damaged, %zu missing, %zu unreferenced, "
+                   "%zu temporary", rep.records_ok, rep.records_bad, rep.records_missing,
                rep.records_orphaned, rep.temporary_files);
     store_close(store);
     secret_free(&passphrase);
