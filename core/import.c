@@ -866,3 +866,17 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
     return ret;
 }
 
+/* ---- an epoch as an import makes it, for fsck --repair ---- */
+
+json_t *import_epoch_json(const struct vult_vault *v, const struct epochs_entry *d,
+                          uint64_t number, bool current, const char *record, size_t vault_len)
+{
+    return epoch_json(d, number, current, record, vault_len, facts_of(v));
+}
+
+int import_held_entries(struct epochs_entry **out, size_t *count,
+                        struct entries_unreadable *unreadable, const struct store *store,
+                        const json_t *vault)
+{
+    return held_entries(out, count, unreadable, store, vault);
+}

@@ -144,6 +144,11 @@ static int decode_checked(json_t **out, const uint8_t *plain, size_t len)
     return 0;
 }
 
+int index_loads(json_t **out, const uint8_t *text, size_t len)
+{
+    return decode_checked(out, text, len);
+}
+
 /* ---- the order of vaults and the lookup by key --------------------------- */
 
 int index_reserve(void **array, size_t *cap, size_t count, size_t elem_size)
@@ -1084,6 +1089,11 @@ int index_write_all(struct store *store, const json_t *index)
 
 int index_set_vault(struct store *store, json_t *vault)
 {
+    return index_place_vault(store, vault, UINT64_MAX);
+}
+
+int index_place_vault(struct store *store, json_t *vault, uint64_t order)
+{
     views_forget_read(store);
     size_t position;
     bool found;
@@ -1097,8 +1107,15 @@ int index_set_vault(struct store *store, json_t *vault)
         json_decref(vault);
         return ret;
     }
-    struct index_slot fresh = {found ? store->slots[position].order : store->next_order, NULL,
-                               0, NULL};
+    for (size_t i = 0; !found && order != UINT64_MAX && i < store->slot_count; i++)
+        if (store->slots[i].order == order)
+            order = UINT64_MAX; /* another vault took its place meanwhile */
+    if (!found && order != UINT64_MAX && order >= store->next_order)
+        store->next_order = order; /* the next vault comes after it */
+    struct index_slot fresh = {found              ? store->slots[position].order
+                               : order != UINT64_MAX ? order
+                                                     : store->next_order,
+                               NULL, 0, NULL};
     if (slot_fill(&fresh, vault) < 0)
         fresh.tree = json_incref(vault); /* no room for its text: as it is */
     if (found) {

@@ -454,6 +454,22 @@ struct store_fsck_report {
 int store_fsck(struct store *store, struct store_fsck_report *report,
                void (*report_line)(void *ctx, const char *line), void *ctx) VULTFS_WUR;
 
+/* vultfs fsck --repair, on a store opened with store_open_with's repair:
+ * the vault records made again from the share records (the truth), losing
+ * nothing (repair.c says how), then every record and a new manifest
+ * written at once, and the store read again (store_fsck then checks the
+ * result). line (may be NULL) gets one line per step. Share records are
+ * removed only when they are of what was forgotten on purpose (a forget
+ * that did not finish). 0, -EROFS, -ENOMEM, -errno of a write. */
+struct store_repair_report {
+    size_t vaults_rebuilt;  /* vault records made again */
+    size_t records_removed; /* share records of what was forgotten */
+    size_t records_kept;    /* share records left unreferenced: unreadable, or refused */
+    bool written;           /* anything was written */
+};
+int store_repair(struct store *store, void (*line)(void *ctx, const char *text), void *ctx,
+                 struct store_repair_report *rep) VULTFS_WUR;
+
 /* The store's JSON listing (vultfs list): vaults with their epochs' facts.
  * *out is NUL-terminated and made by json_dumps, so it comes from jansson's
  * allocator (alloc_bytes once alloc_install_jansson ran, else malloc): the

@@ -287,6 +287,9 @@ int index_migrate(struct store *store);
  * and its view. On -ENOMEM the views are rebuilt or empty, as after
  * views_rebuild. */
 int index_set_vault(struct store *store, json_t *vault);
+/* index_set_vault, a new vault taking order (UINT64_MAX: the next), as
+ * its record had it (store_repair). */
+int index_place_vault(struct store *store, json_t *vault, uint64_t order);
 /* Removes a vault: its record (durably), then from memory. */
 int index_remove_vault(struct store *store, const char *ecdsa);
 /* Removes a vault from memory only (a new vault whose change was undone);
@@ -302,6 +305,9 @@ json_t *index_copy(const json_t *index);
  * allocator. -ENOMEM, or -EIO when the text does not decode to json. */
 int index_dumps(char **out, const json_t *json, size_t flags);
 json_t *index_find_epoch(const json_t *vault, uint64_t number);
+/* Compact sorted JSON text decoded and checked to encode back to itself
+ * (see index.c on jansson 2.14): 0, -ENOMEM, -EIO. */
+int index_loads(json_t **out, const uint8_t *text, size_t len);
 
 /* manifest.c */
 void manifest_digest(uint8_t out[MANIFEST_DIGEST_BYTES], const uint8_t *bytes, size_t len);
@@ -576,5 +582,13 @@ void store_tidy_before_change(struct store *store);
 /* store_progress.c: tells the store_set_progress callback, if any. */
 void store_progress(const struct store *store, size_t done, size_t total);
 
+/* import.c, for repair.c: an epoch's object as an
+ * import makes it (imported now), and every epoch held of a vault as the
+ * rules see it, forgotten ones too (alloc_free). */
+json_t *import_epoch_json(const struct vult_vault *v, const struct epochs_entry *d,
+                          uint64_t number, bool current, const char *record, size_t vault_len);
+int import_held_entries(struct epochs_entry **out, size_t *count,
+                        struct entries_unreadable *unreadable, const struct store *store,
+                        const json_t *vault);
 
 #endif

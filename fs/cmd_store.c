@@ -370,18 +370,48 @@ int cmd_list(int argc, char **argv)
 }
 
 const char fsck_usage[] =
-    "usage: vultfs fsck [--passphrase-file F] STORE\n"
+    "usage: vultfs fsck [--passphrase-file F] [--repair [--accept-rollback]] STORE\n"
     "\n"
     "Verifies every record of the store (checksums and authentication tags), its\n"
     "index against its manifest, and the store against the last change seen\n"
     "here (a store restored from an older copy). Names every share record no\n"
     "vault record references, and whose share it is. Reports what it finds and\n"
     "changes nothing (the store may be mounted or on read-only media); exits 1\n"
-    "when it finds anything but an interrupted write's leftovers.\n";
+    "when it finds anything but an interrupted write's leftovers.\n"
+    "\n"
+    "--repair rebuilds the vault records from the share records, which are the\n"
+    "truth: a vault record that is missing, older or damaged is made again from\n"
+    "the manifest and its shares, and a share record no vault record names is\n"
+    "taken in under the import rules; nothing is lost. Without the manifest's\n"
+    "help, epochs are numbered in the order their files were written and their\n"
+    "import times are the files' times. A store older than the one seen last\n"
+    "needs --accept-rollback too. Not while the store is mounted.\n";
 
 static void print_finding(void *ctx, const char *line)
 {
     log_result("%s: %s", (const char *)ctx, line);
+}
+
+/* fsck --repair: the store opened to write its index again. */
+static int repair(struct store **store, const struct secret *passphrase, const char *dir,
+                  const struct options *o)
+{
+    struct store_repair_report rep;
+    unsigned flags = CLI_OPEN_REPAIR | (o->accept_rollback ? CLI_OPEN_ACCEPT_ROLLBACK : 0);
+
+    if (cli_open_store(store, dir, passphrase, flags) < 0)
+        return -1;
+    int ret = store_repair(*store, print_finding, "fsck --repair", &rep);
+    if (ret < 0) {
+        log_err("cannot repair store %s: %s (nothing was lost: what was written is whole, and "
+                "fsck --repair can run again)", dir, strerror(-ret));
+        return ret;
+    }
+    log_result("fsck --repair: %zu vault records made again, %zu share records of what was "
+               "forgotten removed, %zu kept unreferenced; %s", rep.vaults_rebuilt,
+               rep.records_removed, rep.records_kept,
+               rep.written ? "the index and its manifest written again" : "nothing to write");
+    return 0;
 }
 
 static int run_fsck(const struct options *o)
@@ -390,22 +420,36 @@ static int run_fsck(const struct options *o)
     struct secret passphrase;
     struct store_fsck_report rep;
     struct progress progress;
+    int ret = 0;
 
+    if (o->accept_rollback && !o->repair) {
+        log_err("fsck only reads: --accept-rollback goes with --repair (or with the command "
+                "that writes)");
+        return 2;
+    }
     if (cli_get_secret(&passphrase, o->passphrase_file, "Store passphrase: ",
                        "store passphrase", 0) < 0)
         return 1;
-    if (cli_open_store_readonly(&store, o->operands[0], &passphrase, false) < 0) {
+    if (o->repair) {
+        ret = repair(&store, &passphrase, o->operands[0], o);
+    } else if (cli_open_store_readonly(&store, o->operands[0], &passphrase, false) < 0) {
         secret_free(&passphrase);
         return 1;
     }
-    progress_start(&progress, "fsck", "vaults", 0);
-    store_set_progress(store, progress_report, &progress);
-    int ret = store_fsck(store, &rep, print_finding, "fsck");
-    progress_end(&progress);
+    if (!store) {
+        secret_free(&passphrase);
+        return 1;
+    }
+    if (ret == 0) {
+        progress_start(&progress, "fsck", "vaults", 0);
+        store_set_progress(store, progress_report, &progress);
+        ret = store_fsck(store, &rep, print_finding, "fsck");
+        progress_end(&progress);
+    }
     if (ret == 0 || ret == -EIO)
         log_result("fsck: %zu records ok, %zu damaged, %zu missing, %zu unreferenced, "
                    "%zu temporary", rep.records_ok, rep.records_bad, rep.records_missing,
-               rep.records_orphaned, rep.temporary_files);
+                   rep.records_orphaned, rep.temporary_files);
     store_close(store);
     secret_free(&passphrase);
     return ret == 0 ? 0 : 1;
@@ -413,7 +457,7 @@ static int run_fsck(const struct options *o)
 
 int cmd_fsck(int argc, char **argv)
 {
-    return options_run(argc, argv, fsck_usage, store_accepts, 1, 1, run_fsck);
+    return options_run(argc, argv, fsck_usage, store_accepts | OPTION_REPAIR, 1, 1, run_fsck);
 }
 
 const char forget_usage[] =

@@ -28,7 +28,7 @@ static const struct command commands[] = {
     {"import", cmd_import, import_usage, "import backups (and the apps' zips), as a mount would"},
     {"export", cmd_export, export_usage, "write a vault's share, or every vault as the apps' zip"},
     {"list", cmd_list, list_usage, "the store's vaults and epochs: a table, or JSON with --json"},
-    {"fsck", cmd_fsck, fsck_usage, "verify every record; changes nothing"},
+    {"fsck", cmd_fsck, fsck_usage, "verify every record; --repair rebuilds the vault records"},
     {"forget", cmd_forget, forget_usage, "destroy a vault, or one superseded epoch, deliberately"},
     {"passwd", cmd_passwd, passwd_usage, "change the store passphrase (--rekey: the master key too)"},
     {"inspect", cmd_inspect, inspect_usage, "a backup's public facts, as JSON"},

@@ -57,6 +57,7 @@ static const struct fuse_opt option_table[] = {
     OPTION_FLAG("--rekey", rekey, OPTION_REKEY),
     OPTION_FLAG("--accept-rollback", accept_rollback, OPTION_ACCEPT_ROLLBACK),
     OPTION_FLAG("accept_rollback", accept_rollback, OPTION_ACCEPT_ROLLBACK),
+    OPTION_FLAG("--repair", repair, OPTION_REPAIR),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_END,

@@ -849,11 +849,12 @@ def test_damaged_record_fails_export_cleanly(store, pp, tmp_path):
     assert not out.exists()
 
 
-def test_damaged_vault_record_is_named(store, pp, tmp_path):
+def test_damaged_vault_record_is_named_and_rebuilt(store, pp, tmp_path):
     """A vault record that does not open: list shows the other vaults and
     says on stderr what is wrong; fsck names the record and whose share is
     left without one, changing nothing; a change is refused (it would be
-    decided on a store that lacks the vault)."""
+    decided on a store that lacks the vault); fsck --repair rebuilds the
+    record from the manifest and the share record."""
     import_ok(store, pp, new_vault(tmp_path / "w.vult", name="Bystander"))
     others = set((store / "vaults").glob("*.rec"))
     import_ok(store, pp, new_vault(tmp_path / "v.vult", name="Damaged Index"))
@@ -878,6 +879,13 @@ def test_damaged_vault_record_is_named(store, pp, tmp_path):
     r = vultfs("import", store, new_vault(tmp_path / "x.vult", name="Third"), pp=pp)
     assert_one_error_line(r, "vultfs fsck", damaged.name)
     assert snapshot(store) == before
+    r = vultfs_opts("fsck", ["--repair"], store, pp=pp)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert dirs(store, pp) == ["Bystander", "Damaged Index", "Later"]
+    again = tmp_path / "after.vult"
+    assert vultfs_opts("export", ["--export-password", "none"], store, "Damaged Index", again,
+                       pp=pp).returncode == 0
+    assert again.read_bytes() == out.read_bytes()
 
 
 # ---- forget --------------------------------------------------------------------------

@@ -2354,6 +2354,12 @@ static off_t file_size_in(const char *dir, const char *name)
     return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
+static void print_line(void *ctx, const char *line)
+{
+    if (getenv("VULTFS_TEST_VERBOSE"))
+        fprintf(stderr, "  %s: %s\n", (const char *)ctx, line);
+}
+
 /* Vault k of many, its generation g: its own key; each g a reshare. */
 static struct blob vault_kg(unsigned k, unsigned g)
 {
@@ -2373,6 +2379,35 @@ static struct blob vault_k(unsigned k)
     return vault_kg(k, 0);
 }
 
+/* A state_of text with its vaults in name order (a vault rebuilt from its
+ * share records alone has lost its place among the others). */
+static char *vaults_sorted(const char *state)
+{
+    char *copy = strdup(state ? state : ""), *blocks[64], *out = NULL;
+    size_t n = 0, len = 0;
+    for (char *at = strstr(copy, "vault dir="); at && n < 64; at = strstr(at + 1, "\nvault dir=")) {
+        if (at != copy && at[0] == '\n')
+            *at++ = '\0';
+        blocks[n++] = at;
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp(blocks[j - 1], blocks[j]) > 0; j--) {
+            char *t = blocks[j];
+            blocks[j] = blocks[j - 1];
+            blocks[j - 1] = t;
+        }
+    FILE *f = open_memstream(&out, &len);
+    for (size_t i = 0; i < n; i++) {
+        size_t end = strlen(blocks[i]);
+        while (end && blocks[i][end - 1] == '\n')
+            blocks[i][--end] = '\0';
+        fprintf(f, "%s\n", blocks[i]);
+    }
+    fclose(f);
+    free(copy);
+    return out;
+}
+
 static void import_ok(struct store *s, struct blob b)
 {
     struct store_import_result r;
@@ -2380,6 +2415,15 @@ static void import_ok(struct store *s, struct blob b)
     CHECK_EQ_INT(ret, 0);
     if (ret)
         fprintf(stderr, "  import: %s\n", r.reason);
+}
+
+/* The path of the vault record of the vault under ecdsa. */
+static void vault_record_path(char *out, size_t cap, const struct store *s, const char *dir,
+                              const char *ecdsa)
+{
+    char hex[MANIFEST_KEY_BYTES];
+    index_vault_record_name(hex, s, ecdsa);
+    snprintf(out, cap, "%s/vaults/%s.rec", dir, hex);
 }
 
 static struct blob read_path(const char *path)
@@ -2663,6 +2707,136 @@ static void test_rollback_seen(void)
     rm_rf(state);
     free(a.bytes);
     free(b.bytes);
+}
+
+/* A vault record missing, or an older copy of it: a store that may write
+ * refuses to open (-EUCLEAN), and store_repair makes the record again from
+ * the manifest and the share records, losing nothing: the same epochs,
+ * numbers, import times and current epoch. */
+static void test_repair_rebuilds_records(void)
+{
+    struct blob a = synth(&spec_a), b = synth(&spec_b), o = synth(&spec_other);
+
+    for (int how = 0; how < 3; how++) {
+        char *dir = NULL, path[4096];
+        struct store *s = fresh_store(&dir);
+        if (!s)
+            break;
+        import_ok(s, a);
+        vault_record_path(path, sizeof(path), s, dir, SYNTH_ECDSA);
+        struct blob older = read_path(path);
+        import_ok(s, b);
+        import_ok(s, o);
+        /* without the manifest, times come from the files: compare the rest */
+        char *ref = state_of(s, how == 2 ? 0 : STATE_ALL);
+        store_close(s);
+        s = NULL;
+        if (how == 0)
+            CHECK_EQ_INT(unlink(path), 0);
+        else if (how == 1)
+            write_path(path, older); /* an older copy restored */
+        else {
+            CHECK_EQ_INT(unlink(path), 0); /* and the manifest with it */
+            char manifest[4096];
+            snprintf(manifest, sizeof(manifest), "%s/vaults/manifest", dir);
+            CHECK_EQ_INT(unlink(manifest), 0);
+        }
+        size_t shares = count_records(dir);
+        struct store_open_options opt = {0};
+        CHECK_EQ_INT(store_open_with(&s, NULL, dir, PASS, PASS_LEN, &opt), -EUCLEAN);
+        CHECK(opt.problem[0] != '\0');
+        CHECK_EQ_INT(count_records(dir), shares);
+        opt = (struct store_open_options){.repair = true};
+        CHECK_EQ_INT(store_open_with(&s, NULL, dir, PASS, PASS_LEN, &opt), 0);
+        struct store_repair_report rep;
+        CHECK_EQ_INT(s ? store_repair(s, print_line, "repair", &rep) : -1, 0);
+        CHECK(rep.written && rep.vaults_rebuilt >= 1);
+        CHECK_EQ_INT(count_records(dir), shares);
+        char *now = s ? state_of(s, how == 2 ? 0 : STATE_ALL) : NULL;
+        if (how == 2) {
+            char *got = vaults_sorted(now), *want = vaults_sorted(ref);
+            CHECK_EQ_STR(got, want);
+            free(got);
+            free(want);
+        } else {
+            CHECK_EQ_STR(now, ref);
+        }
+        free(now);
+        store_close(s);
+        s = NULL;
+        CHECK_EQ_INT(store_open(&s, NULL, dir, PASS, PASS_LEN), 0);
+        if (s) {
+            const struct store_vault *v = store_vault_by_dir(s, "Synth Vault");
+            CHECK(v && v->epoch_count == 2 && v->current && v->current->number == 2);
+            check_fsck_clean(s, false, __LINE__);
+            /* and another device's share of the current generation is still refused */
+            struct store_import_result r;
+            struct blob dev = synth(&spec_a_other_device);
+            CHECK(store_import(s, dev.bytes, dev.len, NULL, &r) < 0);
+            free(dev.bytes);
+        }
+        free(ref);
+        free(older.bytes);
+        store_close(s);
+        rm_rf(dir);
+    }
+    free(a.bytes);
+    free(b.bytes);
+    free(o.bytes);
+}
+
+/* store_repair with each allocation failed once: it fails or not, and the
+ * store then repairs and reads as it should, nothing lost. */
+static void test_repair_allocations(void)
+{
+    struct blob a = synth(&spec_a), b = synth(&spec_b), o = synth(&spec_other);
+    bool done = false;
+    long n;
+
+    for (n = getenv("VULTFS_TEST_FROM") ? atol(getenv("VULTFS_TEST_FROM")) : 0;
+         n < 20000 && !done; n += n < 200 ? 1 : 7) {
+        char *dir = NULL, path[4096];
+        struct store *s = fresh_store(&dir);
+        if (!s)
+            break;
+        import_ok(s, a);
+        import_ok(s, b);
+        import_ok(s, o);
+        char *ref = state_of(s, STATE_ALL);
+        vault_record_path(path, sizeof(path), s, dir, SYNTH_ECDSA);
+        store_close(s);
+        s = NULL;
+        CHECK_EQ_INT(unlink(path), 0);
+        struct store_open_options opt = {.repair = true};
+        CHECK_EQ_INT(store_open_with(&s, NULL, dir, PASS, PASS_LEN, &opt), 0);
+        struct store_repair_report rep;
+        alloc_fail_once(n);
+        int ret = s ? store_repair(s, NULL, NULL, &rep) : -1;
+        done = alloc_failures() == 0;
+        alloc_fail_once(-1);
+        if (done)
+            CHECK_EQ_INT(ret, 0);
+        store_close(s);
+        s = NULL;
+        opt = (struct store_open_options){.repair = true};
+        CHECK_EQ_INT(store_open_with(&s, NULL, dir, PASS, PASS_LEN, &opt), 0);
+        CHECK_EQ_INT(s ? store_repair(s, print_line, "again", &rep) : -1, 0);
+        char *now = s ? state_of(s, STATE_ALL) : NULL;
+        CHECK_EQ_STR(now, ref);
+        if (strcmp(now ? now : "", ref) != 0)
+            fprintf(stderr, "  repair failing at allocation %ld (ret %d)\n", n, ret);
+        if (s)
+            check_fsck_clean(s, false, __LINE__);
+        free(now);
+        free(ref);
+        store_close(s);
+        rm_rf(dir);
+    }
+    CHECK(done);
+    fprintf(stderr, "store: a repair survives a failure (fail-once) at allocations 0..%ld\n", n);
+    free(a.bytes);
+    free(b.bytes);
+    free(o.bytes);
 }
 
 /* ---- failed allocations ------------------------------------------------------------------------ */
@@ -3021,6 +3195,7 @@ static void alloc_loop_stage(const struct alloc_mode *mode)
 
 static void alloc_loops(void)
 {
+    test_repair_allocations();
     for (size_t i = 0; i < sizeof(alloc_modes) / sizeof(alloc_modes[0]); i++) {
         alloc_loop_stage(&alloc_modes[i]);
         alloc_loop_import(&alloc_modes[i], &spec_b);
@@ -3057,6 +3232,8 @@ int main(int argc, char **argv)
         test_compaction_faults();
         test_migration_faults();
         test_rollback_seen();
+        test_repair_rebuilds_records();
+        test_repair_allocations();
         return check_done("store");
     }
 
@@ -3091,6 +3268,7 @@ int main(int argc, char **argv)
     test_compaction_faults();
     test_migration_faults();
     test_rollback_seen();
+    test_repair_rebuilds_records();
     alloc_loops();
     return check_done("store");
 }
