@@ -866,7 +866,7 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
     return ret;
 }
 
-/* ---- an epoch as an import makes it, for fsck --repair ---- */
+/* ---- an epoch as an import makes it, for fsck --repair, replace, promote ---- */
 
 json_t *import_epoch_json(const struct vult_vault *v, const struct epochs_entry *d,
                           uint64_t number, bool current, const char *record, size_t vault_len)
@@ -879,4 +879,14 @@ int import_held_entries(struct epochs_entry **out, size_t *count,
                         const json_t *vault)
 {
     return held_entries(out, count, unreadable, store, vault);
+}
+
+const struct vult_file *store_decoded_file(const struct store_decoded *decoded)
+{
+    return &decoded->file;
+}
+
+const struct vult_vault *store_decoded_vault(const struct store_decoded *decoded)
+{
+    return &decoded->file.vault;
 }

@@ -432,6 +432,41 @@ int store_forget(struct store *store, const char *dir_name) VULTFS_WUR;
 int store_forget_epoch(struct store *store, const char *dir_name,
                        uint64_t number) VULTFS_WUR;
 
+/* Makes superseded epoch `number` of a vault current again (vultfs
+ * promote): a file does not say which generation came later, so import
+ * order decides which is current, and this is the way back when an older
+ * one became current. The epoch becomes the newest, numbered as a new
+ * epoch would be (after every epoch held or forgotten: *new_number); the
+ * others keep their numbers and files, every import time stays. -EPERM
+ * when the device-line invariant would not hold (*later: the epoch that
+ * may not follow the one below it), -EALREADY (it is current), -ENOENT
+ * (no such vault or epoch), -EROFS, -errno of a write. */
+int store_promote_epoch(struct store *store, const char *dir_name, uint64_t number,
+                        uint64_t *new_number, uint64_t *later) VULTFS_WUR;
+
+/* Replaces the file of epoch `number` (0: the current one) of a vault by
+ * decoded (store_import_decode), a backup of the same vault, generation
+ * and device with other key shares (vultfs replace): for when the store
+ * holds the damaged file and the good one is refused as a conflict. The
+ * replaced file stays in the store beside its epoch (nothing is
+ * destroyed; vultfs forget removes it with its epoch or vault); the
+ * epoch's import time becomes now (its export changed). -EINVAL with *why
+ * (another vault, generation or device; an incomplete backup), -EALREADY
+ * (the same share), -EEXIST (its key shares are another epoch's), -ENOENT,
+ * -EROFS, -errno of a write. */
+enum store_replace_refusal {
+    STORE_REPLACE_OK,
+    STORE_REPLACE_OTHER_VAULT,
+    STORE_REPLACE_OTHER_GENERATION,
+    STORE_REPLACE_OTHER_DEVICE,
+    STORE_REPLACE_INCOMPLETE,
+    STORE_REPLACE_SAME,
+    STORE_REPLACE_REUSES,
+};
+int store_replace_share(struct store *store, const char *dir_name, uint64_t number,
+                        const struct store_decoded *decoded,
+                        enum store_replace_refusal *why) VULTFS_WUR;
+
 struct store_fsck_report {
     size_t records_ok;
     size_t records_bad;      /* checksum, tag or content mismatch: share

@@ -582,11 +582,14 @@ void store_tidy_before_change(struct store *store);
 /* store_progress.c: tells the store_set_progress callback, if any. */
 void store_progress(const struct store *store, size_t done, size_t total);
 
-/* import.c, for repair.c: an epoch's object as an
+/* import.c, for repair.c, replace.c and promote.c: an epoch's object as an
  * import makes it (imported now), and every epoch held of a vault as the
  * rules see it, forgotten ones too (alloc_free). */
 json_t *import_epoch_json(const struct vult_vault *v, const struct epochs_entry *d,
                           uint64_t number, bool current, const char *record, size_t vault_len);
+/* What store_import_decode made of a file (views into decoded). */
+const struct vult_file *store_decoded_file(const struct store_decoded *decoded);
+const struct vult_vault *store_decoded_vault(const struct store_decoded *decoded);
 int import_held_entries(struct epochs_entry **out, size_t *count,
                         struct entries_unreadable *unreadable, const struct store *store,
                         const json_t *vault);

@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "dat.h"
 #include "import_zip.h"
+#include "generations.h"
 #include "io.h"
 #include "list_table.h"
 #include "log.h"
@@ -116,7 +117,10 @@ const char import_usage[] =
     "\"all vaults\" backup: each of its entries is imported, one line each.\n"
     "Encrypted files are tried with the store passphrase and each line of\n"
     "--import-passwords. A file larger than --max-import (default 32M; k and\n"
-    "M suffixes) is refused.\n"
+    "M suffixes) is refused. A backup does not say which generation of a vault\n"
+    "came later: when one import brings two, the order of the files decides\n"
+    "which is current, and a warning says how to make the other current\n"
+    "(vultfs promote).\n"
     FLUSH_HELP;
 
 /* Binary data not named .dat, or a zip not named .zip: no password would
@@ -136,6 +140,7 @@ static int run_import(const struct options *o)
     struct store *store = NULL;
     struct secret passphrase;
     struct progress progress;
+    struct generations generations = {0};
     int status = 0;
     if (open_store(&store, &passphrase, o->operands[0], o, false) < 0)
         return 1;
@@ -150,7 +155,7 @@ static int run_import(const struct options *o)
         size_t len = 0;
         struct store_import_result result;
         if (import_zip_named(o->operands[i])) { /* the apps' "all vaults" zip */
-            status |= import_zip_file(store, o->operands[i], &progress) < 0;
+            status |= import_zip_file(store, o->operands[i], &progress, &generations) < 0;
             continue;
         }
         int ret = io_read_secret(&bytes, &len, AT_FDCWD, o->operands[i], store_max_import(store) + 1);
@@ -174,10 +179,14 @@ static int run_import(const struct options *o)
         } else {
             log_result("import of %s: %s: %s/ (%s)", o->operands[i],
                        epochs_outcome_name(result.outcome), result.dir_name, result.reason);
+            generations_note(&generations, &result);
         }
     }
     progress_end(&progress);
+    fflush(stdout); /* the warning after the lines it is about */
+    generations_warn(&generations, o->operands[0]);
 out:
+    generations_free(&generations);
     store_close(store);
     secret_free(&passphrase);
     return status;

@@ -30,6 +30,8 @@ static const struct command commands[] = {
     {"list", cmd_list, list_usage, "the store's vaults and epochs: a table, or JSON with --json"},
     {"fsck", cmd_fsck, fsck_usage, "verify every record; --repair rebuilds the vault records"},
     {"forget", cmd_forget, forget_usage, "destroy a vault, or one superseded epoch, deliberately"},
+    {"promote", cmd_promote, promote_usage, "make a superseded epoch current again"},
+    {"replace", cmd_replace, replace_usage, "replace an epoch's damaged file, keeping it"},
     {"passwd", cmd_passwd, passwd_usage, "change the store passphrase (--rekey: the master key too)"},
     {"inspect", cmd_inspect, inspect_usage, "a backup's public facts, as JSON"},
     {"check", cmd_check, check_usage, "is each backup current? changes nothing"},
