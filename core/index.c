@@ -795,6 +795,7 @@ static int write_new_dir(struct store *store, const json_t *index, uint64_t chan
     if (ret < 0) {
         if (fd >= 0)
             close(fd);
+        manifest_clear(fresh);
         return ret;
     }
     return fd;
