@@ -702,9 +702,14 @@ int index_read(struct store *store)
     store->problem_count = 0;
     if (fd == -ENOENT && json_integer_value(json_object_get(store->config, "format")) >= 2) {
         /* vaults/ gone: what its records said is rebuilt from the share
-         * records (store_repair); until then the index is empty */
+         * records (store_repair); until then the index is what an index.rec
+         * left beside it says, or empty */
+        int ret = store_note_problem(store, STORE_PROBLEM_MANIFEST_MISSING, "", 0, 0);
+        struct stat st;
         store->next_order = 0;
-        return store_note_problem(store, STORE_PROBLEM_MANIFEST_MISSING, "", 0, 0);
+        if (ret == 0 && fstatat(store->dirfd, INDEX_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            ret = read_whole_index(store);
+        return ret;
     }
     if (fd == -ENOENT)
         return read_whole_index(store);
