@@ -814,7 +814,7 @@ static int write_new_dir(struct store *store, const json_t *index, uint64_t chan
 static int migrate(struct store *store)
 {
     json_t *index = NULL;
-    struct manifest fresh = {.compact_min = store->manifest.compact_min};
+    struct manifest fresh = {0};
     int fd = index_whole(store, &index);
 
     if (fd == 0)
@@ -1054,14 +1054,12 @@ int index_change_vault(struct store *store, const json_t *vault, bool *intact)
     else
         index_finish_vault(store, &c);
     manifest_end(store, ret, *intact);
-    if (ret == 0)
-        manifest_compact_if_due(store);
     return ret;
 }
 
 int index_write_all(struct store *store, const json_t *index)
 {
-    struct manifest fresh = {.compact_min = store->manifest.compact_min};
+    struct manifest fresh = {0};
 
     if (json_array_size(json_object_get(index, "vaults")) != store->slot_count)
         return -EINVAL; /* the order of each position is the index in memory's */

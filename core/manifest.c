@@ -24,7 +24,8 @@
  *   directory hint and order; what a vault record holds that its share
  *   records cannot tell, for fsck --repair)
  * An import appends one frame (O(1) whatever the store's size); the file
- * is written again as one snapshot now and then (manifest_compact_if_due).
+ * is written again as one snapshot now and then, at an open that may
+ * write or after a mount's batch (manifest_compact_if_due).
  *
  * Crash safety: a change's frame is written with its files and made
  * durable by the same flush, before the renames that make the change; so
@@ -62,6 +63,8 @@
 #define ITEM_MIN_BYTES (1 + 1 + 4)
 #define MAX_MANIFEST_BYTES ((size_t)256 << 20)
 #define MAX_SKELETON_BYTES ((size_t)1 << 20)
+
+size_t manifest_compact_min = MANIFEST_COMPACT_MIN;
 
 /* ---- bytes in and out ------------------------------------------------------- */
 
@@ -239,18 +242,21 @@ void manifest_clear(struct manifest *m)
     alloc_free(m->older);
     alloc_free(m->flight);
     strmap_free(&m->by_key);
-    uint64_t compact_min = m->compact_min;
     memset(m, 0, sizeof(*m));
-    m->compact_min = compact_min;
 }
 
-/* The items of a frame applied: each entry's state before is kept while
- * this frame is the last (a crash may have stopped before its renames). */
+/* Was e set by the last whole frame, a change (not a snapshot)? Then the
+ * file may still hold its state before (a crash before the renames). */
+static bool in_last_change(const struct manifest *m, const struct manifest_entry *e)
+{
+    return m->last_is_change && e->changed == m->counter;
+}
+
+/* The items of a frame applied: each entry's state before is kept, for
+ * while this frame is the last (in_last_change). */
 static int apply_frame(struct manifest *m, const struct manifest_item *items, size_t count,
                        uint64_t change, bool keep_older)
 {
-    for (size_t i = 0; i < m->entry_count; i++)
-        m->entries[i]->last = false;
     for (size_t i = 0; i < count; i++) {
         struct manifest_entry *e = entry_for(m, items[i].key);
         if (!e)
@@ -267,7 +273,6 @@ static int apply_frame(struct manifest *m, const struct manifest_item *items, si
         e->prior = e->now;
         e->now = items[i].state;
         e->changed = change;
-        e->last = true;
     }
     return 0;
 }
@@ -444,15 +449,14 @@ static int take_frame(void *ctx, unsigned kind, uint64_t change, const uint8_t *
 
     if (kind == FRAME_SNAPSHOT) {
         memcpy(m->id, id, MANIFEST_ID_BYTES);
-        int ret = apply_frame(m, items, count, change, false);
-        for (size_t i = 0; i < m->entry_count; i++)
-            m->entries[i]->last = false; /* a snapshot is settled */
         m->journal_items = 0;
         m->counter = change;
-        return ret;
+        m->last_is_change = false; /* a snapshot is settled */
+        return apply_frame(m, items, count, change, false);
     }
     m->journal_items += count;
     m->counter = change;
+    m->last_is_change = true;
     return apply_frame(m, items, count, change, true);
 }
 
@@ -546,7 +550,7 @@ int manifest_verify(struct store *store, const struct manifest_item *found, size
         e->unapplied = false;
         if (same_state(&e->now, &actual) || (actual.present && reported_damaged(store, e->key)))
             continue;
-        if (e->last && !last_whole && same_state(&e->prior, &actual)) {
+        if (in_last_change(m, e) && !last_whole && same_state(&e->prior, &actual)) {
             e->unapplied = true; /* the last change stopped before this file */
             note(store, STORE_PROBLEM_UNAPPLIED, e->key, 0, 0, &ret);
             continue;
@@ -655,6 +659,7 @@ void manifest_end(struct store *store, int err, bool intact)
         m->tail = 0;
         memcpy(m->last_hash, m->flight_hash, HASH_BYTES);
         m->journal_items += m->flight_count;
+        m->last_is_change = true;
         if (apply_frame(m, m->flight, m->flight_count, m->counter, false) < 0)
             m->broken = true; /* memory no longer says what is on disk: reopen */
         else
@@ -712,7 +717,7 @@ int manifest_write_snapshot(struct manifest *m, int dirfd, const struct manifest
                             const uint8_t *master)
 {
     struct out o = {0};
-    struct manifest fresh = {.compact_min = m->compact_min};
+    struct manifest fresh = {0};
     int ret = snapshot_bytes(&o, items, count, change, id, master);
 
     if (ret == 0)
@@ -720,8 +725,6 @@ int manifest_write_snapshot(struct manifest *m, int dirfd, const struct manifest
     if (ret == 0)
         ret = io_write_atomic(dirfd, MANIFEST_NAME, o.bytes, o.len, 0600);
     if (ret == 0) {
-        for (size_t i = 0; i < fresh.entry_count; i++)
-            fresh.entries[i]->last = false;
         fresh.loaded = true;
         fresh.counter = change;
         fresh.end = o.len;
@@ -819,14 +822,16 @@ int manifest_compact(struct store *store)
 void manifest_compact_if_due(struct store *store)
 {
     struct manifest *m = &store->manifest;
-    size_t due = m->compact_min ? m->compact_min : MANIFEST_COMPACT_MIN;
+    size_t due = manifest_compact_min;
 
-    if (due < m->entry_count)
-        due = m->entry_count;
-    if (m->journal_items <= due)
+    if (due < m->entry_count / 2)
+        due = m->entry_count / 2;
+    if (m->journal_items <= due || m->journal_items <= m->compact_after)
         return;
-    int ret = manifest_compact(store);
-    (void)ret; /* the journal stays whole and is compacted next time */
+    if (manifest_compact(store) < 0)
+        /* the journal stays whole; trying again at every change would make
+         * every change pay for a compaction that fails */
+        m->compact_after = m->journal_items + due / 2;
 }
 
 int manifest_settle(struct store *store)

@@ -311,7 +311,5 @@ int record_commit(struct store *store, const char *record, const uint8_t *vault,
     }
     if (framed)
         manifest_end(store, ret, intact);
-    if (ret == 0)
-        manifest_compact_if_due(store);
     return ret;
 }

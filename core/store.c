@@ -653,6 +653,9 @@ static int open_to_write(struct store *store, struct store_open_options *opt)
     }
     if (ret == 0 && !problems)
         ret = manifest_settle(store);
+    if (ret == 0 && !problems)
+        manifest_compact_if_due(store); /* here, not in a change: a change's
+                                           cost stays the same at any size */
     return ret;
 }
 

@@ -41,8 +41,10 @@
 #define MANIFEST_KEY_BYTES (2 * RECORD_NAME_BYTES + 1) /* a vault record's hex name */
 #define MANIFEST_STAMP_KEY "export-stamp"
 /* the journal is written again as one snapshot once its changes name more
- * files than this, or than the store has, whichever is more */
-#define MANIFEST_COMPACT_MIN 1024
+ * files than this, or than half the store has, whichever is more: an open
+ * then reads at most that many frames after the snapshot, and a change
+ * costs the writing of two snapshot entries on average */
+#define MANIFEST_COMPACT_MIN 256
 
 /* A file as the manifest knows it: there or not, and its bytes' digest. */
 struct manifest_state {
@@ -62,8 +64,8 @@ struct manifest_entry {
     char key[MANIFEST_KEY_BYTES];
     struct manifest_state now, prior; /* prior: before the change that set now */
     uint64_t changed;                 /* that change's number */
-    bool last;      /* set by the last frame: the file may still be prior */
-    bool unapplied; /* it is (manifest_verify): the last change stopped */
+    bool unapplied; /* the file is still prior (manifest_verify): the last
+                       change stopped before it */
 };
 struct manifest_older { /* a state the journal replaced: fsck's "an older copy" */
     char key[MANIFEST_KEY_BYTES];
@@ -75,11 +77,12 @@ struct manifest {
     bool broken; /* a failed undo: no change until the store is opened again */
     uint8_t id[MANIFEST_ID_BYTES];
     uint64_t counter; /* the last whole frame's change number */
+    bool last_is_change; /* that frame is a change, not a snapshot */
     uint64_t end;     /* its end: where the next frame goes */
     uint64_t tail;    /* bytes after it (a torn append) when read */
     uint8_t last_hash[16];
     size_t journal_items; /* items in the frames after the snapshot */
-    size_t compact_min;   /* 0: MANIFEST_COMPACT_MIN (tests set less) */
+    size_t compact_after; /* after a failed compaction: not before this many */
     struct manifest_entry **entries;
     size_t entry_count, entry_cap;
     struct strmap by_key;
@@ -349,6 +352,7 @@ int manifest_write_snapshot(struct manifest *m, int dirfd, const struct manifest
  * that done once the journal is long enough; failures leave it as it was. */
 int manifest_compact(struct store *store);
 void manifest_compact_if_due(struct store *store);
+extern size_t manifest_compact_min; /* MANIFEST_COMPACT_MIN; tests set less */
 /* After manifest_verify in a store that may write: the files the last
  * change did not reach are said to be as they are, in a new frame. */
 int manifest_settle(struct store *store);
