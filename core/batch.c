@@ -11,6 +11,11 @@
  * the batch, newest first, in memory and on disk, byte for byte as
  * record_commit's failure does.
  *
+ * The batch's flush also makes its one manifest frame durable (every
+ * change of the batch in it, written just before): at most one frame is
+ * in flight, so a change made at once (record_commit) while a batch is
+ * being flushed waits for it (-EAGAIN, as a second change of a vault does).
+ *
  * Why this is safe: a vault has at most one change not yet durable
  * (store_import_stage refuses a second with -EAGAIN until the first is
  * settled), so no two changes of a batch, or of the open batch and the one
@@ -73,11 +78,13 @@ static int undo_in_memory(struct store *store, struct batch_change *c)
     return old ? index_set_vault(store, old) : index_drop_vault(store, c->ecdsa);
 }
 
-/* c undone on disk: the vault's record as it was, the share record gone. */
-static void undo_on_disk(struct store *store, struct batch_change *c)
+/* c undone on disk: the vault's record as it was, the share record gone.
+ * False when the vault's record could not be put back. */
+static bool undo_on_disk(struct store *store, struct batch_change *c)
 {
     bool intact = index_undo_vault(store, &c->vault) == 0;
     record_undo_share(store, &c->share, intact);
+    return intact;
 }
 
 int batch_stage(struct store *store, const struct record_share *share, json_t *vault,
@@ -108,7 +115,8 @@ int batch_stage(struct store *store, const struct record_share *share, json_t *v
         /* the views are rebuilt or empty (index_set_vault): put back */
         int undone = undo_in_memory(store, c);
         (void)undone; /* out of memory twice: the views come back on the next open */
-        undo_on_disk(store, c);
+        bool intact = undo_on_disk(store, c);
+        (void)intact; /* no frame was written for it: the next open reads what is there */
         change_free(c);
         return ret;
     }
@@ -141,16 +149,37 @@ struct store_batch *store_commit_take(struct store *store)
     return store->batch_flushing;
 }
 
+/* The batch's manifest frame: one item per change. */
+static int begin_frame(struct store *store, struct store_batch *batch)
+{
+    size_t n = 0;
+
+    for (struct batch_change *c = batch->first; c; c = c->next)
+        n++;
+    struct manifest_item *items = alloc_zeroed(n ? n : 1, sizeof(*items));
+    if (!items)
+        return -ENOMEM;
+    n = 0;
+    for (struct batch_change *c = batch->first; c; c = c->next)
+        items[n++] = c->vault.item;
+    int ret = manifest_begin(store, items, n);
+    alloc_free(items);
+    return ret;
+}
+
 int store_commit_flush(struct store *store, struct store_batch *batch)
 {
     struct io_flush f;
-    int ret;
+    int ret = begin_frame(store, batch);
 
+    if (ret < 0)
+        return ret;
     io_flush_begin(&f);
     for (struct batch_change *c = batch->first; c; c = c->next) {
         record_flush_add(store, &f, &c->share);
         index_flush_add(store, &f, &c->vault);
     }
+    manifest_flush_add(store, &f);
     ret = io_flush_end(&f, store->sharesfd);
     for (struct batch_change *c = batch->first; ret == 0 && c; c = c->next)
         ret = index_publish_vault(store, &c->vault);
@@ -158,29 +187,36 @@ int store_commit_flush(struct store *store, struct store_batch *batch)
 }
 
 /* c and the changes after it undone, newest first (a new vault appended
- * last leaves first). A batch holds one change per writer waiting. */
-static void undo_newest_first(struct store *store, struct batch_change *c)
+ * last leaves first). A batch holds one change per writer waiting. False
+ * when a vault's record could not be put back. */
+static bool undo_newest_first(struct store *store, struct batch_change *c)
 {
     if (!c)
-        return;
-    undo_newest_first(store, c->next);
+        return true;
+    bool intact = undo_newest_first(store, c->next);
     int undone = undo_in_memory(store, c);
     (void)undone; /* out of memory: the views come back on the next open */
-    undo_on_disk(store, c);
+    return undo_on_disk(store, c) && intact;
 }
 
 void store_commit_end(struct store *store, struct store_batch *batch, int err)
 {
+    bool intact = true;
+
     if (err < 0) {
-        undo_newest_first(store, batch->first);
+        intact = undo_newest_first(store, batch->first);
         export_free_all(store); /* no export of an undone record stays cached */
     }
+    manifest_end(store, err, intact);
     while (batch->first) {
         struct batch_change *c = batch->first;
         batch->first = c->next;
         c->ticket->result = err < 0 ? err : 0;
         c->ticket->settled = true;
+        alloc_free((char *)c->vault.item.skeleton);
         change_free(c);
     }
     store->batch_flushing = NULL;
+    if (err == 0 && !store->batch_open)
+        manifest_compact_if_due(store);
 }

@@ -6,7 +6,8 @@
  * out-of-range cost ever reaches Argon2id. It detects damage, not an
  * attacker (who can recompute it); the sealed master key is what
  * authenticates. Configs written before it existed (format 1) have none
- * and are accepted without; the next config write adds it.
+ * and are accepted without; the next config write adds it. Format 2 adds
+ * the store's id (32 hex digits), which its manifest holds too.
  */
 #include "store_private.h"
 
@@ -91,6 +92,12 @@ int config_verify(const json_t *config)
 
     if (!json_is_object(config) ||
         !is_bounded(json_object_get(config, "format"), 1, STORE_FORMAT_VERSION))
+        return -EBADMSG;
+    /* format 2 names the store (its manifest holds the same id) */
+    const json_t *id = json_object_get(config, "id");
+    uint8_t id_bin[MANIFEST_ID_BYTES];
+    if ((id || json_integer_value(json_object_get(config, "format")) >= 2) &&
+        index_hex_decode(id_bin, sizeof(id_bin), json_string_value(id)) < 0)
         return -EBADMSG;
     if (stored) {
         ret = config_sum(sum, config);

@@ -485,3 +485,20 @@ const char *epochs_outcome_name(enum epochs_outcome outcome)
     }
     return "unknown";
 }
+
+bool epochs_line_holds(const struct epochs_entry *entries, size_t count, uint64_t *later)
+{
+    /* consecutive by number: each one's nearest neighbour below */
+    for (size_t i = 0; i < count; i++) {
+        const struct epochs_entry *below = NULL;
+        for (size_t j = 0; j < count; j++)
+            if (entries[j].number < entries[i].number &&
+                (!below || entries[j].number > below->number))
+                below = &entries[j];
+        if (below && !may_follow(below, &entries[i])) {
+            *later = entries[i].number;
+            return false;
+        }
+    }
+    return true;
+}

@@ -147,6 +147,11 @@ bool epochs_grows(const struct epochs_entry *small, const struct epochs_entry *b
 struct epochs_decision epochs_decide(const struct epochs_entry *entries, size_t count,
                                      const struct epochs_candidate *candidate);
 
+/* Do entries (held epochs, no forgotten markers) keep the device-line
+ * invariant, taken in number order? When not, *later is the number of
+ * the first epoch that may not follow the one below it. */
+bool epochs_line_holds(const struct epochs_entry *entries, size_t count, uint64_t *later);
+
 bool epochs_accepted(enum epochs_outcome outcome);
 /* 0 for accepted outcomes, else the distinct negative errno of the table. */
 int epochs_errno(enum epochs_outcome outcome);

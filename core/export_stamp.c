@@ -15,6 +15,12 @@
  * A store without one (new, or from before this record) has never changed
  * settings that anyone could have backed up under vultfs's watch: the
  * first settings are recorded as unchanged (time 0).
+ *
+ * The manifest holds its digest (a change of its own): a stamp that does
+ * not open, is gone, or is not the one last written (an older copy) is
+ * not trusted and is written again with the time now, so exports show as
+ * changed once rather than keep times nobody can vouch for; the caller
+ * says so (store_export_stamp_said), and fsck reports it.
  */
 #include "store_private.h"
 
@@ -26,7 +32,6 @@
 
 #include "alloc.h"
 
-#define STAMP_NAME "export-stamp.rec"
 #define STAMP_ID "export-stamp"
 #define STAMP_VERSION 1
 #define STAMP_FP_BYTES 32
@@ -69,14 +74,15 @@ static uint64_t get_le(const uint8_t *p, size_t n)
     return v;
 }
 
-/* The remembered stamp: 0, -ENOENT (none yet), -EINVAL (not one this build
- * reads, or times out of range), or record_read_sealed's errors. */
-static int read_stamp(struct stamp *out, const struct store *store)
+/* The remembered stamp, sealed under master: 0, -ENOENT (none yet),
+ * -EINVAL (not one this build reads, or times out of range), or
+ * record_read_sealed's errors. */
+static int read_stamp_under(struct stamp *out, const struct store *store, const uint8_t *master)
 {
     uint8_t *plain = NULL;
     size_t len = 0;
     int ret = record_read_sealed(&plain, &len, store->dirfd, STAMP_NAME, SEAL_OVERHEAD + 64,
-                                 SEAL_KIND_INDEX, STAMP_ID, store->master);
+                                 SEAL_KIND_INDEX, STAMP_ID, master);
     if (ret < 0)
         return ret;
     ret = -EINVAL;
@@ -94,15 +100,72 @@ static int read_stamp(struct stamp *out, const struct store *store)
     return ret;
 }
 
-static int write_stamp(const struct store *store, const struct stamp *s)
+static int read_stamp(struct stamp *out, const struct store *store)
 {
-    uint8_t plain[STAMP_BYTES];
+    return read_stamp_under(out, store, store->master);
+}
+
+/* The stamp written, its digest in the manifest first (manifest.c's order:
+ * the frame is durable before the file it names changes). */
+static int write_stamp(struct store *store, const struct stamp *s)
+{
+    uint8_t plain[STAMP_BYTES], *sealed = NULL;
+    size_t sealed_len = 0;
+    struct manifest_item item = {.key = MANIFEST_STAMP_KEY, .state = {.present = true}};
+    bool framed = false;
+
     plain[0] = STAMP_VERSION;
     memcpy(plain + 1, s->fingerprint, STAMP_FP_BYTES);
     put_le(plain + 1 + STAMP_FP_BYTES, (uint64_t)s->sec, 8);
     put_le(plain + 1 + STAMP_FP_BYTES + 8, (uint64_t)s->nsec, 4);
-    return record_write_sealed(store->dirfd, STAMP_NAME, plain, sizeof(plain), SEAL_KIND_INDEX,
-                               STAMP_ID, store->master);
+    int ret = seal_record(&sealed, &sealed_len, plain, sizeof(plain), SEAL_KIND_INDEX, STAMP_ID,
+                          store->master);
+    if (ret < 0)
+        return ret;
+    manifest_digest(item.state.digest, sealed, sealed_len);
+    if (store->manifest.loaded)
+        framed = (ret = manifest_change(store, &item, 1)) == 0;
+    if (ret == 0)
+        ret = io_write_atomic(store->dirfd, STAMP_NAME, sealed, sealed_len, 0600);
+    if (framed)
+        manifest_end(store, ret, true);
+    alloc_free(sealed);
+    return ret;
+}
+
+/* Does the manifest say the stamp on disk is not the one last written? */
+static bool stamp_distrusted(const struct store *store)
+{
+    for (size_t i = 0; i < store->problem_count; i++) {
+        enum store_problem_kind k = store->problems[i].kind;
+        if (k == STORE_PROBLEM_STAMP_MISSING || k == STORE_PROBLEM_STAMP_DIFFERS ||
+            k == STORE_PROBLEM_STAMP_DAMAGED)
+            return true;
+    }
+    return false;
+}
+
+void export_stamp_rekeyed(struct store *store, const uint8_t *old_master)
+{
+    struct stamp held;
+
+    /* best effort: a stamp that cannot be moved reads as changed settings,
+     * which they are (exports change with the master key) */
+    if (read_stamp_under(&held, store, old_master) == 0) {
+        int written = write_stamp(store, &held);
+        (void)written;
+    }
+}
+
+int export_stamp_check(const struct store *store)
+{
+    struct stamp held;
+    return read_stamp(&held, store);
+}
+
+enum store_stamp_said store_export_stamp_said(const struct store *store)
+{
+    return store->stamp_said;
 }
 
 int store_export_stamp(struct store *store)
@@ -115,14 +178,20 @@ int store_export_stamp(struct store *store)
         return -EINVAL;
     fingerprint(now_stamp.fingerprint, store);
     ret = read_stamp(&held, store);
-    if (ret == 0 && sodium_memcmp(held.fingerprint, now_stamp.fingerprint, STAMP_FP_BYTES) == 0) {
+    bool distrusted = stamp_distrusted(store);
+    if (ret == 0 && !distrusted &&
+        sodium_memcmp(held.fingerprint, now_stamp.fingerprint, STAMP_FP_BYTES) == 0) {
         store->exports_changed_sec = held.sec;
         store->exports_changed_nsec = held.nsec;
+        store->stamp_said = STORE_STAMP_KEPT;
         return 0;
     }
     if (ret == -ENOMEM)
         return ret;
-    if (ret != -ENOENT) {
+    store->stamp_said = ret == -ENOENT && !distrusted ? STORE_STAMP_FIRST
+                        : ret == 0 && !distrusted    ? STORE_STAMP_SETTINGS_CHANGED
+                                                     : STORE_STAMP_DISTRUSTED;
+    if (ret != -ENOENT || distrusted) {
         /* other settings than last time, or a stamp that cannot be read
          * or trusted: the exports are new as of now */
         clock_gettime(CLOCK_REALTIME, &ts);

@@ -24,6 +24,21 @@ static int remove_record(struct store *store, const char *record)
     return ret == -ENOENT ? 0 : ret;
 }
 
+/* An epoch's share record and those a replace kept beside it. */
+static int remove_epoch_records(struct store *store, const json_t *epoch)
+{
+    size_t i;
+    json_t *r;
+    int ret = remove_record(store, index_str(epoch, "record"));
+
+    json_array_foreach(json_object_get(epoch, "replaced"), i, r) {
+        int err = remove_record(store, index_str(r, "record"));
+        if (err < 0 && ret == 0)
+            ret = err;
+    }
+    return ret;
+}
+
 /* Is the vault still in the index? (Yes when that cannot be told.) */
 static bool still_held(const struct store *store, const char *ecdsa)
 {
@@ -53,9 +68,8 @@ int store_forget(struct store *store, const char *dir_name)
         return ret;
 
     /* index first: a crash after it leaves unreferenced records, which
-     * fsck reports, never a reference to a missing one */
-    if (!store->tidied)
-        record_remove_unreferenced(store);
+     * fsck reports (and --repair, seeing the vault forgotten in the
+     * manifest, removes), never a reference to a missing one */
     store_tidy_before_change(store);
     ret = index_remove_vault(store, index_str(vault, "ecdsa"));
     if (ret < 0 && still_held(store, index_str(vault, "ecdsa"))) {
@@ -63,7 +77,7 @@ int store_forget(struct store *store, const char *dir_name)
         return ret; /* still in the index: its records stay */
     }
     json_array_foreach(json_object_get(vault, "epochs"), i, e) {
-        int err = remove_record(store, index_str(e, "record"));
+        int err = remove_epoch_records(store, e);
         if (err < 0 && ret == 0)
             ret = err;
     }
@@ -74,8 +88,9 @@ int store_forget(struct store *store, const char *dir_name)
 
 /* Takes epoch number out of vault (an object of index) and leaves its
  * marker in "forgotten": the number and the generation digest, which are
- * public facts. *record gets the record's name (freed by the caller). */
-static int replace_by_marker(json_t *vault, uint64_t number, char **record)
+ * public facts. *removed gets the epoch's object (its records' names; the
+ * caller's reference). */
+static int replace_by_marker(json_t *vault, uint64_t number, json_t **removed)
 {
     json_t *epochs = json_object_get(vault, "epochs");
     json_t *epoch = index_find_epoch(vault, number);
@@ -94,8 +109,8 @@ static int replace_by_marker(json_t *vault, uint64_t number, char **record)
     json_t *marker = json_pack("{s:I, s:s, s:s}", "number", (json_int_t)number, "generation",
                                index_str(epoch, "generation"), "lib_type",
                                index_str(json_object_get(epoch, "facts"), "lib_type"));
-    *record = alloc_strndup(index_str(epoch, "record"), strlen(index_str(epoch, "record")));
-    if (!marker || !*record || json_array_append_new(forgotten, marker) < 0)
+    *removed = json_incref(epoch);
+    if (!marker || json_array_append_new(forgotten, marker) < 0)
         return -ENOMEM;
     json_array_foreach(epochs, i, e)
         if (e == epoch)
@@ -107,7 +122,7 @@ int store_forget_epoch(struct store *store, const char *dir_name, uint64_t numbe
 {
     const struct store_vault *view = store_vault_by_dir(store, dir_name);
     const struct store_epoch *epoch = view ? store_vault_epoch(view, number) : NULL;
-    char *record = NULL;
+    json_t *removed = NULL;
     int ret;
 
     if (store->read_only)
@@ -122,7 +137,7 @@ int store_forget_epoch(struct store *store, const char *dir_name, uint64_t numbe
         json_t *held = vault; /* the copy is changed: a slot may hold the tree itself */
         vault = index_copy(held);
         json_decref(held);
-        ret = vault ? replace_by_marker(vault, number, &record) : -ENOMEM;
+        ret = vault ? replace_by_marker(vault, number, &removed) : -ENOMEM;
     } else if (ret == 0) {
         ret = -EIO;
     }
@@ -134,14 +149,14 @@ int store_forget_epoch(struct store *store, const char *dir_name, uint64_t numbe
         ret = index_change_vault(store, vault, &intact);
     }
     if (ret < 0) {
-        alloc_free(record);
+        json_decref(removed);
         json_decref(vault);
         return ret;
     }
     ret = index_set_vault(store, vault); /* takes vault */
-    int removed = remove_record(store, record);
-    ret = ret < 0 ? ret : removed;
-    alloc_free(record);
+    int gone = remove_epoch_records(store, removed);
+    ret = ret < 0 ? ret : gone;
+    json_decref(removed);
     export_free_all(store);
     return ret;
 }

@@ -559,7 +559,7 @@ static int repair_if_damaged(bool *repaired, struct store *store, const struct v
     if (ret == 0 && vault) {
         ret = index_set_vault(store, vault); /* takes vault */
         vault = NULL;
-        record_remove_unreferenced(store); /* the damaged record, now referenced by none */
+        record_remove_superseded(store, held); /* the damaged record, now named by none */
     }
     json_decref(vault);
     if (ret < 0) {
@@ -864,4 +864,29 @@ int store_import(struct store *store, const uint8_t *file, size_t file_len,
         ret = store_import_apply(store, decoded, target, result);
     store_decoded_free(decoded);
     return ret;
+}
+
+/* ---- an epoch as an import makes it, for fsck --repair, replace, promote ---- */
+
+json_t *import_epoch_json(const struct vult_vault *v, const struct epochs_entry *d,
+                          uint64_t number, bool current, const char *record, size_t vault_len)
+{
+    return epoch_json(d, number, current, record, vault_len, facts_of(v));
+}
+
+int import_held_entries(struct epochs_entry **out, size_t *count,
+                        struct entries_unreadable *unreadable, const struct store *store,
+                        const json_t *vault)
+{
+    return held_entries(out, count, unreadable, store, vault);
+}
+
+const struct vult_file *store_decoded_file(const struct store_decoded *decoded)
+{
+    return &decoded->file;
+}
+
+const struct vult_vault *store_decoded_vault(const struct store_decoded *decoded)
+{
+    return &decoded->file.vault;
 }

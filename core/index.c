@@ -144,6 +144,11 @@ static int decode_checked(json_t **out, const uint8_t *plain, size_t len)
     return 0;
 }
 
+int index_loads(json_t **out, const uint8_t *text, size_t len)
+{
+    return decode_checked(out, text, len);
+}
+
 /* ---- the order of vaults and the lookup by key --------------------------- */
 
 int index_reserve(void **array, size_t *cap, size_t count, size_t elem_size)
@@ -295,21 +300,40 @@ struct plain_buf {
 /* An index record's text into buf. It holds public facts and key-share
  * digests, nothing secret: opened into plain heap, one buffer for all (a
  * guarded, locked mapping per record was most of opening a store of
- * thousands of vaults). */
-static int read_index_record(struct plain_buf *buf, size_t *len, int dirfd, const char *name,
-                             const char *id, const struct store *store)
+ * thousands of vaults). *state (may be NULL) gets the file's digest, for
+ * the manifest, once it is read; *sealed_err (may be NULL) tells a file
+ * that was read but does not open (its seal's error, then returned too)
+ * from one that could not be read. */
+static int read_index_record_as(struct plain_buf *buf, size_t *len, int dirfd, const char *name,
+                                const char *id, const struct store *store,
+                                struct manifest_state *state, bool *sealed_err)
 {
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
     int ret = io_read_file(&sealed, &sealed_len, dirfd, name, MAX_INDEX_BYTES);
 
+    if (sealed_err)
+        *sealed_err = false;
+    if (ret == 0 && state) {
+        state->present = true;
+        manifest_digest(state->digest, sealed, sealed_len);
+    }
     if (ret == 0 && sealed_len > buf->cap)
         ret = index_reserve((void **)&buf->bytes, &buf->cap, sealed_len, 1);
-    if (ret == 0)
+    if (ret == 0) {
         ret = seal_open_into(buf->bytes, buf->cap, len, sealed, sealed_len, SEAL_KIND_INDEX, id,
                              store->master);
+        if (ret < 0 && ret != -ENOMEM && sealed_err)
+            *sealed_err = true;
+    }
     alloc_free(sealed);
     return ret;
+}
+
+static int read_index_record(struct plain_buf *buf, size_t *len, int dirfd, const char *name,
+                             const char *id, const struct store *store)
+{
+    return read_index_record_as(buf, len, dirfd, name, id, store, NULL, NULL);
 }
 
 /* ---- index.rec: the whole index in one record (format 1) ---------------- */
@@ -358,8 +382,8 @@ static int read_whole_index(struct store *store)
  * hash of the ECDSA key, and the name is the record's sealed id. */
 #define VAULT_RECORD_HEX (2 * RECORD_NAME_BYTES)
 
-static void vault_record_name(char hex[VAULT_RECORD_HEX + 1], const struct store *store,
-                              const char *ecdsa)
+void index_vault_record_name(char hex[VAULT_RECORD_HEX + 1], const struct store *store,
+                             const char *ecdsa)
 {
     static const char domain[] = "vultfs vault record";
     crypto_generichash_state st;
@@ -370,6 +394,12 @@ static void vault_record_name(char hex[VAULT_RECORD_HEX + 1], const struct store
     crypto_generichash_update(&st, (const uint8_t *)ecdsa, strlen(ecdsa));
     crypto_generichash_final(&st, digest, sizeof(digest));
     index_hex_encode(hex, digest, sizeof(digest));
+}
+
+static void vault_record_name(char hex[VAULT_RECORD_HEX + 1], const struct store *store,
+                              const char *ecdsa)
+{
+    index_vault_record_name(hex, store, ecdsa);
 }
 
 struct vault_record_path {
@@ -384,14 +414,17 @@ static void vault_record_path(struct vault_record_path *p, const char *hex)
 }
 
 /* The vault's sealed record into dirfd: in place and durably, or (staged)
- * as its temporary, not flushed (index_stage_vault). */
+ * as its temporary, not flushed (index_stage_vault). *state (may be NULL)
+ * gets what the manifest must say of it. */
 static int write_record_to(struct store *store, int dirfd, const json_t *vault, uint64_t order,
-                           bool staged)
+                           bool staged, struct manifest_state *state)
 {
     char hex[VAULT_RECORD_HEX + 1];
     struct vault_record_path path;
     json_t *record = json_pack("{s:I, s:O}", "order", (json_int_t)order, "vault", vault);
     char *text = NULL;
+    uint8_t *sealed = NULL;
+    size_t sealed_len = 0;
     int ret = record ? encode_checked(&text, record) : -ENOMEM;
 
     json_decref(record);
@@ -399,17 +432,25 @@ static int write_record_to(struct store *store, int dirfd, const json_t *vault, 
         return ret;
     vault_record_name(hex, store, index_str(vault, "ecdsa"));
     vault_record_path(&path, hex);
-    ret = record_seal_to(dirfd, path.file, (const uint8_t *)text, strlen(text), SEAL_KIND_INDEX,
-                         path.id, store->master, staged ? io_write_temp : io_write_atomic);
+    ret = seal_record(&sealed, &sealed_len, (const uint8_t *)text, strlen(text),
+                      SEAL_KIND_INDEX, path.id, store->master);
     sodium_memzero(text, strlen(text));
     alloc_free(text);
+    if (ret < 0)
+        return ret;
+    if (state) {
+        state->present = true;
+        manifest_digest(state->digest, sealed, sealed_len);
+    }
+    ret = (staged ? io_write_temp : io_write_atomic)(dirfd, path.file, sealed, sealed_len, 0600);
+    alloc_free(sealed);
     return ret;
 }
 
 static int write_vault_record(struct store *store, int dirfd, const json_t *vault,
-                              uint64_t order)
+                              uint64_t order, struct manifest_state *state)
 {
-    return write_record_to(store, dirfd, vault, order, false);
+    return write_record_to(store, dirfd, vault, order, false, state);
 }
 
 /* What reading vaults/ collects: each record's vault text and order, and
@@ -425,6 +466,9 @@ struct loaded {
     struct loaded_vault *vaults;
     size_t count, cap;
     struct plain_buf plain;
+    /* every record file found, for the manifest */
+    struct manifest_item *found;
+    size_t found_count, found_cap;
 };
 
 /* The vault's text in a record's text: the record is the compact, sorted
@@ -469,7 +513,10 @@ static int take_vault_record(struct loaded *l, const char *hex, size_t len, cons
     return ret;
 }
 
-/* One vault record: opened, decoded, checked, and its vault's text kept. */
+/* One vault record: opened, decoded, checked, and its vault's text kept.
+ * One that is read but does not open (damaged, or sealed for another
+ * name) is a problem fsck reports, not a failure: share records are the
+ * truth, and its vault can be rebuilt from them (store_repair). */
 static int load_vault_record(void *ctx, const char *name)
 {
     struct loaded *l = ctx;
@@ -477,13 +524,27 @@ static int load_vault_record(void *ctx, const char *name)
     struct vault_record_path path;
     size_t len = 0;
     json_t *record = NULL;
+    struct manifest_state state = {0};
+    bool sealed_err = false;
 
     if (store_is_stale_temp(name) || strlen(name) != VAULT_RECORD_HEX + 4 ||
         strcmp(name + VAULT_RECORD_HEX, ".rec") != 0)
-        return 0; /* an interrupted write's leftover */
+        return 0; /* an interrupted write's leftover, or the manifest */
     snprintf(hex, sizeof(hex), "%.*s", VAULT_RECORD_HEX, name);
     vault_record_path(&path, hex);
-    int ret = read_index_record(&l->plain, &len, l->store->vaultsfd, name, path.id, l->store);
+    int ret = read_index_record_as(&l->plain, &len, l->store->vaultsfd, name, path.id, l->store,
+                                   &state, &sealed_err);
+    if (state.present) {
+        if (index_reserve((void **)&l->found, &l->found_cap, l->found_count + 1,
+                          sizeof(*l->found)) < 0)
+            return -ENOMEM;
+        struct manifest_item *f = &l->found[l->found_count++];
+        *f = (struct manifest_item){.state = state};
+        snprintf(f->key, sizeof(f->key), "%s", hex);
+    }
+    if (sealed_err)
+        return store_note_problem(l->store, STORE_PROBLEM_RECORD_DAMAGED, hex,
+                                  (uint64_t)-ret, 0);
     if (ret == 0)
         ret = decode_checked(&record, l->plain.bytes, len);
     if (ret < 0)
@@ -529,12 +590,79 @@ static int slots_from_records(struct store *store, struct loaded *l)
     return 0;
 }
 
+/* export-stamp.rec as the manifest knows files: there or not, its digest. */
+static int stamp_state(struct manifest_item *out, const struct store *store)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int ret = io_read_file(&bytes, &len, store->dirfd, STAMP_NAME, SEAL_OVERHEAD + 4096);
+
+    *out = (struct manifest_item){0};
+    snprintf(out->key, sizeof(out->key), "%s", MANIFEST_STAMP_KEY);
+    if (ret == 0) {
+        out->state.present = true;
+        manifest_digest(out->state.digest, bytes, len);
+    }
+    alloc_free(bytes);
+    /* too large to be one: as different as a damaged one */
+    if (ret == -EFBIG) {
+        out->state.present = true;
+        memset(out->state.digest, 0xff, sizeof(out->state.digest));
+        ret = 0;
+    }
+    return ret == -ENOENT ? 0 : ret;
+}
+
+/* The manifest read and the files found checked against it. */
+static int check_manifest(struct store *store, struct loaded *l)
+{
+    struct manifest *m = &store->manifest;
+    int ret = manifest_read(m, store->vaultsfd, store->master);
+    bool format2 = json_integer_value(json_object_get(store->config, "format")) >= 2;
+
+    if (ret == -ENOENT)
+        return format2 ? store_note_problem(store, STORE_PROBLEM_MANIFEST_MISSING, "", 0, 0) : 0;
+    if (ret == -EBADMSG || ret == -EIO || ret == -EINVAL)
+        return store_note_problem(store, STORE_PROBLEM_MANIFEST_DAMAGED, "", (uint64_t)-ret, 0);
+    if (ret < 0)
+        return ret;
+    const char *id = index_str(store->config, "id");
+    char hex[2 * MANIFEST_ID_BYTES + 1];
+    index_hex_encode(hex, m->id, MANIFEST_ID_BYTES);
+    if (*id && strcmp(id, hex) != 0)
+        return store_note_problem(store, STORE_PROBLEM_MANIFEST_FOREIGN, "", 0, 0);
+    if (index_reserve((void **)&l->found, &l->found_cap, l->found_count + 1,
+                      sizeof(*l->found)) < 0)
+        return -ENOMEM;
+    lastseen_load(store);
+    ret = stamp_state(&l->found[l->found_count], store);
+    if (ret == 0 && l->found[l->found_count].state.present)
+        l->found_count++;
+    return ret == 0 ? manifest_verify(store, l->found, l->found_count) : ret;
+}
+
+/* Not one record opens, nor the manifest: the key is not the records'
+ * (an old vultfs.json after a rekey), not damage to each of them. */
+static bool nothing_opens(const struct store *store, const struct loaded *l)
+{
+    size_t damaged = 0;
+    bool manifest_opens = store->manifest.loaded;
+
+    for (size_t i = 0; i < store->problem_count; i++)
+        damaged += store->problems[i].kind == STORE_PROBLEM_RECORD_DAMAGED;
+    return !manifest_opens && l->count == 0 && damaged > 0;
+}
+
 static int read_vault_records(struct store *store)
 {
-    struct loaded l = {store, NULL, 0, 0, {NULL, 0}};
+    struct loaded l = {store, NULL, 0, 0, {NULL, 0}, NULL, 0, 0};
     int ret = io_list_dir(store->vaultsfd, load_vault_record, &l);
 
     alloc_free(l.plain.bytes);
+    if (ret == 0)
+        ret = check_manifest(store, &l);
+    if (ret == 0 && nothing_opens(store, &l) && !store->repairing)
+        ret = -EBADMSG; /* as a rekey's pending key would open them (store.c) */
     if (ret == 0)
         ret = slots_from_records(store, &l);
     for (size_t i = 0; i < l.count; i++) {
@@ -542,6 +670,7 @@ static int read_vault_records(struct store *store)
         views_discard(l.vaults[i].view);
     }
     alloc_free(l.vaults);
+    alloc_free(l.found);
     return ret;
 }
 
@@ -569,6 +698,19 @@ int index_read(struct store *store)
 
     index_free(store);
     close_vaults(store); /* read again (a rekey's pending key): from the start */
+    manifest_clear(&store->manifest);
+    store->problem_count = 0;
+    if (fd == -ENOENT && json_integer_value(json_object_get(store->config, "format")) >= 2) {
+        /* vaults/ gone: what its records said is rebuilt from the share
+         * records (store_repair); until then the index is what an index.rec
+         * left beside it says, or empty */
+        int ret = store_note_problem(store, STORE_PROBLEM_MANIFEST_MISSING, "", 0, 0);
+        struct stat st;
+        store->next_order = 0;
+        if (ret == 0 && fstatat(store->dirfd, INDEX_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            ret = read_whole_index(store);
+        return ret;
+    }
     if (fd == -ENOENT)
         return read_whole_index(store);
     if (fd < 0)
@@ -579,6 +721,8 @@ int index_read(struct store *store)
 }
 
 /* ---- from index.rec to vaults/ --------------------------------------------- */
+
+static int stamp_state(struct manifest_item *out, const struct store *store);
 
 static int remove_entry(void *ctx, const char *name)
 {
@@ -602,26 +746,61 @@ static int remove_unfinished(struct store *store)
     return ret;
 }
 
-/* Every vault of index, sealed into a new vaults.new/ (synced); its
- * descriptor, or -errno (nothing left behind but vaults.new/). */
-static int write_new_dir(struct store *store, const json_t *index)
+/* The store's id: vultfs.json's, else the manifest's, else a new one (a
+ * store of format 1 being moved to format 2). */
+static int store_id_of(uint8_t id[MANIFEST_ID_BYTES], const struct store *store)
+{
+    const char *hex = index_str(store->config, "id");
+
+    if (*hex)
+        return index_hex_decode(id, MANIFEST_ID_BYTES, hex) < 0 ? -EIO : 0;
+    if (store->manifest.loaded)
+        memcpy(id, store->manifest.id, MANIFEST_ID_BYTES);
+    else
+        randombytes_buf(id, MANIFEST_ID_BYTES);
+    return 0;
+}
+
+/* Every vault of index, sealed into a new vaults.new/ with its manifest,
+ * a snapshot at change (synced); its descriptor, or -errno (nothing left
+ * behind but vaults.new/). *fresh is the new manifest. */
+static int write_new_dir(struct store *store, const json_t *index, uint64_t change,
+                         struct manifest *fresh)
 {
     const json_t *vaults = json_object_get(index, "vaults");
-    int ret = remove_unfinished(store), fd;
+    size_t count = json_array_size(vaults);
+    struct manifest_item *items = alloc_zeroed(count + 1, sizeof(*items));
+    uint8_t id[MANIFEST_ID_BYTES];
+    int ret = items ? store_id_of(id, store) : -ENOMEM, fd = -1;
 
-    if (ret < 0)
-        return ret;
-    if (mkdirat(store->dirfd, VAULTS_NEW_DIR, 0700) < 0)
-        return -errno;
-    fd = open_subdir(store->dirfd, VAULTS_NEW_DIR);
-    if (fd < 0)
-        return fd;
-    for (size_t i = 0; ret == 0 && i < json_array_size(vaults); i++)
-        ret = write_vault_record(store, fd, json_array_get(vaults, i), store->slots[i].order);
+    if (ret == 0)
+        ret = remove_unfinished(store);
+    if (ret == 0 && mkdirat(store->dirfd, VAULTS_NEW_DIR, 0700) < 0)
+        ret = -errno;
+    if (ret == 0 && (fd = open_subdir(store->dirfd, VAULTS_NEW_DIR)) < 0)
+        ret = fd;
+    for (size_t i = 0; ret == 0 && i < count; i++) {
+        const json_t *vault = json_array_get(vaults, i);
+        char *skeleton = NULL;
+        ret = write_vault_record(store, fd, vault, store->slots[i].order, &items[i].state);
+        if (ret == 0)
+            ret = manifest_skeleton(&skeleton, &items[i].skeleton_len, vault,
+                                    store->slots[i].order);
+        items[i].skeleton = skeleton;
+        vault_record_name(items[i].key, store, index_str(vault, "ecdsa"));
+    }
+    if (ret == 0)
+        ret = stamp_state(&items[count], store);
+    if (ret == 0)
+        ret = manifest_write_snapshot(fresh, fd, items, count + items[count].state.present,
+                                      change, id, store->master);
     if (ret == 0)
         ret = io_sync_dir(fd);
+    manifest_items_free(items, count + 1);
     if (ret < 0) {
-        close(fd);
+        if (fd >= 0)
+            close(fd);
+        manifest_clear(fresh);
         return ret;
     }
     return fd;
@@ -635,20 +814,24 @@ static int write_new_dir(struct store *store, const json_t *index)
 static int migrate(struct store *store)
 {
     json_t *index = NULL;
+    struct manifest fresh = {0};
     int fd = index_whole(store, &index);
 
     if (fd == 0)
-        fd = write_new_dir(store, index);
+        fd = write_new_dir(store, index, 1, &fresh);
     json_decref(index);
 
     if (fd < 0)
         return fd;
     if (renameat(store->dirfd, VAULTS_NEW_DIR, store->dirfd, VAULTS_DIR) < 0) {
         close(fd);
+        manifest_clear(&fresh);
         return -errno;
     }
     store->vaultsfd = fd;
     store->per_vault = true;
+    manifest_clear(&store->manifest);
+    store->manifest = fresh;
     return io_sync_dir(store->dirfd);
 }
 
@@ -660,6 +843,7 @@ static int undo_migration(struct store *store)
         renameat(store->dirfd, VAULTS_DIR, store->dirfd, VAULTS_NEW_DIR) < 0)
         return -errno;
     close_vaults(store);
+    manifest_clear(&store->manifest);
     int ret = remove_unfinished(store);
     int synced = io_sync_dir(store->dirfd);
     return ret < 0 ? ret : synced;
@@ -739,11 +923,10 @@ static int undo_change(struct store *store, const struct index_change *c)
     return ret == 0 || ret == -ENOENT ? io_sync_dir(store->vaultsfd) : ret;
 }
 
-/* write(store, ctx) made as one change of the vault under ecdsa: on
- * failure the index on disk is put back byte for byte (*intact false when
- * that failed too). */
-static int change(struct store *store, const char *ecdsa, bool *intact,
-                  int (*write)(struct store *, const void *), const void *ctx)
+/* The record of the vault under ecdsa removed as one change: the
+ * manifest says so first (durably), then the file goes; on failure the
+ * index on disk is as it was (*intact false when putting it back failed). */
+static int remove_vault_record(struct store *store, const char *ecdsa, bool *intact)
 {
     struct index_change c;
     int ret = begin_change(&c, store, ecdsa);
@@ -751,24 +934,23 @@ static int change(struct store *store, const char *ecdsa, bool *intact,
     *intact = true;
     if (ret < 0)
         return ret;
-    ret = write(store, ctx);
-    if (ret < 0)
+    vault_record_name(c.item.key, store, ecdsa);
+    c.item.state = (struct manifest_state){.forgotten = true};
+    ret = manifest_change(store, &c.item, 1);
+    if (ret == 0) {
+        ret = io_remove(store->vaultsfd, c.file);
+        if (ret == -ENOENT)
+            ret = 0;
+        if (ret < 0)
+            *intact = undo_change(store, &c) == 0;
+        manifest_end(store, ret, *intact);
+    } else if (c.migrated) {
         *intact = undo_change(store, &c) == 0;
-    else
+    }
+    if (ret == 0)
         index_tidy(store);
     alloc_free(c.old);
     return ret;
-}
-
-static int remove_vault(struct store *store, const void *ecdsa)
-{
-    char hex[VAULT_RECORD_HEX + 1];
-    struct vault_record_path path;
-
-    vault_record_name(hex, store, ecdsa);
-    vault_record_path(&path, hex);
-    int ret = io_remove(store->vaultsfd, path.file);
-    return ret == -ENOENT ? 0 : ret;
 }
 
 /* Room for one more vault in memory, made before the change is written:
@@ -796,8 +978,13 @@ int index_stage_vault(struct store *store, struct index_change *c, const json_t 
      * change), never after: a pending change's temporary looks the same */
     if (!c->migrated)
         index_tidy(store);
-    ret = write_record_to(store, store->vaultsfd, vault,
-                          found ? store->slots[position].order : store->next_order, true);
+    uint64_t order = found ? store->slots[position].order : store->next_order;
+    char *skeleton = NULL;
+    vault_record_name(c->item.key, store, ecdsa);
+    ret = manifest_skeleton(&skeleton, &c->item.skeleton_len, vault, order);
+    c->item.skeleton = skeleton;
+    if (ret == 0)
+        ret = write_record_to(store, store->vaultsfd, vault, order, true, &c->item.state);
     if (ret < 0)
         index_undo_vault(store, c);
     return ret;
@@ -816,19 +1003,25 @@ int index_publish_vault(struct store *store, struct index_change *c)
     return ret;
 }
 
+static void free_change(struct index_change *c)
+{
+    alloc_free(c->old);
+    c->old = NULL;
+    alloc_free((char *)c->item.skeleton);
+    c->item.skeleton = NULL;
+}
+
 int index_undo_vault(struct store *store, struct index_change *c)
 {
     int ret = undo_change(store, c);
 
-    alloc_free(c->old);
-    c->old = NULL;
+    free_change(c);
     return ret;
 }
 
 void index_finish_vault(struct store *store, struct index_change *c)
 {
-    alloc_free(c->old);
-    c->old = NULL;
+    free_change(c);
     if (c->migrated)
         index_tidy(store); /* index.rec goes once vaults/ holds the change */
 }
@@ -843,8 +1036,14 @@ int index_change_vault(struct store *store, const json_t *vault, bool *intact)
     *intact = true;
     if (ret < 0)
         return ret;
+    ret = manifest_begin(store, &c.item, 1);
+    if (ret < 0) {
+        *intact = index_undo_vault(store, &c) == 0;
+        return ret;
+    }
     io_flush_begin(&f);
     index_flush_add(store, &f, &c);
+    manifest_flush_add(store, &f);
     ret = io_flush_end(&f, store->vaultsfd);
     if (ret == 0)
         ret = index_publish_vault(store, &c);
@@ -854,14 +1053,17 @@ int index_change_vault(struct store *store, const json_t *vault, bool *intact)
         *intact = index_undo_vault(store, &c) == 0;
     else
         index_finish_vault(store, &c);
+    manifest_end(store, ret, *intact);
     return ret;
 }
 
 int index_write_all(struct store *store, const json_t *index)
 {
+    struct manifest fresh = {0};
+
     if (json_array_size(json_object_get(index, "vaults")) != store->slot_count)
         return -EINVAL; /* the order of each position is the index in memory's */
-    int fd = write_new_dir(store, index);
+    int fd = write_new_dir(store, index, store->manifest.counter + 1, &fresh);
 
     if (fd < 0)
         return fd;
@@ -872,19 +1074,29 @@ int index_write_all(struct store *store, const json_t *index)
     if (ret < 0) {
         ret = -errno;
         close(fd);
+        manifest_clear(&fresh);
         return ret;
     }
     close_vaults(store);
     store->vaultsfd = fd;
     store->per_vault = true;
     store->vaults_tidied = false; /* index.rec, if any, goes with index_tidy */
+    manifest_clear(&store->manifest);
+    store->manifest = fresh;
     ret = io_sync_dir(store->dirfd);
     int removed = remove_unfinished(store);
     (void)removed; /* the old records: index_tidy removes them otherwise */
+    if (ret == 0)
+        lastseen_note(store);
     return ret;
 }
 
 int index_set_vault(struct store *store, json_t *vault)
+{
+    return index_place_vault(store, vault, UINT64_MAX);
+}
+
+int index_place_vault(struct store *store, json_t *vault, uint64_t order)
 {
     views_forget_read(store);
     size_t position;
@@ -899,8 +1111,15 @@ int index_set_vault(struct store *store, json_t *vault)
         json_decref(vault);
         return ret;
     }
-    struct index_slot fresh = {found ? store->slots[position].order : store->next_order, NULL,
-                               0, NULL};
+    for (size_t i = 0; !found && order != UINT64_MAX && i < store->slot_count; i++)
+        if (store->slots[i].order == order)
+            order = UINT64_MAX; /* another vault took its place meanwhile */
+    if (!found && order != UINT64_MAX && order >= store->next_order)
+        store->next_order = order; /* the next vault comes after it */
+    struct index_slot fresh = {found              ? store->slots[position].order
+                               : order != UINT64_MAX ? order
+                                                     : store->next_order,
+                               NULL, 0, NULL};
     if (slot_fill(&fresh, vault) < 0)
         fresh.tree = json_incref(vault); /* no room for its text: as it is */
     if (found) {
@@ -924,7 +1143,7 @@ int index_remove_vault(struct store *store, const char *ecdsa)
     if (ret == 0 && !found)
         ret = -ENOENT;
     if (ret == 0)
-        ret = change(store, ecdsa, &intact, remove_vault, ecdsa);
+        ret = remove_vault_record(store, ecdsa, &intact);
     return ret < 0 ? ret : index_drop_vault(store, ecdsa);
 }
 
@@ -944,6 +1163,64 @@ int index_drop_vault(struct store *store, const char *ecdsa)
             (store->slot_count - position - 1) * sizeof(*store->slots));
     store->slot_count--;
     return views_rebuild(store);
+}
+
+int index_skeletons(struct store *store, struct manifest_item **items, size_t *count)
+{
+    struct manifest_item *list = alloc_zeroed(store->slot_count + 1, sizeof(*list));
+    int ret = list ? 0 : -ENOMEM;
+    size_t n = 0;
+
+    for (size_t i = 0; ret == 0 && i < store->slot_count; i++) {
+        json_t *vault = NULL;
+        char *skeleton = NULL;
+        ret = index_vault_at(store, i, &vault);
+        if (ret == 0)
+            ret = manifest_skeleton(&skeleton, &list[n].skeleton_len, vault,
+                                    store->slots[i].order);
+        if (ret == 0) {
+            vault_record_name(list[n].key, store, index_str(vault, "ecdsa"));
+            list[n].state.present = true;
+            list[n++].skeleton = skeleton;
+        }
+        json_decref(vault);
+    }
+    if (ret < 0) {
+        manifest_items_free(list, n);
+        return ret;
+    }
+    *items = list;
+    *count = n;
+    return 0;
+}
+
+int index_migrate(struct store *store)
+{
+    bool format2 = json_integer_value(json_object_get(store->config, "format")) >= 2;
+    int ret = 0;
+
+    if (store->read_only)
+        return -EROFS;
+    if (!store->per_vault) {
+        ret = migrate(store);
+        if (ret < 0 && undo_migration(store) < 0)
+            ret = -EIO;
+    } else if (!store->manifest.loaded) {
+        /* every record written again beside its manifest, in one exchange */
+        json_t *index = NULL;
+        ret = index_whole(store, &index);
+        if (ret == 0)
+            ret = index_write_all(store, index);
+        json_decref(index);
+    }
+    if (ret == 0 && !format2) {
+        char id[2 * MANIFEST_ID_BYTES + 1];
+        index_hex_encode(id, store->manifest.id, MANIFEST_ID_BYTES);
+        ret = store_upgrade_config(store, id);
+    }
+    if (ret == 0)
+        index_tidy(store);
+    return ret;
 }
 
 /* A deep copy to change, checked against the original (see above). */

@@ -187,6 +187,52 @@ int io_write_temp(int dirfd, const char *name, const void *data, size_t len, mod
     return write_temp(tmp, dirfd, name, data, len, mode, false);
 }
 
+int io_write_at(int dirfd, const char *name, uint64_t offset, const void *data, size_t len)
+{
+    int fd, err = fault(IO_STEP_OPEN);
+
+    if (err)
+        return err;
+    if (offset > (uint64_t)INT64_MAX - len)
+        return -EFBIG;
+    fd = openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (lseek(fd, (off_t)offset, SEEK_SET) < 0)
+        err = -errno;
+    if (!err)
+        err = write_all(fd, data, len);
+    if (!err && ftruncate(fd, (off_t)(offset + len)) != 0)
+        err = -errno;
+    if (close(fd) != 0 && !err)
+        err = -errno;
+    return err;
+}
+
+int io_truncate(int dirfd, const char *name, uint64_t len)
+{
+    int fd, err = 0;
+
+    if (len > (uint64_t)INT64_MAX)
+        return -EFBIG;
+    fd = openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (ftruncate(fd, (off_t)len) != 0)
+        err = -errno;
+    if (close(fd) != 0 && !err)
+        err = -errno;
+    return err;
+}
+
+int io_replace_unsynced(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+{
+    char tmp[NAME_MAX + 1];
+    int err = write_temp(tmp, dirfd, name, data, len, mode, false);
+
+    return err ? err : rename_temp(dirfd, tmp, name);
+}
+
 int io_flush_fs(int fd)
 {
     int err = fault(IO_STEP_FSYNC);

@@ -95,6 +95,22 @@ void io_flush_add_temp(struct io_flush *f, int dirfd, const char *name);
  * for syncfs). The first error, -errno. */
 int io_flush_end(struct io_flush *f, int fd) VULTFS_WUR;
 
+/* Writes data at offset of the existing file dirfd/name and cuts the file
+ * there (what followed is gone), not flushed: for a journal whose
+ * appends are made durable with the change they belong to (io_flush_add,
+ * or syncfs). -errno; a failed write may leave part of data behind. */
+int io_write_at(int dirfd, const char *name, uint64_t offset, const void *data,
+                size_t len) VULTFS_WUR;
+
+/* Cuts dirfd/name to len bytes, not flushed (a journal's append undone). */
+int io_truncate(int dirfd, const char *name, uint64_t len) VULTFS_WUR;
+
+/* Replaces dirfd/name with data through its temporary and a rename, with
+ * no fsync: for small files outside the store that may be lost to a
+ * crash but must never be seen half written. -errno. */
+int io_replace_unsynced(int dirfd, const char *name, const void *data, size_t len,
+                        mode_t mode) VULTFS_WUR;
+
 /* Renames name's temporary onto name (the directory is not fsynced: see
  * io_sync_dir). On failure the temporary is removed; -errno. */
 int io_rename_temp(int dirfd, const char *name) VULTFS_WUR;

@@ -260,7 +260,11 @@ static json_t *epoch_listing(const struct store_epoch *e, json_t *obj)
         return NULL;
     if ((*f->public_key_mldsa44 &&
          json_object_set_new(obj, "public_key_mldsa44", json_string(f->public_key_mldsa44)) < 0) ||
-        (f->chain_count && json_object_set_new(obj, "chains", chains_array(f)) < 0)) {
+        (f->chain_count && json_object_set_new(obj, "chains", chains_array(f)) < 0) ||
+        /* files vultfs replace kept beside the epoch: only when there are */
+        (e->replaced_count &&
+         json_object_set_new(obj, "replaced_files",
+                             json_integer((json_int_t)e->replaced_count)) < 0)) {
         json_decref(obj);
         return NULL;
     }

@@ -1,8 +1,10 @@
 /*
  * record: sealed files (seal.h's records written with io_write_atomic) and
  * the share records in shares/, named by a keyed hash of their Vault bytes:
- * writing one with the index that references it, undone on failure, and
- * removing those no index entry references.
+ * writing one with the index that references it, undone on failure. Share
+ * records are the truth (the index is derived from them): one that no
+ * epoch references is kept (fsck reports it; importing its file again, or
+ * fsck --repair, adopts it), never removed by a change.
  */
 #include "store_private.h"
 
@@ -100,13 +102,17 @@ static int add_record(struct record_set *set, const char *record)
 
 static int add_epoch_records(struct record_set *set, const json_t *vault)
 {
-    size_t i;
-    json_t *e;
+    size_t i, j;
+    json_t *e, *r;
     int ret = 0;
 
-    json_array_foreach(json_object_get(vault, "epochs"), i, e)
+    json_array_foreach(json_object_get(vault, "epochs"), i, e) {
         if (ret == 0)
             ret = add_record(set, index_str(e, "record"));
+        json_array_foreach(json_object_get(e, "replaced"), j, r)
+            if (ret == 0)
+                ret = add_record(set, index_str(r, "record"));
+    }
     return ret;
 }
 
@@ -131,8 +137,12 @@ static int add_view_records(struct record_set *set, const struct store *store)
     int ret = 0;
 
     for (size_t i = 0; ret == 0 && i < store->vault_count; i++)
-        for (size_t j = 0; ret == 0 && j < store->vaults[i]->epoch_count; j++)
-            ret = add_record(set, store->vaults[i]->epochs[j].record);
+        for (size_t j = 0; ret == 0 && j < store->vaults[i]->epoch_count; j++) {
+            const struct store_epoch *e = &store->vaults[i]->epochs[j];
+            ret = add_record(set, e->record);
+            for (size_t k = 0; ret == 0 && k < e->replaced_count; k++)
+                ret = add_record(set, e->replaced[k]);
+        }
     return ret;
 }
 
@@ -173,35 +183,16 @@ bool record_referenced(const struct store *store, const char *record)
     return found;
 }
 
-struct unreferenced {
-    const struct store *store;
-    struct record_set referenced;
-    bool removed;
-};
-
-static int remove_if_unreferenced(void *ctx, const char *name)
+void record_remove_superseded(struct store *store, const char *record)
 {
-    struct unreferenced *u = ctx;
-    char record[2 * RECORD_NAME_BYTES + 1];
+    char file[2 * RECORD_NAME_BYTES + 8];
 
-    if (record_of_file(record, name) && !record_set_has(&u->referenced, record) &&
-        unlinkat(u->store->sharesfd, name, 0) == 0)
-        u->removed = true;
-    return 0;
-}
-
-void record_remove_unreferenced(struct store *store)
-{
-    struct unreferenced u = {store, {NULL, 0, 0}, false};
-
-    if (record_set_of(&u.referenced, store) < 0)
-        return; /* tidying only: the next change tries again */
-    int listed = io_list_dir(store->sharesfd, remove_if_unreferenced, &u);
-    record_set_free(&u.referenced);
-    (void)listed; /* tidying only: the store is whole either way */
-    if (u.removed) {
+    if (record_referenced(store, record))
+        return; /* never a record an epoch still names */
+    snprintf(file, sizeof(file), "%s.rec", record);
+    if (unlinkat(store->sharesfd, file, 0) == 0) {
         int synced = io_sync_dir(store->sharesfd);
-        (void)synced; /* a record that comes back after a crash goes next time */
+        (void)synced; /* one that comes back after a crash is unreferenced: fsck says so */
     }
 }
 
@@ -222,15 +213,17 @@ void record_remove(struct store *store, const char *record)
  *   refers to it until the vault's record does. A new one is written under
  *   its final name, unflushed: a crash before the vault's new record is in
  *   place leaves an unreferenced record (perhaps partial), which fsck
- *   reports and the next change removes (record_remove_unreferenced), as a
- *   crash between two atomic writes always could.
+ *   reports and no change removes: it holds a share, and only it may, when
+ *   the vault's record is the one that was lost.
  * - A record the index already refers to (a repair of a damaged one: same
  *   name) is replaced atomically: written to its temporary, renamed after
  *   the barrier.
- * - The vault's new record goes to its temporary (index_stage_vault).
+ * - The vault's new record goes to its temporary (index_stage_vault), and
+ *   the manifest gets the change's frame (manifest_begin).
  * - Flush 1 (struct io_flush: syncfs, or each file and shares/ when the
  *   system has much unwritten data) makes all of it durable at once: the
- *   contents and the new directory entries in shares/ and vaults/.
+ *   contents and the new directory entries in shares/ and vaults/. The
+ *   manifest is then ahead of the records until the rename (manifest.c).
  * - The rename of the vault's record is the commit point: before it the
  *   old index, after it the new one, which refers only to durable records.
  *   Flush 2, the fsync of vaults/, makes the rename durable before the
@@ -274,8 +267,6 @@ void record_undo_share(struct store *store, const struct record_share *w, bool i
 
 void record_tidy_before_change(struct store *store)
 {
-    if (!store->tidied)
-        record_remove_unreferenced(store);
     store_tidy_before_change(store);
 }
 
@@ -285,20 +276,26 @@ int record_commit(struct store *store, const char *record, const uint8_t *vault,
     struct record_share w = {0};
     struct index_change c;
     struct io_flush f;
-    bool staged = false, intact = true;
+    bool staged = false, framed = false, intact = true;
     int ret;
 
     if (store->read_only)
         return -EROFS;
+    if (store->batch_flushing)
+        return -EAGAIN; /* one manifest frame in flight at a time: after that batch */
     record_tidy_before_change(store);
     ret = record_stage_share(store, &w, record, vault, len);
     if (ret == 0 && vault_json)
         staged = (ret = index_stage_vault(store, &c, vault_json)) == 0;
+    if (ret == 0 && staged)
+        framed = (ret = manifest_begin(store, &c.item, 1)) == 0;
     if (ret == 0) {
         io_flush_begin(&f);
         record_flush_add(store, &f, &w);
-        if (staged)
+        if (staged) {
             index_flush_add(store, &f, &c);
+            manifest_flush_add(store, &f);
+        }
         ret = io_flush_end(&f, store->sharesfd);
     }
     if (ret == 0 && w.replace && (ret = io_rename_temp(store->sharesfd, w.name)) == 0)
@@ -312,5 +309,7 @@ int record_commit(struct store *store, const char *record, const uint8_t *vault,
     } else if (staged) {
         index_finish_vault(store, &c);
     }
+    if (framed)
+        manifest_end(store, ret, intact);
     return ret;
 }

@@ -21,6 +21,12 @@
  * Before step 2 the old passphrase opens the old store; after it the new
  * passphrase does. What a crash leaves (records of the other key) is
  * reported by fsck as unreferenced and harmless.
+ *
+ * Share records no epoch names (an interrupted import's, or those of a
+ * vault whose record was lost) are sealed again too and kept: under the
+ * old key alone they would be lost with it. Only the old copies of the
+ * records sealed again are removed, and records no key of the store
+ * opens (an interrupted rekey's, under a key it made and lost).
  */
 #include "store_private.h"
 
@@ -40,11 +46,13 @@ struct keyset {
     uint8_t *master, *record_key; /* alloc_secret */
 };
 
-/* What the rekey makes: the new keys, and the names of the records sealed
- * under them (a JSON object used as a set). */
+/* What the rekey makes: the new keys, the names of the records sealed
+ * under them and of the old records they replace (JSON objects as sets). */
 struct rekey {
     struct keyset fresh;
     json_t *named;
+    json_t *resealed; /* old names */
+    json_t *dead;     /* records no key of this store opens: an interrupted rekey's */
 };
 
 static void swap_keys(struct store *store, struct keyset *k)
@@ -73,15 +81,16 @@ static void free_keyset(struct keyset *k)
     alloc_secret_free(k->record_key);
 }
 
-/* Seals one share again under the new keys; sets its new record name in
- * epoch (a copy of the index's). */
-static int reseal_share(struct store *store, struct rekey *rk, json_t *epoch)
+/* Seals the share record `old` again under the new keys; its new name
+ * into record. */
+static int reseal_record(struct store *store, struct rekey *rk, const char *old,
+                         char record[2 * RECORD_NAME_BYTES + 1])
 {
     struct keyset *fresh = &rk->fresh;
-    char record[2 * RECORD_NAME_BYTES + 1], name[2 * RECORD_NAME_BYTES + 8];
+    char name[2 * RECORD_NAME_BYTES + 8];
     uint8_t *vault = NULL;
     size_t len = 0;
-    int ret = record_load_share(&vault, &len, store, index_str(epoch, "record"));
+    int ret = record_load_share(&vault, &len, store, old);
 
     if (ret < 0)
         return ret;
@@ -93,8 +102,8 @@ static int reseal_share(struct store *store, struct rekey *rk, json_t *epoch)
                                   store->master);
     swap_keys(store, fresh);
     alloc_secret_free(vault);
-    if (ret == 0 && (json_object_set_new(epoch, "record", json_string(record)) != 0 ||
-                     json_object_set_new(rk->named, record, json_true()) != 0))
+    if (ret == 0 && (json_object_set_new(rk->named, record, json_true()) != 0 ||
+                     json_object_set_new(rk->resealed, old, json_true()) != 0))
         ret = -ENOMEM;
     return ret;
 }
@@ -109,39 +118,81 @@ static size_t rekey_steps(const json_t *index)
     return steps;
 }
 
-/* Step 1: every epoch's share, sealed again; index is the copy to write. */
+/* Seals one share again under the new keys; sets its new record name in
+ * obj (an epoch, or a record a replace kept: a copy of the index's). */
+static int reseal_share(struct store *store, struct rekey *rk, json_t *obj)
+{
+    char record[2 * RECORD_NAME_BYTES + 1];
+    int ret = reseal_record(store, rk, index_str(obj, "record"), record);
+
+    if (ret == 0 && json_object_set_new(obj, "record", json_string(record)) != 0)
+        ret = -ENOMEM;
+    return ret;
+}
+
+struct orphans {
+    struct store *store;
+    struct rekey *rk;
+    struct record_set referenced;
+};
+
+/* A share record no epoch names, sealed again when it opens (one that
+ * does not is left as it is: nothing of it could be read anyway). */
+static int reseal_orphan(void *ctx, const char *name)
+{
+    struct orphans *o = ctx;
+    char old[2 * RECORD_NAME_BYTES + 1], record[2 * RECORD_NAME_BYTES + 1];
+
+    if (!record_of_file(old, name) || record_set_has(&o->referenced, old) ||
+        json_object_get(o->rk->named, old))
+        return 0;
+    int ret = reseal_record(o->store, o->rk, old, record);
+    if (ret == -EBADMSG || ret == -EIO || ret == -EINVAL) {
+        /* sealed under a key an interrupted rekey made and lost: nobody can
+         * read it, ever; it goes with the old key's records */
+        return json_object_set_new(o->rk->dead, old, json_true()) < 0 ? -ENOMEM : 0;
+    }
+    return ret == -ENOMEM || ret == -ENOSPC || ret == -EDQUOT || ret == -EROFS ? ret : 0;
+}
+
+/* Step 1: every epoch's share, sealed again; index is the copy to write;
+ * then the share records no epoch names. */
 static int reseal_all(struct store *store, struct rekey *rk, json_t *index)
 {
-    size_t i, j, done = 0, steps = rekey_steps(index);
-    json_t *v, *e;
+    size_t i, j, k, done = 0, steps = rekey_steps(index);
+    json_t *v, *e, *r;
     json_array_foreach(json_object_get(index, "vaults"), i, v)
         json_array_foreach(json_object_get(v, "epochs"), j, e) {
             int ret = reseal_share(store, rk, e);
+            json_array_foreach(json_object_get(e, "replaced"), k, r)
+                if (ret == 0)
+                    ret = reseal_share(store, rk, r);
             if (ret < 0)
                 return ret;
             store_progress(store, ++done, steps);
         }
-    return 0;
+    struct orphans o = {store, rk, {NULL, 0, 0}};
+    int ret = record_set_of(&o.referenced, store);
+    if (ret == 0)
+        ret = io_list_dir(store->sharesfd, reseal_orphan, &o);
+    record_set_free(&o.referenced);
+    return ret;
 }
 
-/* Step 4's cleanup: every record the new index does not name goes (the old
- * key's, and what an interrupted rekey or import left). One that stays is
- * unreferenced and harmless (fsck says so). */
+/* Step 4's cleanup: the old copies of the records sealed again go, and
+ * those no key of the store opens. */
 struct cleanup {
     int sharesfd;
-    const json_t *named;
+    const json_t *resealed, *dead;
 };
 
-static int remove_if_unreferenced(void *ctx, const char *name)
+static int remove_if_resealed(void *ctx, const char *name)
 {
     const struct cleanup *c = ctx;
     char record[2 * RECORD_NAME_BYTES + 1];
-    size_t len = strlen(name);
 
-    if (len != 2 * RECORD_NAME_BYTES + 4 || strcmp(name + len - 4, ".rec") != 0)
-        return 0;
-    snprintf(record, sizeof(record), "%.*s", 2 * RECORD_NAME_BYTES, name);
-    if (!json_object_get(c->named, record)) {
+    if (record_of_file(record, name) &&
+        (json_object_get(c->resealed, record) || json_object_get(c->dead, record))) {
         int removed = unlinkat(c->sharesfd, name, 0);
         (void)removed;
     }
@@ -166,14 +217,15 @@ static bool config_has_pending_key(int dirfd)
 }
 
 /* After the switch: the store's views and subkeys follow the new key. */
-static int adopt(struct store *store, json_t *index, const json_t *named)
+static int adopt(struct store *store, json_t *index, const json_t *resealed,
+                 const json_t *dead)
 {
-    struct cleanup cleanup = {store->sharesfd, named};
+    struct cleanup cleanup = {store->sharesfd, resealed, dead};
     index_replace_all(store, index);
     json_decref(index);
     index_tidy(store);
     /* tidying only: the rekey is complete whether or not this works */
-    if (io_list_dir(store->sharesfd, remove_if_unreferenced, &cleanup) == 0) {
+    if (io_list_dir(store->sharesfd, remove_if_resealed, &cleanup) == 0) {
         int synced = io_sync_dir(store->sharesfd);
         (void)synced;
     }
@@ -186,7 +238,7 @@ static int adopt(struct store *store, json_t *index, const json_t *named)
 int store_rekey(struct store *store, bool *switched, const char *passphrase,
                 size_t passphrase_len, const struct seal_kdf *kdf)
 {
-    struct rekey rk = {{NULL, NULL}, json_object()};
+    struct rekey rk = {{NULL, NULL}, json_object(), json_object(), json_object()};
     struct seal_kdf cost;
     json_t *index = NULL;
     int ret;
@@ -197,7 +249,7 @@ int store_rekey(struct store *store, bool *switched, const char *passphrase,
         ret = store_kdf(&cost, store);
         kdf = &cost;
     }
-    if (ret == 0 && !rk.named)
+    if (ret == 0 && (!rk.named || !rk.resealed || !rk.dead))
         ret = -ENOMEM;
     if (ret < 0)
         goto out;
@@ -209,7 +261,7 @@ int store_rekey(struct store *store, bool *switched, const char *passphrase,
         ret = reseal_all(store, &rk, index); /* step 1 */
     if (ret == 0) {
         ret = store_write_config(store->dirfd, store->master, rk.fresh.master, passphrase,
-                                 passphrase_len, kdf); /* step 2 */
+                                 passphrase_len, kdf, store_id_hex(store)); /* step 2 */
         /* a failed directory fsync comes after the rename (io.h) */
         *switched = ret == 0 || config_has_pending_key(store->dirfd);
     }
@@ -222,16 +274,20 @@ int store_rekey(struct store *store, bool *switched, const char *passphrase,
         store_progress(store, steps, steps);
     if (ret == 0)
         ret = store_write_config(store->dirfd, store->master, NULL, passphrase, passphrase_len,
-                                 kdf); /* step 4 */
+                                 kdf, store_id_hex(store)); /* step 4 */
     if (ret < 0) {
         swap_keys(store, &rk.fresh); /* the open store goes on as it was */
         goto out;
     }
-    ret = adopt(store, index, rk.named);
+    ret = adopt(store, index, rk.resealed, rk.dead);
     index = NULL;
+    /* the export stamp under the new key (the old one opens no more) */
+    export_stamp_rekeyed(store, rk.fresh.master);
 out:
     json_decref(index);
     json_decref(rk.named);
+    json_decref(rk.resealed);
+    json_decref(rk.dead);
     free_keyset(&rk.fresh);
     return ret;
 }

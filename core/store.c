@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -114,7 +115,7 @@ static int sealed_b64(char **out, const uint8_t *master, const uint8_t *wrap_key
 /* The config's JSON: the master key (and the pending one of an unfinished
  * rekey, rekey.c) sealed under wrap_key, and the checksum. */
 static int config_json(json_t **out, const uint8_t *master, const uint8_t *pending,
-                       const uint8_t *wrap_key, const struct seal_kdf *kdf)
+                       const uint8_t *wrap_key, const struct seal_kdf *kdf, const char *id)
 {
     char *master_b64 = NULL, *pending_b64 = NULL;
     int ret = sealed_b64(&master_b64, master, wrap_key);
@@ -122,8 +123,8 @@ static int config_json(json_t **out, const uint8_t *master, const uint8_t *pendi
     if (ret == 0 && pending)
         ret = sealed_b64(&pending_b64, pending, wrap_key);
     if (ret == 0) {
-        *out = json_pack("{s:i, s:o, s:s}", "format", STORE_FORMAT_VERSION, "kdf", kdf_json(kdf),
-                         "master_key", master_b64);
+        *out = json_pack("{s:i, s:s, s:o, s:s}", "format", STORE_FORMAT_VERSION, "id", id,
+                         "kdf", kdf_json(kdf), "master_key", master_b64);
         ret = *out ? 0 : -ENOMEM;
     }
     if (ret == 0 && pending_b64 &&
@@ -137,7 +138,8 @@ static int config_json(json_t **out, const uint8_t *master, const uint8_t *pendi
 }
 
 int store_write_config(int dirfd, const uint8_t *master, const uint8_t *pending,
-                       const char *passphrase, size_t passphrase_len, const struct seal_kdf *kdf)
+                       const char *passphrase, size_t passphrase_len, const struct seal_kdf *kdf,
+                       const char *id)
 {
     uint8_t *wrap_key = alloc_secret(SEAL_KEY_BYTES);
     char *text = NULL;
@@ -148,7 +150,7 @@ int store_write_config(int dirfd, const uint8_t *master, const uint8_t *pending,
         return -ENOMEM;
     ret = seal_derive_key(wrap_key, passphrase, passphrase_len, kdf);
     if (ret == 0)
-        ret = config_json(&config, master, pending, wrap_key, kdf);
+        ret = config_json(&config, master, pending, wrap_key, kdf, id);
     if (ret == 0)
         ret = index_dumps(&text, config, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (ret == 0)
@@ -167,13 +169,33 @@ static int refuse_any_entry(void *ctx, const char *name)
     return -EEXIST;
 }
 
+/* An empty vaults/ holding the manifest of a store with no vault. */
+static int init_index(int dirfd, const uint8_t *master, const uint8_t id[MANIFEST_ID_BYTES])
+{
+    struct manifest m = {0};
+    int fd, ret;
+
+    if (mkdirat(dirfd, VAULTS_DIR, 0700) < 0)
+        return -errno;
+    fd = openat(dirfd, VAULTS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ret = manifest_write_snapshot(&m, fd, NULL, 0, 1, id, master);
+    manifest_clear(&m);
+    close(fd);
+    return ret == 0 ? io_sync_dir(dirfd) : ret;
+}
+
 int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
                const struct seal_kdf *kdf)
 {
     struct seal_kdf fresh;
-    uint8_t *master = NULL;
+    uint8_t *master = NULL, id[MANIFEST_ID_BYTES];
+    char id_hex[2 * MANIFEST_ID_BYTES + 1];
     int dirfd = -1, ret;
 
+    randombytes_buf(id, sizeof(id));
+    index_hex_encode(id_hex, id, sizeof(id));
     if (!passphrase_len)
         return -EINVAL;
     if (!kdf) {
@@ -210,12 +232,11 @@ int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
         goto out_close;
     }
     seal_random_key(master);
-    /* the index first: a store without vultfs.json is not a store yet */
-    static const char empty_index[] = "{\"format\":1,\"vaults\":[]}";
-    ret = record_write_sealed(dirfd, INDEX_NAME, (const uint8_t *)empty_index,
-                              strlen(empty_index), SEAL_KIND_INDEX, INDEX_ID, master);
+    /* the index first, an empty vaults/ and its manifest: a store without
+     * vultfs.json is not a store yet */
+    ret = init_index(dirfd, master, id);
     if (ret == 0)
-        ret = store_write_config(dirfd, master, NULL, passphrase, passphrase_len, kdf);
+        ret = store_write_config(dirfd, master, NULL, passphrase, passphrase_len, kdf, id_hex);
     alloc_secret_free(master);
 out_close:
     close(dirfd);
@@ -400,6 +421,99 @@ int store_config_parse(json_t **out, const uint8_t *text, size_t len)
     return 0;
 }
 
+const char *store_id_hex(struct store *store)
+{
+    const char *id = index_str(store->config, "id");
+
+    if (!*id && store->manifest.loaded)
+        index_hex_encode(store->id_text, store->manifest.id, MANIFEST_ID_BYTES);
+    else
+        snprintf(store->id_text, sizeof(store->id_text), "%s", id);
+    return store->id_text;
+}
+
+int store_upgrade_config(struct store *store, const char *id)
+{
+    json_t *config = json_deep_copy(store->config);
+    char *text = NULL;
+    int ret = config ? 0 : -ENOMEM;
+
+    if (store->read_only)
+        ret = -EROFS;
+    if (ret == 0 && (json_object_set_new(config, "format", json_integer(STORE_FORMAT_VERSION)) <
+                         0 ||
+                     json_object_set_new(config, "id", json_string(id)) < 0))
+        ret = -ENOMEM;
+    if (ret == 0)
+        ret = config_add_checksum(config);
+    if (ret == 0)
+        ret = index_dumps(&text, config, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (ret == 0)
+        ret = io_write_atomic(store->dirfd, CONFIG_NAME, text, strlen(text), 0600);
+    alloc_free(text);
+    if (ret == 0) {
+        json_decref(store->config);
+        store->config = config;
+    } else {
+        json_decref(config);
+    }
+    return ret;
+}
+
+/* ---- what opening found -------------------------------------------------- */
+
+int store_note_problem(struct store *store, enum store_problem_kind kind, const char *key,
+                       uint64_t a, uint64_t b)
+{
+    if (index_reserve((void **)&store->problems, &store->problem_cap, store->problem_count + 1,
+                      sizeof(*store->problems)) < 0)
+        return -ENOMEM;
+    struct store_problem *p = &store->problems[store->problem_count++];
+    *p = (struct store_problem){.kind = kind, .a = a, .b = b};
+    snprintf(p->key, sizeof(p->key), "%s", key);
+    return 0;
+}
+
+bool store_problem_blocks(enum store_problem_kind kind)
+{
+    switch (kind) {
+    case STORE_PROBLEM_STAMP_MISSING:
+    case STORE_PROBLEM_STAMP_DIFFERS:
+    case STORE_PROBLEM_STAMP_DAMAGED:
+    case STORE_PROBLEM_MANIFEST_TAIL:
+    case STORE_PROBLEM_UNAPPLIED:
+        return false; /* a mount rewrites the stamp; the others are settled by a change */
+    default:
+        return true;
+    }
+}
+
+static bool has_problem(const struct store *store, bool (*which)(enum store_problem_kind))
+{
+    for (size_t i = 0; i < store->problem_count; i++)
+        if (which(store->problems[i].kind))
+            return true;
+    return false;
+}
+
+static bool is_rollback(enum store_problem_kind kind)
+{
+    return kind == STORE_PROBLEM_ROLLBACK || kind == STORE_PROBLEM_STATE_DAMAGED;
+}
+
+static bool is_index_problem(enum store_problem_kind kind)
+{
+    return store_problem_blocks(kind) && !is_rollback(kind);
+}
+
+/* A read-only open while a mount writes may read a record renamed after
+ * the manifest it read, or the manifest after two changes: read again. */
+static bool is_race(enum store_problem_kind kind)
+{
+    return kind == STORE_PROBLEM_RECORD_DIFFERS || kind == STORE_PROBLEM_RECORD_MISSING ||
+           kind == STORE_PROBLEM_RECORD_UNLISTED || kind == STORE_PROBLEM_ROLLBACK;
+}
+
 /* Reads vultfs.json into store->config and checks its format version and
  * every field (store_config_parse): -EBADMSG for a damaged config. */
 static int read_config(struct store *store)
@@ -454,17 +568,99 @@ static int open_dirs(struct store *store, const char *dir)
 }
 
 /* The index, under the master key (or a rekey's pending one). */
+/* Records that do not open under the key read with: a rekey's pending key
+ * may be theirs. */
+static bool sealed_for_another_key(const struct store *store)
+{
+    for (size_t i = 0; i < store->problem_count; i++)
+        if (store->problems[i].kind == STORE_PROBLEM_RECORD_DAMAGED ||
+            store->problems[i].kind == STORE_PROBLEM_MANIFEST_DAMAGED)
+            return true;
+    return false;
+}
+
 static int open_index(struct store *store, const char *passphrase, size_t passphrase_len)
 {
     int ret = index_read(store);
 
-    if (ret == -EBADMSG && json_object_get(store->config, PENDING_KEY_FIELD))
-        ret = open_with_pending_key(store, passphrase, passphrase_len);
+    if ((ret == -EBADMSG || (ret == 0 && sealed_for_another_key(store))) &&
+        json_object_get(store->config, PENDING_KEY_FIELD)) {
+        /* every record is under one key (index_write_all swaps them at once):
+         * the pending one when it opens them, else the master key's damage */
+        uint8_t *master = alloc_secret_copy(store->master, SEAL_KEY_BYTES);
+        int pending = master ? open_with_pending_key(store, passphrase, passphrase_len) : -ENOMEM;
+        if (pending == 0 && !sealed_for_another_key(store)) {
+            ret = 0;
+        } else if (pending == -ENOMEM) {
+            ret = pending;
+        } else {
+            memcpy(store->master, master, SEAL_KEY_BYTES);
+            ret = store_derive_subkeys(store);
+            if (ret == 0)
+                ret = index_read(store);
+        }
+        alloc_secret_free(master);
+    }
     return ret == -EBADMSG ? -EIO : ret; /* -EBADMSG names a damaged config (store.h) */
 }
 
+/* The state directory (lastseen.c), when one is given and is private. */
+static void open_state_dir(struct store *store, const struct store_open_options *opt)
+{
+    store->statefd = -1;
+    if (!opt || !opt->state_dir)
+        return;
+    int fd = open(opt->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0 && storedir_check(fd) == 0)
+        store->statefd = fd;
+    else if (fd >= 0)
+        close(fd); /* another user's, or open to others: not trusted */
+}
+
+/* The first problem of a kind, for the caller's message. */
+static void say_problem(struct store_open_options *opt, const struct store *store,
+                        bool (*which)(enum store_problem_kind))
+{
+    bool blocks;
+    for (size_t i = 0; opt && i < store->problem_count; i++)
+        if (which(store->problems[i].kind)) {
+            store_problem_text(opt->problem, sizeof(opt->problem), &blocks, store, i);
+            return;
+        }
+}
+
+/* What a store that may write does after reading: refuse it when its
+ * index has problems (unless repairing) or it is older than the one seen
+ * last (unless accepted); bring a format 1 store to format 2; settle what
+ * an interrupted change left. */
+static int open_to_write(struct store *store, struct store_open_options *opt)
+{
+    bool repair = opt && opt->repair, accept = opt && opt->accept_rollback;
+    bool problems = has_problem(store, is_index_problem);
+    int ret = 0;
+
+    if (problems && !repair) {
+        say_problem(opt, store, is_index_problem);
+        return -EUCLEAN;
+    }
+    if (!problems)
+        ret = index_migrate(store);
+    if (ret == 0)
+        ret = lastseen_check(store, !problems, accept);
+    if (ret == 0 && has_problem(store, is_rollback)) {
+        say_problem(opt, store, is_rollback);
+        return -ESTALE;
+    }
+    if (ret == 0 && !problems)
+        ret = manifest_settle(store);
+    if (ret == 0 && !problems)
+        manifest_compact_if_due(store); /* here, not in a change: a change's
+                                           cost stays the same at any size */
+    return ret;
+}
+
 static int open_store(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
-                      size_t passphrase_len, bool read_only)
+                      size_t passphrase_len, bool read_only, struct store_open_options *opt)
 {
     struct store *store = alloc_zeroed(1, sizeof(*store));
     int ret;
@@ -474,7 +670,7 @@ static int open_store(struct store **out, int *busy_pid, const char *dir, const 
         *busy_pid = 0;
     if (!store)
         return -ENOMEM;
-    store->dirfd = store->sharesfd = -1;
+    store->dirfd = store->sharesfd = store->statefd = -1;
     store->max_import = STORE_DEFAULT_MAX_IMPORT;
 
     ret = open_dirs(store, dir);
@@ -486,21 +682,39 @@ static int open_store(struct store **out, int *busy_pid, const char *dir, const 
         goto out_fail;
     /* only a right passphrase touches the lock file; a reader takes none */
     store->read_only = read_only;
+    store->repairing = !read_only && opt && opt->repair;
     ret = read_only ? 0 : take_lock(store, busy_pid);
-    if (ret == 0)
+    open_state_dir(store, opt);
+    for (int tries = 0; ret == 0 && tries < 10; tries++) {
+        if (tries) {
+            struct timespec pause = {0, 20 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
         ret = open_index(store, passphrase, passphrase_len);
+        if (ret == 0 && read_only)
+            ret = lastseen_check(store, false, opt && opt->accept_rollback);
+        if (!read_only || !has_problem(store, is_race))
+            break;
+    }
     if (ret < 0)
         goto out_fail;
     store->keycache = vult_keycache_new();
-    ret = store->keycache ? add_password(store, passphrase, passphrase_len) : -ENOMEM;
+    if (ret == 0)
+        ret = store->keycache ? add_password(store, passphrase, passphrase_len) : -ENOMEM;
     if (ret == 0)
         ret = views_rebuild(store);
+    if (ret == 0 && !read_only)
+        ret = open_to_write(store, opt);
     if (ret < 0)
         goto out_fail;
     *out = store;
     return 0;
 
 out_fail:
+    if (opt && store->manifest.loaded) {
+        opt->change = store->manifest.counter;
+        opt->seen_change = store->seen;
+    }
     store_close(store);
     return ret;
 }
@@ -508,13 +722,25 @@ out_fail:
 int store_open(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
                size_t passphrase_len)
 {
-    return open_store(out, busy_pid, dir, passphrase, passphrase_len, false);
+    return open_store(out, busy_pid, dir, passphrase, passphrase_len, false, NULL);
 }
 
 int store_open_readonly(struct store **out, const char *dir, const char *passphrase,
                         size_t passphrase_len)
 {
-    return open_store(out, NULL, dir, passphrase, passphrase_len, true);
+    return open_store(out, NULL, dir, passphrase, passphrase_len, true, NULL);
+}
+
+int store_open_with(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
+                    size_t passphrase_len, struct store_open_options *opt)
+{
+    return open_store(out, busy_pid, dir, passphrase, passphrase_len, false, opt);
+}
+
+int store_open_readonly_with(struct store **out, const char *dir, const char *passphrase,
+                             size_t passphrase_len, struct store_open_options *opt)
+{
+    return open_store(out, NULL, dir, passphrase, passphrase_len, true, opt);
 }
 
 void store_close(struct store *store)
@@ -532,6 +758,10 @@ void store_close(struct store *store)
     alloc_secret_free(store->inode_key);
     alloc_secret_free(store->master);
     json_decref(store->config);
+    manifest_clear(&store->manifest);
+    alloc_free(store->problems);
+    if (store->statefd >= 0)
+        close(store->statefd);
     if (store->sharesfd >= 0)
         close(store->sharesfd);
     if (store->dirfd >= 0)
@@ -566,7 +796,7 @@ int store_passwd(struct store *store, const char *passphrase, size_t passphrase_
     }
     store_tidy_before_change(store);
     return store_write_config(store->dirfd, store->master, NULL, passphrase, passphrase_len,
-                              kdf);
+                              kdf, store_id_hex(store));
 }
 
 /* ---- import settings ----------------------------------------------------- */

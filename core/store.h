@@ -2,21 +2,32 @@
  * store: the encrypted, crash-safe place where vultfs keeps vault shares.
  *
  * On disk (a directory, 0700; files 0600):
- *   vultfs.json        format version, Argon2id parameters and salt, and the
- *                      master key sealed under the passphrase key
+ *   vultfs.json        format version, the store's id, Argon2id parameters
+ *                      and salt, and the master key sealed under the
+ *                      passphrase key
  *   vaults/<hex>.rec   the index (JSON), one record per vault, sealed under
  *                      the master key; the name is a keyed hash of the
  *                      vault's ECDSA key (a store made before vaults/ has
- *                      the whole index in index.rec until its first change)
+ *                      the whole index in index.rec until it is opened to
+ *                      write)
+ *   vaults/manifest    a sealed journal of every vault record's digest
+ *                      (manifest.c): a missing, older or altered record is
+ *                      seen; its change number, kept outside the store by
+ *                      lastseen.c, shows a whole store rolled back
  *   shares/<hex>.rec   one imported Vault protobuf each, verbatim, sealed;
- *                      the name is a keyed hash: it reveals nothing
+ *                      the name is a keyed hash: it reveals nothing. Share
+ *                      records are the truth: the index is derived from
+ *                      them, and no change removes one but forget (and the
+ *                      undo of a change that failed)
  *   lock               the pid of the one opener, for messages; the lock
  *                      itself is a flock on the directory (storedir.c)
  *
  * Every change goes through io_write_atomic, share record first, the
  * vault's index record last: a crash leaves the old record (and at most an
- * unreferenced share record) or the new one. An import writes those two
- * files whatever the store's size. The import rules are epochs_decide's; this module applies
+ * unreferenced share record, kept: fsck reports it, importing the file
+ * again or fsck --repair adopts it) or the new one. An import writes
+ * those two files and appends one frame to the manifest, whatever the
+ * store's size. The import rules are epochs_decide's; this module applies
  * them. Not thread-safe: callers serialize.
  */
 #ifndef VULTFS_STORE_H
@@ -32,7 +43,8 @@
 #include "seal.h"
 #include "wur.h"
 
-#define STORE_FORMAT_VERSION 1
+/* 1: index.rec or vaults/; 2: vaults/ with its manifest, and the id */
+#define STORE_FORMAT_VERSION 2
 #define STORE_DEFAULT_MAX_IMPORT ((size_t)32 << 20)
 
 struct store;
@@ -78,6 +90,10 @@ struct store_epoch {
     const char *record; /* its share record's name (hex) */
     size_t vault_len;   /* the share's Vault bytes */
     struct store_facts facts;
+    /* share records of this epoch that vultfs replace put aside (kept, not
+     * shown in the tree; vultfs forget removes them with the epoch) */
+    const char *const *replaced;
+    size_t replaced_count;
 };
 
 struct store_vault {
@@ -127,6 +143,40 @@ int store_diagnose(char *out, size_t out_len, const char *dir);
  * directory, held until store_close. */
 int store_open(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
                size_t passphrase_len) VULTFS_WUR;
+
+/* store_open with the checks that need more than the store: a state
+ * directory where the last change seen of each store is kept, so that a
+ * store rolled back as a whole is seen. -ESTALE: the store is older than
+ * the one seen last, or its state file is damaged (opt->change and
+ * opt->seen_change say which changes; accept_rollback takes it as it is,
+ * after a deliberate restore, and notes its change as the last seen).
+ * -EUCLEAN: what the index says does not match its manifest or its files
+ * (a vault record missing, older, altered or damaged; the manifest
+ * missing or damaged): opt->problem says the first, vultfs fsck all;
+ * opt->repair opens it all the same, for store_repair. */
+struct store_open_options {
+    const char *state_dir; /* NULL: no state, no rollback check */
+    bool accept_rollback;
+    bool repair;
+    /* filled in on failure */
+    uint64_t change, seen_change;
+    char problem[512];
+};
+int store_open_with(struct store **out, int *busy_pid, const char *dir, const char *passphrase,
+                    size_t passphrase_len, struct store_open_options *opt) VULTFS_WUR;
+/* store_open_readonly with the same checks: problems never fail it, they
+ * are the store's to report (store_problem_count). */
+int store_open_readonly_with(struct store **out, const char *dir, const char *passphrase,
+                             size_t passphrase_len, struct store_open_options *opt) VULTFS_WUR;
+
+/* What opening found wrong with the store: one line each (what, and what
+ * to do), *blocks when it stops a store that may write from opening. */
+size_t store_problem_count(const struct store *store);
+int store_problem_text(char *out, size_t cap, bool *blocks, const struct store *store,
+                       size_t i);
+/* The store's change number (its manifest's), and the last one seen here
+ * (*seen_known false when there is no state file for it). 0 before format 2. */
+uint64_t store_change(const struct store *store, uint64_t *seen, bool *seen_known);
 
 /* Opens a store to read it, without its lock: on read-only media, or while
  * it is mounted (every change replaces the index atomically, so the index
@@ -237,6 +287,18 @@ int store_export_name(char **out, const struct store *store, const struct store_
  * settings yet), or -errno when the stamp could not be written (the time
  * is still used for this mount). */
 int store_export_stamp(struct store *store) VULTFS_WUR;
+
+/* What store_export_stamp found: the stamp kept; none yet (written, time
+ * 0); other settings than last time (written, time now); or a stamp that
+ * did not open, was gone or was not the one last written (an older copy:
+ * written again, time now, so every export shows as changed once). */
+enum store_stamp_said {
+    STORE_STAMP_KEPT,
+    STORE_STAMP_FIRST,
+    STORE_STAMP_SETTINGS_CHANGED,
+    STORE_STAMP_DISTRUSTED,
+};
+enum store_stamp_said store_export_stamp_said(const struct store *store);
 
 /* An export's mtime and ctime: the later of its epoch's import and the
  * last change of the export settings (store_export_stamp). */
@@ -370,20 +432,78 @@ int store_forget(struct store *store, const char *dir_name) VULTFS_WUR;
 int store_forget_epoch(struct store *store, const char *dir_name,
                        uint64_t number) VULTFS_WUR;
 
+/* Makes superseded epoch `number` of a vault current again (vultfs
+ * promote): a file does not say which generation came later, so import
+ * order decides which is current, and this is the way back when an older
+ * one became current. The epoch becomes the newest, numbered as a new
+ * epoch would be (after every epoch held or forgotten: *new_number); the
+ * others keep their numbers and files, every import time stays. -EPERM
+ * when the device-line invariant would not hold (*later: the epoch that
+ * may not follow the one below it), -EALREADY (it is current), -ENOENT
+ * (no such vault or epoch), -EROFS, -errno of a write. */
+int store_promote_epoch(struct store *store, const char *dir_name, uint64_t number,
+                        uint64_t *new_number, uint64_t *later) VULTFS_WUR;
+
+/* Replaces the file of epoch `number` (0: the current one) of a vault by
+ * decoded (store_import_decode), a backup of the same vault, generation
+ * and device with other key shares (vultfs replace): for when the store
+ * holds the damaged file and the good one is refused as a conflict. The
+ * replaced file stays in the store beside its epoch (nothing is
+ * destroyed; vultfs forget removes it with its epoch or vault); the
+ * epoch's import time becomes now (its export changed). -EINVAL with *why
+ * (another vault, generation or device; an incomplete backup), -EALREADY
+ * (the same share), -EEXIST (its key shares are another epoch's), -ENOENT,
+ * -EROFS, -errno of a write. */
+enum store_replace_refusal {
+    STORE_REPLACE_OK,
+    STORE_REPLACE_OTHER_VAULT,
+    STORE_REPLACE_OTHER_GENERATION,
+    STORE_REPLACE_OTHER_DEVICE,
+    STORE_REPLACE_INCOMPLETE,
+    STORE_REPLACE_SAME,
+    STORE_REPLACE_REUSES,
+};
+int store_replace_share(struct store *store, const char *dir_name, uint64_t number,
+                        const struct store_decoded *decoded,
+                        enum store_replace_refusal *why) VULTFS_WUR;
+
 struct store_fsck_report {
     size_t records_ok;
-    size_t records_bad;      /* checksum, tag or content mismatch */
-    size_t records_missing;  /* referenced by the index, absent */
-    size_t records_orphaned; /* present, unreferenced: an interrupted import; the
-                                next change removes them */
-    size_t temporary_files;  /* an interrupted write; the next change removes them */
+    size_t records_bad;      /* checksum, tag or content mismatch: share
+                                records, vault records (against the
+                                manifest), the manifest, the export stamp */
+    size_t records_missing;  /* referenced (by the index, the manifest), absent */
+    size_t records_orphaned; /* share records no epoch references: kept (an
+                                import that did not finish, or a vault
+                                record missing or older than its shares) */
+    size_t vaults_without_record; /* of those, shares of a vault with no record */
+    size_t temporary_files;  /* an interrupted write; the next change removes
+                                or settles them */
+    size_t rolled_back;      /* the store is older than the one last seen, or
+                                the state file is damaged */
 };
 
 /* Verifies every record and the index. report_line (may be NULL) receives
  * one line per finding. Returns 0 when all is well, -EIO when something is
- * damaged, missing or unreferenced. Never changes the store. */
+ * damaged, missing, unreferenced or rolled back. Never changes the store. */
 int store_fsck(struct store *store, struct store_fsck_report *report,
                void (*report_line)(void *ctx, const char *line), void *ctx) VULTFS_WUR;
+
+/* vultfs fsck --repair, on a store opened with store_open_with's repair:
+ * the vault records made again from the share records (the truth), losing
+ * nothing (repair.c says how), then every record and a new manifest
+ * written at once, and the store read again (store_fsck then checks the
+ * result). line (may be NULL) gets one line per step. Share records are
+ * removed only when they are of what was forgotten on purpose (a forget
+ * that did not finish). 0, -EROFS, -ENOMEM, -errno of a write. */
+struct store_repair_report {
+    size_t vaults_rebuilt;  /* vault records made again */
+    size_t records_removed; /* share records of what was forgotten */
+    size_t records_kept;    /* share records left unreferenced: unreadable, or refused */
+    bool written;           /* anything was written */
+};
+int store_repair(struct store *store, void (*line)(void *ctx, const char *text), void *ctx,
+                 struct store_repair_report *rep) VULTFS_WUR;
 
 /* The store's JSON listing (vultfs list): vaults with their epochs' facts.
  * *out is NUL-terminated and made by json_dumps, so it comes from jansson's

@@ -158,6 +158,23 @@ static void put_chains(struct view_text *t, struct store_facts *facts, const jso
     }
 }
 
+/* The records a replace kept (their names only). */
+static void put_replaced(struct view_text *t, struct store_epoch *ep, const json_t *replaced)
+{
+    const char **list = t->ptrs ? t->ptrs + t->nptrs : NULL;
+    size_t i;
+    json_t *r;
+
+    ep->replaced_count = json_array_size(replaced);
+    ep->replaced = list;
+    t->nptrs += ep->replaced_count;
+    json_array_foreach(replaced, i, r) {
+        const char *copy = put_str(t, r, "record");
+        if (list)
+            list[i] = copy;
+    }
+}
+
 static int compare_epochs(const void *a, const void *b)
 {
     const struct store_epoch *x = a, *y = b;
@@ -189,6 +206,7 @@ static void put_epoch(struct view_text *t, const struct store *store, struct sto
     ep->facts.public_key_fromt = put_str(t, facts, "public_key_fromt");
     put_signers(t, &ep->facts, json_object_get(facts, "signers"));
     put_chains(t, &ep->facts, json_object_get(facts, "chains"));
+    put_replaced(t, ep, json_object_get(e, "replaced"));
     if (store->export_set)
         ep->export_size = vult_encoded_len(ep->vault_len, store->export_scheme);
 }

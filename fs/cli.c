@@ -1,9 +1,14 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <stdint.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -112,12 +117,51 @@ int cli_parse_scheme(enum backup_crypto_scheme *scheme, const char *text)
     return 0;
 }
 
+/* mkdir -p of path (an absolute path), each new level 0700. */
+static int make_dirs(char *path)
+{
+    for (char *slash = strchr(path + 1, '/');; slash = strchr(slash + 1, '/')) {
+        if (slash)
+            *slash = '\0';
+        int made = mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -errno;
+        if (slash)
+            *slash = '/';
+        if (made < 0)
+            return made;
+        if (!slash)
+            return 0;
+    }
+}
+
+const char *cli_state_dir(void)
+{
+    static char dir[PATH_MAX];
+    const char *base = getenv("XDG_STATE_HOME");
+    int n;
+
+    if (base && base[0] == '/') { /* the spec ignores a relative one */
+        n = snprintf(dir, sizeof(dir), "%s/vultfs", base);
+    } else {
+        const char *home = getenv("HOME");
+        struct passwd *pw = home && home[0] == '/' ? NULL : getpwuid(geteuid());
+        if (pw)
+            home = pw->pw_dir;
+        if (!home || home[0] != '/')
+            return NULL;
+        n = snprintf(dir, sizeof(dir), "%s/.local/state/vultfs", home);
+    }
+    if (n < 0 || (size_t)n >= sizeof(dir) || make_dirs(dir) < 0)
+        return NULL;
+    return dir;
+}
+
 /* One clear line for each way opening a store fails. */
-static int report_open(int ret, const char *dir, int busy_pid)
+static int report_open(int ret, const char *dir, int busy_pid,
+                       const struct store_open_options *opt)
 {
     char problem[512];
 
-    if (ret < 0 && ret != -EBUSY && ret != -EACCES &&
+    if (ret < 0 && ret != -EBUSY && ret != -EACCES && ret != -ESTALE && ret != -EUCLEAN &&
         store_diagnose(problem, sizeof(problem), dir)) {
         log_err("store %s is refused: %s", dir, problem);
         return ret;
@@ -148,6 +192,19 @@ static int report_open(int ret, const char *dir, int busy_pid)
     case -EIO:
         log_err("store %s is damaged: its index does not verify", dir);
         break;
+    case -ESTALE:
+        if (opt->seen_change > opt->change)
+            log_err("store %s is older than the one last seen here: it is at change %" PRIu64
+                    ", and change %" PRIu64 " was seen (it was restored from an older copy, "
+                    "or its files were rolled back); if you restored it on purpose, give "
+                    "--accept-rollback (-o accept_rollback) to take it as it is", dir,
+                    opt->change, opt->seen_change);
+        else
+            log_err("store %s: %s", dir, opt->problem);
+        break;
+    case -EUCLEAN:
+        log_err("store %s has a problem that vultfs fsck %s reports: %s", dir, dir, opt->problem);
+        break;
     default:
         log_err("cannot open store %s: %s", dir, strerror(-ret));
         break;
@@ -155,16 +212,33 @@ static int report_open(int ret, const char *dir, int busy_pid)
     return ret;
 }
 
-int cli_open_store(struct store **out, const char *dir, const struct secret *passphrase)
+int cli_open_store(struct store **out, const char *dir, const struct secret *passphrase,
+                   unsigned flags)
 {
+    struct store_open_options opt = {
+        .state_dir = cli_state_dir(),
+        .accept_rollback = flags & CLI_OPEN_ACCEPT_ROLLBACK,
+        .repair = flags & CLI_OPEN_REPAIR,
+    };
     int busy_pid = 0;
-    int ret = store_open(out, &busy_pid, dir, passphrase->text, passphrase->len);
-    return report_open(ret, dir, busy_pid);
+    int ret = store_open_with(out, &busy_pid, dir, passphrase->text, passphrase->len, &opt);
+    return report_open(ret, dir, busy_pid, &opt);
 }
 
-int cli_open_store_readonly(struct store **out, const char *dir, const struct secret *passphrase)
+int cli_open_store_readonly(struct store **out, const char *dir,
+                            const struct secret *passphrase, bool warn)
 {
-    return report_open(store_open_readonly(out, dir, passphrase->text, passphrase->len), dir, 0);
+    struct store_open_options opt = {.state_dir = cli_state_dir()};
+    int ret = store_open_readonly_with(out, dir, passphrase->text, passphrase->len, &opt);
+    bool blocks = false;
+    char text[512];
+
+    ret = report_open(ret, dir, 0, &opt);
+    for (size_t i = 0; ret == 0 && warn && i < store_problem_count(*out) && !blocks; i++)
+        store_problem_text(text, sizeof(text), &blocks, *out, i);
+    if (blocks)
+        log_warn("store %s: %s (vultfs fsck %s names every problem)", dir, text, dir);
+    return ret;
 }
 
 int cli_confirm_name(const char *prompt, const char *name, const char *command)
@@ -217,6 +291,19 @@ int cli_stamp_exports(struct store *store)
     if (ret < 0)
         log_warn("cannot record the export settings in the store: %s (exports show as "
                  "changed now; the next mount that can write says so again)", strerror(-ret));
+    switch (store_export_stamp_said(store)) {
+    case STORE_STAMP_DISTRUSTED:
+        log_warn("export-stamp.rec was damaged, missing or not the one last written: written "
+                 "again, so every export's mtime and ctime are now this mount's time and "
+                 "backup tools copy the exports once more (vultfs fsck reports such damage)");
+        break;
+    case STORE_STAMP_SETTINGS_CHANGED:
+        log_info("the export settings differ from the last mount's: every export has new "
+                 "bytes, and its mtime and ctime are now this mount's time");
+        break;
+    default:
+        break;
+    }
     return 0;
 }
 

@@ -31,13 +31,30 @@ int cli_parse_export_password(bool *none, const char *text);
 /* "current" or "legacy" into *scheme; logs and returns -EINVAL otherwise. */
 int cli_parse_scheme(enum backup_crypto_scheme *scheme, const char *text);
 
-/* store_open with one clear line for each way it fails. */
-int cli_open_store(struct store **out, const char *dir, const struct secret *passphrase);
+/* Where the last change seen of each store is kept ($XDG_STATE_HOME/vultfs,
+ * else ~/.local/state/vultfs), made 0700 when missing; NULL when there is
+ * no home to put it in (then no rollback is seen). Static storage. */
+const char *cli_state_dir(void);
+
+/* How a store that may change is opened: a store older than the one seen
+ * last taken as it is (--accept-rollback, after a deliberate restore), or
+ * one whose index has problems opened to repair it (fsck --repair). */
+enum cli_open_flags {
+    CLI_OPEN_ACCEPT_ROLLBACK = 1,
+    CLI_OPEN_REPAIR = 2,
+};
+
+/* store_open with one clear line for each way it fails (flags: enum
+ * cli_open_flags). */
+int cli_open_store(struct store **out, const char *dir, const struct secret *passphrase,
+                   unsigned flags);
 
 /* store_open_readonly likewise, for the commands that only read: they work
- * on read-only media and while the store is mounted. */
+ * on read-only media and while the store is mounted. A store with
+ * problems opens all the same (fsck reports them; warn says whether to
+ * say so on stderr, in one line). */
 int cli_open_store_readonly(struct store **out, const char *dir,
-                            const struct secret *passphrase);
+                            const struct secret *passphrase, bool warn);
 
 /* Asks on the terminal (prompt) for name to be typed: 0 when it was,
  * -ECANCELED when something else was, -ENOTTY (logged, naming command)

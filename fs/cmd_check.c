@@ -436,7 +436,7 @@ static int run_check(const struct options *o)
         if (cli_get_secret(&passphrase, o->passphrase_file, "Store passphrase: ",
                            "store passphrase", 0) < 0)
             return 1;
-        if (cli_open_store_readonly(&store, store_dir, &passphrase) < 0 ||
+        if (cli_open_store_readonly(&store, store_dir, &passphrase, true) < 0 ||
             passwords_add(&passwords, &passphrase) < 0)
             goto out;
     }

@@ -95,7 +95,7 @@ int export_zip_run(const struct options *o)
     if (cli_get_secret(&passphrase, o->passphrase_file, "Store passphrase: ",
                        "store passphrase", 0) < 0)
         return 1;
-    if (cli_open_store_readonly(&store, o->operands[0], &passphrase) < 0 ||
+    if (cli_open_store_readonly(&store, o->operands[0], &passphrase, true) < 0 ||
         cli_set_export(store, o->export_none, o->export_password_file, o->scheme, &passphrase) < 0)
         goto out;
     struct progress progress;

@@ -86,7 +86,8 @@ int forget_epoch_run(const struct options *o)
     if (cli_get_secret(&passphrase, o->passphrase_file, "Store passphrase: ",
                        "store passphrase", 0) < 0)
         return 1;
-    if (cli_open_store(&store, o->operands[0], &passphrase) == 0)
+    if (cli_open_store(&store, o->operands[0], &passphrase,
+                       o->accept_rollback ? CLI_OPEN_ACCEPT_ROLLBACK : 0) == 0)
         status = forget_checked(store, o->operands[1], o);
     store_close(store);
     secret_free(&passphrase);

@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "dat.h"
 #include "import_zip.h"
+#include "generations.h"
 #include "io.h"
 #include "list_table.h"
 #include "log.h"
@@ -32,10 +33,11 @@
 static const unsigned store_accepts =
     OPTION_PASSPHRASE_FILE | OPTION_NEW_PASSPHRASE_FILE | OPTION_IMPORT_PASSWORDS |
     OPTION_EXPORT_PASSWORD_FILE | OPTION_EXPORT_PASSWORD | OPTION_EXPORT_SCHEME | OPTION_COST |
-    OPTION_EPOCH | OPTION_YES | OPTION_FLUSH | OPTION_MAX_IMPORT;
+    OPTION_EPOCH | OPTION_YES | OPTION_FLUSH | OPTION_MAX_IMPORT | OPTION_ACCEPT_ROLLBACK;
 
 /* Opens a store with the passphrase from the options or the terminal; one
- * clear line on failure. to_read: without its lock (store_open_readonly). */
+ * clear line on failure. to_read: without its lock (store_open_readonly),
+ * saying on stderr when the store has problems fsck would report. */
 static int open_store(struct store **store, struct secret *passphrase, const char *dir,
                       const struct options *o, bool to_read)
 {
@@ -43,8 +45,9 @@ static int open_store(struct store **store, struct secret *passphrase, const cha
                              "store passphrase", 0);
     if (ret < 0)
         return ret;
-    ret = to_read ? cli_open_store_readonly(store, dir, passphrase)
-                  : cli_open_store(store, dir, passphrase);
+    ret = to_read ? cli_open_store_readonly(store, dir, passphrase, true)
+                  : cli_open_store(store, dir, passphrase,
+                                   o->accept_rollback ? CLI_OPEN_ACCEPT_ROLLBACK : 0);
     if (ret < 0)
         secret_free(passphrase);
     return ret;
@@ -114,7 +117,10 @@ const char import_usage[] =
     "\"all vaults\" backup: each of its entries is imported, one line each.\n"
     "Encrypted files are tried with the store passphrase and each line of\n"
     "--import-passwords. A file larger than --max-import (default 32M; k and\n"
-    "M suffixes) is refused.\n"
+    "M suffixes) is refused. A backup does not say which generation of a vault\n"
+    "came later: when one import brings two, the order of the files decides\n"
+    "which is current, and a warning says how to make the other current\n"
+    "(vultfs promote).\n"
     FLUSH_HELP;
 
 /* Binary data not named .dat, or a zip not named .zip: no password would
@@ -134,6 +140,7 @@ static int run_import(const struct options *o)
     struct store *store = NULL;
     struct secret passphrase;
     struct progress progress;
+    struct generations generations = {0};
     int status = 0;
     if (open_store(&store, &passphrase, o->operands[0], o, false) < 0)
         return 1;
@@ -148,7 +155,7 @@ static int run_import(const struct options *o)
         size_t len = 0;
         struct store_import_result result;
         if (import_zip_named(o->operands[i])) { /* the apps' "all vaults" zip */
-            status |= import_zip_file(store, o->operands[i], &progress) < 0;
+            status |= import_zip_file(store, o->operands[i], &progress, &generations) < 0;
             continue;
         }
         int ret = io_read_secret(&bytes, &len, AT_FDCWD, o->operands[i], store_max_import(store) + 1);
@@ -172,10 +179,14 @@ static int run_import(const struct options *o)
         } else {
             log_result("import of %s: %s: %s/ (%s)", o->operands[i],
                        epochs_outcome_name(result.outcome), result.dir_name, result.reason);
+            generations_note(&generations, &result);
         }
     }
     progress_end(&progress);
+    fflush(stdout); /* the warning after the lines it is about */
+    generations_warn(&generations, o->operands[0]);
 out:
+    generations_free(&generations);
     store_close(store);
     secret_free(&passphrase);
     return status;
@@ -368,16 +379,48 @@ int cmd_list(int argc, char **argv)
 }
 
 const char fsck_usage[] =
-    "usage: vultfs fsck [--passphrase-file F] STORE\n"
+    "usage: vultfs fsck [--passphrase-file F] [--repair [--accept-rollback]] STORE\n"
     "\n"
-    "Verifies every record of the store (checksums and authentication tags)\n"
-    "and the index. Reports what it finds; never changes the store, which may\n"
-    "be mounted or on read-only media.\n";
+    "Verifies every record of the store (checksums and authentication tags), its\n"
+    "index against its manifest, and the store against the last change seen\n"
+    "here (a store restored from an older copy). Names every share record no\n"
+    "vault record references, and whose share it is. Reports what it finds and\n"
+    "changes nothing (the store may be mounted or on read-only media); exits 1\n"
+    "when it finds anything but an interrupted write's leftovers.\n"
+    "\n"
+    "--repair rebuilds the vault records from the share records, which are the\n"
+    "truth: a vault record that is missing, older or damaged is made again from\n"
+    "the manifest and its shares, and a share record no vault record names is\n"
+    "taken in under the import rules; nothing is lost. Without the manifest's\n"
+    "help, epochs are numbered in the order their files were written and their\n"
+    "import times are the files' times. A store older than the one seen last\n"
+    "needs --accept-rollback too. Not while the store is mounted.\n";
 
 static void print_finding(void *ctx, const char *line)
 {
-    (void)ctx;
-    log_result("fsck: %s", line);
+    log_result("%s: %s", (const char *)ctx, line);
+}
+
+/* fsck --repair: the store opened to write its index again. */
+static int repair(struct store **store, const struct secret *passphrase, const char *dir,
+                  const struct options *o)
+{
+    struct store_repair_report rep;
+    unsigned flags = CLI_OPEN_REPAIR | (o->accept_rollback ? CLI_OPEN_ACCEPT_ROLLBACK : 0);
+
+    if (cli_open_store(store, dir, passphrase, flags) < 0)
+        return -1;
+    int ret = store_repair(*store, print_finding, "fsck --repair", &rep);
+    if (ret < 0) {
+        log_err("cannot repair store %s: %s (nothing was lost: what was written is whole, and "
+                "fsck --repair can run again)", dir, strerror(-ret));
+        return ret;
+    }
+    log_result("fsck --repair: %zu vault records made again, %zu share records of what was "
+               "forgotten removed, %zu kept unreferenced; %s", rep.vaults_rebuilt,
+               rep.records_removed, rep.records_kept,
+               rep.written ? "the index and its manifest written again" : "nothing to write");
+    return 0;
 }
 
 static int run_fsck(const struct options *o)
@@ -386,15 +429,36 @@ static int run_fsck(const struct options *o)
     struct secret passphrase;
     struct store_fsck_report rep;
     struct progress progress;
-    if (open_store(&store, &passphrase, o->operands[0], o, true) < 0)
+    int ret = 0;
+
+    if (o->accept_rollback && !o->repair) {
+        log_err("fsck only reads: --accept-rollback goes with --repair (or with the command "
+                "that writes)");
+        return 2;
+    }
+    if (cli_get_secret(&passphrase, o->passphrase_file, "Store passphrase: ",
+                       "store passphrase", 0) < 0)
         return 1;
-    progress_start(&progress, "fsck", "vaults", 0);
-    store_set_progress(store, progress_report, &progress);
-    int ret = store_fsck(store, &rep, print_finding, NULL);
-    progress_end(&progress);
-    log_result("fsck: %zu records ok, %zu damaged, %zu missing, %zu unreferenced, "
-               "%zu temporary", rep.records_ok, rep.records_bad, rep.records_missing,
-               rep.records_orphaned, rep.temporary_files);
+    if (o->repair) {
+        ret = repair(&store, &passphrase, o->operands[0], o);
+    } else if (cli_open_store_readonly(&store, o->operands[0], &passphrase, false) < 0) {
+        secret_free(&passphrase);
+        return 1;
+    }
+    if (!store) {
+        secret_free(&passphrase);
+        return 1;
+    }
+    if (ret == 0) {
+        progress_start(&progress, "fsck", "vaults", 0);
+        store_set_progress(store, progress_report, &progress);
+        ret = store_fsck(store, &rep, print_finding, "fsck");
+        progress_end(&progress);
+    }
+    if (ret == 0 || ret == -EIO)
+        log_result("fsck: %zu records ok, %zu damaged, %zu missing, %zu unreferenced, "
+                   "%zu temporary", rep.records_ok, rep.records_bad, rep.records_missing,
+                   rep.records_orphaned, rep.temporary_files);
     store_close(store);
     secret_free(&passphrase);
     return ret == 0 ? 0 : 1;
@@ -402,7 +466,7 @@ static int run_fsck(const struct options *o)
 
 int cmd_fsck(int argc, char **argv)
 {
-    return options_run(argc, argv, fsck_usage, store_accepts, 1, 1, run_fsck);
+    return options_run(argc, argv, fsck_usage, store_accepts | OPTION_REPAIR, 1, 1, run_fsck);
 }
 
 const char forget_usage[] =

@@ -17,6 +17,8 @@ int cmd_passwd(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_promote(int argc, char **argv);
+int cmd_replace(int argc, char **argv);
 
 /* Each command's --help: its synopsis ("usage: vultfs NAME ..." and one
  * line per further form, "       vultfs NAME ...", each continued on lines
@@ -24,7 +26,8 @@ int cmd_audit(int argc, char **argv);
  * these same synopses (main.c), and tests/cli/test_usage.py holds the man
  * page's SYNOPSIS and the README to them. */
 extern const char inspect_usage[], init_usage[], import_usage[], export_usage[], list_usage[],
-    fsck_usage[], forget_usage[], passwd_usage[], mount_usage[], check_usage[], audit_usage[];
+    fsck_usage[], forget_usage[], passwd_usage[], mount_usage[], check_usage[], audit_usage[],
+    promote_usage[], replace_usage[];
 
 /* Parts of a subcommand in a file of their own, run with its options. */
 struct options;

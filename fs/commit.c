@@ -273,7 +273,8 @@ static int import_zip(struct vultfs *fs, const char *path, const uint8_t *data, 
         return -ENOMEM;
     }
     pthread_mutex_unlock(&fs->lock);
-    ret = import_zip_data_with(path, copy, len, import_zip_entry, &zip);
+    ret = import_zip_data_with(path, fs->options->operands[0], copy, len, import_zip_entry,
+                               &zip);
     alloc_secret_free(copy);
     pthread_mutex_lock(&fs->lock);
     return ret;

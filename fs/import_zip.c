@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "backup_zip.h"
+#include "generations.h"
 #include "io.h"
 #include "log.h"
 #include "progress.h"
@@ -22,6 +23,7 @@ struct zip_run {
     size_t imported; /* entries tried (not skipped) */
     size_t refused;  /* of those */
     struct progress *progress; /* the CLI's, or NULL */
+    struct generations *generations; /* what the batch brought, or NULL */
 };
 
 bool import_zip_named(const char *path)
@@ -38,6 +40,8 @@ static void report_entry(void *ctx, const struct backup_zip_entry *e)
 
     run->imported += !e->skipped;
     run->refused += !e->skipped && e->ret < 0;
+    if (!e->skipped && e->ret == 0 && r)
+        generations_note(run->generations, r);
 
     if (e->skipped) {
         if (run->to_stdout)
@@ -99,9 +103,10 @@ static void report_whole(const struct zip_run *run, int ret)
 }
 
 static int import_zip_counted(struct store *store, const char *path, const uint8_t *data,
-                              size_t len, bool to_stdout, struct progress *progress)
+                              size_t len, bool to_stdout, struct progress *progress,
+                              struct generations *generations)
 {
-    struct zip_run run = {path, to_stdout, 0, 0, progress};
+    struct zip_run run = {path, to_stdout, 0, 0, progress, generations};
     int ret = backup_zip_import(store, data, len, report_entry, &run);
 
     report_whole(&run, ret);
@@ -111,20 +116,24 @@ static int import_zip_counted(struct store *store, const char *path, const uint8
 int import_zip_data(struct store *store, const char *path, const uint8_t *data, size_t len,
                     bool to_stdout)
 {
-    return import_zip_counted(store, path, data, len, to_stdout, NULL);
+    return import_zip_counted(store, path, data, len, to_stdout, NULL, NULL);
 }
 
-int import_zip_data_with(const char *path, const uint8_t *data, size_t len,
-                         backup_zip_importer import, void *import_ctx)
+int import_zip_data_with(const char *path, const char *store_dir, const uint8_t *data,
+                         size_t len, backup_zip_importer import, void *import_ctx)
 {
-    struct zip_run run = {path, false, 0, 0, NULL};
+    struct generations generations = {0};
+    struct zip_run run = {path, false, 0, 0, NULL, &generations};
     int ret = backup_zip_import_with(data, len, import, import_ctx, report_entry, &run);
 
     report_whole(&run, ret);
+    generations_warn(&generations, store_dir);
+    generations_free(&generations);
     return ret;
 }
 
-int import_zip_file(struct store *store, const char *path, struct progress *progress)
+int import_zip_file(struct store *store, const char *path, struct progress *progress,
+                    struct generations *generations)
 {
     uint8_t *bytes = NULL;
     size_t len = 0, entries = 0;
@@ -136,7 +145,8 @@ int import_zip_file(struct store *store, const char *path, struct progress *prog
     else if (ret < 0)
         log_err("import of %s: cannot read it: %s", path, strerror(-ret));
     else
-        ret = import_zip_counted(store, path, bytes, len, true, entries ? progress : NULL);
+        ret = import_zip_counted(store, path, bytes, len, true, entries ? progress : NULL,
+                                 generations);
     if (progress && !entries)
         progress_step(progress, 1); /* it stayed one unit */
     alloc_secret_free(bytes);

@@ -27,14 +27,19 @@ int import_zip_data(struct store *store, const char *path, const uint8_t *data, 
 
 /* import_zip_data for the mount (through the log), each backup entry's
  * bytes handed to import (backup_zip_import_with) instead of imported into
- * a store at once. */
-int import_zip_data_with(const char *path, const uint8_t *data, size_t len,
-                         backup_zip_importer import, void *import_ctx);
+ * a store at once; the zip is one batch (generations.h), the store at
+ * store_dir. */
+int import_zip_data_with(const char *path, const char *store_dir, const uint8_t *data,
+                         size_t len, backup_zip_importer import, void *import_ctx);
 
 /* Reads the file at path (into secret memory) and imports it as above.
  * progress (may be NULL) has the zip as one unit to do: that becomes one
- * unit per entry once they are counted, each stepped as it is imported. */
+ * unit per entry once they are counted, each stepped as it is imported.
+ * Each new generation is noted in generations (the caller's batch; may be
+ * NULL). */
 struct progress;
-int import_zip_file(struct store *store, const char *path, struct progress *progress);
+struct generations;
+int import_zip_file(struct store *store, const char *path, struct progress *progress,
+                    struct generations *generations);
 
 #endif

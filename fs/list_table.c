@@ -19,6 +19,7 @@ static const char *const headers[COLUMNS] = {"VAULT", "EPOCHS", "DEVICE", "KEYS"
 struct row {
     char cells[COLUMNS][512];
     size_t superseded;
+    size_t replaced; /* files vultfs replace kept */
     bool has_current;
 };
 
@@ -103,6 +104,7 @@ static int fill_row(struct row *r, const json_t *vault)
         }
         if (strcmp(text_of(e, "imported_at"), last) > 0)
             last = text_of(e, "imported_at");
+        r->replaced += (size_t)json_integer_value(json_object_get(e, "replaced_files"));
     }
     if (!shown) /* only history held: the newest says who */
         shown = json_array_get(epochs, json_array_size(epochs) - 1);
@@ -143,6 +145,10 @@ static void print_warnings(FILE *out, const struct row *r)
     if (!r->has_current)
         fprintf(out, "  warning: no current share: only history/ is held (a restore in "
                      "progress, or the current share was never imported)\n");
+    if (r->replaced)
+        fprintf(out, "  note: the store keeps %zu file%s that vultfs replace put aside (vultfs "
+                     "list --json says of which epochs; vultfs forget removes them)\n",
+                r->replaced, r->replaced == 1 ? "" : "s");
 }
 
 int list_table_print(FILE *out, const char *json_text)

@@ -35,8 +35,8 @@ const char mount_usage[] =
     "usage: vultfs mount [--passphrase-file F | --extpass CMD]\n"
     "                    [--export-password-file F | --export-password none]\n"
     "                    [--export-scheme current|legacy] [--import-passwords F] [--log-file F]\n"
-    "                    [--max-import BYTES] [--flush auto|fs|files] [--notify yes|no] [-f]\n"
-    "                    [-o OPTIONS] STORE MOUNTPOINT\n"
+    "                    [--max-import BYTES] [--flush auto|fs|files] [--notify yes|no]\n"
+    "                    [--accept-rollback] [-f] [-o OPTIONS] STORE MOUNTPOINT\n"
     "       mount -t fuse.vultfs STORE MOUNTPOINT -o passphrase_file=F[,OPTIONS]\n"
     "\n"
     "Shows the store's vaults as directories at MOUNTPOINT; writing a .vult\n"
@@ -60,6 +60,9 @@ const char mount_usage[] =
     "  --notify yes|no              tell the desktop (its session bus) why an import was\n"
     "                               refused, at most once every few seconds a vault\n"
     "                               (default yes)\n"
+    "  --accept-rollback            take a store that is older than the one last seen\n"
+    "                               here, after restoring it from an older copy on\n"
+    "                               purpose (otherwise such a store is refused)\n"
     "  -f, --foreground             stay in the foreground, log to stderr\n"
     "  -o OPTS                      the options above as name=value (passphrase_file=F,\n"
     "                               export_scheme=legacy, max_import=N, ...) and FUSE\n"
@@ -70,7 +73,8 @@ const char mount_usage[] =
 static const unsigned mount_accepts =
     OPTION_PASSPHRASE_FILE | OPTION_EXTPASS | OPTION_EXPORT_PASSWORD_FILE |
     OPTION_EXPORT_PASSWORD | OPTION_EXPORT_SCHEME | OPTION_IMPORT_PASSWORDS | OPTION_LOG_FILE |
-    OPTION_FOREGROUND | OPTION_MAX_IMPORT | OPTION_FLUSH | OPTION_NOTIFY;
+    OPTION_FOREGROUND | OPTION_MAX_IMPORT | OPTION_FLUSH | OPTION_NOTIFY |
+    OPTION_ACCEPT_ROLLBACK;
 
 /* 0, 1 (help printed) or 2 (usage error, reported). */
 static int parse_mount_options(struct options *o, int argc, char **argv)
@@ -382,7 +386,8 @@ static struct store *open_store(const struct options *o, const char *store_dir)
         return NULL;
     /* everything read before the store is written to (the stamp): a
      * mount that fails leaves the store as it was */
-    if (cli_open_store(&store, store_dir, &passphrase) == 0 &&
+    if (cli_open_store(&store, store_dir, &passphrase,
+                       o->accept_rollback ? CLI_OPEN_ACCEPT_ROLLBACK : 0) == 0 &&
         (cli_set_export(store, o->export_none, o->export_password_file, o->scheme,
                         &passphrase) < 0 ||
          cli_add_import_passwords(store, o->import_passwords) < 0 ||

@@ -38,6 +38,8 @@ enum option_bit {
     OPTION_REKEY = 1u << 16,
     OPTION_FLUSH = 1u << 17,
     OPTION_NOTIFY = 1u << 18,
+    OPTION_ACCEPT_ROLLBACK = 1u << 19,
+    OPTION_REPAIR = 1u << 20,
 };
 
 struct options {
@@ -48,6 +50,7 @@ struct options {
     char *password_file, *flush_text;
     char *notify_text; /* mount: yes (default) or no, desktop notifications */
     int foreground, yes, json, zip, rekey; /* flags: non-zero when given */
+    int accept_rollback, repair;
     int help;
     /* checked and converted by options_parse */
     bool export_none;                 /* --export-password none */

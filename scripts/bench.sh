@@ -82,6 +82,8 @@ else
     work=$(mktemp -d "${TMPDIR:-/tmp}/vultfs-bench.XXXXXX")
 fi
 work=$(realpath "$work")
+# the stores made here are thrown away: so is what is kept of each outside it
+export XDG_STATE_HOME=$work/state
 mnt=$work/mnt
 store=$work/store
 pp=$work/passphrase

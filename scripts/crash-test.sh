@@ -26,6 +26,8 @@ require_fuse
 build_binaries
 
 work=$(realpath "$(mktemp -d "${TMPDIR:-/tmp}/vultfs-crash.XXXXXX")")
+# the last change seen of the store is kept beside it, not in $HOME
+export XDG_STATE_HOME=$work/state
 mnt=$work/mnt store=$work/store pp=$work/passphrase log=$work/vultfs.log
 in=$work/in acks=$work/acks
 fs_pid= writer_pid=
@@ -109,8 +111,9 @@ for ((kill_no = 1; kill_no <= kills; kill_no++)); do
     [ -z "$(ls -A "$mnt")" ] || die "files were written into the bare mount point"
     last=$(tail -n 1 "$acks")
     next=$((${last:-0} + 1))
-    # a kill may leave an unreferenced record (fsck exits 1 and the next
-    # change removes it): corruption is a damaged or missing one, or no answer
+    # a kill may leave an unreferenced share record (fsck exits 1: it is
+    # kept, and the op's next cp takes it in): corruption is a damaged or
+    # missing record, a vault record the manifest does not match, or no answer
     timeout 120 "$vultfs" fsck --passphrase-file "$pp" "$store" >"$work/fsck.out" 2>&1 || true
     if ! grep -q ' 0 damaged, 0 missing, ' "$work/fsck.out"; then
         corrupt=$((corrupt + 1))

@@ -164,13 +164,15 @@ def test_audit_of_a_large_folder(work):
     assert_progress(*runs, "audit", "files", COUNT)
 
 
-def test_passwd_rekey(work):
+def test_passwd_rekey(work, monkeypatch):
     base, pp, _, store, _ = work
     new = write_secret(base / "new-pp", "another passphrase")
     runs = []
     for tty in (True, False):
         copy = base / f"rekey-{tty}"
         shutil.copytree(store, copy)
+        # each copy a store of its own: its own last change seen
+        monkeypatch.setenv("XDG_STATE_HOME", str(base / f"state-{tty}"))
         runs.append(run([VULTFS, "passwd", "--passphrase-file", pp, "--new-passphrase-file",
                          new, "--rekey", copy], tty))
     # one record per share, then the index

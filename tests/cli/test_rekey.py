@@ -117,7 +117,7 @@ def opens_with(store, *pps):
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
 @pytest.mark.parametrize("syscall", ["write", "fsync", "renameat", "unlinkat"])
-def test_kill_at_every_step_of_a_rekey(two_vaults, pp, tmp_path, syscall):
+def test_kill_at_every_step_of_a_rekey(two_vaults, pp, tmp_path, syscall, monkeypatch):
     pristine = tmp_path / "pristine"
     shutil.copytree(two_vaults, pristine)
     new = write_secret(tmp_path / "new-pp", "the new passphrase")
@@ -126,6 +126,8 @@ def test_kill_at_every_step_of_a_rekey(two_vaults, pp, tmp_path, syscall):
     for n in range(1, 80):
         store = tmp_path / f"s{n}"
         shutil.copytree(pristine, store)
+        # each copy is a store of its own, with its own last change seen
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / f"state{n}"))
         res = subprocess.run(
             ["strace", "-qq", "-o", "/dev/null", "-e", f"trace={syscall}",
              "-e", f"inject={syscall}:signal=KILL:when={n}",

@@ -38,6 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct store *store; /* in the scratch directory */
+static void remove_subdir(const char *name);
 static unsigned long decoded, viewed; /* inputs that got that far */
 
 /* At exit: how far the inputs got, so a run shows what it reached. */
@@ -64,6 +65,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     struct fuzz_scratch *scratch = fuzz_scratch();
     store = scratch->store = fuzz_store_create(scratch->dir);
     FUZZ_ASSERT(store->slot_count == 0); /* put back after each input by emptying it */
+    /* a new store has vaults/ and its manifest: the inputs are read from
+     * index.rec, as a store of the first layout has it */
+    views_free(store);
+    remove_subdir(VAULTS_DIR);
     atexit(print_reach);
     share_file = synth_file(&share_spec, &share_len);
     FUZZ_ASSERT(share_file != NULL);

@@ -16,10 +16,15 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
+
+# fixtures of wider scope run before own_state_dir (below): they too keep
+# the state vultfs keeps outside a store away from the home directory
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="vultfs-test-state-")
 
 ROOT = Path(__file__).resolve().parents[2]
 VULTFS = os.environ.get("VULTFS_BIN") or str(ROOT / "build" / "fs" / "vultfs")
@@ -52,6 +57,17 @@ def run(args, check=True, **kw):
 
 def fixture(name):
     return Path(FIXTURES) / name
+
+
+@pytest.fixture(autouse=True)
+def own_state_dir(tmp_path, monkeypatch):
+    """The state vultfs keeps outside a store (the last change seen of it,
+    $XDG_STATE_HOME/vultfs), per test: nothing left in the home directory,
+    and no test's store looks rolled back to another's."""
+    state = tmp_path / "xdg-state"
+    state.mkdir()
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    return state
 
 
 class Vaults:

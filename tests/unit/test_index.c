@@ -1,10 +1,12 @@
 /*
  * test_index: the index on disk, one sealed record per vault in vaults/.
- * A change writes its vault's record alone, whatever the store's size;
- * what a store shows after a run of changes (names, order, vault.json) is
- * what it shows when opened again; a store that still has the whole
- * index in index.rec (format 1 before vaults/) opens as it was and moves
- * to vaults/ on its first change, also after a migration cut short.
+ * A change writes its vault's record alone and one frame at the end of
+ * vaults/manifest, whatever the store's size; what a store shows after a
+ * run of changes (names, order, vault.json) is what it shows when opened
+ * again; a store that still has the whole index in index.rec (format 1
+ * before vaults/) opens as it was to read, and moves to vaults/ with a
+ * manifest (format 2) when opened to write, also after a migration cut
+ * short.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -124,12 +126,23 @@ struct listing {
     size_t n;
 };
 
+/* The vault records (*.rec), not the manifest beside them. */
 static int add_name(void *ctx, const char *name)
 {
     struct listing *l = ctx;
-    if (l->n < 2048)
+    size_t len = strlen(name);
+    if (l->n < 2048 && len > 4 && strcmp(name + len - 4, ".rec") == 0)
         snprintf(l->names[l->n++], sizeof(l->names[0]), "%s", name);
     return 0;
+}
+
+/* The manifest's size: a change appends one frame to it. */
+static off_t manifest_size(const char *dir)
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/vaults/manifest", dir);
+    return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
 static struct listing list_records(const char *dir)
@@ -185,18 +198,24 @@ static void test_one_record_per_change(const char *dir)
     CHECK_EQ_INT(list_records(dir).n, 30);
 
     struct listing before = list_records(dir);
+    off_t journal = manifest_size(dir);
     usleep(20000); /* a rewrite shows in the mtime */
     CHECK_EQ_INT(import_vault(s, 31, "t0", NULL), 0);
     struct listing after = list_records(dir);
     CHECK_EQ_INT(after.n, 31);
     CHECK_EQ_INT(records_written(&before, &after), 1);
+    /* one frame, the size of one vault's, not of the store's */
+    off_t frame = manifest_size(dir) - journal;
+    CHECK(journal > 0 && frame > 0 && frame < 1024);
 
     before = after;
+    journal = manifest_size(dir);
     usleep(20000);
     CHECK_EQ_INT(import_vault(s, 5, "t1", NULL), 0); /* a reshare: a new epoch */
     after = list_records(dir);
     CHECK_EQ_INT(after.n, 31);
     CHECK_EQ_INT(records_written(&before, &after), 1);
+    CHECK(manifest_size(dir) - journal > 0 && manifest_size(dir) - journal < 1024);
 
     /* a restore: a directory with a clashing vault's own suffixed name */
     char hint[32];
@@ -215,9 +234,20 @@ static void test_one_record_per_change(const char *dir)
 }
 
 /* Turns a store back into format 1 before vaults/: the whole index in
- * index.rec, as an earlier build wrote it. */
+ * index.rec, as an earlier build wrote it, and vultfs.json of format 1. */
 static void make_whole_index(struct store *s, const char *dir)
 {
+    json_t *config = json_deep_copy(s->config);
+    char *config_text = NULL;
+    CHECK_EQ_INT(json_object_set_new(config, "format", json_integer(1)), 0);
+    CHECK_EQ_INT(json_object_del(config, "id"), 0);
+    CHECK_EQ_INT(config_add_checksum(config), 0);
+    CHECK_EQ_INT(index_dumps(&config_text, config, JSON_INDENT(2) | JSON_SORT_KEYS), 0);
+    CHECK_EQ_INT(io_write_atomic(s->dirfd, CONFIG_NAME, config_text, strlen(config_text), 0600),
+                 0);
+    free(config_text);
+    json_decref(config);
+
     char *text = NULL;
     char path[4096];
     json_t *index = NULL;
@@ -256,18 +286,24 @@ static void test_migration(const char *dir)
     store_close(s);
     make_unfinished_migration(dir);
 
-    /* opened, index.rec is the index, and nothing changes */
-    s = open_store(dir);
-    char *legacy = shown(s);
+    /* opened to read, index.rec is the index, and nothing changes */
+    CHECK_EQ_INT(store_open_readonly(&s, dir, PASS, PASS_LEN), 0);
+    char *legacy = s ? shown(s) : NULL;
     CHECK_EQ_STR(legacy, was);
     struct store_fsck_report rep;
     CHECK_EQ_INT(store_fsck(s, &rep, NULL, NULL), 0);
     CHECK(exists_in(dir, "index.rec") && !exists_in(dir, "vaults"));
+    store_close(s);
 
-    /* the first change moves it to vaults/ */
-    CHECK_EQ_INT(import_vault(s, 50, "t0", NULL), 0);
+    /* opened to write, it moves to vaults/ with a manifest, format 2 */
+    s = open_store(dir);
     CHECK(!exists_in(dir, "index.rec") && exists_in(dir, "vaults"));
-    CHECK(!exists_in(dir, "vaults.new"));
+    CHECK(!exists_in(dir, "vaults.new") && manifest_size(dir) > 0);
+    CHECK(s && json_integer_value(json_object_get(s->config, "format")) == 2);
+    char *migrated = s ? shown(s) : NULL;
+    CHECK_EQ_STR(migrated, was);
+    free(migrated);
+    CHECK_EQ_INT(import_vault(s, 50, "t0", NULL), 0);
     char *changed = shown(s);
     CHECK(strncmp(changed, was, strlen(was) - 2) != 0); /* vault 50 is there too */
     store_close(s);
@@ -299,8 +335,18 @@ static void test_swapped_records(const char *dir)
     CHECK_EQ_INT(rename(b, a), 0);
     CHECK_EQ_INT(rename(tmp, b), 0);
     struct store *s = NULL;
+    /* neither opens; a store that may write refuses them (its vaults are
+     * rebuilt from their share records by fsck --repair); one that reads
+     * shows the others and fsck names both */
     int ret = store_open(&s, NULL, dir, PASS, PASS_LEN);
-    CHECK(ret == -EBADMSG || ret == -EIO);
+    CHECK_EQ_INT(ret, -EUCLEAN);
+    store_close(s);
+    s = NULL;
+    CHECK_EQ_INT(store_open_readonly(&s, dir, PASS, PASS_LEN), 0);
+    struct store_fsck_report rep;
+    CHECK_EQ_INT(store_fsck(s, &rep, NULL, NULL), -EIO);
+    CHECK_EQ_INT(rep.records_bad, 2);
+    CHECK_EQ_INT(rep.vaults_without_record, 2);
     store_close(s);
 }
 

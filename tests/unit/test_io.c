@@ -370,6 +370,59 @@ static void test_unwritten_bytes(void)
     CHECK_EQ_INT((long long)io_unwritten_bytes_of(""), 0);
 }
 
+/* A journal's appends (io_write_at): each written where it is told, what
+ * followed cut off; io_truncate takes one back; neither creates the file. */
+static void test_write_at(int dirfd)
+{
+    uint8_t *a = pattern(100, 1), *b = pattern(40, 2), both[140];
+
+    CHECK_EQ_INT(io_write_at(dirfd, "journal", 0, a, 100), -ENOENT);
+    CHECK_EQ_INT(io_write_atomic(dirfd, "journal", a, 100, 0600), 0);
+    CHECK_EQ_INT(io_write_at(dirfd, "journal", 100, b, 40), 0);
+    memcpy(both, a, 100);
+    memcpy(both + 100, b, 40);
+    CHECK(holds(dirfd, "journal", both, 140));
+    /* written again over a longer tail: the tail goes */
+    CHECK_EQ_INT(io_write_at(dirfd, "journal", 50, b, 40), 0);
+    memcpy(both + 50, b, 40);
+    CHECK(holds(dirfd, "journal", both, 90));
+    CHECK_EQ_INT(io_truncate(dirfd, "journal", 50), 0);
+    CHECK(holds(dirfd, "journal", a, 50));
+    /* a failed write is the caller's to cut */
+    struct fault_plan f = {IO_STEP_WRITE, 1, -EIO, 0};
+    io_set_fault_hook(fail_step, &f);
+    CHECK_EQ_INT(io_write_at(dirfd, "journal", 50, b, 40), -EIO);
+    io_set_fault_hook(NULL, NULL);
+    CHECK(holds(dirfd, "journal", a, 50));
+    CHECK_EQ_INT(unlinkat(dirfd, "journal", 0), 0);
+    free(a);
+    free(b);
+}
+
+/* A file outside the store replaced by a rename, never fsynced: the old
+ * one or the new one, no temporary left. */
+static void test_replace_unsynced(int dirfd)
+{
+    uint8_t *a = pattern(30, 3), *b = pattern(20, 4);
+    struct fault_plan f = {IO_STEP_FSYNC, 1, -EIO, 0};
+
+    io_set_fault_hook(fail_step, &f); /* any fsync would fail it */
+    CHECK_EQ_INT(io_replace_unsynced(dirfd, "state", a, 30, 0600), 0);
+    CHECK_EQ_INT(io_replace_unsynced(dirfd, "state", b, 20, 0600), 0);
+    io_set_fault_hook(NULL, NULL);
+    CHECK(holds(dirfd, "state", b, 20));
+    CHECK_EQ_INT(mode_of(dirfd, "state"), 0600);
+    f = (struct fault_plan){IO_STEP_RENAME, 1, -EIO, 0};
+    io_set_fault_hook(fail_step, &f);
+    CHECK_EQ_INT(io_replace_unsynced(dirfd, "state", a, 30, 0600), -EIO);
+    io_set_fault_hook(NULL, NULL);
+    CHECK(holds(dirfd, "state", b, 20));
+    CHECK_EQ_INT(count_entries(), 1);
+    CHECK_EQ_INT(unlinkat(dirfd, "state", 0), 0);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     int dirfd;
@@ -392,6 +445,8 @@ int main(void)
     test_read_limits(dirfd);
     test_flush_policies(dirfd);
     test_unwritten_bytes();
+    test_write_at(dirfd);
+    test_replace_unsynced(dirfd);
     CHECK_EQ_INT(io_sync_dir(dirfd), 0);
     close(dirfd);
     CHECK_EQ_INT(rmdir(dir_path), 0);

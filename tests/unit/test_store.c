@@ -1689,10 +1689,12 @@ static void test_passphrase_and_lock(void)
         CHECK_EQ_INT(io_read_file(&text, &len, AT_FDCWD, path, 1 << 16), 0);
         char *copy = calloc(1, len + 1);
         memcpy(copy, text, len);
-        char *at = strstr(copy, "\"format\": 1");
+        char want[32];
+        snprintf(want, sizeof(want), "\"format\": %d", STORE_FORMAT_VERSION);
+        char *at = strstr(copy, want);
         CHECK(at != NULL);
         if (at) {
-            at[10] = '2';
+            at[10] = '0' + STORE_FORMAT_VERSION + 1;
             FILE *f = fopen(path, "w");
             fwrite(copy, 1, len, f);
             fclose(f);
@@ -2158,13 +2160,14 @@ static void check_flushes(enum io_flush_policy policy, int per_change, int repai
 
 /* Issue 8: at most two flushes per import with syncfs (it was four: the
  * share record and the vault's record each fsynced, renamed and their
- * directory fsynced), whatever the outcome, a repair included. Flushing
- * each file (--flush files) takes four: the two files, shares/ for the new
- * record's name, vaults/ after the rename. */
+ * directory fsynced), whatever the outcome, a repair included; the
+ * manifest's frame (issue 20) rides on the same syncfs. Flushing each file
+ * (--flush files) takes five: the two files and the manifest, shares/ for
+ * the new record's name, vaults/ after the rename. */
 static void test_flushes_per_import(void)
 {
     check_flushes(IO_FLUSH_FS, 2, 2);
-    check_flushes(IO_FLUSH_FILES, 4, 3); /* a repair: the record, its rename */
+    check_flushes(IO_FLUSH_FILES, 5, 3); /* a repair: the record, its rename */
 }
 
 /* ---- group commit (core/batch.c) --------------------------------------------------------- */
@@ -2339,6 +2342,508 @@ static void test_io_faults(void)
     fault_loop(false, true, -EIO);
     fault_loop(false, true, -ENOSPC);
     io_set_flush_policy(IO_FLUSH_AUTO);
+}
+
+/* ---- the manifest, the state file and repair (issue 20) ------------------------------- */
+
+static off_t file_size_in(const char *dir, const char *name)
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+static void print_line(void *ctx, const char *line)
+{
+    if (getenv("VULTFS_TEST_VERBOSE"))
+        fprintf(stderr, "  %s: %s\n", (const char *)ctx, line);
+}
+
+/* Vault k of many, its generation g: its own key; each g a reshare. */
+static struct blob vault_kg(unsigned k, unsigned g)
+{
+    char ecdsa[67], name[32], other[32], tag[48];
+    snprintf(ecdsa, sizeof(ecdsa), "02%064x", k + 0x1000u);
+    snprintf(name, sizeof(name), "Many %u", k);
+    snprintf(other, sizeof(other), "laptop-%u", g + 2);
+    snprintf(tag, sizeof(tag), "%s gen %u", name, g);
+    struct synth_spec spec = {.name = name, .ecdsa = ecdsa, .device = "phone-1",
+                              .signers = {"phone-1", other}, .lib_type = VULT_LIB_DKLS,
+                              .share_tag = tag};
+    return synth(&spec);
+}
+
+static struct blob vault_k(unsigned k)
+{
+    return vault_kg(k, 0);
+}
+
+/* A state_of text with its vaults in name order (a vault rebuilt from its
+ * share records alone has lost its place among the others). */
+static char *vaults_sorted(const char *state)
+{
+    char *copy = strdup(state ? state : ""), *blocks[64], *out = NULL;
+    size_t n = 0, len = 0;
+    for (char *at = strstr(copy, "vault dir="); at && n < 64; at = strstr(at + 1, "\nvault dir=")) {
+        if (at != copy && at[0] == '\n')
+            *at++ = '\0';
+        blocks[n++] = at;
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp(blocks[j - 1], blocks[j]) > 0; j--) {
+            char *t = blocks[j];
+            blocks[j] = blocks[j - 1];
+            blocks[j - 1] = t;
+        }
+    FILE *f = open_memstream(&out, &len);
+    for (size_t i = 0; i < n; i++) {
+        size_t end = strlen(blocks[i]);
+        while (end && blocks[i][end - 1] == '\n')
+            blocks[i][--end] = '\0';
+        fprintf(f, "%s\n", blocks[i]);
+    }
+    fclose(f);
+    free(copy);
+    return out;
+}
+
+static void import_ok(struct store *s, struct blob b)
+{
+    struct store_import_result r;
+    int ret = store_import(s, b.bytes, b.len, NULL, &r);
+    CHECK_EQ_INT(ret, 0);
+    if (ret)
+        fprintf(stderr, "  import: %s\n", r.reason);
+}
+
+/* The path of the vault record of the vault under ecdsa. */
+static void vault_record_path(char *out, size_t cap, const struct store *s, const char *dir,
+                              const char *ecdsa)
+{
+    char hex[MANIFEST_KEY_BYTES];
+    index_vault_record_name(hex, s, ecdsa);
+    snprintf(out, cap, "%s/vaults/%s.rec", dir, hex);
+}
+
+static struct blob read_path(const char *path)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(io_read_file(&bytes, &len, AT_FDCWD, path, 64u << 20), 0);
+    struct blob b = blob_copy(bytes, len);
+    alloc_free(bytes);
+    return b;
+}
+
+static void write_path(const char *path, struct blob b)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        CHECK_EQ_INT(fwrite(b.bytes, 1, b.len, f), b.len);
+        CHECK_EQ_INT(fclose(f), 0);
+    }
+}
+
+static bool has_problem_kind(const struct store *s, enum store_problem_kind kind)
+{
+    for (size_t i = 0; i < s->problem_count; i++)
+        if (s->problems[i].kind == kind)
+            return true;
+    return false;
+}
+
+/* The journal is written again as one snapshot, at an open that may write,
+ * once its changes name more files than the threshold or half the store:
+ * its size stays bounded, and the store reads the same afterwards. A
+ * change itself never compacts (its cost does not grow with the store). */
+static void test_manifest_compaction(void)
+{
+    char *dir = NULL;
+    struct store *s = fresh_store(&dir);
+    off_t last = 0;
+    int shrunk = 0, grew_in_change = 0;
+
+    if (!s)
+        return;
+    manifest_compact_min = 4;
+    /* new vaults grow the journal as the store grows; reshares of one
+     * vault make it longer than the threshold, and it is compacted */
+    for (unsigned k = 0; k < 3; k++) {
+        struct blob b = vault_k(k);
+        import_ok(s, b);
+        free(b.bytes);
+    }
+    for (unsigned g = 1; g <= 12 && s; g++) {
+        struct blob b = vault_kg(1, g);
+        off_t before = file_size_in(dir, "vaults/manifest");
+        import_ok(s, b);
+        free(b.bytes);
+        grew_in_change += file_size_in(dir, "vaults/manifest") > before;
+        s = reopen(s, dir);
+        off_t now = file_size_in(dir, "vaults/manifest");
+        shrunk += now < last;
+        last = now;
+    }
+    CHECK_EQ_INT(grew_in_change, 12);
+    CHECK(shrunk >= 2);
+    CHECK(s && s->manifest.journal_items <= 5);
+    char *mem = s ? state_of(s, STATE_ALL) : NULL;
+    s = reopen(s, dir);
+    char *disk = s ? state_of(s, STATE_ALL) : NULL;
+    CHECK_EQ_STR(disk, mem);
+    if (s)
+        check_fsck_clean(s, false, __LINE__);
+    manifest_compact_min = MANIFEST_COMPACT_MIN;
+    free(mem);
+    free(disk);
+    store_close(s);
+    rm_rf(dir);
+}
+
+/* A compaction with each of its I/O steps failed once: the store keeps the
+ * journal it had or the snapshot, and reads the same either way. */
+static void test_compaction_faults(void)
+{
+    bool done = false;
+    int failed = 0;
+
+    for (int n = 1; n < 40 && !done; n++) {
+        char *dir = NULL;
+        struct store *s = fresh_store(&dir);
+        if (!s)
+            break;
+        for (unsigned k = 0; k < 3; k++) {
+            struct blob b = vault_k(k);
+            import_ok(s, b);
+            free(b.bytes);
+        }
+        char *ref = state_of(s, STATE_ALL);
+        struct fault f = {.n = n, .err = -EIO};
+        io_set_fault_hook(fault_nth, &f);
+        int ret = manifest_compact(s);
+        io_set_fault_hook(NULL, NULL);
+        done = !f.fired;
+        failed += f.fired;
+        CHECK(f.fired ? ret == -EIO || ret == 0 : ret == 0);
+        struct blob more = vault_k(9);
+        s = reopen(s, dir);
+        char *now = s ? state_of(s, STATE_ALL) : NULL;
+        CHECK_EQ_STR(now, ref);
+        if (s) {
+            check_fsck_clean(s, false, __LINE__);
+            import_ok(s, more); /* the journal goes on after either */
+            s = reopen(s, dir);
+            if (s)
+                check_fsck_clean(s, false, __LINE__);
+        }
+        free(more.bytes);
+        free(now);
+        free(ref);
+        store_close(s);
+        rm_rf(dir);
+    }
+    CHECK(done && failed >= 3); /* write, fsync, rename, directory */
+    fprintf(stderr, "store: a compaction survives a failed I/O step at each of %d steps\n",
+            failed);
+}
+
+/* A store of format 1 before vaults/: the whole index in index.rec and
+ * vultfs.json without id, as builds before issue 20 wrote it. */
+static void make_format1(struct store *s, const char *dir)
+{
+    char *text = NULL, *config_text = NULL, path[4096];
+    json_t *index = NULL, *config = json_deep_copy(s->config);
+
+    CHECK_EQ_INT(index_whole(s, &index), 0);
+    CHECK_EQ_INT(index_dumps(&text, index, JSON_COMPACT | JSON_SORT_KEYS), 0);
+    CHECK_EQ_INT(record_write_sealed(s->dirfd, INDEX_NAME, (const uint8_t *)text, strlen(text),
+                                     SEAL_KIND_INDEX, INDEX_ID, s->master),
+                 0);
+    CHECK_EQ_INT(json_object_set_new(config, "format", json_integer(1)), 0);
+    CHECK_EQ_INT(json_object_del(config, "id"), 0);
+    CHECK_EQ_INT(config_add_checksum(config), 0);
+    CHECK_EQ_INT(index_dumps(&config_text, config, JSON_INDENT(2) | JSON_SORT_KEYS), 0);
+    CHECK_EQ_INT(io_write_atomic(s->dirfd, CONFIG_NAME, config_text, strlen(config_text), 0600),
+                 0);
+    snprintf(path, sizeof(path), "%s/vaults", dir);
+    rm_rf(strdup(path));
+    alloc_free(text);
+    alloc_free(config_text);
+    json_decref(index);
+    json_decref(config);
+}
+
+/* A store of format 1 is brought to format 2 when it is opened to write;
+ * with each I/O step of that failed once, the open fails or not, and the
+ * next open (the steps done again) shows the same store, with a manifest. */
+static void test_migration_faults(void)
+{
+    struct blob a = synth(&spec_a), b = synth(&spec_b), o = synth(&spec_other);
+    bool done = false;
+    int failed = 0;
+
+    for (int n = 1; n < 60 && !done; n++) {
+        char *dir = NULL;
+        struct store *s = fresh_store(&dir);
+        if (!s)
+            break;
+        import_ok(s, a);
+        import_ok(s, b);
+        import_ok(s, o);
+        char *ref = state_of(s, STATE_ALL);
+        make_format1(s, dir);
+        store_close(s);
+        s = NULL;
+        struct fault f = {.n = n, .err = -EIO};
+        io_set_fault_hook(fault_nth, &f);
+        int ret = store_open(&s, NULL, dir, PASS, PASS_LEN);
+        io_set_fault_hook(NULL, NULL);
+        done = !f.fired;
+        failed += f.fired;
+        CHECK(ret == 0 || (f.fired && ret == -EIO));
+        char *now = s ? state_of(s, STATE_ALL) : NULL;
+        if (s)
+            CHECK_EQ_STR(now, ref);
+        free(now);
+        store_close(s);
+        s = NULL;
+        CHECK_EQ_INT(store_open(&s, NULL, dir, PASS, PASS_LEN), 0);
+        now = s ? state_of(s, STATE_ALL) : NULL;
+        CHECK_EQ_STR(now, ref);
+        if (s) {
+            CHECK(s->per_vault && s->manifest.loaded);
+            CHECK_EQ_INT(json_integer_value(json_object_get(s->config, "format")), 2);
+            check_fsck_clean(s, false, __LINE__);
+        }
+        free(now);
+        free(ref);
+        store_close(s);
+        rm_rf(dir);
+    }
+    CHECK(done && failed >= 8);
+    fprintf(stderr, "store: moving to format 2 survives a failed I/O step at each of %d steps\n",
+            failed);
+    free(a.bytes);
+    free(b.bytes);
+    free(o.bytes);
+}
+
+static char *copy_dir(const char *dir)
+{
+    char *to = make_dir(), cmd[8192];
+    snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", dir, to);
+    CHECK_EQ_INT(system(cmd), 0);
+    return to;
+}
+
+/* A whole store restored from an older copy is refused where a newer one
+ * was seen (-ESTALE), opens to read with the rollback a problem fsck
+ * reports, and is taken as it is on demand (a deliberate restore). */
+static void test_rollback_seen(void)
+{
+    struct blob a = synth(&spec_a), b = synth(&spec_b);
+    char *state = make_dir(), *dir = NULL;
+    struct store *s = fresh_store(&dir);
+    struct store_open_options opt = {.state_dir = state};
+
+    if (!s)
+        return;
+    import_ok(s, a);
+    store_close(s);
+    s = NULL;
+    CHECK_EQ_INT(store_open_with(&s, NULL, dir, PASS, PASS_LEN, &opt), 0);
+    store_close(s);
+    s = NULL;
+    char *older = copy_dir(dir);
+    CHECK_EQ_INT(store_open_with(&s, NULL, dir, PASS, PASS_LEN, &opt), 0);
+    if (s)
+        import_ok(s, b);
+    uint64_t newest = s ? store_change(s, NULL, NULL) : 0;
+    store_close(s);
+    s = NULL;
+
+    struct store_open_options o2 = {.state_dir = state};
+    CHECK_EQ_INT(store_open_with(&s, NULL, older, PASS, PASS_LEN, &o2), -ESTALE);
+    CHECK(o2.seen_change == newest && o2.change < newest);
+    CHECK(s == NULL);
+    o2 = (struct store_open_options){.state_dir = state};
+    CHECK_EQ_INT(store_open_readonly_with(&s, older, PASS, PASS_LEN, &o2), 0);
+    if (s) {
+        struct store_fsck_report rep;
+        CHECK_EQ_INT(store_fsck(s, &rep, NULL, NULL), -EIO);
+        CHECK_EQ_INT(rep.rolled_back, 1);
+        CHECK(has_problem_kind(s, STORE_PROBLEM_ROLLBACK));
+    }
+    store_close(s);
+    s = NULL;
+    o2 = (struct store_open_options){.state_dir = state, .accept_rollback = true};
+    CHECK_EQ_INT(store_open_with(&s, NULL, older, PASS, PASS_LEN, &o2), 0);
+    store_close(s);
+    s = NULL;
+    /* taken: the state file now says the copy's change, and opens stay quiet */
+    o2 = (struct store_open_options){.state_dir = state};
+    CHECK_EQ_INT(store_open_with(&s, NULL, older, PASS, PASS_LEN, &o2), 0);
+    store_close(s);
+    /* a damaged state file: whether it was rolled back cannot be told */
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", state, "x");
+    DIR *d = opendir(state);
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        if (strncmp(de->d_name, "store-", 6) == 0)
+            snprintf(path, sizeof(path), "%s/%s", state, de->d_name);
+    if (d)
+        closedir(d);
+    struct blob text = read_path(path);
+    if (text.len > 12)
+        text.bytes[10] ^= 1; /* inside the change number */
+    write_path(path, text);
+    free(text.bytes);
+    s = NULL;
+    o2 = (struct store_open_options){.state_dir = state};
+    CHECK_EQ_INT(store_open_with(&s, NULL, older, PASS, PASS_LEN, &o2), -ESTALE);
+    CHECK(strstr(o2.problem, "state file") != NULL);
+    o2 = (struct store_open_options){.state_dir = state, .accept_rollback = true};
+    CHECK_EQ_INT(store_open_with(&s, NULL, older, PASS, PASS_LEN, &o2), 0);
+    store_close(s);
+    rm_rf(older);
+    rm_rf(dir);
+    rm_rf(state);
+    free(a.bytes);
+    free(b.bytes);
+}
+
+/* A vault record missing, or an older copy of it: a store that may write
+ * refuses to open (-EUCLEAN), and store_repair makes the record again from
+ * the manifest and the share records, losing nothing: the same epochs,
+ * numbers, import times and current epoch. */
+static void test_repair_rebuilds_records(void)
+{
+    struct blob a = synth(&spec_a), b = synth(&spec_b), o = synth(&spec_other);
+
+    for (int how = 0; how < 3; how++) {
+        char *dir = NULL, path[4096];
+        struct store *s = fresh_store(&dir);
+        if (!s)
+            break;
+        import_ok(s, a);
+        vault_record_path(path, sizeof(path), s, dir, SYNTH_ECDSA);
+        struct blob older = read_path(path);
+        usleep(30000); /* without the manifest, the files' times order the epochs */
+        import_ok(s, b);
+        import_ok(s, o);
+        /* without the manifest, times come from the files: compare the rest */
+        char *ref = state_of(s, how == 2 ? 0 : STATE_ALL);
+        store_close(s);
+        s = NULL;
+        if (how == 0)
+            CHECK_EQ_INT(unlink(path), 0);
+        else if (how == 1)
+            write_path(path, older); /* an older copy restored */
+        else {
+            CHECK_EQ_INT(unlink(path), 0); /* and the manifest with it */
+            char manifest[4096];
+            snprintf(manifest, sizeof(manifest), "%s/vaults/manifest", dir);
+            CHECK_EQ_INT(unlink(manifest), 0);
+        }
+        size_t shares = count_records(dir);
+        struct store_open_options opt = {0};
+        CHECK_EQ_INT(store_open_with(&s, NULL, dir, PASS, PASS_LEN, &opt), -EUCLEAN);
+        CHECK(opt.problem[0] != '\0');
+        CHECK_EQ_INT(count_records(dir), shares);
+        opt = (struct store_open_options){.repair = true};
+        CHECK_EQ_INT(store_open_with(&s, NULL, dir, PASS, PASS_LEN, &opt), 0);
+        struct store_repair_report rep;
+        CHECK_EQ_INT(s ? store_repair(s, print_line, "repair", &rep) : -1, 0);
+        CHECK(rep.written && rep.vaults_rebuilt >= 1);
+        CHECK_EQ_INT(count_records(dir), shares);
+        char *now = s ? state_of(s, how == 2 ? 0 : STATE_ALL) : NULL;
+        if (how == 2) {
+            char *got = vaults_sorted(now), *want = vaults_sorted(ref);
+            CHECK_EQ_STR(got, want);
+            free(got);
+            free(want);
+        } else {
+            CHECK_EQ_STR(now, ref);
+        }
+        free(now);
+        store_close(s);
+        s = NULL;
+        CHECK_EQ_INT(store_open(&s, NULL, dir, PASS, PASS_LEN), 0);
+        if (s) {
+            const struct store_vault *v = store_vault_by_dir(s, "Synth Vault");
+            CHECK(v && v->epoch_count == 2 && v->current && v->current->number == 2);
+            check_fsck_clean(s, false, __LINE__);
+            /* and another device's share of the current generation is still refused */
+            struct store_import_result r;
+            struct blob dev = synth(&spec_a_other_device);
+            CHECK(store_import(s, dev.bytes, dev.len, NULL, &r) < 0);
+            free(dev.bytes);
+        }
+        free(ref);
+        free(older.bytes);
+        store_close(s);
+        rm_rf(dir);
+    }
+    free(a.bytes);
+    free(b.bytes);
+    free(o.bytes);
+}
+
+/* store_repair with each allocation failed once: it fails or not, and the
+ * store then repairs and reads as it should, nothing lost. */
+static void test_repair_allocations(void)
+{
+    struct blob a = synth(&spec_a), b = synth(&spec_b), o = synth(&spec_other);
+    bool done = false;
+    long n;
+
+    for (n = getenv("VULTFS_TEST_FROM") ? atol(getenv("VULTFS_TEST_FROM")) : 0;
+         n < 20000 && !done; n += n < 200 ? 1 : 7) {
+        char *dir = NULL, path[4096];
+        struct store *s = fresh_store(&dir);
+        if (!s)
+            break;
+        import_ok(s, a);
+        import_ok(s, b);
+        import_ok(s, o);
+        char *ref = state_of(s, STATE_ALL);
+        vault_record_path(path, sizeof(path), s, dir, SYNTH_ECDSA);
+        store_close(s);
+        s = NULL;
+        CHECK_EQ_INT(unlink(path), 0);
+        struct store_open_options opt = {.repair = true};
+        CHECK_EQ_INT(store_open_with(&s, NULL, dir, PASS, PASS_LEN, &opt), 0);
+        struct store_repair_report rep;
+        alloc_fail_once(n);
+        int ret = s ? store_repair(s, NULL, NULL, &rep) : -1;
+        done = alloc_failures() == 0;
+        alloc_fail_once(-1);
+        if (done)
+            CHECK_EQ_INT(ret, 0);
+        store_close(s);
+        s = NULL;
+        opt = (struct store_open_options){.repair = true};
+        CHECK_EQ_INT(store_open_with(&s, NULL, dir, PASS, PASS_LEN, &opt), 0);
+        CHECK_EQ_INT(s ? store_repair(s, print_line, "again", &rep) : -1, 0);
+        char *now = s ? state_of(s, STATE_ALL) : NULL;
+        CHECK_EQ_STR(now, ref);
+        if (strcmp(now ? now : "", ref) != 0)
+            fprintf(stderr, "  repair failing at allocation %ld (ret %d)\n", n, ret);
+        if (s)
+            check_fsck_clean(s, false, __LINE__);
+        free(now);
+        free(ref);
+        store_close(s);
+        rm_rf(dir);
+    }
+    CHECK(done);
+    fprintf(stderr, "store: a repair survives a failure (fail-once) at allocations 0..%ld\n", n);
+    free(a.bytes);
+    free(b.bytes);
+    free(o.bytes);
 }
 
 /* ---- failed allocations ------------------------------------------------------------------------ */
@@ -2570,6 +3075,17 @@ static bool rekey_failing_at(long n, void (*fail)(long n, void *ctx), long (*unf
     } else {
         fprintf(stderr, "  rekey failing at %ld (ret %d, switched %d): the store does not open\n",
                 n, ret, switched);
+        struct store *r = NULL;
+        if (store_open_readonly(&r, dir, new_pass ? NEW_PASS : PASS,
+                                strlen(new_pass ? NEW_PASS : PASS)) == 0) {
+            for (size_t i = 0; i < store_problem_count(r); i++) {
+                char text[1024];
+                bool blocks;
+                store_problem_text(text, sizeof(text), &blocks, r, i);
+                fprintf(stderr, "    %s\n", text);
+            }
+        }
+        store_close(r);
     }
     store_close(s);
     rm_rf(dir);
@@ -2686,6 +3202,7 @@ static void alloc_loop_stage(const struct alloc_mode *mode)
 
 static void alloc_loops(void)
 {
+    test_repair_allocations();
     for (size_t i = 0; i < sizeof(alloc_modes) / sizeof(alloc_modes[0]); i++) {
         alloc_loop_stage(&alloc_modes[i]);
         alloc_loop_import(&alloc_modes[i], &spec_b);
@@ -2717,6 +3234,15 @@ int main(int argc, char **argv)
         alloc_loops();
         return check_done("store");
     }
+    if (argc > 1 && strcmp(argv[1], "manifest") == 0) { /* issue 20's tests alone */
+        test_manifest_compaction();
+        test_compaction_faults();
+        test_migration_faults();
+        test_rollback_seen();
+        test_repair_rebuilds_records();
+        test_repair_allocations();
+        return check_done("store");
+    }
 
     test_synthetic_table();
     test_synthetic_device_line();
@@ -2745,6 +3271,11 @@ int main(int argc, char **argv)
     test_batch_faults(IO_FLUSH_FS);
     test_batch_faults(IO_FLUSH_FILES);
     test_io_faults();
+    test_manifest_compaction();
+    test_compaction_faults();
+    test_migration_faults();
+    test_rollback_seen();
+    test_repair_rebuilds_records();
     alloc_loops();
     return check_done("store");
 }
