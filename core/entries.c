@@ -235,3 +235,19 @@ int entries_store_key_digests(json_t *vault, const struct epochs_entry *list, si
     }
     return 0;
 }
+
+int entries_keep_replaced(json_t *epoch, const json_t *held)
+{
+    json_t *replaced = json_object_get(epoch, "replaced");
+    json_t *kept = json_pack("{s:s, s:O, s:O}", "record", index_str(held, "record"),
+                             "imported_sec", json_object_get(held, "imported_sec"),
+                             "imported_nsec", json_object_get(held, "imported_nsec"));
+    int ret = kept ? 0 : -ENOMEM;
+
+    if (ret == 0 && json_is_array(replaced))
+        ret = json_array_append(replaced, kept);
+    else if (ret == 0)
+        ret = json_object_set_new(epoch, "replaced", json_pack("[O]", kept));
+    json_decref(kept);
+    return ret < 0 ? -ENOMEM : 0;
+}

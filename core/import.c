@@ -287,7 +287,8 @@ static const char *const outcome_texts[] = {
     [EPOCHS_SLOT_TAKEN] = "epoch {epoch} of vault \"{vault}\" holds another generation, or this "
                           "generation is already held as another epoch",
     [EPOCHS_GREW] = "device {device}, epoch {epoch}: this backup holds every key share of the "
-                    "epoch's file and {gained}, so it replaced that file (the same epoch)",
+                    "epoch's file and {gained}, so it replaced that file (the same epoch; "
+                    "the replaced file is kept until forget removes it)",
     [EPOCHS_OUTGROWN] = "an out-of-date backup of vault \"{vault}\": the store holds a newer "
                         "backup of epoch {epoch} for device \"{device}\" with every key share "
                         "of this one and more (a key was added since, such as an ML-DSA key)",
@@ -495,29 +496,32 @@ static json_t *vault_with_record(const json_t *held, uint64_t number, const char
 }
 
 /* EPOCHS_GREW: the epoch's file is replaced by this fuller one (every key
- * share of the held file is in it), and the held record, which holds
- * nothing the new one lacks, is removed once the index refers to the new
- * one. Done at once, not in a batch: it replaces what an epoch refers to. */
+ * share of the held file is in it). The held file stays in the store,
+ * kept in the epoch's "replaced" as `vultfs replace` keeps one: no import
+ * removes a share record. Done at once, not in a batch: it replaces what
+ * an epoch refers to. */
 static int replace_grown(struct store *store, const struct vult_file *file,
                          const struct vult_vault *v, const struct epochs_entry *d,
                          const json_t *held_vault, uint64_t number,
                          struct store_import_result *result)
 {
-    char record[2 * RECORD_NAME_BYTES + 1], old[2 * RECORD_NAME_BYTES + 1];
+    char record[2 * RECORD_NAME_BYTES + 1];
+    const json_t *held = index_find_epoch(held_vault, number);
     json_t *vault = NULL;
     int ret = record_name(record, store, file->vault_bytes, file->vault_len);
 
     if (ret < 0)
         return failed(result, ret);
-    snprintf(old, sizeof(old), "%s", index_str(index_find_epoch(held_vault, number), "record"));
-    if (!(vault = vault_with_record(held_vault, number, record, v, file->vault_len, d, true)))
+    vault = vault_with_record(held_vault, number, record, v, file->vault_len, d, true);
+    if (!vault || (strcmp(index_str(held, "record"), record) != 0 &&
+                   entries_keep_replaced(index_find_epoch(vault, number), held) < 0)) {
+        json_decref(vault);
         return failed(result, -ENOMEM);
+    }
     ret = record_commit(store, record, file->vault_bytes, file->vault_len, vault);
     if (ret == 0) {
         ret = index_set_vault(store, vault); /* takes vault */
         vault = NULL;
-        if (strcmp(old, record) != 0)
-            record_remove(store, old);
     }
     json_decref(vault);
     if (ret < 0) {

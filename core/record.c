@@ -196,17 +196,6 @@ void record_remove_superseded(struct store *store, const char *record)
     }
 }
 
-void record_remove(struct store *store, const char *record)
-{
-    char file[2 * RECORD_NAME_BYTES + 8];
-
-    snprintf(file, sizeof(file), "%s.rec", record);
-    if (unlinkat(store->sharesfd, file, 0) == 0) {
-        int synced = io_sync_dir(store->sharesfd);
-        (void)synced; /* one that comes back after a crash is unreferenced: fsck says so */
-    }
-}
-
 /*
  * Two flushes per commit, crash-safe by construction:
  * - A share record's name is a keyed hash of its content, and nothing

@@ -62,17 +62,14 @@ static int with_new_file(json_t *vault, json_t *epoch, const char *record,
     json_t *fresh = import_epoch_json(v, d, index_num(epoch, "number"),
                                       json_is_true(json_object_get(epoch, "current")), record,
                                       len);
-    json_t *replaced = json_object_get(epoch, "replaced");
-    json_t *kept = json_pack("{s:s, s:O, s:O}", "record", index_str(epoch, "record"),
-                             "imported_sec", json_object_get(epoch, "imported_sec"),
-                             "imported_nsec", json_object_get(epoch, "imported_nsec"));
-    int ret = fresh && kept ? 0 : -ENOMEM;
+    int ret = fresh ? 0 : -ENOMEM;
 
+    if (ret == 0 && json_object_get(epoch, "replaced"))
+        ret = json_object_set(fresh, "replaced", json_object_get(epoch, "replaced")) < 0
+                  ? -ENOMEM
+                  : 0;
     if (ret == 0)
-        ret = replaced ? json_array_append(replaced, kept)
-                       : json_object_set_new(fresh, "replaced", json_pack("[O]", kept));
-    if (ret == 0 && replaced && json_object_set(fresh, "replaced", replaced) < 0)
-        ret = -ENOMEM;
+        ret = entries_keep_replaced(fresh, epoch);
     /* the epoch's object replaced in place: the others and their order stay */
     size_t i;
     json_t *e;
@@ -80,7 +77,6 @@ static int with_new_file(json_t *vault, json_t *epoch, const char *record,
     json_array_foreach(epochs, i, e)
         if (ret == 0 && e == epoch)
             ret = json_array_set(epochs, i, fresh) < 0 ? -ENOMEM : 0;
-    json_decref(kept);
     json_decref(fresh);
     return ret < 0 ? -ENOMEM : 0;
 }

@@ -422,12 +422,6 @@ struct record_set {
 int record_set_of(struct record_set *set, const struct store *store);
 bool record_set_has(const struct record_set *set, const char *record);
 void record_set_free(struct record_set *set);
-/* Removes one share record that no epoch refers to any more because a
- * fuller file of its epoch replaced it (EPOCHS_GREW: every key share of it
- * is in the new one, and a record's name is a keyed hash of its bytes, so
- * no other epoch can name it). Allocates nothing. Tidying only: one left
- * by a failure is reported by fsck as unreferenced. */
-void record_remove(struct store *store, const char *record);
 /* Removes a share record no epoch names any more (a damaged one, now
  * replaced by a good copy of the same share); never one an epoch names. */
 void record_remove_superseded(struct store *store, const char *record);
@@ -494,6 +488,10 @@ int entries_set_key_digests(json_t *epoch, const struct epochs_entry *e);
 /* Stores them in each epoch of vault (an index object in the order
  * entries_of read it) that lacks any of them. 0 or -ENOMEM. */
 int entries_store_key_digests(json_t *vault, const struct epochs_entry *list, size_t count);
+/* Keeps held's file (its record and import time) in epoch's "replaced":
+ * a file an epoch no longer names stays in the store, listed, until
+ * forget removes it. epoch may be held's own copy. 0 or -ENOMEM. */
+int entries_keep_replaced(json_t *epoch, const json_t *held);
 
 /* names.c */
 /* Every vault's directory name (by_dir filled again). */

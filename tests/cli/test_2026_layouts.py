@@ -100,6 +100,8 @@ def ml_dsa_upgrade(store, pp, tmp_path, base):
     (vault,) = listing(store, pp)[1]
     assert [e["epoch"] for e in vault["epochs"]] == [1]
     assert vault["epochs"][0]["public_key_mldsa44"] == inspect_json(grown)["public_key_mldsa44"]
+    # the lesser file is not destroyed: it stays, listed beside its epoch
+    assert vault["epochs"][0]["replaced_files"] == 1
     return grown
 
 

@@ -32,10 +32,14 @@ def run(args, check=True):
 
 
 def state(store, pp):
-    """What the store holds: vault -> [(epoch, current, device)]."""
+    """What the store holds: vault -> [(epoch, current, device, grown)],
+    grown when the epoch's file is one grown by an ML-DSA key (the lesser
+    file then kept beside it)."""
     out = json.loads(run([VULTFS, "list", "--json", "--passphrase-file", pp, store]).stdout)
-    return {v["public_key_ecdsa"]: sorted((e["epoch"], e["current"], e["device"])
-                                          for e in v["epochs"]) for v in out}
+    return {v["public_key_ecdsa"]: sorted(
+        (e["epoch"], e["current"], e["device"],
+         bool(e.get("public_key_mldsa44")) and e.get("replaced_files") == 1)
+        for e in v["epochs"]) for v in out}
 
 
 def fsck_after_kill(store, pp):
@@ -62,6 +66,13 @@ class Store:
         self.count = 0
         run([VULTFS, "init", "--passphrase-file", self.pp, "--cost", "min", self.dir])
 
+    def grown(self, path):
+        """The same backup grown by an ML-DSA key (the apps' upgrade)."""
+        self.count += 1
+        out = self.tmp / f"b{self.count}.vult"
+        run([MKVAULT, "--from", path, "--mldsa", out])
+        return out
+
     def backup(self, reshare_of=None):
         """A new vault's share, or a reshare (new epoch) of an earlier one."""
         self.count += 1
@@ -75,25 +86,26 @@ class Store:
     def state(self):
         return state(self.dir, self.pp)
 
-    def check_old_or_new(self, before, key, new_epoch):
+    def check_old_or_new(self, before, key, new_epoch, grown=False):
         fsck_after_kill(self.dir, self.pp)
         after = self.state()
         changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
         assert changed <= {key}, changed
         if changed:
-            assert (new_epoch, True, "crash-a") in after[key]
+            assert (new_epoch, True, "crash-a", grown) in after[key]
             assert len(after[key]) == new_epoch
         return bool(changed)
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
 @pytest.mark.parametrize("syscall", ["write", "syncfs", "fsync", "renameat", "unlinkat"])
-@pytest.mark.parametrize("kind", ["new vault", "new epoch"])
+@pytest.mark.parametrize("kind", ["new vault", "new epoch", "grown epoch"])
 @pytest.mark.parametrize("flush", ["fs", "files"])
 def test_kill_at_every_step(tmp_path, syscall, kind, flush):
     """SIGKILL at the N-th call of one system call, for N = 1, 2, ... until
     the import runs to its end; its files flushed with one syncfs, or each
-    with fsync (--flush)."""
+    with fsync (--flush). A grown epoch is one whose file is replaced in
+    place by the same backup with one more key share."""
     st = Store(tmp_path)
     _, base = st.backup()  # the store is never empty: others must not change
     run([VULTFS, "import", "--passphrase-file", st.pp, st.dir, base])
@@ -104,6 +116,9 @@ def test_kill_at_every_step(tmp_path, syscall, kind, flush):
             # each round reshares a fresh vault, so each starts at epoch 1
             run([VULTFS, "import", "--passphrase-file", st.pp, st.dir, path])
             _, path = st.backup(reshare_of=key)
+        elif kind == "grown epoch":
+            run([VULTFS, "import", "--passphrase-file", st.pp, st.dir, path])
+            path = st.grown(path)
         before = st.state()
         res = subprocess.run(
             ["strace", "-qq", "-o", "/dev/null", "-e", f"trace={syscall}",
@@ -112,14 +127,15 @@ def test_kill_at_every_step(tmp_path, syscall, kind, flush):
              str(path)],
             capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
         new_epoch = 2 if kind == "new epoch" else 1
-        st.check_old_or_new(before, key, new_epoch)
+        grown = kind == "grown epoch"
+        st.check_old_or_new(before, key, new_epoch, grown)
         if res.returncode == 0:
             break  # the import got past its N-th call: every step was tried
         steps_killed += 1
         # the interrupted import completes when run again, and takes in
         # the share record it left
         run([VULTFS, "import", "--passphrase-file", st.pp, st.dir, path])
-        assert (new_epoch, True, "crash-a") in st.state()[key]
+        assert (new_epoch, True, "crash-a", grown) in st.state()[key]
         assert " 0 unreferenced, " in fsck_after_kill(st.dir, st.pp).stdout
     else:
         pytest.fail("the import never completed")
@@ -172,11 +188,11 @@ def test_sigkill_during_imports_leaves_old_or_new_state(tmp_path):
         assert changed <= {key}, changed
         if key in changed:
             expected_epoch = 1 if i % 2 == 0 else 2
-            assert (expected_epoch, True, "crash-a") in after[key]
+            assert (expected_epoch, True, "crash-a", False) in after[key]
         # the import either happened or not; running it again completes it
         run([VULTFS, "import", "--passphrase-file", pp, store, backup])
         before = state(store, pp)
-        assert any(current for (_, current, _) in before[key])
+        assert any(current for (_, current, _, _) in before[key])
 
     # the kills must have landed inside imports for this test to mean anything
     assert killed >= ROUNDS // 4, (killed, completed)

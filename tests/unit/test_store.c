@@ -785,9 +785,10 @@ static struct blob renamed_copy(struct blob file, const char *name)
 
 /* The apps add an ML-DSA key to a vault with no reshare: its backup grows
  * by one key share. The fuller file replaces the epoch's file in place
- * (same epoch, its facts updated, the old record gone: every share of it
- * is in the new one); the older file is then refused as out of date, and
- * a new generation follows as usual. DESIGN's import table. */
+ * (same epoch, its facts updated); the lesser file stays in the store,
+ * listed as a replaced file (no import removes a share record). The older
+ * file is then refused as out of date, and a new generation follows as
+ * usual. DESIGN's import table. */
 static void test_grown_backup_in_store(void)
 {
     char *dir = NULL;
@@ -809,7 +810,8 @@ static void test_grown_backup_in_store(void)
     CHECK(v && v->epoch_count == 1 && v->current && v->current->number == 1);
     CHECK(v && v->current && v->current->facts.key_share_count == 3);
     CHECK(v && v->current && strcmp(v->current->facts.public_key_mldsa44, synth_mldsa_key()) == 0);
-    CHECK_EQ_INT(count_records(dir), 1); /* the lesser file's record is gone */
+    CHECK_EQ_INT(count_records(dir), 2); /* the lesser file kept, not removed */
+    CHECK(v && v->current && v->current->replaced_count == 1);
     check_fsck_clean(s, false, __LINE__);
 
     /* the older file: out of date, refused, nothing changes */
