@@ -103,6 +103,22 @@ void *alloc_resize(void *ptr, size_t size)
     return realloc(ptr, size ? size : 1);
 }
 
+int alloc_reserve(void **array, size_t *cap, size_t count, size_t elem_size)
+{
+    if (count <= *cap)
+        return 0;
+    size_t want = *cap ? *cap * 2 : 64;
+    while (want < count)
+        want *= 2;
+    void *grown = alloc_resize(*array, want * elem_size);
+    if (!grown)
+        return -ENOMEM;
+    *array = grown;
+    *cap = want;
+    return 0;
+}
+
+
 char *alloc_strndup(const char *s, size_t len)
 {
     size_t n = strnlen(s, len);

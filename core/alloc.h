@@ -15,6 +15,9 @@ void *alloc_bytes(size_t size);
 void *alloc_zeroed(size_t count, size_t size);
 void *alloc_resize(void *ptr, size_t size);
 char *alloc_strndup(const char *s, size_t len);
+/* Room for count elements of elem_size in *array (capacity *cap, doubled
+ * as needed, from 64). 0 or -ENOMEM (*array unchanged). */
+int alloc_reserve(void **array, size_t *cap, size_t count, size_t elem_size);
 void alloc_free(void *ptr);
 
 /* Secret heap (sodium_malloc: guard pages, mlock, MADV_DONTDUMP).

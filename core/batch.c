@@ -91,7 +91,7 @@ int batch_stage(struct store *store, const struct record_share *share, json_t *v
                 json_t *old, struct store_ticket *ticket)
 {
     struct batch_change *c = alloc_zeroed(1, sizeof(*c));
-    const char *ecdsa = index_str(vault, "ecdsa");
+    const char *ecdsa = jsonx_str(vault, "ecdsa");
     int ret = c && (c->ecdsa = alloc_strndup(ecdsa, strlen(ecdsa))) ? 0 : -ENOMEM;
 
     if (c) {

@@ -37,7 +37,7 @@ static int config_sum(char out[CHECKSUM_HEX + 1], const json_t *config)
         json_object_del(fields, CHECKSUM_KEY) != 0)
         ret = -ENOMEM;
     if (ret == 0)
-        ret = index_dumps(&text, fields, JSON_COMPACT | JSON_SORT_KEYS);
+        ret = jsonx_dumps(&text, fields, JSON_COMPACT | JSON_SORT_KEYS);
     if (ret == 0)
         snprintf(out, CHECKSUM_HEX + 1, "%016" PRIx64, (uint64_t)XXH3_64bits(text, strlen(text)));
     alloc_free(text);
@@ -76,7 +76,7 @@ static bool is_bounded(const json_t *value, uint64_t min, uint64_t max)
 
 static bool kdf_is_valid(const json_t *kdf)
 {
-    return json_is_object(kdf) && strcmp(index_str(kdf, "algorithm"), "argon2id13") == 0 &&
+    return json_is_object(kdf) && strcmp(jsonx_str(kdf, "algorithm"), "argon2id13") == 0 &&
            is_bounded(json_object_get(kdf, "opslimit"), SEAL_KDF_OPSLIMIT_MIN,
                       SEAL_KDF_OPSLIMIT_MAX) &&
            is_bounded(json_object_get(kdf, "memlimit"), SEAL_KDF_MEMLIMIT_MIN,
@@ -97,7 +97,7 @@ int config_verify(const json_t *config)
     const json_t *id = json_object_get(config, "id");
     uint8_t id_bin[MANIFEST_ID_BYTES];
     if ((id || json_integer_value(json_object_get(config, "format")) >= 2) &&
-        index_hex_decode(id_bin, sizeof(id_bin), json_string_value(id)) < 0)
+        hex_decode(id_bin, sizeof(id_bin), json_string_value(id)) < 0)
         return -EBADMSG;
     if (stored) {
         ret = config_sum(sum, config);

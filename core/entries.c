@@ -50,7 +50,7 @@ static int digests_of(uint8_t *out, size_t stride, const json_t *list, size_t co
     if (!json_is_array(list) || json_array_size(list) != count)
         return -EIO;
     json_array_foreach(list, i, hex)
-        if (index_hex_decode(out + i * stride, EPOCHS_DIGEST_BYTES, json_string_value(hex)) < 0)
+        if (hex_decode(out + i * stride, EPOCHS_DIGEST_BYTES, json_string_value(hex)) < 0)
             return -EIO;
     return 0;
 }
@@ -111,7 +111,7 @@ static int entry_from_record(struct epochs_entry *e, const struct store *store,
     size_t len = 0;
     struct vult_vault v;
     struct epochs_entry d;
-    int ret = record_load_share(&plain, &len, store, index_str(epoch, "record"));
+    int ret = record_load_share(&plain, &len, store, jsonx_str(epoch, "record"));
 
     if (ret == 0 && (ret = vult_vault_parse(&v, NULL, plain, len)) == 0) {
         ret = epochs_describe(&d, &v);
@@ -140,13 +140,13 @@ static int entry_of(struct epochs_entry *e, const struct store *store, const jso
     const json_t *facts = json_object_get(epoch, "facts");
     int ret;
 
-    e->number = index_num(epoch, "number");
+    e->number = jsonx_num(epoch, "number");
     e->current = json_is_true(json_object_get(epoch, "current"));
-    if (index_hex_decode(e->generation, EPOCHS_DIGEST_BYTES, index_str(epoch, "generation")) <
+    if (hex_decode(e->generation, EPOCHS_DIGEST_BYTES, jsonx_str(epoch, "generation")) <
             0 ||
-        index_hex_decode(e->device, EPOCHS_DIGEST_BYTES, index_str(epoch, "device")) < 0 ||
-        index_hex_decode(e->shares, EPOCHS_DIGEST_BYTES, index_str(epoch, "shares")) < 0 ||
-        entries_lib_type(&e->lib_type, index_str(facts, "lib_type")) < 0)
+        hex_decode(e->device, EPOCHS_DIGEST_BYTES, jsonx_str(epoch, "device")) < 0 ||
+        hex_decode(e->shares, EPOCHS_DIGEST_BYTES, jsonx_str(epoch, "shares")) < 0 ||
+        entries_lib_type(&e->lib_type, jsonx_str(facts, "lib_type")) < 0)
         return -EIO;
     ret = stored_entry(e, epoch);
     if (ret <= 0)
@@ -194,7 +194,7 @@ static json_t *hex_list(const uint8_t *base, size_t stride, size_t count)
     json_t *list = json_array();
 
     for (size_t i = 0; list && i < count; i++) {
-        index_hex_encode(hex, base + i * stride, EPOCHS_DIGEST_BYTES);
+        hex_encode(hex, base + i * stride, EPOCHS_DIGEST_BYTES);
         if (json_array_append_new(list, json_string(hex)) < 0) {
             json_decref(list);
             return NULL;
@@ -228,7 +228,7 @@ int entries_store_key_digests(json_t *vault, const struct epochs_entry *list, si
     json_array_foreach(json_object_get(vault, "epochs"), i, e) {
         if ((json_object_get(e, "key_share_keys") && json_object_get(e, "declared_keys") &&
              json_object_get(e, "key_shares")) ||
-            i >= count || list[i].number != index_num(e, "number"))
+            i >= count || list[i].number != jsonx_num(e, "number"))
             continue;
         if (entries_set_key_digests(e, &list[i]) < 0)
             return -ENOMEM;
@@ -239,7 +239,7 @@ int entries_store_key_digests(json_t *vault, const struct epochs_entry *list, si
 int entries_keep_replaced(json_t *epoch, const json_t *held)
 {
     json_t *replaced = json_object_get(epoch, "replaced");
-    json_t *kept = json_pack("{s:s, s:O, s:O}", "record", index_str(held, "record"),
+    json_t *kept = json_pack("{s:s, s:O, s:O}", "record", jsonx_str(held, "record"),
                              "imported_sec", json_object_get(held, "imported_sec"),
                              "imported_nsec", json_object_get(held, "imported_nsec"));
     int ret = kept ? 0 : -ENOMEM;

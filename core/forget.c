@@ -29,10 +29,10 @@ static int remove_epoch_records(struct store *store, const json_t *epoch)
 {
     size_t i;
     json_t *r;
-    int ret = remove_record(store, index_str(epoch, "record"));
+    int ret = remove_record(store, jsonx_str(epoch, "record"));
 
     json_array_foreach(json_object_get(epoch, "replaced"), i, r) {
-        int err = remove_record(store, index_str(r, "record"));
+        int err = remove_record(store, jsonx_str(r, "record"));
         if (err < 0 && ret == 0)
             ret = err;
     }
@@ -71,8 +71,8 @@ int store_forget(struct store *store, const char *dir_name)
      * fsck reports (and --repair, seeing the vault forgotten in the
      * manifest, removes), never a reference to a missing one */
     store_tidy_before_change(store);
-    ret = index_remove_vault(store, index_str(vault, "ecdsa"));
-    if (ret < 0 && still_held(store, index_str(vault, "ecdsa"))) {
+    ret = index_remove_vault(store, jsonx_str(vault, "ecdsa"));
+    if (ret < 0 && still_held(store, jsonx_str(vault, "ecdsa"))) {
         json_decref(vault);
         return ret; /* still in the index: its records stay */
     }
@@ -107,8 +107,8 @@ static int replace_by_marker(json_t *vault, uint64_t number, json_t **removed)
     }
     /* lib_type too: it is part of the generation (a GG20 to DKLS migration) */
     json_t *marker = json_pack("{s:I, s:s, s:s}", "number", (json_int_t)number, "generation",
-                               index_str(epoch, "generation"), "lib_type",
-                               index_str(json_object_get(epoch, "facts"), "lib_type"));
+                               jsonx_str(epoch, "generation"), "lib_type",
+                               jsonx_str(json_object_get(epoch, "facts"), "lib_type"));
     *removed = json_incref(epoch);
     if (!marker || json_array_append_new(forgotten, marker) < 0)
         return -ENOMEM;
@@ -135,7 +135,7 @@ int store_forget_epoch(struct store *store, const char *dir_name, uint64_t numbe
     ret = index_vault_get(store, view->public_key_ecdsa, &vault);
     if (ret == 0 && vault) {
         json_t *held = vault; /* the copy is changed: a slot may hold the tree itself */
-        vault = index_copy(held);
+        vault = jsonx_copy(held);
         json_decref(held);
         ret = vault ? replace_by_marker(vault, number, &removed) : -ENOMEM;
     } else if (ret == 0) {

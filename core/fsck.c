@@ -154,7 +154,7 @@ static bool same_digests(const json_t *epoch, const char *key, const uint8_t *ba
     if (json_array_size(list) != count)
         return false;
     json_array_foreach(list, i, hex)
-        if (index_hex_decode(want, sizeof(want), json_string_value(hex)) < 0 ||
+        if (hex_decode(want, sizeof(want), json_string_value(hex)) < 0 ||
             memcmp(want, base + i * stride, sizeof(want)) != 0)
             return false;
     return true;
@@ -188,13 +188,13 @@ static int check_share(struct store *store, const json_t *epoch, const char *rec
     }
     ret = vult_vault_parse(&v, NULL, plain, len);
     if (ret == 0 && (ret = epochs_describe(d, &v)) == 0) {
-        if (index_hex_decode(want, sizeof(want), index_str(epoch, "generation")) < 0 ||
+        if (hex_decode(want, sizeof(want), jsonx_str(epoch, "generation")) < 0 ||
             memcmp(want, d->generation, sizeof(want)) != 0 ||
-            index_hex_decode(want, sizeof(want), index_str(epoch, "device")) < 0 ||
+            hex_decode(want, sizeof(want), jsonx_str(epoch, "device")) < 0 ||
             memcmp(want, d->device, sizeof(want)) != 0)
             ret = -EBADMSG;
         if (ret == 0 && whole &&
-            (index_hex_decode(want, sizeof(want), index_str(epoch, "shares")) < 0 ||
+            (hex_decode(want, sizeof(want), jsonx_str(epoch, "shares")) < 0 ||
              memcmp(want, d->shares, sizeof(want)) != 0 || !same_key_shares(epoch, d)))
             ret = -EBADMSG;
         epochs_entry_clear(d);
@@ -246,16 +246,16 @@ static void check_vault(struct walk *w, const json_t *vault)
     json_t *e, *r;
 
     json_array_foreach(json_object_get(vault, "epochs"), j, e) {
-        check_one(w, e, index_str(e, "record"), true, index_num(e, "number"));
+        check_one(w, e, jsonx_str(e, "record"), true, jsonx_num(e, "number"));
         json_array_foreach(json_object_get(e, "replaced"), k, r)
-            check_one(w, e, index_str(r, "record"), false, index_num(e, "number"));
+            check_one(w, e, jsonx_str(r, "record"), false, jsonx_num(e, "number"));
     }
 }
 
 static int report_if_temp(void *ctx, const char *name)
 {
     struct walk *w = ctx;
-    if (store_is_stale_temp(name)) {
+    if (io_is_stale_temp(name)) {
         w->rep->temporary_files++;
         report(w->report_line, w->ctx,
                "leftover temporary file %s%s (an interrupted write; removed by the next change)",
@@ -311,9 +311,9 @@ static bool generation_forgotten(const json_t *vault, const uint8_t *generation)
     size_t i;
     json_t *f;
 
-    index_hex_encode(hex, generation, EPOCHS_DIGEST_BYTES);
+    hex_encode(hex, generation, EPOCHS_DIGEST_BYTES);
     json_array_foreach(json_object_get(vault, "forgotten"), i, f)
-        if (strcmp(index_str(f, "generation"), hex) == 0)
+        if (strcmp(jsonx_str(f, "generation"), hex) == 0)
             return true;
     return false;
 }

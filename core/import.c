@@ -136,12 +136,12 @@ static int add_forgotten(struct epochs_entry **list, size_t *count, const json_t
     *list = grown;
     memset(grown + *count, 0, n * sizeof(*grown));
     json_array_foreach(forgotten, i, e) {
-        grown[*count + i].number = index_num(e, "number");
-        if (index_hex_decode(grown[*count + i].generation, EPOCHS_DIGEST_BYTES,
-                             index_str(e, "generation")) < 0)
+        grown[*count + i].number = jsonx_num(e, "number");
+        if (hex_decode(grown[*count + i].generation, EPOCHS_DIGEST_BYTES,
+                             jsonx_str(e, "generation")) < 0)
             return -EIO;
         /* markers made before they kept lib_type (GG20 then) have none */
-        const char *lib = index_str(e, "lib_type");
+        const char *lib = jsonx_str(e, "lib_type");
         if (*lib && entries_lib_type(&grown[*count + i].lib_type, lib) < 0)
             return -EIO;
     }
@@ -184,11 +184,11 @@ static int refuse_forgotten(struct store_import_result *result, const json_t *va
     size_t i;
     json_t *e;
 
-    index_hex_encode(generation, share->generation, EPOCHS_DIGEST_BYTES);
+    hex_encode(generation, share->generation, EPOCHS_DIGEST_BYTES);
     json_array_foreach(json_object_get(vault, "forgotten"), i, e) {
-        if (strcmp(index_str(e, "generation"), generation) != 0)
+        if (strcmp(jsonx_str(e, "generation"), generation) != 0)
             continue;
-        result->epoch = index_num(e, "number");
+        result->epoch = jsonx_num(e, "number");
         return set_outcome(result, EPOCHS_STALE,
                            "an older share: its generation was epoch %" PRIu64 ", destroyed on "
                            "purpose "
@@ -206,9 +206,9 @@ static json_t *epoch_json(const struct epochs_entry *d, uint64_t number, bool cu
     int32_t nsec;
 
     now(&sec, &nsec);
-    index_hex_encode(gen, d->generation, EPOCHS_DIGEST_BYTES);
-    index_hex_encode(dev, d->device, EPOCHS_DIGEST_BYTES);
-    index_hex_encode(shares, d->shares, EPOCHS_DIGEST_BYTES);
+    hex_encode(gen, d->generation, EPOCHS_DIGEST_BYTES);
+    hex_encode(dev, d->device, EPOCHS_DIGEST_BYTES);
+    hex_encode(shares, d->shares, EPOCHS_DIGEST_BYTES);
     json_t *epoch = json_pack("{s:I, s:b, s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:o}", "number",
                               (json_int_t)number, "current", current, "record", record,
                               "imported_sec", (json_int_t)sec, "imported_nsec", (json_int_t)nsec,
@@ -231,7 +231,7 @@ static json_t *changed_vault(const struct store *store, const struct epochs_deci
     size_t i;
     json_t *e;
 
-    vault = old ? index_copy(old) : json_pack("{s:s, s:[]}", "ecdsa", ecdsa, "epochs");
+    vault = old ? jsonx_copy(old) : json_pack("{s:s, s:[]}", "ecdsa", ecdsa, "epochs");
     if (!vault)
         return NULL;
     if (!old) {
@@ -475,13 +475,13 @@ static json_t *vault_with_record(const json_t *held, uint64_t number, const char
                                  const struct epochs_entry *d, bool imported)
 {
     char shares[2 * EPOCHS_DIGEST_BYTES + 1];
-    json_t *index = held ? index_copy(held) : NULL;
+    json_t *index = held ? jsonx_copy(held) : NULL;
     json_t *e = index_find_epoch(index, number);
     int64_t sec;
     int32_t nsec;
 
     now(&sec, &nsec);
-    index_hex_encode(shares, d->shares, EPOCHS_DIGEST_BYTES);
+    hex_encode(shares, d->shares, EPOCHS_DIGEST_BYTES);
     if (!e || json_object_set_new(e, "record", json_string(record)) < 0 ||
         json_object_set_new(e, "vault_len", json_integer((json_int_t)len)) < 0 ||
         json_object_set_new(e, "facts", facts_of(v)) < 0 ||
@@ -513,7 +513,7 @@ static int replace_grown(struct store *store, const struct vult_file *file,
     if (ret < 0)
         return failed(result, ret);
     vault = vault_with_record(held_vault, number, record, v, file->vault_len, d, true);
-    if (!vault || (strcmp(index_str(held, "record"), record) != 0 &&
+    if (!vault || (strcmp(jsonx_str(held, "record"), record) != 0 &&
                    entries_keep_replaced(index_find_epoch(vault, number), held) < 0)) {
         json_decref(vault);
         return failed(result, -ENOMEM);
@@ -549,7 +549,7 @@ static int repair_if_damaged(bool *repaired, struct store *store, const struct v
 
     *repaired = false;
     e = index_find_epoch(held_vault, number);
-    const char *held = index_str(e, "record");
+    const char *held = jsonx_str(e, "record");
     ret = record_load_share(&plain, &len, store, held);
     alloc_secret_free(plain);
     if (ret == 0 || ret == -ENOMEM)
@@ -603,7 +603,7 @@ static int refresh_facts(struct store *store, const struct vult_file *file,
     json_t *vault;
     int ret = record_name(record, store, file->vault_bytes, file->vault_len);
 
-    if (ret < 0 || strcmp(record, index_str(index_find_epoch(held_vault, number), "record")) ||
+    if (ret < 0 || strcmp(record, jsonx_str(index_find_epoch(held_vault, number), "record")) ||
         !facts_behind(store, ecdsa, number, v))
         return ret < 0 ? ret : 0;
     if (!(vault = vault_with_record(held_vault, number, record, v, file->vault_len, d, false)))

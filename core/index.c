@@ -26,149 +26,11 @@
 #include "alloc.h"
 #include "io.h"
 
-void index_hex_encode(char *out, const uint8_t *bin, size_t len)
-{
-    sodium_bin2hex(out, len * 2 + 1, bin, len);
-}
-
-int index_hex_decode(uint8_t *out, size_t len, const char *hex)
-{
-    size_t got = 0;
-    if (!hex || strlen(hex) != len * 2 ||
-        sodium_hex2bin(out, len, hex, len * 2, NULL, &got, NULL) != 0 || got != len)
-        return -EINVAL;
-    return 0;
-}
-
-const char *index_str(const json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    return s ? s : "";
-}
-
-uint64_t index_num(const json_t *obj, const char *key)
-{
-    json_int_t v = json_integer_value(json_object_get(obj, key));
-    return v < 0 ? 0 : (uint64_t)v;
-}
-
-/* JSON text is written compact and sorted, so equal indexes are equal bytes. */
-/* jansson 2.14 can emit or parse wrong JSON after one failed allocation
- * instead of failing (upstream issue 655). The store trusts neither
- * direction: what it encodes is decoded again and compared, and what it
- * decodes is encoded again and compared with the bytes it read. */
-
-/* Why jansson refused text the store wrote (its own encoder's, or a record
- * that verified). jansson 2.14 may leave error unset after a failed
- * allocation (callers zero it first) or call it a syntax error: when memory
- * is short now, say so rather than call the store damaged. */
-static int json_failure(const json_error_t *error, size_t len)
-{
-    if (json_error_code(error) == json_error_out_of_memory)
-        return -ENOMEM;
-    void *probe = alloc_bytes(len + 4096);
-    alloc_free(probe);
-    return probe ? -EIO : -ENOMEM;
-}
-
-int index_dumps(char **out, const json_t *json, size_t flags)
-{
-    json_error_t error = {0};
-    char *text = json_dumps(json, flags);
-    json_t *back;
-    int ret = 0;
-
-    if (!text)
-        return -ENOMEM;
-    back = json_loads(text, 0, &error);
-    if (!back)
-        ret = json_failure(&error, strlen(text));
-    else if (!json_equal(back, json))
-        ret = -EIO; /* the encoder wrote something else than it was given */
-    json_decref(back);
-    if (ret < 0) {
-        sodium_memzero(text, strlen(text));
-        alloc_free(text);
-        return ret;
-    }
-    *out = text;
-    return 0;
-}
-
-/* The index's text: compact and sorted, so equal indexes are equal bytes. */
-static int encode_checked(char **out, const json_t *index)
-{
-    return index_dumps(out, index, JSON_COMPACT | JSON_SORT_KEYS);
-}
-
-/* json_dump_callback's sink that compares what is dumped with text. */
-struct same_text {
-    const uint8_t *text;
-    size_t len, at;
-    bool differs;
-};
-
-static int compare_dumped(const char *chunk, size_t size, void *data)
-{
-    struct same_text *c = data;
-
-    if (size > c->len - c->at || memcmp(c->text + c->at, chunk, size) != 0) {
-        c->differs = true;
-        return -1;
-    }
-    c->at += size;
-    return 0;
-}
-
-/* Decodes JSON text and checks that it encodes back to the same bytes,
- * compared as the encoder writes them (no copy of the text): were the
- * encoder wrong, its text would not be the bytes read either. */
-static int decode_checked(json_t **out, const uint8_t *plain, size_t len)
-{
-    json_error_t error = {0};
-    json_t *json = json_loadb((const char *)plain, len, 0, &error);
-    struct same_text c = {plain, len, 0, false};
-    int ret = 0;
-
-    if (!json)
-        return json_failure(&error, len);
-    if (json_dump_callback(json, compare_dumped, &c, JSON_COMPACT | JSON_SORT_KEYS) < 0)
-        ret = c.differs ? -EIO : -ENOMEM;
-    else if (c.at != len)
-        ret = -EIO; /* the parser read something else than was written */
-    if (ret < 0) {
-        json_decref(json);
-        return ret;
-    }
-    *out = json;
-    return 0;
-}
-
-int index_loads(json_t **out, const uint8_t *text, size_t len)
-{
-    return decode_checked(out, text, len);
-}
-
 /* ---- the order of vaults and the lookup by key --------------------------- */
-
-int index_reserve(void **array, size_t *cap, size_t count, size_t elem_size)
-{
-    if (count <= *cap)
-        return 0;
-    size_t want = *cap ? *cap * 2 : 64;
-    while (want < count)
-        want *= 2;
-    void *grown = alloc_resize(*array, want * elem_size);
-    if (!grown)
-        return -ENOMEM;
-    *array = grown;
-    *cap = want;
-    return 0;
-}
 
 static int reserve_slots(struct store *store, size_t count)
 {
-    return index_reserve((void **)&store->slots, &store->slot_cap, count,
+    return alloc_reserve((void **)&store->slots, &store->slot_cap, count,
                          sizeof(*store->slots));
 }
 
@@ -195,7 +57,7 @@ void index_free(struct store *store)
 static int slot_fill(struct index_slot *slot, const json_t *vault)
 {
     char *text = NULL;
-    int ret = encode_checked(&text, vault);
+    int ret = jsonx_dumps(&text, vault, JSON_COMPACT | JSON_SORT_KEYS);
 
     if (ret < 0)
         return ret;
@@ -214,7 +76,7 @@ int index_vault_at(const struct store *store, size_t position, json_t **out)
         *out = json_incref(slot->tree);
         return 0;
     }
-    return decode_checked(out, (const uint8_t *)slot->text, slot->len);
+    return jsonx_loads(out, (const uint8_t *)slot->text, slot->len);
 }
 
 /* The position of the vault under ecdsa: by hash while the views are
@@ -232,7 +94,7 @@ static int slot_position(const struct store *store, const char *ecdsa, size_t *p
     for (size_t i = 0; i < store->slot_count; i++) {
         json_t *vault = NULL;
         int ret = index_vault_at(store, i, &vault);
-        bool same = ret == 0 && strcmp(index_str(vault, "ecdsa"), ecdsa) == 0;
+        bool same = ret == 0 && strcmp(jsonx_str(vault, "ecdsa"), ecdsa) == 0;
         json_decref(vault);
         if (ret < 0)
             return ret;
@@ -319,7 +181,7 @@ static int read_index_record_as(struct plain_buf *buf, size_t *len, int dirfd, c
         manifest_digest(state->digest, sealed, sealed_len);
     }
     if (ret == 0 && sealed_len > buf->cap)
-        ret = index_reserve((void **)&buf->bytes, &buf->cap, sealed_len, 1);
+        ret = alloc_reserve((void **)&buf->bytes, &buf->cap, sealed_len, 1);
     if (ret == 0) {
         ret = seal_open_into(buf->bytes, buf->cap, len, sealed, sealed_len, SEAL_KIND_INDEX, id,
                              store->master);
@@ -365,7 +227,7 @@ static int read_whole_index(struct store *store)
     int ret = read_index_record(&plain, &len, store->dirfd, INDEX_NAME, INDEX_ID, store);
 
     if (ret == 0)
-        ret = decode_checked(&index, plain.bytes, len);
+        ret = jsonx_loads(&index, plain.bytes, len);
     alloc_free(plain.bytes);
     if (ret < 0)
         return ret == -ENOENT ? -EIO : ret;
@@ -393,7 +255,7 @@ void index_vault_record_name(char hex[VAULT_RECORD_HEX + 1], const struct store 
     crypto_generichash_update(&st, (const uint8_t *)domain, sizeof(domain));
     crypto_generichash_update(&st, (const uint8_t *)ecdsa, strlen(ecdsa));
     crypto_generichash_final(&st, digest, sizeof(digest));
-    index_hex_encode(hex, digest, sizeof(digest));
+    hex_encode(hex, digest, sizeof(digest));
 }
 
 static void vault_record_name(char hex[VAULT_RECORD_HEX + 1], const struct store *store,
@@ -425,12 +287,12 @@ static int write_record_to(struct store *store, int dirfd, const json_t *vault, 
     char *text = NULL;
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
-    int ret = record ? encode_checked(&text, record) : -ENOMEM;
+    int ret = record ? jsonx_dumps(&text, record, JSON_COMPACT | JSON_SORT_KEYS) : -ENOMEM;
 
     json_decref(record);
     if (ret < 0)
         return ret;
-    vault_record_name(hex, store, index_str(vault, "ecdsa"));
+    vault_record_name(hex, store, jsonx_str(vault, "ecdsa"));
     vault_record_path(&path, hex);
     ret = seal_record(&sealed, &sealed_len, (const uint8_t *)text, strlen(text),
                       SEAL_KIND_INDEX, path.id, store->master);
@@ -472,7 +334,7 @@ struct loaded {
 };
 
 /* The vault's text in a record's text: the record is the compact, sorted
- * encoding of {"order":n,"vault":{...}} (decode_checked made sure), so its
+ * encoding of {"order":n,"vault":{...}} (jsonx_loads made sure), so its
  * vault is the text between the prefix and the last brace. */
 static int vault_text_of(struct index_slot *slot, const uint8_t *record, size_t len,
                          uint64_t order)
@@ -496,11 +358,11 @@ static int take_vault_record(struct loaded *l, const char *hex, size_t len, cons
     const json_t *order = json_object_get(record, "order");
     char want[VAULT_RECORD_HEX + 1];
 
-    vault_record_name(want, l->store, index_str(vault, "ecdsa"));
+    vault_record_name(want, l->store, jsonx_str(vault, "ecdsa"));
     if (!json_is_object(vault) || !json_is_integer(order) || json_integer_value(order) < 0 ||
         !json_is_array(json_object_get(vault, "epochs")) || strcmp(want, hex) != 0)
         return -EIO;
-    if (index_reserve((void **)&l->vaults, &l->cap, l->count + 1, sizeof(*l->vaults)) < 0)
+    if (alloc_reserve((void **)&l->vaults, &l->cap, l->count + 1, sizeof(*l->vaults)) < 0)
         return -ENOMEM;
     struct loaded_vault *lv = &l->vaults[l->count];
     *lv = (struct loaded_vault){{(uint64_t)json_integer_value(order), NULL, 0, NULL}, NULL};
@@ -527,7 +389,7 @@ static int load_vault_record(void *ctx, const char *name)
     struct manifest_state state = {0};
     bool sealed_err = false;
 
-    if (store_is_stale_temp(name) || strlen(name) != VAULT_RECORD_HEX + 4 ||
+    if (io_is_stale_temp(name) || strlen(name) != VAULT_RECORD_HEX + 4 ||
         strcmp(name + VAULT_RECORD_HEX, ".rec") != 0)
         return 0; /* an interrupted write's leftover, or the manifest */
     snprintf(hex, sizeof(hex), "%.*s", VAULT_RECORD_HEX, name);
@@ -535,7 +397,7 @@ static int load_vault_record(void *ctx, const char *name)
     int ret = read_index_record_as(&l->plain, &len, l->store->vaultsfd, name, path.id, l->store,
                                    &state, &sealed_err);
     if (state.present) {
-        if (index_reserve((void **)&l->found, &l->found_cap, l->found_count + 1,
+        if (alloc_reserve((void **)&l->found, &l->found_cap, l->found_count + 1,
                           sizeof(*l->found)) < 0)
             return -ENOMEM;
         struct manifest_item *f = &l->found[l->found_count++];
@@ -546,7 +408,7 @@ static int load_vault_record(void *ctx, const char *name)
         return store_note_problem(l->store, STORE_PROBLEM_RECORD_DAMAGED, hex,
                                   (uint64_t)-ret, 0);
     if (ret == 0)
-        ret = decode_checked(&record, l->plain.bytes, len);
+        ret = jsonx_loads(&record, l->plain.bytes, len);
     if (ret < 0)
         return ret == -ENOENT ? -EIO : ret;
     ret = take_vault_record(l, hex, len, record);
@@ -626,12 +488,12 @@ static int check_manifest(struct store *store, struct loaded *l)
         return store_note_problem(store, STORE_PROBLEM_MANIFEST_DAMAGED, "", (uint64_t)-ret, 0);
     if (ret < 0)
         return ret;
-    const char *id = index_str(store->config, "id");
+    const char *id = jsonx_str(store->config, "id");
     char hex[2 * MANIFEST_ID_BYTES + 1];
-    index_hex_encode(hex, m->id, MANIFEST_ID_BYTES);
+    hex_encode(hex, m->id, MANIFEST_ID_BYTES);
     if (*id && strcmp(id, hex) != 0)
         return store_note_problem(store, STORE_PROBLEM_MANIFEST_FOREIGN, "", 0, 0);
-    if (index_reserve((void **)&l->found, &l->found_cap, l->found_count + 1,
+    if (alloc_reserve((void **)&l->found, &l->found_cap, l->found_count + 1,
                       sizeof(*l->found)) < 0)
         return -ENOMEM;
     lastseen_load(store);
@@ -750,10 +612,10 @@ static int remove_unfinished(struct store *store)
  * store of format 1 being moved to format 2). */
 static int store_id_of(uint8_t id[MANIFEST_ID_BYTES], const struct store *store)
 {
-    const char *hex = index_str(store->config, "id");
+    const char *hex = jsonx_str(store->config, "id");
 
     if (*hex)
-        return index_hex_decode(id, MANIFEST_ID_BYTES, hex) < 0 ? -EIO : 0;
+        return hex_decode(id, MANIFEST_ID_BYTES, hex) < 0 ? -EIO : 0;
     if (store->manifest.loaded)
         memcpy(id, store->manifest.id, MANIFEST_ID_BYTES);
     else
@@ -787,7 +649,7 @@ static int write_new_dir(struct store *store, const json_t *index, uint64_t chan
             ret = manifest_skeleton(&skeleton, &items[i].skeleton_len, vault,
                                     store->slots[i].order);
         items[i].skeleton = skeleton;
-        vault_record_name(items[i].key, store, index_str(vault, "ecdsa"));
+        vault_record_name(items[i].key, store, jsonx_str(vault, "ecdsa"));
     }
     if (ret == 0)
         ret = stamp_state(&items[count], store);
@@ -852,7 +714,7 @@ static int undo_migration(struct store *store)
 static int remove_if_stale(void *ctx, const char *name)
 {
     int dirfd = *(const int *)ctx;
-    if (store_is_stale_temp(name)) {
+    if (io_is_stale_temp(name)) {
         int removed = unlinkat(dirfd, name, 0);
         (void)removed; /* tidying only: a leftover is never read */
     }
@@ -963,7 +825,7 @@ static int reserve_room(struct store *store)
 
 int index_stage_vault(struct store *store, struct index_change *c, const json_t *vault)
 {
-    const char *ecdsa = index_str(vault, "ecdsa");
+    const char *ecdsa = jsonx_str(vault, "ecdsa");
     size_t position;
     bool found;
     int ret = reserve_room(store);
@@ -1101,7 +963,7 @@ int index_place_vault(struct store *store, json_t *vault, uint64_t order)
     views_forget_read(store);
     size_t position;
     bool found;
-    int ret = slot_position(store, index_str(vault, "ecdsa"), &position, &found);
+    int ret = slot_position(store, jsonx_str(vault, "ecdsa"), &position, &found);
 
     if (ret == 0 && !found)
         position = store->slot_count;
@@ -1179,7 +1041,7 @@ int index_skeletons(struct store *store, struct manifest_item **items, size_t *c
             ret = manifest_skeleton(&skeleton, &list[n].skeleton_len, vault,
                                     store->slots[i].order);
         if (ret == 0) {
-            vault_record_name(list[n].key, store, index_str(vault, "ecdsa"));
+            vault_record_name(list[n].key, store, jsonx_str(vault, "ecdsa"));
             list[n].state.present = true;
             list[n++].skeleton = skeleton;
         }
@@ -1215,7 +1077,7 @@ int index_migrate(struct store *store)
     }
     if (ret == 0 && !format2) {
         char id[2 * MANIFEST_ID_BYTES + 1];
-        index_hex_encode(id, store->manifest.id, MANIFEST_ID_BYTES);
+        hex_encode(id, store->manifest.id, MANIFEST_ID_BYTES);
         ret = store_upgrade_config(store, id);
     }
     if (ret == 0)
@@ -1223,23 +1085,12 @@ int index_migrate(struct store *store)
     return ret;
 }
 
-/* A deep copy to change, checked against the original (see above). */
-json_t *index_copy(const json_t *index)
-{
-    json_t *copy = json_deep_copy(index);
-    if (copy && !json_equal(copy, index)) {
-        json_decref(copy);
-        return NULL;
-    }
-    return copy;
-}
-
 json_t *index_find_epoch(const json_t *vault, uint64_t number)
 {
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(vault, "epochs"), i, e)
-        if (index_num(e, "number") == number)
+        if (jsonx_num(e, "number") == number)
             return e;
     return NULL;
 }

@@ -465,3 +465,8 @@ int io_list_dir(int dirfd, int (*each)(void *ctx, const char *name), void *ctx)
     closedir(listing);
     return ret;
 }
+
+bool io_is_stale_temp(const char *name)
+{
+    return name[0] == '.' && strstr(name, ".tmp.") != NULL;
+}

@@ -117,6 +117,9 @@ int io_rename_temp(int dirfd, const char *name) VULTFS_WUR;
 
 /* Removes name's temporary, if there is one. */
 void io_discard_temp(int dirfd, const char *name);
+/* Is name a temporary of these functions (".<name>.tmp.<pid>")? One found
+ * while no write is in flight was left by a crash: never part of a store. */
+bool io_is_stale_temp(const char *name);
 
 /* Reads the store file dirfd/name whole into *out (alloc_bytes; caller
  * alloc_free()s). Never follows a link (-ELOOP) and never waits on a FIFO:

@@ -40,7 +40,7 @@ static uint64_t checksum_of(const char *store_id, uint64_t change)
 
 static void id_hex(char out[2 * MANIFEST_ID_BYTES + 1], const struct store *store)
 {
-    index_hex_encode(out, store->manifest.id, MANIFEST_ID_BYTES);
+    hex_encode(out, store->manifest.id, MANIFEST_ID_BYTES);
 }
 
 /* The change the file says: 0, -ENOENT (none, or empty), -EBADMSG

@@ -27,10 +27,10 @@ static json_t *signers_array(const struct store_epoch *e)
     return list;
 }
 
-/* The pretty text of json, checked (index_dumps); takes json's reference. */
+/* The pretty text of json, checked (jsonx_dumps); takes json's reference. */
 static int dumps_owned(char **out, json_t *json)
 {
-    int ret = index_dumps(out, json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    int ret = jsonx_dumps(out, json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(json);
     return ret;
 }

@@ -117,7 +117,7 @@ static void out_put(struct out *o, const void *data, size_t n)
 {
     if (o->failed)
         return;
-    if (index_reserve((void **)&o->bytes, &o->cap, o->len + n, 1) < 0) {
+    if (alloc_reserve((void **)&o->bytes, &o->cap, o->len + n, 1) < 0) {
         o->failed = true;
         return;
     }
@@ -158,7 +158,7 @@ static void put_item(struct out *o, const struct manifest_item *item)
 
     if (manifest_is_vault_key(item->key)) {
         out_le(o, ITEM_VAULT, 1);
-        if (index_hex_decode(name, sizeof(name), item->key) < 0)
+        if (hex_decode(name, sizeof(name), item->key) < 0)
             o->failed = true; /* a key this module never makes */
         out_put(o, name, sizeof(name));
     } else {
@@ -184,7 +184,7 @@ static bool get_item(struct cursor *c, struct manifest_item *item)
     if (what == ITEM_VAULT) {
         if (!take(c, &p, RECORD_NAME_BYTES))
             return false;
-        index_hex_encode(item->key, p, RECORD_NAME_BYTES);
+        hex_encode(item->key, p, RECORD_NAME_BYTES);
     } else if (what == ITEM_STAMP) {
         snprintf(item->key, sizeof(item->key), "%s", MANIFEST_STAMP_KEY);
     } else {
@@ -219,7 +219,7 @@ static struct manifest_entry *entry_for(struct manifest *m, const char *key)
 
     if (e)
         return e;
-    if (index_reserve((void **)&m->entries, &m->entry_cap, m->entry_count + 1,
+    if (alloc_reserve((void **)&m->entries, &m->entry_cap, m->entry_count + 1,
                       sizeof(*m->entries)) < 0)
         return NULL;
     e = alloc_zeroed(1, sizeof(*e));
@@ -262,7 +262,7 @@ static int apply_frame(struct manifest *m, const struct manifest_item *items, si
         if (!e)
             return -ENOMEM;
         if (keep_older && e->now.present) {
-            if (index_reserve((void **)&m->older, &m->older_cap, m->older_count + 1,
+            if (alloc_reserve((void **)&m->older, &m->older_cap, m->older_count + 1,
                               sizeof(*m->older)) < 0)
                 return -ENOMEM;
             struct manifest_older *o = &m->older[m->older_count++];
@@ -283,7 +283,7 @@ static void frame_id(char *out, size_t cap, unsigned kind, uint64_t change,
                      const uint8_t prev[HASH_BYTES])
 {
     char hex[2 * HASH_BYTES + 1];
-    index_hex_encode(hex, prev, HASH_BYTES);
+    hex_encode(hex, prev, HASH_BYTES);
     snprintf(out, cap, "manifest-%u-%" PRIu64 "-%s", kind, change, hex);
 }
 
@@ -343,7 +343,7 @@ static bool read_frame(struct cursor *c, unsigned *kind, uint64_t *change, struc
     size_t sealed_len = (size_t)get_le(head + 16, 4);
     if (sealed_len < SEAL_OVERHEAD || !take(c, &sealed, sealed_len))
         return false;
-    if (index_reserve((void **)&buf->bytes, &buf->cap, sealed_len, 1) < 0) {
+    if (alloc_reserve((void **)&buf->bytes, &buf->cap, sealed_len, 1) < 0) {
         *err = -ENOMEM;
         return false;
     }
@@ -909,7 +909,7 @@ int manifest_skeleton(char **out, size_t *len, const json_t *vault, uint64_t ord
     }
     char *text = NULL;
     if (ret == 0)
-        ret = index_dumps(&text, sk, JSON_COMPACT | JSON_SORT_KEYS);
+        ret = jsonx_dumps(&text, sk, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(sk);
     if (ret < 0)
         return ret;

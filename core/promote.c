@@ -27,8 +27,8 @@ static uint64_t highest_number(const json_t *vault)
 
     for (size_t k = 0; k < 2; k++)
         json_array_foreach(json_object_get(vault, lists[k]), i, e)
-            if (index_num(e, "number") > top)
-                top = index_num(e, "number");
+            if (jsonx_num(e, "number") > top)
+                top = jsonx_num(e, "number");
     return top;
 }
 
@@ -70,14 +70,14 @@ int store_promote_epoch(struct store *store, const char *dir_name, uint64_t numb
     ret = index_vault_get(store, view->public_key_ecdsa, &held);
     if (ret == 0 && !held)
         ret = -EIO; /* the views and the index disagree */
-    if (ret == 0 && !(vault = index_copy(held)))
+    if (ret == 0 && !(vault = jsonx_copy(held)))
         ret = -ENOMEM;
     json_decref(held);
     if (ret < 0)
         return ret;
     uint64_t next = highest_number(vault) + 1;
     json_array_foreach(json_object_get(vault, "epochs"), i, e) {
-        bool promoted = index_num(e, "number") == number;
+        bool promoted = jsonx_num(e, "number") == number;
         if (json_object_set_new(e, "current", json_boolean(promoted)) < 0 ||
             (promoted && json_object_set_new(e, "number", json_integer((json_int_t)next)) < 0))
             ret = -ENOMEM;

@@ -69,7 +69,7 @@ int record_name(char *out, const struct store *store, const uint8_t *vault, size
     if (crypto_generichash(digest, sizeof(digest), vault, len, store->record_key,
                            SEAL_KEY_BYTES) != 0)
         return -EINVAL;
-    index_hex_encode(out, digest, sizeof(digest));
+    hex_encode(out, digest, sizeof(digest));
     return 0;
 }
 
@@ -94,7 +94,7 @@ static int compare_names(const void *a, const void *b)
 
 static int add_record(struct record_set *set, const char *record)
 {
-    if (index_reserve((void **)&set->names, &set->cap, set->count + 1, sizeof(*set->names)) < 0)
+    if (alloc_reserve((void **)&set->names, &set->cap, set->count + 1, sizeof(*set->names)) < 0)
         return -ENOMEM;
     snprintf(set->names[set->count++], sizeof(*set->names), "%s", record);
     return 0;
@@ -108,10 +108,10 @@ static int add_epoch_records(struct record_set *set, const json_t *vault)
 
     json_array_foreach(json_object_get(vault, "epochs"), i, e) {
         if (ret == 0)
-            ret = add_record(set, index_str(e, "record"));
+            ret = add_record(set, jsonx_str(e, "record"));
         json_array_foreach(json_object_get(e, "replaced"), j, r)
             if (ret == 0)
-                ret = add_record(set, index_str(r, "record"));
+                ret = add_record(set, jsonx_str(r, "record"));
     }
     return ret;
 }

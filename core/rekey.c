@@ -123,7 +123,7 @@ static size_t rekey_steps(const json_t *index)
 static int reseal_share(struct store *store, struct rekey *rk, json_t *obj)
 {
     char record[2 * RECORD_NAME_BYTES + 1];
-    int ret = reseal_record(store, rk, index_str(obj, "record"), record);
+    int ret = reseal_record(store, rk, jsonx_str(obj, "record"), record);
 
     if (ret == 0 && json_object_set_new(obj, "record", json_string(record)) != 0)
         ret = -ENOMEM;

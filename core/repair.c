@@ -92,7 +92,7 @@ static int take_skeletons(void *ctx, unsigned kind, uint64_t change, const uint8
         if (!it->state.present || !it->skeleton_len)
             continue; /* a settled or lost record keeps the skeleton it had */
         json_t *sk = NULL;
-        int ret = index_loads(&sk, (const uint8_t *)it->skeleton, it->skeleton_len);
+        int ret = jsonx_loads(&sk, (const uint8_t *)it->skeleton, it->skeleton_len);
         if (ret == 0 && !json_is_object(sk))
             ret = -EIO;
         if (ret < 0) {
@@ -245,10 +245,10 @@ static bool names_record(const json_t *vault, const char *record)
     json_t *e, *k;
 
     json_array_foreach(json_object_get(vault, "epochs"), i, e) {
-        if (strcmp(index_str(e, "record"), record) == 0)
+        if (strcmp(jsonx_str(e, "record"), record) == 0)
             return true;
         json_array_foreach(json_object_get(e, "replaced"), j, k)
-            if (strcmp(index_str(k, "record"), record) == 0)
+            if (strcmp(jsonx_str(k, "record"), record) == 0)
                 return true;
     }
     return false;
@@ -279,7 +279,7 @@ static int from_skeleton(struct repair *r, json_t **out, const json_t *sk, const
         json_object_set(vault, "forgotten", json_object_get(sk, "forgotten")) < 0)
         ret = -ENOMEM;
     json_array_foreach(json_object_get(sk, "epochs"), i, e) {
-        const char *record = index_str(e, "record");
+        const char *record = jsonx_str(e, "record");
         uint8_t *plain = NULL;
         size_t len = 0;
         struct vult_vault v = {0};
@@ -295,14 +295,14 @@ static int from_skeleton(struct repair *r, json_t **out, const json_t *sk, const
             ret = loaded;
         } else if (!ours) {
             say(r, "vault \"%s\": epoch %" PRIu64 "'s share record %s.rec %s: that epoch "
-                   "cannot be rebuilt", name, index_num(e, "number"), record,
+                   "cannot be rebuilt", name, jsonx_num(e, "number"), record,
                 loaded == -ENOENT ? "is missing" : "does not open, or is another vault's");
         } else {
-            json_t *epoch = import_epoch_json(&v, d, index_num(e, "number"),
+            json_t *epoch = import_epoch_json(&v, d, jsonx_num(e, "number"),
                                               json_is_true(json_object_get(e, "current")),
                                               record, len);
-            ret = epoch ? set_time(epoch, (int64_t)index_num(e, "imported_sec"),
-                                   (int32_t)index_num(e, "imported_nsec"))
+            ret = epoch ? set_time(epoch, (int64_t)jsonx_num(e, "imported_sec"),
+                                   (int32_t)jsonx_num(e, "imported_nsec"))
                         : -ENOMEM;
             if (ret == 0 && json_object_get(e, "replaced") &&
                 json_object_set(epoch, "replaced", json_object_get(e, "replaced")) < 0)
@@ -328,9 +328,9 @@ static bool forgotten_generation(const json_t *vault, const struct epochs_entry 
     size_t i;
     json_t *f;
 
-    index_hex_encode(hex, d->generation, EPOCHS_DIGEST_BYTES);
+    hex_encode(hex, d->generation, EPOCHS_DIGEST_BYTES);
     json_array_foreach(json_object_get(vault, "forgotten"), i, f)
-        if (strcmp(index_str(f, "generation"), hex) == 0)
+        if (strcmp(jsonx_str(f, "generation"), hex) == 0)
             return true;
     return false;
 }
@@ -342,9 +342,9 @@ static json_t *epoch_with_shares(json_t *vault, const struct epochs_entry *d)
     size_t i;
     json_t *e;
 
-    index_hex_encode(hex, d->shares, EPOCHS_DIGEST_BYTES);
+    hex_encode(hex, d->shares, EPOCHS_DIGEST_BYTES);
     json_array_foreach(json_object_get(vault, "epochs"), i, e)
-        if (strcmp(index_str(e, "shares"), hex) == 0)
+        if (strcmp(jsonx_str(e, "shares"), hex) == 0)
             return e;
     return NULL;
 }
@@ -354,7 +354,7 @@ static json_t *epoch_with_shares(json_t *vault, const struct epochs_entry *d)
 static int take_in(struct repair *r, json_t *vault, const json_t *cand, const char *name,
                    const struct vult_vault *v, const struct epochs_entry *d, size_t len)
 {
-    const char *record = index_str(cand, "record");
+    const char *record = jsonx_str(cand, "record");
     struct epochs_entry *entries = NULL;
     struct entries_unreadable unreadable;
     size_t count = 0, i;
@@ -369,8 +369,8 @@ static int take_in(struct repair *r, json_t *vault, const json_t *cand, const ch
     struct epochs_decision decision = epochs_decide(entries, count, &c);
     epochs_entries_free(entries, count);
     json_t *held = epoch_with_shares(vault, d);
-    int64_t sec = (int64_t)index_num(cand, "sec");
-    int32_t nsec = (int32_t)index_num(cand, "nsec");
+    int64_t sec = (int64_t)jsonx_num(cand, "sec");
+    int32_t nsec = (int32_t)jsonx_num(cand, "nsec");
 
     if (decision.outcome == EPOCHS_NEW_VAULT || decision.outcome == EPOCHS_NEW_EPOCH) {
         json_array_foreach(json_object_get(vault, "epochs"), i, e)
@@ -398,7 +398,7 @@ static int take_in(struct repair *r, json_t *vault, const json_t *cand, const ch
         json_decref(kept);
         if (ret == 0)
             say(r, "vault \"%s\": share record %s.rec holds epoch %" PRIu64 "'s share in "
-                   "other bytes: kept beside it", name, record, index_num(held, "number"));
+                   "other bytes: kept beside it", name, record, jsonx_num(held, "number"));
         return ret;
     }
     r->kept++;
@@ -412,7 +412,7 @@ static int take_in(struct repair *r, json_t *vault, const json_t *cand, const ch
  * was forgotten on purpose, else taken in under the rules. */
 static int adopt(struct repair *r, json_t *vault, const json_t *cand, const char *name)
 {
-    const char *record = index_str(cand, "record");
+    const char *record = jsonx_str(cand, "record");
     struct epochs_entry *d = alloc_zeroed(1, sizeof(*d));
     uint8_t *plain = NULL;
     size_t len = 0;
@@ -437,14 +437,14 @@ static int adopt(struct repair *r, json_t *vault, const json_t *cand, const char
 static int compare_candidates(const void *a, const void *b)
 {
     const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-    uint64_t xs = index_num(x, "sec"), ys = index_num(y, "sec");
-    uint64_t xn = index_num(x, "nsec"), yn = index_num(y, "nsec");
+    uint64_t xs = jsonx_num(x, "sec"), ys = jsonx_num(y, "sec");
+    uint64_t xn = jsonx_num(x, "nsec"), yn = jsonx_num(y, "nsec");
 
     if (xs != ys)
         return xs < ys ? -1 : 1;
     if (xn != yn)
         return xn < yn ? -1 : 1;
-    return strcmp(index_str(x, "record"), index_str(y, "record"));
+    return strcmp(jsonx_str(x, "record"), jsonx_str(y, "record"));
 }
 
 /* The candidates of a vault, oldest file first. */
@@ -477,8 +477,8 @@ static const char *name_of(const json_t *vault, const json_t *cands)
     const json_t *epochs = json_object_get(vault, "epochs");
     size_t n = json_array_size(epochs);
     if (n)
-        return index_str(json_object_get(json_array_get(epochs, n - 1), "facts"), "name");
-    return index_str(json_array_get(cands, 0), "name");
+        return jsonx_str(json_object_get(json_array_get(epochs, n - 1), "facts"), "name");
+    return jsonx_str(json_array_get(cands, 0), "name");
 }
 
 /* One vault made again: its record's, the manifest's skeleton, and the
@@ -496,20 +496,20 @@ static int fix_vault(struct repair *r, const char *ecdsa)
     const json_t *sk = json_object_get(known, "skeleton");
     bool record_ok = held && !has_record_problem(store, key);
     const json_t *orphans = json_object_get(r->orphans, ecdsa);
-    const char *name = index_str(json_array_get(orphans, 0), "name");
+    const char *name = jsonx_str(json_array_get(orphans, 0), "name");
     const struct store_vault *view = views_by_ecdsa(store, ecdsa);
     if (view && view->latest)
         name = view->latest->facts.name;
 
-    if (ret == 0 && !held && !sk && strcmp(index_str(known, "state"), "forgotten") == 0) {
+    if (ret == 0 && !held && !sk && strcmp(jsonx_str(known, "state"), "forgotten") == 0) {
         /* the vault was forgotten on purpose and its shares stayed */
         size_t i;
         json_t *o;
         json_array_foreach(orphans, i, o) {
             say(r, "share record %s.rec of vault \"%s\", which was forgotten on purpose: "
-                   "removed (vultfs forget had not finished)", index_str(o, "record"),
-                index_str(o, "name"));
-            if (json_object_set_new(r->remove, index_str(o, "record"), json_true()) < 0)
+                   "removed (vultfs forget had not finished)", jsonx_str(o, "record"),
+                jsonx_str(o, "name"));
+            if (json_object_set_new(r->remove, jsonx_str(o, "record"), json_true()) < 0)
                 ret = -ENOMEM;
         }
         json_decref(cands);
@@ -517,7 +517,7 @@ static int fix_vault(struct repair *r, const char *ecdsa)
     }
     if (ret == 0 && !record_ok && sk) {
         ret = from_skeleton(r, &vault, sk, ecdsa, name);
-        order = index_num(sk, "order");
+        order = jsonx_num(sk, "order");
         if (ret == 0)
             say(r, "vault \"%s\": its record rebuilt from the manifest (%zu epochs)", name,
                 json_array_size(json_object_get(vault, "epochs")));
@@ -525,16 +525,16 @@ static int fix_vault(struct repair *r, const char *ecdsa)
         size_t i;
         json_t *e;
         json_array_foreach(json_object_get(held, "epochs"), i, e) {
-            if (ret == 0 && !names_record(vault, index_str(e, "record")))
+            if (ret == 0 && !names_record(vault, jsonx_str(e, "record")))
                 ret = json_array_append_new(
-                          cands, json_pack("{s:s, s:I, s:I}", "record", index_str(e, "record"),
-                                           "sec", (json_int_t)index_num(e, "imported_sec"),
-                                           "nsec", (json_int_t)index_num(e, "imported_nsec"))) < 0
+                          cands, json_pack("{s:s, s:I, s:I}", "record", jsonx_str(e, "record"),
+                                           "sec", (json_int_t)jsonx_num(e, "imported_sec"),
+                                           "nsec", (json_int_t)jsonx_num(e, "imported_nsec"))) < 0
                           ? -ENOMEM
                           : 0;
         }
     } else if (ret == 0 && held) {
-        vault = index_copy(held);
+        vault = jsonx_copy(held);
         ret = vault ? 0 : -ENOMEM;
     } else if (ret == 0) {
         vault = json_pack("{s:s, s:[]}", "ecdsa", ecdsa, "epochs");
@@ -552,7 +552,7 @@ static int fix_vault(struct repair *r, const char *ecdsa)
     if (ret == 0)
         ret = sorted(&list, cands);
     json_array_foreach(list, i, o)
-        if (ret == 0 && !names_record(vault, index_str(o, "record")))
+        if (ret == 0 && !names_record(vault, jsonx_str(o, "record")))
             ret = adopt(r, vault, o, name_of(vault, list));
     json_decref(list);
     if (ret == 0 && json_array_size(json_object_get(vault, "epochs")) > 0) {
@@ -586,15 +586,15 @@ static int vaults_to_fix(struct repair *r, json_t *out)
         if (!has_record_problem(store, p->key))
             continue;
         const json_t *sk = json_object_get(json_object_get(r->skeletons, p->key), "skeleton");
-        const char *key = index_str(sk, "ecdsa");
+        const char *key = jsonx_str(sk, "ecdsa");
         for (size_t j = 0; !*key && j < store->slot_count; j++) {
             json_t *vault = NULL;
             char name[MANIFEST_KEY_BYTES];
             ret = index_vault_at(store, j, &vault);
             if (ret == 0) {
-                index_vault_record_name(name, store, index_str(vault, "ecdsa"));
+                index_vault_record_name(name, store, jsonx_str(vault, "ecdsa"));
                 if (strcmp(name, p->key) == 0 &&
-                    json_object_set_new(out, index_str(vault, "ecdsa"), json_true()) < 0)
+                    json_object_set_new(out, jsonx_str(vault, "ecdsa"), json_true()) < 0)
                     ret = -ENOMEM;
             }
             json_decref(vault);

@@ -24,7 +24,7 @@
 static bool same_digest(const char *hex, const uint8_t digest[EPOCHS_DIGEST_BYTES])
 {
     uint8_t bin[EPOCHS_DIGEST_BYTES];
-    return index_hex_decode(bin, sizeof(bin), hex) == 0 &&
+    return hex_decode(bin, sizeof(bin), hex) == 0 &&
            memcmp(bin, digest, EPOCHS_DIGEST_BYTES) == 0;
 }
 
@@ -59,7 +59,7 @@ static int reuses_key_share(bool *reuses, const struct store *store, const json_
 static int with_new_file(json_t *vault, json_t *epoch, const char *record,
                          const struct vult_vault *v, const struct epochs_entry *d, size_t len)
 {
-    json_t *fresh = import_epoch_json(v, d, index_num(epoch, "number"),
+    json_t *fresh = import_epoch_json(v, d, jsonx_num(epoch, "number"),
                                       json_is_true(json_object_get(epoch, "current")), record,
                                       len);
     int ret = fresh ? 0 : -ENOMEM;
@@ -112,7 +112,7 @@ int store_replace_share(struct store *store, const char *dir_name, uint64_t numb
     ret = index_vault_get(store, view->public_key_ecdsa, &held);
     if (ret == 0 && !held)
         ret = -EIO;
-    if (ret == 0 && !(vault = index_copy(held)))
+    if (ret == 0 && !(vault = jsonx_copy(held)))
         ret = -ENOMEM;
     if (ret < 0)
         goto out;
@@ -120,17 +120,17 @@ int store_replace_share(struct store *store, const char *dir_name, uint64_t numb
     uint64_t lib = 0;
     if ((ret = epochs_describe(d, v)) < 0)
         goto out;
-    if (!epoch || entries_lib_type(&lib, index_str(json_object_get(epoch, "facts"), "lib_type")) < 0) {
+    if (!epoch || entries_lib_type(&lib, jsonx_str(json_object_get(epoch, "facts"), "lib_type")) < 0) {
         ret = -EIO;
         goto out;
     }
-    if (lib != d->lib_type || !same_digest(index_str(epoch, "generation"), d->generation))
+    if (lib != d->lib_type || !same_digest(jsonx_str(epoch, "generation"), d->generation))
         *why = STORE_REPLACE_OTHER_GENERATION;
-    else if (!same_digest(index_str(epoch, "device"), d->device))
+    else if (!same_digest(jsonx_str(epoch, "device"), d->device))
         *why = STORE_REPLACE_OTHER_DEVICE;
     else if (completeness_of(v).gap != COMPLETENESS_OK)
         *why = STORE_REPLACE_INCOMPLETE;
-    else if (same_digest(index_str(epoch, "shares"), d->shares))
+    else if (same_digest(jsonx_str(epoch, "shares"), d->shares))
         *why = STORE_REPLACE_SAME;
     if (*why != STORE_REPLACE_OK) {
         ret = *why == STORE_REPLACE_SAME ? -EALREADY : -EINVAL;

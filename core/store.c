@@ -81,11 +81,11 @@ static int kdf_from_json(struct seal_kdf *kdf, const json_t *obj)
     size_t len = 0;
     int ret;
 
-    if (strcmp(index_str(obj, "algorithm"), "argon2id13") != 0)
+    if (strcmp(jsonx_str(obj, "algorithm"), "argon2id13") != 0)
         return -EINVAL;
-    kdf->opslimit = index_num(obj, "opslimit");
-    kdf->memlimit = index_num(obj, "memlimit");
-    ret = b64_to(&salt, &len, index_str(obj, "salt"));
+    kdf->opslimit = jsonx_num(obj, "opslimit");
+    kdf->memlimit = jsonx_num(obj, "memlimit");
+    ret = b64_to(&salt, &len, jsonx_str(obj, "salt"));
     if (ret < 0)
         return ret;
     if (len != sizeof(kdf->salt)) {
@@ -152,7 +152,7 @@ int store_write_config(int dirfd, const uint8_t *master, const uint8_t *pending,
     if (ret == 0)
         ret = config_json(&config, master, pending, wrap_key, kdf, id);
     if (ret == 0)
-        ret = index_dumps(&text, config, JSON_INDENT(2) | JSON_SORT_KEYS);
+        ret = jsonx_dumps(&text, config, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (ret == 0)
         ret = io_write_atomic(dirfd, CONFIG_NAME, text, strlen(text), 0600);
     alloc_free(text);
@@ -195,7 +195,7 @@ int store_init(const char *dir, const char *passphrase, size_t passphrase_len,
     int dirfd = -1, ret;
 
     randombytes_buf(id, sizeof(id));
-    index_hex_encode(id_hex, id, sizeof(id));
+    hex_encode(id_hex, id, sizeof(id));
     if (!passphrase_len)
         return -EINVAL;
     if (!kdf) {
@@ -319,7 +319,7 @@ static int unwrap_master(struct store *store, const char *field, const char *pas
     ret = kdf_from_json(&kdf, json_object_get(store->config, "kdf"));
     if (ret < 0)
         return ret == -ENOMEM ? ret : -EBADMSG;
-    ret = b64_to(&sealed, &sealed_len, index_str(store->config, field));
+    ret = b64_to(&sealed, &sealed_len, jsonx_str(store->config, field));
     if (ret < 0)
         return ret == -ENOMEM ? ret : -EBADMSG;
     wrap_key = alloc_secret(SEAL_KEY_BYTES);
@@ -344,14 +344,6 @@ static int unwrap_master(struct store *store, const char *field, const char *pas
     return ret;
 }
 
-/* A crash between io_write_atomic's create and rename leaves a temporary
- * file (".<name>.tmp.<pid>"); it was never part of the store. The first
- * change after opening removes them (fsck, which changes nothing, reports
- * them instead). Only the lock holder writes, so none is in flight. */
-bool store_is_stale_temp(const char *name)
-{
-    return name[0] == '.' && strstr(name, ".tmp.") != NULL;
-}
 
 static void remove_stale_temps(int dirfd);
 
@@ -374,7 +366,7 @@ struct tidy {
 static int remove_if_stale(void *ctx, const char *name)
 {
     struct tidy *tidy = ctx;
-    if (store_is_stale_temp(name) && unlinkat(tidy->dirfd, name, 0) == 0)
+    if (io_is_stale_temp(name) && unlinkat(tidy->dirfd, name, 0) == 0)
         tidy->removed = true;
     return 0;
 }
@@ -423,10 +415,10 @@ int store_config_parse(json_t **out, const uint8_t *text, size_t len)
 
 const char *store_id_hex(struct store *store)
 {
-    const char *id = index_str(store->config, "id");
+    const char *id = jsonx_str(store->config, "id");
 
     if (!*id && store->manifest.loaded)
-        index_hex_encode(store->id_text, store->manifest.id, MANIFEST_ID_BYTES);
+        hex_encode(store->id_text, store->manifest.id, MANIFEST_ID_BYTES);
     else
         snprintf(store->id_text, sizeof(store->id_text), "%s", id);
     return store->id_text;
@@ -447,7 +439,7 @@ int store_upgrade_config(struct store *store, const char *id)
     if (ret == 0)
         ret = config_add_checksum(config);
     if (ret == 0)
-        ret = index_dumps(&text, config, JSON_INDENT(2) | JSON_SORT_KEYS);
+        ret = jsonx_dumps(&text, config, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (ret == 0)
         ret = io_write_atomic(store->dirfd, CONFIG_NAME, text, strlen(text), 0600);
     alloc_free(text);
@@ -465,7 +457,7 @@ int store_upgrade_config(struct store *store, const char *id)
 int store_note_problem(struct store *store, enum store_problem_kind kind, const char *key,
                        uint64_t a, uint64_t b)
 {
-    if (index_reserve((void **)&store->problems, &store->problem_cap, store->problem_count + 1,
+    if (alloc_reserve((void **)&store->problems, &store->problem_cap, store->problem_count + 1,
                       sizeof(*store->problems)) < 0)
         return -ENOMEM;
     struct store_problem *p = &store->problems[store->problem_count++];

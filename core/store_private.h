@@ -13,7 +13,9 @@
 
 #include <jansson.h>
 
+#include "hex.h"
 #include "io.h"
+#include "jsonx.h"
 #include "store.h"
 #include "strmap.h"
 #include "vult.h"
@@ -204,10 +206,6 @@ struct store {
 };
 
 /* index.c */
-void index_hex_encode(char *out, const uint8_t *bin, size_t len);
-int index_hex_decode(uint8_t *out, size_t len, const char *hex);
-const char *index_str(const json_t *obj, const char *key);
-uint64_t index_num(const json_t *obj, const char *key);
 /* One vault of the index in memory: the text of its JSON object (compact,
  * sorted keys: as its record holds it), parsed on use. A JSON object in
  * memory takes about five times the room of its text, and at 10,000
@@ -298,19 +296,7 @@ int index_remove_vault(struct store *store, const char *ecdsa);
 /* Removes a vault from memory only (a new vault whose change was undone);
  * the views are rebuilt. */
 int index_drop_vault(struct store *store, const char *ecdsa);
-/* Room for count elements of elem_size in *array (capacity *cap, doubled
- * as needed). 0 or -ENOMEM (*array unchanged). */
-int index_reserve(void **array, size_t *cap, size_t count, size_t elem_size);
-/* json_deep_copy, checked equal to the original; NULL on failure. */
-json_t *index_copy(const json_t *index);
-/* json_dumps(json, flags), decoded again and checked equal to json (see
- * index.c on jansson 2.14). *out is NUL-terminated, from jansson's
- * allocator. -ENOMEM, or -EIO when the text does not decode to json. */
-int index_dumps(char **out, const json_t *json, size_t flags);
 json_t *index_find_epoch(const json_t *vault, uint64_t number);
-/* Compact sorted JSON text decoded and checked to encode back to itself
- * (see index.c on jansson 2.14): 0, -ENOMEM, -EIO. */
-int index_loads(json_t **out, const uint8_t *text, size_t len);
 
 /* manifest.c */
 void manifest_digest(uint8_t out[MANIFEST_DIGEST_BYTES], const uint8_t *bytes, size_t len);
@@ -579,7 +565,6 @@ int store_derive_subkeys(struct store *store);
 int store_config_parse(json_t **out, const uint8_t *text, size_t len) VULTFS_WUR;
 /* A NUL-terminated copy of a password in secret memory. 0 or -ENOMEM. */
 int store_password_copy(struct password *out, const char *text, size_t len);
-bool store_is_stale_temp(const char *name);
 void store_tidy_before_change(struct store *store);
 /* store_progress.c: tells the store_set_progress callback, if any. */
 void store_progress(const struct store *store, size_t done, size_t total);

@@ -165,7 +165,7 @@ static int diagnose_entry(void *ctx, const char *name)
     struct entry_problem *p = ctx;
     struct stat st;
 
-    if (p->found || store_is_stale_temp(name) ||
+    if (p->found || io_is_stale_temp(name) ||
         fstatat(p->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISREG(st.st_mode))
         return 0;
     snprintf(p->out, p->out_len, "%s/%s is %s, not a regular file", VAULTS_DIR, name,

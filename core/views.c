@@ -94,7 +94,7 @@ static const char *put_text(struct view_text *t, const char *s)
 
 static const char *put_str(struct view_text *t, const json_t *obj, const char *key)
 {
-    return put_text(t, index_str(obj, key));
+    return put_text(t, jsonx_str(obj, key));
 }
 
 /* The signers, each and joined by commas (the xattr's form). */
@@ -143,7 +143,7 @@ static void put_chains(struct view_text *t, struct store_facts *facts, const jso
         const char *key = put_str(t, c, "public_key");
         if (list)
             list[i] = (struct store_chain){name, key, json_is_true(json_object_get(c, "is_eddsa"))};
-        joined += strlen(index_str(c, "chain")) + 1;
+        joined += strlen(jsonx_str(c, "chain")) + 1;
     }
     char *out = t->ptrs ? t->chars + t->nchars : NULL;
     t->nchars += joined;
@@ -186,12 +186,12 @@ static void put_epoch(struct view_text *t, const struct store *store, struct sto
 {
     const json_t *facts = json_object_get(e, "facts");
 
-    ep->number = index_num(e, "number");
+    ep->number = jsonx_num(e, "number");
     ep->current = json_is_true(json_object_get(e, "current"));
-    ep->imported_sec = (int64_t)index_num(e, "imported_sec");
-    ep->imported_nsec = (int32_t)index_num(e, "imported_nsec");
+    ep->imported_sec = (int64_t)jsonx_num(e, "imported_sec");
+    ep->imported_nsec = (int32_t)jsonx_num(e, "imported_nsec");
     ep->record = put_str(t, e, "record");
-    ep->vault_len = (size_t)index_num(e, "vault_len");
+    ep->vault_len = (size_t)jsonx_num(e, "vault_len");
     ep->facts.name = put_str(t, facts, "name");
     ep->facts.device = put_str(t, facts, "device");
     ep->facts.reshare_prefix = put_str(t, facts, "reshare_prefix");
@@ -200,7 +200,7 @@ static void put_epoch(struct view_text *t, const struct store *store, struct sto
     ep->facts.lib_type = put_str(t, facts, "lib_type");
     ep->facts.created_at = put_str(t, facts, "created_at");
     ep->facts.hex_chain_code = put_str(t, facts, "hex_chain_code");
-    ep->facts.key_share_count = (size_t)index_num(facts, "key_share_count");
+    ep->facts.key_share_count = (size_t)jsonx_num(facts, "key_share_count");
     ep->facts.public_key_mldsa44 = put_str(t, facts, "public_key_mldsa44");
     ep->facts.public_key_frozt = put_str(t, facts, "public_key_frozt");
     ep->facts.public_key_fromt = put_str(t, facts, "public_key_fromt");
@@ -288,7 +288,7 @@ static int build_vault_view(struct store *store, struct store_vault *view, const
 
 static int reserve_views(struct store *store, size_t count)
 {
-    return index_reserve((void **)&store->vaults, &store->vault_cap, count,
+    return alloc_reserve((void **)&store->vaults, &store->vault_cap, count,
                          sizeof(*store->vaults));
 }
 

@@ -38,7 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void check_master_key(const json_t *config)
 {
     /* as unwrap_master reads it: missing is empty, and fails to open */
-    const char *b64 = index_str(config, "master_key");
+    const char *b64 = jsonx_str(config, "master_key");
     uint8_t *sealed, *plain = NULL;
     size_t len = strlen(b64), sealed_len = 0, plain_len = 0;
 
@@ -70,15 +70,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* What store_open does next: the KDF with these limits, bounded. */
     const json_t *kdf = json_object_get(config, "kdf");
     struct seal_kdf limits = {
-        .opslimit = index_num(kdf, "opslimit"),
-        .memlimit = index_num(kdf, "memlimit"),
+        .opslimit = jsonx_num(kdf, "opslimit"),
+        .memlimit = jsonx_num(kdf, "memlimit"),
     };
     FUZZ_ASSERT(seal_kdf_check(&limits) == 0);
     json_int_t format = json_integer_value(json_object_get(config, "format"));
     FUZZ_ASSERT(format >= 1 && format <= STORE_FORMAT_VERSION);
     /* format 2 names its store: 32 hex digits, as its manifest holds them */
     uint8_t id[MANIFEST_ID_BYTES];
-    FUZZ_ASSERT(format < 2 || index_hex_decode(id, sizeof(id), index_str(config, "id")) == 0);
+    FUZZ_ASSERT(format < 2 || hex_decode(id, sizeof(id), jsonx_str(config, "id")) == 0);
     check_master_key(config);
     json_decref(config);
     return 0;

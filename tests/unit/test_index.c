@@ -242,7 +242,7 @@ static void make_whole_index(struct store *s, const char *dir)
     CHECK_EQ_INT(json_object_set_new(config, "format", json_integer(1)), 0);
     CHECK_EQ_INT(json_object_del(config, "id"), 0);
     CHECK_EQ_INT(config_add_checksum(config), 0);
-    CHECK_EQ_INT(index_dumps(&config_text, config, JSON_INDENT(2) | JSON_SORT_KEYS), 0);
+    CHECK_EQ_INT(jsonx_dumps(&config_text, config, JSON_INDENT(2) | JSON_SORT_KEYS), 0);
     CHECK_EQ_INT(io_write_atomic(s->dirfd, CONFIG_NAME, config_text, strlen(config_text), 0600),
                  0);
     free(config_text);
@@ -252,7 +252,7 @@ static void make_whole_index(struct store *s, const char *dir)
     char path[4096];
     json_t *index = NULL;
     CHECK_EQ_INT(index_whole(s, &index), 0);
-    CHECK_EQ_INT(index_dumps(&text, index, JSON_COMPACT | JSON_SORT_KEYS), 0);
+    CHECK_EQ_INT(jsonx_dumps(&text, index, JSON_COMPACT | JSON_SORT_KEYS), 0);
     json_decref(index);
     CHECK_EQ_INT(record_write_sealed(s->dirfd, INDEX_NAME, (const uint8_t *)text, strlen(text),
                                      SEAL_KIND_INDEX, INDEX_ID, s->master),

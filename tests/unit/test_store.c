@@ -709,7 +709,7 @@ static void record_path(char *out, size_t size, const struct store *s, const cha
     CHECK_EQ_INT(index_vault_get(s, ecdsa, &vault), 0);
     const json_t *e = index_find_epoch(vault, number);
     CHECK(e != NULL);
-    snprintf(out, size, "%s/shares/%s.rec", dir, index_str(e, "record"));
+    snprintf(out, size, "%s/shares/%s.rec", dir, jsonx_str(e, "record"));
     json_decref(vault);
 }
 
@@ -2559,14 +2559,14 @@ static void make_format1(struct store *s, const char *dir)
     json_t *index = NULL, *config = json_deep_copy(s->config);
 
     CHECK_EQ_INT(index_whole(s, &index), 0);
-    CHECK_EQ_INT(index_dumps(&text, index, JSON_COMPACT | JSON_SORT_KEYS), 0);
+    CHECK_EQ_INT(jsonx_dumps(&text, index, JSON_COMPACT | JSON_SORT_KEYS), 0);
     CHECK_EQ_INT(record_write_sealed(s->dirfd, INDEX_NAME, (const uint8_t *)text, strlen(text),
                                      SEAL_KIND_INDEX, INDEX_ID, s->master),
                  0);
     CHECK_EQ_INT(json_object_set_new(config, "format", json_integer(1)), 0);
     CHECK_EQ_INT(json_object_del(config, "id"), 0);
     CHECK_EQ_INT(config_add_checksum(config), 0);
-    CHECK_EQ_INT(index_dumps(&config_text, config, JSON_INDENT(2) | JSON_SORT_KEYS), 0);
+    CHECK_EQ_INT(jsonx_dumps(&config_text, config, JSON_INDENT(2) | JSON_SORT_KEYS), 0);
     CHECK_EQ_INT(io_write_atomic(s->dirfd, CONFIG_NAME, config_text, strlen(config_text), 0600),
                  0);
     snprintf(path, sizeof(path), "%s/vaults", dir);
