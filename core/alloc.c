@@ -118,7 +118,6 @@ int alloc_reserve(void **array, size_t *cap, size_t count, size_t elem_size)
     return 0;
 }
 
-
 char *alloc_strndup(const char *s, size_t len)
 {
     size_t n = strnlen(s, len);

@@ -142,8 +142,7 @@ static int entry_of(struct epochs_entry *e, const struct store *store, const jso
 
     e->number = jsonx_num(epoch, "number");
     e->current = json_is_true(json_object_get(epoch, "current"));
-    if (hex_decode(e->generation, EPOCHS_DIGEST_BYTES, jsonx_str(epoch, "generation")) <
-            0 ||
+    if (hex_decode(e->generation, EPOCHS_DIGEST_BYTES, jsonx_str(epoch, "generation")) < 0 ||
         hex_decode(e->device, EPOCHS_DIGEST_BYTES, jsonx_str(epoch, "device")) < 0 ||
         hex_decode(e->shares, EPOCHS_DIGEST_BYTES, jsonx_str(epoch, "shares")) < 0 ||
         entries_lib_type(&e->lib_type, jsonx_str(facts, "lib_type")) < 0)
@@ -239,9 +238,9 @@ int entries_store_key_digests(json_t *vault, const struct epochs_entry *list, si
 int entries_keep_replaced(json_t *epoch, const json_t *held)
 {
     json_t *replaced = json_object_get(epoch, "replaced");
-    json_t *kept = json_pack("{s:s, s:O, s:O}", "record", jsonx_str(held, "record"),
-                             "imported_sec", json_object_get(held, "imported_sec"),
-                             "imported_nsec", json_object_get(held, "imported_nsec"));
+    json_t *kept = json_pack("{s:s, s:O, s:O}", "record", jsonx_str(held, "record"), "imported_sec",
+                             json_object_get(held, "imported_sec"), "imported_nsec",
+                             json_object_get(held, "imported_nsec"));
     int ret = kept ? 0 : -ENOMEM;
 
     if (ret == 0 && json_is_array(replaced))

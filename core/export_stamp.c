@@ -76,13 +76,13 @@ static uint64_t get_le(const uint8_t *p, size_t n)
 
 /* The remembered stamp, sealed under master: 0, -ENOENT (none yet),
  * -EINVAL (not one this build reads, or times out of range), or
- * record_read_sealed's errors. */
+ * sealed_read's errors. */
 static int read_stamp_under(struct stamp *out, const struct store *store, const uint8_t *master)
 {
     uint8_t *plain = NULL;
     size_t len = 0;
-    int ret = record_read_sealed(&plain, &len, store->dirfd, STAMP_NAME, SEAL_OVERHEAD + 64,
-                                 SEAL_KIND_INDEX, STAMP_ID, master);
+    int ret = sealed_read(&plain, &len, store->dirfd, STAMP_NAME, SEAL_OVERHEAD + 64,
+                          SEAL_KIND_INDEX, STAMP_ID, master);
     if (ret < 0)
         return ret;
     ret = -EINVAL;

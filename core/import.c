@@ -138,7 +138,7 @@ static int add_forgotten(struct epochs_entry **list, size_t *count, const json_t
     json_array_foreach(forgotten, i, e) {
         grown[*count + i].number = jsonx_num(e, "number");
         if (hex_decode(grown[*count + i].generation, EPOCHS_DIGEST_BYTES,
-                             jsonx_str(e, "generation")) < 0)
+                       jsonx_str(e, "generation")) < 0)
             return -EIO;
         /* markers made before they kept lib_type (GG20 then) have none */
         const char *lib = jsonx_str(e, "lib_type");

@@ -30,8 +30,7 @@
 
 static int reserve_slots(struct store *store, size_t count)
 {
-    return alloc_reserve((void **)&store->slots, &store->slot_cap, count,
-                         sizeof(*store->slots));
+    return alloc_reserve((void **)&store->slots, &store->slot_cap, count, sizeof(*store->slots));
 }
 
 static void slot_clear(struct index_slot *slot)
@@ -493,8 +492,7 @@ static int check_manifest(struct store *store, struct loaded *l)
     hex_encode(hex, m->id, MANIFEST_ID_BYTES);
     if (*id && strcmp(id, hex) != 0)
         return store_note_problem(store, STORE_PROBLEM_MANIFEST_FOREIGN, "", 0, 0);
-    if (alloc_reserve((void **)&l->found, &l->found_cap, l->found_count + 1,
-                      sizeof(*l->found)) < 0)
+    if (alloc_reserve((void **)&l->found, &l->found_cap, l->found_count + 1, sizeof(*l->found)) < 0)
         return -ENOMEM;
     lastseen_load(store);
     ret = stamp_state(&l->found[l->found_count], store);

@@ -65,7 +65,6 @@ int jsonx_dumps(char **out, const json_t *json, size_t flags)
     return 0;
 }
 
-
 /* json_dump_callback's sink that compares what is dumped with text. */
 struct same_text {
     const uint8_t *text;
@@ -108,8 +107,6 @@ int jsonx_loads(json_t **out, const uint8_t *plain, size_t len)
     *out = json;
     return 0;
 }
-
-
 
 json_t *jsonx_copy(const json_t *index)
 {

@@ -20,47 +20,13 @@
 #include "alloc.h"
 #include "io.h"
 
-int record_seal_to(int dirfd, const char *name, const uint8_t *plain, size_t len,
-                   enum seal_kind kind, const char *id, const uint8_t *key,
-                   int (*write)(int dirfd, const char *name, const void *data, size_t len,
-                                mode_t mode))
-{
-    uint8_t *sealed = NULL;
-    size_t sealed_len = 0;
-    int ret = seal_record(&sealed, &sealed_len, plain, len, kind, id, key);
-    if (ret < 0)
-        return ret;
-    ret = write(dirfd, name, sealed, sealed_len, 0600);
-    alloc_free(sealed);
-    return ret;
-}
-
-int record_write_sealed(int dirfd, const char *name, const uint8_t *plain, size_t len,
-                        enum seal_kind kind, const char *id, const uint8_t *key)
-{
-    return record_seal_to(dirfd, name, plain, len, kind, id, key, io_write_atomic);
-}
-
-int record_read_sealed(uint8_t **plain, size_t *len, int dirfd, const char *name, size_t max_len,
-                       enum seal_kind kind, const char *id, const uint8_t *key)
-{
-    uint8_t *sealed = NULL;
-    size_t sealed_len = 0;
-    int ret = io_read_file(&sealed, &sealed_len, dirfd, name, max_len);
-    if (ret < 0)
-        return ret;
-    ret = seal_open_record(plain, len, sealed, sealed_len, kind, id, key);
-    alloc_free(sealed);
-    return ret;
-}
-
 int record_load_share(uint8_t **vault_bytes, size_t *len, const struct store *store,
                       const char *record)
 {
     char name[2 * RECORD_NAME_BYTES + 8];
     snprintf(name, sizeof(name), "%s.rec", record);
-    return record_read_sealed(vault_bytes, len, store->sharesfd, name, MAX_RECORD_BYTES,
-                              SEAL_KIND_SHARE, record, store->master);
+    return sealed_read(vault_bytes, len, store->sharesfd, name, MAX_RECORD_BYTES, SEAL_KIND_SHARE,
+                       record, store->master);
 }
 
 int record_name(char *out, const struct store *store, const uint8_t *vault, size_t len)
@@ -230,8 +196,8 @@ int record_stage_share(struct store *store, struct record_share *w, const char *
     /* an unreferenced one (an interrupted import's) may be overwritten */
     w->replace = existed && record_referenced(store, record);
     w->created = !existed;
-    return record_seal_to(store->sharesfd, w->name, vault, len, SEAL_KIND_SHARE, record,
-                          store->master, w->replace ? io_write_temp : io_write_unsynced);
+    return sealed_write_with(store->sharesfd, w->name, vault, len, SEAL_KIND_SHARE, record,
+                             store->master, w->replace ? io_write_temp : io_write_unsynced);
 }
 
 void record_flush_add(struct store *store, struct io_flush *f, const struct record_share *w)

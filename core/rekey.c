@@ -98,8 +98,8 @@ static int reseal_record(struct store *store, struct rekey *rk, const char *old,
     ret = record_name(record, store, vault, len);
     snprintf(name, sizeof(name), "%s.rec", record);
     if (ret == 0)
-        ret = record_write_sealed(store->sharesfd, name, vault, len, SEAL_KIND_SHARE, record,
-                                  store->master);
+        ret =
+            sealed_write(store->sharesfd, name, vault, len, SEAL_KIND_SHARE, record, store->master);
     swap_keys(store, fresh);
     alloc_secret_free(vault);
     if (ret == 0 && (json_object_set_new(rk->named, record, json_true()) != 0 ||

@@ -294,13 +294,15 @@ static int from_skeleton(struct repair *r, json_t **out, const json_t *sk, const
         if (loaded == -ENOMEM) {
             ret = loaded;
         } else if (!ours) {
-            say(r, "vault \"%s\": epoch %" PRIu64 "'s share record %s.rec %s: that epoch "
-                   "cannot be rebuilt", name, jsonx_num(e, "number"), record,
+            say(r,
+                "vault \"%s\": epoch %" PRIu64 "'s share record %s.rec %s: that epoch "
+                "cannot be rebuilt",
+                name, jsonx_num(e, "number"), record,
                 loaded == -ENOENT ? "is missing" : "does not open, or is another vault's");
         } else {
-            json_t *epoch = import_epoch_json(&v, d, jsonx_num(e, "number"),
-                                              json_is_true(json_object_get(e, "current")),
-                                              record, len);
+            json_t *epoch =
+                import_epoch_json(&v, d, jsonx_num(e, "number"),
+                                  json_is_true(json_object_get(e, "current")), record, len);
             ret = epoch ? set_time(epoch, (int64_t)jsonx_num(e, "imported_sec"),
                                    (int32_t)jsonx_num(e, "imported_nsec"))
                         : -ENOMEM;
@@ -397,8 +399,10 @@ static int take_in(struct repair *r, json_t *vault, const json_t *cand, const ch
             ret = -ENOMEM;
         json_decref(kept);
         if (ret == 0)
-            say(r, "vault \"%s\": share record %s.rec holds epoch %" PRIu64 "'s share in "
-                   "other bytes: kept beside it", name, record, jsonx_num(held, "number"));
+            say(r,
+                "vault \"%s\": share record %s.rec holds epoch %" PRIu64 "'s share in "
+                "other bytes: kept beside it",
+                name, record, jsonx_num(held, "number"));
         return ret;
     }
     r->kept++;
@@ -506,9 +510,10 @@ static int fix_vault(struct repair *r, const char *ecdsa)
         size_t i;
         json_t *o;
         json_array_foreach(orphans, i, o) {
-            say(r, "share record %s.rec of vault \"%s\", which was forgotten on purpose: "
-                   "removed (vultfs forget had not finished)", jsonx_str(o, "record"),
-                jsonx_str(o, "name"));
+            say(r,
+                "share record %s.rec of vault \"%s\", which was forgotten on purpose: "
+                "removed (vultfs forget had not finished)",
+                jsonx_str(o, "record"), jsonx_str(o, "name"));
             if (json_object_set_new(r->remove, jsonx_str(o, "record"), json_true()) < 0)
                 ret = -ENOMEM;
         }
@@ -528,8 +533,8 @@ static int fix_vault(struct repair *r, const char *ecdsa)
             if (ret == 0 && !names_record(vault, jsonx_str(e, "record")))
                 ret = json_array_append_new(
                           cands, json_pack("{s:s, s:I, s:I}", "record", jsonx_str(e, "record"),
-                                           "sec", (json_int_t)jsonx_num(e, "imported_sec"),
-                                           "nsec", (json_int_t)jsonx_num(e, "imported_nsec"))) < 0
+                                           "sec", (json_int_t)jsonx_num(e, "imported_sec"), "nsec",
+                                           (json_int_t)jsonx_num(e, "imported_nsec"))) < 0
                           ? -ENOMEM
                           : 0;
         }

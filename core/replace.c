@@ -24,8 +24,7 @@
 static bool same_digest(const char *hex, const uint8_t digest[EPOCHS_DIGEST_BYTES])
 {
     uint8_t bin[EPOCHS_DIGEST_BYTES];
-    return hex_decode(bin, sizeof(bin), hex) == 0 &&
-           memcmp(bin, digest, EPOCHS_DIGEST_BYTES) == 0;
+    return hex_decode(bin, sizeof(bin), hex) == 0 && memcmp(bin, digest, EPOCHS_DIGEST_BYTES) == 0;
 }
 
 /* Does d reuse a key share of any epoch of vault but number? */
@@ -60,8 +59,7 @@ static int with_new_file(json_t *vault, json_t *epoch, const char *record,
                          const struct vult_vault *v, const struct epochs_entry *d, size_t len)
 {
     json_t *fresh = import_epoch_json(v, d, jsonx_num(epoch, "number"),
-                                      json_is_true(json_object_get(epoch, "current")), record,
-                                      len);
+                                      json_is_true(json_object_get(epoch, "current")), record, len);
     int ret = fresh ? 0 : -ENOMEM;
 
     if (ret == 0 && json_object_get(epoch, "replaced"))
@@ -120,7 +118,8 @@ int store_replace_share(struct store *store, const char *dir_name, uint64_t numb
     uint64_t lib = 0;
     if ((ret = epochs_describe(d, v)) < 0)
         goto out;
-    if (!epoch || entries_lib_type(&lib, jsonx_str(json_object_get(epoch, "facts"), "lib_type")) < 0) {
+    if (!epoch ||
+        entries_lib_type(&lib, jsonx_str(json_object_get(epoch, "facts"), "lib_type")) < 0) {
         ret = -EIO;
         goto out;
     }

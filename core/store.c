@@ -344,7 +344,6 @@ static int unwrap_master(struct store *store, const char *field, const char *pas
     return ret;
 }
 
-
 static void remove_stale_temps(int dirfd);
 
 void store_tidy_before_change(struct store *store)
@@ -690,7 +689,7 @@ static int open_store(struct store **out, int *busy_pid, const char *dir, const 
     }
     if (ret < 0)
         goto out_fail;
-    store->keycache = vult_keycache_new();
+    store->keycache = backup_keycache_new();
     if (ret == 0)
         ret = store->keycache ? add_password(store, passphrase, passphrase_len) : -ENOMEM;
     if (ret == 0)
@@ -743,7 +742,7 @@ void store_close(struct store *store)
     export_free_all(store);
     for (size_t i = 0; i < store->password_count; i++)
         alloc_secret_free(store->passwords[i].text);
-    vult_keycache_free(store->keycache);
+    backup_keycache_free(store->keycache);
     alloc_secret_free(store->export_key);
     alloc_secret_free(store->record_key);
     alloc_secret_free(store->nonce_key);

@@ -16,6 +16,7 @@
 #include "hex.h"
 #include "io.h"
 #include "jsonx.h"
+#include "sealed.h"
 #include "store.h"
 #include "strmap.h"
 #include "vult.h"
@@ -145,7 +146,7 @@ struct store {
     struct password passwords[MAX_PASSWORDS]; /* export pw, passphrase, extra */
     size_t password_count;
     bool have_export_password;
-    struct vult_keycache *keycache;
+    struct backup_keycache *keycache;
 
     bool export_set;
     enum backup_crypto_scheme export_scheme;
@@ -382,16 +383,6 @@ int store_note_problem(struct store *store, enum store_problem_kind kind, const 
 bool store_problem_blocks(enum store_problem_kind kind);
 
 /* record.c */
-/* plain sealed and handed to write (io_write_atomic, io_write_temp, ...) as
- * dirfd/name. */
-int record_seal_to(int dirfd, const char *name, const uint8_t *plain, size_t len,
-                   enum seal_kind kind, const char *id, const uint8_t *key,
-                   int (*write)(int dirfd, const char *name, const void *data, size_t len,
-                                mode_t mode));
-int record_write_sealed(int dirfd, const char *name, const uint8_t *plain, size_t len,
-                        enum seal_kind kind, const char *id, const uint8_t *key);
-int record_read_sealed(uint8_t **plain, size_t *len, int dirfd, const char *name, size_t max_len,
-                       enum seal_kind kind, const char *id, const uint8_t *key);
 int record_load_share(uint8_t **vault_bytes, size_t *len, const struct store *store,
                       const char *record);
 int record_name(char *out, const struct store *store, const uint8_t *vault, size_t len);
@@ -519,7 +510,7 @@ int listing_vault_json_len(size_t *len, const struct store_vault *vault);
 void export_free_all(struct store *store);
 
 /* export_stamp.c: export-stamp.rec read and opened: 0, -ENOENT, -EINVAL
- * (not a stamp this build reads), or record_read_sealed's errors. */
+ * (not a stamp this build reads), or sealed_read's errors. */
 int export_stamp_check(const struct store *store);
 /* After a rekey: the stamp sealed under old_master written again under the
  * store's key. */

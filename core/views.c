@@ -288,8 +288,7 @@ static int build_vault_view(struct store *store, struct store_vault *view, const
 
 static int reserve_views(struct store *store, size_t count)
 {
-    return alloc_reserve((void **)&store->vaults, &store->vault_cap, count,
-                         sizeof(*store->vaults));
+    return alloc_reserve((void **)&store->vaults, &store->vault_cap, count, sizeof(*store->vaults));
 }
 
 /* vault.json's size, once per change rather than on every stat; counted,

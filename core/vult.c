@@ -5,7 +5,6 @@
 #include "vult.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -95,105 +94,10 @@ static int decode_to_secret(uint8_t **out, size_t *out_len, const char *text, si
     return 0;
 }
 
-/* ---- key cache --------------------------------------------------------- */
-
-#define KEYCACHE_SLOTS 8
-
-struct keycache_slot {
-    bool used;
-    uint8_t password_hash[crypto_generichash_BYTES]; /* BLAKE2b, never the password */
-    uint8_t salt[BACKUP_CRYPTO_SALT_BYTES];
-    uint8_t key[BACKUP_CRYPTO_KEY_BYTES];
-};
-
-/* Decodes run on several threads at once (a mount decodes outside its
- * lock): the slots are read and filled under the cache's own mutex, and
- * PBKDF2 runs outside it, so a slow derivation holds up no other file. */
-struct vult_keycache {
-    pthread_mutex_t lock;
-    struct keycache_slot slots[KEYCACHE_SLOTS];
-    size_t next;
-};
-
-struct vult_keycache *vult_keycache_new(void)
-{
-    struct vult_keycache *cache = alloc_secret(sizeof(*cache));
-    if (!cache)
-        return NULL;
-    sodium_memzero(cache, sizeof(*cache));
-    if (pthread_mutex_init(&cache->lock, NULL) != 0) {
-        alloc_secret_free(cache);
-        return NULL;
-    }
-    return cache;
-}
-
-void vult_keycache_free(struct vult_keycache *cache)
-{
-    if (!cache)
-        return;
-    pthread_mutex_destroy(&cache->lock);
-    alloc_secret_free(cache);
-}
-
-/* The cached key for (pw_hash, salt) into key: true when there is one. */
-static bool keycache_find(struct vult_keycache *cache, uint8_t key[BACKUP_CRYPTO_KEY_BYTES],
-                          const uint8_t pw_hash[crypto_generichash_BYTES],
-                          const uint8_t salt[BACKUP_CRYPTO_SALT_BYTES])
-{
-    bool found = false;
-
-    pthread_mutex_lock(&cache->lock);
-    for (size_t i = 0; i < KEYCACHE_SLOTS && !found; i++) {
-        const struct keycache_slot *slot = &cache->slots[i];
-        found = slot->used &&
-                sodium_memcmp(slot->password_hash, pw_hash, crypto_generichash_BYTES) == 0 &&
-                memcmp(slot->salt, salt, sizeof(slot->salt)) == 0;
-        if (found)
-            memcpy(key, slot->key, BACKUP_CRYPTO_KEY_BYTES);
-    }
-    pthread_mutex_unlock(&cache->lock);
-    return found;
-}
-
-static void keycache_add(struct vult_keycache *cache, const uint8_t key[BACKUP_CRYPTO_KEY_BYTES],
-                         const uint8_t pw_hash[crypto_generichash_BYTES],
-                         const uint8_t salt[BACKUP_CRYPTO_SALT_BYTES])
-{
-    pthread_mutex_lock(&cache->lock);
-    struct keycache_slot *slot = &cache->slots[cache->next];
-    cache->next = (cache->next + 1) % KEYCACHE_SLOTS;
-    slot->used = true;
-    memcpy(slot->password_hash, pw_hash, crypto_generichash_BYTES);
-    memcpy(slot->salt, salt, sizeof(slot->salt));
-    memcpy(slot->key, key, BACKUP_CRYPTO_KEY_BYTES);
-    pthread_mutex_unlock(&cache->lock);
-}
-
-static void derive_current_key(uint8_t key[BACKUP_CRYPTO_KEY_BYTES],
-                               const struct vult_password *pw,
-                               const uint8_t salt[BACKUP_CRYPTO_SALT_BYTES],
-                               struct vult_keycache *cache)
-{
-    uint8_t pw_hash[crypto_generichash_BYTES];
-
-    if (!cache) {
-        backup_crypto_key_current(key, (const uint8_t *)pw->ptr, pw->len, salt);
-        return;
-    }
-    crypto_generichash(pw_hash, sizeof(pw_hash), (const uint8_t *)pw->ptr, pw->len, NULL, 0);
-    if (!keycache_find(cache, key, pw_hash, salt)) {
-        backup_crypto_key_current(key, (const uint8_t *)pw->ptr, pw->len, salt);
-        keycache_add(cache, key, pw_hash, salt);
-    }
-    sodium_memzero(pw_hash, sizeof(pw_hash));
-}
-
 /* Tries each password on blob; on success the Vault bytes are in plain. */
 static int decrypt_blob(uint8_t *plain, size_t *plain_len, enum backup_crypto_scheme *scheme,
-                        const uint8_t *blob, size_t blob_len,
-                        const struct vult_password *passwords, size_t password_count,
-                        struct vult_keycache *cache)
+                        const uint8_t *blob, size_t blob_len, const struct vult_password *passwords,
+                        size_t password_count, struct backup_keycache *cache)
 {
     uint8_t key[BACKUP_CRYPTO_KEY_BYTES];
     uint8_t salt[BACKUP_CRYPTO_SALT_BYTES];
@@ -204,7 +108,8 @@ static int decrypt_blob(uint8_t *plain, size_t *plain_len, enum backup_crypto_sc
         return -EINVAL;
     for (size_t i = 0; i < password_count; i++) {
         if (*scheme == BACKUP_CRYPTO_CURRENT)
-            derive_current_key(key, &passwords[i], salt, cache);
+            backup_keycache_key(cache, key, (const uint8_t *)passwords[i].ptr, passwords[i].len,
+                                salt);
         else
             backup_crypto_key_legacy(key, (const uint8_t *)passwords[i].ptr, passwords[i].len);
         ret = backup_crypto_decrypt(plain, plain_len, blob, blob_len, *scheme, key);
@@ -228,9 +133,9 @@ void vult_file_clear(struct vult_file *file)
  * vault is base64 of the Vault bytes or of an encrypted blob of them. On
  * success *plain is secret memory the caller frees. */
 static int decode_container(uint8_t **plain, size_t *plain_len, uint64_t *version,
-                            enum backup_crypto_scheme *scheme, const uint8_t *file,
-                            size_t file_len, const struct vult_password *passwords,
-                            size_t password_count, struct vult_keycache *cache)
+                            enum backup_crypto_scheme *scheme, const uint8_t *file, size_t file_len,
+                            const struct vult_password *passwords, size_t password_count,
+                            struct backup_keycache *cache)
 {
     uint8_t *outer = NULL, *inner = NULL;
     size_t outer_len = 0, inner_len = 0;
@@ -278,7 +183,7 @@ out_free_outer:
 
 int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
                 const struct vult_password *passwords, size_t password_count,
-                struct vult_keycache *cache)
+                struct backup_keycache *cache)
 {
     uint8_t *plain = NULL;
     size_t plain_len = 0;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "backup_crypto.h"
+#include "backup_keycache.h"
 #include "vult_vault.h"
 #include "wur.h"
 
@@ -36,14 +37,6 @@ struct vult_file {
     const char *problem;     /* after -EINVAL: what is damaged, or NULL */
 };
 
-/* Remembers PBKDF2 results for (password, salt) so a run of files from one
- * store (same salt) costs 600,000 iterations once, not once per file.
- * Lives in secret memory; vult_keycache_free wipes it. Thread-safe: one
- * cache may serve decodes on several threads at once. */
-struct vult_keycache;
-struct vult_keycache *vult_keycache_new(void);
-void vult_keycache_free(struct vult_keycache *cache);
-
 /* Decodes a whole file: a .vult or .bak, or a 2024 .dat (dat.h), whose
  * Vault bytes are then made like a .vult's (version 1; scheme NONE, or
  * LEGACY when encrypted, as both apps keyed it with SHA-256(password)).
@@ -58,7 +51,7 @@ void vult_keycache_free(struct vult_keycache *cache);
  * On error *out is cleared. */
 int vult_decode(struct vult_file *out, const uint8_t *file, size_t file_len,
                 const struct vult_password *passwords, size_t password_count,
-                struct vult_keycache *cache) VULTFS_WUR;
+                struct backup_keycache *cache) VULTFS_WUR;
 
 /* Wipes and frees what vult_decode filled in; NULL-safe, idempotent. */
 void vult_file_clear(struct vult_file *file);

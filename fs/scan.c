@@ -38,7 +38,7 @@ struct scanner {
     size_t item_cap, store_cap, skip_cap;
     const struct vult_password *passwords;
     size_t password_count;
-    struct vult_keycache *cache;
+    struct backup_keycache *cache;
     struct dir_id *entered; /* a hash set, open addressing; entered_cap a power of 2 */
     size_t entered_count, entered_cap;
     struct progress *progress; /* NULL, or a file at a time (scan_paths_counted) */
@@ -399,7 +399,7 @@ int scan_paths_counted(struct scan *out, char *const *paths, size_t path_count,
     int ret = 0;
 
     memset(out, 0, sizeof(*out));
-    s.cache = vult_keycache_new();
+    s.cache = backup_keycache_new();
     if (!s.cache)
         return -ENOMEM;
     /* the same walk twice, the first only counting: a total for progress;
@@ -415,7 +415,7 @@ int scan_paths_counted(struct scan *out, char *const *paths, size_t path_count,
     s.entered_count = s.entered_cap = 0;
     for (size_t i = 0; i < path_count && ret == 0; i++)
         ret = scan_one(&s, paths[i], 0, true);
-    vult_keycache_free(s.cache);
+    backup_keycache_free(s.cache);
     alloc_free(s.entered);
     return ret;
 }

@@ -136,8 +136,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *index = NULL, *input = NULL;
     int ret;
 
-    FUZZ_ASSERT(record_write_sealed(store->dirfd, INDEX_NAME, data, size, SEAL_KIND_INDEX,
-                                    INDEX_ID, store->master) == 0);
+    FUZZ_ASSERT(sealed_write(store->dirfd, INDEX_NAME, data, size, SEAL_KIND_INDEX, INDEX_ID,
+                             store->master) == 0);
     ret = index_read(store);
     FUZZ_ASSERT(ret == 0 || ret == -EIO || ret == -ENOMEM);
     if (ret == 0) {

@@ -29,7 +29,7 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The scratch directory, for record_read_sealed, which reads a file. */
+/* The scratch directory, for sealed_read, which reads a file. */
 static int scratch_fd = -1;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -112,9 +112,8 @@ static int read_file_as_share(const uint8_t *data, size_t size)
     FUZZ_ASSERT(fd >= 0);
     FUZZ_ASSERT(write(fd, data, size) == (ssize_t)size);
     close(fd);
-    int ret = record_read_sealed(&plain, &plain_len, scratch_fd, FUZZ_RECORD_ID ".rec",
-                                 MAX_RECORD_BYTES, SEAL_KIND_SHARE, FUZZ_RECORD_ID,
-                                 fuzz_record_key);
+    int ret = sealed_read(&plain, &plain_len, scratch_fd, FUZZ_RECORD_ID ".rec", MAX_RECORD_BYTES,
+                          SEAL_KIND_SHARE, FUZZ_RECORD_ID, fuzz_record_key);
     alloc_secret_free(plain);
     return ret;
 }

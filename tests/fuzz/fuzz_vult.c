@@ -74,14 +74,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Lives for the whole run: a current-scheme seed then costs its 600,000
  * PBKDF2 iterations once, not on every execution. */
-static struct vult_keycache *cache;
+static struct backup_keycache *cache;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     fuzz_init_core();
-    cache = vult_keycache_new();
+    cache = backup_keycache_new();
     if (!cache)
         exit(1);
     return 0;

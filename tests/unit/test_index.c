@@ -254,8 +254,8 @@ static void make_whole_index(struct store *s, const char *dir)
     CHECK_EQ_INT(index_whole(s, &index), 0);
     CHECK_EQ_INT(jsonx_dumps(&text, index, JSON_COMPACT | JSON_SORT_KEYS), 0);
     json_decref(index);
-    CHECK_EQ_INT(record_write_sealed(s->dirfd, INDEX_NAME, (const uint8_t *)text, strlen(text),
-                                     SEAL_KIND_INDEX, INDEX_ID, s->master),
+    CHECK_EQ_INT(sealed_write(s->dirfd, INDEX_NAME, (const uint8_t *)text, strlen(text),
+                              SEAL_KIND_INDEX, INDEX_ID, s->master),
                  0);
     free(text);
     snprintf(path, sizeof(path), "%s/vaults", dir);

@@ -320,7 +320,7 @@ static struct blob read_fixture(const char *dir, const char *name)
 
 /* The Vault bytes inside a file (decoded with password when given). */
 static struct blob vault_bytes_of(struct blob file, const char *password,
-                                  struct vult_keycache *cache)
+                                  struct backup_keycache *cache)
 {
     struct vult_file decoded;
     struct vult_password pw = {password, password ? strlen(password) : 0};
@@ -1389,7 +1389,7 @@ static void test_persistence(const char *fx)
     size_t count = 0;
     char *dir = NULL, *dir2 = NULL;
     struct store *s = fresh_store(&dir), *s2 = NULL;
-    struct vult_keycache *cache = vult_keycache_new();
+    struct backup_keycache *cache = backup_keycache_new();
     const uint8_t *data;
     size_t len;
 
@@ -1563,7 +1563,7 @@ out:
         free(held[i].file.bytes);
         free(held[i].vault.bytes);
     }
-    vult_keycache_free(cache);
+    backup_keycache_free(cache);
     store_close(s);
     rm_rf(dir);
 }
@@ -2560,8 +2560,8 @@ static void make_format1(struct store *s, const char *dir)
 
     CHECK_EQ_INT(index_whole(s, &index), 0);
     CHECK_EQ_INT(jsonx_dumps(&text, index, JSON_COMPACT | JSON_SORT_KEYS), 0);
-    CHECK_EQ_INT(record_write_sealed(s->dirfd, INDEX_NAME, (const uint8_t *)text, strlen(text),
-                                     SEAL_KIND_INDEX, INDEX_ID, s->master),
+    CHECK_EQ_INT(sealed_write(s->dirfd, INDEX_NAME, (const uint8_t *)text, strlen(text),
+                              SEAL_KIND_INDEX, INDEX_ID, s->master),
                  0);
     CHECK_EQ_INT(json_object_set_new(config, "format", json_integer(1)), 0);
     CHECK_EQ_INT(json_object_del(config, "id"), 0);

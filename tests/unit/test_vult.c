@@ -101,7 +101,7 @@ out:
     return blob;
 }
 
-static void test_fixture(const char *dir, const struct fixture *fx, struct vult_keycache *cache)
+static void test_fixture(const char *dir, const struct fixture *fx, struct backup_keycache *cache)
 {
     size_t len;
     uint8_t *bytes = read_fixture(dir, fx->file, &len);
@@ -212,10 +212,10 @@ static void test_fixtures(void)
         fprintf(stderr, "test_vult: ../shared/fixtures absent, fixture checks skipped\n");
         return;
     }
-    struct vult_keycache *cache = vult_keycache_new();
+    struct backup_keycache *cache = backup_keycache_new();
     for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
         test_fixture(dir, &fixtures[i], cache);
-    vult_keycache_free(cache);
+    backup_keycache_free(cache);
     test_fixture_tamper(dir);
 
     /* The apps' naming rule reproduces the names the SDK gave its files. */
@@ -283,7 +283,7 @@ static void test_round_trips(void)
     uint8_t *vault;
     size_t vault_len;
     struct vult_password pw = {"synthetic password", 18};
-    struct vult_keycache *cache = vult_keycache_new();
+    struct backup_keycache *cache = backup_keycache_new();
 
     CHECK_EQ_INT(synth_vault(&vault, &vault_len, &base_spec), 0);
     for (int scheme = BACKUP_CRYPTO_NONE; scheme <= BACKUP_CRYPTO_CURRENT; scheme++) {
@@ -349,7 +349,7 @@ static void test_round_trips(void)
         alloc_free(text);
     }
     alloc_secret_free(vault);
-    vult_keycache_free(cache);
+    backup_keycache_free(cache);
 }
 
 static void test_encoding_shape(void)
